@@ -1,0 +1,1 @@
+"""vlab subpackage."""

@@ -1,0 +1,127 @@
+"""Configuration: package defaults, a user YAML file, and ``VLAB_*`` environment variables.
+
+Precedence, lowest to highest:
+
+1. ``vlab.yaml`` shipped inside the package (the documented defaults);
+2. the user file named by ``$VLAB_CONFIG`` (default ``~/.config/vlab/vlab.yaml``);
+3. environment variables ``VLAB_<SECTION>__<KEY>=value`` (values parsed as YAML scalars);
+4. :func:`override` blocks in code (tests, notebooks).
+
+Examples
+--------
+>>> from vlab import config
+>>> config.get("campaign.chunk_size") > 0
+True
+>>> with config.override({"campaign.chunk_size": 7}):
+...     config.get("campaign.chunk_size")
+7
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import os
+from collections.abc import Iterator, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vlab.errors import ConfigError
+
+__all__ = ["as_dict", "get", "override", "user_config_path"]
+
+_ENV_PREFIX = "VLAB_"
+_overrides: list[dict[str, Any]] = []
+
+
+def user_config_path() -> Path:
+    """Path of the user configuration file (``$VLAB_CONFIG`` or ``~/.config/vlab/vlab.yaml``)."""
+    return Path(os.environ.get("VLAB_CONFIG", "~/.config/vlab/vlab.yaml")).expanduser()
+
+
+def _read_yaml(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"The configuration file {source} is not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"The configuration file {source} must hold a mapping, got {data!r}.")
+    return data
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: str = "") -> None:
+    for key, value in extra.items():
+        name = f"{prefix}{key}"
+        if key not in base:
+            allowed = ", ".join(sorted(f"{prefix}{k}" for k in base))
+            raise ConfigError(f"Unknown configuration key {name!r} in {source}; allowed: {allowed}.")
+        if isinstance(base[key], dict):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"The configuration key {name!r} in {source} must be a mapping.")
+            _merge(base[key], value, source, prefix=f"{name}.")
+        else:
+            base[key] = value
+
+
+def _env_overrides() -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for var, text in os.environ.items():
+        if not var.startswith(_ENV_PREFIX) or var == "VLAB_CONFIG" or "__" not in var:
+            continue
+        path = var[len(_ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = yaml.safe_load(text) if text else None
+    return tree
+
+
+def as_dict() -> dict[str, Any]:
+    """Return the whole effective configuration as a nested dict (a fresh copy)."""
+    defaults = resources.files("vlab").joinpath("vlab.yaml").read_text(encoding="utf-8")
+    conf = _read_yaml(defaults, "vlab/vlab.yaml")
+    user = user_config_path()
+    if user.is_file():
+        _merge(conf, _read_yaml(user.read_text(encoding="utf-8"), str(user)), str(user))
+    _merge(conf, _env_overrides(), "the VLAB_* environment variables")
+    for layer in _overrides:
+        for dotted, value in layer.items():
+            node = conf
+            *parents, leaf = dotted.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = copy.deepcopy(value)
+    return conf
+
+
+def get(key: str, default: Any = ...) -> Any:
+    """Return the value of a dotted configuration key, e.g. ``"cluster.n_workers"``.
+
+    Raises
+    ------
+    ConfigError
+        If the key does not exist and no default was given.
+    """
+    node: Any = as_dict()
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            if default is not ...:
+                return default
+            raise ConfigError(f"Unknown configuration key {key!r}.")
+        node = node[part]
+    return node
+
+
+@contextlib.contextmanager
+def override(values: Mapping[str, Any]) -> Iterator[None]:
+    """Temporarily set dotted configuration keys (for tests and notebooks)."""
+    for dotted in values:
+        get(dotted)  # validates the key
+    _overrides.append(dict(values))
+    try:
+        yield
+    finally:
+        _overrides.remove(dict(values))

@@ -1,0 +1,92 @@
+"""The one exception hierarchy of vlab.
+
+Every error that vlab raises on purpose derives from :class:`VlabError`. Bad input
+(:class:`InputError` and its children) is kept apart from calculations that failed on good
+input (:class:`CalculationFailed`), as ASE separates ``InputError`` from
+``CalculationFailed``. Each class also subclasses the builtin that a caller would expect,
+so ``except ValueError`` keeps working.
+
+Examples
+--------
+>>> from vlab.errors import SpecError, InputError, VlabError
+>>> issubclass(SpecError, InputError) and issubclass(SpecError, ValueError)
+True
+>>> try:
+...     raise SpecError("The 'chunk_size' key of spec.yaml must be a positive integer. Got -1.")
+... except VlabError as err:
+...     print(err)
+The 'chunk_size' key of spec.yaml must be a positive integer. Got -1.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CalculationFailed",
+    "CatalogError",
+    "ClusterError",
+    "ConfigError",
+    "DataFileError",
+    "IncompatibleVersionError",
+    "InputError",
+    "InvalidSMILESError",
+    "InvalidStructureError",
+    "SpecError",
+    "StoreError",
+    "StoreLockedError",
+    "VlabError",
+]
+
+
+class VlabError(Exception):
+    """Base class of every error that vlab raises on purpose."""
+
+
+class InputError(VlabError, ValueError):
+    """The caller gave input that vlab cannot accept; the message says what is allowed."""
+
+
+class ConfigError(InputError):
+    """A configuration file or ``VLAB_*`` environment variable is invalid."""
+
+
+class SpecError(InputError):
+    """A campaign spec is invalid (unknown key, wrong type, missing file, ...)."""
+
+
+class InvalidStructureError(InputError):
+    """An atomic structure (or a request to build one) is invalid."""
+
+
+class InvalidSMILESError(InputError):
+    """A SMILES string, or a polymer repeat unit, is invalid."""
+
+
+class CatalogError(VlabError, KeyError):
+    """A catalog entry does not exist or the catalog index is malformed."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else ""
+
+
+class StoreError(VlabError, RuntimeError):
+    """A zarr store is missing, malformed, or does not match the campaign writing to it."""
+
+
+class StoreLockedError(StoreError):
+    """Another process is writing to the store right now."""
+
+
+class IncompatibleVersionError(InputError):
+    """A saved model or store was written by an incompatible version of vlab."""
+
+
+class DataFileError(VlabError, OSError):
+    """A data file could not be fetched, or its checksum does not match."""
+
+
+class ClusterError(VlabError, RuntimeError):
+    """A Dask cluster could not be created or reached."""
+
+
+class CalculationFailed(VlabError, RuntimeError):
+    """A calculation failed on valid input (e.g. a singular Green's function)."""
