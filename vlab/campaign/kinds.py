@@ -1,0 +1,180 @@
+"""Registry of campaign kinds: what an item is, how it is evaluated, what is stored.
+
+A :class:`Kind` bundles plain functions (no Dask in them):
+
+- ``check_params(dict) -> dict``: validate and complete the kind's parameters (JSON-able);
+- ``generators``: named input generators ``(gen_params, n, rng) -> list[item]``;
+- ``outputs(params, items) -> {name: Variable}``: what is stored per item;
+- ``evaluate_one(item, params, context) -> result`` (timed per item; raising fails only that
+  item) or ``evaluate_batch(items, params, context) -> list[result | Exception]`` for kinds
+  that are faster in batches (a failing item returns its exception, the others go on);
+- ``setup(params) -> context``: expensive per-worker preparation (a loaded model), done once
+  per worker process and cached;
+- ``identity(params) -> dict``: the calculator/model id and version, part of every item's
+  content hash and of the store's provenance.
+
+Items are dicts of JSON scalars, numpy arrays or ase.Atoms; results are dicts of numbers or
+arrays matching ``outputs``. Kinds register themselves with :func:`register_kind`; the
+science kinds live in ``vlab.campaign._kinds_*`` modules that adapt the pure science
+packages.
+
+Examples
+--------
+>>> kind = get_kind("engine-probe")
+>>> params = kind.check_params({"seconds": 0})
+>>> items = kind.generators["range"]({}, 3, None)
+>>> [kind.evaluate_one(item, params, None)["value"] for item in items]
+[0.0, 1.0, 4.0]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from vlab.catalog.schema import Variable
+from vlab.errors import SpecError
+
+__all__ = ["Kind", "get_kind", "kind_names", "register_kind"]
+
+Item = dict[str, Any]
+
+
+def _no_setup(params: Mapping[str, Any]) -> None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Kind:
+    """A registered kind of evaluation (see the module docstring)."""
+
+    name: str
+    version: str
+    description: str
+    check_params: Callable[[Mapping[str, Any]], dict[str, Any]]
+    outputs: Callable[[Mapping[str, Any], Sequence[Item]], dict[str, Variable]]
+    evaluate_one: Callable[[Item, Mapping[str, Any], Any], dict[str, Any]] | None = None
+    evaluate_batch: Callable[[Sequence[Item], Mapping[str, Any], Any], list] | None = None
+    generators: Mapping[str, Callable[[Mapping[str, Any], int, Any], list[Item]]] = field(
+        default_factory=dict
+    )
+    setup: Callable[[Mapping[str, Any]], Any] = _no_setup
+    identity: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    items_from_dataset: Callable[[Any, Mapping[str, Any]], list[Item]] | None = None
+    input_attrs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.evaluate_one is None) == (self.evaluate_batch is None):
+            raise TypeError(f"Kind {self.name!r} needs exactly one of evaluate_one, evaluate_batch.")
+
+    def identify(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        if self.identity is not None:
+            return self.identity(params)
+        return {"id": self.name, "version": self.version, "params": dict(params)}
+
+
+_REGISTRY: dict[str, Kind] = {}
+_PLUGINS = ("vlab.campaign._kinds_conductance", "vlab.campaign._kinds_polymers")
+
+
+def register_kind(kind: Kind) -> Kind:
+    """Add ``kind`` to the registry (replacing a kind of the same name)."""
+    _REGISTRY[kind.name] = kind
+    return kind
+
+
+def _load_plugins() -> None:
+    import importlib
+
+    for module in _PLUGINS:
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as err:
+            if err.name != module:  # a real missing dependency inside the plugin
+                raise
+
+
+def kind_names() -> list[str]:
+    """Names of all registered kinds."""
+    _load_plugins()
+    return sorted(_REGISTRY)
+
+
+def get_kind(name: str) -> Kind:
+    """The registered kind ``name``; a :class:`SpecError` lists the known kinds otherwise."""
+    if name not in _REGISTRY:
+        _load_plugins()
+    if name not in _REGISTRY:
+        raise SpecError(
+            f"Unknown campaign kind {name!r}; registered kinds: {', '.join(kind_names())}."
+        )
+    return _REGISTRY[name]
+
+
+# ---------------------------------------------------------------------------------------
+# engine-probe: a cheap, deterministic kind that exercises the engine (tests, benchmarks).
+
+
+def _probe_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = {"seconds": 0.0, "fail_every": 0, "busy": False}
+    unknown = set(params) - set(allowed)
+    if unknown:
+        raise SpecError(
+            f"engine-probe: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}."
+        )
+    out = {**allowed, **params}
+    if not isinstance(out["seconds"], (int, float)) or out["seconds"] < 0:
+        raise SpecError(f"engine-probe: 'seconds' must be a number >= 0. Got {out['seconds']!r}.")
+    if not isinstance(out["fail_every"], int) or out["fail_every"] < 0:
+        raise SpecError(
+            f"engine-probe: 'fail_every' must be an integer >= 0. Got {out['fail_every']!r}."
+        )
+    out["seconds"] = float(out["seconds"])
+    return out
+
+
+def _probe_range(gen_params: Mapping[str, Any], n: int, rng: Any) -> list[Item]:
+    offset = int(gen_params.get("offset", 0))
+    repeat = int(gen_params.get("repeat", 1))  # repeat > 1 makes duplicate items (dedup tests)
+    return [{"x": offset + i // repeat} for i in range(n * repeat)][:n]
+
+
+def _probe_outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
+    return {
+        "value": Variable(units="1", long_name="x squared"),
+        "vector": Variable(dims=("component",), shape=(3,), units="1",
+                           long_name="(sin x, cos x, x mod 7)"),
+    }
+
+
+def _probe_one(item: Item, params: Mapping[str, Any], context: Any) -> dict[str, Any]:
+    """Wait (or spin, if ``busy``) for ``seconds``, then return x² and a small vector."""
+    x = int(item["x"])
+    if params["fail_every"] and x % params["fail_every"] == 0:
+        raise ValueError(f"engine-probe: item x={x} fails on purpose (fail_every)")
+    if params["seconds"]:
+        if params["busy"]:
+            end = time.perf_counter() + params["seconds"]
+            while time.perf_counter() < end:
+                pass
+        else:
+            time.sleep(params["seconds"])
+    return {"value": float(x * x), "vector": np.array([np.sin(x), np.cos(x), x % 7])}
+
+
+register_kind(
+    Kind(
+        name="engine-probe",
+        version="1",
+        description="cheap deterministic items (x -> x²) to test and benchmark the engine",
+        check_params=_probe_params,
+        outputs=_probe_outputs,
+        evaluate_one=_probe_one,
+        generators={"range": _probe_range},
+        input_attrs={"x": ("1", "probe input")},
+    )
+)

@@ -1,0 +1,257 @@
+"""Zarr v3 stores written through xarray: create, write chunk regions, read the ledger, lock.
+
+The protocol that keeps results safe (see ../DESIGN.md, "Engine rules"):
+
+1. :func:`create_store` writes a *template* once: metadata of every variable, the inputs
+   and the ledger's ``input_hash``; outputs are left unwritten (they read as their fill
+   value), the ``status`` of every item reads 0 (pending).
+2. Each chunk of items is written by :func:`write_chunk` exactly once per evaluation, as one
+   xarray ``region`` write aligned with the zarr chunks (one writer per chunk). Outputs
+   and ledger columns are written first and ``status`` last, so an item marked done always
+   has its outputs on disk; rewriting a chunk is idempotent.
+3. :class:`StoreLock` refuses a second concurrent writer. It is an ``flock`` on
+   ``STORE.lock``, released by the kernel when the writing process dies (even by SIGKILL), so
+   a crashed campaign never leaves a stale lock behind.
+
+Examples
+--------
+>>> import numpy as np, tempfile, pathlib
+>>> from vlab.catalog.schema import Variable
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "demo.zarr"
+>>> out = {"y": Variable(units="1", long_name="y")}
+>>> create_store(path, chunk_size=2, inputs={"x": (Variable(long_name="x"), np.arange(3.0))},
+...              outputs=out, input_hashes=["a", "b", "c"], attrs={"title": "demo"})
+>>> write_chunk(path, 0, {"y": np.array([1.0, 4.0])}, status=[1, 1], outputs=out)
+>>> read_ledger(path)["status"].tolist()
+[1, 1, 0]
+>>> open_store(path)["y"].values.tolist()[:2]
+[1.0, 4.0]
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import fcntl
+import json
+import os
+import socket
+import subprocess
+import warnings
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+from zarr.codecs import ZstdCodec
+
+from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
+from vlab.errors import StoreError, StoreLockedError
+
+__all__ = [
+    "StoreLock",
+    "chunk_bounds",
+    "consolidate",
+    "count_status",
+    "create_store",
+    "open_store",
+    "provenance",
+    "read_ledger",
+    "update_attrs",
+    "write_chunk",
+]
+
+_COMPRESSOR = ZstdCodec(level=3)
+_PACKAGES = ("vlab", "numpy", "dask", "distributed", "xarray", "zarr", "ase", "rdkit",
+             "scikit-learn", "asap3", "dscribe")
+
+
+def chunk_bounds(n_items: int, chunk_size: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` of the item chunks.
+
+    >>> chunk_bounds(5, 2)
+    [(0, 2), (2, 4), (4, 5)]
+    """
+    return [(s, min(s + chunk_size, n_items)) for s in range(0, n_items, chunk_size)]
+
+
+def _git_commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def provenance(**extra: Any) -> dict[str, Any]:
+    """Provenance attributes: vlab version, git commit, package versions, time, plus ``extra``.
+
+    Values that are not strings or numbers are stored as JSON text.
+    """
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    attrs = {
+        "vlab_version": versions.get("vlab", "unknown"),
+        "git_commit": _git_commit(),
+        "package_versions": json.dumps(versions, sort_keys=True),
+        "schema_version": SCHEMA_VERSION,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "Conventions": "CF-1.10",
+    }
+    for key, value in extra.items():
+        attrs[key] = value if isinstance(value, (str, int, float)) else json.dumps(value)
+    return attrs
+
+
+def _lazy_fill(var: Variable, n_items: int, chunk_size: int):
+    shape = (n_items, *var.shape)
+    if var.is_text:  # variable-length text is written eagerly (zarr has no lazy fill for it)
+        return np.full(shape, "", dtype=object)
+    chunks = (chunk_size, *var.shape)
+    return da.full(shape, var.fill, dtype=var.dtype, chunks=chunks)
+
+
+def _data_array(var: Variable, data) -> xr.Variable:
+    return xr.Variable((ITEM_DIM, *var.dims), data, attrs=var.attrs())
+
+
+def create_store(
+    path: str | os.PathLike,
+    *,
+    chunk_size: int,
+    inputs: Mapping[str, tuple[Variable, np.ndarray]],
+    outputs: Mapping[str, Variable],
+    input_hashes: Sequence[str],
+    attrs: Mapping[str, Any],
+) -> None:
+    """Write the template of a new store (see the module docstring)."""
+    n = len(input_hashes)
+    variables: dict[str, xr.Variable] = {}
+    for name, (var, values) in inputs.items():
+        variables[name] = _data_array(var, np.asarray(values))
+    for name, var in outputs.items():
+        variables[name] = _data_array(var, _lazy_fill(var, n, chunk_size))
+    for name, var in LEDGER_VARIABLES.items():
+        variables[name] = _data_array(var, _lazy_fill(var, n, chunk_size))
+    variables["input_hash"] = _data_array(
+        LEDGER_VARIABLES["input_hash"], np.asarray(input_hashes, dtype=object)
+    )
+    ds = xr.Dataset(variables, attrs=dict(attrs))
+    encoding = {
+        name: {"compressors": (_COMPRESSOR,), "chunks": (chunk_size, *v.shape[1:])}
+        for name, v in ds.variables.items()
+    }
+    ds.to_zarr(path, mode="w-", compute=False, encoding=encoding, zarr_format=3,
+               consolidated=False)
+
+
+def _check_store(path: str | os.PathLike) -> Path:
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise StoreError(f"No vlab store at {str(path)!r}: the folder has no zarr.json.")
+    return path
+
+
+def open_store(path: str | os.PathLike) -> xr.Dataset:
+    """Open a store lazily (dask-backed xarray Dataset); nothing is loaded yet."""
+    path = _check_store(path)
+    meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+    consolidated = bool(meta.get("consolidated_metadata"))
+    return xr.open_zarr(path, consolidated=consolidated, zarr_format=3)
+
+
+def read_ledger(path: str | os.PathLike, columns: Sequence[str] = ("status",)) -> dict:
+    """Read ledger columns (whole arrays, no xarray decoding: fast for 1e5 items)."""
+    group = zarr.open_group(_check_store(path), mode="r", zarr_format=3)
+    return {name: np.asarray(group[name][...]) for name in columns}
+
+
+def write_chunk(
+    path: str | os.PathLike,
+    start: int,
+    values: Mapping[str, np.ndarray],
+    *,
+    status: Sequence[int],
+    outputs: Mapping[str, Variable],
+    ledger: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Write one chunk's outputs and ledger columns, then its ``status`` (last)."""
+    stop = start + len(status)
+    region = {ITEM_DIM: slice(start, stop)}
+    body = {name: _data_array(outputs[name], np.asarray(v)) for name, v in values.items()}
+    for name, column in (ledger or {}).items():
+        body[name] = _data_array(LEDGER_VARIABLES[name], np.asarray(column))
+    if body:
+        xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False,
+                                 zarr_format=3)
+    flags = np.asarray(status, dtype=np.int8)
+    xr.Dataset({"status": _data_array(LEDGER_VARIABLES["status"], flags)}).to_zarr(
+        path, region=region, mode="r+", consolidated=False, zarr_format=3
+    )
+
+
+def update_attrs(path: str | os.PathLike, attrs: Mapping[str, Any]) -> None:
+    """Add or replace attributes of the store's root group."""
+    group = zarr.open_group(_check_store(path), mode="r+", zarr_format=3)
+    group.attrs.update(dict(attrs))
+
+
+def consolidate(path: str | os.PathLike) -> None:
+    """Consolidate the metadata once, at the end of a campaign."""
+    with warnings.catch_warnings():  # "consolidated metadata is not in the v3 spec (yet)"
+        warnings.simplefilter("ignore", category=UserWarning)
+        zarr.consolidate_metadata(str(_check_store(path)), zarr_format=3)
+
+
+def count_status(status: np.ndarray) -> dict[str, int]:
+    """``{"pending": n, "done": n, "failed": n}`` from a ``status`` column."""
+    return {s.name.lower(): int(np.count_nonzero(status == s)) for s in Status}
+
+
+class StoreLock:
+    """Exclusive writer lock of a store: ``with StoreLock(path): ...``.
+
+    Raises
+    ------
+    StoreLockedError
+        If another live process holds the lock.
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.store = Path(path)
+        self.path = self.store.with_name(self.store.name + ".lock")
+        self._fd: int | None = None
+
+    def __enter__(self) -> StoreLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown process"
+            os.close(fd)
+            raise StoreLockedError(
+                f"The store {str(self.store)!r} is being written by another campaign "
+                f"({holder}). Wait for it to finish or stop it; two writers are refused so "
+                "that results never interleave."
+            ) from None
+        os.ftruncate(fd, 0)
+        stamp = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()} since {stamp}".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
