@@ -24,8 +24,7 @@ _EPILOG = "Docs and examples: README.md. Configuration: vlab config (VLAB_* vari
 def _cmd_demo(args: argparse.Namespace) -> int:
     from vlab.demo import run_demo
 
-    run_demo(Path(args.out), workers=args.workers, synchronous=args.synchronous,
-             quick=args.quick)
+    run_demo(Path(args.out), workers=args.workers, synchronous=args.synchronous, quick=args.quick)
     return 0
 
 
@@ -37,11 +36,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.synchronous:
         report = run_campaign(spec, progress=not args.no_progress, retry_failed=args.retry_failed)
     else:
-        with connect(workers=args.workers, scheduler=args.scheduler,
-                     kubernetes=args.kubernetes) as client:
+        with connect(
+            workers=args.workers, scheduler=args.scheduler, kubernetes=args.kubernetes
+        ) as client:
             print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-            report = run_campaign(spec, client=client, progress=not args.no_progress,
-                                  retry_failed=args.retry_failed)
+            report = run_campaign(
+                spec, client=client, progress=not args.no_progress, retry_failed=args.retry_failed
+            )
     print(report.summary())
     for line in report.errors:
         print(f"  failed {line}")
@@ -56,9 +57,19 @@ def _cmd_status(args: argparse.Namespace) -> int:
     path = Path(args.store)
     ds = catalog.open_store(path)
     counts = catalog.count_status(ds["status"].values)
-    print(f"store {path}: {ds.sizes['item']} items; " +
-          ", ".join(f"{v} {k}" for k, v in counts.items()))
-    for key in ("title", "kind", "kind_version", "vlab_version", "git_commit", "created", "updated"):
+    print(
+        f"store {path}: {ds.sizes['item']} items; "
+        + ", ".join(f"{v} {k}" for k, v in counts.items())
+    )
+    for key in (
+        "title",
+        "kind",
+        "kind_version",
+        "vlab_version",
+        "git_commit",
+        "created",
+        "updated",
+    ):
         if key in ds.attrs:
             print(f"  {key}: {ds.attrs[key]}")
     failed = (ds["status"] == catalog.Status.FAILED).values.nonzero()[0]
@@ -123,50 +134,73 @@ def _parser() -> argparse.ArgumentParser:
     top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser("demo", help="run the main job on the embedded default (no downloads)",
-                       description="Run the embedded demo campaign end to end on a local Dask "
-                       "cluster and print where its results and plots are.")
-    p.add_argument("--out", default="vlab-results/demo", help="output folder (default: %(default)s)")
+    p = sub.add_parser(
+        "demo",
+        help="run the main job on the embedded default (no downloads)",
+        description="Run the embedded demo campaign end to end on a local Dask "
+        "cluster and print where its results and plots are.",
+    )
+    p.add_argument(
+        "--out", default="vlab-results/demo", help="output folder (default: %(default)s)"
+    )
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: config)")
     p.add_argument("--synchronous", action="store_true", help="run in this process, without Dask")
     p.add_argument("--quick", action="store_true", help="a smaller demo (about a minute)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("run", help="run or resume a campaign from a YAML spec",
-                       description="Run a campaign spec on a Dask cluster: a new LocalCluster by "
-                       "default, an existing scheduler (--scheduler) or Kubernetes (--kubernetes). "
-                       "Running the same spec again resumes: only missing items are computed.")
+    p = sub.add_parser(
+        "run",
+        help="run or resume a campaign from a YAML spec",
+        description="Run a campaign spec on a Dask cluster: a new LocalCluster by "
+        "default, an existing scheduler (--scheduler) or Kubernetes (--kubernetes). "
+        "Running the same spec again resumes: only missing items are computed.",
+    )
     p.add_argument("spec", help="campaign spec (YAML); see examples/ and `vlab kinds`")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
     where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
-    where.add_argument("--kubernetes", action="store_true",
-                       help="create the cluster on Kubernetes (needs vlab[k8s])")
+    where.add_argument(
+        "--kubernetes",
+        action="store_true",
+        help="create the cluster on Kubernetes (needs vlab[k8s])",
+    )
     where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed items again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
-    p = sub.add_parser("status", help="show the ledger of a store (done, failed, pending)",
-                       description="Count items by status, show provenance and failed items.")
+    p = sub.add_parser(
+        "status",
+        help="show the ledger of a store (done, failed, pending)",
+        description="Count items by status, show provenance and failed items.",
+    )
     p.add_argument("store", help="path of a .zarr store")
     p.add_argument("--errors", type=int, default=5, help="failed items to show (default 5)")
     p.add_argument("--json", action="store_true", help="also print the counts as JSON")
     p.set_defaults(func=_cmd_status)
 
-    p = sub.add_parser("catalog", help="list, show or open named stores of the catalog",
-                       description="The catalog index (catalogs/*.yaml) names the stores. "
-                       "list: all entries; show NAME: one entry; open NAME: the lazy Dataset.")
+    p = sub.add_parser(
+        "catalog",
+        help="list, show or open named stores of the catalog",
+        description="The catalog index (catalogs/*.yaml) names the stores. "
+        "list: all entries; show NAME: one entry; open NAME: the lazy Dataset.",
+    )
     p.add_argument("action", choices=["list", "show", "open"], help="what to do")
     p.add_argument("name", nargs="?", help="entry name (for show and open)")
     p.set_defaults(func=_cmd_catalog)
 
-    p = sub.add_parser("kinds", help="list the registered campaign kinds",
-                       description="List the kinds a campaign spec can name, with generators.")
+    p = sub.add_parser(
+        "kinds",
+        help="list the registered campaign kinds",
+        description="List the kinds a campaign spec can name, with generators.",
+    )
     p.set_defaults(func=_cmd_kinds)
 
-    p = sub.add_parser("config", help="print the effective configuration",
-                       description="Print defaults merged with the user file and VLAB_* variables.")
+    p = sub.add_parser(
+        "config",
+        help="print the effective configuration",
+        description="Print defaults merged with the user file and VLAB_* variables.",
+    )
     p.set_defaults(func=_cmd_config)
 
     for register in _extensions():

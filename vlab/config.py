@@ -57,7 +57,9 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: 
         name = f"{prefix}{key}"
         if key not in base:
             allowed = ", ".join(sorted(f"{prefix}{k}" for k in base))
-            raise ConfigError(f"Unknown configuration key {name!r} in {source}; allowed: {allowed}.")
+            raise ConfigError(
+                f"Unknown configuration key {name!r} in {source}; allowed: {allowed}."
+            )
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"The configuration key {name!r} in {source} must be a mapping.")

@@ -61,7 +61,7 @@ class InvalidSMILESError(InputError):
     """A SMILES string, or a polymer repeat unit, is invalid."""
 
 
-class CatalogError(VlabError, KeyError):
+class CatalogError(InputError, KeyError):
     """A catalog entry does not exist or the catalog index is malformed."""
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable

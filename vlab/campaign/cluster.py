@@ -40,8 +40,11 @@ def kubernetes_cluster(manifest: str | os.PathLike | None = None):
         ) from None
     import yaml
 
-    path = Path(manifest or config.get("cluster.kubernetes_manifest", None) or
-                Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml")
+    path = Path(
+        manifest
+        or config.get("cluster.kubernetes_manifest", None)
+        or Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
+    )
     if not path.is_file():
         raise ClusterError(f"Kubernetes manifest {str(path)!r} not found.")
     spec = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -88,7 +91,9 @@ def connect(
         try:
             client = Client(scheduler, timeout="10s")
         except OSError as err:
-            raise ClusterError(f"Could not reach the Dask scheduler at {scheduler}: {err}") from None
+            raise ClusterError(
+                f"Could not reach the Dask scheduler at {scheduler}: {err}"
+            ) from None
         with client:
             yield client
         return

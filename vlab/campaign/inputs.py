@@ -58,8 +58,10 @@ def _from_catalog(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
     scalars = [n for n, v in chosen.data_vars.items() if v.dims == (ITEM_DIM,)]
     frame = {n: chosen[n].values for n in scalars if n not in ("status", "input_hash")}
     n = chosen.sizes[ITEM_DIM]
-    return [{k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in frame.items()}
-            for i in range(n)]
+    return [
+        {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in frame.items()}
+        for i in range(n)
+    ]
 
 
 def make_items(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
@@ -68,8 +70,10 @@ def make_items(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
     if inputs.generator is not None:
         if inputs.generator not in kind.generators:
             known = ", ".join(sorted(kind.generators)) or "none"
-            raise SpecError(f"{spec.source}: the 'inputs.generator' {inputs.generator!r} is not a "
-                            f"generator of kind {kind.name!r}; its generators: {known}.")
+            raise SpecError(
+                f"{spec.source}: the 'inputs.generator' {inputs.generator!r} is not a "
+                f"generator of kind {kind.name!r}; its generators: {known}."
+            )
         rng = np.random.default_rng(inputs.seed)
         items = kind.generators[inputs.generator](dict(inputs.params), inputs.n, rng)
     elif inputs.file is not None:

@@ -69,7 +69,9 @@ class Kind:
 
     def __post_init__(self) -> None:
         if (self.evaluate_one is None) == (self.evaluate_batch is None):
-            raise TypeError(f"Kind {self.name!r} needs exactly one of evaluate_one, evaluate_batch.")
+            raise TypeError(
+                f"Kind {self.name!r} needs exactly one of evaluate_one, evaluate_batch."
+            )
 
     def identify(self, params: Mapping[str, Any]) -> dict[str, Any]:
         if self.identity is not None:
@@ -146,8 +148,9 @@ def _probe_range(gen_params: Mapping[str, Any], n: int, rng: Any) -> list[Item]:
 def _probe_outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
     return {
         "value": Variable(units="1", long_name="x squared"),
-        "vector": Variable(dims=("component",), shape=(3,), units="1",
-                           long_name="(sin x, cos x, x mod 7)"),
+        "vector": Variable(
+            dims=("component",), shape=(3,), units="1", long_name="(sin x, cos x, x mod 7)"
+        ),
     }
 
 

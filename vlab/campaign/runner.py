@@ -17,7 +17,7 @@ import contextlib
 import datetime as _dt
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,21 +81,38 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
     items = make_items(spec, kind, params)
     identity = kind.identify(params)
     hashes = [content_hash(kind.name, kind.version, identity, item_fingerprint(it)) for it in items]
-    return Plan(spec=spec, kind=kind, params=params, identity=identity, items=items,
-                hashes=hashes, outputs=kind.outputs(params, items))
+    return Plan(
+        spec=spec,
+        kind=kind,
+        params=params,
+        identity=identity,
+        items=items,
+        hashes=hashes,
+        outputs=kind.outputs(params, items),
+    )
 
 
 def _ensure_store(plan: Plan) -> None:
     store = plan.spec.store
     if not store.exists():
         attrs = catalog.provenance(
-            title=plan.spec.name, description=plan.spec.description, kind=plan.kind.name,
-            kind_version=plan.kind.version, calculator=plan.identity, spec=plan.spec.as_dict(),
-            spec_hash=plan.spec.spec_hash, chunk_size=plan.spec.chunk_size,
+            title=plan.spec.name,
+            description=plan.spec.description,
+            kind=plan.kind.name,
+            kind_version=plan.kind.version,
+            calculator=plan.identity,
+            spec=plan.spec.as_dict(),
+            spec_hash=plan.spec.spec_hash,
+            chunk_size=plan.spec.chunk_size,
         )
-        catalog.create_store(store, chunk_size=plan.spec.chunk_size,
-                             inputs=encode_items(plan.items, plan.kind.input_attrs),
-                             outputs=plan.outputs, input_hashes=plan.hashes, attrs=attrs)
+        catalog.create_store(
+            store,
+            chunk_size=plan.spec.chunk_size,
+            inputs=encode_items(plan.items, plan.kind.input_attrs),
+            outputs=plan.outputs,
+            input_hashes=plan.hashes,
+            attrs=attrs,
+        )
         return
     stored = catalog.read_ledger(store, ("input_hash",))["input_hash"]
     if [str(h) for h in stored] != plan.hashes:
@@ -106,8 +123,10 @@ def _ensure_store(plan: Plan) -> None:
         )
     ds = catalog.open_store(store)
     if int(ds.attrs.get("chunk_size", plan.spec.chunk_size)) != plan.spec.chunk_size:
-        raise StoreError(f"The store {str(store)!r} was written with chunk_size "
-                         f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}.")
+        raise StoreError(
+            f"The store {str(store)!r} was written with chunk_size "
+            f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}."
+        )
 
 
 def _catalog_sources(plan: Plan, wanted: set[str]) -> dict[str, tuple[Path, int]]:
@@ -142,8 +161,10 @@ def _load_copies(sources: Mapping[str, tuple[Path, int]], outputs) -> dict[str, 
         index = [i for _, i in pairs]
         ds = catalog.open_store(path)[list(outputs)].isel(item=index).load()
         for row, (h, _) in enumerate(pairs):
-            copies[h] = {"values": {n: ds[n].values[row] for n in outputs},
-                         "worker": f"cache:{path.name}"}
+            copies[h] = {
+                "values": {n: ds[n].values[row] for n in outputs},
+                "worker": f"cache:{path.name}",
+            }
     return copies
 
 
@@ -151,8 +172,8 @@ def _load_copies(sources: Mapping[str, tuple[Path, int]], outputs) -> dict[str, 
 class _Chunk:
     start: int
     stop: int
-    todo: list[int]          # indices (global) to fill in this run
-    compute: list[int]       # indices evaluated by this chunk's task
+    todo: list[int]  # indices (global) to fill in this run
+    compute: list[int]  # indices evaluated by this chunk's task
     waiting: set[str] = field(default_factory=set)  # hashes computed by other chunks
     result: dict | None = None  # the task's result, kept until the chunk is written
 
@@ -173,35 +194,48 @@ class _Writer:
             if h in needed:
                 self.memo[h] = {
                     "values": {n: v[row] for n, v in result["values"].items()},
-                    "status": int(result["status"][row]), "error": result["error"][row],
-                    "worker": result["worker"], "duration": float(result["duration"][row]),
+                    "status": int(result["status"][row]),
+                    "error": result["error"][row],
+                    "worker": result["worker"],
+                    "duration": float(result["duration"][row]),
                 }
 
     def write(self, chunk: _Chunk, result: dict | None) -> None:
         plan = self.plan
         n = chunk.stop - chunk.start
         values = self._existing(chunk) if len(chunk.todo) < n else chunk_arrays(plan.outputs, n)
-        status = self.status[chunk.start:chunk.stop].copy()
-        ledger = {"duration": np.full(n, np.nan, np.float32), "error": np.full(n, "", object),
-                  "worker": np.full(n, "", object)}
+        status = self.status[chunk.start : chunk.stop].copy()
+        ledger = {
+            "duration": np.full(n, np.nan, np.float32),
+            "error": np.full(n, "", object),
+            "worker": np.full(n, "", object),
+        }
         if len(chunk.todo) < n:
-            old = catalog.open_store(plan.spec.store)[list(ledger)].isel(
-                item=slice(chunk.start, chunk.stop)).load()
+            old = (
+                catalog.open_store(plan.spec.store)[list(ledger)]
+                .isel(item=slice(chunk.start, chunk.stop))
+                .load()
+            )
             ledger = {k: old[k].values.astype(ledger[k].dtype) for k in ledger}
         local = {}
         if result is not None:
             for r, i in enumerate(chunk.compute):
                 local[plan.hashes[i]] = {
                     "values": {k: v[r] for k, v in result["values"].items()},
-                    "status": int(result["status"][r]), "error": result["error"][r],
-                    "worker": result["worker"], "duration": float(result["duration"][r]),
+                    "status": int(result["status"][r]),
+                    "error": result["error"][r],
+                    "worker": result["worker"],
+                    "duration": float(result["duration"][r]),
                 }
         computed = set(chunk.compute)
         for i in chunk.todo:
             j = i - chunk.start
             h = plan.hashes[i]
-            record = local.get(h) or self.memo.get(h) or {
-                **self.copies[h], "status": Status.DONE, "error": "", "duration": np.nan}
+            record = (
+                local.get(h)
+                or self.memo.get(h)
+                or {**self.copies[h], "status": Status.DONE, "error": "", "duration": np.nan}
+            )
             if i in computed:
                 self.computed += 1
             else:
@@ -214,9 +248,10 @@ class _Writer:
             ledger["worker"][j] = record["worker"]
             if record["error"] and len(self.errors) < 5:
                 self.errors.append(f"item {i}: {record['error']}")
-        catalog.write_chunk(plan.spec.store, chunk.start, values, status=status,
-                            outputs=plan.outputs, ledger=ledger)
-        self.status[chunk.start:chunk.stop] = status
+        catalog.write_chunk(
+            plan.spec.store, chunk.start, values, status=status, outputs=plan.outputs, ledger=ledger
+        )
+        self.status[chunk.start : chunk.stop] = status
 
     def _existing(self, chunk: _Chunk) -> dict[str, np.ndarray]:
         ds = catalog.open_store(self.plan.spec.store)[list(self.plan.outputs)]
@@ -256,8 +291,16 @@ def _executor(client, plan: Plan, retries: int):
     def submit(chunk: _Chunk):
         items = [plan.items[i] for i in chunk.compute]
         key = f"{plan.spec.name}-chunk-{chunk.start}-{content_hash(plan.hashes[chunk.start])[:8]}"
-        return client.submit(run_chunk, plan.kind.name, plan.params, items, plan.outputs,
-                             key=key, retries=retries, pure=False)
+        return client.submit(
+            run_chunk,
+            plan.kind.name,
+            plan.params,
+            items,
+            plan.outputs,
+            key=key,
+            retries=retries,
+            pure=False,
+        )
 
     return submit, as_completed
 
@@ -329,10 +372,13 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
 
 def _failed_chunk(chunk: _Chunk, plan: Plan, err: BaseException) -> dict:
     n = len(chunk.compute)
-    return {"values": chunk_arrays(plan.outputs, n), "status": np.full(n, Status.FAILED, np.int8),
-            "duration": np.full(n, np.nan, np.float32),
-            "error": np.full(n, f"task failed: {type(err).__name__}: {err}"[:2000], object),
-            "worker": ""}
+    return {
+        "values": chunk_arrays(plan.outputs, n),
+        "status": np.full(n, Status.FAILED, np.int8),
+        "duration": np.full(n, np.nan, np.float32),
+        "error": np.full(n, f"task failed: {type(err).__name__}: {err}"[:2000], object),
+        "worker": "",
+    }
 
 
 def _progress(total: int, enabled: bool, name: str):
@@ -376,9 +422,10 @@ def run_campaign(
         sources.update(_catalog_sources(plan, wanted - set(sources)))
         writer = _Writer(plan, _load_copies(sources, plan.outputs), status.copy())
         chunks, _ = _make_chunks(plan, todo, set(sources))
-        with _progress(int(todo.sum()), progress, spec.name) as bar, _perf_report(
-            client, store
-        ) as report_path:
+        with (
+            _progress(int(todo.sum()), progress, spec.name) as bar,
+            _perf_report(client, store) as report_path,
+        ):
             _run_chunks(plan, chunks, writer, client, bar)
         counts = catalog.count_status(writer.status)
         catalog.update_attrs(store, {"updated": _now(), **{f"n_{k}": v for k, v in counts.items()}})
@@ -386,11 +433,17 @@ def run_campaign(
     if spec.register:
         catalog.register(spec.name, store, description=spec.description, kind=plan.kind.name)
     return CampaignReport(
-        store=store, n_items=len(plan.items), done=counts["done"], failed=counts["failed"],
-        pending=counts["pending"], computed=writer.computed, copied=writer.copied,
+        store=store,
+        n_items=len(plan.items),
+        done=counts["done"],
+        failed=counts["failed"],
+        pending=counts["pending"],
+        computed=writer.computed,
+        copied=writer.copied,
         seconds=time.perf_counter() - t0,
         dashboard_link=getattr(client, "dashboard_link", "") or "",
-        performance_report=str(report_path or ""), errors=tuple(writer.errors),
+        performance_report=str(report_path or ""),
+        errors=tuple(writer.errors),
     )
 
 

@@ -25,7 +25,7 @@ Examples
 >>> parse_spec({"name": "p", "kind": "engine-probe", "store": "p.zarr", "chunksize": 5})
 Traceback (most recent call last):
 ...
-vlab.errors.SpecError: spec: unknown key 'chunksize'; allowed keys: chunk_size, description, inputs, kind, name, params, register, retries, store.
+vlab.errors.SpecError: spec: unknown key 'chunksize'; allowed keys: chunk_size, ...
 """
 
 from __future__ import annotations
@@ -85,8 +85,13 @@ class CampaignSpec:
         inputs = {k: v for k, v in vars(self.inputs).items() if v not in (None, {}, ())}
         if self.inputs.file is not None:
             inputs["file"] = str(self.inputs.file)
-        out = {"name": self.name, "kind": self.kind, "params": dict(self.params),
-               "inputs": inputs, "chunk_size": self.chunk_size}
+        out = {
+            "name": self.name,
+            "kind": self.kind,
+            "params": dict(self.params),
+            "inputs": inputs,
+            "chunk_size": self.chunk_size,
+        }
         if include_store:
             out["store"] = str(self.store)
         return json_roundtrip(out)
@@ -105,8 +110,9 @@ def _fail(source: str, message: str) -> SpecError:
 def _check_keys(data: Mapping, allowed: set[str], source: str, where: str = "") -> None:
     for key in data:
         if key not in allowed:
-            raise _fail(source, f"unknown key {where}{key!r}; allowed keys: "
-                        f"{', '.join(sorted(allowed))}.")
+            raise _fail(
+                source, f"unknown key {where}{key!r}; allowed keys: {', '.join(sorted(allowed))}."
+            )
 
 
 def _typed(data: Mapping, key: str, types: type | tuple, source: str, what: str, default=...):
@@ -127,12 +133,16 @@ def _tuple(types: type | tuple) -> tuple:
 def _parse_inputs(data: Any, base: Path, source: str) -> InputsSpec:
     if not isinstance(data, Mapping):
         raise _fail(source, f"the 'inputs' key must be a mapping. Got {data!r}.")
-    _check_keys(data, {"generator", "n", "seed", "params", "file", "catalog", "select"},
-                source, "inputs.")
+    _check_keys(
+        data, {"generator", "n", "seed", "params", "file", "catalog", "select"}, source, "inputs."
+    )
     chosen = [k for k in ("generator", "file", "catalog") if k in data]
     if len(chosen) != 1:
-        raise _fail(source, "'inputs' needs exactly one of 'generator', 'file' or 'catalog'; "
-                    f"got {chosen or 'none'}.")
+        raise _fail(
+            source,
+            "'inputs' needs exactly one of 'generator', 'file' or 'catalog'; "
+            f"got {chosen or 'none'}.",
+        )
     kw: dict[str, Any] = {
         "seed": _typed(data, "seed", int, source, "an integer seed", 0),
         "params": dict(_typed(data, "params", Mapping, source, "a mapping", {})),
@@ -157,27 +167,46 @@ def _parse_inputs(data: Any, base: Path, source: str) -> InputsSpec:
 def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> CampaignSpec:
     """Validate a spec mapping into a :class:`CampaignSpec`; errors name the bad key."""
     if not isinstance(data, Mapping):
-        raise _fail(source, f"a campaign spec must be a mapping of keys. Got {type(data).__name__}.")
-    allowed = {"name", "kind", "description", "params", "inputs", "chunk_size", "store",
-               "register", "retries"}
+        raise _fail(
+            source, f"a campaign spec must be a mapping of keys. Got {type(data).__name__}."
+        )
+    allowed = {
+        "name",
+        "kind",
+        "description",
+        "params",
+        "inputs",
+        "chunk_size",
+        "store",
+        "register",
+        "retries",
+    }
     _check_keys(data, allowed, source)
     base = base or Path.cwd()
     name = _typed(data, "name", str, source, "a campaign name")
     if not _NAME.match(name):
-        raise _fail(source, f"the 'name' key must use letters, digits, '.', '_', '-'. Got {name!r}.")
-    chunk = _typed(data, "chunk_size", int, source, "a positive integer",
-                   config.get("campaign.chunk_size"))
-    retries = _typed(data, "retries", int, source, "an integer >= 0", config.get("campaign.retries"))
+        raise _fail(
+            source, f"the 'name' key must use letters, digits, '.', '_', '-'. Got {name!r}."
+        )
+    chunk = _typed(
+        data, "chunk_size", int, source, "a positive integer", config.get("campaign.chunk_size")
+    )
+    retries = _typed(
+        data, "retries", int, source, "an integer >= 0", config.get("campaign.retries")
+    )
     if chunk <= 0 or retries < 0:
         key, val = ("chunk_size", chunk) if chunk <= 0 else ("retries", retries)
-        raise _fail(source, f"the {key!r} key must be {'> 0' if key == 'chunk_size' else '>= 0'}. "
-                    f"Got {val}.")
+        raise _fail(
+            source,
+            f"the {key!r} key must be {'> 0' if key == 'chunk_size' else '>= 0'}. Got {val}.",
+        )
     store = Path(os.path.expanduser(_typed(data, "store", str, source, "a path to a .zarr store")))
     return CampaignSpec(
         name=name,
         kind=_typed(data, "kind", str, source, "a registered kind name"),
         store=store if store.is_absolute() else (base / store).resolve(),
-        inputs=_parse_inputs(data.get("inputs"), base, source) if "inputs" in data
+        inputs=_parse_inputs(data.get("inputs"), base, source)
+        if "inputs" in data
         else _fail_missing(source),
         params=dict(_typed(data, "params", Mapping, source, "a mapping", {})),
         description=_typed(data, "description", str, source, "a text", ""),

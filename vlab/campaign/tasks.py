@@ -24,7 +24,7 @@ __all__ = ["chunk_arrays", "run_chunk", "worker_context"]
 
 _CONTEXTS: dict[str, Any] = {}
 _MAX_CONTEXTS = 4
-SETUP_CALLS = {"count": 0}  # how often setup ran in this process (tests check "once per worker")
+SETUP_CALLS: dict[str, int] = {}  # setup runs per key in this process ("once per worker")
 
 
 def worker_context(kind: Kind, params: Mapping[str, Any]) -> Any:
@@ -33,7 +33,7 @@ def worker_context(kind: Kind, params: Mapping[str, Any]) -> Any:
     if key not in _CONTEXTS:
         if len(_CONTEXTS) >= _MAX_CONTEXTS:
             _CONTEXTS.pop(next(iter(_CONTEXTS)))
-        SETUP_CALLS["count"] += 1
+        SETUP_CALLS[key] = SETUP_CALLS.get(key, 0) + 1
         _CONTEXTS[key] = kind.setup(params)
     return _CONTEXTS[key]
 
@@ -66,7 +66,9 @@ def _check_result(result: Any, outputs: Mapping[str, Variable]) -> dict[str, np.
         var = outputs[name]
         array = np.asarray(value, dtype=object if var.is_text else var.dtype)
         if array.shape != var.shape:
-            raise ValueError(f"output {name!r} has shape {array.shape}; the store needs {var.shape}")
+            raise ValueError(
+                f"output {name!r} has shape {array.shape}; the store needs {var.shape}"
+            )
         checked[name] = array
     return checked
 
@@ -130,5 +132,10 @@ def run_chunk(
         except Exception as err:
             status[i] = Status.FAILED
             error[i] = _error_text(err)
-    return {"values": values, "status": status, "duration": duration, "error": error,
-            "worker": _worker_name()}
+    return {
+        "values": values,
+        "status": status,
+        "duration": duration,
+        "error": error,
+        "worker": _worker_name(),
+    }

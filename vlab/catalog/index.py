@@ -127,7 +127,7 @@ def get_entry(name: str) -> CatalogEntry:
     )
 
 
-def open(name: str) -> xr.Dataset:  # noqa: A001 - the public name the docs promise
+def open(name: str) -> xr.Dataset:
     """Open the named store as a lazy xarray Dataset: ``vlab.catalog.open("NAME")``."""
     return get_entry(name).open()
 
@@ -138,7 +138,7 @@ def register(
     *,
     description: str = "",
     kind: str = "",
-    license: str = "",  # noqa: A002
+    license: str = "",
     source: str = "",
 ) -> CatalogEntry:
     """Add or replace the entry ``name`` in ``INDEX/local/NAME.yaml``."""

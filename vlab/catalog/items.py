@@ -56,12 +56,17 @@ def _column(key: str, values: list, attrs: Mapping[str, tuple[str, str]]):
     if isinstance(first, np.ndarray):
         stacked = np.stack(values)
         dims = tuple(f"{key}_dim{i}" for i in range(first.ndim))
-        var = Variable(dims=dims, shape=first.shape, dtype=stacked.dtype.name, units=units,
-                       long_name=long_name)
+        var = Variable(
+            dims=dims, shape=first.shape, dtype=stacked.dtype.name, units=units, long_name=long_name
+        )
         return {key: (var, stacked)}
     if isinstance(first, str):
-        return {key: (Variable(dtype="str", units=units, long_name=long_name),
-                      np.array(values, dtype=object))}
+        return {
+            key: (
+                Variable(dtype="str", units=units, long_name=long_name),
+                np.array(values, dtype=object),
+            )
+        }
     column = np.asarray(values)
     if column.dtype.kind not in "biuf":
         raise InputError(

@@ -24,7 +24,7 @@ import numpy as np
 
 from vlab.errors import InputError
 
-__all__ = ["LEDGER_VARIABLES", "SCHEMA_VERSION", "ITEM_DIM", "Status", "Variable"]
+__all__ = ["ITEM_DIM", "LEDGER_VARIABLES", "SCHEMA_VERSION", "Status", "Variable"]
 
 SCHEMA_VERSION = 1
 ITEM_DIM = "item"
@@ -93,8 +93,12 @@ class Variable:
 
 
 LEDGER_VARIABLES: dict[str, Variable] = {
-    "status": Variable(dtype="int8", units="1", long_name="item status: 0 pending, 1 done, 2 failed"),
-    "input_hash": Variable(dtype="str", units="1", long_name="SHA-256 of inputs, kind and parameters"),
+    "status": Variable(
+        dtype="int8", units="1", long_name="item status: 0 pending, 1 done, 2 failed"
+    ),
+    "input_hash": Variable(
+        dtype="str", units="1", long_name="SHA-256 of inputs, kind and parameters"
+    ),
     "duration": Variable(dtype="float32", units="s", long_name="wall time of the evaluation"),
     "worker": Variable(dtype="str", units="1", long_name="worker that evaluated the item"),
     "error": Variable(dtype="str", units="1", long_name="error text of a failed item"),

@@ -65,8 +65,19 @@ __all__ = [
 ]
 
 _COMPRESSOR = ZstdCodec(level=3)
-_PACKAGES = ("vlab", "numpy", "dask", "distributed", "xarray", "zarr", "ase", "rdkit",
-             "scikit-learn", "asap3", "dscribe")
+_PACKAGES = (
+    "vlab",
+    "numpy",
+    "dask",
+    "distributed",
+    "xarray",
+    "zarr",
+    "ase",
+    "rdkit",
+    "scikit-learn",
+    "asap3",
+    "dscribe",
+)
 
 
 def chunk_bounds(n_items: int, chunk_size: int) -> list[tuple[int, int]]:
@@ -81,8 +92,14 @@ def chunk_bounds(n_items: int, chunk_size: int) -> list[tuple[int, int]]:
 def _git_commit() -> str:
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return out.stdout.strip() if out.returncode == 0 else "unknown"
@@ -133,7 +150,18 @@ def create_store(
     input_hashes: Sequence[str],
     attrs: Mapping[str, Any],
 ) -> None:
-    """Write the template of a new store (see the module docstring)."""
+    """Write the template of a new store (see the module docstring).
+
+    Raises
+    ------
+    StoreError
+        If something already exists at ``path`` (it is never overwritten).
+    """
+    if Path(path).exists():
+        raise StoreError(
+            f"Cannot create a store at {str(path)!r}: it already exists and is "
+            "left untouched. Choose another path or delete it."
+        )
     n = len(input_hashes)
     variables: dict[str, xr.Variable] = {}
     for name, (var, values) in inputs.items():
@@ -150,8 +178,7 @@ def create_store(
         name: {"compressors": (_COMPRESSOR,), "chunks": (chunk_size, *v.shape[1:])}
         for name, v in ds.variables.items()
     }
-    ds.to_zarr(path, mode="w-", compute=False, encoding=encoding, zarr_format=3,
-               consolidated=False)
+    ds.to_zarr(path, mode="w-", compute=False, encoding=encoding, zarr_format=3, consolidated=False)
 
 
 def _check_store(path: str | os.PathLike) -> Path:
@@ -191,8 +218,7 @@ def write_chunk(
     for name, column in (ledger or {}).items():
         body[name] = _data_array(LEDGER_VARIABLES[name], np.asarray(column))
     if body:
-        xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False,
-                                 zarr_format=3)
+        xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False, zarr_format=3)
     flags = np.asarray(status, dtype=np.int8)
     xr.Dataset({"status": _data_array(LEDGER_VARIABLES["status"], flags)}).to_zarr(
         path, region=region, mode="r+", consolidated=False, zarr_format=3

@@ -65,16 +65,27 @@ def structure_variables(max_atoms: int, *, prefix: str = "", lead_dims: tuple = 
             units="angstrom",
             long_name="Cartesian atomic positions",
         ),
-        f"{prefix}tags": Variable(dims=atom, shape=(*sizes, max_atoms), dtype="int16",
-                                  long_name="ASE tags (1 left electrode, 2 right, 0 device)"),
+        f"{prefix}tags": Variable(
+            dims=atom,
+            shape=(*sizes, max_atoms),
+            dtype="int16",
+            long_name="ASE tags (1 left electrode, 2 right, 0 device)",
+        ),
         f"{prefix}cell": Variable(
-            dims=(*names, "cell_vector", "xyz"), shape=(*sizes, 3, 3), units="angstrom",
+            dims=(*names, "cell_vector", "xyz"),
+            shape=(*sizes, 3, 3),
+            units="angstrom",
             long_name="cell vectors",
         ),
-        f"{prefix}pbc": Variable(dims=(*names, "xyz"), shape=(*sizes, 3), dtype="bool",
-                                 long_name="periodic boundary conditions"),
-        f"{prefix}info": Variable(dims=names, shape=sizes, dtype="str",
-                                  long_name="JSON of atoms.info"),
+        f"{prefix}pbc": Variable(
+            dims=(*names, "xyz"),
+            shape=(*sizes, 3),
+            dtype="bool",
+            long_name="periodic boundary conditions",
+        ),
+        f"{prefix}info": Variable(
+            dims=names, shape=sizes, dtype="str", long_name="JSON of atoms.info"
+        ),
     }
 
 

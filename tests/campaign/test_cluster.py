@@ -1,0 +1,216 @@
+"""The engine on real multi-process Dask clusters on loopback (scheduler + worker processes)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import yaml
+
+from vlab.campaign import connect, load_spec, run_campaign
+from vlab.catalog import open_store, read_ledger
+
+pytestmark = pytest.mark.cluster
+COMPARED = ("x", "value", "vector", "status", "input_hash")
+
+
+def _spec(tmp_path, name, *, n, chunk, params=None):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "kind": "engine-probe",
+                "chunk_size": chunk,
+                "store": f"{name}.zarr",
+                "params": params or {},
+                "inputs": {"generator": "range", "n": n},
+                "register": False,
+            }
+        )
+    )
+    return path
+
+
+def _data(store):
+    ds = open_store(store)
+    return {k: ds[k].values for k in COMPARED}
+
+
+def _same(a, b):
+    texts = [str(h) for h in a["input_hash"]] == [str(h) for h in b["input_hash"]]
+    return texts and all(
+        np.array_equal(a[k], b[k], equal_nan=True) for k in COMPARED if k != "input_hash"
+    )
+
+
+def _written(store):
+    try:
+        return int(read_ledger(store)["status"].sum())
+    except Exception:  # the template is being created
+        return 0
+
+
+def _wait_for(predicate, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class ExternalCluster:
+    """``dask scheduler`` and ``dask worker --no-nanny`` processes started by the test."""
+
+    def __init__(self, folder):
+        self.file = folder / "scheduler.json"
+        self.procs = []
+        self.workers = []
+        bin_dir = os.path.dirname(sys.executable)
+        self.dask = os.path.join(bin_dir, "dask")
+        self.procs.append(
+            subprocess.Popen(
+                [
+                    self.dask,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                    "--scheduler-file",
+                    str(self.file),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+        _wait_for(self.file.exists, 60, "the scheduler file")
+        for _ in range(2):
+            self.add_worker()
+
+    def add_worker(self):
+        proc = subprocess.Popen(
+            [
+                self.dask,
+                "worker",
+                "--scheduler-file",
+                str(self.file),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--host",
+                "127.0.0.1",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        self.workers.append(proc)
+        return proc
+
+    @property
+    def address(self):
+        import json
+
+        return json.loads(self.file.read_text())["address"]
+
+    def close(self):
+        for proc in reversed(self.procs):
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture
+def external(tmp_path):
+    cluster = ExternalCluster(tmp_path)
+    yield cluster
+    cluster.close()
+
+
+def _wait_workers(client, n):
+    client.wait_for_workers(n, timeout=60)
+
+
+def test_10000_items_give_identical_stores_on_local_and_external_clusters(tmp_path, external):
+    with connect(workers=2) as client:
+        local = run_campaign(
+            load_spec(_spec(tmp_path, "local", n=10_000, chunk=500)), client=client, progress=False
+        )
+    with connect(scheduler=external.address) as client:
+        _wait_workers(client, 2)
+        remote = run_campaign(
+            load_spec(_spec(tmp_path, "remote", n=10_000, chunk=500)), client=client, progress=False
+        )
+        used = {str(w) for w in open_store(remote.store)["worker"].values}
+    assert local.done == remote.done == 10_000
+    assert _same(_data(local.store), _data(remote.store))
+    assert len(used) == 2  # both external workers took part
+
+
+def test_sigkill_of_the_client_then_rerun_equals_an_uninterrupted_run(tmp_path, external):
+    params = {"seconds": 0.004}
+    spec = _spec(tmp_path, "killed", n=3000, chunk=25, params=params)
+    cmd = [
+        sys.executable,
+        "-m",
+        "vlab.cli",
+        "run",
+        str(spec),
+        "--scheduler",
+        external.address,
+        "--no-progress",
+    ]
+    client_proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    store = tmp_path / "killed.zarr"
+
+    try:
+        _wait_for(lambda: 300 <= _written(store) < 2500, 120, "part of the campaign to be written")
+    finally:
+        os.kill(client_proc.pid, signal.SIGKILL)
+        client_proc.wait()
+    partial = read_ledger(store)["status"]
+    assert 0 < partial.sum() < 3000
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    with connect(scheduler=external.address) as client:
+        fresh = run_campaign(
+            load_spec(_spec(tmp_path, "fresh", n=3000, chunk=25, params=params)),
+            client=client,
+            progress=False,
+        )
+    assert _same(_data(store), _data(fresh.store))
+    assert (open_store(store)["status"].values == 1).all()
+
+
+def test_killing_a_worker_mid_campaign_loses_and_duplicates_nothing(tmp_path, external):
+    spec = load_spec(_spec(tmp_path, "workerkill", n=2000, chunk=20, params={"seconds": 0.004}))
+    store = tmp_path / "workerkill.zarr"
+    with connect(scheduler=external.address) as client:
+        _wait_workers(client, 2)
+        import threading
+
+        result = {}
+        runner = threading.Thread(
+            target=lambda: result.update(r=run_campaign(spec, client=client, progress=False))
+        )
+        runner.start()
+        _wait_for(lambda: _written(store) >= 200, 120, "the campaign to start writing")
+        victim = external.workers[0]
+        victim.kill()
+        victim.wait()
+        external.add_worker()  # a replacement joins mid-run
+        runner.join(timeout=300)
+        assert not runner.is_alive()
+    report = result["r"]
+    assert report.done == 2000 and report.failed == 0
+    ds = open_store(store)
+    assert ds["value"].values.tolist() == [float(x * x) for x in range(2000)]
+    assert len({str(w) for w in ds["worker"].values}) >= 2

@@ -1,0 +1,131 @@
+import numpy as np
+import pytest
+import yaml
+
+from vlab._utils import content_hash
+from vlab.campaign import get_kind, load_spec, run_campaign
+from vlab.catalog import StoreLock, open_store, read_ledger, write_chunk
+from vlab.errors import StoreError, StoreLockedError
+
+
+def _spec(tmp_path, name="probe", n=50, chunk=8, params=None, gen=None, store=None):
+    data = {
+        "name": name,
+        "kind": "engine-probe",
+        "chunk_size": chunk,
+        "store": store or f"{name}.zarr",
+        "params": params or {},
+        "inputs": {"generator": "range", "n": n, "params": gen or {}},
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_spec(path)
+
+
+def _data(path):
+    ds = open_store(path)
+    return {k: ds[k].values for k in ("value", "vector", "status", "x")}
+
+
+def test_results_and_ledger_are_right(tmp_path, client_or_none):
+    report = run_campaign(_spec(tmp_path, n=50), client=client_or_none, progress=False)
+    assert (report.done, report.failed, report.pending, report.computed) == (50, 0, 0, 50)
+    ds = open_store(report.store)
+    assert ds["value"].values.tolist() == [float(x * x) for x in range(50)]
+    assert np.allclose(ds["vector"].values[:, 0], np.sin(np.arange(50)))
+    assert (ds["status"].values == 1).all() and (ds["duration"].values >= 0).all()
+    workers = {str(w) for w in ds["worker"].values}
+    assert all(w.startswith("tcp://" if client_or_none else "local:") for w in workers)
+    assert ds.attrs["kind"] == "engine-probe" and "spec_hash" in ds.attrs
+
+
+def test_failing_items_are_recorded_and_the_rest_complete(tmp_path, client_or_none):
+    report = run_campaign(
+        _spec(tmp_path, n=30, params={"fail_every": 4}), client=client_or_none, progress=False
+    )
+    assert (report.done, report.failed) == (22, 8)
+    ds = open_store(report.store)
+    failed = np.flatnonzero(ds["status"].values == 2)
+    assert failed.tolist() == list(range(0, 30, 4))
+    assert "fails on purpose" in str(ds["error"].values[4]) and str(ds["error"].values[5]) == ""
+    assert np.isnan(ds["value"].values[failed]).all()
+
+
+def test_resume_computes_only_what_is_missing(tmp_path, client_or_none):
+    spec = _spec(tmp_path, n=40, chunk=8)
+    run_campaign(spec, client=client_or_none, progress=False)
+    reference = _data(spec.store)
+    outputs = get_kind("engine-probe").outputs({}, [])
+    # a crash before these chunks' status was written: outputs may be there, status not
+    for start in (8, 24):
+        write_chunk(spec.store, start, {}, status=[0] * 8, outputs=outputs)
+    assert read_ledger(spec.store)["status"].sum() == 24
+    report = run_campaign(spec, client=client_or_none, progress=False)
+    assert report.computed == 16 and report.done == 40
+    after = _data(spec.store)
+    assert all(np.array_equal(reference[k], after[k], equal_nan=True) for k in reference)
+
+
+def test_retry_failed_only_reruns_failed_items(tmp_path):
+    spec = _spec(tmp_path, n=20, params={"fail_every": 5})
+    run_campaign(spec, progress=False)
+    report = run_campaign(spec, progress=False, retry_failed=True)
+    assert report.computed == 4 and report.failed == 4
+
+
+def test_identical_items_are_computed_once_within_a_campaign(tmp_path, client_or_none):
+    spec = _spec(tmp_path, n=60, chunk=7, gen={"repeat": 4})
+    report = run_campaign(spec, client=client_or_none, progress=False)
+    assert report.computed == 15 and report.copied == 45
+    ds = open_store(spec.store)
+    assert ds["value"].values.tolist() == [float((i // 4) ** 2) for i in range(60)]
+
+
+def test_identical_items_are_reused_across_campaigns_of_the_catalog(tmp_path, client_or_none):
+    first = run_campaign(_spec(tmp_path, name="a", n=30), client=client_or_none, progress=False)
+    second = run_campaign(_spec(tmp_path, name="b", n=40), client=client_or_none, progress=False)
+    assert first.computed == 30 and (second.computed, second.copied) == (10, 30)
+    assert np.array_equal(_data(first.store)["value"], _data(second.store)["value"][:30])
+    workers = [str(w) for w in open_store(second.store)["worker"].values]
+    assert workers[0] == "cache:a.zarr" and not workers[35].startswith("cache:")
+
+
+def test_other_parameters_change_the_hash_and_are_not_reused(tmp_path):
+    run_campaign(_spec(tmp_path, name="a", n=10), progress=False)
+    report = run_campaign(
+        _spec(tmp_path, name="b", n=10, params={"seconds": 0.0001}), progress=False
+    )
+    assert report.computed == 10
+
+
+def test_a_store_of_another_spec_is_refused_and_left_untouched(tmp_path):
+    spec = _spec(tmp_path, n=10)
+    run_campaign(spec, progress=False)
+    before = _data(spec.store)
+    other = _spec(tmp_path, n=12, store="probe.zarr", name="other")
+    with pytest.raises(StoreError, match="holds other items than this spec makes"):
+        run_campaign(other, progress=False)
+    after = _data(spec.store)
+    assert all(np.array_equal(before[k], after[k], equal_nan=True) for k in before)
+
+
+def test_a_concurrent_second_writer_is_refused(tmp_path):
+    spec = _spec(tmp_path, n=10)
+    with StoreLock(spec.store), pytest.raises(StoreLockedError, match="being written"):
+        run_campaign(spec, progress=False)
+
+
+def test_setup_runs_once_per_worker_not_once_per_task(tmp_path, dask_client):
+    params = {"seconds": 0.000123}
+    spec = _spec(tmp_path, n=64, chunk=4, params=params)
+    run_campaign(spec, client=dask_client, progress=False)
+    key = content_hash("engine-probe", "1", get_kind("engine-probe").check_params(params))
+    counts = dask_client.run(_setup_calls)
+    per_worker = [c.get(key, 0) for c in counts.values()]
+    assert sum(per_worker) <= len(counts) and max(per_worker) == 1  # 16 tasks, <= 1 setup each
+
+
+def _setup_calls():
+    from vlab.campaign.tasks import SETUP_CALLS  # import on the worker, not the test's copy
+
+    return dict(SETUP_CALLS)

@@ -1,0 +1,120 @@
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from vlab.catalog import (
+    LEDGER_VARIABLES,
+    StoreLock,
+    Variable,
+    consolidate,
+    create_store,
+    open_store,
+    read_ledger,
+    write_chunk,
+)
+from vlab.errors import StoreError, StoreLockedError
+
+OUT = {
+    "g": Variable(units="G0", long_name="conductance"),
+    "t": Variable(dims=("energy",), shape=(4,), units="1", long_name="transmission"),
+}
+
+
+def _make(path, n=10, chunk=4):
+    create_store(
+        path,
+        chunk_size=chunk,
+        inputs={"x": (Variable(long_name="x"), np.arange(n))},
+        outputs=OUT,
+        input_hashes=[f"h{i}" for i in range(n)],
+        attrs={"title": "t"},
+    )
+
+
+def test_template_is_pending_chunked_compressed_and_has_cf_attributes(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path)
+    ds = open_store(path)
+    assert ds["g"].encoding["chunks"] == (4,)
+    assert type(ds["g"].encoding["compressors"][0]).__name__ == "ZstdCodec"
+    assert np.isnan(ds["g"].values).all() and (ds["status"].values == 0).all()
+    for name in [*OUT, *LEDGER_VARIABLES, "x"]:
+        assert {"units", "long_name"} <= set(ds[name].attrs), name
+    assert [str(h) for h in ds["input_hash"].values[:2]] == ["h0", "h1"]
+
+
+def test_region_writes_land_in_their_chunk_only(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path)
+    write_chunk(
+        path,
+        4,
+        {"g": np.array([1.0, 2, 3, 4]), "t": np.ones((4, 4))},
+        status=[1, 1, 2, 1],
+        outputs=OUT,
+        ledger={"error": np.array(["", "", "boom", ""], dtype=object)},
+    )
+    consolidate(path)
+    ds = open_store(path)
+    assert ds["status"].values.tolist() == [0, 0, 0, 0, 1, 1, 2, 1, 0, 0]
+    assert np.isnan(ds["g"].values[:4]).all() and ds["g"].values[4:8].tolist() == [1, 2, 3, 4]
+    assert str(ds["error"].values[6]) == "boom"
+    assert read_ledger(path, ("status",))["status"].sum() == 5
+
+
+def test_creating_over_an_existing_store_is_refused(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path)
+    with pytest.raises(StoreError, match="already exists and is left untouched"):
+        _make(path)
+    assert open_store(path).sizes["item"] == 10
+
+
+def test_missing_store_is_a_clear_error(tmp_path):
+    with pytest.raises(StoreError, match="No vlab store at .*nothing.zarr"):
+        open_store(tmp_path / "nothing.zarr")
+
+
+def test_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path):
+    path = tmp_path / "a.zarr"
+    with (
+        StoreLock(path),
+        pytest.raises(StoreLockedError, match=r"being written by another campaign \(pid"),
+    ):
+        StoreLock(path).__enter__()
+    with StoreLock(path):  # released on exit
+        pass
+
+
+def test_lock_of_a_killed_process_is_released(tmp_path):
+    path = tmp_path / "a.zarr"
+    code = textwrap.dedent(f"""
+        import time
+        from vlab.catalog import StoreLock
+        with StoreLock({str(path)!r}):
+            print("locked", flush=True)
+            time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        with pytest.raises(StoreLockedError):
+            StoreLock(path).__enter__()
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    with StoreLock(path):
+        pass
+
+
+def test_xarray_can_read_the_store_directly(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path)
+    ds = xr.open_zarr(path, zarr_format=3, consolidated=False)
+    assert ds.attrs["title"] == "t" and ds["t"].shape == (10, 4)

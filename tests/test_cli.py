@@ -1,0 +1,80 @@
+import subprocess
+import sys
+
+import pytest
+
+from vlab.cli import main
+
+SUBCOMMANDS = [["demo"], ["run"], ["status"], ["catalog"], ["kinds"], ["config"]]
+
+
+def test_top_level_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for (name,) in SUBCOMMANDS:
+        assert name in out
+
+
+@pytest.mark.parametrize("words", SUBCOMMANDS, ids=lambda w: w[0])
+def test_every_subcommand_has_useful_help(words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*words, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: vlab" in out and len(out.splitlines()) >= 5
+
+
+def test_run_missing_spec_prints_one_line_and_exits_2():
+    proc = subprocess.run(
+        [sys.executable, "-m", "vlab.cli", "run", "no-such-file.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "no-such-file.yaml" in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_bad_spec_key_is_named(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: x\nkind: engine-probe\nstore: x.zarr\nchunk_size: -3\n"
+        "inputs: {generator: range, n: 3}\n"
+    )
+    assert main(["run", str(spec), "--synchronous"]) == 2
+    err = capsys.readouterr().err
+    assert "'chunk_size'" in err and "Got -3" in err
+
+
+def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: cli-probe\nkind: engine-probe\nstore: out/p.zarr\nchunk_size: 4\n"
+        "params: {fail_every: 5}\ninputs: {generator: range, n: 10}\n"
+    )
+    assert main(["run", str(spec), "--synchronous", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "10 items" in out and "8 done, 2 failed" in out
+    assert main(["status", str(tmp_path / "out/p.zarr"), "--json"]) == 0
+    out = capsys.readouterr().out
+    assert '"done": 8' in out and "fails on purpose" in out
+    assert main(["catalog", "list"]) == 0
+    assert "cli-probe" in capsys.readouterr().out
+    assert main(["catalog", "show", "cli-probe"]) == 0
+    assert "engine-probe" in capsys.readouterr().out
+    assert main(["catalog", "open", "nope"]) == 2
+    assert "No catalog entry named 'nope'" in capsys.readouterr().err
+
+
+def test_status_of_a_missing_store_is_one_clear_line(tmp_path, capsys):
+    assert main(["status", str(tmp_path / "none.zarr")]) == 1
+    assert "No vlab store at" in capsys.readouterr().err
+
+
+def test_kinds_lists_the_probe(capsys):
+    assert main(["kinds"]) == 0
+    assert "engine-probe" in capsys.readouterr().out

@@ -1,0 +1,57 @@
+import pytest
+
+from vlab import config
+from vlab.errors import ConfigError
+
+
+def test_defaults_are_read_from_the_package():
+    assert config.get("cluster.threads_per_worker") == 1
+    assert config.get("campaign.chunk_size") > 0
+
+
+def test_env_variables_override_with_yaml_scalars(monkeypatch):
+    monkeypatch.setenv("VLAB_CLUSTER__N_WORKERS", "5")
+    monkeypatch.setenv("VLAB_DATA__OFFLINE", "true")
+    assert config.get("cluster.n_workers") == 5
+    assert config.get("data.offline") is True
+
+
+def test_user_file_overrides_defaults_and_env_wins(tmp_path, monkeypatch):
+    user = tmp_path / "vlab.yaml"
+    user.write_text("campaign:\n  chunk_size: 17\n  retries: 0\n")
+    monkeypatch.setenv("VLAB_CONFIG", str(user))
+    assert config.get("campaign.chunk_size") == 17
+    monkeypatch.setenv("VLAB_CAMPAIGN__CHUNK_SIZE", "9")
+    assert config.get("campaign.chunk_size") == 9
+    assert config.get("campaign.retries") == 0
+
+
+def test_unknown_keys_are_errors_that_name_the_key_and_source(tmp_path, monkeypatch):
+    user = tmp_path / "vlab.yaml"
+    user.write_text("campaign:\n  chunksize: 17\n")
+    monkeypatch.setenv("VLAB_CONFIG", str(user))
+    with pytest.raises(ConfigError, match=r"'campaign.chunksize' in .*vlab.yaml.*allowed"):
+        config.get("campaign.chunk_size")
+
+
+def test_unknown_env_key_is_an_error(monkeypatch):
+    monkeypatch.setenv("VLAB_CLUSTER__WORKERZ", "3")
+    with pytest.raises(ConfigError, match="cluster.workerz.*VLAB_"):
+        config.as_dict()
+
+
+def test_invalid_yaml_user_file(tmp_path, monkeypatch):
+    user = tmp_path / "vlab.yaml"
+    user.write_text("campaign: [unclosed\n")
+    monkeypatch.setenv("VLAB_CONFIG", str(user))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.as_dict()
+
+
+def test_override_is_temporary():
+    before = config.get("campaign.retries")
+    with config.override({"campaign.retries": 11}):
+        assert config.get("campaign.retries") == 11
+    assert config.get("campaign.retries") == before
+    with pytest.raises(ConfigError, match="Unknown configuration key"), config.override({"x.y": 1}):
+        pass
