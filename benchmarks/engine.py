@@ -1,0 +1,98 @@
+"""Engine benchmark: efficiency on 100 ms tasks, overhead versus a plain loop, resume scan.
+
+Run: ``python benchmarks/engine.py [--quick]``; writes ``benchmarks/results/engine.json`` with
+``efficiency_100ms_2workers``, ``overhead_ratio_vs_loop`` and ``resume_scan_seconds_1e5``.
+
+(a) 2 workers evaluate items that each burn 100 ms of CPU (chunks of 10 items): efficiency =
+    (sum of item times / 2) / campaign wall time, cluster already running.
+(b) the same task function in a plain loop versus the engine, same items, same run:
+    ratio = engine wall x workers / loop wall (1.0 = no overhead per core); also the
+    in-process engine (no Dask) versus the loop.
+(c) a 100,000-item store that is complete: time for ``vlab run`` to find nothing to do
+    (plan items, hash them, read the ledger, compare, finish).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+
+from vlab import config
+from vlab.campaign import connect, get_kind, parse_spec, run_campaign
+
+
+def _spec(folder: Path, name: str, *, n: int, chunk: int, seconds: float):
+    return parse_spec(
+        {"name": name, "kind": "engine-probe", "chunk_size": chunk, "store": f"{name}.zarr",
+         "register": False, "params": {"seconds": seconds, "busy": True},
+         "inputs": {"generator": "range", "n": n}},
+        base=folder,
+    )
+
+
+def _campaign_seconds(folder, name, client, **kw) -> float:
+    spec = _spec(folder, name, **kw)
+    start = time.perf_counter()
+    run_campaign(spec, client=client, progress=False)
+    return time.perf_counter() - start
+
+
+def _loop_seconds(n: int, seconds: float) -> float:
+    kind = get_kind("engine-probe")
+    params = kind.check_params({"seconds": seconds, "busy": True})
+    start = time.perf_counter()
+    for x in range(n):
+        kind.evaluate_one({"x": x}, params, None)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    n_eff, n_loop, n_scan = (40, 100, 10_000) if args.quick else (200, 400, 100_000)
+    folder = Path(tempfile.mkdtemp(prefix="vlab-bench-engine-"))
+    eff, ratios, sync_ratios = [], [], []
+    with config.override({"campaign.performance_report": False}), connect(workers=2) as client:
+        for r in range(args.repeats):
+            wall = _campaign_seconds(folder, f"eff{r}", client, n=n_eff, chunk=10, seconds=0.1)
+            eff.append(n_eff * 0.1 / 2 / wall)
+            loop = _loop_seconds(n_loop, 0.01)
+            dist = _campaign_seconds(folder, f"dist{r}", client, n=n_loop, chunk=20, seconds=0.01)
+            sync = _campaign_seconds(folder, f"sync{r}", None, n=n_loop, chunk=20, seconds=0.01)
+            ratios.append(dist * 2 / loop)
+            sync_ratios.append(sync / loop)
+    with config.override({"campaign.performance_report": False}):
+        _campaign_seconds(folder, "scan", None, n=n_scan, chunk=5000, seconds=0.0)
+        scans = [_campaign_seconds(folder, "scan", None, n=n_scan, chunk=5000, seconds=0.0)
+                 for _ in range(args.repeats)]
+    shutil.rmtree(folder, ignore_errors=True)
+    data = {
+        "efficiency_100ms_2workers": round(statistics.median(eff), 4),
+        "efficiency_runs": [round(e, 4) for e in eff],
+        "overhead_ratio_vs_loop": round(statistics.median(ratios), 4),
+        "overhead_ratio_runs": [round(r, 4) for r in ratios],
+        "overhead_ratio_in_process": round(statistics.median(sync_ratios), 4),
+        "resume_scan_seconds_1e5" if not args.quick else "resume_scan_seconds_1e4":
+            round(statistics.median(scans), 3),
+        "settings": {"items_efficiency": n_eff, "items_overhead": n_loop, "item_ms_overhead": 10,
+                     "items_scan": n_scan, "repeats": args.repeats, "quick": args.quick},
+    }
+    rows = [
+        ("efficiency, 2 workers, 100 ms items (goal >= 0.95)", f"{data['efficiency_100ms_2workers']}"),
+        ("engine/loop per core, 2 workers (goal <= 1.05)", f"{data['overhead_ratio_vs_loop']}"),
+        ("engine/loop, in process, 1 core", f"{data['overhead_ratio_in_process']}"),
+        (f"resume scan of {n_scan} items (goal < 5 s)", f"{statistics.median(scans):.2f} s"),
+    ]
+    _common.write_result("engine" if not args.quick else "engine-quick", data, rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The conductance kinds through the engine: tiny break-junction traces, then s-band labels."""
+
+import numpy as np
+import pytest
+import yaml
+
+from vlab.campaign import load_spec, run_campaign
+from vlab.catalog import decode_structures, open_store
+from vlab.errors import InvalidStructureError, SpecError
+
+MD = {
+    "name": "bj",
+    "kind": "break-junction-md",
+    "params": {
+        "structure": {"builder": "contact", "neck_cross_section": [1, 1],
+                      "electrode_cross_section": [2, 2], "length": 2, "electrode_layers": 3},
+        "protocol": {"speed": 1.0, "equilibration": 0.2, "max_elongation": 3.0,
+                     "snapshot_every": 0.25, "post_rupture": 0.5},
+        "calculator": "auto",
+    },
+    "inputs": {"generator": "traces", "n": 2, "params": {"temperatures": [4, 300]}},
+    "chunk_size": 1,
+    "store": "bj.zarr",
+}
+REF = {"name": "ref", "kind": "conductance-reference",
+       "params": {"fidelity": "sband", "energies": [-0.5, 0.5]},
+       "inputs": {"catalog": "bj"}, "chunk_size": 10, "store": "ref.zarr"}
+
+
+def _write(tmp_path, data):
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_spec(path)
+
+
+def test_traces_then_reference_labels_through_the_catalog(tmp_path, client_or_none):
+    md = run_campaign(_write(tmp_path, MD), client=client_or_none, progress=False)
+    assert md.done == 2
+    traces = open_store(md.store)
+    n_snap = traces["n_snapshots"].values
+    assert (n_snap >= 2).all() and traces["temperature"].values.tolist() == [4.0, 300.0]
+    assert traces["positions"].attrs["units"] == "angstrom"
+    ref = run_campaign(_write(tmp_path, REF), client=client_or_none, progress=False)
+    assert ref.n_items == int(n_snap.sum()) and ref.failed == 0
+    ds = open_store(ref.store)
+    g = ds["conductance"].values
+    assert np.all((g >= 0) & (g < 2.0))
+    assert 0.5 < g[0] < 1.2  # a one-atom neck at rest conducts about 1 G0
+    assert ds["transmission"].shape == (ref.n_items, 2)
+    first = decode_structures(ds.isel(item=[0]), prefix="structure_")[0]
+    assert len(first) == traces.sizes["atom"] and first.info["lead_period"] > 0
+    assert "sband-tb" in ds.attrs["calculator"]
+
+
+def test_reference_reuses_labels_across_campaigns(tmp_path):
+    run_campaign(_write(tmp_path, MD), progress=False)
+    run_campaign(_write(tmp_path, REF), progress=False)
+    again = run_campaign(_write(tmp_path, {**REF, "name": "ref2", "store": "ref2.zarr"}),
+                         progress=False)
+    assert again.computed == 0 and again.copied == again.n_items
+
+
+@pytest.mark.parametrize(
+    ("params", "error", "message"),
+    [({"fidelity": "dft"}, SpecError, "'fidelity' must be one of"),
+     ({"fidelity": "sband", "calculator": {"t0": 1.0}}, Exception, "t0"),
+     ({"fidelity": "sband", "snapshot_stride": 0}, SpecError, "'snapshot_stride' must be")],
+)
+def test_bad_reference_parameters_are_named(tmp_path, params, error, message):
+    with pytest.raises(error, match=message):
+        run_campaign(_write(tmp_path, {**REF, "params": params}), progress=False)
+
+
+def test_bad_structure_requests_fail_at_planning_time(tmp_path):
+    bad = {**MD, "params": {**MD["params"], "structure": {"element": "Xx"}}}
+    with pytest.raises(InvalidStructureError, match="'element'.*Xx"):
+        run_campaign(_write(tmp_path, bad), progress=False)
+    assert not (tmp_path / "bj.zarr").exists()
+    with pytest.raises(SpecError, match="unknown protocol key"):
+        run_campaign(_write(tmp_path, {**MD, "params": {"protocol": {"sped": 1}}}),
+                     progress=False)

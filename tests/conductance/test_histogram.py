@@ -1,0 +1,149 @@
+"""Tests of conductance histograms, peak finding and plots (synthetic data)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlab.conductance.histogram import (
+    conductance_histogram,
+    histogram_peak,
+    plot_histogram,
+    plot_traces,
+)
+from vlab.errors import InputError
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _synthetic(rng: np.random.Generator, peak: float = 0.97, n_tail: int = 3000) -> np.ndarray:
+    """A break-junction-like sample: tunnelling tail (the most counts), a sharp peak, weak 2 G0."""
+    tail = 10 ** rng.uniform(-6, np.log10(0.3), n_tail)
+    main = rng.normal(peak, 0.04, 800)
+    second = rng.normal(1.9, 0.1, 250)
+    plateau = rng.uniform(0.3, 3.0, 600)
+    return np.concatenate([tail, main, second, plateau])
+
+
+def test_linear_histogram_counts_and_edges():
+    counts, edges = conductance_histogram([0.05, 0.5, 1.0, 1.01, 2.99, 3.5], bins=3, range=(0, 3))
+    assert edges.tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert counts.tolist() == [2, 2, 1]  # 3.5 G0 lies outside the range
+
+
+def test_default_ranges_and_bins():
+    counts, edges = conductance_histogram(np.linspace(0, 3, 301))
+    assert len(counts) == 150 and edges[[0, -1]].tolist() == [0.0, 3.0]
+    counts, edges = conductance_histogram(np.array([1e-4, 1.0]), log=True)
+    assert len(counts) == 100 and edges[[0, -1]] == pytest.approx([1e-5, 10.0])
+    assert counts.sum() == 2
+
+
+def test_log_histogram_has_log_spaced_bins_and_keeps_the_tail():
+    rng = np.random.default_rng(1)
+    G = _synthetic(rng)
+    counts, edges = conductance_histogram(G, bins=70, range=(1e-6, 10), log=True)
+    assert np.allclose(np.diff(np.log10(edges)), 0.1)  # 10 bins per decade
+    assert counts.sum() == G.size
+    assert (counts[:50] > 0).all()  # the tail fills every bin from 1e-6 to 0.1 G0 ...
+    linear, _ = conductance_histogram(G)
+    assert linear[0] > 0.4 * G.size  # ... which a linear axis piles into its first bin
+
+
+def test_ragged_per_trace_input_is_pooled():
+    traces = [np.array([0.9, 1.0]), np.array([1.95]), [0.1, 0.2, 0.95]]
+    counts, _ = conductance_histogram(traces, bins=3, range=(0, 3))
+    assert counts.tolist() == [4, 2, 0]  # 1.0 G0 opens the second bin
+
+
+def test_tiny_negative_noise_is_clipped_but_real_negatives_are_rejected():
+    counts, _ = conductance_histogram([-1e-12, 0.5], bins=1, range=(0, 1))
+    assert counts.tolist() == [2]
+    with pytest.raises(
+        InputError, match=r"finite conductances >= 0 G0; got 0 non-finite and 1 negative"
+    ):
+        conductance_histogram([-0.5, 0.5])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"G": [1.0, np.nan]}, "got 1 non-finite and 0 negative values"),
+        ({"G": 3.0}, "The 'G' parameter of conductance_histogram must be an array of conductances"),
+        (
+            {"G": [1.0], "bins": 0},
+            "The 'bins' parameter of conductance_histogram must be an integer >= 1. Got 0.",
+        ),
+        ({"G": [1.0], "range": (3, 0)}, r"The 'range' parameter .* low < high. Got \(3, 0\)."),
+        (
+            {"G": [1.0], "range": (0, 3), "log": True},
+            r"0 < low < high on a log axis. Got \(0, 3\).",
+        ),
+    ],
+)
+def test_histogram_rejects_bad_input(kwargs, message):
+    G = kwargs.pop("G")
+    with pytest.raises(InputError, match=message):
+        conductance_histogram(G, **kwargs)
+
+
+@pytest.mark.parametrize("peak", [0.85, 0.97, 1.5])
+def test_peak_found_above_the_tunnelling_tail(peak):
+    G = _synthetic(np.random.default_rng(int(peak * 100)), peak=peak)
+    assert histogram_peak(G) == pytest.approx(peak, abs=0.02)
+
+
+def test_threshold_is_what_hides_the_tail():
+    G = _synthetic(np.random.default_rng(3), n_tail=20000)
+    assert histogram_peak(G, threshold=0.0) < 0.3  # the raw histogram is dominated by the tail
+    assert histogram_peak(G) == pytest.approx(0.97, abs=0.02)
+
+
+def test_peak_refinement_is_between_bins():
+    G = np.concatenate([np.full(10, 0.95), np.full(20, 0.97), np.full(10, 0.99)])
+    assert histogram_peak(G, bin_width=0.02, smooth=1) == pytest.approx(0.97, abs=0.005)
+    skewed = np.concatenate([np.full(10, 0.95), np.full(20, 0.97), np.full(15, 0.99)])
+    assert histogram_peak(skewed, bin_width=0.02, smooth=1) > histogram_peak(
+        G, bin_width=0.02, smooth=1
+    )
+
+
+def test_peak_errors():
+    with pytest.raises(
+        InputError, match=r"found no conductance between threshold=0.3 and upper=3.0 G0 among 2"
+    ):
+        histogram_peak([0.01, 0.1])
+    with pytest.raises(InputError, match="needs 0 <= threshold < upper"):
+        histogram_peak([1.0], threshold=2.0, upper=1.0)
+
+
+def test_plot_histogram_writes_png(tmp_path):
+    G = _synthetic(np.random.default_rng(0))
+    out = plot_histogram(G, tmp_path / "hist.png", title="synthetic")
+    assert out == tmp_path / "hist.png"
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    log_out = plot_histogram(G, tmp_path / "hist_log.png", log=True)
+    assert log_out.stat().st_size > 1000
+
+
+def test_plot_traces_writes_png(tmp_path):
+    x = np.linspace(0, 3, 31)
+    traces = [np.where(x < 2, 1.0, 10 ** (-2.3 * (x - 2))), np.where(x < 1.5, 2.0, 0.0)]
+    out = plot_traces([x, x], traces, tmp_path / "traces.png", log=True, offset=1.0)
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    out = plot_traces(np.stack([x, x]), np.stack(traces), str(tmp_path / "lin.png"))
+    assert out.exists()
+
+
+def test_plot_errors(tmp_path):
+    x = np.linspace(0, 1, 5)
+    with pytest.raises(
+        InputError, match="one elongation array per conductance array. Got 2 elongation and 1"
+    ):
+        plot_traces([x, x], [x], tmp_path / "t.png")
+    with pytest.raises(
+        InputError, match=r"Trace 0 of plot_traces must have 1-D .* Got shapes \(5,\) and \(4,\)"
+    ):
+        plot_traces([x], [x[:4]], tmp_path / "t.png")
+    with pytest.raises(InputError, match="must be in an existing folder"):
+        plot_histogram([1.0], tmp_path / "missing" / "h.png")
