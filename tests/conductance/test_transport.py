@@ -1,0 +1,281 @@
+"""Tests of the reference conductance calculators (vlab.conductance.transport)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlab._utils import content_hash
+from vlab.conductance import _junctions as J
+from vlab.conductance import _negf
+from vlab.conductance._eht import eht_matrices
+from vlab.conductance.transport import (
+    ExtendedHuckel,
+    SBandTightBinding,
+    lead_layers,
+)
+from vlab.errors import CalculationFailed, InputError, InvalidStructureError
+
+GAPS = np.array([1.0, 1.5, 2.0, 2.5, 3.0])  # Å beyond the apex-apex contact distance
+
+
+def _decay(gaps, g):
+    """Slope beta (1/Å) and R² of a straight-line fit of ln G versus gap."""
+    slope, intercept = np.polyfit(gaps, np.log(g), 1)
+    resid = np.log(g) - (slope * gaps + intercept)
+    r2 = 1 - resid.var() / np.log(g).var()
+    return -slope, r2
+
+
+# --- geometry contract ------------------------------------------------------------------
+
+
+def test_lead_layers_splits_chain():
+    layers = lead_layers(J.chain(2, n_lead=3))
+    assert [pl.tolist() for pl in layers.left] == [[0], [1], [2]]
+    assert [pl.tolist() for pl in layers.right] == [[7], [6], [5]]
+    assert layers.device.tolist() == [3, 4]
+    assert layers.order.tolist() == list(range(8))
+    assert layers.period == pytest.approx(2.885, abs=1e-3)
+
+
+def test_lead_layers_matches_atoms_by_translation():
+    atoms = J.fcc001_wire(2)
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(len(atoms))
+    shuffled = atoms[perm]
+    layers = lead_layers(shuffled)
+    pos = shuffled.positions
+    for pls, sign in ((layers.left, 1), (layers.right, -1)):
+        assert len(pls) == 2 and all(len(pl) == 16 for pl in pls)
+        shift = pos[pls[1]] - pos[pls[0]]
+        np.testing.assert_allclose(shift, [[0, 0, sign * 4.08]] * 16, atol=1e-9)
+
+
+def test_lead_layers_rejects_missing_tags():
+    atoms = J.chain(2)
+    atoms.set_tags(0)
+    with pytest.raises(InvalidStructureError, match=r"tagged 1 \(left electrode\).*Got tags \[0\]"):
+        lead_layers(atoms)
+
+
+def test_lead_layers_rejects_missing_period():
+    atoms = J.chain(2)
+    del atoms.info["lead_period"]
+    with pytest.raises(InvalidStructureError, match=r"lead_period.*Got None"):
+        lead_layers(atoms)
+
+
+def test_lead_layers_rejects_single_layer():
+    atoms = J.chain(2, n_lead=1)
+    with pytest.raises(InvalidStructureError, match=r">= 2 identical principal layers.*Got 1"):
+        lead_layers(atoms)
+
+
+def test_lead_layers_rejects_non_identical_layers():
+    atoms = J.chain(2, n_lead=2)
+    atoms.positions[1, 0] += 0.01
+    with pytest.raises(InvalidStructureError, match=r"not the outermost layer translated"):
+        lead_layers(atoms)
+
+
+def test_lead_layers_rejects_nan_positions():
+    atoms = J.chain(2)
+    atoms.positions[3, 2] = np.nan
+    with pytest.raises(InvalidStructureError, match=r"NaN or infinite positions \(atoms \[3\]\)"):
+        lead_layers(atoms)
+
+
+def test_lead_layers_rejects_swapped_electrodes():
+    atoms = J.chain(2)
+    atoms.set_tags([2, 2, 0, 0, 1, 1])
+    with pytest.raises(InvalidStructureError, match=r"smaller z"):
+        lead_layers(atoms)
+
+
+def test_short_lead_period_is_refused():
+    atoms = J.chain(2, spacing=2.0)  # second neighbours (4 Å) still couple: PL too thin
+    with pytest.raises(InvalidStructureError, match=r"lead_period=2.0 Å is too short"):
+        SBandTightBinding().conductance(atoms)
+
+
+# --- Green's function machinery -----------------------------------------------------------
+
+
+def test_surface_green_matches_analytic_chain():
+    t, energy, eta = -1.0, 0.7, 1e-9
+    z = energy + 1j * eta
+    one = np.ones((1, 1))
+    g = _negf.surface_green(z * one, -t * one, -t * one)[0, 0]
+    exact = (z - np.sqrt(z**2 - 4 * t**2 + 0j)) / (2 * t**2)
+    exact = exact if exact.imag < 0 else (z + np.sqrt(z**2 - 4 * t**2 + 0j)) / (2 * t**2)
+    assert g == pytest.approx(exact, abs=1e-6)
+    assert g.imag < 0  # retarded
+
+
+def test_surface_green_singular_raises():
+    zero = np.zeros((2, 2), dtype=complex)
+    with pytest.raises(CalculationFailed, match="singular"):
+        _negf.surface_green(zero, zero, zero)
+
+
+def test_lead_fermi_energy_half_filled_chain():
+    one = np.ones((1, 1))
+    e_f = _negf.lead_fermi_energy(0 * one, -one, one, 0 * one, 1.0, n_k=64)
+    assert e_f == pytest.approx(0.0, abs=1e-12)
+
+
+# --- s-band tight binding -----------------------------------------------------------------
+
+
+def test_sband_chain_transmits_one_channel():
+    calc = SBandTightBinding()
+    assert calc.conductance(J.chain(3)) == pytest.approx(1.0, abs=0.02)
+    t = calc.transmission(J.chain(3), [-0.5, 0.0, 0.5, 1.0])  # band is |E| < 2 |t0| = 0.92 eV
+    np.testing.assert_allclose(t, [1, 1, 1, 0], atol=0.02)
+
+
+@pytest.mark.parametrize(("n_cells", "channels"), [(1, 1), (2, 6), (3, 13)])
+def test_sband_fcc001_wire_channel_counts(n_cells, channels):
+    assert SBandTightBinding().conductance(J.fcc001_wire(n_cells)) == pytest.approx(
+        channels, abs=0.02
+    )
+
+
+@pytest.mark.parametrize(
+    "atoms",
+    [J.single_atom_contact(1), J.single_atom_contact(2), J.tip_gap(0.0, 2)],
+    ids=["shared-apex-w1", "shared-apex-w2", "apex-apex-w2"],
+)
+def test_sband_single_atom_contact(atoms):
+    assert 0.7 <= SBandTightBinding().conductance(atoms) <= 1.1
+
+
+def test_sband_tunnelling_decays_exponentially():
+    calc = SBandTightBinding()
+    g = np.array([calc.conductance(J.tip_gap(gap)) for gap in GAPS])
+    beta, r2 = _decay(GAPS, g)
+    assert 1.5 <= beta <= 3.0
+    assert r2 > 0.999
+    assert g[0] < 0.05
+
+
+def test_sband_without_tail_is_the_published_nearest_neighbour_model():
+    calc = SBandTightBinding(tail_weight=0.0)
+    assert calc.conductance(J.tip_gap(1.0)) == 0.0
+    assert calc.conductance(J.fcc001_wire(2)) == pytest.approx(6.0, abs=0.02)
+
+
+def test_sband_hopping_is_smooth_and_decays():
+    calc = SBandTightBinding()
+    d = np.linspace(2.5, 6.0, 3501)
+    t = calc.hopping(d)
+    assert t[0] < 0 and np.all(np.diff(np.abs(t)) < 0)
+    assert np.max(np.abs(np.diff(t))) < 2e-3  # slope < 2 eV/Å: no jumps on a 1 mÅ grid
+    assert calc.hopping(calc.d0) == pytest.approx(calc.t0)
+
+
+def test_sband_identity_is_hashable_and_changes_with_params():
+    a, b = SBandTightBinding().identity, SBandTightBinding(t0=-1.0).identity
+    assert a["id"] == "sband-tb" and a["params"]["d0"] == 2.885
+    assert content_hash(a) != content_hash(b)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [({"t0": 1.0}, "t0"), ({"r_on": 4.0}, "r_on"), ({"eta": 0.0}, "eta"), ({"d0": np.nan}, "d0")],
+)
+def test_sband_rejects_bad_parameters(kwargs, name):
+    with pytest.raises(InputError, match=rf"The '{name}' parameter of SBandTightBinding"):
+        SBandTightBinding(**kwargs)
+
+
+def test_transmission_rejects_bad_energies():
+    with pytest.raises(InputError, match=r"'energies' parameter of transmission.*Got \[nan\]"):
+        SBandTightBinding().transmission(J.chain(2), [np.nan])
+
+
+# --- extended Hückel (RDKit / YAeHMOP) ----------------------------------------------------
+
+
+def test_eht_matrices_symmetric_and_pairwise_identical():
+    pos = np.array([[0, 0, 0], [2.885, 0, 0], [1.44, 2.5, 0], [1.44, 0.8, 2.3]])
+    h, s = eht_matrices(["Au"] * 4, pos)
+    hp, sp = eht_matrices(["Au"] * 4, pos, assembly="pairs")
+    assert h.shape == (36, 36)
+    np.testing.assert_array_equal(h, h.T)
+    np.testing.assert_allclose(np.diag(s), 1.0)
+    np.testing.assert_allclose(np.diag(h)[:9], [-10.92] + [-5.55] * 3 + [-15.07] * 5, atol=1e-2)
+    np.testing.assert_allclose(hp, h, atol=1e-6)
+    np.testing.assert_allclose(sp, s, atol=1e-7)
+    assert np.linalg.eigvalsh(s).min() > 0
+
+
+def test_eht_rejects_unsupported_element():
+    match = r"supports the elements Ag, Au, Cu, Pt.*\['C'\]"
+    with pytest.raises(InvalidStructureError, match=match):
+        eht_matrices(["C"], np.zeros((1, 3)))
+
+
+def test_eht_chain_transmits_one_channel():
+    atoms = J.chain(2)
+    assert ExtendedHuckel().conductance(atoms) == pytest.approx(1.0, abs=0.02)
+    t = ExtendedHuckel(assembly="pairs").transmission(atoms, [-0.5, 0.0, 0.5])
+    np.testing.assert_allclose(t, 1.0, atol=0.02)
+
+
+def test_eht_single_atom_contact():
+    g = ExtendedHuckel().conductance(J.tip_gap(0.0, 1))  # apex-apex contact, 38 atoms
+    assert 0.6 <= g <= 1.2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="EHT gives ~1.6 G0 for an apex atom bonded to 4 + 4 atoms between thin (5/4-atom) leads",
+)
+def test_eht_shared_apex_contact_thin_leads():
+    assert 0.6 <= ExtendedHuckel(assembly="pairs").conductance(J.single_atom_contact(1)) <= 1.2
+
+
+@pytest.fixture(scope="module")
+def eht_tunnelling():
+    calc = ExtendedHuckel(assembly="pairs")
+    return np.array([calc.conductance(J.tip_gap(gap, 1)) for gap in GAPS])
+
+
+def test_eht_tunnelling_decays_exponentially(eht_tunnelling):
+    beta, r2 = _decay(GAPS, eht_tunnelling)
+    assert r2 > 0.99
+    # RDKit's EHT uses single-zeta Slater 6s/6p orbitals, whose tails decay faster than the
+    # vacuum tunnelling wavefunction: measured beta ~ 5 Å^-1 (see the xfail test below).
+    assert 3.5 <= beta <= 6.5
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Default YAeHMOP Au parameters: contracted single-zeta 6s/6p give beta ~ 5 1/Å",
+)
+def test_eht_tunnelling_beta_in_physical_window(eht_tunnelling):
+    beta, _ = _decay(GAPS, eht_tunnelling)
+    assert 1.5 <= beta <= 3.0
+
+
+def test_eht_identity_and_parameter_checks():
+    ident = ExtendedHuckel().identity
+    assert ident["id"] == "eht-spd" and "rdkit" in ident["params"]["backend"]
+    with pytest.raises(InputError, match=r"'eta' parameter of ExtendedHuckel"):
+        ExtendedHuckel(eta=1.0)
+    with pytest.raises(InputError, match=r"'assembly' parameter of ExtendedHuckel.*'fast'"):
+        ExtendedHuckel(assembly="fast")
+    with pytest.raises(InputError, match=r"'n_k' parameter"):
+        ExtendedHuckel(n_k=2)
+
+
+def test_eht_explicit_fermi_energy_shifts_energy_axis():
+    atoms = J.chain(2)
+    calc = ExtendedHuckel(fermi_energy=-11.0)
+    auto = ExtendedHuckel()
+    # the chain's s band is half filled at ~ -11.30 eV; T is 1 anywhere inside the band
+    assert calc.conductance(atoms) == pytest.approx(1.0, abs=0.02)
+    assert auto.transmission(atoms, [0.3])[0] == pytest.approx(calc.conductance(atoms), abs=0.02)
+    assert calc.transmission(atoms, [-8.0])[0] < 0.02  # below all bands
