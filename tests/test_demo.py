@@ -1,0 +1,20 @@
+"""The main job, small: `vlab demo --quick --synchronous` end to end."""
+
+import json
+
+from vlab.cli import main
+
+
+def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--synchronous", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "figures" / "sband-summary.json").read_text())
+    assert summary["traces"] == 4 and summary["snapshots"] > 40
+    for path in summary["files"].values():
+        assert path in printed
+        with open(path, "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert 0.5 < summary["histogram_peak_G0"] < 1.3
+    assert (out / "specs" / "breakjunction.yaml").is_file()
+    assert "histogram peak" in printed
