@@ -118,3 +118,24 @@ def test_xarray_can_read_the_store_directly(tmp_path):
     _make(path)
     ds = xr.open_zarr(path, zarr_format=3, consolidated=False)
     assert ds.attrs["title"] == "t" and ds["t"].shape == (10, 4)
+
+
+def test_export_keeps_done_items_in_float32_and_refuses_to_overwrite(tmp_path):
+    from vlab.catalog import export_store
+
+    path = tmp_path / "a.zarr"
+    _make(path)
+    write_chunk(
+        path,
+        0,
+        {"g": np.array([1.0, 2, 3, 4]), "t": np.ones((4, 4))},
+        status=[1, 2, 1, 1],
+        outputs=OUT,
+    )
+    target = export_store(path, tmp_path / "b.zarr")
+    ds = open_store(target)
+    assert ds.sizes["item"] == 3 and ds["g"].dtype == np.float32
+    assert ds["g"].values.tolist() == [1.0, 3.0, 4.0] and ds["g"].attrs["units"] == "G0"
+    assert "float32=True" in ds.attrs["compaction"] and ds.attrs["title"] == "t"
+    with pytest.raises(StoreError, match="exists and is left untouched"):
+        export_store(path, target)

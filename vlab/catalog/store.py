@@ -57,6 +57,7 @@ __all__ = [
     "consolidate",
     "count_status",
     "create_store",
+    "export_store",
     "open_store",
     "provenance",
     "read_ledger",
@@ -281,3 +282,55 @@ class StoreLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def export_store(
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    *,
+    status: str | None = "done",
+    float32: bool = True,
+    chunk_size: int | None = None,
+) -> Path:
+    """Copy a store into a compact one: selected items, float32, zstd, consolidated.
+
+    ``float32`` casts every float64 variable to float32 (positions then round-trip to about
+    1e-6 Å, not bit-exactly); the target's ``derived_from`` and ``compaction`` attributes say so.
+
+    Raises
+    ------
+    StoreError
+        If ``target`` exists (it is never overwritten).
+    """
+    from vlab.catalog.query import select
+
+    target = Path(target)
+    if target.exists():
+        raise StoreError(f"Cannot export to {str(target)!r}: it exists and is left untouched.")
+    ds = select(open_store(source), status=status)
+    if float32:
+        ds = ds.assign(
+            {
+                n: v.astype("float32", keep_attrs=True)
+                for n, v in ds.data_vars.items()
+                if v.dtype == np.float64
+            }
+        )
+    n = ds.sizes[ITEM_DIM]
+    size = chunk_size or max(1, min(n, 1000))
+    ds = ds.chunk({ITEM_DIM: size})
+    for var in ds.variables.values():
+        var.encoding = {}
+    ds.attrs.update(
+        derived_from=str(Path(source).resolve().name),
+        compaction=f"status={status}; float32={float32}",
+        exported=_now(),
+    )
+    encoding = {name: {"compressors": (ZstdCodec(level=9),)} for name in ds.variables}
+    ds.to_zarr(target, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+    consolidate(target)
+    return target
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
