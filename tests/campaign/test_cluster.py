@@ -1,10 +1,12 @@
 """The engine on real multi-process Dask clusters on loopback (scheduler + worker processes)."""
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 
 import numpy as np
 import pytest
@@ -118,9 +120,12 @@ class ExternalCluster:
 
     @property
     def address(self):
-        import json
-
         return json.loads(self.file.read_text())["address"]
+
+    @property
+    def dashboard(self):
+        port = json.loads(self.file.read_text())["services"]["dashboard"]
+        return f"http://127.0.0.1:{port}"
 
     def close(self):
         for proc in reversed(self.procs):
@@ -203,6 +208,10 @@ def test_killing_a_worker_mid_campaign_loses_and_duplicates_nothing(tmp_path, ex
         )
         runner.start()
         _wait_for(lambda: _written(store) >= 200, 120, "the campaign to start writing")
+        with urllib.request.urlopen(f"{external.dashboard}/health", timeout=10) as answer:
+            assert answer.status == 200 and answer.read() == b"ok"  # dashboard answers mid-run
+        with urllib.request.urlopen(f"{external.dashboard}/status", timeout=30) as answer:
+            assert answer.status == 200
         victim = external.workers[0]
         victim.kill()
         victim.wait()
