@@ -1,7 +1,8 @@
 """The catalog index: named stores described by small YAML files.
 
-The index is a folder (``catalog.index_dir`` in the configuration; by default ``./catalogs``
-when it exists, else ``~/.local/share/vlab/catalogs``). Each ``NAME.yaml`` file in it (or in
+The index is a folder (``catalog.index_dir`` in the configuration; by default the first
+``catalogs/`` folder found in the working directory or up to three folders above it, else
+``~/.local/share/vlab/catalogs``). Each ``NAME.yaml`` file in it (or in
 its ``local/`` sub-folder, where campaigns register what they write) describes one store::
 
     name: au-sband-small
@@ -66,9 +67,10 @@ def index_dir() -> Path:
     configured = config.get("catalog.index_dir")
     if configured:
         return Path(configured).expanduser()
-    local = Path.cwd() / "catalogs"
-    if local.is_dir():
-        return local
+    here = Path.cwd()
+    for folder in (here, *list(here.parents)[:3]):  # also from notebooks/ and other subfolders
+        if (folder / "catalogs").is_dir():
+            return folder / "catalogs"
     return Path("~/.local/share/vlab/catalogs").expanduser()
 
 
