@@ -1,0 +1,76 @@
+"""Tests of vlab.polymers.features: translation invariance, sklearn API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
+from sklearn.pipeline import make_pipeline, make_union
+
+from vlab.errors import InputError, InvalidSMILESError
+from vlab.polymers.features import MorganCounts, RDKitDescriptors
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("*CCO*", "*COC*"), ("*CC*", "*CCCC*"), ("*NCCCCCC(=O)*", "*CCCCCC(=O)N*")],
+)
+def test_morgan_translation_invariant(a, b):
+    X = MorganCounts(n_bits=512).fit_transform([a, b])
+    np.testing.assert_array_equal(X[0], X[1])
+
+
+def test_morgan_shift_invariant_without_normalize_but_not_period():
+    fp = MorganCounts(n_bits=512, normalize=False).fit([])
+    X = fp.transform(["*CCO*", "*COC*", "*CCOCCO*"])
+    np.testing.assert_array_equal(X[0], X[1])
+    np.testing.assert_array_equal(2 * X[0], X[2])  # counts per written unit
+
+
+def test_morgan_counts_are_chain_environments():
+    # polyethylene: one CH2 environment per unit at each radius 0..2
+    X = MorganCounts(radius=2, n_bits=2048).fit_transform(["*C*"])
+    assert X.sum() == 3 and X.max() == 1
+    Y = MorganCounts(radius=1, n_bits=2048).fit_transform(["*CC(*)C"])
+    assert Y.sum() == 6  # 3 atoms x radii 0, 1
+    assert not np.array_equal(*MorganCounts(n_bits=2048).fit_transform(["*CC(*)C", "*CC(*)CC"]))
+
+
+def test_morgan_errors():
+    fp = MorganCounts(n_bits=64).fit(["*CC*"])
+    with pytest.raises(InvalidSMILESError, match="'C1CC1'"):
+        fp.transform(["C1CC1"])
+    out = MorganCounts(n_bits=64, on_error="nan").fit_transform(["*CC*", "bad"])
+    assert np.isnan(out[1]).all() and np.isfinite(out[0]).all()
+    with pytest.raises(InputError, match="'n_bits' parameter of MorganCounts"):
+        MorganCounts(n_bits=0).fit(["*CC*"])
+    with pytest.raises(InputError, match="'on_error' parameter of MorganCounts"):
+        MorganCounts(on_error="skip").fit(["*CC*"])
+    with pytest.raises(InputError, match="1-D sequence"):
+        MorganCounts().fit(np.array([["*CC*", "*CC*"]]))
+
+
+def test_descriptors():
+    d = RDKitDescriptors().fit(["*CC*", "*CC(*)c1ccccc1"])
+    X = d.transform(["*CC*", "*CCCC*", "*CC(*)c1ccccc1"])
+    assert np.isfinite(X).all()
+    np.testing.assert_array_equal(X[0], X[1])
+    names = list(d.get_feature_names_out())
+    assert "MolWt" in names and "Ipc" not in names
+    assert X[2, names.index("NumAromaticRings")] == 1
+    with pytest.raises(InputError, match="unknown descriptors \\['Nope'\\]"):
+        RDKitDescriptors(names=["Nope"]).fit(["*CC*"])
+
+
+def test_pipeline_and_clone():
+    union = make_union(MorganCounts(n_bits=32), RDKitDescriptors(names=["MolWt", "TPSA"]))
+    pipe = make_pipeline(union, Ridge())
+    smiles = ["*CC*", "*CC(*)C", "*CCO*", "*CC(*)Cl"]
+    pipe.fit(smiles, [1.0, 2.0, 3.0, 4.0])
+    assert pipe.predict(["*CC(*)CC"]).shape == (1,)
+    twin = clone(pipe)
+    assert twin.get_params()["featureunion__morgancounts__n_bits"] == 32
+    assert len(pipe[:-1].get_feature_names_out()) == 34
+    # 2-D single-column input (ColumnTransformer style) is accepted
+    assert MorganCounts(n_bits=8).fit_transform(np.array([["*CC*"]])).shape == (1, 8)

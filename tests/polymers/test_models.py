@@ -1,0 +1,79 @@
+"""Tests of vlab.polymers.models: uncertainty, pipelines, save/load without pickle."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import Ridge
+
+from vlab.errors import IncompatibleVersionError, InputError
+from vlab.polymers.models import (
+    EnsembleRegressor,
+    ForestRegressorStd,
+    PolymerPropertyModel,
+    load_model,
+    save_model,
+)
+
+ALKYL = [f"*CC(*){'C' * k}" for k in range(8)] + ["*CC*", "*CCO*", "*CC(*)c1ccccc1", "*CC(*)Cl"]
+
+
+def test_ensemble_std_grows_away_from_data():
+    rng = np.random.default_rng(1)
+    X = rng.uniform(-1, 1, size=(80, 1))
+    y = np.sin(3 * X[:, 0]) + 0.05 * rng.normal(size=80)
+    model = EnsembleRegressor(n_estimators=5, random_state=0).fit(X, y)
+    mean, std = model.predict([[0.0], [5.0]], return_std=True)
+    assert abs(mean[0] - 0.0) < 0.3
+    assert std[1] > 3 * std[0]
+    np.testing.assert_array_equal(model.predict([[0.0]]), mean[:1])
+
+
+def test_ensemble_is_reproducible_and_cloneable():
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    y = X[:, 0]
+    a = EnsembleRegressor(Ridge(), n_estimators=3, random_state=4).fit(X, y).predict(X)
+    b = clone(EnsembleRegressor(Ridge(), n_estimators=3, random_state=4)).fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(InputError, match="'n_estimators' parameter of EnsembleRegressor"):
+        EnsembleRegressor(n_estimators=0).fit(X, y)
+
+
+def test_forest_std():
+    X = np.linspace(0, 1, 40)[:, None]
+    f = ForestRegressorStd(n_estimators=30, random_state=0).fit(X, X[:, 0] > 0.5)
+    _, std = f.predict([[0.1], [0.5]], return_std=True)
+    assert std[0] < std[1]
+
+
+def test_polymer_model_learns_chain_length():
+    y = np.array([len(s) for s in ALKYL], dtype=float)
+    model = PolymerPropertyModel(n_bits=256, random_state=0).fit(ALKYL, y)
+    mean, std = model.predict(ALKYL, return_std=True)
+    assert np.mean(np.abs(mean - y)) < 1.0
+    assert (std >= 0).all()
+
+
+def test_save_load_roundtrip(tmp_path):
+    y = np.c_[np.arange(len(ALKYL)), np.arange(len(ALKYL)) ** 0.5]
+    model = PolymerPropertyModel(n_bits=128, random_state=0).fit(ALKYL, y)
+    meta = save_model(model, tmp_path / "m")
+    loaded = load_model(tmp_path / "m")
+    for a, b in zip(model.predict(ALKYL[:4], return_std=True), loaded.predict(ALKYL[:4], True)):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    bad = json.loads(meta.read_text())
+    bad["format"] = "something/0"
+    meta.write_text(json.dumps(bad))
+    with pytest.raises(IncompatibleVersionError, match="has format 'something/0'"):
+        load_model(tmp_path / "m")
+
+
+def test_save_refuses_other_regressors(tmp_path):
+    model = PolymerPropertyModel(ForestRegressorStd(n_estimators=5), n_bits=32).fit(
+        ALKYL, np.arange(len(ALKYL))
+    )
+    with pytest.raises(InputError, match="save_model supports"):
+        save_model(model, tmp_path / "f")

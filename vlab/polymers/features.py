@@ -1,0 +1,236 @@
+"""Featurisers of repeat units as scikit-learn transformers (SMILES in, float array out).
+
+Treatment of the ``*`` ends
+---------------------------
+A repeat unit stands for an infinite chain. :class:`MorganCounts` therefore builds a linear
+oligomer of ``2 m + 1`` units, with ``m`` large enough that atoms of the middle unit see
+``radius`` bonds of real chain on both sides, and counts only the Morgan environments
+centred on atoms of the middle unit (``fromAtoms``). The counts are those of one repeat unit
+of the infinite chain: a cyclic shift of the cut (``*CCO*`` vs ``*COC*``) gives exactly the
+same vector. With ``normalize=True`` (default) the unit is first reduced to its primitive
+period (:func:`~vlab.polymers.smiles.normalize_repeat_unit`), so ``*CC*`` and ``*CCCC*``
+also give the same vector (counts per primitive unit).
+
+:class:`RDKitDescriptors` needs a finite molecule: it computes RDKit 2D descriptors of the
+primitive repeat unit with both ``*`` replaced by hydrogen. Period multiples then look
+identical; cyclic shifts differ only by where the two hydrogens sit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from rdkit import Chem
+from rdkit.Chem import Descriptors, rdFingerprintGenerator
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from vlab.errors import InputError, InvalidSMILESError
+from vlab.polymers.smiles import normalize_repeat_unit, oligomer, repeat_unit_mol
+
+__all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors"]
+
+#: All RDKit 2D descriptors except ``Ipc`` (values up to 1e30+, numerically useless).
+DEFAULT_DESCRIPTORS: tuple[str, ...] = tuple(n for n, _ in Descriptors._descList if n != "Ipc")
+_DESCRIPTOR_FUNCS = dict(Descriptors._descList)
+
+
+def _as_smiles_list(X, caller: str) -> list[str]:
+    arr = np.asarray(X, dtype=object)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise InputError(
+            f"The input of {caller} must be a 1-D sequence of repeat-unit SMILES (or one "
+            f"column). Got an array of shape {arr.shape}."
+        )
+    return [str(s) if isinstance(s, str) else s for s in arr]
+
+
+def _check_on_error(value: str, caller: str) -> None:
+    if value not in ("raise", "nan"):
+        raise InputError(
+            f"The 'on_error' parameter of {caller} must be 'raise' or 'nan'. Got {value!r}."
+        )
+
+
+class _SmilesTransformer(TransformerMixin, BaseEstimator):
+    """Shared fit/transform plumbing: rows are featurised one by one."""
+
+    def _row(self, smiles: str) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _names(self) -> list[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, X, y=None):
+        """Validate the parameters (nothing is learned from ``X``); returns ``self``."""
+        _check_on_error(self.on_error, type(self).__name__)
+        _as_smiles_list(X, type(self).__name__)
+        self.n_features_out_ = len(self._names())
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Feature matrix of shape ``(n_samples, n_features_out_)``."""
+        check_is_fitted(self, "n_features_out_")
+        rows = _as_smiles_list(X, type(self).__name__)
+        out = np.empty((len(rows), self.n_features_out_), dtype=float)
+        for i, smi in enumerate(rows):
+            try:
+                out[i] = self._row(smi)
+            except InvalidSMILESError:
+                if self.on_error == "raise":
+                    raise
+                out[i] = np.nan
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """Names of the output columns."""
+        check_is_fitted(self, "n_features_out_")
+        return np.asarray(self._names(), dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True
+        tags.input_tags.two_d_array = False
+        tags.requires_fit = False
+        return tags
+
+
+class MorganCounts(_SmilesTransformer):
+    """Count Morgan fingerprints of a repeat unit in its infinite chain.
+
+    Parameters
+    ----------
+    radius : int, default 2
+        Morgan radius (bonds).
+    n_bits : int, default 2048
+        Length of the folded count vector.
+    normalize : bool, default True
+        Reduce each unit to its primitive period first (translation invariance).
+    on_error : {"raise", "nan"}, default "raise"
+        Invalid repeat units raise :class:`~vlab.errors.InvalidSMILESError`, or give a row
+        of NaN.
+
+    Examples
+    --------
+    >>> fp = MorganCounts(radius=2, n_bits=256).fit(["*CC*"])
+    >>> X = fp.transform(["*CCO*", "*COC*", "*CCOCCO*", "*CC(*)C"])
+    >>> X.shape, bool((X[0] == X[1]).all() and (X[0] == X[2]).all()), bool((X[0] == X[3]).all())
+    ((4, 256), True, False)
+    """
+
+    def __init__(
+        self, radius: int = 2, n_bits: int = 2048, *, normalize: bool = True, on_error="raise"
+    ):
+        self.radius = radius
+        self.n_bits = n_bits
+        self.normalize = normalize
+        self.on_error = on_error
+
+    def fit(self, X, y=None):
+        """Validate the parameters; returns ``self``."""
+        for name in ("radius", "n_bits"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < (0 if name == "radius" else 1):
+                raise InputError(
+                    f"The {name!r} parameter of MorganCounts must be a "
+                    f"{'non-negative' if name == 'radius' else 'positive'} integer. Got {value!r}."
+                )
+        self.generator_ = rdFingerprintGenerator.GetMorganGenerator(
+            radius=int(self.radius), fpSize=int(self.n_bits)
+        )
+        return super().fit(X, y)
+
+    def _names(self) -> list[str]:
+        return [f"morgan{self.radius}_{i}" for i in range(self.n_bits)]
+
+    def _row(self, smiles: str) -> np.ndarray:
+        unit = normalize_repeat_unit(smiles) if self.normalize else smiles
+        mol = repeat_unit_mol(unit)
+        star_a, star_b = (a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
+        a = mol.GetAtomWithIdx(star_a).GetNeighbors()[0].GetIdx()
+        b = mol.GetAtomWithIdx(star_b).GetNeighbors()[0].GetIdx()
+        step = len(Chem.GetShortestPath(mol, a, b)) if a != b else 1  # bonds per unit
+        side = max(1, math.ceil(self.radius / step))
+        chain = oligomer(unit, 2 * side + 1)
+        middle = [x.GetIdx() for x in chain.GetAtoms() if x.GetIntProp("unit") == side]
+        fp = self.generator_.GetCountFingerprintAsNumPy(chain, fromAtoms=middle)
+        return fp.astype(float)
+
+
+class RDKitDescriptors(_SmilesTransformer):
+    """RDKit 2D descriptors of the hydrogen-capped (primitive) repeat unit.
+
+    Parameters
+    ----------
+    names : sequence of str, optional
+        Descriptor names of ``rdkit.Chem.Descriptors`` (default :data:`DEFAULT_DESCRIPTORS`).
+    normalize : bool, default True
+        Reduce each unit to its primitive period first.
+    on_error : {"raise", "nan"}, default "raise"
+        Behaviour on invalid repeat units.
+
+    Notes
+    -----
+    Non-finite descriptor values (RDKit returns NaN or inf for a few molecules) are
+    replaced by the column median of the data seen in :meth:`fit` (0 if none is finite);
+    the medians are the fitted attribute ``fill_values_``.
+
+    Examples
+    --------
+    >>> d = RDKitDescriptors(names=["MolWt", "NumHDonors"]).fit(["*CC(*)O", "*CC*"])
+    >>> d.transform(["*CC(*)O"]).round(2).tolist(), list(d.get_feature_names_out())
+    ([[46.07, 1.0]], ['MolWt', 'NumHDonors'])
+    """
+
+    def __init__(self, names: Sequence[str] | None = None, *, normalize=True, on_error="raise"):
+        self.names = names
+        self.normalize = normalize
+        self.on_error = on_error
+
+    def _names(self) -> list[str]:
+        return list(DEFAULT_DESCRIPTORS if self.names is None else self.names)
+
+    def fit(self, X, y=None):
+        """Check the names and learn the fill values of non-finite descriptors."""
+        unknown = [n for n in self._names() if n not in _DESCRIPTOR_FUNCS]
+        if unknown:
+            raise InputError(
+                f"The 'names' parameter of RDKitDescriptors has unknown descriptors {unknown}; "
+                "allowed: the names of rdkit.Chem.Descriptors._descList."
+            )
+        super().fit(X, y)
+        self.fill_values_ = np.zeros(self.n_features_out_)
+        raw = self._raw(X)
+        with np.errstate(all="ignore"):
+            med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else 0
+        self.fill_values_ = np.where(np.isfinite(med), med, 0.0)
+        return self
+
+    def _raw(self, X) -> np.ndarray:
+        return super().transform(X)
+
+    def transform(self, X) -> np.ndarray:
+        """Descriptor matrix; non-finite values replaced by ``fill_values_``."""
+        check_is_fitted(self, "fill_values_")
+        raw = self._raw(X)
+        bad = ~np.isfinite(raw)
+        valid_row = ~np.all(np.isnan(raw), axis=1)  # rows of invalid SMILES stay NaN
+        raw[bad & valid_row[:, None]] = np.broadcast_to(self.fill_values_, raw.shape)[
+            bad & valid_row[:, None]
+        ]
+        return raw
+
+    def _row(self, smiles: str) -> np.ndarray:
+        unit = normalize_repeat_unit(smiles) if self.normalize else smiles
+        mol = oligomer(unit, 1, cap="H")
+        out = np.empty(len(self._names()))
+        for j, name in enumerate(self._names()):
+            try:
+                out[j] = float(_DESCRIPTOR_FUNCS[name](mol))
+            except (ValueError, ZeroDivisionError, OverflowError, RuntimeError):
+                out[j] = np.nan
+        return out

@@ -1,0 +1,394 @@
+"""Repeat-unit SMILES of homopolymers: parse, validate, canonicalise, build oligomers.
+
+A homopolymer is written as the SMILES of one repeat unit with exactly two end markers,
+``*`` or ``[*]`` (RDKit dummy atoms), each bonded to exactly one atom of the unit, e.g.
+``*CC(*)c1ccccc1`` for polystyrene.
+
+Translational equivalence
+-------------------------
+The same chain can be written with different repeat units:
+
+* renumbered graphs, e.g. ``*CC(*)C`` and ``*C(C)C*`` (the same graph):
+  :func:`canonical_repeat_unit` maps them to one canonical RDKit SMILES;
+* cyclic shifts of the cut, e.g. ``*CCO*`` and ``*COC*`` (both poly(ethylene oxide)), and
+  multiples of the period, e.g. ``*CC*`` and ``*CCCC*`` (both polyethylene, whose primitive
+  unit is ``*C*``): these are
+  different graphs, so :func:`canonical_repeat_unit` keeps them apart (it is a faithful
+  canonical form of what was written). :func:`normalize_repeat_unit` additionally reduces
+  the unit to its primitive period and picks, among all cuts of the backbone at acyclic
+  bonds, the one whose canonical SMILES sorts first; it is the key to use when merging
+  data of one chain written in different ways. It follows the shortest path between the
+  two attachment atoms, so cuts inside backbone rings are not enumerated (they cannot be
+  written with two single ``*`` bonds anyway).
+
+Examples
+--------
+>>> canonical_repeat_unit("[*]CC([*])c1ccccc1")
+'*CC(*)c1ccccc1'
+>>> normalize_repeat_unit("*CCCC*"), normalize_repeat_unit("*COC*"), normalize_repeat_unit("*OCC*")
+('*C*', '*CCO*', '*CCO*')
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rdkit import Chem, RDLogger
+
+from vlab.errors import InvalidSMILESError
+
+__all__ = [
+    "BadRows",
+    "canonical_repeat_unit",
+    "canonicalize_many",
+    "is_valid_repeat_unit",
+    "normalize_repeat_unit",
+    "oligomer",
+    "repeat_unit_mol",
+]
+
+RDLogger.DisableLog("rdApp.*")
+
+_N_EXAMPLES = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadRows:
+    """Report of the entries a bulk loader skipped.
+
+    Attributes
+    ----------
+    count : int
+        Number of skipped entries.
+    indices : tuple of int
+        Positions of the skipped entries in the input.
+    examples : tuple of (int, str, str)
+        Up to five ``(index, entry, reason)`` triples.
+    """
+
+    count: int = 0
+    indices: tuple[int, ...] = ()
+    examples: tuple[tuple[int, str, str], ...] = ()
+
+    def __str__(self) -> str:
+        shown = "; ".join(f"row {i} {s!r}: {why}" for i, s, why in self.examples)
+        return f"{self.count} bad rows skipped" + (f" (e.g. {shown})" if shown else "")
+
+
+def _fail(smiles: object, rule: str) -> InvalidSMILESError:
+    return InvalidSMILESError(
+        f"The repeat unit {smiles!r} is not a valid polymer SMILES: {rule}. A repeat unit "
+        "must be a parseable SMILES with exactly two end markers '*' (or '[*]'), each "
+        "bonded to one atom, e.g. '*CC(*)c1ccccc1'."
+    )
+
+
+def _check(smiles: object) -> tuple[Chem.Mol | None, str]:
+    """Return ``(mol, "")`` for a valid repeat unit, else ``(None, reason)``."""
+    if not isinstance(smiles, str):
+        return None, f"expected a string, got {type(smiles).__name__}"
+    if not smiles.strip():
+        return None, "it is empty"
+    if "." in smiles:
+        return None, "it has several disconnected fragments ('.')"
+    mol = Chem.MolFromSmiles(smiles.strip())
+    if mol is None:
+        return None, "RDKit cannot parse or sanitise it"
+    stars = [a for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
+    if len(stars) != 2:
+        return None, f"wrong number of '*' end markers: got {len(stars)}, need 2"
+    if mol.GetNumAtoms() < 3:
+        return None, "it has no atom besides the two '*'"
+    for atom in stars:
+        if atom.GetDegree() != 1:
+            return None, f"a '*' has {atom.GetDegree()} neighbours, need exactly 1"
+        atom.SetIsotope(0)
+        atom.SetAtomMapNum(0)
+        atom.SetFormalCharge(0)
+    return mol, ""
+
+
+def repeat_unit_mol(smiles: str) -> Chem.Mol:
+    """Parse a repeat unit into an RDKit molecule (two dummy atoms, atomic number 0).
+
+    Raises
+    ------
+    InvalidSMILESError
+        If ``smiles`` is not a valid repeat unit; the message names the broken rule.
+
+    Examples
+    --------
+    >>> repeat_unit_mol("*CC*").GetNumAtoms()
+    4
+    """
+    mol, why = _check(smiles)
+    if mol is None:
+        raise _fail(smiles, why)
+    return mol
+
+
+def canonical_repeat_unit(smiles: str) -> str:
+    """Canonical RDKit SMILES of a repeat unit, with the end markers written ``*``.
+
+    Parameters
+    ----------
+    smiles : str
+        Repeat unit with exactly two ``*`` or ``[*]`` end markers.
+
+    Returns
+    -------
+    str
+        Canonical SMILES. Cyclic shifts and period multiples are *not* merged; see
+        :func:`normalize_repeat_unit`.
+
+    Raises
+    ------
+    InvalidSMILESError
+        Not parseable, wrong number of ``*``, a ``*`` with more than one neighbour, empty.
+
+    Examples
+    --------
+    >>> canonical_repeat_unit("C([*])C([*])C")
+    '*CC(*)C'
+    >>> canonical_repeat_unit("*CC")
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InvalidSMILESError: The repeat unit '*CC' is not a valid polymer SMILES:
+    wrong number of '*' end markers: got 1, need 2. ...
+    """
+    return Chem.MolToSmiles(repeat_unit_mol(smiles))
+
+
+def is_valid_repeat_unit(smiles: object) -> bool:
+    """True if ``smiles`` is a valid repeat unit (no exception is raised or caught).
+
+    Examples
+    --------
+    >>> is_valid_repeat_unit("*CC(*)C"), is_valid_repeat_unit("*C(*)(*)C"), is_valid_repeat_unit("")
+    (True, False, False)
+    """
+    return _check(smiles)[0] is not None
+
+
+def canonicalize_many(
+    smiles_list: Iterable[object], *, normalize: bool = False
+) -> tuple[list[str], BadRows]:
+    """Canonicalise many repeat units, skipping and reporting the bad ones.
+
+    Parameters
+    ----------
+    smiles_list : iterable of str
+        Repeat units.
+    normalize : bool, default False
+        Use :func:`normalize_repeat_unit` (translation-invariant) instead of
+        :func:`canonical_repeat_unit`.
+
+    Returns
+    -------
+    canonical : list of str
+        Canonical forms of the valid entries, in input order (bad entries left out).
+    bad : BadRows
+        Count, positions and a few examples with reasons of the skipped entries.
+
+    Examples
+    --------
+    >>> good, bad = canonicalize_many(["[*]CC[*]", "C1CC1", "*CC(*)C"])
+    >>> good, bad.count, bad.indices
+    (['*CC*', '*CC(*)C'], 1, (1,))
+    """
+    good: list[str] = []
+    indices: list[int] = []
+    examples: list[tuple[int, str, str]] = []
+    for i, smi in enumerate(smiles_list):
+        mol, why = _check(smi)
+        if mol is not None and normalize:
+            mol = _normalized_mol(mol)
+        if mol is None:
+            indices.append(i)
+            if len(examples) < _N_EXAMPLES:
+                examples.append((i, str(smi), why))
+            continue
+        good.append(Chem.MolToSmiles(mol))
+    return good, BadRows(count=len(indices), indices=tuple(indices), examples=tuple(examples))
+
+
+# --- oligomers and translation-invariant normalisation -------------------------------
+
+
+def _ends(mol: Chem.Mol) -> tuple[int, int, int, int]:
+    """Indices ``(star_a, a, b, star_b)``: the two dummies and their neighbours."""
+    sa, sb = (x.GetIdx() for x in mol.GetAtoms() if x.GetAtomicNum() == 0)
+    a = mol.GetAtomWithIdx(sa).GetNeighbors()[0].GetIdx()
+    b = mol.GetAtomWithIdx(sb).GetNeighbors()[0].GetIdx()
+    return sa, a, b, sb
+
+
+def _chain(mol: Chem.Mol, n_units: int) -> Chem.RWMol:
+    """Join ``n_units`` copies head to tail; the outer two dummies are kept."""
+    mol = Chem.Mol(mol)
+    Chem.Kekulize(mol, clearAromaticFlags=True)  # joined copies re-aromatise on sanitising
+    sa, a, b, sb = _ends(mol)
+    n = mol.GetNumAtoms()
+    bond_type = mol.GetBondBetweenAtoms(b, sb).GetBondType()
+    rw = Chem.RWMol(mol)
+    for k in range(1, n_units):
+        rw.InsertMol(mol)
+        rw.AddBond((k - 1) * n + b, k * n + a, bond_type)
+    for i in range(rw.GetNumAtoms()):
+        rw.GetAtomWithIdx(i).SetIntProp("unit", i // n)
+    dummies = sorted(((k - 1) * n + sb, k * n + sa) for k in range(1, n_units))
+    for idx in sorted((i for pair in dummies for i in pair), reverse=True):
+        rw.RemoveAtom(idx)
+    return rw
+
+
+def oligomer(smiles: str, n_units: int, *, cap: str = "H") -> Chem.Mol:
+    """Linear oligomer of ``n_units`` repeat units as an RDKit molecule.
+
+    Parameters
+    ----------
+    smiles : str
+        Repeat unit.
+    n_units : int
+        Number of repeat units (>= 1).
+    cap : {"H", "*"}, default "H"
+        Replace the two outer end markers by hydrogen, or keep them as ``*``.
+
+    Returns
+    -------
+    rdkit.Chem.Mol
+        Sanitised molecule; each atom carries the integer property ``"unit"``, the 0-based
+        index of the repeat unit it belongs to (``atom.GetIntProp("unit")``).
+
+    Examples
+    --------
+    >>> tri = oligomer("*CC(*)C", 3)
+    >>> Chem.MolToSmiles(tri), [a.GetIntProp("unit") for a in tri.GetAtoms()]
+    ('CCCC(C)CC(C)C', [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    """
+    if not isinstance(n_units, int) or n_units < 1:
+        raise InvalidSMILESError(
+            f"The 'n_units' parameter of oligomer must be >= 1. Got {n_units!r}."
+        )
+    if cap not in ("H", "*"):
+        raise InvalidSMILESError(
+            f"The 'cap' parameter of oligomer must be 'H' or '*'. Got {cap!r}."
+        )
+    rw = _chain(repeat_unit_mol(smiles), n_units)
+    if cap == "H":
+        stars = [i for i in range(rw.GetNumAtoms()) if rw.GetAtomWithIdx(i).GetAtomicNum() == 0]
+        for idx in reversed(stars):
+            rw.RemoveAtom(idx)
+    mol = rw.GetMol()
+    Chem.SanitizeMol(mol)
+    return Chem.RemoveHs(mol) if cap == "H" else mol
+
+
+def _linear_key(mol: Chem.Mol, n_units: int) -> str:
+    """Canonical SMILES of ``n_units`` copies joined head to tail (outer ``*`` kept)."""
+    chain = _chain(mol, n_units).GetMol()
+    Chem.SanitizeMol(chain)
+    return Chem.MolToSmiles(chain)
+
+
+def _cuttable(mol: Chem.Mol) -> list[tuple[int, int]]:
+    """Backbone bonds (shortest a-b path) that are single, acyclic cut positions."""
+    _, a, b, _ = _ends(mol)
+    path = Chem.GetShortestPath(mol, a, b) if a != b else (a,)
+    out = []
+    for u, v in itertools.pairwise(path):
+        bond = mol.GetBondBetweenAtoms(u, v)
+        if not bond.IsInRing() and bond.GetBondType() == Chem.BondType.SINGLE:
+            out.append((u, v))
+    return out
+
+
+def _cut_piece(mol: Chem.Mol, bonds: list[tuple[int, int]], keep: int) -> Chem.Mol:
+    """The fragment holding atom ``keep`` after cutting ``bonds`` (new ends are ``*``)."""
+    idx = [mol.GetBondBetweenAtoms(u, v).GetIdx() for u, v in bonds]
+    frag = Chem.FragmentOnBonds(mol, idx, addDummies=True, dummyLabels=[(0, 0)] * len(idx))
+    mapping: list[tuple[int, ...]] = []
+    pieces = Chem.GetMolFrags(frag, asMols=True, fragsMolAtomMapping=mapping)
+    return next(p for p, atoms in zip(pieces, mapping) if keep in atoms)
+
+
+def _n_heavy(mol: Chem.Mol) -> int:
+    return sum(1 for x in mol.GetAtoms() if x.GetAtomicNum() > 0)
+
+
+def _composition(mol: Chem.Mol) -> Counter:
+    out: Counter = Counter()
+    for x in mol.GetAtoms():
+        if x.GetAtomicNum() > 0:
+            out[(x.GetAtomicNum(), x.GetTotalNumHs(), x.GetIsAromatic(), x.GetDegree())] += 1
+    return out
+
+
+def _primitive(mol: Chem.Mol) -> Chem.Mol:
+    """Smallest unit whose repetition gives the same chain as ``mol``."""
+    n_heavy = _n_heavy(mol)
+    _, a, _, _ = _ends(mol)
+    target = None
+    whole = _composition(mol)
+    for bond in _cuttable(mol):
+        head = _cut_piece(mol, [bond], a)
+        size = _n_heavy(head)
+        if size >= n_heavy or n_heavy % size:
+            continue
+        k = n_heavy // size
+        if Counter({key: k * n for key, n in _composition(head).items()}) != whole:
+            continue
+        # head starts where mol starts, so mol == head^k exactly as linear graphs
+        target = target or Chem.MolToSmiles(mol)
+        if _linear_key(head, k) == target:
+            return head
+    return mol
+
+
+def _shifts(mol: Chem.Mol) -> list[Chem.Mol]:
+    """All cyclic shifts of the unit (cuts at acyclic single backbone bonds)."""
+    n = mol.GetNumAtoms()
+    sa, _, _, sb = _ends(mol)
+    removed = (sb, n + sa)  # dummies that _chain removes from a dimer
+
+    def at(i: int, copy: int) -> int:
+        j = copy * n + i
+        return j - sum(r < j for r in removed)
+
+    dimer = _chain(mol, 2).GetMol()
+    Chem.SanitizeMol(dimer)
+    out = [mol]
+    for u, v in _cuttable(mol):
+        cuts = [(at(u, 0), at(v, 0)), (at(u, 1), at(v, 1))]
+        out.append(_cut_piece(dimer, cuts, at(v, 0)))
+    return out
+
+
+def _normalized_mol(mol: Chem.Mol) -> Chem.Mol:
+    return min(_shifts(_primitive(mol)), key=Chem.MolToSmiles)
+
+
+def normalize_repeat_unit(smiles: str) -> str:
+    """Translation-invariant canonical repeat unit (primitive period, canonical cut).
+
+    Parameters
+    ----------
+    smiles : str
+        Repeat unit with two end markers.
+
+    Returns
+    -------
+    str
+        Canonical SMILES of the primitive repeat unit, cut at the acyclic single backbone
+        bond whose result sorts first. Equal for all ways of writing the same chain that
+        differ by a cyclic shift or a multiple of the period.
+
+    Examples
+    --------
+    >>> normalize_repeat_unit("*OCC*"), normalize_repeat_unit("*CCOCCO*")
+    ('*CCO*', '*CCO*')
+    """
+    return Chem.MolToSmiles(_normalized_mol(repeat_unit_mol(smiles)))
