@@ -69,3 +69,10 @@ def test_select_by_status_and_ranges_reads_only_what_it_needs():
         select(ds, status="finished")
     with pytest.raises(InputError, match="no variable 'h'"):
         select(ds, ranges={"h": (0, 1)})
+
+
+def test_local_registrations_shadow_shipped_entries(tmp_path, _private_catalog):
+    (_private_catalog / "x.yaml").write_text("name: x\nlocation: shipped.zarr\n")
+    assert get_entry("x").location.name == "shipped.zarr"
+    register("x", tmp_path / "mine.zarr")
+    assert [e.location.name for e in list_entries()] == ["mine.zarr"]

@@ -104,10 +104,17 @@ def _parse(path: Path) -> CatalogEntry:
 
 
 def list_entries() -> list[CatalogEntry]:
-    """All entries of the index, sorted by name."""
+    """All entries of the index, sorted by name.
+
+    An entry registered by a campaign (``local/NAME.yaml``) shadows a shipped entry
+    (``NAME.yaml``) of the same name: what you computed last is what ``open`` gives.
+    """
     root = index_dir()
-    files = sorted([*root.glob("*.yaml"), *root.glob("local/*.yaml")])
-    return sorted((_parse(f) for f in files), key=lambda e: e.name)
+    entries = {}
+    for path in [*sorted(root.glob("*.yaml")), *sorted(root.glob("local/*.yaml"))]:
+        entry = _parse(path)
+        entries[entry.name] = entry
+    return sorted(entries.values(), key=lambda e: e.name)
 
 
 def get_entry(name: str) -> CatalogEntry:

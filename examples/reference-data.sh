@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Regenerate the reference-labelled conductance sets committed under catalogs/data/ (issue 4):
+# run the campaigns (resumable: rerun after a crash), then export compact float32 copies.
+# Measured on the 2-core development machine (shared with other work): see examples/README.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for spec in au-breakjunction au-sband au-small-md au-spd-small au-sband-small au-spd-large \
+            au-sband-large au-sband-subset; do
+  vlab run "examples/$spec.yaml" --no-progress
+done
+mkdir -p catalogs/data
+for name in au-spd-small au-sband-small au-spd-large au-sband-large au-sband-subset; do
+  rm -rf "catalogs/data/$name.zarr"
+  vlab catalog export "$name" "catalogs/data/$name.zarr"
+done
+vlab conductance plot au-sband --out docs/figures
