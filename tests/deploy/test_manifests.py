@@ -1,0 +1,382 @@
+"""The Kubernetes manifests of deploy/kubernetes, validated without a cluster.
+
+Core kinds (ConfigMap, PersistentVolumeClaim, Pod, and the Deployments and Services that the
+operator makes from the Dask resources) are validated against the Kubernetes schemas that
+``kubernetes-validate`` ships, for a pinned Kubernetes version, in strict mode (unknown
+fields are errors). The operator's custom resources (DaskCluster, DaskJob, DaskAutoscaler)
+are validated against the OpenAPI schemas of the CRDs shipped inside the installed
+``dask-kubernetes`` package, made strict the same way.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import importlib.util
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+kubernetes_validate = pytest.importorskip(
+    "kubernetes_validate", reason="kubernetes-validate is not installed (pip install 'vlab[k8s]')"
+)
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is not installed")
+if importlib.util.find_spec("dask_kubernetes") is None:
+    pytest.skip(
+        "dask-kubernetes is not installed (pip install 'vlab[k8s]')", allow_module_level=True
+    )
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = ROOT / "deploy" / "kubernetes"
+K8S_VERSION = "1.30.0"  # oldest Kubernetes release the manifests are checked against
+CUSTOM_KINDS = {"DaskCluster", "DaskJob", "DaskAutoscaler"}
+CORE_KINDS = {"ConfigMap", "PersistentVolumeClaim", "Pod"}
+FILES = sorted(p.name for p in MANIFESTS.glob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def _docs(name: str) -> list[dict]:
+    return copy.deepcopy(_parsed(name))
+
+
+@functools.cache
+def _parsed(name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((MANIFESTS / name).read_text()) if d]
+
+
+def _all_docs() -> list[dict]:
+    return [doc for name in FILES for doc in _docs(name)]
+
+
+def _one(kind: str) -> dict:
+    (doc,) = [d for d in _all_docs() if d["kind"] == kind]
+    return doc
+
+
+def _project_version() -> str:
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        return tomllib.load(handle)["project"]["version"]
+
+
+def _pod_specs(doc: dict) -> dict[str, dict]:
+    """Every PodSpec inside a resource, by a readable location."""
+    spec = doc.get("spec", {})
+    if doc["kind"] == "Pod":
+        return {"pod": spec}
+    if doc["kind"] == "DaskCluster":
+        return {"worker": spec["worker"]["spec"], "scheduler": spec["scheduler"]["spec"]}
+    if doc["kind"] == "DaskJob":
+        cluster = spec["cluster"]["spec"]
+        return {
+            "job": spec["job"]["spec"],
+            "worker": cluster["worker"]["spec"],
+            "scheduler": cluster["scheduler"]["spec"],
+        }
+    return {}
+
+
+def _containers(doc: dict) -> list[tuple[str, dict]]:
+    return [
+        (f"{where}/{c['name']}", c)
+        for where, pod in _pod_specs(doc).items()
+        for c in pod["containers"] + pod.get("initContainers", [])
+    ]
+
+
+# ---------------------------------------------------------------- custom resource schemas
+def _crd_dir() -> Path:
+    (location,) = importlib.util.find_spec("dask_kubernetes").submodule_search_locations
+    return Path(location) / "operator" / "deployment" / "helm" / "dask-kubernetes-operator" / "crds"
+
+
+@functools.cache
+def _crd(kind: str) -> dict:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the CRDs are 10,000 lines
+    for path in sorted(_crd_dir().glob("*.yaml")):
+        crd = yaml.load(path.read_text(), Loader=loader)
+        if crd["spec"]["names"]["kind"] == kind:
+            return crd
+    raise AssertionError(f"no CRD of kind {kind} in {_crd_dir()}")
+
+
+def _strict(node):
+    """An OpenAPI v3 schema in which objects with declared properties reject unknown keys.
+
+    Kubernetes prunes unknown fields of custom resources silently (or rejects them, with
+    kubectl's strict field validation); either way a misspelt key must fail here.
+    """
+    if isinstance(node, list):
+        return [_strict(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    if "properties" in node:
+        out["properties"] = {k: _strict(v) for k, v in node["properties"].items()}
+        if "additionalProperties" not in node and not node.get(
+            "x-kubernetes-preserve-unknown-fields"
+        ):
+            out["additionalProperties"] = False
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(node.get(key), dict):
+            out[key] = _strict(node[key])
+    for key in ("allOf", "anyOf", "oneOf"):
+        if key in node:
+            out[key] = _strict(node[key])
+    return out
+
+
+def _validate_custom(doc: dict) -> None:
+    crd = _crd(doc["kind"])
+    group, version = doc["apiVersion"].split("/")
+    assert group == crd["spec"]["group"], f"{doc['kind']}: apiVersion group {group}"
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version and v["served"]]
+    schema = _strict(served["schema"]["openAPIV3Schema"]["properties"]["spec"])
+    jsonschema.Draft7Validator(schema).validate(doc["spec"])
+
+
+def _validate_core(doc: dict) -> None:
+    kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_manifest_files_hold_named_resources_of_known_kinds(name):
+    docs = _docs(name)
+    assert docs, f"{name} holds no resource"
+    for doc in docs:
+        assert doc["kind"] in CORE_KINDS | CUSTOM_KINDS, f"{name}: unexpected kind {doc['kind']}"
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", doc["metadata"]["name"])
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "vlab"
+
+
+@pytest.mark.parametrize("kind", sorted(CUSTOM_KINDS))
+def test_custom_resources_match_the_operator_crd_schemas(kind):
+    _validate_custom(_one(kind))
+
+
+@pytest.mark.parametrize("kind", sorted(CORE_KINDS))
+def test_core_resources_match_the_kubernetes_schemas(kind):
+    for doc in [d for d in _all_docs() if d["kind"] == kind]:
+        _validate_core(doc)
+
+
+@pytest.mark.parametrize("kind", ["DaskCluster", "DaskJob"])
+def test_pod_and_service_specs_inside_custom_resources_are_valid_core_objects(kind):
+    doc = _one(kind)
+    for where, pod_spec in _pod_specs(doc).items():
+        _validate_core(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": where}, "spec": pod_spec}
+        )
+    cluster = doc["spec"] if kind == "DaskCluster" else doc["spec"]["cluster"]["spec"]
+    service = cluster["scheduler"]["service"]
+    service_doc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}
+    _validate_core({**service_doc, "spec": service})
+
+
+def test_the_schema_checks_reject_broken_resources():
+    cluster = copy.deepcopy(_one("DaskCluster"))
+    cluster["spec"]["worker"]["replicas"] = "two"
+    with pytest.raises(jsonschema.ValidationError, match="'two' is not of type 'integer'"):
+        _validate_custom(cluster)
+    typo = copy.deepcopy(_one("DaskJob"))
+    typo["spec"]["job"]["spec"]["containers"][0]["volumeMount"] = []
+    with pytest.raises(jsonschema.ValidationError, match="volumeMount"):
+        _validate_custom(typo)
+    claim = copy.deepcopy(_one("PersistentVolumeClaim"))
+    claim["spec"]["accessMode"] = ["ReadWriteOnce"]
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_core(claim)
+
+
+def _operator_objects(doc: dict, namespace: str = "vlab-test") -> list[dict]:
+    """The Deployments, Service and Pod that the operator's controller makes from ``doc``."""
+    from dask_kubernetes.operator.controller import controller as op
+
+    if doc["kind"] == "DaskJob":
+        name = doc["metadata"]["name"]
+        spec = doc["spec"]["cluster"]["spec"]
+        job = op.build_job_pod_spec(name, name, namespace, doc["spec"]["job"]["spec"], {}, {})
+        extra = [job]
+    else:
+        name, spec, extra = doc["metadata"]["name"], doc["spec"], []
+    cluster = op.build_cluster_spec(name, spec["worker"], spec["scheduler"], {}, {})["spec"]
+    scheduler = cluster["scheduler"]
+    return [
+        op.build_scheduler_deployment_spec(name, scheduler["spec"], {}, {}),
+        op.build_scheduler_service_spec(name, scheduler["service"], {}, {}),
+        op.build_worker_deployment_spec(
+            f"{name}-default", namespace, name, "abc12", cluster["worker"]["spec"], {}, {}
+        ),
+        *extra,
+    ]
+
+
+@pytest.mark.parametrize("kind", ["DaskCluster", "DaskJob"])
+def test_objects_the_operator_creates_are_valid_and_wired(kind):
+    deployment, service, workers, *job = _operator_objects(_one(kind))
+    for obj in (deployment, service, workers, *job):
+        _validate_core(obj)
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    selector = service["spec"]["selector"]
+    assert selector.items() <= pod_labels.items(), "the scheduler service selects no pod"
+    ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
+    assert ports == {"tcp-comm": 8786, "http-dashboard": 8787}  # names KubeCluster looks up
+    (worker,) = workers["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in worker["env"]}
+    assert env["DASK_SCHEDULER_ADDRESS"].startswith(f"tcp://{service['metadata']['name']}.")
+    if job:
+        (runner,) = job[0]["spec"]["containers"]
+        assert "DASK_SCHEDULER_ADDRESS" in {e["name"] for e in runner["env"]}
+
+
+def test_scheduler_is_reachable_only_inside_the_cluster():
+    for kind in ("DaskCluster", "DaskJob"):
+        doc = _one(kind)
+        cluster = doc["spec"] if kind == "DaskCluster" else doc["spec"]["cluster"]["spec"]
+        assert cluster["scheduler"]["service"]["type"] == "ClusterIP"
+    for doc in _all_docs():
+        assert "hostNetwork" not in str(doc) and "NodePort" not in str(doc)
+
+
+def test_images_are_the_tag_the_dockerfile_documents():
+    version = _project_version()
+    documented = re.findall(r"docker build -f deploy/Dockerfile -t (\S+) \.", _dockerfile())
+    assert documented == [f"vlab:{version}"]
+    images = {c["image"] for doc in _all_docs() for _, c in _containers(doc)}
+    assert images == {f"vlab:{version}"}
+    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+    (image,) = kustomization["images"]
+    assert (image["name"], image["newTag"]) == ("vlab", version)
+
+
+def _dockerfile() -> str:
+    return (ROOT / "deploy" / "Dockerfile").read_text()
+
+
+_QUANTITY = re.compile(r"^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi)?$")
+_SCALE = {None: 1, "m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def _quantity(text: str) -> float:
+    number, unit = _QUANTITY.match(str(text)).groups()
+    return float(number) * _SCALE[unit]
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_every_container_requests_resources_within_its_limits(name):
+    for doc in _docs(name):
+        for where, container in _containers(doc):
+            res = container["resources"]
+            for key in ("cpu", "memory"):
+                request, limit = res["requests"][key], res["limits"][key]
+                assert 0 < _quantity(request) <= _quantity(limit), f"{name} {where} {key}"
+
+
+def _arg(args: list[str], flag: str) -> str:
+    return args[args.index(flag) + 1]
+
+
+@pytest.mark.parametrize("kind", ["DaskCluster", "DaskJob"])
+def test_workers_are_single_threaded_and_fit_their_memory_limit(kind):
+    (worker,) = _pod_specs(_one(kind))["worker"]["containers"]
+    args = worker["args"]
+    assert args[:2] == ["dask", "worker"]
+    assert _arg(args, "--nthreads") == "1" and _arg(args, "--nworkers") == "1"
+    env = {e["name"]: e["value"] for e in worker["env"]}
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        assert env[var] == "1"
+    dask_limit = _quantity(_arg(args, "--memory-limit").replace("MiB", "Mi"))
+    assert dask_limit < _quantity(worker["resources"]["limits"]["memory"])
+    assert worker["resources"]["limits"]["cpu"] == "1"
+
+
+def test_daskjob_cluster_is_the_daskcluster_under_the_job_name():
+    cluster, job = _one("DaskCluster"), _one("DaskJob")
+    expected = copy.deepcopy(cluster["spec"])
+    expected["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = job["metadata"]["name"]
+    assert job["spec"]["cluster"]["spec"] == expected
+    selector = cluster["spec"]["scheduler"]["service"]["selector"]
+    assert selector["dask.org/cluster-name"] == cluster["metadata"]["name"]
+
+
+def test_daskjob_mounts_the_spec_configmap_and_the_catalog_volume():
+    job = _one("DaskJob")["spec"]["job"]["spec"]
+    configmap, claim = _one("ConfigMap"), _one("PersistentVolumeClaim")
+    volumes = {v["name"]: v for v in job["volumes"]}
+    (runner,) = job["containers"]
+    mounts = {m["name"]: m for m in runner["volumeMounts"]}
+    assert volumes.keys() == mounts.keys()
+    by_source = {}
+    for name, volume in volumes.items():
+        if "configMap" in volume:
+            assert volume["configMap"]["name"] == configmap["metadata"]["name"]
+            by_source["configMap"] = mounts[name]
+        if "persistentVolumeClaim" in volume:
+            assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+            by_source["claim"] = mounts[name]
+    assert by_source["configMap"]["readOnly"] is True
+    assert "readOnly" not in by_source["claim"]  # the runner writes the stores
+    script = runner["args"][-1]
+    (spec_path,) = re.findall(r"vlab run (\S+) --scheduler \"\$DASK_SCHEDULER_ADDRESS\"", script)
+    folder, key = spec_path.rsplit("/", 1)
+    assert folder == by_source["configMap"]["mountPath"] and key in configmap["data"]
+    data_dir = by_source["claim"]["mountPath"]
+    env = {e["name"]: e["value"] for e in runner["env"]}
+    assert env["VLAB_CATALOG__INDEX_DIR"].startswith(data_dir + "/")
+    assert job["restartPolicy"] == "Never" and job["securityContext"]["fsGroup"] == 10001
+
+
+def test_workers_mount_no_catalog_volume():
+    for kind in ("DaskCluster", "DaskJob"):
+        pods = _pod_specs(_one(kind))
+        for role in ("worker", "scheduler"):
+            for volume in pods[role].get("volumes", []):
+                assert "persistentVolumeClaim" not in volume, f"{kind} {role}"
+
+
+def test_the_configmap_spec_is_a_valid_campaign_writing_to_the_volume(tmp_path):
+    from vlab.campaign import load_spec, plan_campaign
+
+    configmap = _one("ConfigMap")
+    job = _one("DaskJob")["spec"]["job"]["spec"]
+    (claim_mount,) = [
+        m
+        for m in job["containers"][0]["volumeMounts"]
+        if m["name"] == next(v["name"] for v in job["volumes"] if "persistentVolumeClaim" in v)
+    ]
+    for key, text in configmap["data"].items():
+        path = tmp_path / key
+        path.write_text(text)
+        spec = load_spec(path)
+        assert spec.store.is_absolute()
+        assert spec.store.is_relative_to(claim_mount["mountPath"]), spec.store
+        plan = plan_campaign(spec)
+        assert len(plan.items) > 0
+
+
+def test_pods_run_as_the_non_root_user_of_the_image():
+    (uid,) = re.findall(r"^USER (\d+)", _dockerfile(), flags=re.M)[-1:]
+    for doc in _all_docs():
+        for where, pod in _pod_specs(doc).items():
+            context = pod["securityContext"]
+            assert context["runAsNonRoot"] is True, f"{doc['kind']} {where}"
+            assert context["runAsUser"] == int(uid), f"{doc['kind']} {where}"
+        for where, container in _containers(doc):
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
+
+
+def test_autoscaler_targets_the_campaign_cluster_within_sane_bounds():
+    scaler = _one("DaskAutoscaler")["spec"]
+    clusters = {_one(kind)["metadata"]["name"] for kind in ("DaskJob", "DaskCluster")}
+    assert scaler["cluster"] in clusters
+    assert 1 <= scaler["minimum"] <= scaler["maximum"]
+
+
+def test_kustomization_applies_the_campaign_files_that_exist():
+    kustomization = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+    assert kustomization["kind"] == "Kustomization"
+    listed = kustomization["resources"]
+    assert all((MANIFESTS / name).is_file() for name in listed)
+    kinds = {doc["kind"] for name in listed for doc in _docs(name)}
+    assert kinds == {"ConfigMap", "PersistentVolumeClaim", "DaskJob"}
