@@ -31,8 +31,11 @@ def write_result(name: str, data: dict, rows: list[tuple[str, str]]) -> Path:
     path = RESULTS / f"{name}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(data)
-    old["machine"] = {"python": platform.python_version(), "cpus": _cpus(),
-                      "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    old["machine"] = {
+        "python": platform.python_version(),
+        "cpus": _cpus(),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
     width = max(len(k) for k, _ in rows)
     print(f"\n{name} benchmark ({path.relative_to(RESULTS.parent.parent)})")

@@ -30,9 +30,15 @@ from vlab.campaign import connect, get_kind, parse_spec, run_campaign
 
 def _spec(folder: Path, name: str, *, n: int, chunk: int, seconds: float):
     return parse_spec(
-        {"name": name, "kind": "engine-probe", "chunk_size": chunk, "store": f"{name}.zarr",
-         "register": False, "params": {"seconds": seconds, "busy": True},
-         "inputs": {"generator": "range", "n": n}},
+        {
+            "name": name,
+            "kind": "engine-probe",
+            "chunk_size": chunk,
+            "store": f"{name}.zarr",
+            "register": False,
+            "params": {"seconds": seconds, "busy": True},
+            "inputs": {"generator": "range", "n": n},
+        },
         base=folder,
     )
 
@@ -72,8 +78,10 @@ def main() -> None:
             sync_ratios.append(sync / loop)
     with config.override({"campaign.performance_report": False}):
         _campaign_seconds(folder, "scan", None, n=n_scan, chunk=5000, seconds=0.0)
-        scans = [_campaign_seconds(folder, "scan", None, n=n_scan, chunk=5000, seconds=0.0)
-                 for _ in range(args.repeats)]
+        scans = [
+            _campaign_seconds(folder, "scan", None, n=n_scan, chunk=5000, seconds=0.0)
+            for _ in range(args.repeats)
+        ]
     shutil.rmtree(folder, ignore_errors=True)
     data = {
         "efficiency_100ms_2workers": round(statistics.median(eff), 4),
@@ -81,13 +89,23 @@ def main() -> None:
         "overhead_ratio_vs_loop": round(statistics.median(ratios), 4),
         "overhead_ratio_runs": [round(r, 4) for r in ratios],
         "overhead_ratio_in_process": round(statistics.median(sync_ratios), 4),
-        "resume_scan_seconds_1e5" if not args.quick else "resume_scan_seconds_1e4":
-            round(statistics.median(scans), 3),
-        "settings": {"items_efficiency": n_eff, "items_overhead": n_loop, "item_ms_overhead": 10,
-                     "items_scan": n_scan, "repeats": args.repeats, "quick": args.quick},
+        "resume_scan_seconds_1e5" if not args.quick else "resume_scan_seconds_1e4": round(
+            statistics.median(scans), 3
+        ),
+        "settings": {
+            "items_efficiency": n_eff,
+            "items_overhead": n_loop,
+            "item_ms_overhead": 10,
+            "items_scan": n_scan,
+            "repeats": args.repeats,
+            "quick": args.quick,
+        },
     }
     rows = [
-        ("efficiency, 2 workers, 100 ms items (goal >= 0.95)", f"{data['efficiency_100ms_2workers']}"),
+        (
+            "efficiency, 2 workers, 100 ms items (goal >= 0.95)",
+            f"{data['efficiency_100ms_2workers']}",
+        ),
         ("engine/loop per core, 2 workers (goal <= 1.05)", f"{data['overhead_ratio_vs_loop']}"),
         ("engine/loop, in process, 1 core", f"{data['overhead_ratio_in_process']}"),
         (f"resume scan of {n_scan} items (goal < 5 s)", f"{statistics.median(scans):.2f} s"),
