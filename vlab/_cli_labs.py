@@ -50,4 +50,74 @@ def _conductance(sub) -> None:
     p.set_defaults(func=_cmd_conductance_plot)
 
 
-REGISTER: list = [_conductance]
+def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
+    from vlab.ingest import ingest_source
+    from vlab.polymers import SOURCES
+
+    names = sorted(SOURCES) if args.source == ["all"] else args.source
+    for name in names:
+        if name not in SOURCES:
+            from vlab.errors import InputError
+
+            raise InputError(
+                f"Unknown polymer source {name!r}; sources: {', '.join(sorted(SOURCES))}"
+                " (or 'all')."
+            )
+    for name in names:
+        store = ingest_source(name, Path(args.out), replace=args.replace)
+        print(f"{name}: {store} (catalog entry polymers-{name})")
+    return 0
+
+
+def _cmd_polymers_predict(args: argparse.Namespace) -> int:
+    from vlab.campaign import get_kind
+
+    kind = get_kind("polymer-predict")
+    params = kind.check_params({"model": args.model})
+    model = kind.setup(params)
+    results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, model)
+    for smiles, result in zip(args.smiles, results, strict=True):
+        if isinstance(result, Exception):
+            print(f"{smiles}\terror: {result}")
+        else:
+            print(
+                f"{result['canonical_smiles']}\t{result['mean']:.4f} ± {result['std']:.4f} "
+                f"{params['units']}"
+            )
+    return 0
+
+
+def _polymers(sub) -> None:
+    group = sub.add_parser(
+        "polymers",
+        help="polymer lab: ingest data sources, predict properties",
+        description="Polymer lab commands. ingest: load public sources (checksum-verified, "
+        "cached) into catalog stores; predict: property of repeat units with uncertainty.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "ingest",
+        help="ingest data sources into the catalog",
+        description="Fetch (or read from the cache), validate, merge by "
+        "canonical repeat unit, and write each source as a catalog store.",
+    )
+    p.add_argument("source", nargs="+", help="source names (see vlab.polymers.SOURCES) or 'all'")
+    p.add_argument("--out", default="vlab-results/polymers", help="folder of the stores")
+    p.add_argument("--replace", action="store_true", help="replace existing stores")
+    p.set_defaults(func=_cmd_polymers_ingest)
+    p = actions.add_parser(
+        "predict",
+        help="predict a property of repeat units",
+        description="Predict with a saved model or the built-in thermal-"
+        "conductivity model trained on the embedded handbook table.",
+    )
+    p.add_argument("smiles", nargs="+", help="repeat-unit SMILES with two * ends")
+    p.add_argument(
+        "--model",
+        default="builtin:experimental-tc",
+        help="saved model (.json) or builtin:experimental-tc (default)",
+    )
+    p.set_defaults(func=_cmd_polymers_predict)
+
+
+REGISTER: list = [_conductance, _polymers]

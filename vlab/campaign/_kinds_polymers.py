@@ -1,0 +1,126 @@
+"""Campaign kind of the polymer lab: ``polymer-predict`` (screen repeat units in batches).
+
+Adapter only: the model is loaded (or trained on the embedded experimental table) once per
+worker process by ``setup`` and applied to each chunk's repeat units in one batch.
+
+Parameters (``params:`` of the spec)
+    ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.json``), or
+    ``builtin:experimental-tc`` (thermal conductivity, trained at setup on the embedded
+    handbook table, seed 0). ``property``/``units``: name and units of the prediction.
+Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog store with a
+``smiles`` variable, or the generator ``dataset`` (``params: {source: hightcond_initial_smiles}``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlab.campaign.kinds import Item, Kind, register_kind
+from vlab.catalog.schema import Variable
+from vlab.errors import InvalidSMILESError, SpecError
+
+_BUILTIN = "builtin:experimental-tc"
+
+
+def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = {"model", "property", "units"}
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise SpecError(
+            f"polymer-predict: unknown parameter(s) {unknown}; allowed: {sorted(allowed)}."
+        )
+    model = str(params.get("model", _BUILTIN))
+    if model != _BUILTIN and not Path(model).expanduser().is_file():
+        raise SpecError(
+            f"polymer-predict: 'model' must be {_BUILTIN!r} or the path of a saved "
+            f"model file. Got {model!r} (no such file)."
+        )
+    default_units = "W m-1 K-1" if model == _BUILTIN else "1"
+    return {
+        "model": model,
+        "property": str(params.get("property", "thermal_conductivity")),
+        "units": str(params.get("units", default_units)),
+    }
+
+
+def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab._utils import content_hash
+
+    model = params["model"]
+    digest = model if model == _BUILTIN else content_hash(Path(model).read_bytes().hex())
+    return {
+        "id": "polymer-predict",
+        "version": "1",
+        "model": digest,
+        "property": params["property"],
+    }
+
+
+def _setup(params: Mapping[str, Any]):
+    from vlab.polymers import PolymerPropertyModel, load_experimental_tc, load_model
+
+    if params["model"] != _BUILTIN:
+        return load_model(Path(params["model"]).expanduser())
+    table = load_experimental_tc()
+    return PolymerPropertyModel(random_state=0).fit(
+        list(table.smiles), table.column("thermal_conductivity")
+    )
+
+
+def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
+    name, units = params["property"], params["units"]
+    return {
+        "mean": Variable(units=units, long_name=f"predicted {name} (ensemble mean)"),
+        "std": Variable(units=units, long_name=f"predictive standard deviation of {name}"),
+        "canonical_smiles": Variable(dtype="str", long_name="canonical repeat unit"),
+    }
+
+
+def _predict(items: Sequence[Item], params: Mapping[str, Any], model: Any) -> list:
+    from vlab.polymers import canonical_repeat_unit
+
+    results: list = [None] * len(items)
+    good, canon = [], []
+    for i, item in enumerate(items):
+        try:
+            canon.append(canonical_repeat_unit(str(item["smiles"])))
+            good.append(i)
+        except InvalidSMILESError as err:
+            results[i] = err
+    if good:
+        mean, std = model.predict(canon, return_std=True)
+        for row, i in enumerate(good):
+            results[i] = {
+                "mean": float(mean[row]),
+                "std": float(std[row]),
+                "canonical_smiles": canon[row],
+            }
+    return results
+
+
+def _dataset(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[Item]:
+    from vlab.polymers import load_smiles_list
+
+    source = gen.get("source", "hightcond_initial_smiles")
+    smiles = list(load_smiles_list(str(source)))
+    return [{"smiles": s} for s in smiles[:n]]
+
+
+register_kind(
+    Kind(
+        name="polymer-predict",
+        version="1",
+        description="predict a polymer property (mean, std) of repeat units in batches",
+        check_params=_params,
+        outputs=_outputs,
+        evaluate_batch=_predict,
+        setup=_setup,
+        identity=_identity,
+        generators={"dataset": _dataset},
+        input_attrs={"smiles": ("1", "repeat-unit SMILES with two * ends")},
+    )
+)
