@@ -27,19 +27,34 @@ __all__ = ["demo_specs", "run_demo"]
 def demo_specs(*, quick: bool = False) -> dict[str, dict]:
     """The two campaign specs of the demo (``quick``: fewer, shorter traces)."""
     traces = 4 if quick else 16
-    protocol = {"speed": 0.5, "timestep": 5.0, "snapshot_every": 0.1,
-                "equilibration": 1.0, "max_elongation": 6.0 if quick else 12.0,
-                "post_rupture": 1.0}
+    protocol = {
+        "speed": 0.5,
+        "timestep": 5.0,
+        "snapshot_every": 0.1,
+        "equilibration": 1.0,
+        "max_elongation": 6.0 if quick else 12.0,
+        "post_rupture": 1.0,
+    }
     md = {
         "name": "demo-breakjunction",
         "kind": "break-junction-md",
         "description": "Au [001] contacts (3x3 electrodes, 2x2 neck) stretched at 4 K and 300 K",
-        "params": {"structure": {"builder": "contact", "neck_cross_section": [1, 1],
-                                 "electrode_cross_section": [2, 2], "length": 2,
-                                 "electrode_layers": 3},
-                   "protocol": protocol},
-        "inputs": {"generator": "traces", "n": traces, "seed": 2026,
-                   "params": {"temperatures": [4.0, 300.0]}},
+        "params": {
+            "structure": {
+                "builder": "contact",
+                "neck_cross_section": [1, 1],
+                "electrode_cross_section": [2, 2],
+                "length": 2,
+                "electrode_layers": 3,
+            },
+            "protocol": protocol,
+        },
+        "inputs": {
+            "generator": "traces",
+            "n": traces,
+            "seed": 2026,
+            "params": {"temperatures": [4.0, 300.0]},
+        },
         "chunk_size": 1,
         "store": "stores/breakjunction.zarr",
     }
@@ -66,8 +81,9 @@ def _write_specs(out: Path, quick: bool) -> dict[str, Path]:
     return paths
 
 
-def run_demo(out: Path, *, workers: int | None = None, synchronous: bool = False,
-             quick: bool = False) -> dict:
+def run_demo(
+    out: Path, *, workers: int | None = None, synchronous: bool = False, quick: bool = False
+) -> dict:
     """Run the demo into ``out`` and print where the results and plots are."""
     from vlab.reports import conductance_figures
 
@@ -81,8 +97,10 @@ def run_demo(out: Path, *, workers: int | None = None, synchronous: bool = False
         else:
             with connect(workers=workers) as client:
                 print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-                reports = [run_campaign(load_spec(specs[k]), client=client)
-                           for k in ("breakjunction", "sband")]
+                reports = [
+                    run_campaign(load_spec(specs[k]), client=client)
+                    for k in ("breakjunction", "sband")
+                ]
         for report in reports:
             print(report.summary())
         summary = conductance_figures(reports[1].store, out / "figures")
@@ -93,6 +111,8 @@ def run_demo(out: Path, *, workers: int | None = None, synchronous: bool = False
     for key, path in summary["files"].items():
         print(f"  {key + ':':<14}{path}")
     peak = summary["histogram_peak_G0"]
-    print(f"  histogram peak: {peak} G0 over {summary['snapshots']} snapshots "
-          f"(experiment: just below 1 G0)")
+    print(
+        f"  histogram peak: {peak} G0 over {summary['snapshots']} snapshots "
+        f"(experiment: just below 1 G0)"
+    )
     return summary

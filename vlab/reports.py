@@ -65,18 +65,28 @@ def conductance_figures(
     all_g = np.concatenate([t["conductance"] for t in traces.values()])
     name = Path(store).stem
     files = {
-        "histogram": plot_histogram(all_g, out / f"{name}-histogram.png",
-                                    title=f"{name}: {len(traces)} traces, {all_g.size} snapshots"),
-        "histogram_log": plot_histogram(all_g, out / f"{name}-histogram-log.png", log=True,
-                                        title=f"{name} (log axis)"),
-        "traces": plot_traces([t["elongation"] for t in list(traces.values())[:max_traces]],
-                              [t["conductance"] for t in list(traces.values())[:max_traces]],
-                              out / f"{name}-traces.png", offset=1.0,
-                              title=f"{name}: conductance traces"),
+        "histogram": plot_histogram(
+            all_g,
+            out / f"{name}-histogram.png",
+            title=f"{name}: {len(traces)} traces, {all_g.size} snapshots",
+        ),
+        "histogram_log": plot_histogram(
+            all_g, out / f"{name}-histogram-log.png", log=True, title=f"{name} (log axis)"
+        ),
+        "traces": plot_traces(
+            [t["elongation"] for t in list(traces.values())[:max_traces]],
+            [t["conductance"] for t in list(traces.values())[:max_traces]],
+            out / f"{name}-traces.png",
+            offset=1.0,
+            title=f"{name}: conductance traces",
+        ),
     }
-    summary: dict[str, Any] = {"store": str(store), "traces": len(traces),
-                               "snapshots": int(all_g.size),
-                               "histogram_peak_G0": _peak(all_g, histogram_peak)}
+    summary: dict[str, Any] = {
+        "store": str(store),
+        "traces": len(traces),
+        "snapshots": int(all_g.size),
+        "histogram_peak_G0": _peak(all_g, histogram_peak),
+    }
     for temp in sorted({t["temperature"] for t in traces.values()}):
         g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
         summary[f"histogram_peak_G0_{temp:g}K"] = _peak(g, histogram_peak)

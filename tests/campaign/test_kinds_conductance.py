@@ -12,19 +12,34 @@ MD = {
     "name": "bj",
     "kind": "break-junction-md",
     "params": {
-        "structure": {"builder": "contact", "neck_cross_section": [1, 1],
-                      "electrode_cross_section": [2, 2], "length": 2, "electrode_layers": 3},
-        "protocol": {"speed": 1.0, "equilibration": 0.2, "max_elongation": 3.0,
-                     "snapshot_every": 0.25, "post_rupture": 0.5},
+        "structure": {
+            "builder": "contact",
+            "neck_cross_section": [1, 1],
+            "electrode_cross_section": [2, 2],
+            "length": 2,
+            "electrode_layers": 3,
+        },
+        "protocol": {
+            "speed": 1.0,
+            "equilibration": 0.2,
+            "max_elongation": 3.0,
+            "snapshot_every": 0.25,
+            "post_rupture": 0.5,
+        },
         "calculator": "auto",
     },
     "inputs": {"generator": "traces", "n": 2, "params": {"temperatures": [4, 300]}},
     "chunk_size": 1,
     "store": "bj.zarr",
 }
-REF = {"name": "ref", "kind": "conductance-reference",
-       "params": {"fidelity": "sband", "energies": [-0.5, 0.5]},
-       "inputs": {"catalog": "bj"}, "chunk_size": 10, "store": "ref.zarr"}
+REF = {
+    "name": "ref",
+    "kind": "conductance-reference",
+    "params": {"fidelity": "sband", "energies": [-0.5, 0.5]},
+    "inputs": {"catalog": "bj"},
+    "chunk_size": 10,
+    "store": "ref.zarr",
+}
 
 
 def _write(tmp_path, data):
@@ -55,16 +70,19 @@ def test_traces_then_reference_labels_through_the_catalog(tmp_path, client_or_no
 def test_reference_reuses_labels_across_campaigns(tmp_path):
     run_campaign(_write(tmp_path, MD), progress=False)
     run_campaign(_write(tmp_path, REF), progress=False)
-    again = run_campaign(_write(tmp_path, {**REF, "name": "ref2", "store": "ref2.zarr"}),
-                         progress=False)
+    again = run_campaign(
+        _write(tmp_path, {**REF, "name": "ref2", "store": "ref2.zarr"}), progress=False
+    )
     assert again.computed == 0 and again.copied == again.n_items
 
 
 @pytest.mark.parametrize(
     ("params", "error", "message"),
-    [({"fidelity": "dft"}, SpecError, "'fidelity' must be one of"),
-     ({"fidelity": "sband", "calculator": {"t0": 1.0}}, Exception, "t0"),
-     ({"fidelity": "sband", "snapshot_stride": 0}, SpecError, "'snapshot_stride' must be")],
+    [
+        ({"fidelity": "dft"}, SpecError, "'fidelity' must be one of"),
+        ({"fidelity": "sband", "calculator": {"t0": 1.0}}, Exception, "t0"),
+        ({"fidelity": "sband", "snapshot_stride": 0}, SpecError, "'snapshot_stride' must be"),
+    ],
 )
 def test_bad_reference_parameters_are_named(tmp_path, params, error, message):
     with pytest.raises(error, match=message):
@@ -77,5 +95,4 @@ def test_bad_structure_requests_fail_at_planning_time(tmp_path):
         run_campaign(_write(tmp_path, bad), progress=False)
     assert not (tmp_path / "bj.zarr").exists()
     with pytest.raises(SpecError, match="unknown protocol key"):
-        run_campaign(_write(tmp_path, {**MD, "params": {"protocol": {"sped": 1}}}),
-                     progress=False)
+        run_campaign(_write(tmp_path, {**MD, "params": {"protocol": {"sped": 1}}}), progress=False)
