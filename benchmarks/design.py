@@ -155,7 +155,8 @@ def main() -> None:
     final_hits = [float(target.contains(predictor(list(r.particles))).mean()) for r in (res, prior)]
     top10 = lib[:10]
     legends = [
-        f"λ {res.mean['thermal_conductivity'][i]:.2f}, Tg {res.mean['Tg'][i]:.0f} K" for i in top10
+        f"k {res.mean['thermal_conductivity'][i]:.2f} W/(m K), Tg {res.mean['Tg'][i]:.0f} K"
+        for i in top10
     ]
     png = draw_grid([res.smiles[i] for i in top10], RESULTS / "design_top10.png", legends=legends)
     nn, sim = nearest_neighbours(lib_smiles[:10], train_canonical)

@@ -1,1 +1,47 @@
-"""vlab subpackage."""
+"""iQSPR inverse design of polymer repeat units.
+
+A chemical language model (:class:`NGramModel`, the prior) proposes repeat units, forward
+models (any ``predictor(smiles) -> {property: (mean, std)}``) score the probability that
+their properties fall in a :class:`Target` box (the likelihood), and a sequential Monte Carlo
+sampler (:func:`run_smc`) anneals from the prior towards the posterior. :mod:`.library`
+helpers report novelty, similarity to the training set and draw the best candidates.
+
+Pure science: no Dask, no zarr. The ``polymer-design`` campaign builds on this API.
+"""
+
+from vlab.polymers.design.language_model import FORMAT_VERSION, NGramModel
+from vlab.polymers.design.library import (
+    draw_grid,
+    mean_pairwise_tanimoto,
+    nearest_neighbours,
+    novel_mask,
+)
+from vlab.polymers.design.objectives import (
+    PROPERTY_UNITS,
+    Target,
+    TargetBox,
+    log_probability_in_box,
+    parse_target,
+)
+from vlab.polymers.design.smc import DesignResult, SMCStats, merge_results, run_smc
+from vlab.polymers.design.tokens import normalize_end_markers, tokenize
+
+__all__ = [
+    "FORMAT_VERSION",
+    "PROPERTY_UNITS",
+    "DesignResult",
+    "NGramModel",
+    "SMCStats",
+    "Target",
+    "TargetBox",
+    "draw_grid",
+    "log_probability_in_box",
+    "mean_pairwise_tanimoto",
+    "merge_results",
+    "nearest_neighbours",
+    "normalize_end_markers",
+    "novel_mask",
+    "parse_target",
+    "run_smc",
+    "tokenize",
+]

@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from vlab.errors import DataFileError, IncompatibleVersionError, InputError
+from vlab.polymers.design import FORMAT_VERSION, NGramModel, tokenize
+from vlab.polymers.smiles import is_valid_repeat_unit
+
+
+def test_fit_counts(design_lm, train_smiles):
+    assert design_lm.n_molecules_ + design_lm.n_skipped_ <= len(train_smiles)
+    assert design_lm.n_molecules_ > 500
+    assert design_lm.n_sequences_ > 2 * design_lm.n_molecules_  # canonical + 2 reordered
+    assert design_lm.vocabulary_[:2] == ("<s>", "</s>")
+    assert {"*", "c", "C", "(", ")", "1", "=", "O"} <= set(design_lm.vocabulary_)
+
+
+@pytest.mark.parametrize("prefix", ["", "*", "*CC(", "*c1ccc(", "*c1ccc(Oc2ccc(*)cc2"])
+def test_distribution_is_normalised_and_matches_log_prob(design_lm, prefix):
+    probs = design_lm.next_token_probabilities(prefix)
+    assert sum(probs.values()) == pytest.approx(1.0, abs=1e-9)
+    assert min(probs.values()) > 0  # interpolation down to a uniform floor
+    ids = list(design_lm.encode(prefix)) if prefix else []
+    for token in ("C", "*", ")"):
+        lp = design_lm.token_log_probs([*ids, design_lm.vocabulary_.index(token)])
+        assert np.exp(lp[-2]) == pytest.approx(probs[token], rel=1e-9)
+
+
+def test_sampler_draws_from_the_model(design_lm):
+    """Frequencies of the first generated token match the (masked) model probabilities."""
+    prefix = design_lm.encode("*c1ccc(")
+    ctx, state = design_lm._start(prefix[None, :].repeat(6000, 0), np.full(6000, len(prefix)))
+    tok, ok = design_lm._draw_allowed(ctx, state, 2, np.random.default_rng(3))
+    assert ok.all()
+    probs = design_lm.next_token_probabilities("*c1ccc(")
+    probs.pop("</s>")  # not allowed inside an open branch: renormalise without it
+    norm = sum(probs.values())
+    freq = np.bincount(tok, minlength=len(design_lm.vocabulary_)) / len(tok)
+    for t, p in probs.items():
+        assert abs(freq[design_lm.vocabulary_.index(t)] - p / norm) < 0.02, t
+
+
+def test_log_prob_prefers_seen_chemistry(design_lm):
+    assert design_lm.log_prob("*CC(*)c1ccccc1") > design_lm.log_prob("*C(Br)(Br)C(Br)(Br)N(Br)*")
+    assert design_lm.log_prob("*CC(*)[U]") == -np.inf
+
+
+def test_samples_respect_grammar_and_are_often_valid(design_lm):
+    out = design_lm.sample(300, rng=np.random.default_rng(0), max_tokens=150)
+    done = [s for s in out if s is not None]
+    assert len(done) > 200
+    for smi in done:
+        tokens = tokenize(smi)
+        assert tokens.count("*") == 2
+        assert tokens.count("(") == tokens.count(")")
+    valid = sum(is_valid_repeat_unit(s) for s in done)
+    assert valid / len(out) > 0.25  # measured about 0.4 on the full catalog
+
+
+def test_continuation_keeps_prefix(design_lm):
+    out = design_lm.sample(20, rng=np.random.default_rng(1), prefix="*c1ccc(")
+    assert all(s is None or s.startswith("*c1ccc(") for s in out)
+
+
+def test_sampling_is_reproducible(design_lm):
+    a = design_lm.sample(30, rng=np.random.default_rng(5))
+    b = design_lm.sample(30, rng=np.random.default_rng(5))
+    c = design_lm.sample(30, rng=np.random.default_rng(6))
+    assert a == b
+    assert a != c
+
+
+def test_generation_speed(design_lm, design_seeds):
+    ids = [design_lm.encode(s) for s in design_seeds[:100] if "[" not in s]
+    rng = np.random.default_rng(0)
+    prefixes = [x[: rng.integers(1, len(x))] for x in ids]
+    start = time.perf_counter()
+    design_lm.generate_ids(prefixes, rng=rng, max_tokens=200)
+    assert (time.perf_counter() - start) / len(prefixes) < 0.01  # measured ~0.3 ms
+
+
+def test_save_load_round_trip(design_lm, tmp_path):
+    path = design_lm.save(tmp_path / "lm.npz")
+    back = NGramModel.load(path)
+    assert back.vocabulary_ == design_lm.vocabulary_
+    assert back.n_nodes_ == design_lm.n_nodes_
+    assert back.log_prob("*CC(*)C(=O)OC") == design_lm.log_prob("*CC(*)C(=O)OC")
+    rng = np.random.default_rng
+    assert back.sample(10, rng=rng(2)) == design_lm.sample(10, rng=rng(2))
+
+
+def _rewrite_meta(src, dst, **changes):
+    with np.load(src) as npz:
+        arrays = dict(npz)
+    meta = json.loads(str(arrays["meta"]))
+    meta.update(changes)
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(dst, "wb") as fh:
+        np.savez(fh, **arrays)
+
+
+def test_incompatible_version_raises(design_lm, tmp_path):
+    path = design_lm.save(tmp_path / "lm.npz")
+    _rewrite_meta(path, tmp_path / "old.npz", format_version=FORMAT_VERSION + 1)
+    with pytest.raises(IncompatibleVersionError, match="version 2; this vlab .* reads"):
+        NGramModel.load(tmp_path / "old.npz")
+
+
+def test_missing_and_broken_files_raise(tmp_path):
+    with pytest.raises(DataFileError, match="No language-model file"):
+        NGramModel.load(tmp_path / "nope.npz")
+    (tmp_path / "junk.npz").write_text("not an archive")
+    with pytest.raises(DataFileError, match="is not a vlab n-gram language model"):
+        NGramModel.load(tmp_path / "junk.npz")
+
+
+def test_bad_parameters_and_unfitted():
+    with pytest.raises(InputError, match="'order' parameter of NGramModel must be an integer in"):
+        NGramModel(order=1).fit(["*CC*"])
+    with pytest.raises(InputError, match="'n_augment' parameter"):
+        NGramModel(n_augment=-1).fit(["*CC*"])
+    with pytest.raises(InputError, match="needs at least one valid repeat unit"):
+        NGramModel().fit(["CC", "*C(*)(*)C"])
+    with pytest.raises(InputError, match="expects a list of repeat-unit SMILES"):
+        NGramModel().fit("*CC*")
+    with pytest.raises(InputError, match="not fitted yet"):
+        NGramModel().sample(1, rng=np.random.default_rng(0))
+
+
+def test_unknown_tokens_are_reported(design_lm):
+    with pytest.raises(InputError, match=r"tokens \['\[U\]'\] .* are not in the vocabulary"):
+        design_lm.encode("*CC(*)[U]")

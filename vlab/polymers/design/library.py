@@ -1,0 +1,189 @@
+"""Reports on a designed library: novelty, nearest training neighbours, diversity, pictures.
+
+Similarities are Tanimoto coefficients of Morgan fingerprints (RDKit
+``rdFingerprintGenerator``, radius 2, 2048 bits by default; the ``*`` end markers are
+ordinary dummy atoms) computed with ``DataStructs.BulkTanimotoSimilarity``.
+
+Examples
+--------
+>>> train = ["*CC(*)c1ccccc1", "*CC(*)C", "*CCO*"]
+>>> nn, sim = nearest_neighbours(["*CC(*)c1ccc(C)cc1"], train)
+>>> nn, bool(0.3 < sim[0] < 1)
+(['*CC(*)c1ccccc1'], True)
+>>> novel_mask(["*CC(*)C", "*CCCC*"], ["*C(C)C*", "*CC*"]).tolist()
+[False, False]
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem, DataStructs
+from rdkit.Chem import Draw, rdFingerprintGenerator
+
+from vlab.errors import InputError, InvalidSMILESError
+from vlab.polymers.smiles import canonical_repeat_unit, normalize_repeat_unit
+
+__all__ = ["draw_grid", "mean_pairwise_tanimoto", "nearest_neighbours", "novel_mask"]
+
+
+def _fingerprints(smiles: Sequence[str], radius: int, n_bits: int) -> list:
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    bad = [s for s, m in zip(smiles, mols) if m is None]
+    if bad:
+        raise InvalidSMILESError(
+            f"Cannot compute fingerprints: RDKit cannot parse {bad[:3]!r}. Pass valid SMILES."
+        )
+    return [gen.GetFingerprint(m) for m in mols]
+
+
+def nearest_neighbours(
+    candidates: Sequence[str],
+    training: Sequence[str],
+    *,
+    radius: int = 2,
+    n_bits: int = 2048,
+) -> tuple[list[str], np.ndarray]:
+    """Most similar training repeat unit of each candidate, and its Tanimoto similarity.
+
+    Parameters
+    ----------
+    candidates, training : sequence of str
+        SMILES; ``training`` must not be empty.
+    radius, n_bits : int
+        Morgan fingerprint radius and length.
+
+    Returns
+    -------
+    neighbours : list of str
+        Nearest training SMILES per candidate.
+    similarity : numpy.ndarray
+        Tanimoto similarity in [0, 1] per candidate.
+    """
+    if not len(training):
+        raise InputError("nearest_neighbours needs a non-empty training set. Got 0 SMILES.")
+    train_fp = _fingerprints(training, radius, n_bits)
+    best, sims = [], []
+    for fp in _fingerprints(candidates, radius, n_bits):
+        row = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, train_fp))
+        j = int(row.argmax())
+        best.append(training[j])
+        sims.append(row[j])
+    return best, np.array(sims, dtype=float)
+
+
+def mean_pairwise_tanimoto(smiles: Sequence[str], *, radius: int = 2, n_bits: int = 2048) -> float:
+    """Mean Tanimoto similarity over all distinct pairs (lower: a more diverse library).
+
+    Examples
+    --------
+    >>> mean_pairwise_tanimoto(["*CC*", "*CC*"])
+    1.0
+    """
+    if len(smiles) < 2:
+        raise InputError(f"mean_pairwise_tanimoto needs at least two SMILES. Got {len(smiles)}.")
+    fps = _fingerprints(smiles, radius, n_bits)
+    total = sum(
+        sum(DataStructs.BulkTanimotoSimilarity(fps[i], fps[i + 1 :])) for i in range(len(fps) - 1)
+    )
+    return float(total / (len(fps) * (len(fps) - 1) / 2))
+
+
+def _key(smiles: str, normalize: bool) -> str | None:
+    """Comparison key of a repeat unit (``None`` if invalid)."""
+    try:
+        return normalize_repeat_unit(smiles) if normalize else canonical_repeat_unit(smiles)
+    except InvalidSMILESError:
+        return None
+    except Chem.rdchem.MolSanitizeException:  # a shifted unit RDKit cannot kekulise
+        return canonical_repeat_unit(smiles)
+
+
+def _reduced_formula(smiles: str) -> tuple | None:
+    """Element counts (H included, ``*`` excluded) divided by their gcd; ``None`` if invalid."""
+    mol = Chem.MolFromSmiles(smiles)
+    if mol is None:
+        return None
+    counts: dict[str, int] = {}
+    for atom in mol.GetAtoms():
+        if atom.GetAtomicNum():
+            counts[atom.GetSymbol()] = counts.get(atom.GetSymbol(), 0) + 1
+            counts["H"] = counts.get("H", 0) + atom.GetTotalNumHs()
+    g = math.gcd(*counts.values()) or 1
+    return tuple(sorted((k, v // g) for k, v in counts.items()))
+
+
+def novel_mask(
+    candidates: Sequence[str], training: Sequence[str], *, normalize: bool = True
+) -> np.ndarray:
+    """True for candidates that are not in the training data.
+
+    Parameters
+    ----------
+    candidates, training : sequence of str
+        Repeat units; invalid training entries are ignored.
+    normalize : bool, default True
+        Compare by :func:`~vlab.polymers.smiles.normalize_repeat_unit`, so that a
+        renumbered, cyclically shifted or doubled repeat unit of a training polymer is *not*
+        novel. Only pairs with the same reduced formula (a necessary condition) are
+        normalised, which keeps this fast. False: compare canonical SMILES (a shifted
+        writing of a known polymer then counts as novel).
+    """
+    if not normalize:
+        known = {_key(s, False) for s in training} - {None}
+        return np.array([_key(s, False) not in known for s in candidates], dtype=bool)
+    cand_formula = [_reduced_formula(s) for s in candidates]
+    wanted = set(cand_formula)
+    train_formula = [_reduced_formula(s) for s in training]
+    known = {_key(s, True) for s, f in zip(training, train_formula) if f in wanted} - {None}
+    seen_formula = set(train_formula)
+    pairs = zip(candidates, cand_formula)
+    return np.array([f not in seen_formula or _key(s, True) not in known for s, f in pairs])
+
+
+def draw_grid(
+    smiles: Sequence[str],
+    path: str | os.PathLike[str],
+    *,
+    legends: Sequence[str] | None = None,
+    mols_per_row: int = 5,
+    size: tuple[int, int] = (260, 220),
+) -> Path:
+    """Draw repeat units as a PNG grid (RDKit ``MolsToGridImage``; needs Pillow).
+
+    Parameters
+    ----------
+    smiles : sequence of str
+        Repeat units to draw, e.g. the ten best candidates.
+    path : path-like
+        Output PNG file.
+    legends : sequence of str, optional
+        One caption per molecule (e.g. predicted properties).
+    mols_per_row : int, default 5
+        Grid width.
+    size : (int, int), default (260, 220)
+        Pixel size of each cell.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    if not len(smiles):
+        raise InputError("draw_grid needs at least one SMILES to draw. Got none.")
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    if any(m is None for m in mols):
+        raise InvalidSMILESError(
+            f"draw_grid cannot parse {[s for s, m in zip(smiles, mols) if m is None][:3]!r}."
+        )
+    image = Draw.MolsToGridImage(
+        mols, molsPerRow=mols_per_row, subImgSize=size, legends=list(legends) if legends else None
+    )
+    path = Path(path)
+    image.save(path)
+    return path
