@@ -87,6 +87,49 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_polymers_design(args: argparse.Namespace) -> int:
+    import yaml
+
+    from vlab.campaign import connect, load_spec, run_campaign
+    from vlab.reports import design_library
+
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    params = {
+        "target": args.target,
+        "n_steps": args.steps,
+        "n_particles": args.particles,
+        "likelihood": not args.prior_only,
+        "keep": max(args.n, 100),
+    }
+    name = args.name or ("design-prior" if args.prior_only else "design")
+    spec_path = out / f"{name}.yaml"
+    spec_path.write_text(
+        yaml.safe_dump(
+            {
+                "name": name,
+                "kind": "polymer-design",
+                "params": params,
+                "chunk_size": 1,
+                "inputs": {"generator": "chains", "n": args.chains, "seed": args.seed},
+                "store": f"{name}.zarr",
+            },
+            sort_keys=False,
+        )
+    )
+    spec = load_spec(spec_path)
+    if args.synchronous:
+        report = run_campaign(spec)
+    else:
+        with connect(workers=args.workers) as client:
+            print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+            report = run_campaign(spec, client=client)
+    print(report.summary())
+    summary = design_library(spec.store, out / f"{name}-library", n=args.n)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _polymers(sub) -> None:
     group = sub.add_parser(
         "polymers",
@@ -118,6 +161,29 @@ def _polymers(sub) -> None:
         help="saved model (.json) or builtin:experimental-tc (default)",
     )
     p.set_defaults(func=_cmd_polymers_predict)
+    p = actions.add_parser(
+        "design",
+        help="iQSPR inverse design of repeat units towards a target",
+        description="Run independent SMC chains (language-model prior, "
+        "forward-model likelihood) on the cluster and write a virtual library: "
+        "SMILES, predictions with std, likelihood, nearest training neighbour.",
+    )
+    p.add_argument(
+        "--target",
+        default="thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
+        help="property boxes, e.g. 'thermal_conductivity>=0.3 W/(m K); Tg>=450 K'",
+    )
+    p.add_argument("--n", type=int, default=1000, help="library size (default 1000)")
+    p.add_argument("--chains", type=int, default=2, help="independent SMC chains (default 2)")
+    p.add_argument("--steps", type=int, default=150, help="SMC steps per chain (default 150)")
+    p.add_argument("--particles", type=int, default=100, help="particles per chain (default 100)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the chain seeds")
+    p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
+    p.add_argument("--out", default="vlab-results/design", help="output folder")
+    p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
+    p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
+    p.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+    p.set_defaults(func=_cmd_polymers_design)
 
 
 REGISTER: list = [_conductance, _polymers]

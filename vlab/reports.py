@@ -100,3 +100,99 @@ def _peak(values: np.ndarray, func) -> float | None:
         return round(float(func(values)), 3)
     except (ValueError, InputError):  # too few snapshots above the tunnelling tail
         return None
+
+
+def design_library(
+    store: str | os.PathLike, out_dir: str | os.PathLike, *, n: int = 1000
+) -> dict[str, Any]:
+    """Merge the chains of a ``polymer-design`` store into a virtual library of ``n`` units.
+
+    Distinct candidates (by canonical SMILES) of all done chains are ranked by likelihood;
+    the best ``n`` get their nearest training neighbour (Tanimoto similarity), a novelty flag
+    and an in-box flag. Writes ``library.csv``, ``top10.png`` and ``design-report.json``.
+    """
+    import csv
+
+    from vlab.campaign._kinds_design import training_smiles
+    from vlab.polymers.design import (
+        draw_grid,
+        mean_pairwise_tanimoto,
+        nearest_neighbours,
+        novel_mask,
+        parse_target,
+    )
+    from vlab.polymers.smiles import is_valid_repeat_unit
+
+    ds = catalog.select(catalog.open_store(store), status="done").load()
+    params = json.loads(ds.attrs["calculator"])["params"]  # the validated kind parameters
+    target = parse_target(params["target"])
+    props = [b.name for b in target.boxes]
+    flat = {
+        "smiles": ds["smiles"].values.reshape(-1).astype(object),
+        "log_likelihood": ds["log_likelihood"].values.reshape(-1),
+    }
+    for p in props:
+        flat[f"mean_{p}"] = ds[f"mean_{p}"].values.reshape(-1)
+        flat[f"std_{p}"] = ds[f"std_{p}"].values.reshape(-1)
+    rows = [i for i, s in enumerate(flat["smiles"]) if str(s)]
+    order = sorted(rows, key=lambda i: -flat["log_likelihood"][i])
+    chosen, seen = [], set()
+    for i in order:
+        if str(flat["smiles"][i]) not in seen:
+            seen.add(str(flat["smiles"][i]))
+            chosen.append(i)
+    pool_hits = target.contains({p: (flat[f"mean_{p}"][rows], None) for p in props})
+    chosen = chosen[:n]
+    smiles = [str(flat["smiles"][i]) for i in chosen]
+    means = {p: flat[f"mean_{p}"][chosen] for p in props}
+    hits = target.contains({p: (v, None) for p, v in means.items()})
+    training = training_smiles()
+    neighbours, similarity = nearest_neighbours(smiles, training)
+    novel = novel_mask(smiles, training)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "library.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "smiles",
+                *[f"{k}_{p}" for p in props for k in ("mean", "std")],
+                "log_likelihood",
+                "in_target",
+                "novel",
+                "nearest_training",
+                "tanimoto_to_nearest",
+            ]
+        )
+        for row, i in enumerate(chosen):
+            values = [f"{flat[f'{k}_{p}'][i]:.6g}" for p in props for k in ("mean", "std")]
+            writer.writerow(
+                [
+                    smiles[row],
+                    *values,
+                    f"{flat['log_likelihood'][i]:.6g}",
+                    bool(hits[row]),
+                    bool(novel[row]),
+                    neighbours[row],
+                    f"{similarity[row]:.4f}",
+                ]
+            )
+    legends = [", ".join(f"{p} {means[p][r]:.3g}" for p in props) for r in range(min(10, n))]
+    draw_grid(smiles[:10], out / "top10.png", legends=legends)
+    report = {
+        "store": str(store),
+        "target": str(target),
+        "library_size": len(smiles),
+        "chains": int(ds.sizes["item"]),
+        "likelihood": bool(params["likelihood"]),
+        "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),
+        "novel_fraction": float(np.mean(novel)),
+        "hit_rate": float(np.mean(hits)),
+        "candidate_pool": len(rows),
+        "candidate_hit_rate": float(np.mean(pool_hits)),
+        "mean_pairwise_tanimoto": float(mean_pairwise_tanimoto(smiles)),
+        "mean_similarity_to_nearest_training": float(np.mean(similarity)),
+        "files": {"library": str(out / "library.csv"), "top10": str(out / "top10.png")},
+    }
+    (out / "design-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -80,7 +80,11 @@ class Kind:
 
 
 _REGISTRY: dict[str, Kind] = {}
-_PLUGINS = ("vlab.campaign._kinds_conductance", "vlab.campaign._kinds_polymers")
+_PLUGINS = (
+    "vlab.campaign._kinds_conductance",
+    "vlab.campaign._kinds_polymers",
+    "vlab.campaign._kinds_design",
+)
 
 
 def register_kind(kind: Kind) -> Kind:

@@ -9,6 +9,7 @@ helpers report novelty, similarity to the training set and draw the best candida
 Pure science: no Dask, no zarr. The ``polymer-design`` campaign builds on this API.
 """
 
+from vlab.polymers.design.forward import MorganRidgeModels
 from vlab.polymers.design.language_model import FORMAT_VERSION, NGramModel
 from vlab.polymers.design.library import (
     draw_grid,
@@ -30,6 +31,7 @@ __all__ = [
     "FORMAT_VERSION",
     "PROPERTY_UNITS",
     "DesignResult",
+    "MorganRidgeModels",
     "NGramModel",
     "SMCStats",
     "Target",

@@ -1,0 +1,165 @@
+"""Campaign kind ``polymer-design``: independent iQSPR SMC chains, one per item.
+
+Adapter only. ``setup`` (once per worker process) fits the SMILES language model on the
+catalog's repeat units (PI1070, the two PoLyInfo Tg sets, the design seeds) and the forward
+models (Bayesian ridge on count-Morgan fingerprints: PI1070 thermal conductivity, PoLyInfo Tg);
+each item runs :func:`vlab.polymers.design.run_smc` with its own seed and returns its best
+``keep`` distinct candidates (padded arrays), which :func:`vlab.reports.design_library` merges
+into the virtual library.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from vlab.campaign.kinds import Item, Kind, register_kind
+from vlab.catalog.schema import Variable
+from vlab.errors import InputError, SpecError
+
+LM_SOURCES = ("radonpy_pi1070", "polymon_tg", "polymon_tg_raw", "hightcond_initial_smiles")
+PROPERTIES = {
+    "thermal_conductivity": ("radonpy_pi1070", "thermal_conductivity"),
+    "Tg": ("polymon_tg", "Tg"),
+}
+_DEFAULTS = {
+    "target": "thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
+    "n_particles": 100,
+    "n_steps": 150,
+    "likelihood": True,
+    "keep": 2000,
+    "order": 10,
+    "n_augment": 5,
+}
+
+
+def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers.design import parse_target
+
+    unknown = sorted(set(params) - set(_DEFAULTS))
+    if unknown:
+        raise SpecError(
+            f"polymer-design: unknown parameter(s) {unknown}; allowed: {sorted(_DEFAULTS)}."
+        )
+    out = {**_DEFAULTS, **params}
+    for key in ("n_particles", "n_steps", "keep", "order", "n_augment"):
+        if not isinstance(out[key], int) or out[key] < 1:
+            raise SpecError(f"polymer-design: {key!r} must be an integer >= 1. Got {out[key]!r}.")
+    target = parse_target(out["target"])
+    names = {box.name for box in target.boxes}
+    if not names <= set(PROPERTIES):
+        raise InputError(
+            f"polymer-design: the target names {sorted(names - set(PROPERTIES))}; "
+            f"the forward models predict {sorted(PROPERTIES)}."
+        )
+    out["target"] = str(out["target"])
+    return out
+
+
+def training_smiles() -> list[str]:
+    """The repeat units the language model learns from (canonical, deduplicated)."""
+    from vlab.polymers import load_source
+
+    seen: dict[str, None] = {}
+    for name in LM_SOURCES:
+        seen.update(dict.fromkeys(load_source(name, normalize=False).smiles))
+    return list(seen)
+
+
+def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers import load_smiles_list, load_source
+    from vlab.polymers.design import MorganRidgeModels, NGramModel, parse_target
+
+    target = parse_target(params["target"])
+    data = {}
+    for box in target.boxes:
+        source, column = PROPERTIES[box.name]
+        table = load_source(source, normalize=False)
+        data[box.name] = (list(table.smiles), table.column(column))
+    lm = NGramModel(order=params["order"], n_augment=params["n_augment"], random_state=0)
+    return {
+        "lm": lm.fit(training_smiles()),
+        "predictor": MorganRidgeModels().fit(data),
+        "target": target,
+        "seeds": list(load_smiles_list("hightcond_initial_smiles")),
+    }
+
+
+def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
+    from vlab.polymers.design import PROPERTY_UNITS, parse_target
+
+    k = int(params["keep"])
+    cand = ("candidate",)
+    out = {
+        "n_candidates": Variable(dtype="int32", long_name="distinct valid candidates of the chain"),
+        "smiles": Variable(dims=cand, shape=(k,), dtype="str", long_name="candidate repeat unit"),
+        "log_likelihood": Variable(dims=cand, shape=(k,), long_name="log P(properties in box)"),
+        "step_found": Variable(dims=cand, shape=(k,), dtype="int32", long_name="SMC step"),
+        "stats": Variable(dtype="str", long_name="SMC statistics (JSON)"),
+    }
+    for box in parse_target(params["target"]).boxes:
+        units = PROPERTY_UNITS.get(box.name, "1")
+        out[f"mean_{box.name}"] = Variable(
+            dims=cand, shape=(k,), units=units, long_name=f"predicted {box.name}"
+        )
+        out[f"std_{box.name}"] = Variable(
+            dims=cand, shape=(k,), units=units, long_name=f"predictive std of {box.name}"
+        )
+    return out
+
+
+def _chains(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[Item]:
+    seeds = rng.integers(0, 2**31 - 1, size=n)
+    return [{"chain": i, "seed": int(seeds[i])} for i in range(n)]
+
+
+def _pad(values, k: int, fill, dtype) -> np.ndarray:
+    out = np.full(k, fill, dtype=dtype)
+    out[: len(values)] = values[:k]
+    return out
+
+
+def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict:
+    from vlab.polymers.design import run_smc
+
+    result = run_smc(
+        ctx["seeds"],
+        ctx["lm"],
+        ctx["predictor"],
+        ctx["target"],
+        rng=int(item["seed"]),
+        n_particles=params["n_particles"],
+        n_steps=params["n_steps"],
+        likelihood=params["likelihood"],
+    )
+    order = np.argsort(-np.asarray(result.log_likelihood), kind="stable")[: params["keep"]]
+    k = int(params["keep"])
+    out = {
+        "n_candidates": len(result.smiles),
+        "smiles": _pad(np.array(result.smiles, dtype=object)[order], k, "", object),
+        "log_likelihood": _pad(np.asarray(result.log_likelihood)[order], k, np.nan, float),
+        "step_found": _pad(np.asarray(result.step_found)[order], k, -1, np.int32),
+        "stats": json.dumps(result.stats.as_dict(), default=float),
+    }
+    for name in result.mean:
+        out[f"mean_{name}"] = _pad(np.asarray(result.mean[name])[order], k, np.nan, float)
+        out[f"std_{name}"] = _pad(np.asarray(result.std[name])[order], k, np.nan, float)
+    return out
+
+
+register_kind(
+    Kind(
+        name="polymer-design",
+        version="1",
+        description="iQSPR: SMILES language model + SMC towards a target box, one chain per item",
+        check_params=_params,
+        outputs=_outputs,
+        evaluate_one=_run_chain,
+        setup=_setup,
+        generators={"chains": _chains},
+        input_attrs={"chain": ("1", "chain number"), "seed": ("1", "random seed of the chain")},
+    )
+)
