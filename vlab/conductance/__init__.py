@@ -1,4 +1,5 @@
-"""Break-junction conductance lab: structures, EMT break-junction MD, transport, histograms.
+"""Break-junction conductance lab: structures, EMT break-junction MD, transport, histograms,
+and the local-descriptor conductance surrogate.
 
 Pure science: takes and returns ase.Atoms, numpy arrays and small frozen dataclasses
 (no Dask, no zarr).
@@ -11,6 +12,15 @@ from vlab.conductance.breakjunction import (
     in_contact,
     run_trace,
 )
+from vlab.conductance.descriptors import (
+    DescriptorSettings,
+    LocalDescriptors,
+    compute_descriptors,
+    pool_global,
+    slab_matrix,
+    soft_minimum,
+)
+from vlab.conductance.embedding import embed_neck
 from vlab.conductance.histogram import (
     conductance_histogram,
     histogram_peak,
@@ -25,6 +35,7 @@ from vlab.conductance.structures import (
     perturb,
     validate_structure,
 )
+from vlab.conductance.surrogate import ConductanceSurrogate, DescriptorTransformer
 from vlab.conductance.transport import (
     ExtendedHuckel,
     LeadLayers,
@@ -35,14 +46,20 @@ from vlab.conductance.transport import (
 __all__ = [
     "ELEMENTS",
     "BreakJunctionProtocol",
+    "ConductanceSurrogate",
+    "DescriptorSettings",
+    "DescriptorTransformer",
     "ExtendedHuckel",
     "LeadLayers",
+    "LocalDescriptors",
     "SBandTightBinding",
     "Trace",
     "build_contact",
     "build_point_contact",
     "build_wire",
+    "compute_descriptors",
     "conductance_histogram",
+    "embed_neck",
     "emt_calculator",
     "histogram_peak",
     "in_contact",
@@ -50,6 +67,9 @@ __all__ = [
     "perturb",
     "plot_histogram",
     "plot_traces",
+    "pool_global",
     "run_trace",
+    "slab_matrix",
+    "soft_minimum",
     "validate_structure",
 ]

@@ -1,0 +1,134 @@
+"""Tests of the local descriptors and of the slab / soft-minimum / global pooling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dscribe")  # the 'descriptors' extra
+from ase import Atoms
+
+from vlab.conductance.descriptors import (
+    DescriptorSettings,
+    compute_descriptors,
+    pool_global,
+    slab_matrix,
+    soft_minimum,
+)
+from vlab.conductance.structures import build_point_contact, build_wire, perturb
+from vlab.errors import InputError, InvalidStructureError
+
+
+def _perturbed_wire(electrode_layers: int) -> Atoms:
+    wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=electrode_layers)
+    return perturb(wire, amplitude=0.15, rng=11)  # same device displacements for any PLs
+
+
+# --------------------------------------------------------------------------- settings
+def test_settings_round_trip_and_size():
+    settings = DescriptorSettings(r_cut=5.0, n_max=4, l_max=3)
+    assert DescriptorSettings.from_dict(settings.to_dict()) == settings
+    assert settings.n_features == 4 * 5 // 2 * 4
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"r_cut": 12.0}, r"'r_cut' parameter of DescriptorSettings must be a number of Å in"),
+        ({"n_max": 2.5}, r"'n_max' parameter of DescriptorSettings must be an integer in"),
+        ({"species": "Au"}, r"'species' parameter of DescriptorSettings must be a non-empty"),
+        ({"slab_edge": 0.0}, r"'slab_edge' parameter of DescriptorSettings"),
+        ({"margin_layers": -1}, r"'margin_layers' parameter of DescriptorSettings"),
+    ],
+)
+def test_settings_validation(kwargs, match):
+    with pytest.raises(InputError, match=match):
+        DescriptorSettings(**kwargs)
+
+
+def test_settings_from_dict_rejects_unknown_keys():
+    with pytest.raises(InputError, match=r"Unknown DescriptorSettings keys \['rcut'\]"):
+        DescriptorSettings.from_dict({"rcut": 5.0})
+
+
+# --------------------------------------------------------------------------- descriptors
+def test_window_is_device_plus_margin_layers():
+    wire = build_wire("Au", cross_section=(2, 2), length=2, electrode_layers=3)
+    device = int((wire.get_tags() == 0).sum())
+    for margin in (0, 1, 2):
+        [desc] = compute_descriptors([wire], DescriptorSettings(margin_layers=margin))
+        assert int(desc.window.sum()) == device + 2 * margin * 16  # 16 atoms per 2x2 PL
+        assert desc.features.shape == (len(desc), DescriptorSettings().n_features)
+        assert desc.n_atoms == len(wire)
+
+
+def test_extra_electrode_layers_change_nothing():
+    """Size independence: padding makes the descriptors blind to the electrode length."""
+    short, long_ = _perturbed_wire(2), _perturbed_wire(5)
+    a, b = compute_descriptors([short, long_])
+    assert len(a) == len(b)
+    order_a, order_b = np.lexsort(a.features.T[:3]), np.lexsort(b.features.T[:3])
+    np.testing.assert_allclose(a.features[order_a], b.features[order_b], atol=1e-8)
+    np.testing.assert_allclose(np.sort(b.z) - np.sort(a.z), 3 * 4.08, atol=1e-8)
+    np.testing.assert_allclose(pool_global([a]), pool_global([b]), atol=1e-8)
+    per_atom = np.random.default_rng(0).random(a.features.shape[1])
+    sums = [slab_matrix(d) @ (d.features @ per_atom) for d in (a, b)]
+    np.testing.assert_allclose(sums[0], sums[1], rtol=1e-9)
+
+
+def test_batches_give_the_same_descriptors():
+    structures = [_perturbed_wire(2), build_wire("Au", cross_section=(1, 1), length=2)]
+    one = compute_descriptors(structures, batch_size=1)
+    many = compute_descriptors(structures, batch_size=64)
+    for x, y in zip(one, many):
+        np.testing.assert_array_equal(x.features, y.features)
+
+
+def test_rejects_bad_inputs():
+    wire = build_wire("Au", cross_section=(1, 1), length=1)
+    with pytest.raises(InputError, match=r"'structures' parameter of compute_descriptors must"):
+        compute_descriptors(wire)
+    with pytest.raises(InputError, match=r"item 1 is a str"):
+        compute_descriptors([wire, "Au"])
+    with pytest.raises(InputError, match=r"'batch_size' parameter of compute_descriptors"):
+        compute_descriptors([wire], batch_size=0)
+    with pytest.raises(InputError, match=r"contains \['Cu'\], which are not in the descriptor"):
+        compute_descriptors([build_wire("Cu", cross_section=(1, 1), length=1)])
+    untagged = wire.copy()
+    untagged.set_tags(0)
+    with pytest.raises(InvalidStructureError, match="tagged 1"):
+        compute_descriptors([untagged])
+
+
+# --------------------------------------------------------------------------- pooling
+def test_slab_sums_see_layers_and_gaps():
+    wire = build_wire("Au", cross_section=(2, 2), length=2)
+    [desc] = compute_descriptors([wire])
+    sums = slab_matrix(desc) @ np.ones(len(desc))
+    assert sums.min() == pytest.approx(8.0)  # a plane through one (002) layer: 8 atoms
+    assert sums.max() == pytest.approx(16.0)  # a plane between two layers sees both
+    closed, broken = compute_descriptors(
+        [build_point_contact("Au", tip_size=2), build_point_contact("Au", tip_size=2, gap=3.0)]
+    )
+    low = [float((slab_matrix(d) @ np.ones(len(d))).min()) for d in (closed, broken)]
+    assert low[0] > 0.9  # the apex atom's own slab
+    assert low[1] < 0.05  # the vacuum gap of a broken contact
+
+
+def test_soft_minimum_limits_and_length_independence():
+    values = np.array([1.0, 2.0, 3.0, 0.5, 0.5])
+    groups = np.array([0, 0, 0, 1, 1])
+    np.testing.assert_allclose(soft_minimum(values, groups, 1e-3), [1.0, 0.5])
+    np.testing.assert_allclose(soft_minimum(values, groups, 1e6), [2.0, 0.5], rtol=1e-5)
+    doubled = soft_minimum(np.tile(values[:3], 2), np.zeros(6, int), 0.3)
+    np.testing.assert_allclose(doubled, soft_minimum(values[:3], np.zeros(3, int), 0.3))
+
+
+def test_pool_global_modes():
+    descs = compute_descriptors([_perturbed_wire(2), build_wire("Au", cross_section=(2, 2))])
+    n = descs[0].features.shape[1]
+    assert pool_global(descs).shape == (2, n)
+    assert pool_global(descs, mode="meanmax").shape == (2, 2 * n)
+    assert np.all(pool_global(descs, mode="max") >= pool_global(descs, mode="mean") - 1e-12)
+    with pytest.raises(InputError, match=r"'mode' parameter of pool_global must be one of"):
+        pool_global(descs, mode="sum")

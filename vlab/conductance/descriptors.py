@@ -1,0 +1,463 @@
+"""Local atomic-environment descriptors of junctions, and their neck-aware slab pooling.
+
+Per-atom descriptors
+--------------------
+Every atom is described by its SOAP power spectrum (``dscribe``; default r_cut 5.5 Å,
+n_max 6, l_max 4, Gaussian width 0.5 Å: 105 numbers per atom for one species). Only atoms
+near the scattering region are described ("centres"):
+
+* *window atoms*: the device (tag 0) plus the ``margin_layers`` electrode principal layers
+  (PLs) next to it on each side. The neck sits in the device, but the first electrode layers
+  shape how it connects, so they are kept; deeper electrode atoms are bulk-like and the same
+  in every structure, so they carry no information and are left out.
+* *slab partners*: atoms within ``slab_half_width + slab_edge`` along z of a window atom
+  (they enter the slab sums at the edges of the window, see below).
+
+Before SOAP is computed, each electrode is *padded*: its outermost PL is repeated outward
+(the semi-infinite electrode of the geometry contract) until every centre sees a complete
+environment within r_cut. The descriptors therefore do not depend on how many electrode PLs
+the structure happens to carry, and the artificial end surfaces of a finite cell never enter.
+
+Neck-aware, size-independent aggregation
+----------------------------------------
+The conductance of a contact is set by its narrowest cross-section. The surrogate
+(:class:`vlab.conductance.surrogate.ConductanceSurrogate`) maps each atom's descriptor to a
+non-negative contribution a_i (G0) and then
+
+1. sums contributions over *slabs* perpendicular to z: on planes z_p spaced
+   ``grid_spacing`` (0.25 Å) apart across the window, c_p = Σ_i k(z_p - z_i) a_i, where the
+   flat-top profile k is 1 within ``slab_half_width`` (1.5 Å) of the plane and falls to 0
+   over ``slab_edge`` (0.5 Å) (:func:`slab_matrix`). This is binning into slabs about one
+   to one and a half atomic layers thick (the (002) layers of fcc [001] Au are 2.04 Å
+   apart), without a grid origin and smooth in the positions. The flat top makes the
+   minimum over planes count whole layers: in a compact wire a plane through a layer sees
+   that layer only; in a monatomic chain (z spacing up to ~3 Å) every plane sees at least
+   one atom with full weight, whatever the bond length; across a gap wider than
+   2 × 2.0 Å (a rupture) the sum falls to 0, and between 3 and 4 Å it falls smoothly,
+   so the geometry itself tells a rupture from a chain;
+2. reduces along z with a *soft minimum* (:func:`soft_minimum`): the softmax(-c/τ)-weighted
+   mean of the slab sums, which tends to min_p c_p for τ → 0 and, unlike -τ log Σ exp(-c/τ),
+   does not drift with the number of planes (the length of the structure).
+
+Sums grow with the cross-section and the soft minimum neither grows with the length nor with
+the width of the electrodes, so the same per-atom model applies to structures of any size.
+
+Global pooling (:func:`pool_global`, the mean or max of the window atoms' descriptors) is
+provided as the baseline: it dilutes the few neck atoms among all the others, so the same
+neck inside wider or longer structures yields different features
+(numbers in ``benchmarks/results/surrogate.json``).
+
+Examples
+--------
+>>> from vlab.conductance.structures import build_wire
+>>> wire = build_wire("Au", cross_section=(1, 1), length=2, electrode_layers=2)
+>>> [desc] = compute_descriptors([wire])
+>>> desc.features.shape, int(desc.window.sum())
+((16, 105), 16)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from scipy import sparse
+
+from vlab.conductance.transport import lead_layers
+from vlab.errors import InputError
+
+__all__ = [
+    "DescriptorSettings",
+    "LocalDescriptors",
+    "compute_descriptors",
+    "pool_global",
+    "slab_matrix",
+    "soft_minimum",
+]
+
+_TOL = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class DescriptorSettings:
+    """Settings of the per-atom SOAP descriptors and of the slab pooling (saved with models).
+
+    Parameters
+    ----------
+    species : tuple of str
+        Chemical symbols that may occur (SOAP channels).
+    r_cut : float
+        SOAP cutoff radius, Å (3-8).
+    n_max, l_max : int
+        Number of radial basis functions (1-12) and maximum angular degree (0-9).
+    sigma : float
+        Width of the atomic Gaussians, Å (> 0).
+    slab_half_width : float
+        Atoms within this distance along z of a plane count fully in its slab sum, Å.
+    slab_edge : float
+        Beyond ``slab_half_width`` the weight falls to 0 over this distance (cosine), Å.
+    grid_spacing : float
+        Spacing of the planes on which slab sums are evaluated, Å (0.05-1).
+    margin_layers : int
+        Electrode principal layers next to the device that are pooled with it (>= 0).
+
+    Examples
+    --------
+    >>> DescriptorSettings().n_features
+    105
+    >>> DescriptorSettings(r_cut=1.0)
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InputError: The 'r_cut' parameter of DescriptorSettings must be ...
+    """
+
+    species: tuple[str, ...] = ("Au",)
+    r_cut: float = 5.5
+    n_max: int = 6
+    l_max: int = 4
+    sigma: float = 0.5
+    slab_half_width: float = 1.5
+    slab_edge: float = 0.5
+    grid_spacing: float = 0.25
+    margin_layers: int = 1
+
+    def __post_init__(self) -> None:
+        species = self.species
+        if isinstance(species, str) or not isinstance(species, Sequence) or not species:
+            raise _bad("species", "a non-empty tuple of chemical symbols", species)
+        object.__setattr__(self, "species", tuple(str(s) for s in species))
+        _check_number(self, "r_cut", 3.0, 8.0, "a number of Å in [3, 8]")
+        _check_number(self, "sigma", _TOL, 2.0, "a number of Å in (0, 2]")
+        _check_number(self, "slab_half_width", 0.2, 4.0, "a number of Å in [0.2, 4]")
+        _check_number(self, "slab_edge", 0.05, 2.0, "a number of Å in [0.05, 2]")
+        _check_number(self, "grid_spacing", 0.05, 1.0, "a number of Å in [0.05, 1]")
+        for name, low, high in (("n_max", 1, 12), ("l_max", 0, 9), ("margin_layers", 0, 10)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise _bad(name, f"an integer in [{low}, {high}]", value)
+            if not low <= value <= high:
+                raise _bad(name, f"an integer in [{low}, {high}]", value)
+
+    @property
+    def reach(self) -> float:
+        """Largest distance along z at which an atom still enters a slab sum, Å."""
+        return float(self.slab_half_width + self.slab_edge)
+
+    @property
+    def n_features(self) -> int:
+        """Length of the per-atom descriptor vector."""
+        return int(self._soap().get_number_of_features())
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (inverse of :meth:`from_dict`)."""
+        return dataclasses.asdict(self) | {"species": list(self.species)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DescriptorSettings:
+        """Settings from :meth:`to_dict` output.
+
+        >>> s = DescriptorSettings(r_cut=5.0)
+        >>> DescriptorSettings.from_dict(s.to_dict()) == s
+        True
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InputError(
+                f"Unknown DescriptorSettings keys {unknown}; allowed: {sorted(names)}."
+            )
+        return cls(**{k: tuple(v) if k == "species" else v for k, v in data.items()})
+
+    def _soap(self):
+        from dscribe.descriptors import SOAP
+
+        return SOAP(
+            species=list(self.species),
+            r_cut=float(self.r_cut),
+            n_max=int(self.n_max),
+            l_max=int(self.l_max),
+            sigma=float(self.sigma),
+            periodic=False,
+            sparse=False,
+        )
+
+
+def _bad(name: str, rule: str, value: object) -> InputError:
+    return InputError(
+        f"The {name!r} parameter of DescriptorSettings must be {rule}. Got {value!r}."
+    )
+
+
+def _check_number(settings, name: str, low: float, high: float, rule: str) -> None:
+    value = getattr(settings, name)
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not (ok and np.isfinite(value) and low <= value <= high):
+        raise _bad(name, rule, value)
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class LocalDescriptors:
+    """Per-atom descriptors of one structure's centres (window atoms and slab partners).
+
+    Attributes
+    ----------
+    features : ndarray, shape (n_centres, n_features)
+        SOAP vector of each centre.
+    z : ndarray, shape (n_centres,)
+        Position of each centre along the transport axis, Å.
+    window : ndarray of bool, shape (n_centres,)
+        True for window atoms (device + margin PLs), which carry a slab; False for partners.
+    n_atoms : int
+        Number of atoms of the original (unpadded) structure.
+    settings : DescriptorSettings
+        The settings used.
+    """
+
+    features: np.ndarray
+    z: np.ndarray
+    window: np.ndarray
+    n_atoms: int
+    settings: DescriptorSettings
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+
+# --------------------------------------------------------------------------- padding
+def _padded(atoms: Atoms, settings: DescriptorSettings) -> tuple[Atoms, np.ndarray]:
+    """Electrode-padded copy of ``atoms`` and a boolean mask of its window atoms."""
+    layers = lead_layers(atoms)
+    pos = atoms.get_positions()
+    numbers = atoms.get_atomic_numbers()
+    period = layers.period
+    m = settings.margin_layers
+    window = np.zeros(len(atoms), dtype=bool)
+    window[layers.device] = True
+    for side in (layers.left, layers.right):
+        for pl in side[len(side) - min(m, len(side)) :]:
+            window[pl] = True
+    depth = settings.r_cut + settings.reach + _TOL
+    extra_pos, extra_num = [pos], [numbers]
+    for side, sign in ((layers.left, -1.0), (layers.right, +1.0)):
+        beyond = max(0, len(side) - m) * period
+        n_pad = max(0, math.ceil((depth - beyond) / period))
+        outer = side[0]
+        for k in range(1, n_pad + 1):
+            extra_pos.append(pos[outer] + [0.0, 0.0, sign * k * period])
+            extra_num.append(numbers[outer])
+    padded = Atoms(numbers=np.concatenate(extra_num), positions=np.concatenate(extra_pos))
+    window = np.concatenate([window, np.zeros(len(padded) - len(atoms), dtype=bool)])
+    return padded, window
+
+
+def _centres(z: np.ndarray, window: np.ndarray, half_width: float) -> np.ndarray:
+    """Indices of window atoms and of every atom within ``half_width`` of one (along z)."""
+    zw = np.sort(z[window])
+    pos = np.searchsorted(zw, z)
+    left = np.abs(z - zw[np.clip(pos - 1, 0, len(zw) - 1)])
+    right = np.abs(z - zw[np.clip(pos, 0, len(zw) - 1)])
+    near = np.minimum(left, right) <= half_width + _TOL
+    return np.flatnonzero(window | near)
+
+
+def _check_structures(structures, caller: str) -> list[Atoms]:
+    if isinstance(structures, Atoms) or not isinstance(structures, Sequence):
+        raise InputError(
+            f"The 'structures' parameter of {caller} must be a list of ase.Atoms. "
+            f"Got {type(structures).__name__}."
+        )
+    for i, atoms in enumerate(structures):
+        if not isinstance(atoms, Atoms):
+            raise InputError(
+                f"The 'structures' parameter of {caller} must be a list of ase.Atoms; item {i} "
+                f"is a {type(atoms).__name__}."
+            )
+    return list(structures)
+
+
+def compute_descriptors(
+    structures: Sequence[Atoms],
+    settings: DescriptorSettings | None = None,
+    *,
+    batch_size: int = 64,
+) -> list[LocalDescriptors]:
+    """SOAP descriptors of the centres of each structure (window atoms and slab partners).
+
+    Parameters
+    ----------
+    structures : list of ase.Atoms
+        Tagged structures obeying the geometry contract of
+        :mod:`vlab.conductance.structures` (transport along z, electrodes tagged 1 and 2,
+        ``info["lead_period"]``).
+    settings : DescriptorSettings, optional
+        Descriptor settings; default ``DescriptorSettings()``.
+    batch_size : int
+        Structures handed to the SOAP generator at a time (memory bound, >= 1).
+
+    Returns
+    -------
+    list of LocalDescriptors
+        One per structure, in order.
+
+    Raises
+    ------
+    InvalidStructureError
+        If a structure breaks the electrode contract.
+    InputError
+        If a parameter is not allowed.
+    """
+    caller = "compute_descriptors"
+    structures = _check_structures(structures, caller)
+    settings = DescriptorSettings() if settings is None else settings
+    if not isinstance(settings, DescriptorSettings):
+        raise InputError(
+            f"The 'settings' parameter of {caller} must be a DescriptorSettings. "
+            f"Got {type(settings).__name__}."
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(
+            f"The 'batch_size' parameter of {caller} must be an integer >= 1. Got {batch_size!r}."
+        )
+    soap = settings._soap()
+    out: list[LocalDescriptors] = []
+    for start in range(0, len(structures), batch_size):
+        out.extend(_batch(structures[start : start + batch_size], settings, soap))
+    return out
+
+
+def _batch(structures: list[Atoms], settings: DescriptorSettings, soap) -> list[LocalDescriptors]:
+    prepared = []
+    for atoms in structures:
+        padded, window = _padded(atoms, settings)
+        unknown = set(padded.get_chemical_symbols()) - set(settings.species)
+        if unknown:
+            raise InputError(
+                f"The structure contains {sorted(unknown)}, which are not in the descriptor "
+                f"species {list(settings.species)}. Add them to DescriptorSettings(species=...)."
+            )
+        z = padded.positions[:, 2]
+        centres = _centres(z, window, settings.reach)
+        prepared.append((padded, centres, z[centres], window[centres], len(atoms)))
+    result = []
+    for padded, centres, z, window, n_atoms in prepared:
+        features = np.asarray(soap.create(padded, centers=centres.tolist()), dtype=float)
+        result.append(
+            LocalDescriptors(
+                features=features.reshape(len(centres), -1),
+                z=z,
+                window=window,
+                n_atoms=n_atoms,
+                settings=settings,
+            )
+        )
+    return result
+
+
+# --------------------------------------------------------------------------- pooling
+def _kernel(dz: np.ndarray, half_width: float, edge: float) -> np.ndarray:
+    """Flat-top slab profile: 1 within ``half_width``, cosine fall to 0 over ``edge``."""
+    x = np.clip((np.abs(dz) - half_width) / edge, 0.0, 1.0)
+    return 0.5 * (1.0 + np.cos(np.pi * x))
+
+
+def slab_matrix(descriptors: LocalDescriptors) -> sparse.csr_matrix:
+    """Sparse matrix S (n_planes × n_centres) of slab weights on a grid of planes along z.
+
+    Planes z_p are spaced ``grid_spacing`` Å apart over the window atoms' z range; a centre i
+    belongs to the slab of plane p with the weight k(z_p - z_i): 1 for
+    ``|z_p - z_i| <= slab_half_width``, then a cosine fall to 0 over ``slab_edge``. ``S @ a``
+    are the slab sums of per-atom values ``a``: a smooth cross-section profile that falls to 0
+    inside a gap between atoms, so a rupture shows up as an empty slab.
+
+    Examples
+    --------
+    >>> from vlab.conductance.structures import build_wire
+    >>> [desc] = compute_descriptors([build_wire("Au", cross_section=(1, 1), length=1)])
+    >>> s = slab_matrix(desc)
+    >>> s.shape
+    (41, 12)
+    >>> sums = s @ np.ones(len(desc))  # atoms per slab: a (002) layer has 2 atoms
+    >>> float(sums.min()), float(sums.max())
+    (2.0, 4.0)
+    """
+    settings = descriptors.settings
+    zw = descriptors.z[descriptors.window]
+    step = settings.grid_spacing
+    n = int(np.floor((zw.max() - zw.min()) / step + _TOL)) + 1
+    planes = zw.min() + step * np.arange(n) + 0.5 * (zw.max() - zw.min() - step * (n - 1))
+    dz = planes[:, None] - descriptors.z[None, :]
+    return sparse.csr_matrix(_kernel(dz, settings.slab_half_width, settings.slab_edge))
+
+
+def soft_minimum(values, groups, temperature: float) -> np.ndarray:
+    """Soft minimum of ``values`` within each group: Σ_j w_j v_j, w = softmax(-v/τ).
+
+    Tends to the group minimum for τ → 0 and to the mean for τ → ∞; adding copies of the
+    same value leaves it unchanged (length independence).
+
+    Parameters
+    ----------
+    values : array-like, shape (n,)
+        Values (e.g. slab sums, G0).
+    groups : array-like of int, shape (n,)
+        Group index of each value, 0 .. n_groups - 1 (every group non-empty).
+    temperature : float
+        τ > 0, in the units of ``values``.
+
+    Returns
+    -------
+    ndarray, shape (n_groups,)
+
+    Examples
+    --------
+    >>> soft_minimum([1.0, 3.0, 3.0, 2.0, 2.0], [0, 0, 0, 1, 1], 0.1).round(6)
+    array([1., 2.])
+    """
+    return _soft_minimum(np.asarray(values, float), np.asarray(groups, int), temperature)[0]
+
+
+def _soft_minimum(values: np.ndarray, groups: np.ndarray, temperature: float):
+    """Soft minimum per group and the softmax weights (for back-propagation)."""
+    n_groups = int(groups.max()) + 1
+    lowest = np.full(n_groups, np.inf)
+    np.minimum.at(lowest, groups, values)
+    e = np.exp(-(values - lowest[groups]) / temperature)
+    weights = e / np.bincount(groups, e, minlength=n_groups)[groups]
+    return np.bincount(groups, weights * values, minlength=n_groups), weights
+
+
+def pool_global(descriptors: Sequence[LocalDescriptors], *, mode: str = "mean") -> np.ndarray:
+    """Global pooling of the window atoms' descriptors (the baseline that ignores the neck).
+
+    Parameters
+    ----------
+    descriptors : list of LocalDescriptors
+    mode : {"mean", "max", "meanmax"}
+        Mean, element-wise maximum, or both concatenated.
+
+    Returns
+    -------
+    ndarray, shape (n_structures, n_features) or (n_structures, 2 n_features)
+
+    Examples
+    --------
+    >>> from vlab.conductance.structures import build_wire
+    >>> descs = compute_descriptors([build_wire("Au", cross_section=(1, 1), length=1)])
+    >>> pool_global(descs, mode="meanmax").shape
+    (1, 210)
+    """
+    modes = ("mean", "max", "meanmax")
+    if mode not in modes:
+        raise InputError(
+            f"The 'mode' parameter of pool_global must be one of {', '.join(modes)}. Got {mode!r}."
+        )
+    rows = []
+    for desc in descriptors:
+        x = desc.features[desc.window]
+        parts = {"mean": [x.mean(0)], "max": [x.max(0)], "meanmax": [x.mean(0), x.max(0)]}
+        rows.append(np.concatenate(parts[mode]))
+    return np.asarray(rows)
