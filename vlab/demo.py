@@ -25,30 +25,42 @@ __all__ = ["demo_specs", "run_demo"]
 
 
 def demo_specs(*, quick: bool = False) -> dict[str, dict]:
-    """The two campaign specs of the demo (``quick``: fewer, shorter traces)."""
-    traces = 4 if quick else 16
-    protocol = {
-        "speed": 0.5,
-        "timestep": 5.0,
-        "snapshot_every": 0.1,
-        "equilibration": 1.0,
-        "max_elongation": 6.0 if quick else 12.0,
-        "post_rupture": 1.0,
-    }
+    """The two campaign specs of the demo.
+
+    Default: 24 traces of Au [001] 2x2 nanowires (160 atoms) pulled at 0.2 Å/ps to rupture.
+    ``quick``: 4 short traces of a one-atom neck between 2x2 electrodes (for tests).
+    """
+    if quick:
+        structure = {
+            "builder": "contact",
+            "neck_cross_section": [1, 1],
+            "electrode_cross_section": [2, 2],
+            "length": 2,
+            "electrode_layers": 3,
+        }
+        protocol = {
+            "speed": 0.5,
+            "snapshot_every": 0.1,
+            "equilibration": 1.0,
+            "max_elongation": 6.0,
+            "post_rupture": 1.0,
+        }
+        traces, what = 4, "one-atom Au [001] necks between 2x2 electrodes"
+    else:
+        structure = {"builder": "wire", "cross_section": [2, 2], "length": 4, "electrode_layers": 3}
+        protocol = {
+            "speed": 0.2,
+            "snapshot_every": 0.1,
+            "equilibration": 2.0,
+            "max_elongation": 22.0,
+            "post_rupture": 1.0,
+        }
+        traces, what = 24, "Au [001] 2x2 nanowires (160 atoms)"
     md = {
         "name": "demo-breakjunction",
         "kind": "break-junction-md",
-        "description": "Au [001] contacts (3x3 electrodes, 2x2 neck) stretched at 4 K and 300 K",
-        "params": {
-            "structure": {
-                "builder": "contact",
-                "neck_cross_section": [1, 1],
-                "electrode_cross_section": [2, 2],
-                "length": 2,
-                "electrode_layers": 3,
-            },
-            "protocol": protocol,
-        },
+        "description": f"{what} stretched to rupture at 4 K and 300 K",
+        "params": {"structure": structure, "protocol": protocol},
         "inputs": {
             "generator": "traces",
             "n": traces,
@@ -64,7 +76,7 @@ def demo_specs(*, quick: bool = False) -> dict[str, dict]:
         "description": "s-band tight-binding conductance of every demo snapshot",
         "params": {"fidelity": "sband", "energies": [-1.0, -0.5, 0.5, 1.0]},
         "inputs": {"catalog": "demo-breakjunction"},
-        "chunk_size": 50,
+        "chunk_size": 100,
         "store": "stores/sband.zarr",
     }
     return {"breakjunction": md, "sband": sband}
