@@ -1,23 +1,33 @@
-"""Tests of vlab.polymers.transfer on a small synthetic source/target problem."""
+"""Tests of vlab.polymers.transfer (and its numpy network) on small synthetic problems."""
 
 from __future__ import annotations
-
-import warnings
 
 import numpy as np
 import pytest
 
 from vlab.errors import InputError
-from vlab.polymers.transfer import pretrain, protocol_a, split_by_unit
+from vlab.polymers import _mlp
+from vlab.polymers.transfer import (
+    PretrainOptions,
+    featurize,
+    plot_report,
+    pretrain,
+    protocol_a,
+    protocol_b,
+    split_by_unit,
+    tg_cv,
+)
+
+SMALL = PretrainOptions(hidden=(32, 16), n_members=1, epochs=150, patience=30, finetune_epochs=20)
 
 
 def _toy(n=150, seed=0):
-    """Target depends on a latent that the source tasks also reveal (transfer should help)."""
+    """Target depends on a latent that the source tasks reveal (transfer should help)."""
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 30))
-    latent = np.tanh(X[:, :10] @ rng.normal(size=10) / 3)
-    Y = np.column_stack([latent + 0.05 * rng.normal(size=n), latent**2, X[:, 11]])
-    y = 0.2 + 0.05 * latent + 0.005 * rng.normal(size=n)
+    X = rng.normal(size=(n, 12))
+    latent = np.tanh(X[:, 0] * X[:, 1] + 0.5 * X[:, 2] ** 2 - 0.5)  # not linear in X
+    Y = np.column_stack([latent + 0.05 * rng.normal(size=n), np.exp(latent), X[:, 11]])
+    y = 0.2 + 0.05 * latent + 0.002 * rng.normal(size=n)
     return X, Y, y
 
 
@@ -29,30 +39,123 @@ def test_split_is_disjoint_and_complete():
         split_by_unit(10, source_fraction=1.5, rng=np.random.default_rng(0))
 
 
-def test_pretrained_hidden_features_shape():
+def test_network_learns_a_smooth_function_and_ignores_missing_labels():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    Y = np.column_stack([X[:, 0] - X[:, 1], np.where(rng.random(300) < 0.5, X[:, 2], np.nan)])
+    w = _mlp.train(X, Y, hidden=(32,), options=_mlp.TrainOptions(epochs=80), rng=rng)
+    test = rng.normal(size=(100, 4))
+    pred = w.predict(test)
+    assert np.corrcoef(pred[:, 0], test[:, 0] - test[:, 1])[0, 1] > 0.95
+    assert np.corrcoef(pred[:, 1], test[:, 2])[0, 1] > 0.9
+    with pytest.raises(InputError, match="needs at least one finite value"):
+        _mlp.train(X, np.full((300, 1), np.nan), rng=rng)
+
+
+def test_finetune_l2_keeps_hidden_weights_near_pretrained():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(200, 5))
+    base = _mlp.train(X, X[:, :2], hidden=(16,), options=_mlp.TrainOptions(epochs=20), rng=rng)
+    head = _mlp.with_head(base, np.zeros(16), 0.0, 0.0, 1.0)
+    drift = {}
+    for l2 in (0.0, 100.0):
+        opt = _mlp.TrainOptions(epochs=50, l2=l2, validation_fraction=0.0, learning_rate=1e-2)
+        tuned = _mlp.train(X[:20], X[:20, 4], init=head, new_head=False, options=opt, rng=rng)
+        drift[l2] = np.abs(tuned.coefs[0] - base.coefs[0]).mean()
+    assert drift[100.0] < 0.2 * drift[0.0]
+
+
+def test_pretrain_logs_positive_tasks_and_checks_size():
     X, Y, _ = _toy(80)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = pretrain(X, Y, hidden=(16, 8), max_iter=50)
-    assert net.hidden(X).shape == (80, 8)
+    net = pretrain(X, Y, options=SMALL, rng=np.random.default_rng(0))
+    assert net.log_tasks == (False, True, False)
+    assert net.hidden(X).shape == (80, 16)
+    assert (net.predict(X)[:, 1] > 0).all()
+    with pytest.raises(InputError, match="at least 10 source rows. Got 5"):
+        pretrain(X[:5], Y[:5], options=SMALL, rng=np.random.default_rng(0))
 
 
-def test_protocol_a_runs_and_reports_paired_draws():
-    X, Y, y = _toy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = protocol_a(
-            X,
-            y,
-            Y,
-            n_splits=2,
-            draws_per_split=2,
-            n_train=20,
-            rng=np.random.default_rng(1),
-            pretrain_kwargs={"hidden": (32, 16), "max_iter": 200},
-        )
+def test_protocol_a_transfer_beats_scratch_on_a_learnable_latent():
+    X, Y, y = _toy(600)
+    res = protocol_a(
+        X, y, Y, n_splits=2, draws_per_split=2, n_train=20, options=SMALL,
+        rng=np.random.default_rng(1),
+    )  # fmt: skip
     assert res.n_draws == 4 and all(v.shape == (4,) for v in res.mae.values())
+    assert len(res.y_true) == len(res.draw) == 4 * (200 - 20)
     summary = res.summary()
-    assert summary["best_transfer"] in ("frozen", "outputs", "finetune")
-    # the latent is learnable from the source tasks: transfer beats the mean predictor
-    assert summary[f"mae_{summary['best_transfer']}"] < summary["mae_mean"]
+    assert summary["best_transfer"] in ("outputs", "outputs+x", "frozen", "finetune")
+    assert summary["mae_outputs"] < 0.8 * summary["mae_scratch"]
+    assert summary["mae_outputs"] < summary["mae_mean"]
+
+
+def test_protocol_a_checks_learners_and_disjoint_extra():
+    X, Y, y = _toy(60)
+    with pytest.raises(InputError, match="'learners' parameter must list names"):
+        protocol_a(X, y, Y, learners=["outputs"], rng=np.random.default_rng(0))
+    with pytest.raises(InputError, match="share 1 repeat units"):
+        protocol_a(
+            X, y, Y, extra=(X[:2], y[:2]), units=["*C*", "*CC(*)C"], extra_units=["*C*"],
+            rng=np.random.default_rng(0),
+        )  # fmt: skip
+    with pytest.raises(InputError, match="too few for n_train=28"):
+        protocol_a(X, y, Y, options=SMALL, rng=np.random.default_rng(0))
+
+
+def test_protocol_a_multitask_extra_rows_and_protocol_b(tmp_path):
+    X, Y, y = _toy(200)
+    extra = (X[150:], Y[150:, 0] * 50 + 300)  # a Tg-like task on other rows
+    res = protocol_a(
+        X[:150], y[:150], Y[:150, 1:], extra=extra, n_splits=1, draws_per_split=2,
+        n_train=15, options=SMALL, learners=["scratch", "outputs", "finetune"],
+        rng=np.random.default_rng(2),
+    )  # fmt: skip
+    assert set(res.mae) == {"scratch", "outputs", "finetune"}
+    b = protocol_b(
+        X[:12], y[:12], X[20:], Y[20:], options=SMALL, learners=["scratch", "outputs", "mean"],
+        rng=np.random.default_rng(3),
+    )  # fmt: skip
+    summary = b.summary()
+    assert b.n_draws == 12 and b.n_train == 11 and np.isnan(b.r2["scratch"]).all()
+    assert np.isfinite(summary["r2_pooled_outputs"])
+    for result in (res, b):
+        png = plot_report(result, tmp_path / f"{result.protocol}.png")
+        assert png.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(InputError, match="'learner' parameter of plot_report"):
+        plot_report(b, tmp_path / "x.png", learner="nope")
+
+
+def test_tg_cv_reports_folds_and_drops_missing():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = 300 + 40 * X[:, 0]
+    y[:5] = np.nan
+    res = tg_cv(X, y, n_folds=3, options=SMALL, rng=rng)
+    assert res.n == 55 and res.mae.shape == (3,)
+    assert res.summary()["mae"] < 0.5 * np.abs(y[5:] - y[5:].mean()).mean()
+
+
+def test_featurize_is_translation_invariant():
+    F = featurize(["*CCO*", "*COC*", "*CC(*)C"], n_bits=128)
+    assert F.shape[1] > 128 and np.allclose(F[0, :128], F[1, :128])
+    assert not np.allclose(F[0, :128], F[2, :128])
+
+
+def test_masked_loss_gradients_match_finite_differences():
+    rng = np.random.default_rng(4)
+    Z = rng.normal(size=(7, 3)).astype(np.float64)
+    T = rng.normal(size=(7, 2))
+    M = rng.random((7, 2)) < 0.7
+    coefs, inter = _mlp._init([3, 5, 2], rng)
+    params = [p.astype(np.float64) + 0.1 for p in coefs + inter]
+    tw = np.array([1.0, 0.5])
+    _, grads = _mlp._gradients(params, Z, T, M, tw)
+    eps = 1e-6
+    for k, p in enumerate(params):
+        idx = tuple(rng.integers(s) for s in p.shape)
+        p[idx] += eps
+        up = _mlp._gradients(params, Z, T, M, tw)[0]
+        p[idx] -= 2 * eps
+        down = _mlp._gradients(params, Z, T, M, tw)[0]
+        p[idx] += eps
+        assert grads[k][idx] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
