@@ -29,10 +29,27 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conductance_train(args: argparse.Namespace) -> int:
+    from vlab.reports import train_surrogate
+
+    report = train_surrogate(
+        args.stores, args.model, holdout=args.holdout, seed=args.seed, n_estimators=args.estimators
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_conductance_validate(args: argparse.Namespace) -> int:
+    from vlab.reports import validate_surrogate
+
+    print(json.dumps(validate_surrogate(args.model, args.stores, args.out), indent=2))
+    return 0
+
+
 def _conductance(sub) -> None:
     group = sub.add_parser(
         "conductance",
-        help="conductance lab: plots of traces and histograms",
+        help="conductance lab: plots, surrogate training and validation",
         description="Conductance lab commands. plot: conductance traces G(elongation) and the "
         "conductance histogram (linear and log axes, bins in G0) of a conductance-reference "
         "store, as PNG files, with a summary JSON (histogram peak).",
@@ -48,6 +65,29 @@ def _conductance(sub) -> None:
     p.add_argument("--out", default="vlab-results/figures", help="folder for the PNG files")
     p.add_argument("--traces", type=int, default=12, help="traces to draw (default 12)")
     p.set_defaults(func=_cmd_conductance_plot)
+    p = actions.add_parser(
+        "train",
+        help="train the local-descriptor surrogate on reference stores",
+        description="Train a ConductanceSurrogate (SOAP, slab pooling, soft "
+        "minimum, MLP ensemble) on conductance-reference stores, holding out "
+        "whole traces; writes the model (.npz), a report JSON and a parity PNG.",
+    )
+    p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
+    p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
+    p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
+    p.add_argument("--estimators", type=int, default=8, help="ensemble members (default 8)")
+    p.set_defaults(func=_cmd_conductance_train)
+    p = actions.add_parser(
+        "validate",
+        help="R², MAE and parity plots against reference stores",
+        description="Evaluate a saved surrogate against reference stores "
+        "(e.g. larger structures); writes validation.json and a parity PNG.",
+    )
+    p.add_argument("model", help="model file written by vlab conductance train")
+    p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
+    p.add_argument("--out", default="vlab-results/validation", help="output folder")
+    p.set_defaults(func=_cmd_conductance_validate)
 
 
 def _cmd_polymers_ingest(args: argparse.Namespace) -> int:

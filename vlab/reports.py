@@ -196,3 +196,102 @@ def design_library(
     }
     (out / "design-report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _labelled(name_or_path: str | os.PathLike) -> tuple[list, np.ndarray, np.ndarray, str]:
+    """Structures, reference conductances and trace numbers of a reference store."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = catalog.get_entry(str(name_or_path)).location
+    ds = catalog.select(catalog.open_store(path), status="done").load()
+    if "structure_positions" not in ds or "conductance" not in ds:
+        raise InputError(
+            f"The store {str(path)!r} is not a conductance-reference store of "
+            "structures (it needs structure_* and conductance variables)."
+        )
+    structures = catalog.decode_structures(ds, prefix="structure_")
+    traces = ds["trace"].values if "trace" in ds else np.arange(len(structures))
+    return structures, ds["conductance"].values.astype(float), traces, path.stem
+
+
+def _parity(ax, y, p, title: str) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    r2, mae = float(r2_score(y, p)), float(mean_absolute_error(y, p))
+    top = max(1.5, float(np.max(y)) * 1.05)
+    ax.scatter(y, p, s=6, alpha=0.6)
+    ax.plot([0, top], [0, top], "k--", lw=1)
+    ax.set(
+        xlabel="reference G (G0)",
+        ylabel="surrogate G (G0)",
+        title=f"{title}\nR² {r2:.3f}, MAE {mae:.3f} G0",
+    )
+    return {"r2": round(r2, 4), "mae_G0": round(mae, 4), "n": len(y)}
+
+
+def train_surrogate(
+    names: list[str],
+    model_path: str | os.PathLike,
+    *,
+    holdout: float = 0.25,
+    seed: int = 0,
+    n_estimators: int = 8,
+) -> dict:
+    """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
+
+    Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
+    """
+    from matplotlib.figure import Figure
+
+    from vlab.conductance import ConductanceSurrogate
+
+    if not 0 < holdout < 1:
+        raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
+    parts = [_labelled(n) for n in names]
+    structures = [s for p in parts for s in p[0]]
+    y = np.concatenate([p[1] for p in parts])
+    groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
+    rng = np.random.default_rng(seed)
+    unique = rng.permutation(np.unique(groups))
+    test_groups = set(unique[: max(1, round(holdout * len(unique)))])
+    test = np.array([g in test_groups for g in groups])
+    model = ConductanceSurrogate(n_estimators=n_estimators, random_state=seed)
+    model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
+    pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])
+    fig = Figure(figsize=(4.5, 4.5), layout="constrained")
+    metrics = _parity(fig.add_subplot(), y[test], pred, "held-out traces")
+    model_path = model.save(model_path)
+    fig.savefig(model_path.with_suffix(".parity.png"), dpi=120)
+    report = {
+        "model": str(model_path),
+        "training_stores": names,
+        "n_train": int((~test).sum()),
+        "held_out_traces": len(test_groups),
+        "held_out": metrics,
+        "parity_png": str(model_path.with_suffix(".parity.png")),
+    }
+    model_path.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def validate_surrogate(
+    model_path: str | os.PathLike, names: list[str], out_dir: str | os.PathLike
+) -> dict:
+    """R², MAE and a parity plot of a saved surrogate against each reference store."""
+    from matplotlib.figure import Figure
+
+    from vlab.conductance import ConductanceSurrogate
+
+    model = ConductanceSurrogate.load(model_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
+    report: dict[str, Any] = {"model": str(model_path), "stores": {}}
+    for k, name in enumerate(names):
+        structures, y, _, stem = _labelled(name)
+        pred = model.predict(structures)
+        report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
+    fig.savefig(out / "validation-parity.png", dpi=120)
+    report["parity_png"] = str(out / "validation-parity.png")
+    (out / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report

@@ -7,6 +7,10 @@ and its results into per-item arrays. No physics here.
     One item = one MD trace (structure builder + protocol + temperature + seed). Outputs are
     padded to ``max_snapshots`` snapshots: elongation, time, cycle, direction, contact, the
     snapshot positions (float32, Å) and cells, the atoms' numbers and tags, rupture info.
+``conductance-surrogate``
+    Like ``conductance-reference`` (same items), but evaluated in batches by a trained
+    :class:`vlab.conductance.ConductanceSurrogate` loaded once per worker (``params: {model:
+    PATH}``): G/G0 and its ensemble standard deviation.
 ``conductance-reference``
     One item = one structure (an ase.Atoms), usually every snapshot of the traces of a
     ``break-junction-md`` store (``inputs: {catalog: NAME}``). Output: G/G0 and, when
@@ -348,6 +352,77 @@ register_kind(
         evaluate_one=_ref_one,
         setup=_calculator,
         identity=_ref_identity,
+        items_from_dataset=_ref_from_traces,
+        input_attrs={
+            "trace": ("1", "trace number"),
+            "snapshot": ("1", "snapshot index"),
+            "temperature": ("K", "bath temperature"),
+            "elongation": ("angstrom", "electrode displacement"),
+        },
+    )
+)
+
+
+# ------------------------------------------------------------------- conductance-surrogate
+
+
+def _sur_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    from pathlib import Path
+
+    _check_keys("conductance-surrogate", "parameter", params, {"model", "snapshot_stride"})
+    model = params.get("model")
+    if not isinstance(model, str) or not Path(model).expanduser().is_file():
+        raise SpecError(
+            "conductance-surrogate: 'model' must be the path of a model saved by "
+            f"ConductanceSurrogate.save (vlab conductance train). Got {model!r}."
+        )
+    stride = params.get("snapshot_stride", 1)
+    if not isinstance(stride, int) or stride < 1:
+        raise SpecError(
+            f"conductance-surrogate: 'snapshot_stride' must be an integer >= 1. Got {stride!r}."
+        )
+    return {"model": str(Path(model).expanduser().resolve()), "snapshot_stride": stride}
+
+
+def _sur_setup(params: Mapping[str, Any]):
+    from vlab.conductance import ConductanceSurrogate
+
+    return ConductanceSurrogate.load(params["model"])
+
+
+def _sur_identity(params: Mapping[str, Any]) -> dict[str, Any]:
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256(Path(params["model"]).read_bytes()).hexdigest()
+    return {"id": "conductance-surrogate", "version": "1", "model_sha256": digest}
+
+
+def _sur_outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
+    return {
+        "conductance": Variable(units="G0", long_name="surrogate conductance G/G0"),
+        "conductance_std": Variable(units="G0", long_name="ensemble standard deviation"),
+    }
+
+
+def _sur_batch(items: Sequence[Item], params: Mapping[str, Any], model: Any) -> list:
+    mean, std = model.predict([item["structure"] for item in items], return_std=True)
+    return [
+        {"conductance": float(m), "conductance_std": float(s)}
+        for m, s in zip(mean, std, strict=True)
+    ]
+
+
+register_kind(
+    Kind(
+        name="conductance-surrogate",
+        version="1",
+        description="conductance predicted by a trained local-descriptor surrogate, in batches",
+        check_params=_sur_params,
+        outputs=_sur_outputs,
+        evaluate_batch=_sur_batch,
+        setup=_sur_setup,
+        identity=_sur_identity,
         items_from_dataset=_ref_from_traces,
         input_attrs={
             "trace": ("1", "trace number"),

@@ -1,0 +1,96 @@
+"""Train the surrogate from a reference store, validate it, and run it as a campaign kind."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from vlab.campaign import load_spec, run_campaign
+from vlab.catalog import open_store
+from vlab.cli import main
+from vlab.errors import SpecError
+
+pytest.importorskip("dscribe", reason="the surrogate's descriptors need dscribe")
+
+MD = {
+    "name": "bj",
+    "kind": "break-junction-md",
+    "chunk_size": 1,
+    "store": "bj.zarr",
+    "params": {
+        "structure": {
+            "builder": "contact",
+            "neck_cross_section": [1, 1],
+            "electrode_cross_section": [2, 2],
+            "length": 2,
+        },
+        "protocol": {
+            "speed": 1.0,
+            "equilibration": 0.2,
+            "max_elongation": 4.0,
+            "snapshot_every": 0.2,
+            "post_rupture": 0.6,
+        },
+    },
+    "inputs": {"generator": "traces", "n": 4, "params": {"temperatures": [4, 300]}},
+}
+REF = {
+    "name": "ref",
+    "kind": "conductance-reference",
+    "params": {"fidelity": "sband"},
+    "inputs": {"catalog": "bj"},
+    "chunk_size": 50,
+    "store": "ref.zarr",
+}
+
+
+def _run(tmp_path, data):
+    path = tmp_path / f"{data['name']}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return run_campaign(load_spec(path), progress=False)
+
+
+def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
+    _run(tmp_path, MD)
+    ref = _run(tmp_path, REF)
+    model = tmp_path / "sur.npz"
+    assert (
+        main(
+            [
+                "conductance",
+                "train",
+                "ref",
+                "--model",
+                str(model),
+                "--estimators",
+                "2",
+                "--holdout",
+                "0.25",
+            ]
+        )
+        == 0
+    )
+    report = json.loads(model.with_suffix(".report.json").read_text())
+    assert report["held_out"]["n"] > 0 and model.with_suffix(".parity.png").is_file()
+    capsys.readouterr()
+    assert main(["conductance", "validate", str(model), "ref", "--out", str(tmp_path / "v")]) == 0
+    assert json.loads(capsys.readouterr().out)["stores"]["ref"]["n"] == ref.done
+    sur = _run(
+        tmp_path,
+        {
+            **REF,
+            "name": "sur",
+            "kind": "conductance-surrogate",
+            "store": "sur.zarr",
+            "params": {"model": str(model)},
+        },
+    )
+    assert sur.done == ref.done and sur.failed == 0
+    g, std = open_store(sur.store)["conductance"].values, open_store(sur.store)["conductance_std"]
+    assert np.isfinite(g).all() and (std.values >= 0).all()
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    with pytest.raises(SpecError, match="'model' must be the path of a model saved by"):
+        _run(tmp_path, {**REF, "kind": "conductance-surrogate", "params": {"model": "x.npz"}})
