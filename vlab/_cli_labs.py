@@ -170,6 +170,14 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
+    from vlab.reports import transfer_report
+
+    report = transfer_report(args.out, splits=args.splits, draws=args.draws, seed=args.seed)
+    print(json.dumps(report, indent=2, default=float))
+    return 0
+
+
 def _polymers(sub) -> None:
     group = sub.add_parser(
         "polymers",
@@ -224,6 +232,19 @@ def _polymers(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
     p.add_argument("--synchronous", action="store_true", help="run here, without Dask")
     p.set_defaults(func=_cmd_polymers_design)
+    p = actions.add_parser(
+        "transfer",
+        help="transfer learning to thermal conductivity (report)",
+        description="Protocol A (28 PI1070 polymers per draw, pretraining on "
+        "the other PI1070 MD properties, transfer vs scratch, paired per draw) "
+        "and protocol B (leave-one-out on the embedded experimental table); "
+        "writes transfer.json and plots.",
+    )
+    p.add_argument("--splits", type=int, default=4, help="source/target splits (default 4)")
+    p.add_argument("--draws", type=int, default=5, help="draws of 28 per split (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of splits and draws")
+    p.add_argument("--out", default="vlab-results/transfer", help="output folder")
+    p.set_defaults(func=_cmd_polymers_transfer)
 
 
 REGISTER: list = [_conductance, _polymers]

@@ -295,3 +295,67 @@ def validate_surrogate(
     report["parity_png"] = str(out / "validation-parity.png")
     (out / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+#: PI1070 source tasks of the transfer protocols (none is λ or computed from it).
+TRANSFER_SOURCE_TASKS = (
+    "density",
+    "Cp",
+    "bulk_modulus",
+    "Rg",
+    "r2",
+    "nematic_order_parameter",
+    "refractive_index",
+    "compressibility",
+    "Cv",
+)
+
+
+def transfer_report(
+    out_dir: str | os.PathLike, *, splits: int = 4, draws: int = 5, seed: int = 0
+) -> dict[str, Any]:
+    """Protocols A and B with PI1070 pretraining; writes ``transfer.json`` and two PNGs.
+
+    Protocol A: PI1070 split by repeat unit into source (2/3, its MD properties only) and target
+    pool; 28 training polymers per draw, tested on the rest of the pool; transfer learners vs
+    the same ridge from scratch. Protocol B: leave-one-out on the embedded experimental table,
+    pretraining without its repeat units. (``benchmarks/polymers.py`` adds Tg pretraining.)
+    """
+    from vlab.polymers import load_experimental_tc, load_pi1070, pi1070_source_columns
+    from vlab.polymers.transfer import featurize, plot_report, protocol_a, protocol_b, signed_log1p
+
+    if not set(TRANSFER_SOURCE_TASKS) <= set(pi1070_source_columns()):
+        raise InputError("A transfer source task is not an allowed PI1070 source column.")
+    pi, ex = load_pi1070(), load_experimental_tc()
+    f_pi, f_ex = featurize(pi.smiles, normalized=True), featurize(ex.smiles, normalized=True)
+    keep = np.isfinite(f_pi).all(axis=0) & (np.nanstd(f_pi, axis=0) > 0)
+    x_pi, x_ex = signed_log1p(f_pi[:, keep]), signed_log1p(f_ex[:, keep])
+    y_pi, y_ex = pi.column("thermal_conductivity"), ex.column("thermal_conductivity")
+    y_src = np.column_stack([pi.column(c) for c in TRANSFER_SOURCE_TASKS])
+    ok = np.isfinite(x_pi).all(axis=1) & np.isfinite(y_pi)
+    res_a = protocol_a(
+        x_pi[ok],
+        y_pi[ok],
+        y_src[ok],
+        n_splits=splits,
+        draws_per_split=draws,
+        units=[s for s, k in zip(pi.smiles, ok, strict=True) if k],
+        rng=np.random.default_rng(seed),
+    )
+    src = ok & ~np.isin(np.array(pi.smiles), np.array(ex.smiles))
+    res_b = protocol_b(x_ex, y_ex, x_pi[src], y_src[src], rng=np.random.default_rng(seed))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plot_report(res_a, out / "protocol_a.png")
+    plot_report(res_b, out / "protocol_b.png")
+    report = {
+        "protocol_a": res_a.summary(),
+        "protocol_b": res_b.summary(),
+        "source_tasks": list(TRANSFER_SOURCE_TASKS),
+        "files": {
+            "protocol_a": str(out / "protocol_a.png"),
+            "protocol_b": str(out / "protocol_b.png"),
+        },
+    }
+    (out / "transfer.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    return report

@@ -1,5 +1,7 @@
 """polymer-predict through the engine, and the polymer sources as catalog stores."""
 
+import json
+
 import numpy as np
 import pytest
 import yaml
@@ -54,3 +56,21 @@ def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("*CC*\t") and "W m-1 K-1" in out[0] and "error" in out[1]
     assert main(["polymers", "ingest", "nope"]) == 2
+
+
+@pytest.mark.slow
+def test_transfer_command_writes_a_report(tmp_path, capsys):
+    import os
+    from pathlib import Path
+
+    cache = os.environ.get("VLAB_DATA__CACHE_DIR")
+    if not cache or not Path(cache, "RadonPy_PI1070.csv").is_file():
+        pytest.skip("needs RadonPy_PI1070.csv in VLAB_DATA__CACHE_DIR (CI: shared/data)")
+    assert (
+        main(["polymers", "transfer", "--splits", "1", "--draws", "2", "--out", str(tmp_path)]) == 0
+    )
+    report = json.loads((tmp_path / "transfer.json").read_text())
+    assert report["protocol_a"]["n_draws"] == 2 and "thermal_conductivity" not in str(
+        report["source_tasks"]
+    )
+    assert (tmp_path / "protocol_a.png").is_file() and (tmp_path / "protocol_b.png").is_file()
