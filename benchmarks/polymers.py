@@ -53,19 +53,10 @@ from vlab.polymers.transfer import (
     signed_log1p,
     tg_cv,
 )
+from vlab.reports import TRANSFER_SOURCE_TASKS
 
 #: The PI1070 source tasks named in the issue (all allowed by pi1070_source_columns).
-SOURCE_TASKS = (
-    "density",
-    "Cp",
-    "bulk_modulus",
-    "Rg",
-    "r2",
-    "nematic_order_parameter",
-    "refractive_index",
-    "compressibility",
-    "Cv",
-)
+SOURCE_TASKS = TRANSFER_SOURCE_TASKS
 FEATURE_VERSION = "morgan2-1024+rdkit-desc/1"
 HEADLINE = "pi1070+tg"
 #: Network settings: PI1070 alone (~700 rows) and with the ~7,000 Tg rows (fewer epochs).

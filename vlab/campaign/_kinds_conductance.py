@@ -252,11 +252,7 @@ def _ref_params(params: Mapping[str, Any]) -> dict[str, Any]:
             f"conductance-reference: 'fidelity' must be one of {_FIDELITIES}. Got {fidelity!r}."
         )
     energies = [float(e) for e in params.get("energies", [])]
-    stride = params.get("snapshot_stride", 1)
-    if not isinstance(stride, int) or stride < 1:
-        raise SpecError(
-            f"conductance-reference: 'snapshot_stride' must be an integer >= 1. Got {stride!r}."
-        )
+    stride = _check_stride("conductance-reference", params)
     out = {
         "fidelity": fidelity,
         "calculator": dict(params.get("calculator", {})),
@@ -303,6 +299,21 @@ def _ref_one(item: Item, params: Mapping[str, Any], calculator: Any) -> dict[str
         t = calculator.transmission(atoms, energies)
         return {"conductance": float(t[0]), "transmission": t[1:]}
     return {"conductance": calculator.conductance(atoms)}
+
+
+_SNAPSHOT_ATTRS = {
+    "trace": ("1", "trace number"),
+    "snapshot": ("1", "snapshot index"),
+    "temperature": ("K", "bath temperature"),
+    "elongation": ("angstrom", "electrode displacement"),
+}
+
+
+def _check_stride(kind: str, params: Mapping[str, Any]) -> int:
+    stride = params.get("snapshot_stride", 1)
+    if not isinstance(stride, int) or stride < 1:
+        raise SpecError(f"{kind}: 'snapshot_stride' must be an integer >= 1. Got {stride!r}.")
+    return stride
 
 
 def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
@@ -353,12 +364,7 @@ register_kind(
         setup=_calculator,
         identity=_ref_identity,
         items_from_dataset=_ref_from_traces,
-        input_attrs={
-            "trace": ("1", "trace number"),
-            "snapshot": ("1", "snapshot index"),
-            "temperature": ("K", "bath temperature"),
-            "elongation": ("angstrom", "electrode displacement"),
-        },
+        input_attrs=_SNAPSHOT_ATTRS,
     )
 )
 
@@ -376,11 +382,7 @@ def _sur_params(params: Mapping[str, Any]) -> dict[str, Any]:
             "conductance-surrogate: 'model' must be the path of a model saved by "
             f"ConductanceSurrogate.save (vlab conductance train). Got {model!r}."
         )
-    stride = params.get("snapshot_stride", 1)
-    if not isinstance(stride, int) or stride < 1:
-        raise SpecError(
-            f"conductance-surrogate: 'snapshot_stride' must be an integer >= 1. Got {stride!r}."
-        )
+    stride = _check_stride("conductance-surrogate", params)
     return {"model": str(Path(model).expanduser().resolve()), "snapshot_stride": stride}
 
 
@@ -424,11 +426,6 @@ register_kind(
         setup=_sur_setup,
         identity=_sur_identity,
         items_from_dataset=_ref_from_traces,
-        input_attrs={
-            "trace": ("1", "trace number"),
-            "snapshot": ("1", "snapshot index"),
-            "temperature": ("K", "bath temperature"),
-            "elongation": ("angstrom", "electrode displacement"),
-        },
+        input_attrs=_SNAPSHOT_ATTRS,
     )
 )
