@@ -4,12 +4,12 @@
 # Measured on the 2-core development machine (shared with other work): see examples/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for spec in au-breakjunction au-sband au-small-md au-spd-small au-sband-small au-spd-large \
+for spec in au-breakjunction au-sband au-small-md au-spd-small au-sband-small au-spd-large au-spd-2x2 \
             au-sband-large au-sband-subset; do
   vlab run "examples/$spec.yaml" --no-progress
 done
 mkdir -p catalogs/data
-for name in au-spd-small au-sband-small au-spd-large au-sband-large au-sband-subset; do
+for name in au-spd-small au-sband-small au-spd-large au-sband-large au-sband-subset au-spd-2x2; do
   rm -rf "catalogs/data/$name.zarr"
   vlab catalog export "$name" "catalogs/data/$name.zarr"
 done
