@@ -130,7 +130,7 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
-    from vlab.campaign import connect, load_spec, run_campaign
+    from vlab.campaign import load_spec, run_campaigns
     from vlab.reports import design_library
 
     out = Path(args.out).resolve()
@@ -158,12 +158,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         )
     )
     spec = load_spec(spec_path)
-    if args.synchronous:
-        report = run_campaign(spec)
-    else:
-        with connect(workers=args.workers) as client:
-            print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-            report = run_campaign(spec, client=client)
+    (report,) = run_campaigns([spec], synchronous=args.synchronous, workers=args.workers)
     print(report.summary())
     summary = design_library(spec.store, out / f"{name}-library", n=args.n)
     print(json.dumps(summary, indent=2))

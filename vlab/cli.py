@@ -30,20 +30,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from vlab.campaign import connect, load_spec, run_campaign
+    from vlab.campaign import load_spec, run_campaigns
 
     spec = load_spec(args.spec)
     print(f"campaign {spec.name!r}: kind {spec.kind}, store {spec.store}")
-    if args.synchronous:
-        report = run_campaign(spec, progress=not args.no_progress, retry_failed=args.retry_failed)
-    else:
-        with connect(
-            workers=args.workers, scheduler=args.scheduler, kubernetes=args.kubernetes
-        ) as client:
-            print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-            report = run_campaign(
-                spec, client=client, progress=not args.no_progress, retry_failed=args.retry_failed
-            )
+    (report,) = run_campaigns(
+        [spec],
+        synchronous=args.synchronous,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        kubernetes=args.kubernetes,
+        progress=not args.no_progress,
+        retry_failed=args.retry_failed,
+    )
     print(report.summary())
     for line in report.errors:
         print(f"  failed {line}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from vlab import config
-from vlab.campaign import connect, load_spec, run_campaign
+from vlab.campaign import load_spec, run_campaigns
 
 __all__ = ["demo_specs", "run_demo"]
 
@@ -104,15 +104,10 @@ def run_demo(
     specs = _write_specs(out, quick)
     index = out / "catalog"
     with config.override({"catalog.index_dir": str(index)}):
-        if synchronous:
-            reports = [run_campaign(load_spec(specs[k])) for k in ("breakjunction", "sband")]
-        else:
-            with connect(workers=workers) as client:
-                print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-                reports = [
-                    run_campaign(load_spec(specs[k]), client=client)
-                    for k in ("breakjunction", "sband")
-                ]
+        names = ("breakjunction", "sband")
+        reports = run_campaigns(
+            [load_spec(specs[k]) for k in names], synchronous=synchronous, workers=workers
+        )
         for report in reports:
             print(report.summary())
         summary = conductance_figures(reports[1].store, out / "figures")

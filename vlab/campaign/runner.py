@@ -17,7 +17,7 @@ import contextlib
 import datetime as _dt
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
 from vlab.errors import StoreError
 
-__all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign"]
+__all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -463,3 +463,27 @@ def _perf_report(client, store: Path):
     path = store.with_name(store.name + ".performance.html")
     with performance_report(filename=str(path)):
         yield str(path)
+
+
+def run_campaigns(
+    specs: Sequence[CampaignSpec],
+    *,
+    synchronous: bool = False,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    kubernetes: bool = False,
+    progress: bool = True,
+    retry_failed: bool = False,
+) -> list[CampaignReport]:
+    """Run ``specs`` in order on one cluster (or in this process if ``synchronous``).
+
+    The cluster is made by :func:`vlab.campaign.connect`; its dashboard link is printed first.
+    """
+    from vlab.campaign.cluster import connect
+
+    kw = {"progress": progress, "retry_failed": retry_failed}
+    if synchronous:
+        return [run_campaign(spec, **kw) for spec in specs]
+    with connect(workers=workers, scheduler=scheduler, kubernetes=kubernetes) as client:
+        print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+        return [run_campaign(spec, client=client, **kw) for spec in specs]
