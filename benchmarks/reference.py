@@ -6,8 +6,9 @@ Run from the repository root::
 
 Each size is a perfect fcc [001] Au wire or tip junction from ``vlab.conductance._junctions``
 (timings do not depend on disorder). The s-band model is timed as the median of 7 runs; the
-extended Hückel model (RDKit/YAeHMOP, ``assembly="molecule"``, the reference) with 3 runs for
-small sizes and 1 for the largest, plus the two-centre ``assembly="pairs"`` variant. The scaling
+extended Hückel spd model (``ExtendedHuckel()``: vlab's Slater-orbital engine, ``au-tail``
+parameters, the reference the campaigns use) with 3 runs for small sizes and 1 for the largest,
+plus RDKit's YAeHMOP pair by pair (``engine="rdkit-pairs"``, YAeHMOP parameters). The scaling
 exponent is the slope of a least-squares fit of log(time) against log(atoms). Existing keys of
 the JSON file (e.g. ``histogram_peak_G0``) are kept.
 """
@@ -37,11 +38,12 @@ SBAND_CASES = [  # (label, builder) ~30 to ~500 atoms
     ("wire 3x3 cells", lambda: J.fcc001_wire(3, n_device_layers=4)),
     ("wire 4x4 cells", lambda: J.fcc001_wire(4, n_device_layers=7)),
 ]
-SPD_CASES = [  # (label, builder, runs) ~20 to ~150 atoms
+SPD_CASES = [  # (label, builder, runs) 20 to 200 atoms
     ("wire 1x1 cells", lambda: J.fcc001_wire(1, n_device_layers=2), 3),
     ("apex-apex tips w1", lambda: J.tip_gap(0.0, 1), 3),
     ("wire 2x2 cells", lambda: J.fcc001_wire(2, n_device_layers=2), 3),
     ("wire 2x2 cells long", lambda: J.fcc001_wire(2, n_device_layers=11), 1),
+    ("wire 2x2 cells longer", lambda: J.fcc001_wire(2, n_device_layers=17), 1),
 ]
 
 
@@ -80,10 +82,12 @@ def main() -> dict:
     data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     print("s-band tight binding (median of 7 runs)")
     data["sband"] = _series(SBandTightBinding(), SBAND_CASES, default_runs=7)
-    print("extended Hückel, one YAeHMOP run per structure")
+    print("extended Hückel, vlab engine, au-tail parameters")
     data["spd"] = _series(ExtendedHuckel(), SPD_CASES)
-    print("extended Hückel, two-centre pair assembly")
-    data["spd_pairs"] = _series(ExtendedHuckel(assembly="pairs"), SPD_CASES)
+    print("extended Hückel, RDKit YAeHMOP pair by pair")
+    rdkit = ExtendedHuckel(engine="rdkit-pairs", parameters="yaehmop")
+    data["spd_rdkit_pairs"] = _series(rdkit, SPD_CASES)
+    data.pop("spd_pairs", None)  # session-1 name of the RDKit series
     data["reference_benchmark_machine"] = {
         "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),
@@ -92,7 +96,7 @@ def main() -> dict:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(data, indent=2, default=str) + "\n")
     print(f"\n{'model':10s} {'atoms':>24s} {'exponent':>9s}")
-    for key in ("sband", "spd", "spd_pairs"):
+    for key in ("sband", "spd", "spd_rdkit_pairs"):
         print(f"{key:10s} {data[key]['atoms']!s:>24s} {data[key]['scaling_exponent']:9.2f}")
     return data
 

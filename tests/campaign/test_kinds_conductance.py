@@ -76,10 +76,24 @@ def test_reference_reuses_labels_across_campaigns(tmp_path):
     assert again.computed == 0 and again.copied == again.n_items
 
 
+def test_spd_reference_labels_every_kth_snapshot(tmp_path):
+    run_campaign(_write(tmp_path, MD), progress=False)
+    spd = {**REF, "name": "spd", "store": "spd.zarr"}
+    spd["params"] = {"fidelity": "spd", "snapshot_stride": 6}
+    ref = run_campaign(_write(tmp_path, spd), progress=False)
+    assert ref.failed == 0 and ref.n_items >= 2
+    ds = open_store(ref.store)
+    g = ds["conductance"].values
+    assert np.all((g >= 0) & (g < 3.0))
+    assert '"eht-spd"' in ds.attrs["calculator"] and "au-tail" in ds.attrs["calculator"]
+
+
 @pytest.mark.parametrize(
     ("params", "error", "message"),
     [
         ({"fidelity": "dft"}, SpecError, "'fidelity' must be one of"),
+        ({"fidelity": "spd", "calculator": {"assembly": "pairs"}}, SpecError, "assembly"),
+        ({"fidelity": "spd", "calculator": {"engine": "gpu"}}, Exception, "'engine' parameter"),
         ({"fidelity": "sband", "calculator": {"t0": 1.0}}, Exception, "t0"),
         ({"fidelity": "sband", "snapshot_stride": 0}, SpecError, "'snapshot_stride' must be"),
     ],

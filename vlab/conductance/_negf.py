@@ -16,6 +16,7 @@ Only couplings between adjacent PLs are kept in the electrodes (nearest-PL appro
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from dataclasses import dataclass
 
@@ -27,6 +28,9 @@ from vlab.errors import CalculationFailed
 __all__ = ["LeadBlocks", "lead_fermi_energy", "surface_green", "transmission"]
 
 _MAX_ITER = 200
+_CACHE: dict[str, object] = {}
+_CACHE_SIZE = 64
+_CACHE_MIN_SIZE = 64**2  # blocks smaller than 64 x 64 are cheaper to recompute than to hash
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,13 +80,33 @@ def _lu(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return lu
 
 
+def _key(*arrays: np.ndarray, extra=()) -> str:
+    """Hash of arrays rounded to 1e-9 (rigidly moved leads give the same key)."""
+    digest = hashlib.sha256(repr(extra).encode())
+    for arr in arrays:
+        digest.update(np.ascontiguousarray(np.round(arr, 9) + 0.0).tobytes())
+        digest.update(repr(arr.shape).encode())
+    return digest.hexdigest()
+
+
+def _cached(key: str, compute):
+    """Per-process memo of lead quantities: snapshots of one trace share rigid electrodes."""
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = compute()
+    return _CACHE[key]
+
+
 def _self_energy(m: np.ndarray, lead: LeadBlocks) -> np.ndarray:
     o, n = lead.outer, lead.inner
     a = m[np.ix_(o, o)]
     deeper = m[np.ix_(n, o)]  # translated coupling: PL k -> PL k+1 deeper into the lead
     back = m[np.ix_(o, n)]
-    g = surface_green(a, deeper, back)
-    return deeper @ g @ back
+    if a.size < _CACHE_MIN_SIZE:
+        return deeper @ surface_green(a, deeper, back) @ back
+    key = _key(a, deeper, back, extra="sigma")
+    return _cached(key, lambda: deeper @ surface_green(a, deeper, back) @ back)
 
 
 def transmission(
@@ -151,6 +175,11 @@ def lead_fermi_energy(
     ``n_electrons`` per PL and the Fermi energy is the midpoint between the highest occupied
     and the lowest empty level.
     """
+    key = _key(h00, h01, s00, s01, extra=("fermi", float(n_electrons), n_k))
+    return _cached(key, lambda: _fermi(h00, h01, s00, s01, n_electrons, n_k))
+
+
+def _fermi(h00, h01, s00, s01, n_electrons, n_k) -> float:
     levels = []
     for k in (np.arange(n_k) + 0.5) * (np.pi / n_k):
         phase = np.exp(1j * k)
