@@ -18,8 +18,10 @@ from vlab.polymers.datasets import (
     load_smiles_list,
     load_source,
     merge_tables,
+    normalize_many,
     pi1070_source_columns,
 )
+from vlab.polymers.smiles import canonicalize_many
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
@@ -168,3 +170,29 @@ def test_copy_in_writable_cache_is_used(tmp_path):
     with config.override({"data.cache_dir": str(tmp_path), "data.offline": True}):
         t = load_source("xenonpy_polymer_genome")
     assert t.units["Tg"] == "K" and t.bad_rows.count > 0 and len(t) > 200
+
+
+def test_normalize_many_equals_reference_path_on_crafted_units():
+    units = [
+        "*CCCC*", "*COC*", "*OCC*", "[*]CCOCCO[*]", "*NCCCCCC(=O)*", "*CCCCCC(=O)N*",
+        "*CC(*)c1ccccc1", "*c1ccc(Oc2ccc(C(=O)*)cc2)cc1", "*C[C@H](*)C", "*C/C=C/C*",
+        "*CC(C)(C)C(=O)OCC*", "*Oc1ccc(cc1)C(C)(C)c1ccc(cc1)OC(=O)*", "not a smiles", "*CC",
+    ]  # fmt: skip
+    fast, bad = normalize_many(units)
+    reference, ref_bad = canonicalize_many(units, normalize=True)
+    assert fast == reference and bad == ref_bad and bad.count == 2
+
+
+@needs_shared
+def test_normalize_many_equals_reference_path_on_tg_sample(shared_cache):
+    rows = (shared_cache / "polymon_Tg.csv").read_text().splitlines()[1:]
+    sample = [r.split(",")[0] for r in np.random.default_rng(0).choice(rows, 100)]
+    assert normalize_many(sample) == canonicalize_many(sample, normalize=True)
+
+
+def test_small_molecule_cp_plausibility_filter():
+    assert datasets._cp_problem("CCCC", 98.0) == ""
+    assert "below the plausible floor" in datasets._cp_problem("CCCCc1ccc2ccccc2c1", -49.6)
+    assert "several fragments" in datasets._cp_problem("[Na+].[Cl-]", 50.0)
+    assert "no parseable SMILES" in datasets._cp_problem("", 50.0)
+    assert datasets._cp_problem("[Ar]", 20.79) == ""  # 5/2 R, monatomic ideal gas

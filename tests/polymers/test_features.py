@@ -74,3 +74,29 @@ def test_pipeline_and_clone():
     assert len(pipe[:-1].get_feature_names_out()) == 34
     # 2-D single-column input (ColumnTransformer style) is accepted
     assert MorganCounts(n_bits=8).fit_transform(np.array([["*CC*"]])).shape == (1, 8)
+
+
+def test_molecule_kind_matches_capped_unit_descriptors():
+    names = ["MolWt", "NumHDonors", "TPSA", "NumRotatableBonds"]
+    mol = RDKitDescriptors(names=names, kind="molecule").fit_transform(["CCC", "CCO"])
+    unit = RDKitDescriptors(names=names).fit_transform(["*CC(*)C", "*CC(*)O"])
+    np.testing.assert_allclose(mol, unit)  # capped *CC(*)C is propane, *CC(*)O ethanol
+
+
+def test_molecule_kind_morgan_counts_all_atoms():
+    # propane: 3 atoms at radius 0 and 3 at radius 1, ends are CH3 end groups
+    X = MorganCounts(radius=1, n_bits=2048, kind="molecule").fit_transform(["CCC", "CCCC"])
+    assert X[0].sum() == 6 and X[1].sum() == 8
+    chain = MorganCounts(radius=1, n_bits=2048).fit_transform(["*CC(*)C"])
+    assert not np.array_equal(X[0], chain[0])  # a chain unit has no CH3-CH2 end environments
+
+
+def test_molecule_kind_errors():
+    with pytest.raises(InvalidSMILESError, match=r"'\*CC\*' .* has '\*' end markers"):
+        MorganCounts(kind="molecule").fit_transform(["*CC*"])
+    with pytest.raises(InvalidSMILESError, match="'C1CC' is not a valid molecule"):
+        RDKitDescriptors(names=["MolWt"], kind="molecule").fit_transform(["C1CC"])
+    out = MorganCounts(n_bits=16, kind="molecule", on_error="nan").fit_transform(["CC", "*C*"])
+    assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
+    with pytest.raises(InputError, match="'kind' parameter of MorganCounts must be"):
+        MorganCounts(kind="polymer").fit(["CC"])

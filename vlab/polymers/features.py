@@ -14,6 +14,28 @@ also give the same vector (counts per primitive unit).
 :class:`RDKitDescriptors` needs a finite molecule: it computes RDKit 2D descriptors of the
 primitive repeat unit with both ``*`` replaced by hydrogen. Period multiples then look
 identical; cyclic shifts differ only by where the two hydrogens sit.
+
+Plain molecules (``kind="molecule"``)
+-------------------------------------
+Source data of small molecules (e.g. heat capacities,
+:func:`~vlab.polymers.datasets.load_small_molecule_cp`) have no ``*`` ends. With
+``kind="molecule"`` both featurisers take an ordinary SMILES (a ``*`` is an error) and
+produce the same columns as for repeat units, so molecules and polymers can be rows of one
+training set:
+
+* :class:`MorganCounts` counts the environments centred on *all* atoms of the molecule,
+  whose ends are real end groups (a CH3 of propane), where a repeat unit counts only the
+  atoms of one unit inside an infinite chain (every CH2 of polyethylene sees chain on both
+  sides). A molecule is thus featurised like a finite oligomer, counts per molecule;
+  a repeat unit like a chain segment, counts per repeat unit. Both scale with size, so
+  extensive properties (heat capacity per mole of molecules or of repeat units) map onto
+  the same fingerprint scale.
+* :class:`RDKitDescriptors` computes the descriptors of the molecule itself. That is the
+  same treatment as a repeat unit, whose descriptors are those of the hydrogen-capped unit:
+  the capped unit of ``*CC(*)C`` (polypropylene) *is* propane, so a molecule and the capped
+  unit with the same graph get identical descriptors (their Morgan counts differ).
+
+``normalize`` has no effect on molecules.
 """
 
 from __future__ import annotations
@@ -30,7 +52,7 @@ from sklearn.utils.validation import check_is_fitted
 from vlab.errors import InputError, InvalidSMILESError
 from vlab.polymers.smiles import normalize_repeat_unit, oligomer, repeat_unit_mol
 
-__all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors"]
+__all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors", "molecule_mol"]
 
 #: All RDKit 2D descriptors except ``Ipc`` (values up to 1e30+, numerically useless).
 DEFAULT_DESCRIPTORS: tuple[str, ...] = tuple(n for n, _ in Descriptors._descList if n != "Ipc")
@@ -47,6 +69,41 @@ def _as_smiles_list(X, caller: str) -> list[str]:
             f"column). Got an array of shape {arr.shape}."
         )
     return [str(s) if isinstance(s, str) else s for s in arr]
+
+
+_KINDS = ("repeat_unit", "molecule")
+
+
+def _check_kind(value: str, caller: str) -> None:
+    if value not in _KINDS:
+        raise InputError(
+            f"The 'kind' parameter of {caller} must be 'repeat_unit' or 'molecule'. Got {value!r}."
+        )
+
+
+def molecule_mol(smiles: object) -> Chem.Mol:
+    """Parse an ordinary molecule (no ``*`` end markers) for ``kind="molecule"``.
+
+    Raises
+    ------
+    InvalidSMILESError
+        Not a string, empty, not parseable by RDKit, or containing ``*`` (a repeat unit).
+
+    Examples
+    --------
+    >>> molecule_mol("CCO").GetNumAtoms()
+    3
+    """
+    mol = Chem.MolFromSmiles(smiles.strip()) if isinstance(smiles, str) else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        why = "RDKit cannot parse it or it is empty"
+    elif any(a.GetAtomicNum() == 0 for a in mol.GetAtoms()):
+        why = "it has '*' end markers (featurise repeat units with kind='repeat_unit')"
+    else:
+        return mol
+    raise InvalidSMILESError(
+        f"The molecule {smiles!r} is not a valid molecule SMILES for kind='molecule': {why}."
+    )
 
 
 def _check_on_error(value: str, caller: str) -> None:
@@ -68,6 +125,7 @@ class _SmilesTransformer(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Validate the parameters (nothing is learned from ``X``); returns ``self``."""
         _check_on_error(self.on_error, type(self).__name__)
+        _check_kind(self.kind, type(self).__name__)
         _as_smiles_list(X, type(self).__name__)
         self.n_features_out_ = len(self._names())
         return self
@@ -113,6 +171,9 @@ class MorganCounts(_SmilesTransformer):
     on_error : {"raise", "nan"}, default "raise"
         Invalid repeat units raise :class:`~vlab.errors.InvalidSMILESError`, or give a row
         of NaN.
+    kind : {"repeat_unit", "molecule"}, default "repeat_unit"
+        Inputs are repeat units with two ``*`` (environments of one unit in the infinite
+        chain) or ordinary molecules (environments of all atoms; see the module notes).
 
     Examples
     --------
@@ -120,15 +181,24 @@ class MorganCounts(_SmilesTransformer):
     >>> X = fp.transform(["*CCO*", "*COC*", "*CCOCCO*", "*CC(*)C"])
     >>> X.shape, bool((X[0] == X[1]).all() and (X[0] == X[2]).all()), bool((X[0] == X[3]).all())
     ((4, 256), True, False)
+    >>> MorganCounts(radius=1, n_bits=256, kind="molecule").fit_transform(["CCC"]).sum()
+    np.float64(6.0)
     """
 
     def __init__(
-        self, radius: int = 2, n_bits: int = 2048, *, normalize: bool = True, on_error="raise"
+        self,
+        radius: int = 2,
+        n_bits: int = 2048,
+        *,
+        normalize: bool = True,
+        on_error="raise",
+        kind: str = "repeat_unit",
     ):
         self.radius = radius
         self.n_bits = n_bits
         self.normalize = normalize
         self.on_error = on_error
+        self.kind = kind
 
     def fit(self, X, y=None):
         """Validate the parameters; returns ``self``."""
@@ -148,6 +218,8 @@ class MorganCounts(_SmilesTransformer):
         return [f"morgan{self.radius}_{i}" for i in range(self.n_bits)]
 
     def _row(self, smiles: str) -> np.ndarray:
+        if self.kind == "molecule":
+            return self.generator_.GetCountFingerprintAsNumPy(molecule_mol(smiles)).astype(float)
         unit = normalize_repeat_unit(smiles) if self.normalize else smiles
         mol = repeat_unit_mol(unit)
         star_a, star_b = (a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
@@ -172,6 +244,9 @@ class RDKitDescriptors(_SmilesTransformer):
         Reduce each unit to its primitive period first.
     on_error : {"raise", "nan"}, default "raise"
         Behaviour on invalid repeat units.
+    kind : {"repeat_unit", "molecule"}, default "repeat_unit"
+        Inputs are repeat units (descriptors of the hydrogen-capped unit) or ordinary
+        molecules (descriptors of the molecule; see the module notes).
 
     Notes
     -----
@@ -184,12 +259,22 @@ class RDKitDescriptors(_SmilesTransformer):
     >>> d = RDKitDescriptors(names=["MolWt", "NumHDonors"]).fit(["*CC(*)O", "*CC*"])
     >>> d.transform(["*CC(*)O"]).round(2).tolist(), list(d.get_feature_names_out())
     ([[46.07, 1.0]], ['MolWt', 'NumHDonors'])
+    >>> RDKitDescriptors(names=["MolWt"], kind="molecule").fit_transform(["CCO"]).round(2)
+    array([[46.07]])
     """
 
-    def __init__(self, names: Sequence[str] | None = None, *, normalize=True, on_error="raise"):
+    def __init__(
+        self,
+        names: Sequence[str] | None = None,
+        *,
+        normalize=True,
+        on_error="raise",
+        kind: str = "repeat_unit",
+    ):
         self.names = names
         self.normalize = normalize
         self.on_error = on_error
+        self.kind = kind
 
     def _names(self) -> list[str]:
         return list(DEFAULT_DESCRIPTORS if self.names is None else self.names)
@@ -225,8 +310,11 @@ class RDKitDescriptors(_SmilesTransformer):
         return raw
 
     def _row(self, smiles: str) -> np.ndarray:
-        unit = normalize_repeat_unit(smiles) if self.normalize else smiles
-        mol = oligomer(unit, 1, cap="H")
+        if self.kind == "molecule":
+            mol = molecule_mol(smiles)
+        else:
+            unit = normalize_repeat_unit(smiles) if self.normalize else smiles
+            mol = oligomer(unit, 1, cap="H")
         out = np.empty(len(self._names()))
         for j, name in enumerate(self._names()):
             try:

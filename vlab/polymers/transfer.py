@@ -2,9 +2,10 @@
 
 A multi-task perceptron is pretrained on *source* tasks: PI1070 MD properties other than
 thermal conductivity (:func:`~vlab.polymers.datasets.pi1070_source_columns`), optionally
-together with other data (e.g. PoLyInfo Tg) whose rows miss the PI1070 columns (masked
-loss). From a few target points the learners below are compared on the same draws and
-the same input features ``X``:
+together with other data (PoLyInfo Tg of polymers, ideal-gas Cp of small molecules
+featurised with ``kind="molecule"``) whose rows miss the PI1070 columns (masked loss;
+:func:`stack_tasks` builds such a block-diagonal task matrix). From a few target points
+the learners below are compared on the same draws and the same input features ``X``:
 
 ``outputs`` (a)
     ridge regression on the pretrained network's predicted source properties (frozen);
@@ -34,6 +35,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from rdkit import Chem
 from sklearn.feature_selection import VarianceThreshold
 from sklearn.linear_model import RidgeCV
 from sklearn.metrics import mean_absolute_error, r2_score
@@ -43,19 +45,23 @@ from sklearn.preprocessing import StandardScaler
 from vlab.errors import InputError
 from vlab.polymers import _mlp
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
+from vlab.polymers.smiles import oligomer
 
 __all__ = [
     "PretrainOptions",
     "PretrainedNet",
     "TgCVResult",
     "TransferResult",
+    "capped_unit",
     "featurize",
     "plot_report",
     "pretrain",
     "protocol_a",
     "protocol_b",
     "signed_log1p",
+    "source_overlap",
     "split_by_unit",
+    "stack_tasks",
     "tg_cv",
 ]
 
@@ -82,18 +88,28 @@ def signed_log1p(X) -> np.ndarray:
     return np.sign(X) * np.log1p(np.abs(X))
 
 
-def featurize(smiles: Sequence[str], *, n_bits: int = 1024, normalized: bool = False):
+def featurize(
+    smiles: Sequence[str],
+    *,
+    n_bits: int = 1024,
+    normalized: bool = False,
+    kind: str = "repeat_unit",
+):
     """Count Morgan fingerprints (radius 2) and RDKit descriptors of repeat units.
 
     Parameters
     ----------
     smiles : sequence of str
-        Repeat units with two ``*``.
+        Repeat units with two ``*`` (or molecules with ``kind="molecule"``).
     n_bits : int, default 1024
         Length of the Morgan count vector.
     normalized : bool, default False
         True if the units are already primitive (as returned by the loaders with
         ``normalize=True``): skips the costly second normalisation.
+    kind : {"repeat_unit", "molecule"}, default "repeat_unit"
+        Ordinary molecules (small-molecule source data) get the same columns: Morgan
+        counts over all their atoms and the descriptors of the molecule (see
+        :mod:`vlab.polymers.features` for how this compares with repeat units).
 
     Returns
     -------
@@ -105,8 +121,10 @@ def featurize(smiles: Sequence[str], *, n_bits: int = 1024, normalized: bool = F
     --------
     >>> featurize(["*CC*", "*CC(*)C"], n_bits=64).shape[0]
     2
+    >>> featurize(["CCC"], n_bits=64, kind="molecule").shape == featurize(["*CC*"], n_bits=64).shape
+    True
     """
-    opts = {"normalize": not normalized, "on_error": "nan"}
+    opts = {"normalize": not normalized, "on_error": "nan", "kind": kind}
     morgan = MorganCounts(n_bits=n_bits, **opts).fit_transform(list(smiles))
     desc = RDKitDescriptors(**opts).fit_transform(list(smiles))
     return np.hstack([morgan, desc])
@@ -419,6 +437,46 @@ def _collect(records, *, n_train, protocol, notes) -> TransferResult:
 # --- protocols --------------------------------------------------------------------------
 
 
+def stack_tasks(*blocks) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of several source data sets with disjoint tasks, for multi-task pretraining.
+
+    Parameters
+    ----------
+    *blocks : (X_i, Y_i)
+        Features (same columns in every block) and targets of one data set (1-D for one
+        task).
+
+    Returns
+    -------
+    X : ndarray, shape (sum n_i, d)
+    Y : ndarray, shape (sum n_i, sum k_i)
+        Block diagonal: the tasks of block i are NaN (unobserved, masked in the loss) on the
+        rows of the other blocks.
+
+    Examples
+    --------
+    >>> X, Y = stack_tasks((np.zeros((2, 3)), np.array([1.0, 2.0])), (np.ones((1, 3)), [[5.0]]))
+    >>> X.shape, Y.tolist()
+    ((3, 3), [[1.0, nan], [2.0, nan], [nan, 5.0]])
+    """
+    if not blocks:
+        raise InputError("stack_tasks needs at least one (X, Y) block. Got none.")
+    Xs = [np.asarray(X, dtype=float) for X, _ in blocks]
+    Ys = [np.asarray(Y, dtype=float).reshape(len(X), -1) for X, (_, Y) in zip(Xs, blocks)]
+    if len({X.shape[1] for X in Xs}) != 1:
+        raise InputError(
+            "The blocks of stack_tasks must have the same feature columns. Got widths "
+            f"{[X.shape[1] for X in Xs]}."
+        )
+    widths = [Y.shape[1] for Y in Ys]
+    Y = np.full((sum(len(X) for X in Xs), sum(widths)), np.nan)
+    row = col = 0
+    for Yi in Ys:
+        Y[row : row + len(Yi), col : col + Yi.shape[1]] = Yi
+        row, col = row + len(Yi), col + Yi.shape[1]
+    return np.vstack(Xs), Y
+
+
 def _stack_sources(X_src, Y_src, extra):
     """Rows of the source part and of extra data sets, with NaN for unobserved tasks."""
     if extra is None:
@@ -433,14 +491,46 @@ def _stack_sources(X_src, Y_src, extra):
     return np.vstack([X_src, X_extra]), np.vstack([top, bottom])
 
 
+def capped_unit(smiles: str) -> str:
+    """Canonical SMILES of the hydrogen-capped repeat unit (what the descriptors see).
+
+    Examples
+    --------
+    >>> capped_unit("*CC(*)C"), capped_unit("*CCO*")
+    ('CCC', 'CCO')
+    """
+    return Chem.MolToSmiles(oligomer(smiles, 1, cap="H"))
+
+
+def source_overlap(units: Sequence[str], extra_keys: Sequence[str]) -> list[str]:
+    """Extra source rows that stand for a target polymer (leakage check).
+
+    A key of the extra data overlaps if it is one of the target repeat units (e.g. a Tg
+    row of a PI1070 polymer) or, for a molecule without ``*`` (small-molecule Cp rows), if
+    it is the hydrogen-capped form of a target unit: such a molecule has exactly the
+    descriptors of that polymer's repeat unit. Units are compared as given (use the
+    normalised keys of the loaders for both).
+
+    Examples
+    --------
+    >>> source_overlap(["*CC(*)C", "*CCO*"], ["*CC(*)C", "CCC", "CCCC", "OCCO"])
+    ['*CC(*)C', 'CCC']
+    """
+    units = set(units)
+    molecules = [k for k in extra_keys if "*" not in k]
+    capped = {capped_unit(u) for u in units} if molecules else set()
+    return sorted({k for k in extra_keys if k in units or ("*" not in k and k in capped)})
+
+
 def _check_disjoint(units, extra_units, where: str):
     if units is None or extra_units is None:
         return
-    shared = sorted(set(units) & set(extra_units))
+    shared = source_overlap(units, extra_units)
     if shared:
         raise InputError(
             f"The extra source data of {where} share {len(shared)} repeat units with the "
-            f"target rows (e.g. {shared[:3]}). Remove them from the extra data first."
+            f"target rows (e.g. {shared[:3]}; molecules count when they are a capped target "
+            "unit). Remove them from the extra data first (see source_overlap)."
         )
 
 
@@ -476,9 +566,11 @@ def protocol_a(
     n_train : int
         Training points per draw; the test set is the rest of the pool.
     extra : (X_extra, Y_extra), optional
-        More source rows with other tasks (e.g. Tg), multi-task pretraining.
+        More source rows with other tasks (e.g. Tg, small-molecule Cp; several data sets
+        via :func:`stack_tasks`), multi-task pretraining with a masked loss.
     units, extra_units : sequence of str, optional
-        Repeat units of ``X`` and of ``extra``; if both are given they must be disjoint.
+        Repeat units of ``X`` and keys of ``extra`` (repeat units or molecules); if both
+        are given no extra row may stand for a row of ``X`` (:func:`source_overlap`).
     options : PretrainOptions
         Network and fine-tuning settings.
     learners : sequence of str
