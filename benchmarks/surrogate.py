@@ -4,6 +4,7 @@ Run from the repository root after the example campaigns (au-small-md, au-spd-sm
 au-breakjunction, au-sband-subset, au-spd-large, au-sband-large)::
 
     python benchmarks/surrogate.py          # writes benchmarks/results/surrogate.json
+    python benchmarks/surrogate.py --histogram   # only the virtual-experiment keys (below)
 
 Protocol
 --------
@@ -27,13 +28,21 @@ Protocol
   Keys ``r2_*_2x2_sband``. The 1x1 cells of the first scenario contain surface atoms
   only, so the bulk-like atoms of wider electrodes or wires are outside the training
   distribution; the 2x2 cells contain them, and the model then transfers.
+* Virtual experiment (``--histogram``, also part of a full run when its stores exist): the
+  stores of ``vlab conductance experiment examples/au-virtual-experiment.yaml --workers 2``
+  (200 break-junction traces of 280-atom junctions, every snapshot labelled by the surrogate
+  trained on ``au-sband-subset`` and by the s-band reference) are read back, not recomputed;
+  the histogram peaks and R² on the common snapshots are recomputed from them and merged
+  (keys ``histogram_peak_surrogate_G0``, ``histogram_peak_reference_G0``,
+  ``virtual_experiment``) without touching the other keys.
 * Timing: seconds per structure of the surrogate (descriptors + network, batches of
   ``N_TIMED`` structures) and of the references at 5 sizes in the same run (spd: extended
-  Hückel with the two-centre ``assembly="pairs"``, the faster variant the campaigns use).
+  Hückel, ``ExtendedHuckel()``, the calculator the campaigns use).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,6 +73,8 @@ from vlab.conductance import (
 from vlab.errors import InvalidStructureError
 
 ROOT = Path(__file__).resolve().parent.parent / "vlab-results"
+EXPERIMENT = Path(__file__).resolve().parent.parent / "examples" / "au-virtual-experiment.yaml"
+EXPERIMENT_COMMAND = "vlab conductance experiment examples/au-virtual-experiment.yaml --workers 2"
 MODEL = {"random_state": 0}
 N_FOLDS = 4
 N_TYPE_A = 96  # type-a structures with s-band references (every ~3rd snapshot)
@@ -73,7 +84,7 @@ N_TIMED = 10
 MODEL_2X2 = {"n_estimators": 4, "max_iter": 150, "random_state": 0}
 TEST_TRACES_2X2 = 18  # au-sband-subset traces 18-23 are held out
 N_TRACES_3X3 = 4
-SBAND, SPD = SBandTightBinding(), ExtendedHuckel(assembly="pairs")
+SBAND, SPD = SBandTightBinding(), ExtendedHuckel()
 
 
 def load(name: str):
@@ -270,6 +281,58 @@ def timing(model, snapshot_small, snapshot_large) -> dict:
     return rows
 
 
+def virtual_experiment() -> dict | None:
+    """Histogram keys of the virtual experiment, from its stores (None if they are missing)."""
+    import json
+
+    from vlab.experiment import experiment_figure, load_experiment
+
+    spec = load_experiment(EXPERIMENT)
+    stores = (spec.md.store, spec.surrogate.store, spec.reference.store)
+    if not all(store.exists() for store in stores):
+        print(f"  virtual experiment: stores missing; run `{EXPERIMENT_COMMAND}` first")
+        return None
+    start = time.perf_counter()
+    result = experiment_figure(spec.surrogate.store, spec.reference.store, spec.figure,
+                               title=spec.description)  # fmt: skip
+    run = json.loads(spec.summary.read_text()) if spec.summary.is_file() else {}
+    md = open_store(spec.md.store)
+    block = {
+        **{k: v for k, v in result.items() if k != "figure"},
+        "figure": str(spec.figure.relative_to(EXPERIMENT.parent.parent)),
+        "command": EXPERIMENT_COMMAND,
+        "structure": dict(spec.md.params["structure"]),
+        "atoms_per_structure": int(md.sizes["atom"]),
+        "md_traces_done": int((md["status"].values == 1).sum()),
+        "training": _relative(run.get("model", {}), "path"),
+        "campaigns": {k: _relative(v, "store") for k, v in run.get("campaigns", {}).items()},
+        "analysis_s": round(time.perf_counter() - start, 1),
+    }
+    return {
+        "histogram_peak_surrogate_G0": result["histogram_peak_surrogate_G0"],
+        "histogram_peak_reference_G0": result["histogram_peak_reference_G0"],
+        "virtual_experiment": block,
+    }
+
+
+def _relative(block: dict, key: str) -> dict:
+    """``block`` with its path ``key`` relative to the repository (the JSON is committed)."""
+    if key not in block:
+        return block
+    return {**block, key: os.path.relpath(block[key], EXPERIMENT.parent.parent)}
+
+
+def histogram_rows(data: dict) -> list[tuple[str, str]]:
+    block = data["virtual_experiment"]
+    return [
+        ("histogram peak surrogate / reference (G0)",
+         f"{data['histogram_peak_surrogate_G0']} / {data['histogram_peak_reference_G0']}"),
+        ("traces / snapshots / atoms", f"{block['traces']} / {block['snapshots_surrogate']} / "
+         f"{block['atoms_per_structure']}"),
+        ("R2 surrogate vs reference (all snapshots)", str(block["common_snapshots"]["r2"])),
+    ]  # fmt: skip
+
+
 def main() -> dict:
     start = time.perf_counter()
     small, ds = load("au-spd-small")
@@ -333,9 +396,21 @@ def main() -> dict:
         ("surrogate scaling exponent", str(t["surrogate_scaling_exponent"])),
         ("runtime", f"{data['surrogate']['runtime_s']:.0f} s"),
     ]  # fmt: skip
+    experiment = virtual_experiment()
+    if experiment:
+        data |= experiment
+        rows += histogram_rows(experiment)
     write_result("surrogate", data, rows)
     return data
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--histogram"]:
+        found = virtual_experiment()
+        if found is None:
+            sys.exit(1)
+        write_result("surrogate", found, histogram_rows(found))
+    elif sys.argv[1:]:
+        sys.exit(f"usage: python {sys.argv[0]} [--histogram]")
+    else:
+        main()

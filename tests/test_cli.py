@@ -78,3 +78,82 @@ def test_status_of_a_missing_store_is_one_clear_line(tmp_path, capsys):
 def test_kinds_lists_the_probe(capsys):
     assert main(["kinds"]) == 0
     assert "engine-probe" in capsys.readouterr().out
+
+
+def _tiny_experiment(folder, model: str, train: dict | None = None) -> str:
+    """A 2-trace virtual experiment (one-atom necks between 2x2 electrodes, 104 atoms)."""
+    import yaml
+
+    md = {
+        "name": "cli-md",
+        "kind": "break-junction-md",
+        "params": {
+            "structure": {
+                "builder": "contact",
+                "neck_cross_section": [1, 1],
+                "electrode_cross_section": [2, 2],
+                "length": 2,
+                "electrode_layers": 3,
+            },
+            "protocol": {"speed": 0.5, "equilibration": 1.0, "max_elongation": 5.0},
+        },
+        "inputs": {"generator": "traces", "n": 2, "seed": 1},
+        "chunk_size": 1,
+        "store": "md.zarr",
+    }
+    spec = {
+        "name": "cli-experiment",
+        "model": {"path": model, **({"train": train} if train else {})},
+        "campaigns": {
+            "md": md,
+            "surrogate": {
+                "name": "cli-surrogate",
+                "kind": "conductance-surrogate",
+                "inputs": {"catalog": "cli-md"},
+                "store": "surrogate.zarr",
+            },
+            "reference": {
+                "name": "cli-sband",
+                "kind": "conductance-reference",
+                "params": {"snapshot_stride": 3},
+                "inputs": {"catalog": "cli-md"},
+                "store": "sband.zarr",
+            },
+        },
+        "figure": "experiment.png",
+        "summary": "experiment.json",
+    }
+    path = folder / "experiment.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
+
+
+def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
+    pytest.importorskip("dscribe")
+    import json
+    from pathlib import Path
+
+    committed = Path(__file__).resolve().parents[1] / "catalogs/data/au-sband-large.zarr"
+    train = {"stores": [str(committed)], "estimators": 2, "holdout": 0.5}
+    spec = _tiny_experiment(tmp_path, "model.npz", train)
+    assert main(["conductance", "experiment", spec, "--synchronous", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    summary = json.loads(out[out.index("{") :])
+    assert summary["traces"] == 2 and summary["atoms_per_structure"] == 104
+    assert summary["model"]["held_out_traces"] == 1  # of the 2 committed 160-atom traces
+    assert 0 < summary["model"]["n_train"] < 32
+    assert (tmp_path / "model.npz").is_file() and (tmp_path / "experiment.png").is_file()
+    assert summary["snapshots_reference"] < summary["snapshots_surrogate"]
+    assert json.loads((tmp_path / "experiment.json").read_text()) == summary
+
+
+def test_conductance_experiment_errors_are_one_line(tmp_path, capsys):
+    spec = _tiny_experiment(tmp_path, "missing.npz")
+    assert main(["conductance", "experiment", spec, "--synchronous"]) == 2
+    err = capsys.readouterr().err
+    assert "missing.npz' does not exist and 'model.train' is not given" in err
+    assert main(["conductance", "experiment", str(tmp_path / "none.yaml")]) == 2
+    assert "no such experiment file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["conductance", "experiment", "--help"])
+    assert "histograms side by side" in capsys.readouterr().out

@@ -46,13 +46,28 @@ def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conductance_experiment(args: argparse.Namespace) -> int:
+    from vlab.experiment import run_experiment
+
+    summary = run_experiment(
+        args.spec,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        synchronous=args.synchronous,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
 def _conductance(sub) -> None:
     group = sub.add_parser(
         "conductance",
-        help="conductance lab: plots, surrogate training and validation",
+        help="conductance lab: plots, surrogate training and validation, virtual experiment",
         description="Conductance lab commands. plot: conductance traces G(elongation) and the "
         "conductance histogram (linear and log axes, bins in G0) of a conductance-reference "
-        "store, as PNG files, with a summary JSON (histogram peak).",
+        "store, as PNG files, with a summary JSON (histogram peak). train/validate: the "
+        "surrogate. experiment: MD + surrogate + reference histograms in one command.",
     )
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = actions.add_parser(
@@ -88,6 +103,22 @@ def _conductance(sub) -> None:
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--out", default="vlab-results/validation", help="output folder")
     p.set_defaults(func=_cmd_conductance_validate)
+    p = actions.add_parser(
+        "experiment",
+        help="virtual break-junction experiment: MD, surrogate, reference, histograms",
+        description="Run (or resume) a virtual experiment file (see "
+        "examples/au-virtual-experiment.yaml): train the surrogate if its model file is "
+        "missing, run the break-junction MD, surrogate and reference campaigns on one "
+        "cluster, and draw the surrogate and reference conductance histograms side by side "
+        "with the experimental peak window; writes the figure and a summary JSON.",
+    )
+    p.add_argument("spec", help="experiment file (YAML)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
+    where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
+    where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_conductance_experiment)
 
 
 def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
@@ -168,7 +199,9 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
 def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
     from vlab.reports import transfer_report
 
-    report = transfer_report(args.out, splits=args.splits, draws=args.draws, seed=args.seed)
+    report = transfer_report(
+        args.out, sources=args.sources, splits=args.splits, draws=args.draws, seed=args.seed
+    )
     print(json.dumps(report, indent=2, default=float))
     return 0
 
@@ -233,7 +266,18 @@ def _polymers(sub) -> None:
         description="Protocol A (28 PI1070 polymers per draw, pretraining on "
         "the other PI1070 MD properties, transfer vs scratch, paired per draw) "
         "and protocol B (leave-one-out on the embedded experimental table); "
-        "writes transfer.json and plots.",
+        "writes transfer.json and plots. --sources chooses the pretraining data: "
+        "pi1070 (MD properties of the source part), tg (PoLyInfo Tg), cp (ideal-gas "
+        "Cp of small molecules); join names with + for one multi-task variant, "
+        "give several variants to compare them.",
+    )
+    p.add_argument(
+        "--sources",
+        nargs="+",
+        default=["pi1070"],
+        metavar="VARIANT",
+        help="pretraining variants, e.g. pi1070 cp pi1070+tg+cp (or comma-separated); "
+        "the first is the headline (default pi1070)",
     )
     p.add_argument("--splits", type=int, default=4, help="source/target splits (default 4)")
     p.add_argument("--draws", type=int, default=5, help="draws of 28 per split (default 5)")

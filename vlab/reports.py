@@ -310,52 +310,191 @@ TRANSFER_SOURCE_TASKS = (
     "Cv",
 )
 
+#: Source data sets of the transfer pretraining and their tasks. ``pi1070``: MD properties of
+#: the PI1070 source part; ``tg``: PoLyInfo glass transition temperature (K) of polymers;
+#: ``cp``: ideal-gas heat capacity at 298 K (J/(mol K)) of small molecules from
+#: ``chemicals``. A pretraining variant joins names with ``+`` (``"pi1070+tg+cp"`` is
+#: multi-task with a masked loss); a single name is a single-source variant.
+TRANSFER_SOURCES: dict[str, tuple[str, ...]] = {
+    "pi1070": TRANSFER_SOURCE_TASKS,
+    "tg": ("Tg",),
+    "cp": ("Cp_gas_298K",),
+}
 
-def transfer_report(
-    out_dir: str | os.PathLike, *, splits: int = 4, draws: int = 5, seed: int = 0
-) -> dict[str, Any]:
-    """Protocols A and B with PI1070 pretraining; writes ``transfer.json`` and two PNGs.
 
-    Protocol A: PI1070 split by repeat unit into source (2/3, its MD properties only) and target
-    pool; 28 training polymers per draw, tested on the rest of the pool; transfer learners vs
-    the same ridge from scratch. Protocol B: leave-one-out on the embedded experimental table,
-    pretraining without its repeat units. (``benchmarks/polymers.py`` adds Tg pretraining.)
+def parse_variants(variants) -> list[tuple[str, ...]]:
+    """Pretraining variants from names like ``"pi1070+tg"`` (commas also separate variants).
+
+    Examples
+    --------
+    >>> parse_variants(["pi1070", "pi1070+tg+cp,cp"])
+    [('pi1070',), ('pi1070', 'tg', 'cp'), ('cp',)]
     """
-    from vlab.polymers import load_experimental_tc, load_pi1070, pi1070_source_columns
-    from vlab.polymers.transfer import featurize, plot_report, protocol_a, protocol_b, signed_log1p
+    items = [variants] if isinstance(variants, str) else list(variants)
+    out = []
+    for item in (v.strip() for text in items for v in str(text).split(",")):
+        names = tuple(n.strip() for n in item.split("+"))
+        bad = [n for n in names if n not in TRANSFER_SOURCES]
+        if not item or bad or len(set(names)) != len(names):
+            raise InputError(
+                f"The transfer sources must be names among {', '.join(TRANSFER_SOURCES)} joined "
+                f"by '+' (one variant) and separated by ',' or spaces. Got {item!r}."
+            )
+        out.append(names)
+    if not out:
+        raise InputError("Give at least one transfer source variant, e.g. 'pi1070+tg+cp'.")
+    return out
+
+
+def transfer_inputs(variant, target_units, extras) -> tuple[tuple | None, list[str] | None]:
+    """Extra (non-PI1070) source rows of a variant, without rows standing for targets.
+
+    Parameters
+    ----------
+    variant : tuple of str
+        Source names (see :data:`TRANSFER_SOURCES`).
+    target_units : sequence of str
+        Repeat units whose rows must not be in the sources (PI1070 for protocol A, the
+        experimental table for B).
+    extras : dict of str to (keys, X, y)
+        Loaded ``tg`` and ``cp`` sources.
+
+    Returns
+    -------
+    extra : (X, Y) or None
+        Block-diagonal multi-task rows (:func:`~vlab.polymers.transfer.stack_tasks`).
+    keys : list of str or None
+        Their repeat units / molecules, for the leakage check of ``protocol_a``.
+    """
+    from vlab.polymers.transfer import source_overlap, stack_tasks
+
+    blocks, keys = [], []
+    for name in (n for n in variant if n != "pi1070"):
+        smiles, X, y = extras[name]
+        smiles = np.asarray(smiles, dtype=object)
+        ok = np.isfinite(X).all(axis=1) & np.isfinite(y)
+        ok &= ~np.isin(smiles, source_overlap(target_units, list(smiles[ok])))
+        blocks.append((X[ok], y[ok]))
+        keys.extend(smiles[ok])
+    return (stack_tasks(*blocks), keys) if blocks else (None, None)
+
+
+def _transfer_data(variants):
+    """Featurised PI1070, experimental table and the extra sources the variants need."""
+    from vlab.polymers import (
+        load_experimental_tc,
+        load_pi1070,
+        load_small_molecule_cp,
+        load_tg,
+        pi1070_source_columns,
+    )
+    from vlab.polymers.transfer import featurize, signed_log1p
 
     if not set(TRANSFER_SOURCE_TASKS) <= set(pi1070_source_columns()):
         raise InputError("A transfer source task is not an allowed PI1070 source column.")
     pi, ex = load_pi1070(), load_experimental_tc()
-    f_pi, f_ex = featurize(pi.smiles, normalized=True), featurize(ex.smiles, normalized=True)
+    f_pi = featurize(pi.smiles, normalized=True)
     keep = np.isfinite(f_pi).all(axis=0) & (np.nanstd(f_pi, axis=0) > 0)
-    x_pi, x_ex = signed_log1p(f_pi[:, keep]), signed_log1p(f_ex[:, keep])
+
+    def x(F):
+        return signed_log1p(F[:, keep])
+
+    extras = {}
+    needed = {n for v in variants for n in v}
+    if "tg" in needed:
+        tg, _ = load_tg()
+        extras["tg"] = (tg.smiles, x(featurize(tg.smiles, normalized=True)), tg.column("Tg"))
+    if "cp" in needed:
+        cp = load_small_molecule_cp()
+        extras["cp"] = (cp.smiles, x(featurize(cp.smiles, kind="molecule")), cp.column("Cp"))
+    ex_x = x(featurize(ex.smiles, normalized=True))
+    return pi, x(f_pi), ex, ex_x, extras
+
+
+def _transfer_variant(variant, data, *, splits, draws, seed):
+    from vlab.polymers.transfer import PretrainOptions, protocol_a, protocol_b
+
+    pi, x_pi, ex, x_ex, extras = data
     y_pi, y_ex = pi.column("thermal_conductivity"), ex.column("thermal_conductivity")
     y_src = np.column_stack([pi.column(c) for c in TRANSFER_SOURCE_TASKS])
     ok = np.isfinite(x_pi).all(axis=1) & np.isfinite(y_pi)
+    units = [s for s, k in zip(pi.smiles, ok, strict=True) if k]
+    with_pi = "pi1070" in variant
+    # many extra rows: fewer epochs (as in benchmarks/polymers.py)
+    options = PretrainOptions(epochs=40, patience=8) if "tg" in variant else PretrainOptions()
+    extra, keys = transfer_inputs(variant, units, extras)
     res_a = protocol_a(
-        x_pi[ok],
-        y_pi[ok],
-        y_src[ok],
-        n_splits=splits,
-        draws_per_split=draws,
-        units=[s for s, k in zip(pi.smiles, ok, strict=True) if k],
+        x_pi[ok], y_pi[ok], y_src[ok] if with_pi else None, n_splits=splits,
+        draws_per_split=draws, extra=extra, units=units, extra_units=keys, options=options,
         rng=np.random.default_rng(seed),
-    )
+    )  # fmt: skip
     src = ok & ~np.isin(np.array(pi.smiles), np.array(ex.smiles))
-    res_b = protocol_b(x_ex, y_ex, x_pi[src], y_src[src], rng=np.random.default_rng(seed))
+    extra_b, _ = transfer_inputs(variant, ex.smiles, extras)
+    x_src = x_pi[src] if with_pi else np.empty((0, x_pi.shape[1]))
+    y_b = y_src[src] if with_pi else np.empty((0, 0))
+    res_b = protocol_b(
+        x_ex, y_ex, x_src, y_b, extra=extra_b, options=options, rng=np.random.default_rng(seed)
+    )
+    return res_a, res_b
+
+
+def transfer_report(
+    out_dir: str | os.PathLike,
+    *,
+    sources=("pi1070",),
+    splits: int = 4,
+    draws: int = 5,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Protocols A and B for each pretraining variant; writes ``transfer.json`` and PNGs.
+
+    Protocol A: PI1070 split by repeat unit into source (2/3, its MD properties only) and
+    target pool; 28 training polymers per draw, tested on the rest of the pool; transfer
+    learners vs the same ridge from scratch. Protocol B: leave-one-out on the embedded
+    experimental table. Extra sources never contain the target polymers (Tg rows of their
+    repeat units and molecules equal to their capped units are removed).
+
+    Parameters
+    ----------
+    out_dir : path
+        Folder of ``transfer.json`` and ``protocol_{a,b}[-VARIANT].png``.
+    sources : sequence of str
+        Pretraining variants (:func:`parse_variants`), e.g. ``["pi1070", "cp",
+        "pi1070+tg+cp"]``; the first is the headline (``protocol_a``/``protocol_b`` keys),
+        every variant is under ``variants``.
+    splits, draws, seed
+        Protocol A splits, draws per split, and the seed of splits, draws and networks.
+    """
+    from vlab.polymers.transfer import plot_report
+
+    variants = parse_variants(sources)
+    data = _transfer_data(variants)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plot_report(res_a, out / "protocol_a.png")
-    plot_report(res_b, out / "protocol_b.png")
-    report = {
-        "protocol_a": res_a.summary(),
-        "protocol_b": res_b.summary(),
-        "source_tasks": list(TRANSFER_SOURCE_TASKS),
-        "files": {
-            "protocol_a": str(out / "protocol_a.png"),
-            "protocol_b": str(out / "protocol_b.png"),
-        },
-    }
+    report: dict[str, Any] = {"variants": {}, "files": {}}
+    for k, variant in enumerate(variants):
+        name = "+".join(variant)
+        res_a, res_b = _transfer_variant(variant, data, splits=splits, draws=draws, seed=seed)
+        suffix = "" if k == 0 else f"-{name.replace('+', '_')}"
+        for key, res in (("protocol_a", res_a), ("protocol_b", res_b)):
+            report["files"][f"{key}{suffix}"] = str(plot_report(res, out / f"{key}{suffix}.png"))
+        tasks = [t for n in variant for t in TRANSFER_SOURCES[n]]
+        report["variants"][name] = {
+            "sources": list(variant),
+            "tasks": tasks,
+            "multi_task": len(tasks) > 1,
+            "protocol_a": res_a.summary(),
+            "protocol_b": res_b.summary(),
+        }
+    headline = "+".join(variants[0])
+    report.update(
+        headline=headline,
+        protocol_a=report["variants"][headline]["protocol_a"],
+        protocol_b=report["variants"][headline]["protocol_b"],
+        best_variant_protocol_a=min(
+            report["variants"], key=lambda v: report["variants"][v]["protocol_a"]["ratio_transfer"]
+        ),
+        source_tasks=list(TRANSFER_SOURCE_TASKS),
+    )
     (out / "transfer.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     return report

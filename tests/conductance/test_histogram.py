@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from vlab.conductance.histogram import (
+    EXPERIMENT_WINDOW,
     conductance_histogram,
     histogram_peak,
     plot_histogram,
+    plot_histogram_comparison,
     plot_traces,
 )
 from vlab.errors import InputError
@@ -147,3 +149,29 @@ def test_plot_errors(tmp_path):
         plot_traces([x], [x[:4]], tmp_path / "t.png")
     with pytest.raises(InputError, match="must be in an existing folder"):
         plot_histogram([1.0], tmp_path / "missing" / "h.png")
+
+
+def test_plot_histogram_comparison_writes_png(tmp_path):
+    rng = np.random.default_rng(4)
+    samples = {"model": _synthetic(rng, peak=0.95), "reference": _synthetic(rng, n_tail=500)}
+    out = plot_histogram_comparison(samples, tmp_path / "cmp.png", title="two samples")
+    assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 5000
+    only_tail = {"tail": 10 ** rng.uniform(-5, -1, 100)}  # no peak above 0.3 G0: no marker
+    out = plot_histogram_comparison(only_tail, tmp_path / "tail.png", peaks={"tail": None})
+    assert out.exists()
+    assert EXPERIMENT_WINDOW == (0.8, 1.1)
+
+
+@pytest.mark.parametrize(
+    ("samples", "kwargs", "message"),
+    [
+        ([1.0, 2.0], {}, "must be a mapping of 1 to 4 labels to conductance arrays .* Got list."),
+        ({}, {}, "Got dict with 0 entries."),
+        ({"a": np.array([])}, {}, r"got no conductances for \['a'\]"),
+        ({"a": [1.0, -2.0]}, {}, "1 negative values"),
+        ({"a": [1.0]}, {"window": (1.1, 0.8)}, r"0 <= low < high. Got \(1.1, 0.8\)."),
+    ],
+)
+def test_plot_histogram_comparison_errors(tmp_path, samples, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        plot_histogram_comparison(samples, tmp_path / "c.png", **kwargs)

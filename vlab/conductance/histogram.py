@@ -19,7 +19,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +28,21 @@ from matplotlib.figure import Figure
 from vlab.errors import InputError
 
 __all__ = [
+    "EXPERIMENT_WINDOW",
     "conductance_histogram",
     "histogram_peak",
     "plot_histogram",
+    "plot_histogram_comparison",
     "plot_traces",
 ]
+
+#: Window of the experimental main peak of gold break junctions, G0 (just below 1 G0).
+EXPERIMENT_WINDOW = (0.8, 1.1)
 
 _LINEAR_RANGE = (0.0, 3.0)
 _LOG_RANGE = (1e-5, 10.0)
 _G_LABEL = "Conductance G (G0 = 2e²/h)"
+_TAIL = 0.2  # G0; below: the tunnelling tail, left off the linear comparison's y scale
 
 
 def _flatten(G: object, caller: str) -> np.ndarray:
@@ -243,6 +249,121 @@ def plot_histogram(
     ax.set_title(title or "Conductance histogram")
     ax.legend()
     return _save(fig, path, "plot_histogram")
+
+
+def _check_samples(samples: object) -> dict[str, np.ndarray]:
+    caller = "plot_histogram_comparison"
+    if not isinstance(samples, Mapping) or not 1 <= len(samples) <= 4:
+        raise InputError(
+            f"The 'samples' parameter of {caller} must be a mapping of 1 to 4 labels to "
+            f"conductance arrays (G0). Got {type(samples).__name__}"
+            f"{f' with {len(samples)} entries' if isinstance(samples, Mapping) else ''}."
+        )
+    out = {str(label): _flatten(G, caller) for label, G in samples.items()}
+    empty = [label for label, G in out.items() if G.size == 0]
+    if empty:
+        raise InputError(f"{caller} got no conductances for {empty}; every sample needs values.")
+    return out
+
+
+def _draw_window(ax, window: tuple[float, float]) -> None:
+    ax.axvspan(*window, color="0.85", zorder=0, label=f"experiment: {window[0]:g}-{window[1]:g} G0")
+    ax.axvline(1.0, color="k", lw=0.8, ls=":", zorder=0)
+
+
+def plot_histogram_comparison(
+    samples: Mapping[str, np.ndarray | Sequence[np.ndarray]],
+    path: str | os.PathLike[str],
+    *,
+    peaks: Mapping[str, float | None] | None = None,
+    window: tuple[float, float] = EXPERIMENT_WINDOW,
+    bins: int | None = None,
+    title: str | None = None,
+) -> Path:
+    """Write a PNG comparing conductance histograms: linear (left) and log (right) G axes.
+
+    Each sample is normalised to a probability density (per G0 on the linear axis, per decade
+    on the log axis), so samples of different sizes (e.g. a surrogate on every snapshot and a
+    reference on a subset) compare directly. The experimental peak window is shaded and 1 G0
+    dotted; each sample's main peak is marked by a dashed line of its colour. The linear
+    panel's y axis is scaled to the histogram above 0.2 G0 (the tunnelling tail's first bins,
+    which hold most snapshots, go off scale; the log panel shows them).
+
+    Parameters
+    ----------
+    samples : mapping of str to array_like
+        Label (legend text) -> conductances in G0 (1 to 4 samples; the first is filled).
+    path : str or os.PathLike
+        Output PNG file (its folder must exist).
+    peaks : mapping of str to float, optional
+        Peak positions in G0 by label; default :func:`histogram_peak` of each sample (None or
+        a missing label: no marker).
+    window : (float, float)
+        Experimental peak window, G0; default (0.8, 1.1).
+    bins : int, optional
+        Bins of the linear panel (default 150 over 0-3 G0); the log panel has 10 per decade.
+    title : str, optional
+        Figure title.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.normal(0.95, 0.05, 300), rng.normal(0.97, 0.05, 100)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = plot_histogram_comparison({"model": a, "reference": b},
+    ...                                     pathlib.Path(folder) / "c.png")
+    ...     out.suffix
+    '.png'
+    """
+    values = _check_samples(samples)
+    lo, hi = (float(w) for w in window)
+    if not (np.isfinite([lo, hi]).all() and 0 <= lo < hi):
+        raise InputError(
+            f"The 'window' parameter of plot_histogram_comparison must be (low, high) in G0 "
+            f"with 0 <= low < high. Got {window!r}."
+        )
+    if peaks is None:
+        peaks = {label: _peak_or_none(G) for label, G in values.items()}
+    fig = Figure(figsize=(10.0, 4.0), layout="constrained")
+    lin, log = fig.add_subplot(1, 2, 1), fig.add_subplot(1, 2, 2)
+    _draw_window(lin, (lo, hi))
+    top = 0.0  # highest density above the tunnelling tail (the tail bins go off scale)
+    for k, (label, G) in enumerate(values.items()):
+        color = f"C{k}"
+        for ax, is_log in ((lin, False), (log, True)):
+            counts, edges = conductance_histogram(G, bins=None if is_log else bins, log=is_log)
+            widths = np.diff(np.log10(edges)) if is_log else np.diff(edges)
+            density = counts / (G.size * widths)
+            style = {"fill": True, "alpha": 0.45} if k == 0 else {"linewidth": 1.6}
+            ax.stairs(density, edges, color=color, label=label if is_log else None, **style)
+            if not is_log:
+                top = max(top, float(density[edges[:-1] >= _TAIL].max(initial=0.0)))
+        peak = peaks.get(label)
+        if peak is not None:
+            short = label.split(",")[0]
+            lin.axvline(peak, color=color, ls="--", lw=1.2, label=f"{short} peak {peak:.3f} G0")
+    lin.set(xlabel=_G_LABEL, ylabel="Probability density (1/G0)", xlim=(0, 3))
+    if top > 0:
+        lin.set_ylim(0, 1.3 * top)
+    log.set(xscale="log", xlabel=_G_LABEL, ylabel="Probability density (per decade)")
+    log.axvline(1.0, color="k", lw=0.8, ls=":")
+    lin.legend(fontsize=8)
+    log.legend(fontsize=8, loc="upper left")
+    fig.suptitle(title or "Conductance histograms")
+    return _save(fig, path, "plot_histogram_comparison")
+
+
+def _peak_or_none(G: np.ndarray) -> float | None:
+    try:
+        return histogram_peak(G)
+    except InputError:  # nothing above the tunnelling tail
+        return None
 
 
 def plot_traces(

@@ -1,0 +1,256 @@
+"""Tests of the virtual break-junction experiment (vlab.reports: load/run_experiment, figure).
+
+A tiny but real pipeline: 4 EMT break-junction traces of a one-atom neck between 2x2-cell
+electrodes (104 atoms), a surrogate trained here on 40 committed s-band-labelled 160-atom
+snapshots, the surrogate and s-band reference campaigns run in process, and the figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("dscribe")  # the 'descriptors' extra
+
+from vlab import catalog, config
+from vlab.conductance import ConductanceSurrogate, histogram_peak
+from vlab.errors import InputError, SpecError
+from vlab.experiment import experiment_figure, load_experiment, run_experiment
+
+COMMITTED = Path(__file__).resolve().parents[2] / "catalogs" / "data" / "au-sband-subset.zarr"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def tiny_experiment(model: str, *, train: dict | None = None, prefix: str = "tiny") -> dict:
+    """An experiment spec (as a dict) small enough for the test suite."""
+    return {
+        "name": f"{prefix}-experiment",
+        "description": "tiny virtual experiment",
+        "model": {"path": model, **({"train": train} if train else {})},
+        "campaigns": {
+            "md": {
+                "name": f"{prefix}-md",
+                "kind": "break-junction-md",
+                "params": {
+                    "structure": {
+                        "builder": "contact",
+                        "neck_cross_section": [1, 1],
+                        "electrode_cross_section": [2, 2],
+                        "length": 2,
+                        "electrode_layers": 3,
+                    },
+                    "protocol": {
+                        "speed": 0.5,
+                        "snapshot_every": 0.1,
+                        "equilibration": 1.0,
+                        "max_elongation": 6.0,
+                        "post_rupture": 1.0,
+                    },
+                },
+                "inputs": {"generator": "traces", "n": 4, "seed": 5},
+                "chunk_size": 1,
+                "store": "stores/md.zarr",
+            },
+            "surrogate": {
+                "name": f"{prefix}-surrogate",
+                "kind": "conductance-surrogate",
+                "inputs": {"catalog": f"{prefix}-md"},
+                "chunk_size": 64,
+                "store": "stores/surrogate.zarr",
+            },
+            "reference": {
+                "name": f"{prefix}-sband",
+                "kind": "conductance-reference",
+                "params": {"fidelity": "sband", "snapshot_stride": 2},
+                "inputs": {"catalog": f"{prefix}-md"},
+                "chunk_size": 64,
+                "store": "stores/sband.zarr",
+            },
+        },
+        "figure": "figures/experiment.png",
+        "summary": "summary.json",
+    }
+
+
+def write(folder: Path, data: dict, name: str = "experiment.yaml") -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory) -> Path:
+    """A small surrogate trained on every 27th committed 2x2-wire snapshot (40 structures)."""
+    ds = catalog.select(catalog.open_store(COMMITTED), status="done").load()
+    ds = ds.isel(item=slice(0, None, 27))
+    structures = catalog.decode_structures(ds, prefix="structure_")
+    model = ConductanceSurrogate(
+        n_estimators=2, hidden_layer_sizes=(16,), max_iter=80, random_state=0
+    ).fit(structures, ds["conductance"].values)
+    return model.save(tmp_path_factory.mktemp("model") / "tiny.npz")
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory, model_file):
+    """The tiny experiment, run once in process (with its own catalog index)."""
+    folder = tmp_path_factory.mktemp("experiment")
+    path = write(folder, tiny_experiment(str(model_file)))
+    with config.override({"catalog.index_dir": str(folder / "catalog")}):
+        summary = run_experiment(path, synchronous=True, progress=False)
+        again = run_experiment(path, synchronous=True, progress=False)
+    return path, summary, again
+
+
+def test_experiment_runs_the_three_campaigns_and_draws_the_figure(experiment):
+    path, summary, again = experiment
+    folder = path.parent
+    assert summary["traces"] == 4 and summary["atoms_per_structure"] == 104
+    md = catalog.open_store(folder / "stores/md.zarr")
+    n_snapshots = int(md["n_snapshots"].sum())
+    assert summary["snapshots_surrogate"] == n_snapshots
+    per_trace = (md["n_snapshots"].values + 1) // 2  # every 2nd snapshot: 0, 2, 4, ...
+    assert summary["snapshots_reference"] == int(per_trace.sum())
+    assert summary["common_snapshots"]["n"] == summary["snapshots_reference"]
+    assert np.isfinite(summary["common_snapshots"]["r2"])
+    assert Path(summary["figure"]).read_bytes()[:8] == PNG_MAGIC
+    assert Path(summary["figure"]) == folder / "figures/experiment.png"
+    assert json.loads((folder / "summary.json").read_text()) == again  # the last run's
+    runs = {role: c["this_run"]["computed"] for role, c in summary["campaigns"].items()}
+    assert runs == {"md": 4, "surrogate": n_snapshots, "reference": summary["snapshots_reference"]}
+    assert summary["model"]["path"].endswith("tiny.npz")
+
+
+def test_peaks_are_those_of_the_stores(experiment):
+    path, summary, _ = experiment
+    for role in ("surrogate", "reference"):
+        ds = catalog.open_store(
+            path.parent / f"stores/{'sband' if role == 'reference' else role}.zarr"
+        )
+        g = ds["conductance"].values
+        expected = round(histogram_peak(g), 3) if (g >= 0.3).any() else None
+        assert summary[f"histogram_peak_{role}_G0"] == expected
+    assert summary["experiment_window_G0"] == [0.8, 1.1]
+    s, r = summary["histogram_peak_surrogate_G0"], summary["histogram_peak_reference_G0"]
+    if s is not None and r is not None:
+        assert summary["peak_difference_G0"] == pytest.approx(abs(s - r), abs=1e-3)
+        assert summary["surrogate_peak_in_experiment_window"] == (0.8 <= s <= 1.1)
+
+
+def test_rerun_resumes_without_computing(experiment):
+    _, summary, again = experiment
+    assert {c["this_run"]["computed"] for c in again["campaigns"].values()} == {0}
+    for key in ("histogram_peak_surrogate_G0", "histogram_peak_reference_G0", "common_snapshots"):
+        assert again[key] == summary[key]
+
+
+def test_model_is_trained_when_missing(experiment, tmp_path):
+    path, _, _ = experiment
+    folder = path.parent
+    spec = tiny_experiment(
+        str(tmp_path / "trained.npz"),
+        train={"stores": [str(folder / "stores/sband.zarr")], "estimators": 2, "holdout": 0.5},
+    )
+    spec["campaigns"]["reference"]["params"]["snapshot_stride"] = 4  # a new, smaller reference
+    for role in spec["campaigns"]:
+        spec["campaigns"][role]["store"] = str(folder / f"stores/{role}-2.zarr")
+    spec["campaigns"]["md"]["store"] = str(folder / "stores/md.zarr")  # reuse the MD store
+    spec["campaigns"]["md"]["register"] = False
+    spec["campaigns"]["surrogate"]["inputs"]["catalog"] = "tiny-md"
+    with config.override({"catalog.index_dir": str(folder / "catalog")}):
+        summary = run_experiment(write(tmp_path, spec), synchronous=True, progress=False)
+    assert (tmp_path / "trained.npz").is_file()
+    assert summary["model"]["n_train"] > 0 and summary["model"]["held_out_traces"] == 2
+    assert summary["campaigns"]["md"]["this_run"]["computed"] == 0
+    assert summary["snapshots_reference"] < summary["snapshots_surrogate"] / 3
+
+
+def test_experiment_figure_rejects_stores_that_do_not_match(experiment):
+    path, _, _ = experiment
+    stores = path.parent / "stores"
+    with pytest.raises(InputError, match="is not a conductance store of break-junction"):
+        experiment_figure(stores / "md.zarr", stores / "sband.zarr", path.parent / "x.png")
+
+
+def _bad(spec: dict, where: str, value) -> dict:
+    spec = copy.deepcopy(spec)
+    *parents, last = where.split(".")
+    node = spec
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "message"),
+    [
+        ("campaigns", KeyError, r"missing key\(s\) \['campaigns'\], unknown key\(s\) \[\]"),
+        ("extra", 1, r"unknown key\(s\) \['extra'\]; an experiment has the keys"),
+        ("model", "m.npz", r"'model' must be \{path: FILE.npz, train: \{...\}\}"),
+        ("model.train", {"stores": ["x"], "epochs": 3}, r"unknown 'model.train' key\(s\)"),
+        ("model.train", {"stores": "x"}, "'model.train' must be a mapping with a 'stores' list"),
+        ("campaigns.reference", KeyError, "'campaigns' must map exactly"),
+        (
+            "campaigns.md.kind",
+            "conductance-reference",
+            "campaigns.md must have kind 'break-junction-md'. Got 'conductance-reference'.",
+        ),
+        ("campaigns.surrogate.params", {"model": "x.npz"}, "must not set 'model'"),
+        (
+            "campaigns.reference.inputs",
+            {"catalog": "other"},
+            r"campaigns.reference.inputs must be \{catalog: tiny-md\} .* Got 'other'.",
+        ),
+        ("campaigns.md.chunk_size", 0, "campaigns.md: the 'chunk_size' key must be > 0"),
+        ("figure", "out.jpg", "'figure' must be a .png file path. Got 'out.jpg'."),
+    ],
+)
+def test_bad_experiment_files_are_named(tmp_path, where, value, message):
+    path = write(tmp_path, _bad(tiny_experiment("m.npz"), where, value))
+    with pytest.raises(SpecError, match=message):
+        load_experiment(path)
+
+
+def test_unreadable_experiment_files(tmp_path):
+    with pytest.raises(SpecError, match="no such experiment file"):
+        load_experiment(tmp_path / "none.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(SpecError, match=r"an experiment is a mapping of keys. Got \[1, 2\]"):
+        load_experiment(tmp_path / "list.yaml")
+    (tmp_path / "bad.yaml").write_text("a: [1,\n")
+    with pytest.raises(SpecError, match="not a YAML text file"):
+        load_experiment(tmp_path / "bad.yaml")
+
+
+def test_missing_model_without_training_fails_before_any_campaign(tmp_path):
+    path = write(tmp_path, tiny_experiment("missing.npz"))
+    with pytest.raises(SpecError, match=r"missing.npz' does not exist and 'model.train' is not"):
+        run_experiment(path, synchronous=True, progress=False)
+    assert not (tmp_path / "stores").exists()
+
+
+def test_paths_are_relative_to_the_experiment_file(tmp_path):
+    spec = tiny_experiment("models/m.npz", train={"stores": ["data.zarr", "au-sband-subset"]})
+    (tmp_path / "data.zarr").mkdir()
+    loaded = load_experiment(write(tmp_path, spec))
+    assert loaded.model == tmp_path / "models/m.npz"
+    assert loaded.train["stores"] == [str(tmp_path / "data.zarr"), "au-sband-subset"]
+    assert loaded.surrogate.params["model"] == str(tmp_path / "models/m.npz")
+    assert loaded.md.store == tmp_path / "stores/md.zarr"
+    assert loaded.figure == tmp_path / "figures/experiment.png"
+
+
+def test_example_experiment_is_valid():
+    path = Path(__file__).resolve().parents[2] / "examples" / "au-virtual-experiment.yaml"
+    spec = load_experiment(path)
+    assert spec.md.inputs.n >= 200
+    assert spec.surrogate.inputs.catalog == spec.reference.inputs.catalog == spec.md.name
+    assert spec.train["stores"] == ["au-sband-subset"]

@@ -1,0 +1,378 @@
+"""The virtual break-junction experiment: MD, surrogate and reference campaigns, one figure.
+
+``vlab conductance experiment SPEC`` runs it (see ``examples/au-virtual-experiment.yaml``):
+break-junction traces of a wire larger than the surrogate's training cells, every snapshot
+labelled by the surrogate and by the reference, and the two conductance histograms side by
+side with the experimental peak window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlab import catalog
+from vlab.errors import InputError
+from vlab.reports import _peak, train_surrogate
+
+__all__ = ["ExperimentSpec", "experiment_figure", "load_experiment", "run_experiment"]
+
+
+# --------------------------------------------------------------- the virtual experiment
+_EXPERIMENT_KEYS = {"name", "description", "model", "campaigns", "figure", "summary"}
+_EXPERIMENT_KINDS = {
+    "md": "break-junction-md",
+    "surrogate": "conductance-surrogate",
+    "reference": "conductance-reference",
+}
+_TRAIN_KEYS = {"stores", "holdout", "seed", "estimators"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExperimentSpec:
+    """A virtual break-junction experiment: MD, surrogate and reference campaigns, figure.
+
+    Read from YAML by :func:`load_experiment` (see ``examples/au-virtual-experiment.yaml``).
+    ``train`` (keyword arguments of :func:`train_surrogate`) is used only when ``model`` does
+    not exist yet.
+    """
+
+    name: str
+    model: Path
+    train: Mapping[str, Any] | None
+    md: Any  # vlab.campaign.CampaignSpec (imported lazily: reports must not pull in Dask)
+    surrogate: Any
+    reference: Any
+    figure: Path
+    summary: Path
+    description: str = ""
+
+
+def _experiment_error(source: str, message: str):
+    from vlab.errors import SpecError
+
+    return SpecError(f"{source}: {message}")
+
+
+def _experiment_train(data: Any, base: Path, source: str) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("stores"), list)
+        or not all(isinstance(s, str) for s in data["stores"])
+    ):
+        raise _experiment_error(
+            source,
+            "'model.train' must be a mapping with a 'stores' list of catalog names or "
+            f"store paths. Got {data!r}.",
+        )
+    unknown = sorted(set(data) - _TRAIN_KEYS)
+    if unknown:
+        raise _experiment_error(
+            source, f"unknown 'model.train' key(s) {unknown}; allowed: {sorted(_TRAIN_KEYS)}."
+        )
+    stores = [str(base / s) if (base / s).exists() else s for s in data["stores"]]
+    return {**data, "stores": stores}
+
+
+def _experiment_campaigns(data: Any, model: Path, base: Path, source: str) -> dict[str, Any]:
+    from vlab.campaign import parse_spec
+
+    if not isinstance(data, Mapping) or set(data) != set(_EXPERIMENT_KINDS):
+        got = sorted(data) if isinstance(data, Mapping) else repr(data)
+        raise _experiment_error(
+            source,
+            f"'campaigns' must map exactly {sorted(_EXPERIMENT_KINDS)} to campaign specs. "
+            f"Got {got}.",
+        )
+    specs = {}
+    for role, kind in _EXPERIMENT_KINDS.items():
+        section = data[role]
+        if not isinstance(section, Mapping) or section.get("kind") != kind:
+            found = section.get("kind") if isinstance(section, Mapping) else section
+            raise _experiment_error(
+                source, f"campaigns.{role} must have kind {kind!r}. Got {found!r}."
+            )
+        if role == "surrogate":
+            params = dict(section.get("params") or {})
+            if "model" in params:
+                raise _experiment_error(
+                    source,
+                    "campaigns.surrogate.params must not set 'model': it is the experiment's "
+                    "'model.path'.",
+                )
+            section = {**section, "params": {**params, "model": str(model)}}
+        specs[role] = parse_spec(section, source=f"{source}: campaigns.{role}", base=base)
+    for role in ("surrogate", "reference"):
+        if specs[role].inputs.catalog != specs["md"].name:
+            raise _experiment_error(
+                source,
+                f"campaigns.{role}.inputs must be {{catalog: {specs['md'].name}}} (the md "
+                f"campaign's name). Got {specs[role].inputs.catalog!r}.",
+            )
+    return specs
+
+
+def _experiment_model(data: Any, base: Path, source: str) -> tuple[Path, dict | None]:
+    if (
+        not isinstance(data, Mapping)
+        or not isinstance(data.get("path"), str)
+        or set(data) - {"path", "train"}
+    ):
+        raise _experiment_error(
+            source,
+            f"'model' must be {{path: FILE.npz, train: {{...}}}} (train optional). Got {data!r}.",
+        )
+    path = (base / Path(data["path"]).expanduser()).resolve()
+    return path, _experiment_train(data.get("train"), base, source)
+
+
+def _experiment_output(data: Mapping, key: str, base: Path, source: str) -> Path:
+    suffix = ".json" if key == "summary" else ".png"
+    value = data[key]
+    if not isinstance(value, str) or not value.endswith(suffix):
+        raise _experiment_error(source, f"{key!r} must be a {suffix} file path. Got {value!r}.")
+    return (base / value).resolve()
+
+
+def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
+    """Read and validate a virtual-experiment YAML file; paths are relative to its folder.
+
+    Raises
+    ------
+    SpecError
+        If the file is missing or not YAML, or a key is missing, unknown or invalid.
+    """
+    import yaml
+
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise _experiment_error(source, "no such experiment file.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise _experiment_error(source, f"not a YAML text file ({err}).") from None
+    if not isinstance(data, Mapping):
+        raise _experiment_error(source, f"an experiment is a mapping of keys. Got {data!r}.")
+    missing = _EXPERIMENT_KEYS - {"description"} - set(data)
+    unknown = set(data) - _EXPERIMENT_KEYS
+    if missing or unknown:
+        raise _experiment_error(
+            source,
+            f"missing key(s) {sorted(missing)}, unknown key(s) {sorted(unknown)}; an "
+            f"experiment has the keys {sorted(_EXPERIMENT_KEYS)}.",
+        )
+    base = path.resolve().parent
+    model, train = _experiment_model(data["model"], base, source)
+    return ExperimentSpec(
+        name=str(data["name"]),
+        description=str(data.get("description", "")),
+        model=model,
+        train=train,
+        **_experiment_campaigns(data["campaigns"], model, base, source),
+        figure=_experiment_output(data, "figure", base, source),
+        summary=_experiment_output(data, "summary", base, source),
+    )
+
+
+def _snapshot_table(store: str | os.PathLike) -> dict[str, Any]:
+    """Done items of a conductance store as arrays: trace, snapshot, temperature, conductance."""
+    ds = catalog.open_store(store)
+    needed = ["trace", "snapshot", "temperature", "conductance"]
+    if not set(needed) <= set(ds.variables):
+        raise InputError(
+            f"The store {str(store)!r} is not a conductance store of break-junction snapshots "
+            "(conductance-reference or conductance-surrogate): it lacks "
+            f"{sorted(set(needed) - set(ds.variables))}."
+        )
+    done = catalog.select(ds[[*needed, "status"]], status="done").load()
+    table = {k: done[k].values for k in needed}
+    table["title"] = str(ds.attrs.get("title", Path(store).stem))
+    return table
+
+
+def _match(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the snapshots (trace, snapshot) present in both tables."""
+    key_a = a["trace"].astype(np.int64) * 1_000_000 + a["snapshot"].astype(np.int64)
+    key_b = b["trace"].astype(np.int64) * 1_000_000 + b["snapshot"].astype(np.int64)
+    _, ia, ib = np.intersect1d(key_a, key_b, assume_unique=True, return_indices=True)
+    return ia, ib
+
+
+def _peaks(table: dict, prefix: str, func) -> dict[str, float | None]:
+    out = {f"{prefix}_G0": _peak(table["conductance"], func)}
+    for temp in np.unique(table["temperature"]):
+        rows = table["temperature"] == temp
+        out[f"{prefix}_G0_{temp:g}K"] = _peak(table["conductance"][rows], func)
+    return out
+
+
+def _parity_scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    r2, mae = float(r2_score(y, p)), float(mean_absolute_error(y, p))
+    return {"n": int(y.size), "r2": round(r2, 4), "mae_G0": round(mae, 4)}
+
+
+def experiment_figure(
+    surrogate_store: str | os.PathLike,
+    reference_store: str | os.PathLike,
+    path: str | os.PathLike,
+    *,
+    title: str | None = None,
+) -> dict[str, Any]:
+    """Compare the surrogate's and the reference's conductance histograms; write the PNG.
+
+    The surrogate histogram uses all its done snapshots; the reference one all of its own
+    (usually every k-th snapshot of the same traces). Snapshots present in both stores give
+    R² and MAE of the surrogate against the reference.
+
+    Returns
+    -------
+    dict
+        ``histogram_peak_surrogate_G0``, ``histogram_peak_reference_G0`` (and per temperature),
+        their difference, whether the surrogate peak is in the experimental window, counts,
+        R²/MAE on the common snapshots and ``figure``.
+    """
+    from vlab.conductance import histogram_peak
+    from vlab.conductance.histogram import EXPERIMENT_WINDOW, plot_histogram_comparison
+
+    sur, ref = _snapshot_table(surrogate_store), _snapshot_table(reference_store)
+    ia, ib = _match(sur, ref)
+    if ia.size == 0:
+        raise InputError(
+            f"The stores {str(surrogate_store)!r} and {str(reference_store)!r} share no done "
+            "snapshot (trace, snapshot); they must label snapshots of the same MD campaign."
+        )
+    summary: dict[str, Any] = {
+        **_peaks(sur, "histogram_peak_surrogate", histogram_peak),
+        **_peaks(ref, "histogram_peak_reference", histogram_peak),
+        "histogram_peak_surrogate_on_reference_snapshots_G0": _peak(
+            sur["conductance"][ia], histogram_peak
+        ),
+    }
+    s, r = summary["histogram_peak_surrogate_G0"], summary["histogram_peak_reference_G0"]
+    low, high = EXPERIMENT_WINDOW
+    summary.update(
+        peak_difference_G0=None if s is None or r is None else round(abs(s - r), 3),
+        surrogate_peak_in_experiment_window=s is not None and low <= s <= high,
+        experiment_window_G0=[low, high],
+        traces=len(np.unique(sur["trace"])),
+        snapshots_surrogate=int(sur["conductance"].size),
+        snapshots_reference=int(ref["conductance"].size),
+        common_snapshots=_parity_scores(ref["conductance"][ib], sur["conductance"][ia]),
+    )
+    samples = {
+        f"surrogate, {sur['conductance'].size:,} snapshots": sur["conductance"],
+        f"reference ({ref['title']}), {ref['conductance'].size:,} snapshots": ref["conductance"],
+    }
+    peaks = dict(zip(samples, (s, r), strict=True))
+    figure = plot_histogram_comparison(samples, path, peaks=peaks, title=title or sur["title"])
+    summary["figure"] = str(figure)
+    return summary
+
+
+def _store_info(store: Path) -> dict[str, Any]:
+    """Items, done count, summed item seconds and the creation-to-last-update span of a store."""
+    from datetime import datetime
+
+    ds = catalog.open_store(store)
+    status = ds["status"].values
+    span = None
+    if "created" in ds.attrs and "updated" in ds.attrs:
+        created, updated = (datetime.fromisoformat(ds.attrs[k]) for k in ("created", "updated"))
+        span = round((updated - created).total_seconds(), 1)
+    return {
+        "store": str(store),
+        "items": int(status.size),
+        "done": int((status == 1).sum()),
+        "item_seconds_sum": round(float(np.nansum(ds["duration"].values)), 1),
+        "wall_s_created_to_updated": span,
+    }
+
+
+def _model_summary(model: Path, training: dict | None) -> dict[str, Any]:
+    report_path = model.with_suffix(".report.json")
+    report = training or (json.loads(report_path.read_text()) if report_path.is_file() else {})
+    keys = ("training_stores", "n_train", "held_out_traces", "held_out", "wall_s")
+    return {"path": str(model), **{k: report[k] for k in keys if k in report}}
+
+
+def _train_if_missing(spec: ExperimentSpec, source: str) -> dict | None:
+    import time
+
+    if spec.model.is_file():
+        return None
+    if spec.train is None:
+        raise _experiment_error(
+            source,
+            f"the model {str(spec.model)!r} does not exist and 'model.train' is not given: "
+            "train one (vlab conductance train) or add model.train.",
+        )
+    kw = {k: v for k, v in spec.train.items() if k != "stores"}
+    if "estimators" in kw:
+        kw["n_estimators"] = kw.pop("estimators")
+    start = time.perf_counter()
+    training = train_surrogate(spec.train["stores"], spec.model, **kw)
+    return {**training, "wall_s": round(time.perf_counter() - start, 1)}
+
+
+def run_experiment(
+    path: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    synchronous: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run a virtual experiment (see :func:`load_experiment`) end to end, or resume it.
+
+    1. trains the surrogate if its model file does not exist (``model.train``);
+    2. runs the MD, surrogate and reference campaigns on one cluster (each resumes);
+    3. draws the histogram comparison and writes the summary JSON.
+
+    Returns
+    -------
+    dict
+        The summary (also written to the experiment's ``summary`` file).
+    """
+    from vlab.campaign import run_campaigns
+
+    spec = load_experiment(path)
+    training = _train_if_missing(spec, str(path))
+    specs = (spec.md, spec.surrogate, spec.reference)
+    reports = run_campaigns(
+        list(specs),
+        synchronous=synchronous,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
+    for report in reports:
+        print(report.summary(), flush=True)
+    spec.figure.parent.mkdir(parents=True, exist_ok=True)
+    title = spec.description or spec.name
+    summary = {"experiment": spec.name, "description": spec.description}
+    summary |= experiment_figure(
+        spec.surrogate.store, spec.reference.store, spec.figure, title=title
+    )
+    summary["atoms_per_structure"] = int(catalog.open_store(spec.md.store).sizes["atom"])
+    summary["model"] = _model_summary(spec.model, training)
+    summary["campaigns"] = {
+        role: {
+            **_store_info(s.store),
+            "this_run": {"computed": r.computed, "copied": r.copied, "wall_s": round(r.seconds, 1)},
+        }
+        for role, s, r in zip(("md", "surrogate", "reference"), specs, reports, strict=True)
+    }
+    spec.summary.parent.mkdir(parents=True, exist_ok=True)
+    spec.summary.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
