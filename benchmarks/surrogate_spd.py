@@ -22,6 +22,7 @@ Protocol
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -47,6 +48,7 @@ from vlab.reports import _labelled
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "vlab-results" / "surrogate-spd-type-a.npz"
+RESULT = ROOT / "benchmarks" / "results" / "surrogate.json"
 TRAIN_TRACES = 18
 N_TYPE_A = 40
 EMBED = {"electrode_cross_section": (3, 3), "electrode_layers": 4}
@@ -89,7 +91,7 @@ def global_baseline(d_train, y_train, d_tests) -> list[np.ndarray]:
     models = [
         make_pipeline(
             StandardScaler(),
-            MLPRegressor((64, 64), alpha=1e-2, max_iter=3000, random_state=k),
+            MLPRegressor(hidden_layer_sizes=(64, 64), alpha=1e-2, max_iter=3000, random_state=k),
         ).fit(xtr, y_train)
         for k in range(5)
     ]
@@ -121,6 +123,14 @@ def main() -> dict:
     a_spd = scores(refs[:, 0], model.predict(d_a))
     glob_same, glob_a = global_baseline(d_train, y[train], [d_test, d_a])
     out = {
+        # headline keys of issue 5: the 2x2 spd scenario (type b: see r2_larger_b_3x3_sband)
+        "r2_same_size": same["r2"],
+        "r2_larger_a": a_spd["r2"],
+        "headline_scenario": (
+            "r2_same_size / r2_larger_a: surrogate trained on au-spd-2x2 (160-atom 2x2 wires, "
+            "spd au-tail), benchmarks/surrogate_spd.py; r2_larger_b: no spd references for "
+            "wider wires yet, so it is the s-band 3x3 value (r2_larger_b_3x3_sband)"
+        ),
         "r2_same_size_2x2_spd": same["r2"],
         "r2_larger_a_2x2_spd": a_spd["r2"],
         "surrogate_2x2_spd": {
@@ -149,6 +159,13 @@ def main() -> dict:
         (f"type a ({len(embedded[0])} atoms) vs spd, R²", f"{a_spd['r2']:.3f}"),
         ("global pooling same / type a, R²", f"{out['surrogate_2x2_spd']['global_pooling']}"),
     ]
+    stale = ("mae_same_size_2x2_spd_G0", "same_size_2x2_spd_note")  # YAeHMOP labels (session 1)
+    old = json.loads(RESULT.read_text()) if RESULT.exists() else {}
+    for key in stale:
+        old.pop(key, None)
+    if "r2_larger_b_3x3_sband" in old:
+        out["r2_larger_b"] = old["r2_larger_b_3x3_sband"]
+    RESULT.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
     write_result("surrogate", out, rows)
     return out
 
