@@ -25,11 +25,16 @@ def median_time(func, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(runs), runs
 
 
-def write_result(name: str, data: dict, rows: list[tuple[str, str]]) -> Path:
-    """Write ``results/NAME.json`` (merged into an existing file) and print a table."""
+def write_result(
+    name: str, data: dict, rows: list[tuple[str, str]], *, drop: tuple[str, ...] = ()
+) -> Path:
+    """Write ``results/NAME.json`` (merged into an existing file, minus the keys ``drop``)
+    and print a table."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     old = json.loads(path.read_text()) if path.exists() else {}
+    for key in drop:
+        old.pop(key, None)
     old.update(data)
     old["machine"] = {
         "python": platform.python_version(),

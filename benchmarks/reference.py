@@ -53,7 +53,7 @@ SPD_CASES = [  # (label, builder, runs) 20 to 200 atoms
 def _time(calc, atoms, runs: int) -> tuple[float, float]:
     seconds, g = [], float("nan")
     for _ in range(runs):
-        _negf._CACHE.clear()  # cold: no lead self-energy or Fermi energy from earlier runs
+        _negf.clear_cache()  # cold: no lead self-energy or Fermi energy from earlier runs
         start = time.perf_counter()
         g = calc.conductance(atoms)
         seconds.append(time.perf_counter() - start)

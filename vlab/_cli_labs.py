@@ -60,6 +60,20 @@ def _cmd_conductance_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False) -> None:
+    """Where campaigns run: --workers N | --scheduler ADDRESS | [--kubernetes] | --synchronous."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
+    where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
+    if kubernetes:
+        where.add_argument(
+            "--kubernetes",
+            action="store_true",
+            help="create the cluster on Kubernetes (needs vlab[k8s])",
+        )
+    where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+
+
 def _conductance(sub) -> None:
     group = sub.add_parser(
         "conductance",
@@ -113,10 +127,7 @@ def _conductance(sub) -> None:
         "with the experimental peak window; writes the figure and a summary JSON.",
     )
     p.add_argument("spec", help="experiment file (YAML)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
-    where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
-    where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+    add_cluster_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_conductance_experiment)
 

@@ -170,15 +170,9 @@ def _parser() -> argparse.ArgumentParser:
         "Running the same spec again resumes: only missing items are computed.",
     )
     p.add_argument("spec", help="campaign spec (YAML); see examples/ and `vlab kinds`")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
-    where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
-    where.add_argument(
-        "--kubernetes",
-        action="store_true",
-        help="create the cluster on Kubernetes (needs vlab[k8s])",
-    )
-    where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+    from vlab._cli_labs import add_cluster_options
+
+    add_cluster_options(p, kubernetes=True)
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed items again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)

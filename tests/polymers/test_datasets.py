@@ -18,10 +18,9 @@ from vlab.polymers.datasets import (
     load_smiles_list,
     load_source,
     merge_tables,
-    normalize_many,
     pi1070_source_columns,
 )
-from vlab.polymers.smiles import canonicalize_many
+from vlab.polymers.smiles import canonicalize_many, normalize_many
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")

@@ -25,7 +25,7 @@ import scipy.linalg
 
 from vlab.errors import CalculationFailed
 
-__all__ = ["LeadBlocks", "lead_fermi_energy", "surface_green", "transmission"]
+__all__ = ["LeadBlocks", "clear_cache", "lead_fermi_energy", "surface_green", "transmission"]
 
 _MAX_ITER = 200
 _CACHE: dict[str, object] = {}
@@ -87,6 +87,11 @@ def _key(*arrays: np.ndarray, extra=()) -> str:
         digest.update(np.ascontiguousarray(np.round(arr, 9) + 0.0).tobytes())
         digest.update(repr(arr.shape).encode())
     return digest.hexdigest()
+
+
+def clear_cache() -> None:
+    """Forget the cached lead self-energies and Fermi energies (e.g. to time cold runs)."""
+    _CACHE.clear()
 
 
 def _cached(key: str, compute):

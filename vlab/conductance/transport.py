@@ -486,7 +486,7 @@ class ExtendedHuckel:
         h, s = self._matrices(syms, pos)
         left, right = _super_blocks(layers, len(syms), ORBITALS_PER_ATOM[syms[0]], k)
         _check_leads(h, left, right, k * layers.period)
-        e_f = self._fermi(h, s, left, syms[: len(left.outer) // ORBITALS_PER_ATOM[syms[0]]])
+        e_f = self._fermi(h, s, left, syms[: k * len(layers.left[0])])  # one super-PL
         return _negf.transmission(h, s, energies + e_f, left, right, eta=self.eta)
 
     def conductance(self, atoms) -> float:

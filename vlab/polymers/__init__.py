@@ -19,7 +19,6 @@ from vlab.polymers.datasets import (
     load_source,
     load_tg,
     merge_tables,
-    normalize_many,
     pi1070_source_columns,
 )
 from vlab.polymers.features import (
@@ -41,6 +40,7 @@ from vlab.polymers.smiles import (
     canonical_repeat_unit,
     canonicalize_many,
     is_valid_repeat_unit,
+    normalize_many,
     normalize_repeat_unit,
     oligomer,
     repeat_unit_mol,
