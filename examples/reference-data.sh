@@ -5,11 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for spec in au-breakjunction au-sband au-small-md au-spd-small au-sband-small au-spd-large au-spd-2x2 \
-            au-sband-large au-sband-subset; do
+            au-sband-large au-sband-subset au-spd-2x2-extra au-contact-md au-spd-contact \
+            au-sband-contact; do
   vlab run "examples/$spec.yaml" --no-progress
 done
 mkdir -p catalogs/data
-for name in au-spd-small au-sband-small au-spd-large au-sband-large au-sband-subset au-spd-2x2; do
+for name in au-spd-small au-sband-small au-spd-large au-sband-large au-sband-subset au-spd-2x2 \
+            au-spd-2x2-extra au-spd-contact au-sband-contact; do
   rm -rf "catalogs/data/$name.zarr"
   vlab catalog export "$name" "catalogs/data/$name.zarr"
 done

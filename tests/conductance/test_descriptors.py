@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 pytest.importorskip("dscribe")  # the 'descriptors' extra
 from ase import Atoms
 
 from vlab.conductance.descriptors import (
     DescriptorSettings,
+    batch_slab_matrix,
     compute_descriptors,
     pool_global,
     slab_matrix,
@@ -113,6 +115,17 @@ def test_slab_sums_see_layers_and_gaps():
     low = [float((slab_matrix(d) @ np.ones(len(d))).min()) for d in (closed, broken)]
     assert low[0] > 0.9  # the apex atom's own slab
     assert low[1] < 0.05  # the vacuum gap of a broken contact
+
+
+def test_batch_slab_matrix_is_the_block_diagonal_of_slab_matrices():
+    wire = build_wire("Au", cross_section=(2, 2), length=2)
+    descs = compute_descriptors([perturb(wire, amplitude=0.2, rng=k) for k in range(3)])
+    matrix, groups = batch_slab_matrix(descs)
+    blocks = [slab_matrix(d) for d in descs]
+    expected = sparse.block_diag(blocks, format="csr")
+    assert matrix.shape == expected.shape
+    assert abs(matrix - expected).max() == 0.0
+    assert groups.tolist() == [k for k, b in enumerate(blocks) for _ in range(b.shape[0])]
 
 
 def test_soft_minimum_limits_and_length_independence():

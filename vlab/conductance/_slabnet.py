@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, sparse
 
-from vlab.conductance.descriptors import LocalDescriptors, _soft_minimum, slab_matrix
+from vlab.conductance.descriptors import LocalDescriptors, _soft_minimum, batch_slab_matrix
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,9 +36,8 @@ def make_batch(descriptors: list[LocalDescriptors], mean: np.ndarray, scale: np.
     """Standardise and stack the descriptors of ``descriptors`` into one :class:`Batch`."""
     x = np.concatenate([d.features for d in descriptors])
     x = (x - mean) / scale
-    blocks = [slab_matrix(d) for d in descriptors]
-    groups = np.concatenate([np.full(b.shape[0], i) for i, b in enumerate(blocks)])
-    return Batch(x, sparse.block_diag(blocks, format="csr"), groups, len(descriptors))
+    slabs, groups = batch_slab_matrix(descriptors)
+    return Batch(x, slabs, groups, len(descriptors))
 
 
 def _shapes(n_in: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -91,6 +90,27 @@ def forward(params: list[np.ndarray], batch: Batch, temperature: float) -> np.nd
     a, _, _ = atom_contributions(params, batch.x)
     g, _ = _soft_minimum(batch.slabs @ a, batch.groups, temperature)
     return g
+
+
+def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature: float):
+    """Predictions of every member, shape (n_members, n_structures): :func:`forward` each,
+    with the first layers of all members applied in one matrix product (the costly part)."""
+    if len(members[0]) == 2:  # no hidden layer
+        return np.stack([forward(p, batch, temperature) for p in members])
+    first = np.tanh(
+        batch.x @ np.concatenate([p[0] for p in members], axis=1)
+        + np.concatenate([p[1] for p in members])
+    )
+    out, start = [], 0
+    for params in members:
+        width = params[0].shape[1]
+        h = first[:, start : start + width]
+        start += width
+        for w, b in zip(params[2:-2:2], params[3:-2:2]):
+            h = np.tanh(h @ w + b)
+        a = _softplus((h @ params[-2] + params[-1])[:, 0])
+        out.append(_soft_minimum(batch.slabs @ a, batch.groups, temperature)[0])
+    return np.stack(out)
 
 
 def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha):

@@ -384,13 +384,40 @@ def slab_matrix(descriptors: LocalDescriptors) -> sparse.csr_matrix:
     >>> float(sums.min()), float(sums.max())
     (2.0, 4.0)
     """
+    return sparse.csr_matrix(_slab_weights(descriptors))
+
+
+def _slab_weights(descriptors: LocalDescriptors) -> np.ndarray:
+    """Dense slab weights (n_planes × n_centres) of :func:`slab_matrix`."""
     settings = descriptors.settings
     zw = descriptors.z[descriptors.window]
     step = settings.grid_spacing
     n = int(np.floor((zw.max() - zw.min()) / step + _TOL)) + 1
     planes = zw.min() + step * np.arange(n) + 0.5 * (zw.max() - zw.min() - step * (n - 1))
     dz = planes[:, None] - descriptors.z[None, :]
-    return sparse.csr_matrix(_kernel(dz, settings.slab_half_width, settings.slab_edge))
+    return _kernel(dz, settings.slab_half_width, settings.slab_edge)
+
+
+def batch_slab_matrix(
+    descriptors: Sequence[LocalDescriptors],
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """Block-diagonal :func:`slab_matrix` of many structures, and the structure of each plane."""
+    rows, cols, vals, groups = [], [], [], []
+    n_planes = n_centres = 0
+    for k, desc in enumerate(descriptors):
+        dense = _slab_weights(desc)
+        r, c = np.nonzero(dense)
+        rows.append(r + n_planes)
+        cols.append(c + n_centres)
+        vals.append(dense[r, c])
+        groups.append(np.full(dense.shape[0], k))
+        n_planes += dense.shape[0]
+        n_centres += dense.shape[1]
+    matrix = sparse.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_planes, n_centres),
+    )
+    return matrix, np.concatenate(groups)
 
 
 def soft_minimum(values, groups, temperature: float) -> np.ndarray:

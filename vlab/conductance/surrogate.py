@@ -337,8 +337,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coefs_")
         descs = _as_descriptors(X, self.descriptor_settings_, "ConductanceSurrogate.predict")
         batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_)
-        tau = self.softmin_temperature
-        return np.stack([_slabnet.forward(p, batch, tau) for p in self.coefs_])
+        return _slabnet.forward_ensemble(self.coefs_, batch, self.softmin_temperature)
 
     # ----------------------------------------------------------------------- save / load
     def save(self, path: str | os.PathLike) -> Path:
