@@ -253,4 +253,7 @@ def test_example_experiment_is_valid():
     spec = load_experiment(path)
     assert spec.md.inputs.n >= 200
     assert spec.surrogate.inputs.catalog == spec.reference.inputs.catalog == spec.md.name
-    assert spec.train["stores"] == ["au-sband-subset"]
+    assert spec.train["stores"] == ["au-sband-subset", "au-sband-contact"]
+    for name in spec.train["stores"]:  # committed with the repository: no campaign needed
+        assert (COMMITTED.parent / f"{name}.zarr").is_dir()
+        assert (COMMITTED.parents[1] / f"{name}.yaml").is_file()

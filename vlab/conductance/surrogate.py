@@ -15,15 +15,19 @@ See :mod:`vlab.conductance.descriptors` for why this is size-independent. The me
 by initial weights and bootstrap resamples of the training structures; ``predict(X,
 return_std=True)`` returns the ensemble mean and standard deviation.
 
-Measured (``benchmarks/surrogate.py``, held-out break-junction traces)
---------------------------------------------------------------------
-Trained on 160-atom Au 2x2 wires (s-band): R² 0.958 same size, 0.953 on the same necks
-between 4x4 electrodes (448 atoms), 0.884 on 3x3 wires (360 atoms); global mean+max
-pooling: 0.924, -7.8 and -0.45. Trained on 48-atom 1x1 wires (309 cells): R² 0.72 (spd)
-and 0.66 (s-band) same size, but no transfer to wider electrodes or wires (R² <= 0.3): a 1x1
-cell has no bulk-like atoms, so their contributions are extrapolated. Train on cells whose
-atoms cover the environments of the structures to predict. Cost: ~1 ms per 48-atom and
-~2.4 ms per 160-atom structure, about linear in the number of atoms.
+Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
+-----------------------------------------------------------------------------------------
+Against the spd reference (extended Hückel, ``au-tail``), trained on 1,729 cells of 112-160
+atoms (2x2 wires and contacts whose neck is narrower than the electrodes) with
+``DescriptorSettings(sigma=0.3, n_max=8)``: R² 0.945 on held-out traces of the same size, 0.904
+on the same necks between 3x3-cell electrodes (352 atoms), 0.980 on 3x3 wires (360 atoms);
+global mean+max pooling: 0.907, -0.45 and 0.37. Trained on 160-atom 2x2 wires (s-band): 0.958,
+0.953 (4x4 electrodes, 448 atoms) and 0.884 (3x3 wires). Trained on 48-atom 1x1 wires there
+is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell has no bulk-like atoms, so
+their contributions are extrapolated. Train on cells whose atoms cover the environments of
+the structures to predict (e.g. add small contacts with a narrow neck on wider electrodes).
+Cost: ~1.3 ms per 112-atom and ~2.5 ms per 160-atom structure (8 members, 180-number SOAP),
+about linear in the number of atoms; 1,250-2,080x faster than the spd reference.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 1)
 ---------------------------------------------------------------------------
