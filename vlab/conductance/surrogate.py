@@ -19,15 +19,15 @@ Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-
 -----------------------------------------------------------------------------------------
 Against the spd reference (extended Hückel, ``au-tail``), trained on 1,729 cells of 112-160
 atoms (2x2 wires and contacts whose neck is narrower than the electrodes) with
-``DescriptorSettings(sigma=0.3, n_max=8)``: R² 0.945 on held-out traces of the same size, 0.904
+``DescriptorSettings(sigma=0.3, n_max=8)``: R² 0.945 on held-out traces of the same size, 0.884
 on the same necks between 3x3-cell electrodes (352 atoms), 0.980 on 3x3 wires (360 atoms);
-global mean+max pooling: 0.907, -0.45 and 0.37. Trained on 160-atom 2x2 wires (s-band): 0.958,
+global mean+max pooling: 0.907, -7.0 and 0.37. Trained on 160-atom 2x2 wires (s-band): 0.958,
 0.953 (4x4 electrodes, 448 atoms) and 0.884 (3x3 wires). Trained on 48-atom 1x1 wires there
 is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell has no bulk-like atoms, so
 their contributions are extrapolated. Train on cells whose atoms cover the environments of
 the structures to predict (e.g. add small contacts with a narrow neck on wider electrodes).
 Cost: ~1.3 ms per 112-atom and ~2.5 ms per 160-atom structure (8 members, 180-number SOAP),
-about linear in the number of atoms; 1,250-2,080x faster than the spd reference.
+about linear in the number of atoms; 1,270-2,050x faster than the spd reference.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 1)
 ---------------------------------------------------------------------------
