@@ -193,20 +193,27 @@ def type_b(descs_small, labels):
     return out, models
 
 
-def wire_traces(cells: tuple[int, int], n_traces: int) -> tuple[list, np.ndarray, np.ndarray]:
-    """Break-junction snapshots (every 2nd) of fresh wires, with s-band labels and trace ids."""
+def break_junction_snapshots(cells: tuple[int, int], n_traces: int, *, seed0: int, stride: int):
+    """Every ``stride``-th snapshot of ``n_traces`` fresh break-junction traces of an Au
+    [001] wire of ``cells`` cubic cells (4 K and 300 K alternating), and their trace ids."""
     wire = build_wire("Au", cross_section=cells, length=4, electrode_layers=3)
     structures, traces = [], []
     for seed in range(n_traces):
         protocol = BreakJunctionProtocol(
             temperature=(4.0, 300.0)[seed % 2], speed=0.2, snapshot_every=0.1, equilibration=2.0,
-            max_elongation=30.0, post_rupture=1.0, seed=100 + seed,
+            max_elongation=30.0, post_rupture=1.0, seed=seed0 + seed,
         )  # fmt: skip
         trace = run_trace(perturb(wire, amplitude=0.05, rng=seed), protocol)
-        structures.extend(trace.snapshot(k) for k in range(0, len(trace), 2))
-        traces.extend([seed] * len(range(0, len(trace), 2)))
+        structures.extend(trace.snapshot(k) for k in range(0, len(trace), stride))
+        traces.extend([seed] * len(range(0, len(trace), stride)))
+    return structures, np.array(traces)
+
+
+def wire_traces(cells: tuple[int, int], n_traces: int) -> tuple[list, np.ndarray, np.ndarray]:
+    """Break-junction snapshots (every 2nd) of fresh wires, with s-band labels and trace ids."""
+    structures, traces = break_junction_snapshots(cells, n_traces, seed0=100, stride=2)
     y = np.array([SBAND.conductance(a) for a in structures])
-    return structures, y, np.array(traces)
+    return structures, y, traces
 
 
 def scenario_2x2() -> dict:
@@ -264,12 +271,19 @@ def timing(model, snapshot_small, snapshot_large) -> dict:
         ("4x4 wire", perturb(build_wire("Au", cross_section=(4, 4), length=6, electrode_layers=3),
                              amplitude=0.1, rng=0)),
     ]  # fmt: skip
+    return time_cases(model, cases, SPD.conductance)
+
+
+def time_cases(model, cases, spd_conductance) -> dict:
+    """Seconds per structure of the surrogate (batches of ``N_TIMED``, median of 3), of the
+    s-band reference (median of 3) and of ``spd_conductance`` (one call, up to 200 atoms) for
+    each (label, structure) of ``cases``, and the surrogate's scaling exponent with atoms."""
     rows = {"structures": [], "atoms": [], "surrogate_s": [], "sband_s": [], "spd_s": []}
     for label, atoms in cases:
         batch = [atoms] * N_TIMED
         t_sur, _ = median_time(lambda b=batch: model.predict(b), 3)
         t_sb, _ = median_time(lambda a=atoms: SBAND.conductance(a), 3)
-        t_spd = median_time(lambda a=atoms: SPD.conductance(a), 1)[0] if len(atoms) <= 200 else None
+        t_spd = median_time(lambda a=atoms: spd_conductance(a), 1)[0] if len(atoms) <= 200 else None
         rows["structures"].append(label)
         rows["atoms"].append(len(atoms))
         rows["surrogate_s"].append(t_sur / N_TIMED)

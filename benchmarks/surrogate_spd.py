@@ -37,15 +37,21 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median_time, write_result  # noqa: I001  (pins BLAS threads first)
+from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from surrogate import (
+    SPD,
+    break_junction_snapshots,
+    global_fit_predict,
+    scores,
+    time_cases,
+)
 
 import numpy as np
-from sklearn.metrics import mean_absolute_error, r2_score
+from sklearn.metrics import r2_score
 
 from vlab._utils import content_hash
 from vlab.conductance import _negf
 from vlab.conductance import (
-    BreakJunctionProtocol,
     ConductanceSurrogate,
     DescriptorSettings,
     ExtendedHuckel,
@@ -55,7 +61,6 @@ from vlab.conductance import (
     embed_neck,
     perturb,
     pool_global,
-    run_trace,
 )
 from vlab.errors import InvalidStructureError
 from vlab.reports import _labelled
@@ -67,18 +72,12 @@ TRAIN_EXTRA = ("au-spd-2x2-extra", "au-spd-contact")
 N_TYPE_A = 80
 N_TYPE_B = 32
 N_TRACES_B = 4
-N_TIMED = 10
 EMBED = {"electrode_cross_section": (3, 3), "electrode_layers": 4}
 # sharper SOAP than the default (Gaussian width 0.3 Å, 8 radial functions: 180 numbers per atom);
 # with the default (0.5 Å, 6) the same data gave same size 0.936 but type a 0.69 (4-member
 # probe on the first 39 type-a necks; issue-5 note)
 SETTINGS = DescriptorSettings(sigma=0.3, n_max=8)
 MODEL = {"n_estimators": 8, "random_state": 0, "descriptor_settings": SETTINGS}
-
-
-def scores(y, p) -> dict:
-    r2, mae = float(r2_score(y, p)), float(mean_absolute_error(y, p))
-    return {"r2": round(r2, 4), "mae_G0": round(mae, 4), "n": len(y)}
 
 
 def _references(atoms) -> tuple[float, float]:
@@ -105,61 +104,15 @@ def references(structures, label: str) -> np.ndarray:
 
 def wide_wire_snapshots() -> list:
     """``N_TYPE_B`` snapshots, evenly spaced, of fresh break-junction traces of 3x3 wires."""
-    wire = build_wire("Au", cross_section=(3, 3), length=4, electrode_layers=3)
-    snapshots = []
-    for seed in range(N_TRACES_B):
-        protocol = BreakJunctionProtocol(
-            temperature=(4.0, 300.0)[seed % 2], speed=0.2, snapshot_every=0.1, equilibration=2.0,
-            max_elongation=30.0, post_rupture=1.0, seed=300 + seed,
-        )  # fmt: skip
-        trace = run_trace(perturb(wire, amplitude=0.05, rng=seed), protocol)
-        snapshots.extend(trace.snapshot(k) for k in range(len(trace)))
+    snapshots, _ = break_junction_snapshots((3, 3), N_TRACES_B, seed0=300, stride=1)
     picks = np.linspace(0, len(snapshots) - 1, N_TYPE_B).round().astype(int)
     return [snapshots[i] for i in picks]
 
 
-def timing(model, cases) -> dict:
-    """Seconds per structure of the surrogate (descriptors + network, batches of ``N_TIMED``,
-    median of 3) and of the references (s-band: median of 3; spd: one cold call, lead
-    self-energies not cached, up to 200 atoms) at several sizes, in the same run."""
-    rows = {"structures": [], "atoms": [], "surrogate_s": [], "sband_s": [], "spd_s": []}
-    spd, sband = ExtendedHuckel(), SBandTightBinding()
-
-    def cold_spd(atoms):
-        _negf.clear_cache()
-        return spd.conductance(atoms)
-
-    for label, atoms in cases:
-        t_sur, _ = median_time(lambda b=[atoms] * N_TIMED: model.predict(b), 3)
-        t_sb, _ = median_time(lambda a=atoms: sband.conductance(a), 3)
-        t_spd = median_time(lambda a=atoms: cold_spd(a), 1)[0] if len(atoms) <= 200 else None
-        for key, value in zip(rows, (label, len(atoms), t_sur / N_TIMED, t_sb, t_spd)):
-            rows[key].append(value)
-        spd_text = f"{t_spd:.2f} s" if t_spd else "-"
-        print(f"  {label:36s} {len(atoms):4d} atoms  surrogate {t_sur / N_TIMED * 1e3:6.2f} ms"
-              f"  s-band {t_sb * 1e3:6.1f} ms  spd {spd_text}", flush=True)  # fmt: skip
-    slope = np.polyfit(np.log(rows["atoms"]), np.log(rows["surrogate_s"]), 1)[0]
-    rows["surrogate_scaling_exponent"] = round(float(slope), 3)
-    return rows
-
-
-def global_baseline(d_train, y_train, d_tests) -> list[np.ndarray]:
-    from sklearn.neural_network import MLPRegressor
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    xtr = pool_global(d_train, mode="meanmax")
-    models = [
-        make_pipeline(
-            StandardScaler(),
-            MLPRegressor(hidden_layer_sizes=(64, 64), alpha=1e-2, max_iter=3000, random_state=k),
-        ).fit(xtr, y_train)
-        for k in range(5)
-    ]
-    return [
-        np.mean([m.predict(pool_global(d, mode="meanmax")) for m in models], axis=0)
-        for d in d_tests
-    ]
+def cold_spd(atoms) -> float:
+    """spd conductance without cached lead self-energies (the cost of a new structure)."""
+    _negf.clear_cache()
+    return SPD.conductance(atoms)
 
 
 def main() -> dict:
@@ -195,7 +148,11 @@ def main() -> dict:
     same = scores(y[test_idx], model.predict(d_test))
     a_spd = scores(refs[:, 0], model.predict(d_a))
     b_spd = scores(refs_b[:, 0], model.predict(d_b))
-    glob_same, glob_a, glob_b = global_baseline(d_train, y_train, [d_test, d_a, d_b])
+    glob_same, glob_a, glob_b = global_fit_predict(
+        pool_global(d_train, mode="meanmax"),
+        y_train,
+        [pool_global(d, mode="meanmax") for d in (d_test, d_a, d_b)],
+    )
     small, _, _, _ = _labelled(ROOT / "catalogs" / "data" / "au-spd-small.zarr")
     contact, _, _, _ = _labelled(ROOT / "catalogs" / "data" / "au-spd-contact.zarr")
     cases = [
@@ -207,7 +164,7 @@ def main() -> dict:
         ("4x4 wire", perturb(build_wire("Au", cross_section=(4, 4), length=6, electrode_layers=3),
                              amplitude=0.1, rng=0)),
     ]  # fmt: skip
-    times = timing(model, cases)
+    times = time_cases(model, cases, cold_spd)
     speed = [
         spd / sur if spd else None
         for spd, sur in zip(times["spd_s"], times["surrogate_s"], strict=True)
