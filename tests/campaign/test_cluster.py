@@ -223,3 +223,27 @@ def test_killing_a_worker_mid_campaign_loses_and_duplicates_nothing(tmp_path, ex
     ds = open_store(store)
     assert ds["value"].values.tolist() == [float(x * x) for x in range(2000)]
     assert len({str(w) for w in ds["worker"].values}) >= 2
+
+
+def _sizeof_filtered() -> bool:
+    import logging
+
+    from vlab.campaign.cluster import _drop_sizeof_warning
+
+    return _drop_sizeof_warning in logging.getLogger("distributed.sizeof").filters
+
+
+def test_the_upstream_sizeof_warning_is_filtered_on_the_workers_and_nothing_else():
+    import logging
+
+    from vlab.campaign.cluster import _drop_sizeof_warning
+
+    def record(msg):
+        return logging.LogRecord("distributed.sizeof", logging.WARNING, "", 0, msg, None, None)
+
+    assert not _drop_sizeof_warning(
+        record(("Sizeof calculation for object of type 'dict' failed. Defaulting to -1 B",))
+    )
+    assert _drop_sizeof_warning(record("Worker exceeded 95% memory budget"))
+    with connect(workers=1) as client:
+        assert set(client.run(_sizeof_filtered).values()) == {True}

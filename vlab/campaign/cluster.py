@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import logging
 import os
 import re
 import uuid
@@ -24,6 +25,38 @@ from vlab.errors import ClusterError, InputError
 __all__ = ["connect", "kubernetes_cluster"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s]+$")
+
+
+def _drop_sizeof_warning(record: logging.LogRecord) -> bool:
+    """Logging filter: drop distributed's "Sizeof calculation ... failed" warning.
+
+    With a performance report, workers send deeply nested statistical-profile dicts; dask's
+    ``sizeof`` recurses through them, hits the recursion limit and distributed logs a warning
+    before using its default message size (dask/distributed#8378). Nothing is lost or slowed,
+    so the warning only alarms users.
+    """
+    return "Sizeof calculation" not in str(record.msg)
+
+
+def _quiet_sizeof() -> None:
+    """Install :func:`_drop_sizeof_warning` on this process's ``distributed.sizeof`` logger."""
+    logger = logging.getLogger("distributed.sizeof")
+    if _drop_sizeof_warning not in logger.filters:
+        logger.addFilter(_drop_sizeof_warning)
+
+
+def _prepare(client) -> None:
+    """Quiet the sizeof warning here, on the workers, and on workers that join later."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class _Quiet(WorkerPlugin):
+        name = "vlab-quiet-sizeof"
+
+        def setup(self, worker):
+            _quiet_sizeof()
+
+    _quiet_sizeof()
+    client.register_plugin(_Quiet())
 
 
 _MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
@@ -176,10 +209,12 @@ def connect(
                 f"Could not reach the Dask scheduler at {scheduler}: {err}"
             ) from None
         with client:
+            _prepare(client)
             yield client
         return
     if kubernetes:
         with kubernetes_cluster() as cluster, Client(cluster) as client:
+            _prepare(client)
             yield client
         return
     cluster = LocalCluster(
@@ -190,4 +225,5 @@ def connect(
         memory_limit=config.get("cluster.memory_limit"),
     )
     with cluster, Client(cluster) as client:
+        _prepare(client)
         yield client
