@@ -23,6 +23,8 @@ Protocol
   training cells); their spd and s-band references are computed here (two processes; the
   results are cached in ``vlab-results/surrogate-spd-type-a.npz``, keyed by the structures and
   the calculator identities, so a rerun only recomputes what changed).
+* Type a diagnostics: the type-a error per reference range, and how the spd reference and the
+  prediction of the same necks change from the 2x2 wire to the 3x3-cell electrodes.
 * Type b: wider wires: ``N_TYPE_B`` snapshots (evenly spaced) of ``N_TRACES_B`` fresh
   break-junction traces of 360-atom Au [001] 3x3 wires (asap3 EMT, made here), with spd and
   s-band references computed here (same cache).
@@ -31,6 +33,7 @@ Protocol
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -109,6 +112,38 @@ def wide_wire_snapshots() -> list:
     return [snapshots[i] for i in picks]
 
 
+def by_range(ref, pred, edges=(0.0, 1.5, 3.0, np.inf)) -> list[dict]:
+    """Where the type-a error sits: per reference-conductance range, count, mean error
+    (prediction - reference) and share of the total squared error."""
+    resid = pred - ref
+    total = float((resid**2).sum())
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        m = (ref >= lo) & (ref < hi)
+        out.append({
+            "range_G0": [lo, None if np.isinf(hi) else hi], "n": int(m.sum()),
+            "mean_error_G0": round(float(resid[m].mean()), 3) if m.any() else None,
+            "share_of_squared_error": round(float((resid[m] ** 2).sum()) / total, 3),
+        })  # fmt: skip
+    return out
+
+
+def embedding_effect(original, embedded, pred_original, pred_embedded) -> dict:
+    """How the spd reference of the same necks, and the surrogate's prediction, change from
+    2x2-cell (the original wire) to 3x3-cell electrodes (type a)."""
+    thick = original >= 2.0
+    return {
+        "r2_embedded_reference_vs_original_label": round(float(r2_score(embedded, original)), 4),
+        "necks_above_2_G0": int(thick.sum()),
+        "median_ratio_embedded_over_original_above_2_G0": round(
+            float(np.median(embedded[thick] / original[thick])), 3
+        ),
+        "median_ratio_predicted_embedded_over_original_above_2_G0": round(
+            float(np.median(pred_embedded[thick] / pred_original[thick])), 3
+        ),
+    }
+
+
 def cold_spd(atoms) -> float:
     """spd conductance without cached lead self-energies (the cost of a new structure)."""
     _negf.clear_cache()
@@ -120,10 +155,11 @@ def main() -> dict:
     train = traces < TRAIN_TRACES
     test_idx = np.flatnonzero(~train)
     picks = test_idx[np.linspace(0, len(test_idx) - 1, N_TYPE_A).round().astype(int)]
-    embedded, skipped = [], 0
+    embedded, kept, skipped = [], [], 0
     for i in picks:
         try:
             embedded.append(embed_neck(structures[i], **EMBED))
+            kept.append(i)
         except InvalidStructureError:  # a stretched neck whose ends overlap the new electrodes
             skipped += 1
     refs = references(embedded, "type a")
@@ -145,8 +181,11 @@ def main() -> dict:
     start = time.perf_counter()
     model = ConductanceSurrogate(**MODEL).fit(d_train, y_train)
     fit_s = time.perf_counter() - start
-    same = scores(y[test_idx], model.predict(d_test))
-    a_spd = scores(refs[:, 0], model.predict(d_a))
+    pred_test = model.predict(d_test)
+    same = scores(y[test_idx], pred_test)
+    pred_kept = pred_test[np.searchsorted(test_idx, kept)]
+    pred_a = model.predict(d_a)
+    a_spd = scores(refs[:, 0], pred_a)
     b_spd = scores(refs_b[:, 0], model.predict(d_b))
     glob_same, glob_a, glob_b = global_fit_predict(
         pool_global(d_train, mode="meanmax"),
@@ -206,6 +245,8 @@ def main() -> dict:
                 "skipped_unembeddable": skipped,
                 "embedding": {k: list(v) if isinstance(v, tuple) else v for k, v in EMBED.items()},
                 "spd": a_spd,
+                "spd_by_range": by_range(refs[:, 0], pred_a),
+                "embedding_effect": embedding_effect(y[kept], refs[:, 0], pred_kept, pred_a),
                 "sband_reference_vs_spd_reference_r2": round(
                     float(r2_score(refs[:, 0], refs[:, 1])), 4
                 ),
@@ -233,6 +274,9 @@ def main() -> dict:
         (f"speedup vs spd at {times['atoms'][1]} / {times['atoms'][2]} atoms",
          f"{speed[1]:.0f}x / {speed[2]:.0f}x"),
         ("surrogate scaling exponent", str(times["surrogate_scaling_exponent"])),
+        ("type a: spd of necks > 2 G0, 3x3 / 2x2 electrodes (median)",
+         str(out["surrogate_2x2_spd"]["larger_a"]["embedding_effect"][
+             "median_ratio_embedded_over_original_above_2_G0"])),
         ("global pooling same / a / b, R²",
          " / ".join(f"{pooled[k]['r2']:.3f}" for k in ("same_size", "larger_a_spd",
                                                         "larger_b_spd"))),

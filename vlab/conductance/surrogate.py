@@ -27,7 +27,7 @@ is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell has no bulk
 their contributions are extrapolated. Train on cells whose atoms cover the environments of
 the structures to predict (e.g. add small contacts with a narrow neck on wider electrodes).
 Cost: ~1.3 ms per 112-atom and ~2.5 ms per 160-atom structure (8 members, 180-number SOAP),
-about linear in the number of atoms; 1,270-2,050x faster than the spd reference.
+about linear in the number of atoms; 1,260-2,110x faster than the spd reference.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 1)
 ---------------------------------------------------------------------------
