@@ -1,6 +1,7 @@
 """The engine on real multi-process Dask clusters on loopback (scheduler + worker processes)."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 import yaml
 
 from vlab.campaign import connect, load_spec, run_campaign
+from vlab.campaign.cluster import _drop_sizeof_warning
 from vlab.catalog import open_store, read_ledger
 
 pytestmark = pytest.mark.cluster
@@ -226,18 +228,10 @@ def test_killing_a_worker_mid_campaign_loses_and_duplicates_nothing(tmp_path, ex
 
 
 def _sizeof_filtered() -> bool:
-    import logging
-
-    from vlab.campaign.cluster import _drop_sizeof_warning
-
     return _drop_sizeof_warning in logging.getLogger("distributed.sizeof").filters
 
 
 def test_the_upstream_sizeof_warning_is_filtered_on_the_workers_and_nothing_else():
-    import logging
-
-    from vlab.campaign.cluster import _drop_sizeof_warning
-
     def record(msg):
         return logging.LogRecord("distributed.sizeof", logging.WARNING, "", 0, msg, None, None)
 

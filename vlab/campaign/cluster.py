@@ -197,33 +197,30 @@ def connect(
         raise InputError("Use only one of --workers, --scheduler and --kubernetes.")
     if workers is not None and workers < 1:
         raise InputError(f"The number of workers must be >= 1. Got {workers}.")
-    if scheduler is not None:
-        if not _ADDRESS.match(scheduler):
-            raise InputError(
-                f"The scheduler address must look like tcp://HOST:PORT. Got {scheduler!r}."
+    if scheduler is not None and not _ADDRESS.match(scheduler):
+        raise InputError(
+            f"The scheduler address must look like tcp://HOST:PORT. Got {scheduler!r}."
+        )
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None:
+            try:
+                client = stack.enter_context(Client(scheduler, timeout="10s"))
+            except OSError as err:
+                raise ClusterError(
+                    f"Could not reach the Dask scheduler at {scheduler}: {err}"
+                ) from None
+        else:
+            cluster = stack.enter_context(
+                kubernetes_cluster()
+                if kubernetes
+                else LocalCluster(
+                    n_workers=workers or config.get("cluster.n_workers"),
+                    threads_per_worker=config.get("cluster.threads_per_worker"),
+                    processes=True,
+                    dashboard_address=config.get("cluster.dashboard_address"),
+                    memory_limit=config.get("cluster.memory_limit"),
+                )
             )
-        try:
-            client = Client(scheduler, timeout="10s")
-        except OSError as err:
-            raise ClusterError(
-                f"Could not reach the Dask scheduler at {scheduler}: {err}"
-            ) from None
-        with client:
-            _prepare(client)
-            yield client
-        return
-    if kubernetes:
-        with kubernetes_cluster() as cluster, Client(cluster) as client:
-            _prepare(client)
-            yield client
-        return
-    cluster = LocalCluster(
-        n_workers=workers or config.get("cluster.n_workers"),
-        threads_per_worker=config.get("cluster.threads_per_worker"),
-        processes=True,
-        dashboard_address=config.get("cluster.dashboard_address"),
-        memory_limit=config.get("cluster.memory_limit"),
-    )
-    with cluster, Client(cluster) as client:
+            client = stack.enter_context(Client(cluster))
         _prepare(client)
         yield client
