@@ -33,7 +33,12 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
     from vlab.reports import train_surrogate
 
     report = train_surrogate(
-        args.stores, args.model, holdout=args.holdout, seed=args.seed, n_estimators=args.estimators
+        args.stores,
+        args.model,
+        holdout=args.holdout,
+        seed=args.seed,
+        n_estimators=args.estimators,
+        electrode_coupling=args.electrode_coupling,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -106,6 +111,12 @@ def _conductance(sub) -> None:
     p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
     p.add_argument("--estimators", type=int, default=8, help="ensemble members (default 8)")
+    p.add_argument(
+        "--electrode-coupling",
+        action="store_true",
+        help="let the electrodes' width enter the prediction (ConductanceSurrogate"
+        "(electrode_coupling=True); train on cells with electrodes of several widths)",
+    )
     p.set_defaults(func=_cmd_conductance_train)
     p = actions.add_parser(
         "validate",

@@ -236,10 +236,13 @@ def train_surrogate(
     holdout: float = 0.25,
     seed: int = 0,
     n_estimators: int = 8,
+    electrode_coupling: bool = False,
 ) -> dict:
     """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
+    ``electrode_coupling`` is the estimator's parameter (train on cells with electrodes of
+    several widths for it to learn the coupling).
     """
     from matplotlib.figure import Figure
 
@@ -255,7 +258,9 @@ def train_surrogate(
     unique = rng.permutation(np.unique(groups))
     test_groups = set(unique[: max(1, round(holdout * len(unique)))])
     test = np.array([g in test_groups for g in groups])
-    model = ConductanceSurrogate(n_estimators=n_estimators, random_state=seed)
+    model = ConductanceSurrogate(
+        n_estimators=n_estimators, electrode_coupling=electrode_coupling, random_state=seed
+    )
     model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
     pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
@@ -265,6 +270,7 @@ def train_surrogate(
     report = {
         "model": str(model_path),
         "training_stores": names,
+        "electrode_coupling": electrode_coupling,
         "n_train": int((~test).sum()),
         "held_out_traces": len(test_groups),
         "held_out": metrics,

@@ -67,12 +67,14 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
                 "2",
                 "--holdout",
                 "0.25",
+                "--electrode-coupling",
             ]
         )
         == 0
     )
     report = json.loads(model.with_suffix(".report.json").read_text())
     assert report["held_out"]["n"] > 0 and model.with_suffix(".parity.png").is_file()
+    assert report["electrode_coupling"] is True
     capsys.readouterr()
     assert main(["conductance", "validate", str(model), "ref", "--out", str(tmp_path / "v")]) == 0
     assert json.loads(capsys.readouterr().out)["stores"]["ref"]["n"] == ref.done

@@ -139,6 +139,8 @@ def test_fit_and_predict_validate_input(data):
         ConductanceSurrogate(n_estimators=0).fit(descs[:2], y[:2])
     with pytest.raises(InputError, match=r"'hidden_layer_sizes' parameter"):
         ConductanceSurrogate(hidden_layer_sizes=(8, -1)).fit(descs[:2], y[:2])
+    with pytest.raises(InputError, match=r"'electrode_coupling' parameter .* True or False"):
+        ConductanceSurrogate(electrode_coupling="yes").fit(descs[:2], y[:2])
     other = compute_descriptors(structures[:2], DescriptorSettings(n_max=4))
     fitted = model.fit(descs[:6], y[:6])
     with pytest.raises(InputError, match=r"computed with other settings"):
@@ -168,8 +170,28 @@ def test_load_rejects_other_format_versions(tmp_path, fitted):
     meta = json.loads(str(arrays.pop("metadata")))
     meta["format_version"] = FORMAT_VERSION + 1
     np.savez(tmp_path / "future.npz", metadata=np.array(json.dumps(meta)), **arrays)
-    with pytest.raises(IncompatibleVersionError, match=r"has format version 2 .*reads format"):
+    with pytest.raises(IncompatibleVersionError, match=r"has format version 3 .*versions 1, 2"):
         ConductanceSurrogate.load(tmp_path / "future.npz")
+
+
+def test_electrode_coupling_round_trip_and_version_1_files(tmp_path, data, fitted):
+    _, descs, y, _ = data
+    coupled = ConductanceSurrogate(**FAST, electrode_coupling=True).fit(descs, y)
+    assert all(h.shape == (2,) for h in coupled.heads_) and fitted.heads_ == [None, None]
+    loaded = ConductanceSurrogate.load(coupled.save(tmp_path / "coupled"))
+    np.testing.assert_array_equal(loaded.predict(descs), coupled.predict(descs))
+    assert loaded.electrode_coupling is True
+    # a version-1 file (written before electrode coupling existed) is a model without it
+    path = fitted.save(tmp_path / "plain.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {key: npz[key] for key in npz.files}
+    meta = json.loads(str(arrays.pop("metadata")))
+    meta["format_version"] = 1
+    del meta["params"]["electrode_coupling"]
+    np.savez(tmp_path / "v1.npz", metadata=np.array(json.dumps(meta)), **arrays)
+    old = ConductanceSurrogate.load(tmp_path / "v1.npz")
+    assert old.electrode_coupling is False and old.heads_ == [None, None]
+    np.testing.assert_array_equal(old.predict(descs), fitted.predict(descs))
 
 
 def test_load_rejects_other_files(tmp_path):

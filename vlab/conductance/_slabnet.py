@@ -5,10 +5,14 @@ Forward pass for a batch of structures (see :mod:`vlab.conductance.descriptors`)
     h = tanh(... tanh(x W1 + b1) ...)            per centre, x standardised SOAP
     a = softplus(h W_out + b_out)                 per-atom contribution, G0 (>= 0)
     c = S a                                       slab sums (S: block-diagonal slab matrix)
-    G = Σ_j w_j c_j, w = softmax(-c / τ)          soft minimum per structure
+    m = Σ_j w_j c_j, w = softmax(-c / τ)          soft minimum per structure
+    G = m                                         or, with electrode coupling (:func:`pool`),
+    G = m (1 + κ) / (1 + κ/2 Σ_s (m / E_s)^q)     E_s: soft minimum over the end planes of side s
 
 The loss is the mean squared error in G0 plus ``alpha / 2 · Σ W² / n_structures``; the
-gradient is exact (hand-written back-propagation) and L-BFGS minimises it.
+gradient is exact (hand-written back-propagation, checked against finite differences in
+``tests/conductance/test_slabnet.py``) and L-BFGS minimises it, with the coupling (θ_κ, θ_q)
+appended to the network parameters.
 """
 
 from __future__ import annotations
@@ -19,17 +23,25 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, sparse
 
-from vlab.conductance.descriptors import LocalDescriptors, _soft_minimum, batch_slab_matrix
+from vlab.conductance.descriptors import (
+    LocalDescriptors,
+    _soft_minimum,
+    batch_end_planes,
+    batch_slab_matrix,
+)
 
 
 @dataclass(frozen=True, eq=False)
 class Batch:
-    """Stacked centres of many structures: features, slab matrix and slab -> structure map."""
+    """Stacked centres of many structures: features, slab matrix, slab -> structure map, and
+    the electrode-end planes (indices into the slabs) with their (structure, side) group."""
 
     x: np.ndarray
     slabs: sparse.csr_matrix
     groups: np.ndarray
     n_structures: int
+    end_planes: np.ndarray
+    end_groups: np.ndarray
 
 
 def make_batch(descriptors: list[LocalDescriptors], mean: np.ndarray, scale: np.ndarray) -> Batch:
@@ -37,7 +49,8 @@ def make_batch(descriptors: list[LocalDescriptors], mean: np.ndarray, scale: np.
     x = np.concatenate([d.features for d in descriptors])
     x = (x - mean) / scale
     slabs, groups = batch_slab_matrix(descriptors)
-    return Batch(x, slabs, groups, len(descriptors))
+    end_planes, end_groups = batch_end_planes(descriptors)
+    return Batch(x, slabs, groups, len(descriptors), end_planes, end_groups)
 
 
 def _shapes(n_in: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -85,41 +98,93 @@ def atom_contributions(params: list[np.ndarray], x: np.ndarray):
     return _softplus(o), acts, o
 
 
-def forward(params: list[np.ndarray], batch: Batch, temperature: float) -> np.ndarray:
+def _sigmoid(o):
+    return 0.5 * (1.0 + np.tanh(0.5 * o))
+
+
+def pool(c: np.ndarray, batch: Batch, temperature: float, head: np.ndarray | None):
+    """Conductance of each structure from its slab sums ``c``, and a cache for :func:`unpool`.
+
+    Without ``head``: the soft minimum m. With ``head`` = (θ_κ, θ_q), the electrode
+    coupling: with E_L, E_R the soft minima over each end's planes (the electrodes'
+    cross-sections) and r_s = m / E_s,
+
+        G = m (1 + κ) / (1 + κ/2 · (r_L^q + r_R^q)),  κ = softplus(θ_κ), q = 1 + softplus(θ_q)
+
+    G = m for a uniform wire (r = 1); a neck between wider electrodes (r < 1) conducts up to
+    (1 + κ) m: a series "contact" term that falls as the electrodes widen.
+    """
+    m, w = _soft_minimum(c, batch.groups, temperature)
+    if head is None:
+        return m, (c, m, w, None)
+    e, we = _soft_minimum(c[batch.end_planes], batch.end_groups, temperature)
+    e2 = np.maximum(e.reshape(-1, 2), 1e-9)
+    kappa, q = _softplus(head[0]), 1.0 + _softplus(head[1])
+    r = m[:, None] / e2
+    rq = r**q
+    den = 1.0 + 0.5 * kappa * rq.sum(axis=1)
+    g = m * (1.0 + kappa) / den
+    return g, (c, m, w, (e, we, e2, r, rq, den, kappa, q, head))
+
+
+def unpool(dg: np.ndarray, cache, batch: Batch, temperature: float):
+    """Gradients of the loss with respect to the slab sums and the head, from dL/dG."""
+    c, m, w, coupling = cache
+    if coupling is None:
+        dm, dhead = dg, None
+    else:
+        e, we, e2, r, rq, den, kappa, q, head = coupling
+        s = rq.sum(axis=1)
+        dm = dg * (1.0 + kappa) / den * (1.0 - 0.5 * kappa * q * s / den)
+        de = (dg * m * (1.0 + kappa) / den**2)[:, None] * 0.5 * kappa * q * rq / e2
+        d_kappa = float(dg @ (m / den - m * (1.0 + kappa) * 0.5 * s / den**2))
+        rlog = np.where(r > 0, rq * np.log(np.where(r > 0, r, 1.0)), 0.0)
+        d_q = float(dg @ (-m * (1.0 + kappa) * 0.5 * kappa * rlog.sum(axis=1) / den**2))
+        dhead = np.array([d_kappa * _sigmoid(head[0]), d_q * _sigmoid(head[1])])
+    dc = dm[batch.groups] * w * (1.0 - (c - m[batch.groups]) / temperature)
+    if coupling is not None:
+        ce = c[batch.end_planes]
+        de = de.ravel()[batch.end_groups] * we * (1.0 - (ce - e[batch.end_groups]) / temperature)
+        np.add.at(dc, batch.end_planes, de)
+    return dc, dhead
+
+
+def forward(params: list[np.ndarray], batch: Batch, temperature: float, head=None) -> np.ndarray:
     """Predicted conductance G/G0 of every structure in ``batch``."""
     a, _, _ = atom_contributions(params, batch.x)
-    g, _ = _soft_minimum(batch.slabs @ a, batch.groups, temperature)
-    return g
+    return pool(batch.slabs @ a, batch, temperature, head)[0]
 
 
-def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature: float):
+def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature: float, heads=None):
     """Predictions of every member, shape (n_members, n_structures): :func:`forward` each,
     with the first layers of all members applied in one matrix product (the costly part)."""
+    heads = [None] * len(members) if heads is None else heads
     if len(members[0]) == 2:  # no hidden layer
-        return np.stack([forward(p, batch, temperature) for p in members])
+        return np.stack([forward(p, batch, temperature, h) for p, h in zip(members, heads)])
     first = np.tanh(
         batch.x @ np.concatenate([p[0] for p in members], axis=1)
         + np.concatenate([p[1] for p in members])
     )
     out, start = [], 0
-    for params in members:
+    for params, head in zip(members, heads, strict=True):
         width = params[0].shape[1]
         h = first[:, start : start + width]
         start += width
         for w, b in zip(params[2:-2:2], params[3:-2:2]):
             h = np.tanh(h @ w + b)
         a = _softplus((h @ params[-2] + params[-1])[:, 0])
-        out.append(_soft_minimum(batch.slabs @ a, batch.groups, temperature)[0])
+        out.append(pool(batch.slabs @ a, batch, temperature, head)[0])
     return np.stack(out)
 
 
-def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha):
-    """Weighted MSE + L2 penalty, and its gradient with respect to the flat parameters."""
+def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha, n_head=0):
+    """Weighted MSE + L2 penalty, and its gradient with respect to the flat parameters
+    (network parameters, then the ``n_head`` coupling parameters)."""
     n_in = batch.x.shape[1]
-    params = _unflatten(theta, n_in, hidden)
+    head = theta[len(theta) - n_head :] if n_head else None
+    params = _unflatten(theta[: len(theta) - n_head], n_in, hidden)
     a, acts, o = atom_contributions(params, batch.x)
-    c = batch.slabs @ a
-    g, w = _soft_minimum(c, batch.groups, temperature)
+    g, cache = pool(batch.slabs @ a, batch, temperature, head)
     resid = g - y
     total = weight.sum()
     weights = params[::2]
@@ -127,9 +192,7 @@ def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha):
         float(weight @ resid**2) / total
         + 0.5 * alpha * sum(float((p**2).sum()) for p in weights) / batch.n_structures
     )
-    dg = 2.0 * weight * resid / total
-    gs = g[batch.groups]
-    dc = dg[batch.groups] * w * (1.0 - (c - gs) / temperature)
+    dc, dhead = unpool(2.0 * weight * resid / total, cache, batch, temperature)
     da = batch.slabs.T @ dc
     delta = (da / (1.0 + np.exp(-o)))[:, None]
     grads = []
@@ -138,18 +201,25 @@ def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha):
         grads[:0] = [gw, delta.sum(0)]
         if k:
             delta = (delta @ weights[k].T) * (1.0 - acts[k] ** 2)
-    return loss, _flatten(grads)
+    flat = _flatten(grads)
+    return loss, flat if dhead is None else np.concatenate([flat, dhead])
 
 
-def train(params, batch: Batch, y, weight, *, hidden, temperature, alpha, max_iter, tol):
-    """Minimise the loss with L-BFGS from ``params``; return (params, n_iter, final loss)."""
+def train(params, batch: Batch, y, weight, *, hidden, temperature, alpha, max_iter, tol, head=None):
+    """Minimise the loss with L-BFGS from ``params`` (and the coupling ``head``, if given);
+    return (params, head, n_iter, final loss)."""
     n_in = batch.x.shape[1]
+    n_head = 0 if head is None else len(head)
+    theta = _flatten(params) if head is None else np.concatenate([_flatten(params), head])
     result = optimize.minimize(
         loss_and_grad,
-        _flatten(params),
-        args=(batch, y, weight, hidden, temperature, alpha),
+        theta,
+        args=(batch, y, weight, hidden, temperature, alpha, n_head),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-10},
     )
-    return _unflatten(result.x, n_in, hidden), int(result.nit), float(result.fun)
+    x = result.x
+    params = _unflatten(x[: len(x) - n_head], n_in, hidden)
+    head = x[len(x) - n_head :].copy() if n_head else None
+    return params, head, int(result.nit), float(result.fun)

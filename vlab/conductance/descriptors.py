@@ -42,6 +42,12 @@ non-negative contribution a_i (G0) and then
 Sums grow with the cross-section and the soft minimum neither grows with the length nor with
 the width of the electrodes, so the same per-atom model applies to structures of any size.
 
+3. optionally (``ConductanceSurrogate(electrode_coupling=True)``), the electrodes' width
+   enters through the soft minimum of the slab sums at each end of the window
+   (:func:`batch_end_planes`: the outermost electrode layers): in the spd reference, a thick
+   neck conducts ~25 % more between 3x3-cell than between 2x2-cell electrodes, an effect
+   beyond r_cut of the neck atoms that steps 1-2 alone cannot see.
+
 Global pooling (:func:`pool_global`, the mean or max of the window atoms' descriptors) is
 provided as the baseline: it dilutes the few neck atoms among all the others, so the same
 neck inside wider or longer structures yields different features
@@ -390,12 +396,39 @@ def slab_matrix(descriptors: LocalDescriptors) -> sparse.csr_matrix:
 def _slab_weights(descriptors: LocalDescriptors) -> np.ndarray:
     """Dense slab weights (n_planes × n_centres) of :func:`slab_matrix`."""
     settings = descriptors.settings
-    zw = descriptors.z[descriptors.window]
-    step = settings.grid_spacing
-    n = int(np.floor((zw.max() - zw.min()) / step + _TOL)) + 1
-    planes = zw.min() + step * np.arange(n) + 0.5 * (zw.max() - zw.min() - step * (n - 1))
-    dz = planes[:, None] - descriptors.z[None, :]
+    dz = _planes(descriptors)[:, None] - descriptors.z[None, :]
     return _kernel(dz, settings.slab_half_width, settings.slab_edge)
+
+
+def _planes(descriptors: LocalDescriptors) -> np.ndarray:
+    """Positions z_p of the slab planes: ``grid_spacing`` apart, centred on the window."""
+    zw = descriptors.z[descriptors.window]
+    step = descriptors.settings.grid_spacing
+    n = int(np.floor((zw.max() - zw.min()) / step + _TOL)) + 1
+    return zw.min() + step * np.arange(n) + 0.5 * (zw.max() - zw.min() - step * (n - 1))
+
+
+def batch_end_planes(descriptors: Sequence[LocalDescriptors]) -> tuple[np.ndarray, np.ndarray]:
+    """The electrode-end planes of many structures (indices into the planes of
+    :func:`batch_slab_matrix`) and their group: 2k for the left end of structure k, 2k + 1
+    for the right end.
+
+    The end of a structure's window is its outermost electrode layer (the last margin PL); its
+    end planes are those within ``reach`` (slab half-width + edge) of it, which see that layer
+    and the next one only. Their soft minimum is the electrode's cross-section in the units of
+    the slab sums: equal to the neck's for a uniform wire, larger for a neck between wider
+    electrodes.
+    """
+    index, groups, start = [], [], 0
+    for k, desc in enumerate(descriptors):
+        planes = _planes(desc)
+        reach = desc.settings.reach + _TOL
+        for side, near in enumerate((planes <= planes[0] + reach, planes >= planes[-1] - reach)):
+            idx = np.flatnonzero(near)
+            index.append(idx + start)
+            groups.append(np.full(len(idx), 2 * k + side))
+        start += len(planes)
+    return np.concatenate(index), np.concatenate(groups)
 
 
 def batch_slab_matrix(

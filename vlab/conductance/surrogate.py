@@ -9,7 +9,9 @@ G/G0. Each ensemble member is a small numpy network trained end to end (the pool
 1. per-atom SOAP vectors of the device and the first electrode layers, standardised;
 2. a tanh network maps each to a contribution a_i >= 0 (G0, softplus output);
 3. contributions are summed over slabs of one atomic layer along z (transport axis);
-4. a soft minimum over the slabs gives G (the narrowest cross-section limits conductance).
+4. a soft minimum over the slabs gives G (the narrowest cross-section limits conductance);
+   with ``electrode_coupling=True`` it is combined with the soft minima of the outermost
+   electrode layers, so that a neck between wider electrodes conducts more.
 
 See :mod:`vlab.conductance.descriptors` for why this is size-independent. The members differ
 by initial weights and bootstrap resamples of the training structures; ``predict(X,
@@ -17,30 +19,33 @@ return_std=True)`` returns the ensemble mean and standard deviation.
 
 Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
 -----------------------------------------------------------------------------------------
-Against the spd reference (extended Hückel, ``au-tail``), trained on 1,729 cells of 112-160
-atoms (2x2 wires and contacts whose neck is narrower than the electrodes) with
-``DescriptorSettings(sigma=0.3, n_max=8)``: R² 0.945 on held-out traces of the same size, 0.884
-on the same necks between 3x3-cell electrodes (352 atoms), 0.980 on 3x3 wires (360 atoms);
-global mean+max pooling: 0.907, -7.0 and 0.37. Trained on 160-atom 2x2 wires (s-band): 0.958,
+Against the spd reference (extended Hückel, ``au-tail``), trained on 2,855 cells of 112-160
+atoms (2x2 wires, and contacts whose neck is narrower than 2x2- or 3x3-cell electrodes) with
+``DescriptorSettings(sigma=0.3, n_max=8)`` and ``electrode_coupling=True``: R² 0.948 on held-out
+traces of the same size, 0.921 on the same necks between 3x3-cell electrodes (352 atoms), 0.954
+on 3x3 wires (360 atoms); without the coupling (1,729 cells) 0.945, 0.884 and 0.980; global
+mean+max pooling: 0.907, -6.1 and 0.59. Trained on 160-atom 2x2 wires (s-band): 0.958,
 0.953 (4x4 electrodes, 448 atoms) and 0.884 (3x3 wires). Trained on 48-atom 1x1 wires there
 is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell has no bulk-like atoms, so
 their contributions are extrapolated. Train on cells whose atoms cover the environments of
 the structures to predict (e.g. add small contacts with a narrow neck on wider electrodes).
 Cost: ~1.3 ms per 112-atom and ~2.5 ms per 160-atom structure (8 members, 180-number SOAP),
-about linear in the number of atoms; 1,260-2,110x faster than the spd reference.
+about linear in the number of atoms; 1,250-2,050x faster than the spd reference.
 
-Saved-model format (:meth:`ConductanceSurrogate.save`, format version 1)
+Saved-model format (:meth:`ConductanceSurrogate.save`, format version 2)
 ---------------------------------------------------------------------------
 One NumPy ``.npz`` file read with ``allow_pickle=False`` (no code is ever unpickled):
 
 * ``metadata``: a 0-d unicode array holding JSON: ``format`` ("vlab-conductance-surrogate"),
-  ``format_version`` (1), ``vlab_version``, ``params`` (the estimator parameters, the
+  ``format_version`` (2), ``vlab_version``, ``params`` (the estimator parameters, the
   descriptor settings as a dict), ``descriptor_settings``, ``n_members``, ``n_layers``;
 * ``feature_mean``, ``feature_scale``: the standardisation of the per-atom descriptors;
-* ``m{k}_w{j}``, ``m{k}_b{j}``: weights and biases of layer j of ensemble member k.
+* ``m{k}_w{j}``, ``m{k}_b{j}``: weights and biases of layer j of ensemble member k;
+* ``m{k}_head``: the electrode coupling (θ_κ, θ_q) of member k, only with
+  ``electrode_coupling=True`` (new in version 2).
 
-:meth:`ConductanceSurrogate.load` refuses files of another format version with
-:class:`~vlab.errors.IncompatibleVersionError`.
+:meth:`ConductanceSurrogate.load` reads versions 1 and 2 (a version-1 file is a model without
+electrode coupling) and refuses any other with :class:`~vlab.errors.IncompatibleVersionError`.
 
 Examples
 --------
@@ -75,8 +80,11 @@ from vlab.errors import DataFileError, IncompatibleVersionError, InputError
 __all__ = ["FORMAT_VERSION", "ConductanceSurrogate", "DescriptorTransformer"]
 
 #: Version of the saved-model format written by :meth:`ConductanceSurrogate.save`.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _FORMAT = "vlab-conductance-surrogate"
+# electrode coupling (θ_κ, θ_q) at the start of training: κ = 0.13, q = 1.7 (a weak coupling)
+_INITIAL_HEAD = np.array([-2.0, 0.0])
 
 
 # --------------------------------------------------------------------------- input checks
@@ -209,6 +217,14 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         Relative loss-change tolerance of L-BFGS.
     bootstrap : bool
         Train each member on a bootstrap resample of the structures.
+    electrode_coupling : bool
+        Let the electrodes' width enter the prediction: with m the soft minimum of the slab
+        sums and E_L, E_R those of the outermost electrode layers on each side,
+        G = m (1 + κ) / (1 + κ/2 · ((m/E_L)^q + (m/E_R)^q)), with κ >= 0 and q >= 1 learned per
+        member. G = m for a uniform wire; a neck between wider electrodes conducts more
+        (up to (1 + κ) m), as in the spd reference, where thick necks conduct ~25 % more
+        between 3x3-cell than between 2x2-cell electrodes. Beyond r_cut of the neck, a purely
+        local model cannot see this.
     random_state : int, numpy.random.Generator or None
         Seed of the initial weights and resamples.
 
@@ -220,6 +236,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         Standardisation of the per-atom descriptors.
     descriptor_settings_ : DescriptorSettings
         Settings the model was trained with.
+    heads_ : list of (ndarray or None)
+        Electrode coupling (θ_κ, θ_q) of each member (None without ``electrode_coupling``).
     n_iter_ : list of int
         L-BFGS iterations used by each member.
     loss_ : list of float
@@ -237,6 +255,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         max_iter: int = 200,
         tol: float = 1e-9,
         bootstrap: bool = True,
+        electrode_coupling: bool = False,
         random_state: int | np.random.Generator | None = None,
     ):
         self.descriptor_settings = descriptor_settings
@@ -247,6 +266,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.max_iter = max_iter
         self.tol = tol
         self.bootstrap = bootstrap
+        self.electrode_coupling = electrode_coupling
         self.random_state = random_state
 
     # ----------------------------------------------------------------------- fit / predict
@@ -259,6 +279,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             _check_param(name, value, _is_int(value) and value >= 1, "an integer >= 1")
         _check_param("alpha", self.alpha, self.alpha == 0 or _is_pos(self.alpha), "a number >= 0")
+        for name in ("bootstrap", "electrode_coupling"):
+            value = getattr(self, name)
+            _check_param(name, value, isinstance(value, (bool, np.bool_)), "True or False")
         for name in ("softmin_temperature", "tol"):
             value = getattr(self, name)
             _check_param(name, value, _is_pos(value), "a positive number")
@@ -289,7 +312,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_)
         rng = np.random.default_rng(self.random_state)
         out_bias = self._initial_bias(batch, y)
-        self.coefs_, self.n_iter_, self.loss_ = [], [], []
+        self.coefs_, self.heads_, self.n_iter_, self.loss_ = [], [], [], []
         for _ in range(self.n_estimators):
             n = len(y)
             weight = (
@@ -298,11 +321,13 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
                 else np.ones(n)
             )
             params = _slabnet.init_params(batch.x.shape[1], hidden, rng, out_bias)
-            params, n_iter, loss = _slabnet.train(
+            head = _INITIAL_HEAD.copy() if self.electrode_coupling else None
+            params, head, n_iter, loss = _slabnet.train(
                 params, batch, y, weight, hidden=hidden, temperature=self.softmin_temperature,
-                alpha=float(self.alpha), max_iter=self.max_iter, tol=self.tol,
+                alpha=float(self.alpha), max_iter=self.max_iter, tol=self.tol, head=head,
             )  # fmt: skip
             self.coefs_.append(params)
+            self.heads_.append(head)
             self.n_iter_.append(n_iter)
             self.loss_.append(loss)
         return self
@@ -341,11 +366,11 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coefs_")
         descs = _as_descriptors(X, self.descriptor_settings_, "ConductanceSurrogate.predict")
         batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_)
-        return _slabnet.forward_ensemble(self.coefs_, batch, self.softmin_temperature)
+        return _slabnet.forward_ensemble(self.coefs_, batch, self.softmin_temperature, self.heads_)
 
     # ----------------------------------------------------------------------- save / load
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the fitted model to ``path`` (``.npz``, format version 1; see the module).
+        """Write the fitted model to ``path`` (``.npz``, format version 2; see the module).
 
         Returns
         -------
@@ -378,6 +403,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             for j in range(len(member) // 2):
                 arrays[f"m{k}_w{j}"] = member[2 * j]
                 arrays[f"m{k}_b{j}"] = member[2 * j + 1]
+            if self.heads_[k] is not None:
+                arrays[f"m{k}_head"] = self.heads_[k]
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
             np.savez(fh, metadata=np.array(json.dumps(meta)), **arrays)
@@ -392,7 +419,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         DataFileError
             If the file is missing or is not a saved surrogate.
         IncompatibleVersionError
-            If the file has another format version than :data:`FORMAT_VERSION`.
+            If the file has a format version this vlab cannot read (not 1 or 2).
         """
         meta, arrays = _read(Path(path))
         params = dict(meta["params"])
@@ -406,6 +433,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             [arrays[f"m{k}_{kind}{j}"] for j in range(meta["n_layers"]) for kind in ("w", "b")]
             for k in range(meta["n_members"])
         ]
+        model.heads_ = [arrays.get(f"m{k}_head") for k in range(meta["n_members"])]
         model.n_iter_ = list(meta["n_iter"])
         model.loss_ = list(meta["loss"])
         return model
@@ -428,13 +456,13 @@ def _read(path: Path) -> tuple[dict, dict]:
             f"format={_FORMAT!r}). Give a file written by ConductanceSurrogate.save."
         )
     version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in _READABLE_VERSIONS:
         from vlab import __version__
 
         raise IncompatibleVersionError(
             f"The surrogate file {str(path)!r} has format version {version!r} (written by vlab "
             f"{meta.get('vlab_version', 'unknown')}); this vlab ({__version__}) reads format "
-            f"version {FORMAT_VERSION} only. Retrain the model with this vlab, or load it with "
-            "the vlab version that wrote it."
+            f"versions {', '.join(map(str, _READABLE_VERSIONS))} only. Retrain the model with "
+            "this vlab, or load it with the vlab version that wrote it."
         )
     return meta, arrays
