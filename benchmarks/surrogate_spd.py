@@ -53,7 +53,7 @@ import numpy as np
 from sklearn.metrics import r2_score
 
 from vlab._utils import content_hash
-from vlab.conductance import _negf
+from vlab.conductance import _negf, _slabnet
 from vlab.conductance import (
     ConductanceSurrogate,
     DescriptorSettings,
@@ -156,8 +156,7 @@ def embedding_effect(original, embedded, pred_original, pred_embedded) -> dict:
 
 def coupling_summary(model) -> dict:
     """The learned electrode coupling κ, q of each member (see ``_slabnet.pool``)."""
-    heads = np.array(model.heads_)
-    kappa, q = np.logaddexp(0.0, heads[:, 0]), 1.0 + np.logaddexp(0.0, heads[:, 1])
+    kappa, q = np.array([_slabnet.coupling_constants(h) for h in model.heads_]).T
     return {"kappa": kappa.round(3).tolist(), "q": q.round(3).tolist()}
 
 

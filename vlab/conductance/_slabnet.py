@@ -34,23 +34,27 @@ from vlab.conductance.descriptors import (
 @dataclass(frozen=True, eq=False)
 class Batch:
     """Stacked centres of many structures: features, slab matrix, slab -> structure map, and
-    the electrode-end planes (indices into the slabs) with their (structure, side) group."""
+    (for the electrode coupling only) the electrode-end planes, indices into the slabs, with
+    their (structure, side) group."""
 
     x: np.ndarray
     slabs: sparse.csr_matrix
     groups: np.ndarray
     n_structures: int
-    end_planes: np.ndarray
-    end_groups: np.ndarray
+    end_planes: np.ndarray | None = None
+    end_groups: np.ndarray | None = None
 
 
-def make_batch(descriptors: list[LocalDescriptors], mean: np.ndarray, scale: np.ndarray) -> Batch:
-    """Standardise and stack the descriptors of ``descriptors`` into one :class:`Batch`."""
+def make_batch(
+    descriptors: list[LocalDescriptors], mean: np.ndarray, scale: np.ndarray, *, ends: bool
+) -> Batch:
+    """Standardise and stack the descriptors of ``descriptors`` into one :class:`Batch`, with
+    the electrode-end planes if ``ends`` (needed by the electrode coupling only)."""
     x = np.concatenate([d.features for d in descriptors])
     x = (x - mean) / scale
     slabs, groups = batch_slab_matrix(descriptors)
-    end_planes, end_groups = batch_end_planes(descriptors)
-    return Batch(x, slabs, groups, len(descriptors), end_planes, end_groups)
+    end = batch_end_planes(descriptors) if ends else (None, None)
+    return Batch(x, slabs, groups, len(descriptors), *end)
 
 
 def _shapes(n_in: int, hidden: tuple[int, ...]) -> list[tuple[int, int]]:
@@ -102,6 +106,16 @@ def _sigmoid(o):
     return 0.5 * (1.0 + np.tanh(0.5 * o))
 
 
+def coupling_constants(head: np.ndarray) -> tuple[float, float]:
+    """κ = softplus(θ_κ) >= 0 and q = 1 + softplus(θ_q) >= 1 of a coupling head (θ_κ, θ_q)."""
+    return float(_softplus(head[0])), 1.0 + float(_softplus(head[1]))
+
+
+def _soft_minimum_backward(values, result, weights, groups, grad, temperature) -> np.ndarray:
+    """d(loss)/d(values) of a soft minimum per group, from d(loss)/d(result) ``grad``."""
+    return grad[groups] * weights * (1.0 - (values - result[groups]) / temperature)
+
+
 def pool(c: np.ndarray, batch: Batch, temperature: float, head: np.ndarray | None):
     """Conductance of each structure from its slab sums ``c``, and a cache for :func:`unpool`.
 
@@ -119,7 +133,7 @@ def pool(c: np.ndarray, batch: Batch, temperature: float, head: np.ndarray | Non
         return m, (c, m, w, None)
     e, we = _soft_minimum(c[batch.end_planes], batch.end_groups, temperature)
     e2 = np.maximum(e.reshape(-1, 2), 1e-9)
-    kappa, q = _softplus(head[0]), 1.0 + _softplus(head[1])
+    kappa, q = coupling_constants(head)
     r = m[:, None] / e2
     rq = r**q
     den = 1.0 + 0.5 * kappa * rq.sum(axis=1)
@@ -131,22 +145,19 @@ def unpool(dg: np.ndarray, cache, batch: Batch, temperature: float):
     """Gradients of the loss with respect to the slab sums and the head, from dL/dG."""
     c, m, w, coupling = cache
     if coupling is None:
-        dm, dhead = dg, None
-    else:
-        e, we, e2, r, rq, den, kappa, q, head = coupling
-        s = rq.sum(axis=1)
-        dm = dg * (1.0 + kappa) / den * (1.0 - 0.5 * kappa * q * s / den)
-        de = (dg * m * (1.0 + kappa) / den**2)[:, None] * 0.5 * kappa * q * rq / e2
-        d_kappa = float(dg @ (m / den - m * (1.0 + kappa) * 0.5 * s / den**2))
-        rlog = np.where(r > 0, rq * np.log(np.where(r > 0, r, 1.0)), 0.0)
-        d_q = float(dg @ (-m * (1.0 + kappa) * 0.5 * kappa * rlog.sum(axis=1) / den**2))
-        dhead = np.array([d_kappa * _sigmoid(head[0]), d_q * _sigmoid(head[1])])
-    dc = dm[batch.groups] * w * (1.0 - (c - m[batch.groups]) / temperature)
-    if coupling is not None:
-        ce = c[batch.end_planes]
-        de = de.ravel()[batch.end_groups] * we * (1.0 - (ce - e[batch.end_groups]) / temperature)
-        np.add.at(dc, batch.end_planes, de)
-    return dc, dhead
+        return _soft_minimum_backward(c, m, w, batch.groups, dg, temperature), None
+    e, we, e2, r, rq, den, kappa, q, head = coupling
+    s = rq.sum(axis=1)
+    dm = dg * (1.0 + kappa) / den * (1.0 - 0.5 * kappa * q * s / den)
+    de = (dg * m * (1.0 + kappa) / den**2)[:, None] * 0.5 * kappa * q * rq / e2
+    d_kappa = float(dg @ (m / den - m * (1.0 + kappa) * 0.5 * s / den**2))
+    rlog = np.where(r > 0, rq * np.log(np.where(r > 0, r, 1.0)), 0.0)
+    d_q = float(dg @ (-m * (1.0 + kappa) * 0.5 * kappa * rlog.sum(axis=1) / den**2))
+    dc = _soft_minimum_backward(c, m, w, batch.groups, dm, temperature)
+    ends = c[batch.end_planes]
+    d_ends = _soft_minimum_backward(ends, e, we, batch.end_groups, de.ravel(), temperature)
+    np.add.at(dc, batch.end_planes, d_ends)
+    return dc, np.array([d_kappa * _sigmoid(head[0]), d_q * _sigmoid(head[1])])
 
 
 def forward(params: list[np.ndarray], batch: Batch, temperature: float, head=None) -> np.ndarray:

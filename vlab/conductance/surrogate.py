@@ -309,7 +309,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         scale = features.std(axis=0)
         self.feature_scale_ = np.where(scale > 1e-8 * max(scale.max(), 1e-300), scale, 1.0)
         self.descriptor_settings_ = descs[0].settings
-        batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_)
+        batch = _slabnet.make_batch(
+            descs, self.feature_mean_, self.feature_scale_, ends=self.electrode_coupling
+        )
         rng = np.random.default_rng(self.random_state)
         out_bias = self._initial_bias(batch, y)
         self.coefs_, self.heads_, self.n_iter_, self.loss_ = [], [], [], []
@@ -365,7 +367,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         """Predictions of every ensemble member, shape (n_estimators, n_structures), G0."""
         check_is_fitted(self, "coefs_")
         descs = _as_descriptors(X, self.descriptor_settings_, "ConductanceSurrogate.predict")
-        batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_)
+        coupled = self.heads_[0] is not None
+        batch = _slabnet.make_batch(descs, self.feature_mean_, self.feature_scale_, ends=coupled)
         return _slabnet.forward_ensemble(self.coefs_, batch, self.softmin_temperature, self.heads_)
 
     # ----------------------------------------------------------------------- save / load
