@@ -168,14 +168,14 @@ def forward(params: list[np.ndarray], batch: Batch, temperature: float, head=Non
 
 def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature: float, heads=None):
     """Predictions of every member, shape (n_members, n_structures): :func:`forward` each,
-    with the first layers of all members applied in one matrix product (the costly part)."""
+    with the first layers of all members applied in one matrix product (the costly part),
+    in single precision (5x faster than double; the predictions change by ~1e-6 G0)."""
     heads = [None] * len(members) if heads is None else heads
     if len(members[0]) == 2:  # no hidden layer
         return np.stack([forward(p, batch, temperature, h) for p, h in zip(members, heads)])
-    first = np.tanh(
-        batch.x @ np.concatenate([p[0] for p in members], axis=1)
-        + np.concatenate([p[1] for p in members])
-    )
+    weights = np.concatenate([p[0] for p in members], axis=1).astype(np.float32)
+    bias = np.concatenate([p[1] for p in members]).astype(np.float32)
+    first = np.tanh(batch.x.astype(np.float32) @ weights + bias).astype(np.float64)
     out, start = [], 0
     for params, head in zip(members, heads, strict=True):
         width = params[0].shape[1]
