@@ -29,8 +29,8 @@ mean+max pooling: 0.907, -6.1 and 0.59. Trained on 160-atom 2x2 wires (s-band): 
 is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell has no bulk-like atoms, so
 their contributions are extrapolated. Train on cells whose atoms cover the environments of
 the structures to predict (e.g. add small contacts with a narrow neck on wider electrodes).
-Cost: ~1.3 ms per 112-atom and ~2.5 ms per 160-atom structure (8 members, 180-number SOAP),
-about linear in the number of atoms; 1,250-2,050x faster than the spd reference.
+Cost: ~1.3 ms per 112-atom and ~2.4 ms per 160-atom structure (8 members, 180-number SOAP),
+about linear in the number of atoms; 1,360-2,120x faster than the spd reference.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 2)
 ---------------------------------------------------------------------------
