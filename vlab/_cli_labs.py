@@ -39,6 +39,7 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_estimators=args.estimators,
         electrode_coupling=args.electrode_coupling,
+        bootstrap=not args.no_bootstrap,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -116,6 +117,12 @@ def _conductance(sub) -> None:
         action="store_true",
         help="let the electrodes' width enter the prediction (ConductanceSurrogate"
         "(electrode_coupling=True); train on cells with electrodes of several widths)",
+    )
+    p.add_argument(
+        "--no-bootstrap",
+        action="store_true",
+        help="train every ensemble member on all the training cells (ConductanceSurrogate"
+        "(bootstrap=False); generalised better in benchmarks/surrogate_spd.py)",
     )
     p.set_defaults(func=_cmd_conductance_train)
     p = actions.add_parser(

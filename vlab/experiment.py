@@ -31,7 +31,7 @@ _EXPERIMENT_KINDS = {
     "surrogate": "conductance-surrogate",
     "reference": "conductance-reference",
 }
-_TRAIN_KEYS = {"stores", "holdout", "seed", "estimators", "electrode_coupling"}
+_TRAIN_KEYS = {"stores", "holdout", "seed", "estimators", "electrode_coupling", "bootstrap"}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -9,6 +9,7 @@ import yaml
 from vlab.campaign import load_spec, run_campaign
 from vlab.catalog import open_store
 from vlab.cli import main
+from vlab.conductance import ConductanceSurrogate
 from vlab.errors import SpecError
 
 pytest.importorskip("dscribe", reason="the surrogate's descriptors need dscribe")
@@ -68,13 +69,15 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
                 "--holdout",
                 "0.25",
                 "--electrode-coupling",
+                "--no-bootstrap",
             ]
         )
         == 0
     )
     report = json.loads(model.with_suffix(".report.json").read_text())
     assert report["held_out"]["n"] > 0 and model.with_suffix(".parity.png").is_file()
-    assert report["electrode_coupling"] is True
+    assert report["electrode_coupling"] is True and report["bootstrap"] is False
+    assert ConductanceSurrogate.load(model).get_params()["bootstrap"] is False
     capsys.readouterr()
     assert main(["conductance", "validate", str(model), "ref", "--out", str(tmp_path / "v")]) == 0
     assert json.loads(capsys.readouterr().out)["stores"]["ref"]["n"] == ref.done

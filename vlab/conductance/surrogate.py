@@ -14,7 +14,7 @@ G/G0. Each ensemble member is a small numpy network trained end to end (the pool
    electrode layers, so that a neck between wider electrodes conducts more.
 
 See :mod:`vlab.conductance.descriptors` for why this is size-independent. The members differ
-by initial weights and bootstrap resamples of the training structures; ``predict(X,
+by initial weights (and, with ``bootstrap=True``, resamples of the training structures); ``predict(X,
 return_std=True)`` returns the ensemble mean and standard deviation.
 
 Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
@@ -216,7 +216,10 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
     tol : float
         Relative loss-change tolerance of L-BFGS.
     bootstrap : bool
-        Train each member on a bootstrap resample of the structures.
+        Train each member on a bootstrap resample of the structures. With False, every member
+        sees all of them and the members differ by their initial weights only; against the spd
+        reference (1,367 held-out snapshots, 4 members) that generalised better: members R²
+        0.923 instead of 0.913, the ensemble 0.946 instead of 0.942.
     electrode_coupling : bool
         Let the electrodes' width enter the prediction: with m the soft minimum of the slab
         sums and E_L, E_R those of the outermost electrode layers on each side,
