@@ -14,8 +14,8 @@ G/G0. Each ensemble member is a small numpy network trained end to end (the pool
    electrode layers, so that a neck between wider electrodes conducts more.
 
 See :mod:`vlab.conductance.descriptors` for why this is size-independent. The members differ
-by initial weights (and, with ``bootstrap=True``, resamples of the training structures); ``predict(X,
-return_std=True)`` returns the ensemble mean and standard deviation.
+by initial weights (and, with ``bootstrap=True``, resamples of the training structures);
+``predict(X, return_std=True)`` returns the ensemble mean and standard deviation.
 
 Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
 -----------------------------------------------------------------------------------------
