@@ -1,7 +1,8 @@
 """Surrogate against the spd reference: same size, type a and type b (issue 5).
 
 Run from the repository root (the spd labels come from the catalog entries ``au-spd-2x2``,
-``au-spd-2x2-extra`` and ``au-spd-contact``, committed under ``catalogs/data/``)::
+``-2x2-extra``, ``-contact``, ``-contact-wide``, ``-contact-thick``, ``-2x2-more`` and
+``-2x2-test``, committed under ``catalogs/data/``; about 32 min on 2 cores)::
 
     python benchmarks/surrogate_spd.py      # merges its keys into benchmarks/results/surrogate.json
 
@@ -93,7 +94,7 @@ SETTINGS = DescriptorSettings(sigma=0.3, n_max=8)
 # 16 members, each trained on all the cells (no bootstrap): on the 1,367 held-out snapshots of
 # au-spd-2x2-more, 4-member probes gave R² 0.946 without and 0.942 with bootstrap (members
 # 0.923 / 0.913), and the member spread implies ~0.954 / ~0.951 for an infinite ensemble;
-# 16 members keep the network at ~1 ms per 160-atom structure (issue-5 note)
+# with 16 members a 160-atom structure takes 2.7 ms instead of 2.35 ms (issue-5 note)
 MODEL = {
     "n_estimators": 16,
     "bootstrap": False,
