@@ -212,7 +212,7 @@ def main() -> dict:
     model = ConductanceSurrogate(**MODEL).fit(d_train, y_train)
     fit_s = time.perf_counter() - start
     pred_test = model.predict(d_test)
-    same_sets = {"au-spd-2x2 traces 18-23": scores(y[test_idx], pred_test)}
+    same_sets = {f"au-spd-2x2 traces {TRAIN_TRACES}-{traces.max()}": scores(y[test_idx], pred_test)}
     y_all, pred_all, d_all = [y[test_idx]], [pred_test], list(d_test)
     for name in HELD_OUT_EXTRA:
         more, y_more, traces_more, _ = _labelled(ROOT / "catalogs" / "data" / f"{name}.zarr")
