@@ -40,6 +40,7 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         n_estimators=args.estimators,
         electrode_coupling=args.electrode_coupling,
         bootstrap=not args.no_bootstrap,
+        n_jobs=args.jobs,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -123,6 +124,13 @@ def _conductance(sub) -> None:
         action="store_true",
         help="train every ensemble member on all the training cells (ConductanceSurrogate"
         "(bootstrap=False); generalised better in benchmarks/surrogate_spd.py)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes that train the members at once (-1: one per CPU; default 1); "
+        "the model does not depend on it",
     )
     p.set_defaults(func=_cmd_conductance_train)
     p = actions.add_parser(

@@ -238,13 +238,15 @@ def train_surrogate(
     n_estimators: int = 8,
     electrode_coupling: bool = False,
     bootstrap: bool = True,
+    n_jobs: int | None = None,
 ) -> dict:
     """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
     ``electrode_coupling`` is the estimator's parameter (train on cells with electrodes of
     several widths for it to learn the coupling), as is ``bootstrap`` (False: every member
-    trains on all the training cells; it generalised better in the spd benchmark).
+    trains on all the training cells; it generalised better in the spd benchmark) and
+    ``n_jobs`` (processes that train the members at once; the model does not depend on it).
     """
     from matplotlib.figure import Figure
 
@@ -265,6 +267,7 @@ def train_surrogate(
         electrode_coupling=electrode_coupling,
         bootstrap=bootstrap,
         random_state=seed,
+        n_jobs=n_jobs,
     )
     model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
     pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])

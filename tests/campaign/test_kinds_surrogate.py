@@ -70,6 +70,8 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
                 "0.25",
                 "--electrode-coupling",
                 "--no-bootstrap",
+                "--jobs",
+                "2",
             ]
         )
         == 0

@@ -124,6 +124,18 @@ def test_uncertainty(data, fitted):
     assert np.all(mean >= 0)  # softplus contributions: conductance is never negative
 
 
+def test_parallel_members_equal_serial_ones(data, fitted):
+    _, descs, y, _ = data
+    parallel = ConductanceSurrogate(**FAST, n_jobs=2).fit(descs, y)
+    assert parallel.n_iter_ == fitted.n_iter_
+    np.testing.assert_array_equal(parallel.predict_members(descs), fitted.predict_members(descs))
+    coupled = {**FAST, "electrode_coupling": True, "bootstrap": False}
+    serial = ConductanceSurrogate(**coupled).fit(descs, y)
+    every_cpu = ConductanceSurrogate(**coupled, n_jobs=-1).fit(descs, y)
+    for a, b in zip(serial.heads_, every_cpu.heads_, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # --------------------------------------------------------------------------- validation
 def test_fit_and_predict_validate_input(data):
     structures, descs, y, _ = data
@@ -142,6 +154,9 @@ def test_fit_and_predict_validate_input(data):
         ConductanceSurrogate(hidden_layer_sizes=(8, -1)).fit(descs[:2], y[:2])
     with pytest.raises(InputError, match=r"'electrode_coupling' parameter .* True or False"):
         ConductanceSurrogate(electrode_coupling="yes").fit(descs[:2], y[:2])
+    for jobs in (0, 1.5, "all"):
+        with pytest.raises(InputError, match=r"'n_jobs' parameter .* None or a nonzero integer"):
+            ConductanceSurrogate(n_jobs=jobs).fit(descs[:2], y[:2])
     other = compute_descriptors(structures[:2], DescriptorSettings(n_max=4))
     fitted = model.fit(descs[:6], y[:6])
     with pytest.raises(InputError, match=r"computed with other settings"):

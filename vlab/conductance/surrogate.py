@@ -66,6 +66,7 @@ Examples
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -232,6 +233,11 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         local model cannot see this.
     random_state : int, numpy.random.Generator or None
         Seed of the initial weights and resamples.
+    n_jobs : int or None
+        Processes that train the members at once (None: 1; -1: one per CPU). The members are
+        the same for any ``n_jobs`` (their initial weights and resamples are drawn first).
+        Extra processes are forked (Linux); where forking is unavailable, or inside a daemonic
+        process such as a Dask worker, the members are trained one after the other. Not saved.
 
     Attributes
     ----------
@@ -262,6 +268,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         bootstrap: bool = True,
         electrode_coupling: bool = False,
         random_state: int | np.random.Generator | None = None,
+        n_jobs: int | None = None,
     ):
         self.descriptor_settings = descriptor_settings
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -273,6 +280,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.bootstrap = bootstrap
         self.electrode_coupling = electrode_coupling
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # ----------------------------------------------------------------------- fit / predict
     def _validate_params(self) -> tuple[int, ...]:
@@ -290,6 +298,13 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         for name in ("softmin_temperature", "tol"):
             value = getattr(self, name)
             _check_param(name, value, _is_pos(value), "a positive number")
+        jobs = self.n_jobs
+        _check_param(
+            "n_jobs",
+            jobs,
+            jobs is None or (_is_int(jobs) and jobs != 0),
+            "None or a nonzero integer",
+        )
         return tuple(int(h) for h in hidden)
 
     def fit(self, X, y) -> ConductanceSurrogate:
@@ -319,7 +334,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         )
         rng = np.random.default_rng(self.random_state)
         out_bias = self._initial_bias(batch, y)
-        self.coefs_, self.heads_, self.n_iter_, self.loss_ = [], [], [], []
+        starts = []
         for _ in range(self.n_estimators):
             n = len(y)
             weight = (
@@ -329,14 +344,19 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             )
             params = _slabnet.init_params(batch.x.shape[1], hidden, rng, out_bias)
             head = _INITIAL_HEAD.copy() if self.electrode_coupling else None
-            params, head, n_iter, loss = _slabnet.train(
-                params, batch, y, weight, hidden=hidden, temperature=self.softmin_temperature,
-                alpha=float(self.alpha), max_iter=self.max_iter, tol=self.tol, head=head,
-            )  # fmt: skip
-            self.coefs_.append(params)
-            self.heads_.append(head)
-            self.n_iter_.append(n_iter)
-            self.loss_.append(loss)
+            starts.append((params, head, weight))
+        options = {
+            "hidden": hidden,
+            "temperature": self.softmin_temperature,
+            "alpha": float(self.alpha),
+            "max_iter": self.max_iter,
+            "tol": self.tol,
+        }
+        fitted = _train_members(starts, batch, y, options, self.n_jobs)
+        self.coefs_ = [f[0] for f in fitted]
+        self.heads_ = [f[1] for f in fitted]
+        self.n_iter_ = [f[2] for f in fitted]
+        self.loss_ = [f[3] for f in fitted]
         return self
 
     @staticmethod
@@ -391,6 +411,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         path = Path(path)
         path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
         params = self.get_params(deep=False)
+        params.pop("n_jobs")  # how to train, not part of the model
         params["descriptor_settings"] = self.descriptor_settings_.to_dict()
         params["hidden_layer_sizes"] = list(self.hidden_layer_sizes)
         if not (params["random_state"] is None or _is_int(params["random_state"])):
@@ -445,6 +466,34 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         model.n_iter_ = list(meta["n_iter"])
         model.loss_ = list(meta["loss"])
         return model
+
+
+_FORKED: dict = {}  # what forked training processes inherit (set only while they run)
+
+
+def _train_member(k: int):
+    params, head, weight = _FORKED["starts"][k]
+    return _slabnet.train(
+        params, _FORKED["batch"], _FORKED["y"], weight, head=head, **_FORKED["options"]
+    )
+
+
+def _train_members(starts: list, batch, y: np.ndarray, options: dict, n_jobs: int | None) -> list:
+    """(params, head, n_iter, loss) of each member trained from ``starts``, in order."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    processes = (
+        1 if n_jobs is None else (n_jobs if n_jobs > 0 else max(1, (cpus or 1) + 1 + n_jobs))
+    )
+    processes = min(processes, len(starts))
+    can_fork = "fork" in multiprocessing.get_all_start_methods()
+    if processes <= 1 or not can_fork or multiprocessing.current_process().daemon:
+        return [_slabnet.train(p, batch, y, w, head=h, **options) for p, h, w in starts]
+    _FORKED.update(starts=starts, batch=batch, y=y, options=options)
+    try:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            return pool.map(_train_member, range(len(starts)), chunksize=1)
+    finally:
+        _FORKED.clear()
 
 
 def _read(path: Path) -> tuple[dict, dict]:
