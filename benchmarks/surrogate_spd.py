@@ -2,7 +2,7 @@
 
 Run from the repository root (the spd labels come from the catalog entries ``au-spd-2x2``,
 ``-2x2-train``, ``-2x2-extra``, ``-contact``, ``-contact-wide``, ``-contact-thick``,
-``-2x2-more`` and ``-2x2-test``, committed under ``catalogs/data/``; about 32 min on 2 cores)::
+``-2x2-more`` and ``-2x2-test``, committed under ``catalogs/data/``; about 40 min on 2 cores)::
 
     python benchmarks/surrogate_spd.py      # merges its keys into benchmarks/results/surrogate.json
 

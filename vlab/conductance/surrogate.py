@@ -19,20 +19,21 @@ by initial weights (and, with ``bootstrap=True``, resamples of the training stru
 
 Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
 -----------------------------------------------------------------------------------------
-Against the spd reference (extended Hückel, ``au-tail``), trained on 2,855 cells of 112-160
-atoms (2x2 wires, and contacts whose neck is narrower than 2x2- or 3x3-cell electrodes) with
-``DescriptorSettings(sigma=0.3, n_max=8)``, ``electrode_coupling=True`` and 16 members without
-bootstrap: R² 0.948 on 2,239 snapshots of held-out traces of the same size (0.943 on the 684 of a
-blind set), 0.921 on the same necks between 3x3-cell electrodes (352 atoms), 0.930 on 3x3 wires
-(360 atoms); 8 bootstrapped members without the coupling (1,729 cells, 188 held-out snapshots)
-0.945, 0.884 and 0.980; global mean+max pooling: 0.915, -6.1 and 0.59. Trained on 160-atom
+Against the spd reference (extended Hückel, ``au-tail``), trained on 6,295 cells of 112-160
+atoms (2x2 wires of two MD campaigns, and contacts whose neck is narrower than 2x2- or 3x3-cell
+electrodes) with ``DescriptorSettings(sigma=0.3, n_max=8)``, ``electrode_coupling=True`` and 16
+members without bootstrap: R² 0.953 on 2,239 snapshots of held-out traces of the same size
+(0.950 on the 684 of a blind set), 0.946 on the same necks between 3x3-cell electrodes (352
+atoms), 0.961 on 3x3 wires (360 atoms); without the second campaign (2,855 cells) 0.948, 0.921 and
+0.930; 8 bootstrapped members without the coupling (1,729 cells, 188 held-out snapshots) 0.945,
+0.884 and 0.980; global mean+max pooling: 0.935, -7.0 and 0.51. Trained on 160-atom
 2x2 wires (s-band): 0.958, 0.953 (4x4 electrodes, 448 atoms) and 0.884 (3x3 wires). Trained on
 48-atom 1x1 wires there is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell
 has no bulk-like atoms, so their contributions are extrapolated. Train on cells whose atoms
 cover the environments of the structures to predict (e.g. add small contacts with a narrow
 neck on wider electrodes).
 Cost: ~1.5 ms per 112-atom and ~2.7 ms per 160-atom structure (16 members, 180-number SOAP),
-about linear in the number of atoms; 1,190-1,820x faster than the spd reference.
+about linear in the number of atoms; 1,180-1,890x faster than the spd reference.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 2)
 ---------------------------------------------------------------------------
