@@ -55,7 +55,7 @@ def test_chains_then_library(tmp_path):
     ("params", "error", "message"),
     [
         ({"target": "density>=1 g/cm3"}, InputError, "forward models predict"),
-        ({"target": "Tg>=500 K; Tg<=400 K"}, InputError, ""),
+        ({"target": "Tg>=500 K; Tg<=400 K"}, InputError, "may appear in one box only"),
         ({"n_steps": 0}, SpecError, "'n_steps' must be an integer >= 1"),
         ({"temperature": 3}, SpecError, "unknown parameter"),
     ],
