@@ -72,6 +72,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import joblib
 import numpy as np
 from ase import Atoms
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
@@ -335,9 +336,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         )
         rng = np.random.default_rng(self.random_state)
         out_bias = self._initial_bias(batch, y)
-        starts = []
+        starts, n = [], len(y)
         for _ in range(self.n_estimators):
-            n = len(y)
             weight = (
                 np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
                 if self.bootstrap and n > 1
@@ -353,11 +353,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             "max_iter": self.max_iter,
             "tol": self.tol,
         }
-        fitted = _train_members(starts, batch, y, options, self.n_jobs)
-        self.coefs_ = [f[0] for f in fitted]
-        self.heads_ = [f[1] for f in fitted]
-        self.n_iter_ = [f[2] for f in fitted]
-        self.loss_ = [f[3] for f in fitted]
+        fitted = zip(*_train_members(starts, batch, y, options, self.n_jobs), strict=True)
+        self.coefs_, self.heads_, self.n_iter_, self.loss_ = map(list, fitted)
         return self
 
     @staticmethod
@@ -481,11 +478,7 @@ def _train_member(k: int):
 
 def _train_members(starts: list, batch, y: np.ndarray, options: dict, n_jobs: int | None) -> list:
     """(params, head, n_iter, loss) of each member trained from ``starts``, in order."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    processes = (
-        1 if n_jobs is None else (n_jobs if n_jobs > 0 else max(1, (cpus or 1) + 1 + n_jobs))
-    )
-    processes = min(processes, len(starts))
+    processes = min(joblib.effective_n_jobs(n_jobs), len(starts))  # scikit-learn's convention
     can_fork = "fork" in multiprocessing.get_all_start_methods()
     if processes <= 1 or not can_fork or multiprocessing.current_process().daemon:
         return [_slabnet.train(p, batch, y, w, head=h, **options) for p, h, w in starts]
