@@ -1,8 +1,23 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import vlab.catalog
-from vlab.catalog import Variable, create_store, get_entry, list_entries, register, select
+from vlab import config
+from vlab.catalog import (
+    Variable,
+    create_store,
+    get_entry,
+    index_dir,
+    list_entries,
+    register,
+    select,
+    shipped_dir,
+)
 from vlab.errors import CatalogError, InputError
 
 
@@ -17,12 +32,12 @@ def test_register_list_show_and_open_lazily(tmp_path, _private_catalog):
         attrs={},
     )
     register("my-store", path, description="four numbers", kind="engine-probe")
-    assert [e.name for e in list_entries()] == ["my-store"]
+    assert "my-store" in [e.name for e in list_entries()]
     entry = get_entry("my-store")
     assert entry.location == path.resolve() and entry.kind == "engine-probe"
     ds = vlab.catalog.open("my-store")
     assert ds["x"].chunks is not None  # lazy: dask-backed
-    assert (_private_catalog / "local" / "my-store.yaml").is_file()
+    assert (_private_catalog / "my-store.yaml").is_file()
 
 
 def test_relative_locations_are_relative_to_the_index_file(tmp_path, _private_catalog):
@@ -45,10 +60,12 @@ def test_unknown_entry_lists_known_ones(_private_catalog):
         ("!!python/object/apply:os.system ['true']\n", "not valid YAML"),
     ],
 )
-def test_malformed_index_files_are_refused_safely(_private_catalog, text, message):
+def test_malformed_index_files_are_skipped_with_a_warning(_private_catalog, text, message):
     (_private_catalog / "bad.yaml").write_text(text)
-    with pytest.raises(CatalogError, match=message):
-        list_entries()
+    (_private_catalog / "good.yaml").write_text("name: good\nlocation: good.zarr\n")
+    with pytest.warns(UserWarning, match=f"Skipping the catalog entry .*bad.yaml.*{message}"):
+        names = [e.name for e in list_entries()]
+    assert "good" in names and "au-sband-small" in names and "a" not in names
 
 
 def test_bad_names_are_refused():
@@ -71,8 +88,48 @@ def test_select_by_status_and_ranges_reads_only_what_it_needs():
         select(ds, ranges={"h": (0, 1)})
 
 
-def test_local_registrations_shadow_shipped_entries(tmp_path, _private_catalog):
-    (_private_catalog / "x.yaml").write_text("name: x\nlocation: shipped.zarr\n")
-    assert get_entry("x").location.name == "shipped.zarr"
-    register("x", tmp_path / "mine.zarr")
-    assert [e.location.name for e in list_entries()] == ["mine.zarr"]
+def test_user_registrations_shadow_shipped_entries(tmp_path, _private_catalog):
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "x.yaml").write_text("name: x\nlocation: shipped.zarr\n")
+    with config.override({"catalog.shipped_dir": str(shipped)}):
+        assert get_entry("x").location.name == "shipped.zarr"
+        register("x", tmp_path / "mine.zarr")
+        assert [e.location.name for e in list_entries()] == ["mine.zarr"]
+
+
+def test_shipped_entries_come_with_the_package(_private_catalog):
+    entries = {e.name: e for e in list_entries()}
+    assert shipped_dir() == Path(vlab.catalog.__file__).resolve().parent / "shipped"
+    assert "au-sband-small" in entries
+    assert entries["au-sband-small"].location.is_dir()
+    assert "my-store" not in entries  # the user's folder is the test's own, empty one
+    assert index_dir() == _private_catalog
+
+
+def test_default_user_folder_is_under_the_data_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("VLAB_CATALOG__INDEX_DIR")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert index_dir() == tmp_path / "vlab" / "catalogs"
+
+
+def test_cli_finds_the_shipped_catalog_from_any_folder(tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    env.pop("VLAB_CATALOG__INDEX_DIR", None)
+    vlab_cli = Path(sys.executable).parent / "vlab"
+    listed = subprocess.run(
+        [str(vlab_cli), "catalog", "list"], cwd=outside, env=env, capture_output=True, text=True
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert "au-sband-small" in listed.stdout and "au-spd-2x2-train" in listed.stdout
+    shown = subprocess.run(
+        [str(vlab_cli), "catalog", "open", "au-sband-subset"],
+        cwd=outside,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "conductance" in shown.stdout

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from vlab.catalog import create_store, decode_structures, encode_structures, open_store
 from vlab.catalog.items import encode_items
-from vlab.errors import InvalidStructureError
+from vlab.errors import InputError, InvalidStructureError
 
 
 def _atoms(n, seed):
@@ -66,3 +66,23 @@ def test_too_many_atoms_and_unserialisable_info_are_clear_errors():
     a.info["calc"] = object()
     with pytest.raises(InvalidStructureError, match="not JSON-serialisable"):
         encode_structures([a])
+
+
+def test_decode_finds_the_prefix_of_a_campaign_store(tmp_path):
+    a, b = _atoms(3, 1), _atoms(5, 2)
+    arrays = {f"structure_{k}": v for k, v in encode_structures([a, b]).items()}
+    arrays["conductance"] = np.array([1.0, 2.0])
+    back = decode_structures(arrays)
+    assert _identical(back[0], a) and _identical(back[1], b)
+    assert _identical(decode_structures(arrays, prefix="structure_")[1], b)
+
+
+def test_decode_names_what_is_missing_or_ambiguous():
+    arrays = encode_structures([_atoms(2, 0)])
+    with pytest.raises(InputError, match="found no encoded structures: it needs the variables"):
+        decode_structures({"conductance": np.zeros(1)})
+    with pytest.raises(InputError, match=r"prefix='x_' needs the variables \['x_n_atoms'"):
+        decode_structures(arrays, prefix="x_")
+    both = {**{f"a_{k}": v for k, v in arrays.items()}, **{f"b_{k}": v for k, v in arrays.items()}}
+    with pytest.raises(InputError, match=r"several encoded structures \(prefixes \['a_', 'b_'\]\)"):
+        decode_structures(both)

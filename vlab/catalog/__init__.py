@@ -3,7 +3,15 @@
 ``vlab.catalog.open("NAME")`` returns a lazy xarray Dataset of a named store.
 """
 
-from vlab.catalog.index import CatalogEntry, get_entry, index_dir, list_entries, open, register
+from vlab.catalog.index import (
+    CatalogEntry,
+    get_entry,
+    index_dir,
+    list_entries,
+    open,
+    register,
+    shipped_dir,
+)
 from vlab.catalog.query import select
 from vlab.catalog.schema import LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
 from vlab.catalog.store import (
@@ -44,6 +52,7 @@ __all__ = [
     "read_ledger",
     "register",
     "select",
+    "shipped_dir",
     "structure_variables",
     "update_attrs",
     "write_chunk",

@@ -1,9 +1,16 @@
 """The catalog index: named stores described by small YAML files.
 
-The index is a folder (``catalog.index_dir`` in the configuration; by default the first
-``catalogs/`` folder found in the working directory or up to three folders above it, else
-``~/.local/share/vlab/catalogs``). Each ``NAME.yaml`` file in it (or in
-its ``local/`` sub-folder, where campaigns register what they write) describes one store::
+Two folders hold the index, and :func:`list_entries` reads both:
+
+* the **shipped** entries, found through the package from any working directory
+  (``vlab/catalog/shipped``, which is the repository's ``catalogs/`` folder; configuration key
+  ``catalog.shipped_dir`` points elsewhere);
+* the **user's** entries (:func:`index_dir`: configuration key ``catalog.index_dir``, by default
+  ``$XDG_DATA_HOME/vlab/catalogs``, i.e. ``~/.local/share/vlab/catalogs``), where campaigns, the
+  demo and ``vlab polymers ingest`` register what they write. A user entry shadows a shipped entry
+  of the same name: what you computed last is what ``open`` gives.
+
+Each ``NAME.yaml`` file describes one store::
 
     name: au-sband-small
     description: s-band conductance of 2x2 Au break-junction snapshots
@@ -11,7 +18,8 @@ its ``local/`` sub-folder, where campaigns register what they write) describes o
     location: data/au-sband-small.zarr     # relative to the YAML file, or absolute
     kind: conductance-reference
 
-Files are read with ``yaml.safe_load``; nothing is ever unpickled.
+Files are read with ``yaml.safe_load``; nothing is ever unpickled. A file that cannot be read is
+skipped with a warning, so one broken entry never hides the others.
 
 Examples
 --------
@@ -19,14 +27,17 @@ Examples
 >>> from vlab import config
 >>> with config.override({"catalog.index_dir": tempfile.mkdtemp()}):
 ...     _ = register("demo", "/tmp/demo.zarr", description="a demo store", kind="engine-probe")
-...     [e.name for e in list_entries()]
+...     [e.name for e in list_entries() if e.index_file.parent == index_dir()]
 ['demo']
+>>> "au-sband-small" in [e.name for e in list_entries()]  # shipped, found from any folder
+True
 """
 
 from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,7 +49,15 @@ from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
 from vlab.errors import CatalogError
 
-__all__ = ["CatalogEntry", "get_entry", "index_dir", "list_entries", "open", "register"]
+__all__ = [
+    "CatalogEntry",
+    "get_entry",
+    "index_dir",
+    "list_entries",
+    "open",
+    "register",
+    "shipped_dir",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _KEYS = {"name", "description", "schema_version", "location", "kind", "license", "source"}
@@ -63,15 +82,28 @@ class CatalogEntry:
 
 
 def index_dir() -> Path:
-    """The folder of the catalog index (configuration key ``catalog.index_dir``)."""
+    """The folder of the user's catalog entries (configuration key ``catalog.index_dir``).
+
+    By default ``$XDG_DATA_HOME/vlab/catalogs`` (``~/.local/share/vlab/catalogs``), the same from
+    every working directory. Campaigns register the stores they write here.
+    """
     configured = config.get("catalog.index_dir")
     if configured:
         return Path(configured).expanduser()
-    here = Path.cwd()
-    for folder in (here, *list(here.parents)[:3]):  # also from notebooks/ and other subfolders
-        if (folder / "catalogs").is_dir():
-            return folder / "catalogs"
-    return Path("~/.local/share/vlab/catalogs").expanduser()
+    data_home = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
+    return Path(data_home).expanduser() / "vlab" / "catalogs"
+
+
+def shipped_dir() -> Path:
+    """The folder of the entries shipped with vlab (configuration key ``catalog.shipped_dir``).
+
+    By default the package's ``vlab/catalog/shipped`` folder: the repository's ``catalogs/``,
+    installed with the package, so the shipped stores open from any working directory.
+    """
+    configured = config.get("catalog.shipped_dir")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(__file__).resolve().parent / "shipped"
 
 
 def _parse(path: Path) -> CatalogEntry:
@@ -103,17 +135,26 @@ def _parse(path: Path) -> CatalogEntry:
     )
 
 
-def list_entries() -> list[CatalogEntry]:
-    """All entries of the index, sorted by name.
+def _read_folder(folder: Path) -> list[CatalogEntry]:
+    entries = []
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            entries.append(_parse(path))
+        except (CatalogError, OSError, ValueError, TypeError) as err:
+            warnings.warn(f"Skipping the catalog entry {str(path)!r}: {err}", stacklevel=3)
+    return entries
 
-    An entry registered by a campaign (``local/NAME.yaml``) shadows a shipped entry
-    (``NAME.yaml``) of the same name: what you computed last is what ``open`` gives.
+
+def list_entries() -> list[CatalogEntry]:
+    """All entries, shipped and the user's, sorted by name.
+
+    A user entry (in :func:`index_dir`) shadows a shipped entry (in :func:`shipped_dir`) of the
+    same name. Files that cannot be read are skipped with a warning.
     """
-    root = index_dir()
     entries = {}
-    for path in [*sorted(root.glob("*.yaml")), *sorted(root.glob("local/*.yaml"))]:
-        entry = _parse(path)
-        entries[entry.name] = entry
+    for folder in (shipped_dir(), index_dir()):
+        for entry in _read_folder(folder):
+            entries[entry.name] = entry
     return sorted(entries.values(), key=lambda e: e.name)
 
 
@@ -131,7 +172,8 @@ def get_entry(name: str) -> CatalogEntry:
             return entry
     known = ", ".join(e.name for e in entries) or "none"
     raise CatalogError(
-        f"No catalog entry named {name!r} in {str(index_dir())!r}. Known entries: {known}. "
+        f"No catalog entry named {name!r} (shipped: {str(shipped_dir())!r}; yours: "
+        f"{str(index_dir())!r}). Known entries: {known}. "
         "List them with `vlab catalog list`."
     )
 
@@ -150,13 +192,13 @@ def register(
     license: str = "",
     source: str = "",
 ) -> CatalogEntry:
-    """Add or replace the entry ``name`` in ``INDEX/local/NAME.yaml``."""
+    """Add or replace the user's entry ``name`` (``index_dir()/NAME.yaml``)."""
     if not _NAME.match(name):
         raise CatalogError(
             f"The catalog name {name!r} must start with a letter or digit and use only "
             "letters, digits, '.', '_' and '-'."
         )
-    folder = index_dir() / "local"
+    folder = index_dir()
     folder.mkdir(parents=True, exist_ok=True)
     entry = {
         "name": name,

@@ -38,7 +38,7 @@ import numpy as np
 from ase import Atoms
 
 from vlab.catalog.schema import Variable
-from vlab.errors import InvalidStructureError
+from vlab.errors import InputError, InvalidStructureError
 
 __all__ = ["decode_structures", "encode_structures", "structure_variables"]
 
@@ -127,8 +127,52 @@ def encode_structures(structures: Sequence[Atoms], *, max_atoms: int | None = No
     return out
 
 
-def decode_structures(arrays: Mapping[str, np.ndarray], *, prefix: str = "") -> list[Atoms]:
-    """Decode padded arrays (numpy, or xarray variables) back into ase.Atoms."""
+def _structure_prefix(arrays: Mapping[str, np.ndarray]) -> str:
+    names = [str(name) for name in arrays]
+    candidates = sorted(n[: -len("n_atoms")] for n in names if n.endswith("n_atoms"))
+    complete = [p for p in candidates if all(f"{p}{f}" in arrays for f in FIELDS)]
+    if len(complete) == 1:
+        return complete[0]
+    if not complete:
+        raise InputError(
+            "decode_structures found no encoded structures: it needs the variables "
+            f"{', '.join(FIELDS)} (with a common prefix such as 'structure_'); "
+            f"got {', '.join(names) or 'none'}."
+        )
+    raise InputError(
+        f"decode_structures found several encoded structures (prefixes {complete}); "
+        "choose one with prefix=..."
+    )
+
+
+def decode_structures(
+    arrays: Mapping[str, np.ndarray], *, prefix: str | None = None
+) -> list[Atoms]:
+    """Decode padded arrays (numpy, or xarray variables) back into ase.Atoms.
+
+    Parameters
+    ----------
+    arrays : mapping or xarray.Dataset
+        The variables written by :func:`encode_structures` (e.g. a campaign store's
+        ``structure_*`` variables, or a selection of them).
+    prefix : str, optional
+        The variables' common prefix (``"structure_"`` in campaign stores). By default it is
+        found from the names: the one prefix for which all the fields are present.
+
+    Raises
+    ------
+    InputError
+        If no complete set of structure variables is present, or several are and ``prefix``
+        does not choose one.
+    """
+    if prefix is None:
+        prefix = _structure_prefix(arrays)
+    missing = [f"{prefix}{f}" for f in FIELDS if f"{prefix}{f}" not in arrays]
+    if missing:
+        raise InputError(
+            f"decode_structures with prefix={prefix!r} needs the variables {missing}, "
+            f"which are missing; present: {', '.join(str(n) for n in arrays)}."
+        )
     get = {f: np.asarray(arrays[f"{prefix}{f}"]) for f in FIELDS}
     structures = []
     for i, k in enumerate(get["n_atoms"].reshape(-1)):
