@@ -2,6 +2,7 @@
 
 import json
 
+from vlab import catalog
 from vlab.cli import main
 
 
@@ -18,3 +19,9 @@ def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
     assert 0.5 < summary["histogram_peak_G0"] < 1.3
     assert (out / "specs" / "breakjunction.yaml").is_file()
     assert "histogram peak" in printed
+    assert "demo-sband" in printed and "vlab catalog list" in printed
+
+    names = [e.name for e in catalog.list_entries()]  # the demo's stores join the shipped ones
+    assert {"demo-breakjunction", "demo-sband", "au-sband-small"} <= set(names)
+    assert catalog.get_entry("demo-sband").location == (out / "stores/sband.zarr")
+    assert int(catalog.open("demo-sband")["status"].max()) == 1

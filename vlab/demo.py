@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from vlab import config
+from vlab import catalog
 from vlab.campaign import load_spec, run_campaigns
 
 __all__ = ["demo_specs", "run_demo"]
@@ -102,19 +102,17 @@ def run_demo(
     out = Path(out).resolve()
     start = time.perf_counter()
     specs = _write_specs(out, quick)
-    index = out / "catalog"
-    with config.override({"catalog.index_dir": str(index)}):
-        names = ("breakjunction", "sband")
-        reports = run_campaigns(
-            [load_spec(specs[k]) for k in names], synchronous=synchronous, workers=workers
-        )
-        for report in reports:
-            print(report.summary())
-        summary = conductance_figures(reports[1].store, out / "figures")
+    names = ("breakjunction", "sband")
+    campaigns = [load_spec(specs[k]) for k in names]
+    reports = run_campaigns(campaigns, synchronous=synchronous, workers=workers)
+    for report in reports:
+        print(report.summary())
+    summary = conductance_figures(reports[1].store, out / "figures")
     minutes = (time.perf_counter() - start) / 60
     print(f"\nvlab demo finished in {minutes:.1f} min. Results in {out}:")
     print(f"  stores:   {reports[0].store}\n            {reports[1].store}")
-    print(f"  catalog:  {index} (VLAB_CATALOG__INDEX_DIR={index} vlab catalog list)")
+    registered = ", ".join(c.name for c in campaigns)
+    print(f"  catalog:  {registered} in {catalog.index_dir()} (see: vlab catalog list)")
     for key, path in summary["files"].items():
         print(f"  {key + ':':<14}{path}")
     peak = summary["histogram_peak_G0"]
