@@ -175,3 +175,14 @@ def test_plot_histogram_comparison_writes_png(tmp_path):
 def test_plot_histogram_comparison_errors(tmp_path, samples, kwargs, message):
     with pytest.raises(InputError, match=message):
         plot_histogram_comparison(samples, tmp_path / "c.png", **kwargs)
+
+
+def test_figures_say_what_lies_outside_the_linear_range():
+    from vlab.conductance.histogram import _outside_note
+
+    G = np.array([0.5, 1.0, 2.0, 4.0, 7.0])
+    assert _outside_note(G, np.array([0.0, 3.0])) == "not shown: 2 (40%) above 3 G0"
+    assert _outside_note(G, np.array([0.0, 10.0])) == ""
+    assert _outside_note(G, np.array([1.0, 5.0])) == (
+        "not shown: 1 (20%) below 1 G0 and 1 (20%) above 5 G0"
+    )

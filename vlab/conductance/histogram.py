@@ -203,6 +203,23 @@ def _save(fig: Figure, path: str | os.PathLike[str], caller: str) -> Path:
     return out
 
 
+def _outside_note(G: np.ndarray, edges: np.ndarray) -> str:
+    """Text saying which share of ``G`` lies outside the histogram's edges ("" if none)."""
+    below, above = int(np.less(G, edges[0]).sum()), int(np.greater(G, edges[-1]).sum())
+    parts = [
+        f"{n} ({n / G.size:.0%}) {side} {edge:g} G0"
+        for n, side, edge in ((below, "below", edges[0]), (above, "above", edges[-1]))
+        if n
+    ]
+    return f"not shown: {' and '.join(parts)}" if parts else ""
+
+
+def _annotate_outside(ax, G: np.ndarray, edges: np.ndarray) -> None:
+    note = _outside_note(G, edges)
+    if note:
+        ax.text(0.98, 0.70, note, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+
+
 def plot_histogram(
     G: np.ndarray | Sequence[np.ndarray],
     path: str | os.PathLike[str],
@@ -213,6 +230,8 @@ def plot_histogram(
     title: str | None = None,
 ) -> Path:
     """Write a PNG of the conductance histogram, with the experimental 1 G0 peak marked.
+
+    Conductances outside the histogram's range are not drawn; the figure says how many.
 
     Parameters
     ----------
@@ -248,6 +267,7 @@ def plot_histogram(
     ax.set_ylabel("Counts (snapshots per bin)")
     ax.set_title(title or "Conductance histogram")
     ax.legend()
+    _annotate_outside(ax, _flatten(G, "plot_histogram"), edges)
     return _save(fig, path, "plot_histogram")
 
 
@@ -285,7 +305,8 @@ def plot_histogram_comparison(
     Each sample is normalised to a probability density (per G0 on the linear axis, per decade
     on the log axis), so samples of different sizes (e.g. a surrogate on every snapshot and a
     reference on a subset) compare directly. The experimental peak window is shaded and 1 G0
-    dotted; each sample's main peak is marked by a dashed line of its colour. The linear
+    dotted; each sample's main peak is marked by a dashed line of its colour. The linear panel
+    covers 0-3 G0 and says which share of the first sample lies outside it. The linear
     panel's y axis is scaled to the histogram above 0.2 G0 (the tunnelling tail's first bins,
     which hold most snapshots, go off scale; the log panel shows them).
 
@@ -349,6 +370,8 @@ def plot_histogram_comparison(
             short = label.split(",")[0]
             lin.axvline(peak, color=color, ls="--", lw=1.2, label=f"{short} peak {peak:.3f} G0")
     lin.set(xlabel=_G_LABEL, ylabel="Probability density (1/G0)", xlim=(0, 3))
+    first = next(iter(values.values()))
+    _annotate_outside(lin, first, conductance_histogram(first, bins=bins)[1])
     if top > 0:
         lin.set_ylim(0, 1.3 * top)
     log.set(xscale="log", xlabel=_G_LABEL, ylabel="Probability density (per decade)")
