@@ -182,15 +182,17 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
 
     kind = get_kind("polymer-predict")
     params = kind.check_params({"model": args.model})
-    model = kind.setup(params)
-    results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, model)
+    context = kind.setup(params)
+    card = context["card"]
+    results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, context)
+    print("\n".join(f"# {line}" for line in card.describe()))
     for smiles, result in zip(args.smiles, results, strict=True):
         if isinstance(result, Exception):
             print(f"{smiles}\terror: {result}")
         else:
             print(
-                f"{result['canonical_smiles']}\t{result['mean']:.4f} ± {result['std']:.4f} "
-                f"{params['units']}"
+                f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
+                f"{result['interval']:.3f} {card.units}"
             )
     return 0
 
@@ -265,7 +267,11 @@ def _polymers(sub) -> None:
         "predict",
         help="predict a property of repeat units",
         description="Predict with a saved model or the built-in thermal-"
-        "conductivity model trained on the embedded handbook table.",
+        "conductivity model trained on the embedded handbook table. The first lines (# ...) "
+        "name the property, the estimator and its training data, and its measured "
+        "leave-one-out error against predicting the mean of the training data; the ± is the "
+        "predictive std calibrated on those errors, or, for a model without skill, the "
+        "spread of the training data (said so).",
     )
     p.add_argument("smiles", nargs="+", help="repeat-unit SMILES with two * ends")
     p.add_argument(

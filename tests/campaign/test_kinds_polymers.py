@@ -1,6 +1,7 @@
 """polymer-predict through the engine, and the polymer sources as catalog stores."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -54,8 +55,73 @@ def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main(["polymers", "predict", "*CC*", "C*C"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("*CC*\t") and "W m-1 K-1" in out[0] and "error" in out[1]
+    assert out[0].startswith("# thermal conductivity λ [W/(m K)]: bootstrap ensemble of 5 MLPs")
+    assert "trained on the embedded handbook table experimental_tc" in out[0]
+    assert out[0].endswith(f", {ds.sizes['item']} points.")
+    # the built-in model does not beat the mean predictor: said plainly, interval = spread
+    assert re.fullmatch(
+        r"# no skill: leave-one-out MAE 0\.0\d\d vs 0\.0\d\d W/\(m K\) for predicting the "
+        r"mean; the interval is the spread of the training data \(± (0\.0\d\d) W/\(m K\)\), "
+        r"not the model's uncertainty\.",
+        out[1],
+    )
+    spread = re.search(r"± (0\.\d+) W", out[1]).group(1)
+    assert re.fullmatch(rf"\*CC\*\tλ = 0\.\d\d\d ± {spread} W/\(m K\)", out[2])
+    assert out[3].startswith("C*C\terror: ")
     assert main(["polymers", "ingest", "nope"]) == 2
+
+
+def test_builtin_model_card_measures_its_skill():
+    from vlab.polymers import experimental_tc_model, load_experimental_tc
+
+    _, card = experimental_tc_model()
+    y = np.asarray(load_experimental_tc().column("thermal_conductivity"))
+    mean_mae = np.mean([abs(v - np.delete(y, i).mean()) for i, v in enumerate(y)])
+    assert card.n_train == len(y) and card.skill.n == len(y)
+    assert card.skill.baseline_mae == pytest.approx(mean_mae)
+    assert card.skill.spread == pytest.approx(np.std(y, ddof=1))
+    assert not card.skill.has_skill  # measured: no better than the mean
+    assert card.interval(np.array([0.01, 0.02])).tolist() == [card.skill.spread] * 2
+
+
+def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
+    from vlab.polymers import ModelCard, ModelSkill, PolymerPropertyModel, save_model
+
+    smiles = ["*CC*", "*CC(*)C", "*CC(*)CC", "*CC(*)CCC", "*CCO*", "*CC(*)c1ccccc1"]
+    model = PolymerPropertyModel(n_bits=64, descriptors=False, random_state=0)
+    model.set_params(regressor=None).fit(smiles, [1.0, 1.2, 1.4, 1.6, 1.1, 1.9])
+    bare = save_model(model, tmp_path / "bare")
+    skill = ModelSkill(n=6, mae=0.1, baseline_mae=0.25, std_scale=1.5, spread=0.3)
+    card = ModelCard(
+        property="density ρ",
+        symbol="ρ",
+        units="g/cm^3",
+        estimator="toy",
+        training="six",
+        n_train=6,
+        skill=skill,
+    )
+    carded = save_model(model, tmp_path / "carded", card=card)
+    capsys.readouterr()
+    assert main(["polymers", "predict", "*CC*", "--model", str(bare)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "# thermal_conductivity [1]: bootstrap ensemble of 5 MLPs (64 hidden units) on "
+        "count-Morgan fingerprints (radius 2, 64 bits), trained on data not recorded in bare.json."
+    )
+    assert out[1] == (
+        "# error not measured (no leave-one-out record with this model): the ± is the "
+        "ensemble spread, not a calibrated interval."
+    )
+    assert main(["polymers", "predict", "*CC*", "--model", str(carded)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "# density ρ [g/cm^3]: toy, trained on six, 6 points."
+    assert out[1] == (
+        "# skill 60%: leave-one-out MAE 0.100 vs 0.250 g/cm^3 for predicting the mean; the ± "
+        "is the predictive std × 1.50, calibrated on the leave-one-out errors."
+    )
+    mean, std = model.predict(["*CC*"], return_std=True)
+    assert out[2] == f"*CC*\tρ = {mean[0]:.3f} ± {1.5 * std[0]:.3f} g/cm^3"
 
 
 @pytest.mark.slow

@@ -78,3 +78,34 @@ def test_save_refuses_other_regressors(tmp_path):
     )
     with pytest.raises(InputError, match="save_model supports"):
         save_model(model, tmp_path / "f")
+
+
+def test_leave_one_out_skill_against_the_mean_predictor():
+    from vlab.polymers.models import ModelSkill, leave_one_out_skill
+
+    smiles = ["*CC*", "*CC(*)C", "*CC(*)CC", "*CC(*)CCC", "*CC(*)CCCC", "*CC(*)CCCCC"]
+    y = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    model = PolymerPropertyModel(ForestRegressorStd(n_estimators=20, random_state=0), n_bits=64)
+    skill = leave_one_out_skill(model, smiles, y)
+    assert isinstance(skill, ModelSkill) and skill.n == 6
+    assert skill.baseline_mae == pytest.approx(np.mean(np.abs(y - (y.sum() - y) / 5)))
+    assert skill.spread == pytest.approx(np.std(y, ddof=1)) and skill.std_scale > 0
+    with pytest.raises(InputError, match="at least 3 training points.*Got 2 inputs and 2 values"):
+        leave_one_out_skill(model, smiles[:2], y[:2])
+
+
+@pytest.mark.parametrize(
+    ("mae", "interval", "verdict"),
+    [
+        (0.2, [0.3, 0.6], "skill 60%: leave-one-out MAE 0.200 vs 0.500 K for predicting the mean"),
+        (0.48, [0.9, 0.9], "no skill: leave-one-out MAE 0.480 vs 0.500 K for predicting the mean"),
+    ],
+)
+def test_model_card_interval_is_calibrated_or_the_training_spread(mae, interval, verdict):
+    from vlab.polymers.models import ModelCard, ModelSkill
+
+    skill = ModelSkill(n=10, mae=mae, baseline_mae=0.5, std_scale=3.0, spread=0.9)
+    card = ModelCard(property="p", symbol="p", units="K", estimator="e", training="t", skill=skill)
+    assert card.interval(np.array([0.1, 0.2])).tolist() == pytest.approx(interval)
+    assert card.verdict().startswith(verdict)
+    assert ModelCard.from_dict(card.as_dict()) == card

@@ -1,7 +1,11 @@
 """Campaign kind of the polymer lab: ``polymer-predict`` (screen repeat units in batches).
 
 Adapter only: the model is loaded (or trained on the embedded experimental table) once per
-worker process by ``setup`` and applied to each chunk's repeat units in one batch.
+worker process by ``setup`` and applied to each chunk's repeat units in one batch. ``setup``
+returns ``{"model": ..., "card": ModelCard}``: the card names the property, estimator and
+training data and holds the model's measured leave-one-out skill (for a saved model: the card
+saved with it, if any), and decides the stored ``interval`` (the half-width to print after
+``±``: calibrated std, or the spread of the training data for a model without skill).
 
 Parameters (``params:`` of the spec)
     ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.json``), or
@@ -54,21 +58,34 @@ def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
     digest = model if model == _BUILTIN else content_hash(Path(model).read_bytes().hex())
     return {
         "id": "polymer-predict",
-        "version": "1",
+        "version": "2",
         "model": digest,
         "property": params["property"],
     }
 
 
-def _setup(params: Mapping[str, Any]):
-    from vlab.polymers import PolymerPropertyModel, load_experimental_tc, load_model
-
-    if params["model"] != _BUILTIN:
-        return load_model(Path(params["model"]).expanduser())
-    table = load_experimental_tc()
-    return PolymerPropertyModel(random_state=0).fit(
-        list(table.smiles), table.column("thermal_conductivity")
+def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers import (
+        ModelCard,
+        describe_estimator,
+        experimental_tc_model,
+        load_model,
+        load_model_card,
     )
+
+    if params["model"] == _BUILTIN:
+        model, card = experimental_tc_model(random_state=0)
+        return {"model": model, "card": card}
+    path = Path(params["model"]).expanduser()
+    model = load_model(path)
+    card = load_model_card(path) or ModelCard(
+        property=params["property"],
+        symbol=params["property"],
+        units=params["units"],
+        estimator=describe_estimator(model),
+        training=f"data not recorded in {path.name}",
+    )
+    return {"model": model, "card": card}
 
 
 def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
@@ -76,11 +93,16 @@ def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Vari
     return {
         "mean": Variable(units=units, long_name=f"predicted {name} (ensemble mean)"),
         "std": Variable(units=units, long_name=f"predictive standard deviation of {name}"),
+        "interval": Variable(
+            units=units,
+            long_name=f"half-width of the reported interval of {name} (calibrated std, or "
+            "the training spread when the model has no leave-one-out skill)",
+        ),
         "canonical_smiles": Variable(dtype="str", long_name="canonical repeat unit"),
     }
 
 
-def _predict(items: Sequence[Item], params: Mapping[str, Any], model: Any) -> list:
+def _predict(items: Sequence[Item], params: Mapping[str, Any], ctx: Mapping[str, Any]) -> list:
     from vlab.polymers import canonical_repeat_unit
 
     results: list = [None] * len(items)
@@ -92,11 +114,13 @@ def _predict(items: Sequence[Item], params: Mapping[str, Any], model: Any) -> li
         except InvalidSMILESError as err:
             results[i] = err
     if good:
-        mean, std = model.predict(canon, return_std=True)
+        mean, std = ctx["model"].predict(canon, return_std=True)
+        interval = ctx["card"].interval(std)
         for row, i in enumerate(good):
             results[i] = {
                 "mean": float(mean[row]),
                 "std": float(std[row]),
+                "interval": float(interval[row]),
                 "canonical_smiles": canon[row],
             }
     return results
@@ -113,7 +137,7 @@ def _dataset(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[I
 register_kind(
     Kind(
         name="polymer-predict",
-        version="1",
+        version="2",
         description="predict a polymer property (mean, std) of repeat units in batches",
         check_params=_params,
         outputs=_outputs,

@@ -7,11 +7,18 @@
 * :class:`PolymerPropertyModel` - featurise repeat units (count Morgan + RDKit descriptors)
   and regress; saved with :func:`save_model` as ``.npz`` weights + JSON metadata, without
   pickle, when its regressor is an :class:`EnsembleRegressor` of the default kind.
+* :func:`leave_one_out_skill` - the measured error of a model on its training data
+  (:class:`ModelSkill`: leave-one-out MAE against the mean predictor's, and the factor that
+  calibrates the predictive std); :class:`ModelCard` says what a prediction is (property,
+  estimator, training data, skill) and which interval to print;
+  :func:`experimental_tc_model` is the built-in thermal-conductivity model with its card.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +38,15 @@ from vlab.polymers.features import MorganCounts, RDKitDescriptors
 __all__ = [
     "EnsembleRegressor",
     "ForestRegressorStd",
+    "ModelCard",
+    "ModelSkill",
     "PolymerPropertyModel",
     "default_mlp",
+    "describe_estimator",
+    "experimental_tc_model",
+    "leave_one_out_skill",
     "load_model",
+    "load_model_card",
     "save_model",
 ]
 
@@ -192,6 +205,303 @@ class PolymerPropertyModel(RegressorMixin, BaseEstimator):
         return self.regressor_.predict(self.featurizer_.transform(smiles), return_std=return_std)
 
 
+# --- measured skill and model cards -----------------------------------------------------
+
+MIN_SKILL = 0.1
+"""A model has skill when its leave-one-out MAE is at least this fraction below the mean
+predictor's (``ModelSkill.skill >= MIN_SKILL``)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSkill:
+    """Leave-one-out error of a model on its own training data (see :func:`leave_one_out_skill`).
+
+    Attributes
+    ----------
+    n : int
+        Training points (one fold each).
+    mae : float
+        Mean absolute error of the model refitted without each point, at that point (units
+        of the property, e.g. W/(m K)).
+    baseline_mae : float
+        The same for the mean predictor (the mean of the other points), same units.
+    std_scale : float
+        Root mean square of the leave-one-out z-scores ``(y - mean) / std``: the factor that
+        calibrates the model's predictive std (1: calibrated; 2: the std is half too small).
+    spread : float
+        Standard deviation of the training values (``ddof=1``), same units.
+
+    Examples
+    --------
+    >>> s = ModelSkill(n=34, mae=0.046, baseline_mae=0.045, std_scale=2.0, spread=0.054)
+    >>> round(s.skill, 3), s.has_skill
+    (-0.022, False)
+    """
+
+    n: int
+    mae: float
+    baseline_mae: float
+    std_scale: float
+    spread: float
+
+    @property
+    def skill(self) -> float:
+        """``1 - mae / baseline_mae``: 0 for the mean predictor, 1 for a perfect model."""
+        return 1.0 - self.mae / self.baseline_mae if self.baseline_mae > 0 else 0.0
+
+    @property
+    def has_skill(self) -> bool:
+        """True when :attr:`skill` is at least :data:`MIN_SKILL`."""
+        return self.skill >= MIN_SKILL
+
+
+def leave_one_out_skill(model, smiles, y) -> ModelSkill:
+    """Refit ``model`` without each point, predict it, and compare with the mean predictor.
+
+    Parameters
+    ----------
+    model : regressor with ``predict(X, return_std=True)``
+        Unfitted template (cloned per fold), e.g. :class:`PolymerPropertyModel`.
+    smiles : sequence
+        Training inputs (repeat units for :class:`PolymerPropertyModel`).
+    y : array-like of float
+        Training values (units of the property).
+
+    Returns
+    -------
+    ModelSkill
+
+    Raises
+    ------
+    InputError
+        Fewer than 3 points, or ``smiles`` and ``y`` of different lengths.
+
+    Examples
+    --------
+    >>> smiles = ["*CC*", "*CC(*)C", "*CC(*)CC", "*CC(*)CCC", "*CC(*)CCCC", "*CCO*"]
+    >>> forest = ForestRegressorStd(n_estimators=10, random_state=0)
+    >>> skill = leave_one_out_skill(
+    ...     PolymerPropertyModel(forest, n_bits=64, descriptors=False), smiles, [1, 2, 3, 4, 5, 6]
+    ... )
+    >>> skill.n, round(skill.baseline_mae, 2)
+    (6, 2.1)
+    """
+    smiles, y = list(smiles), np.asarray(y, dtype=float)
+    n = len(y)
+    if n != len(smiles) or n < 3:
+        raise InputError(
+            "leave_one_out_skill needs at least 3 training points and one value per input. "
+            f"Got {len(smiles)} inputs and {n} values."
+        )
+    residual, std = np.empty(n), np.empty(n)
+    for i in range(n):
+        keep = np.arange(n) != i
+        fold = clone(model).fit([s for s, k in zip(smiles, keep) if k], y[keep])
+        mean_i, std_i = fold.predict([smiles[i]], return_std=True)
+        residual[i], std[i] = y[i] - mean_i[0], std_i[0]
+    others = (y.sum() - y) / (n - 1)
+    z = residual / np.maximum(std, np.finfo(float).tiny)
+    return ModelSkill(
+        n=n,
+        mae=float(np.abs(residual).mean()),
+        baseline_mae=float(np.abs(y - others).mean()),
+        std_scale=float(np.sqrt(np.mean(z**2))),
+        spread=float(y.std(ddof=1)),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCard:
+    """What a prediction is: property, units, estimator, training data and measured skill.
+
+    Attributes
+    ----------
+    property : str
+        Human name of the property, e.g. ``"thermal conductivity λ"``.
+    symbol : str
+        Short label of a value, e.g. ``"λ"``.
+    units : str
+        Units of the predictions, e.g. ``"W/(m K)"``.
+    estimator : str
+        What computes the prediction (see :func:`describe_estimator`).
+    training : str
+        The training data, e.g. a source name and what it holds.
+    n_train : int or None
+        Training points (None: not recorded).
+    skill : ModelSkill or None
+        Leave-one-out error on the training data (None: not measured).
+    """
+
+    property: str
+    symbol: str
+    units: str
+    estimator: str
+    training: str
+    n_train: int | None = None
+    skill: ModelSkill | None = None
+
+    def interval(self, std) -> np.ndarray:
+        """Half-width of the interval to print after ``±`` (units of the property).
+
+        The predictive std times :attr:`ModelSkill.std_scale` when the model has skill
+        (calibrated on the leave-one-out errors); the spread of the training data when it has
+        none; the raw predictive std when the skill was not measured.
+        """
+        std = np.asarray(std, dtype=float)
+        if self.skill is None:
+            return std
+        if not self.skill.has_skill:
+            return np.full_like(std, self.skill.spread)
+        return std * self.skill.std_scale
+
+    def describe(self) -> list[str]:
+        """Two lines: what is predicted and how, and the measured error with the ± meaning."""
+        points = f", {self.n_train} points" if self.n_train else ""
+        head = (
+            f"{self.property} [{self.units}]: {self.estimator}, trained on {self.training}{points}."
+        )
+        return [head, self.verdict()]
+
+    def verdict(self) -> str:
+        """The measured error and what the printed ``±`` means."""
+        s, u = self.skill, self.units
+        if s is None:
+            return (
+                "error not measured (no leave-one-out record with this model): the ± is the "
+                "ensemble spread, not a calibrated interval."
+            )
+        versus = (
+            f"leave-one-out MAE {s.mae:.3f} vs {s.baseline_mae:.3f} {u} for predicting the mean"
+        )
+        if not s.has_skill:
+            return (
+                f"no skill: {versus}; the interval is the spread of the training data "
+                f"(± {s.spread:.3f} {u}), not the model's uncertainty."
+            )
+        return (
+            f"skill {s.skill:.0%}: {versus}; the ± is the predictive std × {s.std_scale:.2f}, "
+            "calibrated on the leave-one-out errors."
+        )
+
+    def as_dict(self) -> dict:
+        """Plain data for JSON."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> ModelCard:
+        """Inverse of :meth:`as_dict`."""
+        data = dict(data)
+        skill = data.pop("skill", None)
+        return cls(**data, skill=None if skill is None else ModelSkill(**skill))
+
+
+def describe_estimator(model: PolymerPropertyModel) -> str:
+    """One line naming the regressor and the features of ``model``.
+
+    Examples
+    --------
+    >>> describe_estimator(PolymerPropertyModel())
+    'bootstrap ensemble of 5 MLPs (64 hidden units) on count-Morgan fingerprints (radius 2, 1024 bits) + RDKit descriptors'
+    """  # noqa: E501
+    features = f"count-Morgan fingerprints (radius {model.radius}, {model.n_bits} bits)"
+    if model.descriptors:
+        features += " + RDKit descriptors"
+    reg = getattr(model, "regressor_", None) or model.regressor or EnsembleRegressor()
+    if not isinstance(reg, EnsembleRegressor):
+        return f"{type(reg).__name__} on {features}"
+    members = getattr(reg, "estimators_", None)
+    count = len(members) if members else reg.n_estimators
+    mlp = _mlp_of(members[0] if members else (reg.estimator or default_mlp()))
+    if mlp is None:
+        name = f"{type(reg.estimator).__name__} members"
+    else:
+        coefs = getattr(mlp, "coefs_", None)
+        sizes = [w.shape[1] for w in coefs[:-1]] if coefs else list(mlp.hidden_layer_sizes)
+        name = f"MLPs ({'-'.join(map(str, sizes))} hidden units)"
+    bootstrap = "bootstrap ensemble" if reg.bootstrap else "ensemble"
+    return f"{bootstrap} of {count} {name} on {features}"
+
+
+def _mlp_of(member) -> MLPRegressor | None:
+    inner = getattr(member, "regressor_", None) or getattr(member, "regressor", None) or member
+    steps = getattr(inner, "steps", [("", inner)])
+    return next((s for _, s in steps if isinstance(s, MLPRegressor)), None)
+
+
+_SKILLS: dict[str, ModelSkill] = {}
+
+
+def _cached_skill(model, smiles: list[str], y: np.ndarray) -> ModelSkill:
+    """:func:`leave_one_out_skill`, kept per process and in the data cache folder.
+
+    The key is a content hash of the training data, the model's parameters and the vlab and
+    scikit-learn versions, so a changed table or model recomputes it.
+    """
+    import sklearn
+
+    from vlab._utils import content_hash
+    from vlab.polymers.datasets import cache_dir
+
+    key = content_hash(
+        "leave-one-out", __version__, sklearn.__version__, repr(model), smiles, y.tolist()
+    )[:20]
+    if key in _SKILLS:
+        return _SKILLS[key]
+    path = cache_dir() / "derived" / f"leave-one-out-{key}.json"
+    try:
+        skill = ModelSkill(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        skill = leave_one_out_skill(model, smiles, y)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{id(skill)}.tmp")
+            tmp.write_text(json.dumps(asdict(skill)))
+            tmp.replace(path)
+        except OSError:  # a read-only cache: keep it for this process only
+            pass
+    _SKILLS[key] = skill
+    return skill
+
+
+@lru_cache(maxsize=2)
+def experimental_tc_model(*, random_state: int = 0) -> tuple[PolymerPropertyModel, ModelCard]:
+    """The built-in thermal-conductivity model, fitted, and its card with measured skill.
+
+    A default :class:`PolymerPropertyModel` trained on the embedded handbook table of
+    room-temperature thermal conductivities (:func:`~vlab.polymers.load_experimental_tc`).
+    Its leave-one-out skill is computed once (about 30 s) and cached per process and in
+    the data cache folder.
+
+    Parameters
+    ----------
+    random_state : int, default 0
+        Seed of the ensemble.
+
+    Returns
+    -------
+    model : PolymerPropertyModel
+        Fitted; predictions in W/(m K).
+    card : ModelCard
+    """
+    from vlab.polymers.datasets import load_experimental_tc
+
+    table = load_experimental_tc()
+    smiles, y = list(table.smiles), np.asarray(table.column("thermal_conductivity"), float)
+    model = PolymerPropertyModel(random_state=random_state)
+    skill = _cached_skill(model, smiles, y)
+    card = ModelCard(
+        property="thermal conductivity λ",
+        symbol="λ",
+        units="W/(m K)",
+        estimator=describe_estimator(model),
+        training="the embedded handbook table experimental_tc (room-temperature values of "
+        "common homopolymers)",
+        n_train=len(y),
+        skill=skill,
+    )
+    return model.fit(smiles, y), card
+
+
 # --- save / load without pickle ---------------------------------------------------------
 
 
@@ -212,8 +522,19 @@ def _mlp_members(model: PolymerPropertyModel):
     return reg.estimators_
 
 
-def save_model(model: PolymerPropertyModel, path) -> Path:
-    """Save a fitted model as ``<path>.npz`` (weights) and ``<path>.json`` (metadata)."""
+def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = None) -> Path:
+    """Save a fitted model as ``<path>.npz`` (weights) and ``<path>.json`` (metadata).
+
+    Parameters
+    ----------
+    model : PolymerPropertyModel
+        Fitted, with the default regressor.
+    path : path-like
+        Base name of the two files.
+    card : ModelCard, optional
+        What the model predicts and its measured skill (e.g. from
+        :func:`leave_one_out_skill`); ``vlab polymers predict --model`` prints it.
+    """
     check_is_fitted(model, "regressor_")
     arrays: dict[str, np.ndarray] = {
         "support": model.featurizer_[-1].get_support(),
@@ -238,6 +559,7 @@ def save_model(model: PolymerPropertyModel, path) -> Path:
         "layers": layers,
         "activation": activation,
         "y_ndim": int(model.regressor_.estimators_[0].transformer_.mean_.shape[0] > 1),
+        "card": None if card is None else card.as_dict(),
     }
     path = Path(path)
     np.savez(path.with_suffix(".npz"), **arrays)
@@ -298,3 +620,10 @@ def load_model(path) -> PolymerPropertyModel:
     ens.n_features_in_ = int(arrays["support"].sum())
     model.regressor_ = ens
     return model
+
+
+def load_model_card(path) -> ModelCard | None:
+    """The :class:`ModelCard` saved with a model by :func:`save_model` (None if there is none)."""
+    meta = json.loads(Path(path).with_suffix(".json").read_text())
+    card = meta.get("card")
+    return None if card is None else ModelCard.from_dict(card)
