@@ -4,7 +4,8 @@ A chemical language model (:class:`NGramModel`, the prior) proposes repeat units
 models (any ``predictor(smiles) -> {property: (mean, std)}``) score the probability that
 their properties fall in a :class:`Target` box (the likelihood), and a sequential Monte Carlo
 sampler (:func:`run_smc`) anneals from the prior towards the posterior. :mod:`.library`
-helpers report novelty, similarity to the training set and draw the best candidates.
+helpers report novelty, similarity to the training set and draw the best candidates;
+:mod:`.plausibility` flags strained or hard-to-make candidates (SA score, ring-strain rules).
 
 Pure science: no Dask, no zarr. The ``polymer-design`` campaign builds on this API.
 """
@@ -24,18 +25,30 @@ from vlab.polymers.design.objectives import (
     log_probability_in_box,
     parse_target,
 )
+from vlab.polymers.design.plausibility import (
+    MAX_SA_SCORE,
+    STRAIN_FLAGS,
+    Plausibility,
+    assess,
+    sa_score,
+    strain_flags,
+)
 from vlab.polymers.design.smc import DesignResult, SMCStats, merge_results, run_smc
 from vlab.polymers.design.tokens import normalize_end_markers, tokenize
 
 __all__ = [
     "FORMAT_VERSION",
+    "MAX_SA_SCORE",
     "PROPERTY_UNITS",
+    "STRAIN_FLAGS",
     "DesignResult",
     "MorganRidgeModels",
     "NGramModel",
+    "Plausibility",
     "SMCStats",
     "Target",
     "TargetBox",
+    "assess",
     "draw_grid",
     "log_probability_in_box",
     "mean_pairwise_tanimoto",
@@ -45,5 +58,7 @@ __all__ = [
     "novel_mask",
     "parse_target",
     "run_smc",
+    "sa_score",
+    "strain_flags",
     "tokenize",
 ]

@@ -1,0 +1,63 @@
+"""Plausibility of designed repeat units: SA score and ring-strain rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from vlab.errors import InputError, InvalidSMILESError
+from vlab.polymers.design import MAX_SA_SCORE, STRAIN_FLAGS, assess, sa_score, strain_flags
+
+PLAUSIBLE = {
+    "benzene ring (polystyrene)": "*CC(*)c1ccccc1",
+    "aromatic polyamide (PPTA-like)": "*c1ccc(C(=O)Nc2ccc(N*)cc2)cc1",
+    "nylon 6": "*NCCCCCC(=O)*",
+    "PMMA": "*CC(*)(C)C(=O)OC",
+    "norbornene, double bond away from the bridgeheads": "*C1CC2CC1C=C2*",
+    "adamantane (bridged, unstrained)": "*C1C2CC3CC1CC(C2)C3*",
+}
+
+
+@pytest.mark.parametrize("smiles", PLAUSIBLE.values(), ids=PLAUSIBLE.keys())
+def test_common_polymers_pass(smiles):
+    p = assess(smiles)
+    assert p.strain_flags == () and p.plausible and p.reason == ""
+    assert 1.0 <= p.sa_score <= 5.0
+
+
+@pytest.mark.parametrize(
+    ("smiles", "flags"),
+    [
+        ("*C12C3C4C1C5C2C3C45*", ("ring4", "fused_small")),  # cubane cage
+        ("*CC12CC(C1)C2*", ("ring4", "fused_small", "bridged_small")),  # bicyclo[1.1.1]pentane
+        ("*C12CC1C2*", ("ring3", "fused_small")),  # bicyclo[1.1.0]butane
+        ("*C1CC2(CC2)C1*", ("ring3", "ring4", "spiro_small")),  # spiro[2.3]hexane
+        ("*C1=C2CCC1CC2*", ("anti_bredt",)),  # bridgehead double bond in norbornene
+        ("*C1C#CCCC1*", ("strained_pi",)),  # cyclohexyne
+        ("*CC(*)C1CC1", ("ring3",)),  # a pendant cyclopropane
+    ],
+)
+def test_strained_units_are_flagged(smiles, flags):
+    assert strain_flags(smiles) == flags
+    p = assess(smiles)
+    assert not p.plausible and p.reason.startswith(flags[0])
+    assert set(flags) <= set(STRAIN_FLAGS)
+
+
+def test_sa_score_scale_and_threshold():
+    easy, hard = sa_score("*CC(*)c1ccccc1"), sa_score("*C1(C2CC3(C)OC(C)(C2)C3)C(*)(C#N)C1(F)Cl")
+    assert easy == 1.0 and 4.0 < hard <= 10.0
+    assert not assess("*C1(C2CC3(C)OC(C)(C2)C3)C(*)(C#N)CC1", max_sa=1.5).plausible
+    p = assess("*CC(*)C(=O)OC", max_sa=1.5)
+    assert not p.plausible and p.reason == f"SA {p.sa_score:.1f} > 1.5"
+    assert MAX_SA_SCORE == 6.0
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(
+        InputError, match=r"'max_sa' parameter of assess must be a number in \[1, 10\]"
+    ):
+        assess("*CC*", max_sa=0)
+    with pytest.raises(InvalidSMILESError, match="'CC' is not a valid polymer SMILES"):
+        sa_score("CC")
+    with pytest.raises(InvalidSMILESError, match="not a valid polymer SMILES"):
+        strain_flags("*C1CC*")
