@@ -1,9 +1,16 @@
-"""Ingest the polymer data sources into catalog stores (one item per canonical repeat unit).
+"""Ingest the polymer data sources into catalog stores (one item per row of the published file).
 
-Each source of :data:`vlab.polymers.SOURCES` becomes a zarr store with ``smiles``, every value
-column with its units (temperatures in K), the raw-row ``count`` behind each repeat unit, and
-provenance (source, license, citation, rows read, merged duplicates, skipped bad rows with
-examples). It is registered in the catalog as ``polymers-NAME``.
+Each source of :data:`vlab.polymers.SOURCES` becomes a zarr store that holds the rows of its
+file in file order: the repeat unit as written (``smiles``), its canonical and normalised
+keys (``canonical_smiles``, ``repeat_unit``; empty for an invalid row), why an invalid row is
+skipped (``problem``), and every value column under its vlab name with its units
+(temperatures in K). Attributes give the provenance: source, license, citation, URL and
+sha256 of the file, rows read, distinct repeat units, skipped bad rows with examples. It is
+registered in the catalog as ``polymers-NAME``.
+
+:func:`vlab.polymers.load_source` reads such a store when the file is not in the data cache,
+and gives the same table as from the file. vlab ships the stores of the sources its polymer
+lab needs (``catalogs/polymers-*.yaml``), made with this function.
 
 Examples
 --------
@@ -28,48 +35,93 @@ from vlab.catalog.schema import Status, Variable
 
 __all__ = ["ingest_source"]
 
+_MAX_CHUNK = 20_000
+_AS_WRITTEN = Variable(dtype="str", long_name="repeat unit as written in the file")
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """float32 if every value survives the round trip exactly, else float64."""
+    values = np.asarray(values, dtype=float)
+    small = values.astype(np.float32)
+    return small if np.array_equal(small.astype(float), values, equal_nan=True) else values
+
+
+def _columns(rows, units) -> tuple[dict[str, Variable], dict[str, np.ndarray]]:
+    """Store variables and per-row values of the rows' keys, problems, numbers and text."""
+    outputs = {
+        "canonical_smiles": Variable(dtype="str", long_name="canonical repeat unit (as written)"),
+        "repeat_unit": Variable(dtype="str", long_name="normalised canonical repeat unit"),
+        "problem": Variable(dtype="str", long_name="why the row is skipped ('' if valid)"),
+    }
+    values = {
+        "canonical_smiles": np.array(rows.keys["canonical"], dtype=object),
+        "repeat_unit": np.array(rows.keys["normalized"], dtype=object),
+        "problem": np.array(rows.problems, dtype=object),
+    }
+    for col, column in rows.values.items():
+        values[col] = _compact(column)
+        outputs[col] = Variable(
+            dtype=str(values[col].dtype), units=units.get(col, "1"), long_name=col
+        )
+    for col, column in rows.text.items():
+        outputs[col] = Variable(dtype="str", long_name=col)
+        values[col] = np.array(column, dtype=object)
+    return outputs, values
+
 
 def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False) -> Path:
-    """Load source ``name`` (validated, merged by canonical SMILES) and write it as a store."""
-    from vlab.polymers import load_source
+    """Write the rows of source ``name`` (validated, with their keys) as a catalog store.
 
-    table = load_source(name)
-    store = Path(folder) / f"polymers-{name}.zarr"
+    Returns the path ``FOLDER/polymers-NAME.zarr``, registered as ``polymers-NAME``.
+
+    Raises
+    ------
+    StoreError
+        If the store exists and ``replace`` is false.
+    """
+    from vlab.polymers import SOURCES
+    from vlab.polymers.datasets import STORE_LAYOUT, source_rows, store_name
+
+    title = store_name(name)  # an InputError names the registered sources
+    src = SOURCES[name]
+    rows = source_rows(name).with_keys()
+    store = Path(folder) / f"{title}.zarr"
     if store.exists() and replace:
         shutil.rmtree(store)
-    n = len(table)
-    outputs = {
-        col: Variable(units=table.units.get(col, "1"), long_name=col) for col in table.values
-    }
-    outputs["count"] = Variable(dtype="int32", long_name="raw rows merged into this repeat unit")
-    for col in table.text:
-        outputs[col] = Variable(dtype="str", long_name=col)
-    bad = table.bad_rows
+    n = len(rows)
+    outputs, values = _columns(rows, src.units)
+    _, bad = rows.validated(normalize=True)
+    n_units = len({k for k, why in zip(rows.keys["normalized"], rows.problems) if not why})
     attrs = catalog.provenance(
-        title=f"polymers-{name}",
+        title=title,
         kind="polymer-source",
-        kind_version="1",
-        source=table.source,
-        license=table.license,
-        citation=table.citation,
-        n_raw=table.n_raw,
-        n_merged=table.n_merged,
+        kind_version="2",
+        layout=STORE_LAYOUT,
+        summary="one item per row of the published file, in file order; values in vlab units",
+        source=name,
+        source_file=src.filename,
+        source_url=src.url or "shipped inside the vlab package",
+        source_sha256=src.sha256,
+        license=src.license,
+        citation=src.citation,
+        description=src.description,
+        converted_from_celsius=json.dumps(list(src.celsius)),
+        text_columns=json.dumps(list(rows.text)),
+        n_raw=n,
+        n_repeat_units=n_units,
         n_bad_rows=int(bad.count),
-        bad_row_examples=json.dumps([str(e) for e in bad.examples][:5]),
+        bad_row_examples=json.dumps([list(e) for e in bad.examples]),
     )
-    smiles = np.array(table.smiles, dtype=object)
+    chunk = max(1, min(n, _MAX_CHUNK))
     catalog.create_store(
         store,
-        chunk_size=max(1, min(n, 5000)),
-        inputs={"smiles": (Variable(dtype="str", long_name="canonical repeat unit"), smiles)},
+        chunk_size=chunk,
+        inputs={"smiles": (_AS_WRITTEN, np.array(rows.smiles, dtype=object))},
         outputs=outputs,
-        input_hashes=[content_hash(name, s) for s in table.smiles],
+        input_hashes=[content_hash(name, src.sha256, i, s) for i, s in enumerate(rows.smiles)],
         attrs=attrs,
     )
-    values = {col: np.asarray(v, float) for col, v in table.values.items()}
-    values["count"] = np.asarray(table.counts, np.int32)
-    values.update({col: np.array(v, dtype=object) for col, v in table.text.items()})
-    for start, stop in catalog.chunk_bounds(n, max(1, min(n, 5000))):
+    for start, stop in catalog.chunk_bounds(n, chunk):
         catalog.write_chunk(
             store,
             start,
@@ -80,11 +132,11 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
         )
     catalog.consolidate(store)
     catalog.register(
-        f"polymers-{name}",
+        title,
         store,
         kind="polymer-source",
-        license=table.license,
-        description=f"{table.source}: {n} repeat units ({table.n_raw} rows read)",
+        license=src.license,
+        description=f"{name}: {n} rows of {src.filename}, {n_units} distinct repeat units",
         source=name,
     )
     return store

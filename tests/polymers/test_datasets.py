@@ -1,4 +1,9 @@
-"""Tests of vlab.polymers.datasets: registry, fetching from a read-only cache, loaders."""
+"""Tests of vlab.polymers.datasets: registry, fetching from a read-only cache, shipped stores.
+
+The polymer data come from where the product finds them: the CSV files in the configured data
+cache (``VLAB_DATA__CACHE_DIR``) if they are there, else the catalog stores shipped with vlab.
+Only the tests that compare a published CSV file with its store need the file itself.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import vlab.catalog
 from vlab import config
 from vlab.errors import DataFileError, InputError
 from vlab.polymers import datasets
@@ -19,17 +25,41 @@ from vlab.polymers.datasets import (
     load_source,
     merge_tables,
     pi1070_source_columns,
+    source_rows,
 )
 from vlab.polymers.smiles import canonicalize_many, normalize_many
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="shared data folder absent")
+SHIPPED = ("radonpy_pi1070", "polymon_tg", "polymon_tg_raw")
+
+
+def cached_csv(*names: str) -> Path:
+    """The configured data cache if it holds the published files of ``names``, else skip."""
+    folder = datasets.cache_dir()
+    missing = [SOURCES[n].filename for n in names if not (folder / SOURCES[n].filename).is_file()]
+    if missing:
+        pytest.skip(
+            f"compares with the published files {missing}: put them in the data cache "
+            f"(config data.cache_dir, env VLAB_DATA__CACHE_DIR; now {folder})"
+        )
+    return folder
 
 
 @pytest.fixture
-def shared_cache():
-    with config.override({"data.cache_dir": str(SHARED), "data.offline": True}):
-        yield SHARED
+def empty_offline_cache(tmp_path):
+    """A fresh machine: an empty data cache and no network."""
+    with config.override({"data.cache_dir": str(tmp_path / "cache"), "data.offline": True}):
+        yield tmp_path / "cache"
+
+
+def assert_same_table(a, b):
+    assert (a.source, a.license, a.citation, a.units) == (b.source, b.license, b.citation, b.units)
+    assert a.smiles == b.smiles and (a.n_raw, a.n_merged) == (b.n_raw, b.n_merged)
+    assert a.bad_rows == b.bad_rows and a.text == b.text
+    assert np.array_equal(a.counts, b.counts)
+    assert list(a.values) == list(b.values)
+    for name, column in a.values.items():
+        assert column.dtype == b.values[name].dtype == np.float64, name
+        assert np.array_equal(column, b.values[name], equal_nan=True), name
 
 
 def test_registry_has_manifest_files():
@@ -42,12 +72,83 @@ def test_registry_has_manifest_files():
             assert len(src.sha256) == 64
 
 
-@needs_shared
-def test_fetch_uses_read_only_cache_without_writing(shared_cache):
-    before = sorted(p.name for p in shared_cache.iterdir())
-    path = fetch("polymon_tg_raw")
-    assert path == shared_cache / "polymon_tg_raw.csv"
-    assert sorted(p.name for p in shared_cache.iterdir()) == before
+def test_csv_in_the_cache_and_shipped_store_give_identical_tables(tmp_path):
+    folder = cached_csv(*SHIPPED)
+    before = sorted(p.name for p in folder.iterdir())
+    with config.override({"data.cache_dir": str(folder), "data.offline": True}):
+        assert fetch("polymon_tg_raw") == folder / "polymon_tg_raw.csv"
+        from_csv = {n: load_source(n, normalize=False) for n in SHIPPED}
+        from_csv["pi1070_normalized"] = load_source("radonpy_pi1070")
+        assert source_rows("polymon_tg").origin == str(folder / "polymon_Tg.csv")
+    assert sorted(p.name for p in folder.iterdir()) == before  # a read-only cache is fine
+    with config.override({"data.cache_dir": str(tmp_path), "data.offline": True}):
+        from_store = {n: load_source(n, normalize=False) for n in SHIPPED}
+        from_store["pi1070_normalized"] = load_source("radonpy_pi1070")
+    for name, table in from_csv.items():
+        assert_same_table(table, from_store[name])
+    assert from_store["polymon_tg_raw"].bad_rows.count == 4
+
+
+@pytest.mark.slow
+def test_csv_and_shipped_store_give_identical_normalized_tg_tables(tmp_path):
+    folder = cached_csv("polymon_tg", "polymon_tg_raw")
+    with config.override({"data.cache_dir": str(folder), "data.offline": True}):
+        from_csv, report_csv = datasets.load_tg()
+    with config.override({"data.cache_dir": str(tmp_path), "data.offline": True}):
+        from_store, report_store = datasets.load_tg()
+    assert_same_table(from_csv, from_store)
+    assert report_csv == report_store
+
+
+def test_empty_offline_cache_loads_the_shipped_stores(empty_offline_cache):
+    for name in SHIPPED:
+        rows = source_rows(name)
+        entry = vlab.catalog.get_entry(f"polymers-{name}")
+        assert rows.origin == str(entry.location) and entry.kind == "polymer-source"
+        ds = entry.open()
+        assert ds.attrs["license"] == SOURCES[name].license and ds.attrs["citation"]
+        assert ds.attrs["source_sha256"] == SOURCES[name].sha256
+    pi = load_source("radonpy_pi1070")
+    assert (pi.n_raw, len(pi), pi.bad_rows.count) == (1077, 1073, 0)
+    assert np.isfinite(pi.column("thermal_conductivity")).sum() == 1066  # merged duplicates
+    tg = load_source("polymon_tg", normalize=False)
+    assert tg.n_raw == 6907 and tg.units == {"Tg": "K"}
+    pe = tg.smiles.index("*C*")  # first row of the file: *C*,-63.48 (degC)
+    assert tg.counts[pe] == 1
+    assert tg.values["Tg"][pe] == pytest.approx(-63.48 + 273.15)
+    assert not any(empty_offline_cache.glob("*")), "nothing is written into the cache"
+
+
+def test_store_is_read_before_any_download(empty_offline_cache, monkeypatch):
+    import pooch
+
+    def boom(*args, **kwargs):
+        raise AssertionError("no download when the catalog has the store")
+
+    monkeypatch.setattr(pooch, "retrieve", boom)
+    with config.override({"data.offline": False}):
+        assert len(load_source("polymon_tg_raw", normalize=False)) == 7170
+
+
+def test_offline_without_file_or_store_says_where_it_looked(empty_offline_cache):
+    with pytest.raises(DataFileError) as info:
+        load_source("xenonpy_polymer_genome")
+    message = str(info.value)
+    assert "xenonpy_tests_polymer_test_data.csv of source 'xenonpy_polymer_genome'" in message
+    assert str(empty_offline_cache) in message and "VLAB_DATA__CACHE_DIR" in message
+    assert "no store 'polymers-xenonpy_polymer_genome' either" in message
+    assert "`vlab polymers ingest xenonpy_polymer_genome` writes one" in message
+
+
+def test_a_store_of_other_rows_is_refused_with_the_fix(empty_offline_cache):
+    shipped = vlab.catalog.get_entry("polymers-radonpy_pi1070")
+    vlab.catalog.register("polymers-polymon_tg", shipped.location, kind="polymer-source")
+    with pytest.raises(DataFileError) as info:
+        load_source("polymon_tg")
+    message = str(info.value)
+    assert "The catalog entry 'polymers-polymon_tg'" in message
+    assert f"points at {shipped.location}, which does not hold the rows of polymon_Tg" in message
+    assert "`vlab polymers ingest polymon_tg --replace`" in message
 
 
 def test_offline_missing_file_says_where_and_how(tmp_path):
@@ -79,10 +180,12 @@ def test_unknown_source():
         fetch("nope")
 
 
-@needs_shared
-def test_tg_loader_converts_to_kelvin_and_merges(shared_cache, tmp_path):
-    # a 200-row subset keeps the test fast; same header as the real file
-    lines = (shared_cache / "polymon_tg_raw.csv").read_text().splitlines()[:201]
+def test_tg_loader_converts_to_kelvin_and_merges(tmp_path):
+    # a 200-row subset of the real rows keeps the test fast; same header as the real file
+    rows = source_rows("polymon_tg_raw")
+    degc = rows.values["Tg"][:200] - 273.15
+    lines = ["SMILES,tg", *(f"{s},{t:.6g}" for s, t in zip(rows.smiles[:200], degc, strict=True))]
+    assert lines[1] == "*C*,-54"
     lines += ["*C*,-54", "not a smiles,3", "*CC*,-50"]  # duplicate of PE, a bad row
     sub = tmp_path / "polymon_tg_raw.csv"
     sub.write_text("\n".join(lines) + "\n")
@@ -137,9 +240,8 @@ def test_pi1070_leakage_guard():
     assert pi1070_source_columns(raw) == ("Cv",)
 
 
-@needs_shared
 @pytest.mark.slow
-def test_full_pi1070_and_small_molecules(shared_cache):
+def test_full_pi1070_and_small_molecules():
     t = load_source("radonpy_pi1070")
     assert len(t) > 1000 and t.units["thermal_conductivity"] == "W/(m K)"
     cp = datasets.load_small_molecule_cp()
@@ -163,9 +265,8 @@ def test_download_failure_is_data_file_error(tmp_path, monkeypatch):
 
 
 def test_copy_in_writable_cache_is_used(tmp_path):
-    if not SHARED.is_dir():
-        pytest.skip("shared data folder absent")
-    shutil.copy(SHARED / "xenonpy_tests_polymer_test_data.csv", tmp_path)
+    folder = cached_csv("xenonpy_polymer_genome")
+    shutil.copy(folder / "xenonpy_tests_polymer_test_data.csv", tmp_path)
     with config.override({"data.cache_dir": str(tmp_path), "data.offline": True}):
         t = load_source("xenonpy_polymer_genome")
     assert t.units["Tg"] == "K" and t.bad_rows.count > 0 and len(t) > 200
@@ -182,10 +283,9 @@ def test_normalize_many_equals_reference_path_on_crafted_units():
     assert fast == reference and bad == ref_bad and bad.count == 2
 
 
-@needs_shared
-def test_normalize_many_equals_reference_path_on_tg_sample(shared_cache):
-    rows = (shared_cache / "polymon_Tg.csv").read_text().splitlines()[1:]
-    sample = [r.split(",")[0] for r in np.random.default_rng(0).choice(rows, 100)]
+def test_normalize_many_equals_reference_path_on_tg_sample():
+    rows = list(source_rows("polymon_tg").smiles)
+    sample = [str(r) for r in np.random.default_rng(0).choice(rows, 100)]
     assert normalize_many(sample) == canonicalize_many(sample, normalize=True)
 
 

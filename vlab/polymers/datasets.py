@@ -2,16 +2,22 @@
 
 Every public file of the project's data manifest is a :class:`Source` with its URL (the raw
 file at a pinned repository commit), sha256, license, citation, column mapping and units.
-:func:`fetch` returns a local path:
+
+Where the rows of a source come from (:func:`source_rows`, used by every loader), in this
+order of preference:
 
 1. files shipped inside the package (the two HighTCond conversions, which have no raw URL,
    and the experimental thermal-conductivity table) are read from ``vlab/polymers/data``;
-2. otherwise the cache directory is ``config.get("data.cache_dir")`` (environment variable
-   ``VLAB_DATA__CACHE_DIR``; ``None`` means ``pooch.os_cache("vlab")``). A file that is
-   already there with the right sha256 is used as is and nothing is written, so the cache
-   may be a read-only folder;
-3. otherwise, unless ``config.get("data.offline")`` is true, the file is downloaded with
-   :func:`pooch.retrieve`, which verifies the sha256.
+2. the published CSV file in the cache directory ``config.get("data.cache_dir")``
+   (environment variable ``VLAB_DATA__CACHE_DIR``; ``None`` means ``pooch.os_cache("vlab")``),
+   if it is there with the right sha256. Nothing is written, so the cache may be read-only;
+3. the catalog store ``polymers-NAME`` (found with :func:`vlab.catalog.list_entries`): vlab
+   ships one for each source the polymer lab needs (``radonpy_pi1070``, ``polymon_tg``,
+   ``polymon_tg_raw``), and ``vlab polymers ingest NAME`` writes one. It holds the rows of
+   the published file with their canonical keys, so a table loaded from it is identical to
+   one loaded from the CSV file, and vlab works on a machine with no network and no cache;
+4. otherwise, unless ``config.get("data.offline")`` is true, the file is downloaded with
+   :func:`pooch.retrieve`, which verifies the sha256 (:func:`fetch`).
 
 Loaders return a :class:`PolymerTable`: canonical repeat units (see
 :func:`vlab.polymers.smiles.normalize_repeat_unit`), float arrays, units (temperatures in K),
@@ -32,9 +38,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
@@ -48,8 +55,10 @@ from vlab.polymers.smiles import BadRows, canonicalize_many, normalize_many
 
 __all__ = [
     "SOURCES",
+    "STORE_LAYOUT",
     "PolymerTable",
     "Source",
+    "SourceRows",
     "cache_dir",
     "fetch",
     "load_experimental_tc",
@@ -60,10 +69,14 @@ __all__ = [
     "load_tg",
     "merge_tables",
     "pi1070_source_columns",
+    "source_rows",
+    "store_name",
 ]
 
 _GITHUB_RAW = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 _ZERO_CELSIUS_K = 273.15
+#: ``layout`` attribute of a catalog store that holds the rows of a published source file.
+STORE_LAYOUT = "polymer-source-rows-1"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -345,7 +358,11 @@ def _verified(path: Path, src: Source) -> Path:
 
 
 def fetch(name: str) -> Path:
-    """Local path of the file of a registered source, downloading it if needed.
+    """Local path of the published file of a registered source, downloading it if needed.
+
+    The file shipped inside the package, else the file in the data cache, else (unless
+    offline) a download into the cache. The loaders also read the catalog store of a source
+    before downloading (see :func:`source_rows`); this function only deals with files.
 
     Raises
     ------
@@ -396,13 +413,190 @@ def _download(src: Source, folder: Path) -> Path:
     return Path(got)
 
 
-# --- loading ----------------------------------------------------------------------------
+# --- rows of a source: CSV file or catalog store ------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceRows:
+    """The rows of a source file as published, before validation and merging.
+
+    Attributes
+    ----------
+    source : str
+        Registry key of the source.
+    smiles : tuple of str
+        Repeat unit of each row, as written in the file.
+    values : dict of str to numpy.ndarray
+        Float64 columns under their vlab names and in vlab units (degC converted to K),
+        one value per row, NaN where the file has no number.
+    text : dict of str to tuple of str
+        Text columns of sources shipped inside the package (e.g. names, citations).
+    origin : str
+        The CSV file or the catalog store the rows were read from.
+    keys : dict of str to tuple of str
+        ``"canonical"`` (:func:`~vlab.polymers.smiles.canonical_repeat_unit`) and
+        ``"normalized"`` (:func:`~vlab.polymers.smiles.normalize_repeat_unit`) key of each
+        row, ``""`` for invalid rows; empty when not computed yet.
+    problems : tuple of str or None
+        Why each row is invalid (``""`` for valid rows); ``None`` when not computed yet.
+    """
+
+    source: str
+    smiles: tuple[str, ...]
+    values: dict[str, np.ndarray]
+    text: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    origin: str = ""
+    keys: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    problems: tuple[str, ...] | None = None
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def validated(self, *, normalize: bool) -> tuple[list[str], BadRows]:
+        """Keys of the valid rows, in file order, and the report of the invalid ones.
+
+        Uses the stored keys when the rows carry them, else validates with RDKit
+        (:func:`~vlab.polymers.smiles.normalize_many` or
+        :func:`~vlab.polymers.smiles.canonicalize_many`); both give the same result.
+        """
+        kind = "normalized" if normalize else "canonical"
+        if kind not in self.keys or self.problems is None:
+            return normalize_many(self.smiles) if normalize else canonicalize_many(self.smiles)
+        bad = [i for i, why in enumerate(self.problems) if why]
+        keys = [k for k, why in zip(self.keys[kind], self.problems, strict=True) if not why]
+        examples = tuple((i, self.smiles[i], self.problems[i]) for i in bad[: _smiles._N_EXAMPLES])
+        return keys, BadRows(count=len(bad), indices=tuple(bad), examples=examples)
+
+    def with_keys(self) -> SourceRows:
+        """These rows with both keys and the problem of every row computed."""
+        if {"canonical", "normalized"} <= set(self.keys) and self.problems is not None:
+            return self
+        canonical, bad = canonicalize_many(self.smiles)
+        normalized, _ = normalize_many(self.smiles)
+        problems = [""] * len(self)
+        for i in bad.indices:  # the reason of each bad row (the report keeps five)
+            problems[i] = canonicalize_many([self.smiles[i]])[1].examples[0][2]
+        good = [i for i, why in enumerate(problems) if not why]
+        keys = {}
+        for kind, found in (("canonical", canonical), ("normalized", normalized)):
+            column = [""] * len(self)
+            for i, key in zip(good, found, strict=True):
+                column[i] = key
+            keys[kind] = tuple(column)
+        return replace(self, keys=keys, problems=tuple(problems))
+
+
+def store_name(name: str) -> str:
+    """Catalog name of the store of source ``name``: ``"polymers-NAME"``."""
+    return f"polymers-{_source(name).name}"
+
+
+def source_rows(name: str) -> SourceRows:
+    """The rows of source ``name``, from the first place that has them.
+
+    1. the package (sources shipped inside vlab);
+    2. the CSV file in the data cache (``config.get("data.cache_dir")``), sha256-checked;
+    3. the catalog store ``polymers-NAME`` (shipped with vlab or written by
+       ``vlab polymers ingest NAME``), if it holds the rows of the same file (sha256);
+    4. the CSV file downloaded into the cache, unless ``config.get("data.offline")``.
+
+    Raises
+    ------
+    DataFileError
+        If none of these has the file; the message says where vlab looked and what to do.
+
+    Examples
+    --------
+    >>> rows = source_rows("hightcond_lc_frags")
+    >>> len(rows), rows.origin.endswith("HighTCond_LC_frags.csv")
+    (24, True)
+    """
+    src = _source(name)
+    if src.embedded:
+        return _csv_rows(src, fetch(name))
+    path = cache_dir() / src.filename
+    if path.is_file():
+        return _csv_rows(src, _verified(path, src))
+    stored = _store_rows(src)
+    if stored is not None:
+        return stored
+    try:
+        return _csv_rows(src, fetch(name))
+    except DataFileError as err:
+        raise DataFileError(
+            f"{err} The catalog has no store {store_name(name)!r} either (vlab ships one for "
+            f"{', '.join(_SHIPPED)}; `vlab polymers ingest {name}` writes one)."
+        ) from err
+
+
+#: Sources whose rows vlab ships as catalog stores (catalogs/polymers-NAME.yaml).
+_SHIPPED = ("radonpy_pi1070", "polymon_tg", "polymon_tg_raw")
 
 
 def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         return list(reader.fieldnames or []), list(reader)
+
+
+def _csv_rows(src: Source, path: Path) -> SourceRows:
+    header, rows = _read_csv(path)
+    missing = [c for c in (src.smiles_column, *src.columns) if c not in header]
+    if missing:
+        raise DataFileError(f"The file {path} of source {src.name!r} lacks the columns {missing}.")
+    values = {
+        vname: np.array([_to_float(r[col]) for r in rows], dtype=float)
+        for col, vname in src.columns.items()
+    }
+    for vname in src.celsius:
+        values[vname] = values[vname] + _ZERO_CELSIUS_K
+    text_cols = [c for c in header if c not in src.columns and c != src.smiles_column]
+    text = {c: tuple(r[c] for r in rows) for c in text_cols if src.embedded}
+    smiles = tuple(r[src.smiles_column] for r in rows)
+    return SourceRows(source=src.name, smiles=smiles, values=values, text=text, origin=str(path))
+
+
+def _store_rows(src: Source) -> SourceRows | None:
+    """Rows of the catalog store ``polymers-NAME``, or ``None`` if the catalog has none."""
+    from vlab import catalog  # the catalog is the one place that reads stores
+
+    name = store_name(src.name)
+    entry = next((e for e in catalog.list_entries() if e.name == name), None)
+    if entry is None:
+        return None
+    ds = entry.open()
+    attrs = ds.attrs
+    found = (attrs.get("layout"), attrs.get("source"), attrs.get("source_sha256"))
+    wanted = (STORE_LAYOUT, src.name, src.sha256)
+    missing = [c for c in ("smiles", *src.columns.values(), *_KEY_VARIABLES) if c not in ds]
+    if found != wanted or missing:
+        raise DataFileError(
+            f"The catalog entry {name!r} ({entry.index_file}) points at {entry.location}, which "
+            f"does not hold the rows of {src.filename} (layout, source, sha256 {found}, expected "
+            f"{wanted}; missing variables {missing}). Write it again with `vlab polymers ingest "
+            f"{src.name} --replace`, or delete {entry.index_file}."
+        )
+    ds = ds.load()
+
+    def strings(var: str) -> tuple[str, ...]:
+        return tuple(str(v) for v in ds[var].values)
+
+    return SourceRows(
+        source=src.name,
+        smiles=strings("smiles"),
+        values={v: np.asarray(ds[v].values, dtype=float) for v in src.columns.values()},
+        text={c: strings(c) for c in json.loads(attrs.get("text_columns", "[]"))},
+        origin=str(entry.location),
+        keys={"canonical": strings("canonical_smiles"), "normalized": strings("repeat_unit")},
+        problems=strings("problem"),
+    )
+
+
+#: Store variables with the keys and the problem of each row (see :meth:`SourceRows.with_keys`).
+_KEY_VARIABLES = ("canonical_smiles", "repeat_unit", "problem")
+
+
+# --- loading ----------------------------------------------------------------------------
 
 
 def _to_float(text: str | None) -> float:
@@ -433,6 +627,10 @@ def _merge_rows(keys: Sequence[str], columns: Mapping[str, np.ndarray]):
 def load_source(name: str, *, normalize: bool = True) -> PolymerTable:
     """Load a registered polymer source into a :class:`PolymerTable`.
 
+    The rows come from the package, the CSV file in the data cache, the catalog store
+    ``polymers-NAME`` or a download, in this order (see :func:`source_rows`); the table is
+    the same whichever place has them.
+
     Parameters
     ----------
     name : str
@@ -441,6 +639,11 @@ def load_source(name: str, *, normalize: bool = True) -> PolymerTable:
         Key rows by :func:`~vlab.polymers.smiles.normalize_repeat_unit` (merges cyclic
         shifts and period multiples); False uses the canonical SMILES as written.
 
+    Raises
+    ------
+    DataFileError
+        If no place has the rows of the source (offline, no cache file and no store).
+
     Examples
     --------
     >>> t = load_source("hightcond_lc_frags")
@@ -448,31 +651,21 @@ def load_source(name: str, *, normalize: bool = True) -> PolymerTable:
     (24, 24)
     """
     src = _source(name)
-    header, rows = _read_csv(fetch(name))
-    missing = [c for c in (src.smiles_column, *src.columns) if c not in header]
-    if missing:
-        raise DataFileError(f"The file of source {name!r} lacks the columns {missing}.")
-    raw_smiles = [r[src.smiles_column] for r in rows]
-    smiles, bad = normalize_many(raw_smiles) if normalize else canonicalize_many(raw_smiles)
+    rows = source_rows(name)
+    keys, bad = rows.validated(normalize=normalize)
     keep = np.setdiff1d(np.arange(len(rows)), np.asarray(bad.indices, dtype=int))
-    raw = {
-        vname: np.array([_to_float(rows[i][col]) for i in keep], dtype=float)
-        for col, vname in src.columns.items()
-    }
-    for vname in src.celsius:
-        raw[vname] = raw[vname] + _ZERO_CELSIUS_K
-    keys, values, counts, first = _merge_rows(smiles, raw)
-    text_cols = [c for c in header if c not in src.columns and c != src.smiles_column]
-    text = {c: tuple(rows[keep[j]][c] for j in first) for c in text_cols if src.embedded}
+    raw = {vname: column[keep] for vname, column in rows.values.items()}
+    uniq, values, counts, first = _merge_rows(keys, raw)
+    text = {c: tuple(column[keep[j]] for j in first) for c, column in rows.text.items()}
     return PolymerTable(
-        smiles=keys,
+        smiles=uniq,
         values=values,
         units=dict(src.units),
         source=name,
         license=src.license,
         citation=src.citation,
         n_raw=len(rows),
-        n_merged=len(smiles) - len(keys),
+        n_merged=len(keys) - len(uniq),
         counts=counts,
         bad_rows=bad,
         text=text,

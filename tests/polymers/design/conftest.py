@@ -1,9 +1,10 @@
-"""Fixtures of the design tests: real data, a small real language model, a real predictor."""
+"""Fixtures of the design tests: real data, a small real language model, a real predictor.
+
+The data come from :func:`vlab.polymers.datasets.source_rows`, as in the product: the CSV files
+in the configured data cache if they are there, else the catalog stores shipped with vlab.
+"""
 
 from __future__ import annotations
-
-import csv
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,37 +12,29 @@ from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 from sklearn.linear_model import BayesianRidge
 
+from vlab.polymers.datasets import SourceRows, source_rows
 from vlab.polymers.design import NGramModel
 
-DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 _N_BITS = 256
 
 
-def _rows(name: str) -> list[dict[str, str]]:
-    path = DATA / name
-    if not path.is_file():
-        pytest.skip(f"needs the public data file {path} (../shared/data is absent)")
-    with path.open(newline="") as fh:
-        return list(csv.DictReader(fh))
-
-
 @pytest.fixture(scope="session")
-def pi1070() -> list[dict[str, str]]:
-    """RadonPy PI1070 rows (SMILES and MD thermal conductivity)."""
-    return _rows("RadonPy_PI1070.csv")
+def pi1070() -> SourceRows:
+    """RadonPy PI1070 rows (SMILES as written and MD thermal conductivity)."""
+    return source_rows("radonpy_pi1070")
 
 
 @pytest.fixture(scope="session")
 def design_seeds() -> list[str]:
     """The seed repeat units of Wu et al. 2019 (first 150)."""
-    return [r["smiles"] for r in _rows("HighTCond_initial_SMILES.csv")][:150]
+    return list(source_rows("hightcond_initial_smiles").smiles[:150])
 
 
 @pytest.fixture(scope="session")
 def train_smiles(pi1070, design_seeds) -> list[str]:
     """A few hundred real repeat units: PI1070 rows, Tg rows and the design seeds."""
-    tg = [r["Smiles"] for r in _rows("polymon_Tg.csv")][:300]
-    return [r["smiles"] for r in pi1070[:400]] + tg + design_seeds
+    tg = list(source_rows("polymon_tg").smiles[:300])
+    return list(pi1070.smiles[:400]) + tg + design_seeds
 
 
 @pytest.fixture(scope="session")
@@ -60,10 +53,11 @@ def _features(smiles: list[str]) -> np.ndarray:
 class RidgePredictor:
     """Bayesian ridge on Morgan counts, fitted to PI1070 thermal conductivity (W/(m K))."""
 
-    def __init__(self, rows: list[dict[str, str]]) -> None:
-        rows = [r for r in rows if r["thermal_conductivity"]]
-        x = _features([r["smiles"] for r in rows])
-        y = np.array([float(r["thermal_conductivity"]) for r in rows])
+    def __init__(self, rows: SourceRows) -> None:
+        y = rows.values["thermal_conductivity"]
+        known = np.isfinite(y)
+        x = _features([s for s, k in zip(rows.smiles, known, strict=True) if k])
+        y = y[known]
         self.model = BayesianRidge().fit(x, y)
         self.n_calls = 0
 
