@@ -61,13 +61,13 @@ from surrogate import (
 )
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.metrics import r2_score
 
 from vlab._utils import content_hash
 from vlab.conductance import _negf, _slabnet
 from vlab.conductance import (
     ConductanceSurrogate,
-    DescriptorSettings,
     ExtendedHuckel,
     SBandTightBinding,
     build_wire,
@@ -96,20 +96,13 @@ EMBED = {"electrode_cross_section": (3, 3), "electrode_layers": 4}
 # sharper SOAP than the default (Gaussian width 0.3 Å, 8 radial functions: 180 numbers per atom);
 # with the default (0.5 Å, 6) the same data gave same size 0.936 but type a 0.69 (4-member
 # probe on the first 39 type-a necks; issue-5 note)
-SETTINGS = DescriptorSettings(sigma=0.3, n_max=8)
-# 16 members, each trained on all the cells (no bootstrap): on the 1,367 held-out snapshots of
-# au-spd-2x2-more, 4-member probes (without au-spd-2x2-train) gave R² 0.946 without and 0.942
-# with bootstrap (members 0.923 / 0.913), and the member spread implies ~0.954 / ~0.951 for an
-# infinite ensemble (with au-spd-2x2-train, no bootstrap: 0.954, members 0.941, ~0.958);
-# with 16 members a 160-atom structure takes 2.7 ms instead of 2.35 ms (issue-5 note)
-MODEL = {
-    "n_estimators": 16,
-    "bootstrap": False,
-    "random_state": 0,
-    "descriptor_settings": SETTINGS,
-    "electrode_coupling": True,
-    "n_jobs": -1,  # members trained in one process per CPU (the same members as one by one)
-}
+# The headline model is the "spd-headline" preset of ConductanceSurrogate (16 members without
+# bootstrap, sigma 0.3 Å and n_max 8, electrode coupling); docs/conductance.md tells how the
+# settings were chosen. Members are trained in one process per CPU (the same members as one
+# by one).
+PRESET = "spd-headline"
+MODEL = ConductanceSurrogate.from_preset(PRESET, random_state=0, n_jobs=-1)
+SETTINGS = MODEL.descriptor_settings
 # held-out snapshots of the training size beyond traces 18-23: traces 48-95 (used to compare
 # the probes above) and traces 96-119 (labelled after the settings were fixed: a blind test)
 HELD_OUT_EXTRA = ("au-spd-2x2-more", "au-spd-2x2-test")
@@ -188,6 +181,14 @@ def cold_spd(atoms) -> float:
     return SPD.conductance(atoms)
 
 
+def _model_record(model: ConductanceSurrogate) -> dict:
+    """The estimator's non-default parameters (descriptor settings in full), and its preset."""
+    defaults = ConductanceSurrogate().get_params()
+    params = {k: v for k, v in model.get_params().items() if v != defaults[k]}
+    params["descriptor_settings"] = model.descriptor_settings.to_dict()
+    return {"preset": PRESET, **dict(sorted(params.items()))}
+
+
 def main() -> dict:
     structures, y, traces, _ = _labelled(ROOT / "catalogs" / "data" / "au-spd-2x2.zarr")
     train = traces < TRAIN_TRACES
@@ -217,7 +218,7 @@ def main() -> dict:
     d_test = [descs[i] for i in test_idx]
     d_a, d_b = compute_descriptors(embedded, SETTINGS), compute_descriptors(wide, SETTINGS)
     start = time.perf_counter()
-    model = ConductanceSurrogate(**MODEL).fit(d_train, y_train)
+    model = clone(MODEL).fit(d_train, y_train)
     fit_s = time.perf_counter() - start
     pred_test = model.predict(d_test)
     same_sets = {f"au-spd-2x2 traces {TRAIN_TRACES}-{traces.max()}": scores(y[test_idx], pred_test)}
@@ -280,7 +281,7 @@ def main() -> dict:
         "r2_larger_b_3x3_spd": b_spd["r2"],
         "surrogate_2x2_spd": {
             "data": "au-spd-2x2: 716 snapshots of 160-atom 2x2 wires, spd (ExtendedHuckel au-tail)",
-            "model": MODEL | {"descriptor_settings": SETTINGS.to_dict()},
+            "model": _model_record(MODEL),
             "train_traces": "0-17",
             "held_out_traces": "18-23, 48-95 (au-spd-2x2-more), 96-119 (au-spd-2x2-test)",
             "n_train": len(y_train),

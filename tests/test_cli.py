@@ -134,7 +134,7 @@ def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
     from pathlib import Path
 
     committed = Path(__file__).resolve().parents[1] / "catalogs/data/au-sband-large.zarr"
-    train = {"stores": [str(committed)], "estimators": 2, "holdout": 0.5}
+    train = {"stores": [str(committed)], "params": {"n_estimators": 2}, "holdout": 0.5}
     spec = _tiny_experiment(tmp_path, "model.npz", train)
     assert main(["conductance", "experiment", spec, "--synchronous", "--no-progress"]) == 0
     out = capsys.readouterr().out

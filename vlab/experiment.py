@@ -31,7 +31,7 @@ _EXPERIMENT_KINDS = {
     "surrogate": "conductance-surrogate",
     "reference": "conductance-reference",
 }
-_TRAIN_KEYS = {"stores", "holdout", "seed", "estimators", "electrode_coupling", "bootstrap"}
+_TRAIN_KEYS = {"stores", "holdout", "seed", "preset", "params"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +76,16 @@ def _experiment_train(data: Any, base: Path, source: str) -> dict[str, Any] | No
     unknown = sorted(set(data) - _TRAIN_KEYS)
     if unknown:
         raise _experiment_error(
-            source, f"unknown 'model.train' key(s) {unknown}; allowed: {sorted(_TRAIN_KEYS)}."
+            source,
+            f"unknown 'model.train' key(s) {unknown}; allowed: {sorted(_TRAIN_KEYS)} "
+            "(estimator parameters go under 'params' by their own names, e.g. "
+            "params: {n_estimators: 8}).",
+        )
+    if not isinstance(data.get("params", {}), Mapping):
+        raise _experiment_error(
+            source,
+            "'model.train.params' must be a mapping of ConductanceSurrogate parameters by "
+            f"name, e.g. {{n_estimators: 8}}. Got {data['params']!r}.",
         )
     stores = [str(base / s) if (base / s).exists() else s for s in data["stores"]]
     return {**data, "stores": stores}
@@ -318,8 +327,6 @@ def _train_if_missing(spec: ExperimentSpec, source: str) -> dict | None:
             "train one (vlab conductance train) or add model.train.",
         )
     kw = {k: v for k, v in spec.train.items() if k != "stores"}
-    if "estimators" in kw:
-        kw["n_estimators"] = kw.pop("estimators")
     start = time.perf_counter()
     training = train_surrogate(spec.train["stores"], spec.model, **kw)
     return {**training, "wall_s": round(time.perf_counter() - start, 1)}

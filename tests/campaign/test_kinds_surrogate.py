@@ -64,12 +64,16 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
                 "ref",
                 "--model",
                 str(model),
-                "--estimators",
-                "2",
+                "--set",
+                "n_estimators=2",
                 "--holdout",
                 "0.25",
-                "--electrode-coupling",
-                "--no-bootstrap",
+                "--set",
+                "electrode_coupling=true",
+                "--set",
+                "bootstrap=false",
+                "--set",
+                "descriptor_settings.n_max=5",
                 "--jobs",
                 "2",
             ]
@@ -79,7 +83,9 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
     report = json.loads(model.with_suffix(".report.json").read_text())
     assert report["held_out"]["n"] > 0 and model.with_suffix(".parity.png").is_file()
     assert report["electrode_coupling"] is True and report["bootstrap"] is False
-    assert ConductanceSurrogate.load(model).get_params()["bootstrap"] is False
+    assert report["params"]["descriptor_settings"]["n_max"] == 5
+    loaded = ConductanceSurrogate.load(model).get_params()
+    assert loaded["bootstrap"] is False and loaded["descriptor_settings"].n_max == 5
     capsys.readouterr()
     assert main(["conductance", "validate", str(model), "ref", "--out", str(tmp_path / "v")]) == 0
     assert json.loads(capsys.readouterr().out)["stores"]["ref"]["n"] == ref.done
@@ -101,3 +107,13 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
 def test_missing_model_is_a_clear_error(tmp_path):
     with pytest.raises(SpecError, match="'model' must be the path of a model saved by"):
         _run(tmp_path, {**REF, "kind": "conductance-surrogate", "params": {"model": "x.npz"}})
+
+
+def test_train_options_name_what_is_wrong(tmp_path, capsys):
+    args = ["conductance", "train", "au-sband-small", "--model", str(tmp_path / "m.npz")]
+    assert main([*args, "--set", "estimators=2"]) == 2
+    assert "Unknown ConductanceSurrogate parameter(s) ['estimators']" in capsys.readouterr().err
+    assert main([*args, "--set", "n_estimators"]) == 2
+    assert "--set takes NAME=VALUE" in capsys.readouterr().err
+    assert main([*args, "--preset", "fast"]) == 2
+    assert "Unknown ConductanceSurrogate preset 'fast'; presets: default" in capsys.readouterr().err

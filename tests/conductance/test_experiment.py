@@ -153,7 +153,11 @@ def test_model_is_trained_when_missing(experiment, tmp_path):
     folder = path.parent
     spec = tiny_experiment(
         str(tmp_path / "trained.npz"),
-        train={"stores": [str(folder / "stores/sband.zarr")], "estimators": 2, "holdout": 0.5},
+        train={
+            "stores": [str(folder / "stores/sband.zarr")],
+            "params": {"n_estimators": 2},
+            "holdout": 0.5,
+        },
     )
     spec["campaigns"]["reference"]["params"]["snapshot_stride"] = 4  # a new, smaller reference
     for role in spec["campaigns"]:
@@ -196,6 +200,12 @@ def _bad(spec: dict, where: str, value) -> dict:
         ("extra", 1, r"unknown key\(s\) \['extra'\]; an experiment has the keys"),
         ("model", "m.npz", r"'model' must be \{path: FILE.npz, train: \{...\}\}"),
         ("model.train", {"stores": ["x"], "epochs": 3}, r"unknown 'model.train' key\(s\)"),
+        (
+            "model.train",
+            {"stores": ["x"], "estimators": 3},
+            r"\['estimators'\]; allowed: .* parameters go under 'params' by their own names",
+        ),
+        ("model.train", {"stores": ["x"], "params": [3]}, "'model.train.params' must be a"),
         ("model.train", {"stores": "x"}, "'model.train' must be a mapping with a 'stores' list"),
         ("campaigns.reference", KeyError, "'campaigns' must map exactly"),
         (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -219,3 +220,35 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(tmp_path / "foreign.npz", metadata=np.array(json.dumps({"format": "x"})))
     with pytest.raises(DataFileError, match=r"is not a saved ConductanceSurrogate"):
         ConductanceSurrogate.load(tmp_path / "foreign.npz")
+
+
+def test_spd_headline_preset_is_the_benchmarked_model():
+    recorded = json.loads(
+        (Path(__file__).resolve().parents[2] / "benchmarks/results/surrogate.json").read_text()
+    )["surrogate_2x2_spd"]["model"]
+    model = ConductanceSurrogate.from_preset("spd-headline", random_state=0, n_jobs=-1)
+    defaults = ConductanceSurrogate().get_params()
+    params = {k: v for k, v in model.get_params().items() if v != defaults[k]}
+    params["descriptor_settings"] = model.descriptor_settings.to_dict()
+    assert params == {k: v for k, v in recorded.items() if k != "preset"}
+    assert clone(model).get_params()["descriptor_settings"] == model.descriptor_settings
+
+
+def test_parameters_by_name_are_checked():
+    m = ConductanceSurrogate.from_params(
+        {"hidden_layer_sizes": [8], "descriptor_settings": {"r_cut": 5.0}}
+    )
+    assert m.hidden_layer_sizes == (8,) and m.descriptor_settings.r_cut == 5.0
+    with pytest.raises(
+        InputError,
+        match=r"Unknown ConductanceSurrogate parameter\(s\) "
+        r"\['estimators'\]; allowed: \['alpha', 'bootstrap'",
+    ):
+        ConductanceSurrogate.from_params({"estimators": 8})
+    with pytest.raises(InputError, match=r"Unknown descriptor_settings field\(s\) \['nmax'\]"):
+        ConductanceSurrogate.from_params({"descriptor_settings": {"nmax": 8}})
+    with pytest.raises(
+        InputError,
+        match="Unknown ConductanceSurrogate preset 'spd'; presets: default, spd-headline",
+    ):
+        ConductanceSurrogate.from_preset("spd")

@@ -35,7 +35,11 @@ from vlab.conductance.structures import (
     perturb,
     validate_structure,
 )
-from vlab.conductance.surrogate import ConductanceSurrogate, DescriptorTransformer
+from vlab.conductance.surrogate import (
+    SURROGATE_PRESETS,
+    ConductanceSurrogate,
+    DescriptorTransformer,
+)
 from vlab.conductance.transport import (
     ExtendedHuckel,
     LeadLayers,
@@ -45,6 +49,7 @@ from vlab.conductance.transport import (
 
 __all__ = [
     "ELEMENTS",
+    "SURROGATE_PRESETS",
     "BreakJunctionProtocol",
     "ConductanceSurrogate",
     "DescriptorSettings",

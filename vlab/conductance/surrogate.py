@@ -69,8 +69,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import joblib
 import numpy as np
@@ -82,7 +83,7 @@ from vlab.conductance import _slabnet
 from vlab.conductance.descriptors import DescriptorSettings, LocalDescriptors, compute_descriptors
 from vlab.errors import DataFileError, IncompatibleVersionError, InputError
 
-__all__ = ["FORMAT_VERSION", "ConductanceSurrogate", "DescriptorTransformer"]
+__all__ = ["FORMAT_VERSION", "SURROGATE_PRESETS", "ConductanceSurrogate", "DescriptorTransformer"]
 
 #: Version of the saved-model format written by :meth:`ConductanceSurrogate.save`.
 FORMAT_VERSION = 2
@@ -197,6 +198,28 @@ class DescriptorTransformer(TransformerMixin, BaseEstimator):
         return compute_descriptors(X, self.settings_, batch_size=self.batch_size)
 
 
+#: Named estimator configurations: ``ConductanceSurrogate.from_preset(NAME)``,
+#: ``vlab conductance train --preset NAME`` and ``preset:`` in experiment files. Each has the
+#: parameters (by their names; nested descriptor settings as a mapping) and what it is for.
+SURROGATE_PRESETS: dict[str, dict[str, Any]] = {
+    "default": {
+        "params": {},
+        "description": "the library defaults: 8 bootstrapped members, default SOAP settings",
+    },
+    "spd-headline": {
+        "params": {
+            "n_estimators": 16,
+            "bootstrap": False,
+            "electrode_coupling": True,
+            "descriptor_settings": {"sigma": 0.3, "n_max": 8},
+        },
+        "description": "the model of the spd benchmark: 16 members each trained on all cells, "
+        "finer SOAP (sigma 0.3 Å, n_max 8), learned electrode coupling; train it on cells "
+        "with electrodes of several widths",
+    },
+}
+
+
 # --------------------------------------------------------------------------- the estimator
 class ConductanceSurrogate(RegressorMixin, BaseEstimator):
     """Neural-network ensemble predicting G/G0 of junctions from local descriptors.
@@ -284,8 +307,74 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
+    # ------------------------------------------------------------------- configuration
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None) -> ConductanceSurrogate:
+        """An estimator from a mapping of its parameters by name, as in a YAML file.
+
+        ``descriptor_settings`` may be a mapping of :class:`DescriptorSettings` fields;
+        ``hidden_layer_sizes`` a list. Values are checked when the model is fitted.
+
+        Raises
+        ------
+        InputError
+            If a name is not a parameter (the message lists the allowed ones) or the
+            descriptor settings are malformed.
+
+        Examples
+        --------
+        >>> m = ConductanceSurrogate.from_params({"n_estimators": 4,
+        ...                                       "descriptor_settings": {"n_max": 8}})
+        >>> m.n_estimators, m.descriptor_settings.n_max
+        (4, 8)
+        """
+        params = dict(params or {})
+        allowed = sorted(cls._get_param_names())
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"Unknown ConductanceSurrogate parameter(s) {unknown}; allowed: {allowed}."
+            )
+        settings = params.get("descriptor_settings")
+        if isinstance(settings, Mapping):
+            fields = sorted(DescriptorSettings.__dataclass_fields__)
+            bad = sorted(set(settings) - set(fields))
+            if bad:
+                raise InputError(
+                    f"Unknown descriptor_settings field(s) {bad} of ConductanceSurrogate; "
+                    f"allowed: {fields}."
+                )
+            params["descriptor_settings"] = DescriptorSettings(**settings)
+        if isinstance(params.get("hidden_layer_sizes"), list):
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        return cls(**params)
+
+    @classmethod
+    def from_preset(cls, name: str, **params: Any) -> ConductanceSurrogate:
+        """An estimator with the settings of a named preset (:data:`SURROGATE_PRESETS`).
+
+        Keyword arguments override the preset's parameters (e.g. ``random_state``, ``n_jobs``).
+
+        Raises
+        ------
+        InputError
+            If there is no preset ``name`` (the message lists them).
+
+        Examples
+        --------
+        >>> m = ConductanceSurrogate.from_preset("spd-headline", random_state=0)
+        >>> m.n_estimators, m.bootstrap, m.electrode_coupling, m.descriptor_settings.sigma
+        (16, False, True, 0.3)
+        """
+        if name not in SURROGATE_PRESETS:
+            raise InputError(
+                f"Unknown ConductanceSurrogate preset {name!r}; presets: "
+                f"{', '.join(sorted(SURROGATE_PRESETS))}."
+            )
+        return cls.from_params({**SURROGATE_PRESETS[name]["params"], **params})
+
     # ----------------------------------------------------------------------- fit / predict
-    def _validate_params(self) -> tuple[int, ...]:
+    def _check_params(self) -> tuple[int, ...]:
         _check_settings(self.descriptor_settings, "ConductanceSurrogate")
         hidden = self.hidden_layer_sizes
         ok = isinstance(hidden, (tuple, list)) and all(_is_int(h) and h > 0 for h in hidden)
@@ -323,7 +412,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         -------
         self
         """
-        hidden = self._validate_params()
+        hidden = self._check_params()
         descs = _as_descriptors(X, self.descriptor_settings, "ConductanceSurrogate.fit")
         y = _check_targets(y, len(descs), "ConductanceSurrogate.fit")
         features = np.concatenate([d.features for d in descs])
