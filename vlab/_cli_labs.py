@@ -214,7 +214,8 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     }
     name = args.name or ("design-prior" if args.prior_only else "design")
     spec_path = out / f"{name}.yaml"
-    spec_path.write_text(
+    draft = out / f".{name}.draft.yaml"  # becomes spec_path once every chain is done
+    draft.write_text(
         yaml.safe_dump(
             {
                 "name": name,
@@ -227,9 +228,24 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
             sort_keys=False,
         )
     )
-    spec = load_spec(spec_path)
-    (report,) = run_campaigns([spec], synchronous=args.synchronous, workers=args.workers)
+    report = None
+    try:
+        spec = load_spec(draft)
+        (report,) = run_campaigns(
+            [spec],
+            synchronous=args.synchronous,
+            workers=args.workers,
+            retry_failed=args.retry_failed,
+        )
+    finally:  # a failed run leaves the spec file of the previous run as it was
+        finished = report is not None and report.done == report.n_items
+        if finished:
+            draft.replace(spec_path)
+        else:
+            draft.unlink(missing_ok=True)
     print(report.summary())
+    if not finished:
+        print(f"{spec_path} not written: {report.failed} of {report.n_items} chains failed.")
     summary = design_library(spec.store, out / f"{name}-library", n=args.n)
     print(json.dumps(summary, indent=2))
     return 0
@@ -302,6 +318,12 @@ def _polymers(sub) -> None:
     p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
     p.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+    p.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="evaluate again the chains that failed in an earlier run of this design (the "
+        "spec file NAME.yaml in --out is written only once every chain is done)",
+    )
     p.set_defaults(func=_cmd_polymers_design)
     p = actions.add_parser(
         "transfer",

@@ -102,6 +102,25 @@ def _peak(values: np.ndarray, func) -> float | None:
         return None
 
 
+def _check_design_chains(store: str | os.PathLike) -> None:
+    """Refuse a design store without a finished chain, saying what happened and what to do."""
+    from vlab.errors import StoreError
+
+    ledger = catalog.read_ledger(store, ("status", "error"))
+    counts = catalog.count_status(ledger["status"])
+    if counts["done"]:
+        return
+    errors = [str(e) for e in ledger["error"] if str(e)]
+    first = f" First error: {errors[0]}" if errors else ""
+    raise StoreError(
+        f"The design store {str(store)!r} has no finished chain: {counts['failed']} of "
+        f"{len(ledger['status'])} chains failed and {counts['pending']} are pending.{first} "
+        "Fix the cause, then run the same command again with --retry-failed (`vlab polymers "
+        "design --retry-failed`, or `vlab run SPEC --retry-failed`) to evaluate the failed "
+        "chains again; or delete the store to start over."
+    )
+
+
 def design_library(
     store: str | os.PathLike, out_dir: str | os.PathLike, *, n: int = 1000
 ) -> dict[str, Any]:
@@ -110,6 +129,12 @@ def design_library(
     Distinct candidates (by canonical SMILES) of all done chains are ranked by likelihood;
     the best ``n`` get their nearest training neighbour (Tanimoto similarity), a novelty flag
     and an in-box flag. Writes ``library.csv``, ``top10.png`` and ``design-report.json``.
+
+    Raises
+    ------
+    StoreError
+        If no chain of the store is done (e.g. all failed): the message counts them and says
+        how to evaluate them again (``--retry-failed``).
     """
     import csv
 
@@ -123,6 +148,7 @@ def design_library(
     )
     from vlab.polymers.smiles import is_valid_repeat_unit
 
+    _check_design_chains(store)
     ds = catalog.select(catalog.open_store(store), status="done").load()
     params = json.loads(ds.attrs["calculator"])["params"]  # the validated kind parameters
     target = parse_target(params["target"])

@@ -1,8 +1,9 @@
-"""polymer-design chains through the engine, merged into a virtual library (small sizes)."""
+"""polymer-design chains through the engine, merged into a virtual library (small sizes).
+
+The training data come from the data cache if it has the CSV files, else from the shipped stores.
+"""
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 import yaml
@@ -10,12 +11,6 @@ import yaml
 from vlab.campaign import load_spec, run_campaign
 from vlab.errors import InputError, SpecError
 from vlab.reports import design_library
-
-pytestmark = pytest.mark.skipif(
-    not os.environ.get("VLAB_DATA__CACHE_DIR")
-    or not Path(os.environ["VLAB_DATA__CACHE_DIR"], "RadonPy_PI1070.csv").is_file(),
-    reason="needs the public polymer data in VLAB_DATA__CACHE_DIR (CI points it at shared/data)",
-)
 
 
 def _spec(tmp_path, **params):
@@ -63,3 +58,38 @@ def test_chains_then_library(tmp_path):
 def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):
     with pytest.raises(error, match=message):
         run_campaign(_spec(tmp_path, **params), progress=False)
+
+
+def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypatch, capsys):
+    import vlab.polymers.design as design
+    from vlab.cli import main
+    from vlab.errors import CalculationFailed
+
+    def diverges(*args, **kwargs):
+        raise CalculationFailed("the forward model diverged")
+
+    args = ["polymers", "design", "--n", "10", "--chains", "2", "--steps", "2"]
+    args += ["--particles", "8", "--synchronous", "--out", str(tmp_path)]
+    spec = tmp_path / "design.yaml"
+    spec.write_text("# the spec of the previous run\n")
+    monkeypatch.setattr(design, "run_smc", diverges)
+    capsys.readouterr()
+    assert main(args) == 1
+    out, err = capsys.readouterr()
+    store = tmp_path / "design.zarr"
+    assert f"{spec} not written: 2 of 2 chains failed." in out
+    assert (
+        f"vlab: error: The design store {str(store)!r} has no finished chain: 2 of 2 chains "
+        "failed and 0 are pending. First error: CalculationFailed: the forward model diverged"
+    ) in err  # after the progress bars
+    assert "run the same command again with --retry-failed" in err
+    assert spec.read_text() == "# the spec of the previous run\n"
+    assert sorted(p.name for p in tmp_path.glob("*.yaml")) == ["design.yaml"]  # no draft left
+    monkeypatch.undo()
+    assert main(args) == 1  # failed chains stay failed without --retry-failed: same message
+    assert "has no finished chain: 2 of 2 chains failed" in capsys.readouterr().err
+    assert main([*args, "--retry-failed"]) == 0
+    out = capsys.readouterr().out
+    assert "2 items in" in out and "2 done, 0 failed" in out
+    assert yaml.safe_load(spec.read_text())["kind"] == "polymer-design"
+    assert (tmp_path / "design-library" / "library.csv").is_file()
