@@ -197,18 +197,38 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(option: str):
+    """argparse type: an integer >= 1, with an error that names ``option``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{option} must be an integer >= 1. Got {text!r}.")
+        return value
+
+    return parse
+
+
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
     from vlab.campaign import load_spec, run_campaigns
+    from vlab.polymers.design import size_run
     from vlab.reports import design_library
 
+    chains, particles, steps = size_run(
+        args.n, n_chains=args.chains, n_particles=args.particles, n_steps=args.steps
+    )
+    print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     params = {
         "target": args.target,
-        "n_steps": args.steps,
-        "n_particles": args.particles,
+        "n_steps": steps,
+        "n_particles": particles,
         "likelihood": not args.prior_only,
         "keep": max(args.n, 100),
     }
@@ -222,7 +242,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
                 "kind": "polymer-design",
                 "params": params,
                 "chunk_size": 1,
-                "inputs": {"generator": "chains", "n": args.chains, "seed": args.seed},
+                "inputs": {"generator": "chains", "n": chains, "seed": args.seed},
                 "store": f"{name}.zarr",
             },
             sort_keys=False,
@@ -301,17 +321,38 @@ def _polymers(sub) -> None:
         help="iQSPR inverse design of repeat units towards a target",
         description="Run independent SMC chains (language-model prior, "
         "forward-model likelihood) on the cluster and write a virtual library: "
-        "SMILES, predictions with std, likelihood, nearest training neighbour.",
+        "SMILES, predictions with std, likelihood, nearest training neighbour, and "
+        "plausibility (SA score, ring-strain flags). The run is sized from --n (about 30 "
+        "proposals per wanted candidate, see --steps); the progress bar counts SMC steps. "
+        "The top-10 figure shows the most likely plausible candidates; implausible ones stay "
+        "in library.csv, flagged, ranked after the plausible ones.",
     )
     p.add_argument(
         "--target",
         default="thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
         help="property boxes, e.g. 'thermal_conductivity>=0.3 W/(m K); Tg>=450 K'",
     )
-    p.add_argument("--n", type=int, default=1000, help="library size (default 1000)")
-    p.add_argument("--chains", type=int, default=2, help="independent SMC chains (default 2)")
-    p.add_argument("--steps", type=int, default=150, help="SMC steps per chain (default 150)")
-    p.add_argument("--particles", type=int, default=100, help="particles per chain (default 100)")
+    p.add_argument("--n", type=_positive("--n"), default=1000, help="library size (default 1000)")
+    p.add_argument(
+        "--chains",
+        type=_positive("--chains"),
+        default=2,
+        help="independent SMC chains, run in parallel (default 2)",
+    )
+    p.add_argument(
+        "--steps",
+        type=_positive("--steps"),
+        default=None,
+        help="SMC steps per chain (default: from --n, 30 proposals per wanted candidate: "
+        "max(20, ceil(30 n / (chains x particles))), i.e. 20 for --n 100 and 150 for "
+        "--n 1000 with 2 chains of 100 particles)",
+    )
+    p.add_argument(
+        "--particles",
+        type=_positive("--particles"),
+        default=100,
+        help="particles per chain (default 100, as Wu et al.)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the chain seeds")
     p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
     p.add_argument("--out", default="vlab-results/design", help="output folder")

@@ -126,9 +126,13 @@ def design_library(
 ) -> dict[str, Any]:
     """Merge the chains of a ``polymer-design`` store into a virtual library of ``n`` units.
 
-    Distinct candidates (by canonical SMILES) of all done chains are ranked by likelihood;
-    the best ``n`` get their nearest training neighbour (Tanimoto similarity), a novelty flag
-    and an in-box flag. Writes ``library.csv``, ``top10.png`` and ``design-report.json``.
+    Distinct candidates (by canonical SMILES) of all done chains are ranked plausible first
+    (no ring-strain flag and SA score <= 6, :func:`vlab.polymers.design.assess`), then by
+    likelihood; the best ``n`` get their nearest training neighbour (Tanimoto similarity), a
+    novelty flag and an in-box flag. Writes ``library.csv`` (with ``rank``, ``sa_score``,
+    ``strain_flags`` and ``plausible`` columns), ``top10.png`` (the ten most likely
+    *plausible* candidates, implausible ones excluded, with predicted values and units) and
+    ``design-report.json``.
 
     Raises
     ------
@@ -136,11 +140,8 @@ def design_library(
         If no chain of the store is done (e.g. all failed): the message counts them and says
         how to evaluate them again (``--retry-failed``).
     """
-    import csv
-
     from vlab.campaign._kinds_design import training_smiles
     from vlab.polymers.design import (
-        draw_grid,
         mean_pairwise_tanimoto,
         nearest_neighbours,
         novel_mask,
@@ -153,75 +154,154 @@ def design_library(
     params = json.loads(ds.attrs["calculator"])["params"]  # the validated kind parameters
     target = parse_target(params["target"])
     props = [b.name for b in target.boxes]
-    flat = {
-        "smiles": ds["smiles"].values.reshape(-1).astype(object),
-        "log_likelihood": ds["log_likelihood"].values.reshape(-1),
-    }
-    for p in props:
-        flat[f"mean_{p}"] = ds[f"mean_{p}"].values.reshape(-1)
-        flat[f"std_{p}"] = ds[f"std_{p}"].values.reshape(-1)
-    rows = [i for i, s in enumerate(flat["smiles"]) if str(s)]
-    order = sorted(rows, key=lambda i: -flat["log_likelihood"][i])
-    chosen, seen = [], set()
-    for i in order:
-        if str(flat["smiles"][i]) not in seen:
-            seen.add(str(flat["smiles"][i]))
-            chosen.append(i)
-    pool_hits = target.contains({p: (flat[f"mean_{p}"][rows], None) for p in props})
-    chosen = chosen[:n]
-    smiles = [str(flat["smiles"][i]) for i in chosen]
-    means = {p: flat[f"mean_{p}"][chosen] for p in props}
-    hits = target.contains({p: (v, None) for p, v in means.items()})
+    pool, pool_hits = _design_pool(ds, props, target)
+    lib = {k: v[:n] for k, v in pool.items()}
+    smiles = [str(s) for s in lib["smiles"]]
+    lib["in_target"] = target.contains({p: (lib[f"mean_{p}"], None) for p in props})
     training = training_smiles()
-    neighbours, similarity = nearest_neighbours(smiles, training)
-    novel = novel_mask(smiles, training)
+    lib["nearest_training"], lib["tanimoto_to_nearest"] = nearest_neighbours(smiles, training)
+    lib["novel"] = novel_mask(smiles, training)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "library.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(
-            [
-                "smiles",
-                *[f"{k}_{p}" for p in props for k in ("mean", "std")],
-                "log_likelihood",
-                "in_target",
-                "novel",
-                "nearest_training",
-                "tanimoto_to_nearest",
-            ]
-        )
-        for row, i in enumerate(chosen):
-            values = [f"{flat[f'{k}_{p}'][i]:.6g}" for p in props for k in ("mean", "std")]
-            writer.writerow(
-                [
-                    smiles[row],
-                    *values,
-                    f"{flat['log_likelihood'][i]:.6g}",
-                    bool(hits[row]),
-                    bool(novel[row]),
-                    neighbours[row],
-                    f"{similarity[row]:.4f}",
-                ]
-            )
-    legends = [", ".join(f"{p} {means[p][r]:.3g}" for p in props) for r in range(min(10, n))]
-    draw_grid(smiles[:10], out / "top10.png", legends=legends)
+    _write_library_csv(out / "library.csv", lib, props)
+    top = _draw_top10(out / "top10.png", lib, props, target)
     report = {
         "store": str(store),
         "target": str(target),
         "library_size": len(smiles),
         "chains": int(ds.sizes["item"]),
         "likelihood": bool(params["likelihood"]),
+        "ranking": "plausible candidates first, then log-likelihood; top10.png shows the "
+        "most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),
-        "novel_fraction": float(np.mean(novel)),
-        "hit_rate": float(np.mean(hits)),
-        "candidate_pool": len(rows),
+        "novel_fraction": float(np.mean(lib["novel"])),
+        "hit_rate": float(np.mean(lib["in_target"])),
+        "plausible_fraction": float(np.mean(lib["plausible"])),
+        "candidate_pool": len(pool_hits),
         "candidate_hit_rate": float(np.mean(pool_hits)),
+        "candidate_plausible_fraction": float(np.mean(pool["plausible"])),
+        "top10_implausible_excluded": top["excluded"],
         "mean_pairwise_tanimoto": float(mean_pairwise_tanimoto(smiles)),
-        "mean_similarity_to_nearest_training": float(np.mean(similarity)),
+        "mean_similarity_to_nearest_training": float(np.mean(lib["tanimoto_to_nearest"])),
         "files": {"library": str(out / "library.csv"), "top10": str(out / "top10.png")},
     }
     (out / "design-report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Distinct candidates of all chains, plausible first then by likelihood; the pool's hits.
+
+    Plausibility comes from the store (``polymer-design`` version 2) or is computed here for
+    stores written before it was stored.
+    """
+    from vlab.polymers.design import assess
+
+    names = ["smiles", "log_likelihood", *(f"{k}_{p}" for p in props for k in ("mean", "std"))]
+    stored = [k for k in ("sa_score", "strain_flags", "plausible") if k in ds]
+    flat = {k: ds[k].values.reshape(-1) for k in names + stored}
+    flat["smiles"] = flat["smiles"].astype(object)
+    rows = [i for i, s in enumerate(flat["smiles"]) if str(s)]
+    hits = target.contains({p: (flat[f"mean_{p}"][rows], None) for p in props})
+    best: dict[str, int] = {}
+    for i in sorted(rows, key=lambda i: -flat["log_likelihood"][i]):
+        best.setdefault(str(flat["smiles"][i]), i)
+    pick = np.array(list(best.values()), dtype=int)
+    pool = {k: v[pick] for k, v in flat.items()}
+    if len(stored) < 3:
+        checks = [assess(str(s)) for s in pool["smiles"]]
+        pool["sa_score"] = np.array([c.sa_score for c in checks], dtype=float)
+        pool["strain_flags"] = np.array([";".join(c.strain_flags) for c in checks], object)
+        pool["plausible"] = np.array([c.plausible for c in checks], dtype=bool)
+    pool["plausible"] = pool["plausible"].astype(bool)
+    order = np.lexsort((-pool["log_likelihood"], ~pool["plausible"]))  # plausible first
+    return {k: v[order] for k, v in pool.items()}, hits
+
+
+def _write_library_csv(path: Path, lib: dict[str, Any], props: list[str]) -> None:
+    import csv
+
+    stats = [f"{k}_{p}" for p in props for k in ("mean", "std")]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            [
+                "rank",
+                "smiles",
+                *stats,
+                "log_likelihood",
+                "in_target",
+                "plausible",
+                "sa_score",
+                "strain_flags",
+                "novel",
+                "nearest_training",
+                "tanimoto_to_nearest",
+            ]
+        )
+        for r, smiles in enumerate(lib["smiles"]):
+            writer.writerow(
+                [
+                    r + 1,
+                    smiles,
+                    *(f"{lib[k][r]:.6g}" for k in stats),
+                    f"{lib['log_likelihood'][r]:.6g}",
+                    bool(lib["in_target"][r]),
+                    bool(lib["plausible"][r]),
+                    f"{lib['sa_score'][r]:.2f}",
+                    lib["strain_flags"][r],
+                    bool(lib["novel"][r]),
+                    lib["nearest_training"][r],
+                    f"{lib['tanimoto_to_nearest'][r]:.4f}",
+                ]
+            )
+
+
+def _value(mean: float, std: float, unit: str) -> str:
+    """``"0.34 ± 0.05 W/(m K)"``: decimals from the first significant digit of the std."""
+    digits = max(0, 1 - int(np.floor(np.log10(std)))) if np.isfinite(std) and std > 0 else 2
+    return f"{mean:.{digits}f} ± {std:.{digits}f} {unit}".rstrip()
+
+
+def _draw_top10(path: Path, lib: dict[str, Any], props: list[str], target) -> dict[str, int]:
+    """Draw the ten most likely plausible candidates (all ten best if none is plausible)."""
+    from vlab.polymers.design import MAX_SA_SCORE, PROPERTY_SYMBOLS, PROPERTY_UNITS, draw_grid
+
+    plausible = np.flatnonzero(lib["plausible"])
+    show = plausible[:10] if len(plausible) else np.arange(min(10, len(lib["smiles"])))
+    ll = lib["log_likelihood"]
+    cut = ll[show[-1]]
+    excluded = int(np.sum(~lib["plausible"] & (ll >= cut))) if len(plausible) else 0
+    legends = []
+    for r in show:
+        values = ", ".join(
+            f"{PROPERTY_SYMBOLS.get(p, p)} "
+            + _value(lib[f"mean_{p}"][r], lib[f"std_{p}"][r], PROPERTY_UNITS.get(p, ""))
+            for p in props
+        )
+        flags = "" if lib["plausible"][r] else f", IMPLAUSIBLE: {lib['strain_flags'][r]}"
+        legends.append(f"#{r + 1} {values}\nSA {lib['sa_score'][r]:.1f}{flags}")
+    boxes = ", ".join(
+        str(b)
+        .replace(b.name, PROPERTY_SYMBOLS.get(b.name, b.name))
+        .replace(">=", " ≥ ")
+        .replace("<=", " ≤ ")
+        for b in target.boxes
+    )
+    rule = f"strained rings or SA score > {MAX_SA_SCORE:g}"
+    if len(plausible):
+        second = (
+            f"implausible candidates ({rule}) excluded: {excluded} of them were more likely "
+            "than the last one shown"
+        )
+    else:
+        second = f"no plausible candidate in the library: showing the most likely ({rule})"
+    title = (
+        f"Top {len(show)} of {len(lib['smiles'])} candidates by likelihood "
+        f"P({boxes}) under the forward models (mean ± std)\n{second}"
+    )
+    draw_grid([str(lib["smiles"][r]) for r in show], path, legends=legends, title=title)
+    return {"shown": len(show), "excluded": excluded}
 
 
 def _labelled(name_or_path: str | os.PathLike) -> tuple[list, np.ndarray, np.ndarray, str]:

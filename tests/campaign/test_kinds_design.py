@@ -3,11 +3,15 @@
 The training data come from the data cache if it has the CSV files, else from the shipped stores.
 """
 
+import csv
 import json
+import re
 
+import numpy as np
 import pytest
 import yaml
 
+import vlab.catalog
 from vlab.campaign import load_spec, run_campaign
 from vlab.errors import InputError, SpecError
 from vlab.reports import design_library
@@ -93,3 +97,101 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
     assert "2 items in" in out and "2 done, 0 failed" in out
     assert yaml.safe_load(spec.read_text())["kind"] == "polymer-design"
     assert (tmp_path / "design-library" / "library.csv").is_file()
+
+
+def test_store_and_library_report_plausibility(tmp_path, monkeypatch):
+    import vlab.polymers.design as design
+
+    report = run_campaign(_spec(tmp_path), progress=False)
+    ds = vlab.catalog.open_store(report.store)
+    assert ds["plausible"].dtype == bool and ds["strain_flags"].attrs["long_name"]
+    found = ds["smiles"].values != ""
+    sa = ds["sa_score"].values
+    assert np.all((sa[found] >= 1) & (sa[found] <= 10)) and np.isnan(sa[~found]).all()
+    drawn = {}
+    monkeypatch.setattr(design, "draw_grid", lambda smiles, path, **kw: drawn.update(kw))
+    summary = design_library(report.store, tmp_path / "lib", n=30)
+    rows = list(csv.DictReader((tmp_path / "lib" / "library.csv").open()))
+    assert list(rows[0])[:2] == ["rank", "smiles"]
+    assert {"plausible", "sa_score", "strain_flags"} <= set(rows[0])
+    plausible = [r["plausible"] == "True" for r in rows]
+    assert plausible == sorted(plausible, reverse=True)  # plausible candidates ranked first
+    for r in rows:
+        assert (r["plausible"] == "True") == (not r["strain_flags"] and float(r["sa_score"]) <= 6)
+    assert summary["plausible_fraction"] == pytest.approx(np.mean(plausible))
+    title = drawn["title"]
+    assert title.startswith(
+        "Top 10 of 30 candidates by likelihood P(λ ≥ 0.3 W/(m K), Tg ≥ 450 K) under the "
+        "forward models (mean ± std)\nimplausible candidates (strained rings or SA score > 6) "
+        "excluded: "
+    )
+    assert f"excluded: {summary['top10_implausible_excluded']} of them" in title
+    for legend in drawn["legends"]:
+        assert re.fullmatch(
+            r"#\d+ λ -?\d+\.\d+ ± \d+\.\d+ W/\(m K\), Tg -?\d+(\.\d+)? ± \d+(\.\d+)? K\nSA \d\.\d",
+            legend,
+        ), legend
+
+
+def test_cli_sizes_the_run_from_n_and_counts_steps(tmp_path, capsys):
+    from vlab.cli import main
+
+    args = ["polymers", "design", "--n", "12", "--particles", "4", "--synchronous"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    # max(20, ceil(30 * 12 / (2 * 4))) = 45 steps per chain; the bar counts them
+    assert "2 chains x 4 particles x 45 SMC steps for a library of 12" in out
+    assert "design: 100%" in err and "90/90" in err and "step/s" in err
+    assert yaml.safe_load((tmp_path / "design.yaml").read_text())["params"]["n_steps"] == 45
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--n", "0"), ("--chains", "-1"), ("--steps", "x"), ("--particles", "0")]
+)
+def test_cli_design_sizes_must_be_positive(option, value, capsys):
+    from vlab.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["polymers", "design", option, value])
+    assert exc.value.code == 2
+    assert f"argument {option}: {option} must be an integer >= 1. Got {value!r}." in (
+        capsys.readouterr().err
+    )
+
+
+def test_progress_reports_reach_the_bar_from_workers(dask_client):
+    import time
+
+    from vlab.campaign.progress import ProgressBar
+
+    def work(n):
+        from vlab.campaign.progress import report_progress
+
+        for _ in range(n):
+            report_progress(1)
+        return n
+
+    with ProgressBar([3, 4, 5], [0, 1], client=dask_client, enabled=False) as bar:
+        futures = [dask_client.submit(work, k, pure=False) for k in (3, 4)]
+        dask_client.gather(futures)
+        deadline = time.monotonic() + 10
+        while bar.n < 7 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bar.n == 7  # counted from the events, before any chunk is written
+        bar.done([0], futures[0].key)
+        bar.done([1], futures[1].key)
+        assert bar.n == 7  # written chunks add only what was not reported
+
+
+def test_progress_reports_in_a_synchronous_run():
+    from vlab.campaign.progress import ProgressBar, report_progress
+
+    with ProgressBar([5, 5], [0, 1], enabled=False) as bar:
+        report_progress(2)
+        assert bar.n == 2
+        bar.done([0])  # the first item: 3 units that were not reported
+        report_progress(1)
+        bar.done([1])
+        assert bar.n == 10
+    report_progress(1)  # nobody listens: a no-op
+    assert bar.n == 10

@@ -4,8 +4,10 @@ Adapter only. ``setup`` (once per worker process) fits the SMILES language model
 catalog's repeat units (PI1070, the two PoLyInfo Tg sets, the design seeds) and the forward
 models (Bayesian ridge on count-Morgan fingerprints: PI1070 thermal conductivity, PoLyInfo Tg);
 each item runs :func:`vlab.polymers.design.run_smc` with its own seed and returns its best
-``keep`` distinct candidates (padded arrays), which :func:`vlab.reports.design_library` merges
-into the virtual library.
+``keep`` distinct candidates (padded arrays) with their plausibility (SA score, ring-strain
+flags: :func:`vlab.polymers.design.assess`), which :func:`vlab.reports.design_library` merges
+into the virtual library. A chain reports each SMC step as it completes
+(:func:`vlab.campaign.progress.report_progress`), so the progress bar counts steps.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Variable]:
-    from vlab.polymers.design import PROPERTY_UNITS, parse_target
+    from vlab.polymers.design import MAX_SA_SCORE, PROPERTY_UNITS, parse_target
 
     k = int(params["keep"])
     cand = ("candidate",)
@@ -99,6 +101,18 @@ def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Vari
         "log_likelihood": Variable(dims=cand, shape=(k,), long_name="log P(properties in box)"),
         "step_found": Variable(dims=cand, shape=(k,), dtype="int32", long_name="SMC step"),
         "stats": Variable(dtype="str", long_name="SMC statistics (JSON)"),
+        "sa_score": Variable(
+            dims=cand, shape=(k,), long_name="synthetic accessibility score (1 easy - 10 hard)"
+        ),
+        "strain_flags": Variable(
+            dims=cand, shape=(k,), dtype="str", long_name="ring-strain flags (';'-separated)"
+        ),
+        "plausible": Variable(
+            dims=cand,
+            shape=(k,),
+            dtype="bool",
+            long_name=f"no strain flag and SA score <= {MAX_SA_SCORE:g}",
+        ),
     }
     for box in parse_target(params["target"]).boxes:
         units = PROPERTY_UNITS.get(box.name, "1")
@@ -122,7 +136,19 @@ def _pad(values, k: int, fill, dtype) -> np.ndarray:
     return out
 
 
+def _plausibility(smiles) -> dict[str, list]:
+    from vlab.polymers.design import assess
+
+    checks = [assess(s) for s in smiles]
+    return {
+        "sa_score": [c.sa_score for c in checks],
+        "strain_flags": [";".join(c.strain_flags) for c in checks],
+        "plausible": [c.plausible for c in checks],
+    }
+
+
 def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) -> dict:
+    from vlab.campaign.progress import report_progress
     from vlab.polymers.design import run_smc
 
     result = run_smc(
@@ -134,6 +160,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
         n_particles=params["n_particles"],
         n_steps=params["n_steps"],
         likelihood=params["likelihood"],
+        callback=lambda step, n_steps: report_progress(1),
     )
     order = np.argsort(-np.asarray(result.log_likelihood), kind="stable")[: params["keep"]]
     k = int(params["keep"])
@@ -144,6 +171,10 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
         "step_found": _pad(np.asarray(result.step_found)[order], k, -1, np.int32),
         "stats": json.dumps(result.stats.as_dict(), default=float),
     }
+    checks = _plausibility([str(s) for s in out["smiles"] if s])
+    out["sa_score"] = _pad(np.array(checks["sa_score"], float), k, np.nan, float)
+    out["strain_flags"] = _pad(np.array(checks["strain_flags"], dtype=object), k, "", object)
+    out["plausible"] = _pad(np.array(checks["plausible"], bool), k, False, bool)
     for name in result.mean:
         out[f"mean_{name}"] = _pad(np.asarray(result.mean[name])[order], k, np.nan, float)
         out[f"std_{name}"] = _pad(np.asarray(result.std[name])[order], k, np.nan, float)
@@ -153,7 +184,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
 register_kind(
     Kind(
         name="polymer-design",
-        version="1",
+        version="2",
         description="iQSPR: SMILES language model + SMC towards a target box, one chain per item",
         check_params=_params,
         outputs=_outputs,
@@ -161,5 +192,7 @@ register_kind(
         setup=_setup,
         generators={"chains": _chains},
         input_attrs={"chain": ("1", "chain number"), "seed": ("1", "random seed of the chain")},
+        progress_units=lambda params, item: int(params["n_steps"]),
+        progress_unit="step",
     )
 )

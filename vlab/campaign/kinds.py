@@ -11,7 +11,10 @@ A :class:`Kind` bundles plain functions (no Dask in them):
 - ``setup(params) -> context``: expensive per-worker preparation (a loaded model), done once
   per worker process and cached;
 - ``identity(params) -> dict``: the calculator/model id and version, part of every item's
-  content hash and of the store's provenance.
+  content hash and of the store's provenance;
+- ``progress_units(params, item) -> int`` (optional): units of progress (``progress_unit``,
+  e.g. SMC steps) an item reports while it runs with
+  :func:`vlab.campaign.progress.report_progress`; without it the progress bar counts items.
 
 Items are dicts of JSON scalars, numpy arrays or ase.Atoms; results are dicts of numbers or
 arrays matching ``outputs``. Kinds register themselves with :func:`register_kind`; the
@@ -66,6 +69,8 @@ class Kind:
     identity: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     items_from_dataset: Callable[[Any, Mapping[str, Any]], list[Item]] | None = None
     input_attrs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    progress_units: Callable[[Mapping[str, Any], Item], int] | None = None
+    progress_unit: str = "item"
 
     def __post_init__(self) -> None:
         if (self.evaluate_one is None) == (self.evaluate_batch is None):

@@ -28,6 +28,7 @@ from vlab import catalog
 from vlab._utils import content_hash
 from vlab.campaign.inputs import make_items
 from vlab.campaign.kinds import Item, Kind, get_kind
+from vlab.campaign.progress import ProgressBar
 from vlab.campaign.spec import CampaignSpec
 from vlab.campaign.tasks import chunk_arrays, run_chunk
 from vlab.catalog.items import encode_items, item_fingerprint
@@ -176,6 +177,7 @@ class _Chunk:
     compute: list[int]  # indices evaluated by this chunk's task
     waiting: set[str] = field(default_factory=set)  # hashes computed by other chunks
     result: dict | None = None  # the task's result, kept until the chunk is written
+    key: str = ""  # key of the Dask task that computed it (its progress reports carry it)
 
 
 class _Writer:
@@ -335,7 +337,7 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
                 continue
             writer.write(c, c.result)
             c.result = None
-            bar.update(len(c.todo))
+            bar.done(c.todo, c.key)
             ripe = [b for b in blocked if not (b.waiting - done_hashes)]
             for b in ripe:
                 blocked.remove(b)
@@ -357,6 +359,7 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
     stream = as_completed(list(by_future))
     for future in stream:
         chunk = by_future.pop(future)
+        chunk.key = str(future.key)
         try:
             result = future.result()
         except Exception as err:  # the task itself died (e.g. KilledWorker after retries)
@@ -381,10 +384,20 @@ def _failed_chunk(chunk: _Chunk, plan: Plan, err: BaseException) -> dict:
     }
 
 
-def _progress(total: int, enabled: bool, name: str):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="item", desc=name, disable=not enabled, smoothing=0.1)
+def _progress(plan: Plan, todo: np.ndarray, client, enabled: bool) -> ProgressBar:
+    """A bar over the items to fill, or over the kind's finer units (``Kind.progress_units``)."""
+    kind = plan.kind
+    units = [1] * len(plan.items)
+    if kind.progress_units is not None:
+        units = [int(kind.progress_units(plan.params, item)) for item in plan.items]
+    return ProgressBar(
+        units,
+        np.flatnonzero(todo),
+        client=client,
+        enabled=enabled,
+        name=plan.spec.name,
+        unit=kind.progress_unit,
+    )
 
 
 def run_campaign(
@@ -423,7 +436,7 @@ def run_campaign(
         writer = _Writer(plan, _load_copies(sources, plan.outputs), status.copy())
         chunks, _ = _make_chunks(plan, todo, set(sources))
         with (
-            _progress(int(todo.sum()), progress, spec.name) as bar,
+            _progress(plan, todo, client, progress) as bar,
             _perf_report(client, store) as report_path,
         ):
             _run_chunks(plan, chunks, writer, client, bar)

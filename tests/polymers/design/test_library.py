@@ -39,10 +39,21 @@ def test_draw_grid(tmp_path):
         mols_per_row=2,
     )
     with Image.open(path) as img:
-        assert img.format == "PNG" and img.size == (520, 220)
+        assert img.format == "PNG" and img.size == (520, 220 + 52)  # + a caption band
         assert np.asarray(img.convert("L")).std() > 0  # something was drawn
+    titled = draw_grid(
+        ["*CC(*)c1ccccc1"] * 3,
+        tmp_path / "titled.png",
+        legends=["#1 λ 0.34 ± 0.05 W/(m K)\nSA 1.0"] * 3,
+        title="Top 3 by likelihood",
+        mols_per_row=2,
+    )
+    with Image.open(titled) as img:
+        assert img.size == (520, 2 * (220 + 52) + 70)  # two rows and a title band
     with pytest.raises(InvalidSMILESError, match="cannot parse"):
         draw_grid(["C1CC"], tmp_path / "bad.png")
+    with pytest.raises(InputError, match="one legend per SMILES. Got 1 legends for 2 SMILES"):
+        draw_grid(["*CC*", "*CCO*"], tmp_path / "x.png", legends=["a"])
 
 
 def test_fast_novelty_agrees_with_brute_force(train_smiles):

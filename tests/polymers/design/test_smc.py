@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from vlab.errors import InputError
-from vlab.polymers.design import merge_results, parse_target, run_smc
+from vlab.polymers.design import merge_results, parse_target, run_smc, size_run
 from vlab.polymers.design.smc import _systematic
 from vlab.polymers.smiles import canonical_repeat_unit, is_valid_repeat_unit
 
@@ -126,3 +126,31 @@ def test_bad_inputs(design_seeds, design_lm, design_predictor):
         run(max_extra_tokens=0)
     with pytest.raises(InputError, match=r"must return a mapping \{property: \(mean, std\)\}"):
         run(predictor=lambda s: {"thermal_conductivity": np.zeros(len(s))})
+
+
+def test_callback_sees_every_step(design_seeds, design_lm, design_predictor):
+    seen = []
+    run_smc(
+        design_seeds,
+        design_lm,
+        design_predictor,
+        TARGET,
+        rng=0,
+        n_particles=5,
+        n_steps=4,
+        callback=lambda step, n_steps: seen.append((step, n_steps)),
+    )
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_size_run_grows_with_the_library():
+    assert size_run(100) == (2, 100, 20)  # the minimum number of steps
+    assert size_run(1000) == (2, 100, 150)  # 30 proposals per wanted candidate
+    assert size_run(2000, n_chains=4, n_particles=50) == (4, 50, 300)
+    assert size_run(1000, n_steps=3) == (2, 100, 3)
+    with pytest.raises(
+        InputError, match="'n' parameter of size_run must be a positive integer. Got 0"
+    ):
+        size_run(0)
+    with pytest.raises(InputError, match="'n_steps' parameter of size_run must be a positive"):
+        size_run(10, n_steps=0)

@@ -19,6 +19,7 @@ from vlab.polymers.design.library import (
     novel_mask,
 )
 from vlab.polymers.design.objectives import (
+    PROPERTY_SYMBOLS,
     PROPERTY_UNITS,
     Target,
     TargetBox,
@@ -33,13 +34,24 @@ from vlab.polymers.design.plausibility import (
     sa_score,
     strain_flags,
 )
-from vlab.polymers.design.smc import DesignResult, SMCStats, merge_results, run_smc
+from vlab.polymers.design.smc import (
+    MIN_STEPS,
+    PROPOSALS_PER_CANDIDATE,
+    DesignResult,
+    SMCStats,
+    merge_results,
+    run_smc,
+    size_run,
+)
 from vlab.polymers.design.tokens import normalize_end_markers, tokenize
 
 __all__ = [
     "FORMAT_VERSION",
     "MAX_SA_SCORE",
+    "MIN_STEPS",
+    "PROPERTY_SYMBOLS",
     "PROPERTY_UNITS",
+    "PROPOSALS_PER_CANDIDATE",
     "STRAIN_FLAGS",
     "DesignResult",
     "MorganRidgeModels",
@@ -59,6 +71,7 @@ __all__ = [
     "parse_target",
     "run_smc",
     "sa_score",
+    "size_run",
     "strain_flags",
     "tokenize",
 ]

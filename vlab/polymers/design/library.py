@@ -151,10 +151,14 @@ def draw_grid(
     path: str | os.PathLike[str],
     *,
     legends: Sequence[str] | None = None,
+    title: str | None = None,
     mols_per_row: int = 5,
     size: tuple[int, int] = (260, 220),
 ) -> Path:
-    """Draw repeat units as a PNG grid (RDKit ``MolsToGridImage``; needs Pillow).
+    """Draw repeat units as a PNG grid with captions and a title (RDKit + matplotlib).
+
+    Each molecule is drawn by RDKit (``Draw.MolToImage``); captions and the title are
+    matplotlib text, so Greek letters and ``±`` render (e.g. ``"λ 0.34 ± 0.05 W/(m K)"``).
 
     Parameters
     ----------
@@ -163,27 +167,64 @@ def draw_grid(
     path : path-like
         Output PNG file.
     legends : sequence of str, optional
-        One caption per molecule (e.g. predicted properties).
+        One caption per molecule (e.g. predicted properties with units); may hold newlines.
+    title : str, optional
+        Figure title, e.g. the ranking criterion.
     mols_per_row : int, default 5
         Grid width.
     size : (int, int), default (260, 220)
-        Pixel size of each cell.
+        Pixel size of each molecule drawing.
 
     Returns
     -------
     pathlib.Path
         The file written.
+
+    Raises
+    ------
+    InputError
+        No SMILES, or a number of legends different from the number of SMILES.
+    InvalidSMILESError
+        A SMILES RDKit cannot parse.
     """
+    from matplotlib.figure import Figure
+
     if not len(smiles):
         raise InputError("draw_grid needs at least one SMILES to draw. Got none.")
+    if legends is not None and len(legends) != len(smiles):
+        raise InputError(
+            f"draw_grid needs one legend per SMILES. Got {len(legends)} legends for "
+            f"{len(smiles)} SMILES."
+        )
     mols = [Chem.MolFromSmiles(s) for s in smiles]
     if any(m is None for m in mols):
         raise InvalidSMILESError(
             f"draw_grid cannot parse {[s for s, m in zip(smiles, mols) if m is None][:3]!r}."
         )
-    image = Draw.MolsToGridImage(
-        mols, molsPerRow=mols_per_row, subImgSize=size, legends=list(legends) if legends else None
+    cols = min(mols_per_row, len(mols))
+    rows = math.ceil(len(mols) / cols)
+    dpi, caption_px, title_px = 100, 52, 70 if title else 0
+    fig = Figure(
+        figsize=(cols * size[0] / dpi, (rows * (size[1] + caption_px) + title_px) / dpi), dpi=dpi
     )
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k < len(mols):
+            ax.imshow(Draw.MolToImage(mols[k], size=size))
+            if legends is not None:
+                ax.set_title(legends[k], fontsize=7.5, y=-0.02, va="top", pad=0)
+    top = 1 - title_px / (fig.get_figheight() * dpi)
+    fig.subplots_adjust(
+        left=0,
+        right=1,
+        bottom=caption_px / (rows * (size[1] + caption_px)),
+        top=top,
+        wspace=0.02,
+        hspace=caption_px / size[1],
+    )
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 8 / (fig.get_figheight() * dpi), va="top")
     path = Path(path)
-    image.save(path)
+    fig.savefig(path, dpi=dpi, facecolor="white")
     return path

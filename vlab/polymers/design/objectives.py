@@ -45,6 +45,7 @@ from scipy.special import log_ndtr
 from vlab.errors import InputError
 
 __all__ = [
+    "PROPERTY_SYMBOLS",
     "PROPERTY_UNITS",
     "Predictions",
     "Target",
@@ -84,6 +85,17 @@ _UNITS: dict[str, tuple[str, dict[str, tuple[float, float]], float]] = {
 }
 PROPERTY_UNITS: Mapping[str, str] = {name: spec[0] for name, spec in _UNITS.items()}
 """Canonical unit of every property a target may name."""
+PROPERTY_SYMBOLS: Mapping[str, str] = {
+    "thermal_conductivity": "λ",
+    "Tg": "Tg",
+    "Tm": "Tm",
+    "density": "ρ",
+    "Cp": "Cp",
+    "refractive_index": "n",
+    "dielectric_constant": "ε",
+    "bandgap": "Eg",
+}
+"""Short symbol of every property a target may name (figure captions)."""
 
 
 def _norm_unit(unit: str) -> str:

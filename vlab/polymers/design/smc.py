@@ -59,7 +59,16 @@ from vlab.polymers.design.language_model import NGramModel
 from vlab.polymers.design.objectives import Predictions, Target
 from vlab.polymers.smiles import canonical_repeat_unit, is_valid_repeat_unit
 
-__all__ = ["DesignResult", "Predictor", "SMCStats", "merge_results", "run_smc"]
+__all__ = [
+    "MIN_STEPS",
+    "PROPOSALS_PER_CANDIDATE",
+    "DesignResult",
+    "Predictor",
+    "SMCStats",
+    "merge_results",
+    "run_smc",
+    "size_run",
+]
 
 Predictor = Callable[[list[str]], Predictions]
 """``predictor(smiles) -> {property: (mean, std)}``: arrays of ``len(smiles)``, canonical units."""
@@ -75,6 +84,11 @@ _SUMMED = (
     "predict_seconds",
     "cpu_seconds",
 )
+PROPOSALS_PER_CANDIDATE = 30
+"""Proposals a design run makes per library candidate wanted (:func:`size_run`)."""
+MIN_STEPS = 20
+"""Fewest SMC steps :func:`size_run` chooses: the annealing needs some steps to reach beta = 1."""
+
 _COPIES = 3  # regrowth attempts generated together per particle
 _LL_FLOOR = -1e4  # log-likelihoods below this (or -inf / NaN) count as this in the weights
 
@@ -327,6 +341,7 @@ def run_smc(
     max_attempts: int = 10,
     reorder_probability: float = 0.5,
     max_extra_tokens: int = 40,
+    callback: Callable[[int, int], None] | None = None,
 ) -> DesignResult:
     """Design repeat units whose predicted properties fall in ``target`` (iQSPR SMC).
 
@@ -364,6 +379,8 @@ def run_smc(
         Probability of rewriting a particle's SMILES in a random atom order before cutting.
     max_extra_tokens : int, default 40
         A regrown sequence may be at most this many tokens longer than the old one.
+    callback : callable, optional
+        ``callback(step, n_steps)`` after each step (1-based), e.g. to draw progress.
 
     Returns
     -------
@@ -397,6 +414,8 @@ def run_smc(
         opts = (max_attempts, reorder_probability, max_extra_tokens)
         parts = _move(parts, beta, step, language_model, ev, rng, counters, likelihood, opts)
         beta_prev = beta
+        if callback is not None:
+            callback(step, n_steps)
     stats = SMCStats(
         n_particles=n_particles,
         n_steps=n_steps,
@@ -599,6 +618,55 @@ def _result(
         particles=tuple(parts.smiles),
         stats=stats,
     )
+
+
+def size_run(
+    n: int, *, n_chains: int = 2, n_particles: int = 100, n_steps: int | None = None
+) -> tuple[int, int, int]:
+    """Chains, particles and steps of a run that should yield a library of ``n`` candidates.
+
+    Unless ``n_steps`` is given, the run makes :data:`PROPOSALS_PER_CANDIDATE` proposals per
+    wanted candidate: ``n_steps = max(MIN_STEPS, ceil(30 n / (n_chains n_particles)))``, so
+    that the cost grows with ``n`` (2 chains of 100 particles: 20 steps for ``n = 100``, 150
+    for ``n = 1000``). About 80 % of early proposals are new distinct repeat units, so the
+    best ``n`` are chosen from several times ``n``.
+
+    Parameters
+    ----------
+    n : int
+        Library size wanted (>= 1).
+    n_chains, n_particles : int
+        Independent chains and particles per chain (>= 1).
+    n_steps : int, optional
+        SMC steps per chain; derived from ``n`` when None.
+
+    Returns
+    -------
+    (n_chains, n_particles, n_steps) : tuple of int
+
+    Raises
+    ------
+    InputError
+        A value that is not a positive integer.
+
+    Examples
+    --------
+    >>> size_run(100), size_run(1000), size_run(1000, n_chains=4), size_run(50, n_steps=7)
+    ((2, 100, 20), (2, 100, 150), (4, 100, 75), (2, 100, 7))
+    """
+    for name, value in (("n", n), ("n_chains", n_chains), ("n_particles", n_particles)):
+        if not _is_int(value, 1):
+            raise InputError(
+                f"The {name!r} parameter of size_run must be a positive integer. Got {value!r}."
+            )
+    if n_steps is None:
+        n_steps = max(MIN_STEPS, math.ceil(PROPOSALS_PER_CANDIDATE * n / (n_chains * n_particles)))
+    elif not _is_int(n_steps, 1):
+        raise InputError(
+            f"The 'n_steps' parameter of size_run must be a positive integer or None. "
+            f"Got {n_steps!r}."
+        )
+    return n_chains, n_particles, int(n_steps)
 
 
 def merge_results(results: Sequence[DesignResult]) -> DesignResult:
