@@ -241,3 +241,61 @@ def test_the_upstream_sizeof_warning_is_filtered_on_the_workers_and_nothing_else
     assert _drop_sizeof_warning(record("Worker exceeded 95% memory budget"))
     with connect(workers=1) as client:
         assert set(client.run(_sizeof_filtered).values()) == {True}
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "vlab.cli", *args]
+
+
+def test_a_normal_run_closes_its_local_cluster_without_warnings(tmp_path):
+    spec = _spec(tmp_path, "quiet", n=40, chunk=5, params={"seconds": 0.01})
+    proc = subprocess.run(
+        _cli("run", str(spec), "--workers", "2", "--no-progress"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "40 done, 0 failed" in proc.stdout
+    for noise in ("still alive", "Traceback", "WARNING", "ERROR", "Port 8787"):
+        assert noise not in proc.stderr, proc.stderr
+
+
+def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_path):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C does, mid-campaign."""
+    spec = _spec(tmp_path, "slow", n=200, chunk=2, params={"seconds": 0.1})
+    store = tmp_path / "slow.zarr"
+    proc = subprocess.Popen(
+        _cli("run", str(spec), "--workers", "2", "--no-progress"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group: the test runner gets no SIGINT
+    )
+    try:
+        _wait_for(lambda: _written(store) >= 20, 120, "the campaign to write a few chunks")
+        os.killpg(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Dask dashboard" in out  # interrupted after the cluster started
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "WARNING" not in err and "ERROR" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) <= 3, err
+    saved = int(read_ledger(store)["status"].sum())
+    assert 20 <= saved < 200
+    assert lines[-1] == (
+        f"vlab: interrupted: {saved} of 200 items of campaign 'slow' are saved in "
+        f"'{store}'. Resume with the same command: vlab run {spec} --workers 2 --no-progress"
+    )
+    rerun = subprocess.run(
+        _cli("run", str(spec), "--synchronous", "--no-progress"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"200 done, 0 failed, 0 pending; this run computed {200 - saved} and" in rerun.stdout
+    assert open_store(store)["value"].values.tolist() == [float(x * x) for x in range(200)]

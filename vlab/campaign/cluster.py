@@ -15,14 +15,17 @@ import copy
 import logging
 import os
 import re
+import signal
+import threading
 import uuid
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from vlab import config
 from vlab.errors import ClusterError, InputError
 
-__all__ = ["connect", "kubernetes_cluster"]
+__all__ = ["check_options", "connect", "kubernetes_cluster"]
 
 _ADDRESS = re.compile(r"^(tcp|tls|inproc|ws|wss)://[^\s]+$")
 
@@ -38,25 +41,55 @@ def _drop_sizeof_warning(record: logging.LogRecord) -> bool:
     return "Sizeof calculation" not in str(record.msg)
 
 
+def _drop_cancelled_warning(record: logging.LogRecord) -> bool:
+    """Logging filter: drop "Async instruction ... ended with CancelledError".
+
+    A worker logs it for each task still running when it is closed (after Ctrl-C, say): the
+    task's result is not wanted any more, so the warning says nothing the user must act on.
+    """
+    return "ended with CancelledError" not in str(record.msg)
+
+
+_FILTERS = {
+    "distributed.sizeof": _drop_sizeof_warning,
+    "distributed.worker.state_machine": _drop_cancelled_warning,
+}
+
+
 def _quiet_sizeof() -> None:
-    """Install :func:`_drop_sizeof_warning` on this process's ``distributed.sizeof`` logger."""
-    logger = logging.getLogger("distributed.sizeof")
-    if _drop_sizeof_warning not in logger.filters:
-        logger.addFilter(_drop_sizeof_warning)
+    """Install the filters of :data:`_FILTERS` on this process's distributed loggers."""
+    for name, drop in _FILTERS.items():
+        logger = logging.getLogger(name)
+        if drop not in logger.filters:
+            logger.addFilter(drop)
 
 
-def _prepare(client) -> None:
-    """Quiet the sizeof warning here, on the workers, and on workers that join later."""
+def _setup_worker() -> None:
+    """In a worker process: the log filters, and Ctrl-C left to the client.
+
+    A Ctrl-C in a terminal reaches every process of the foreground group, the LocalCluster's
+    worker processes included; the client stops them in order, so they ignore SIGINT.
+    """
+    _quiet_sizeof()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _prepare(client, *, local: bool) -> None:
+    """Quiet the known warnings here and on the workers (also those that join later).
+
+    On the workers of a cluster made here (``local``), SIGINT is ignored as well.
+    """
     from distributed.diagnostics.plugin import WorkerPlugin
 
-    class _Quiet(WorkerPlugin):
-        name = "vlab-quiet-sizeof"
+    class _Setup(WorkerPlugin):
+        name = "vlab-worker-setup"
 
         def setup(self, worker):
-            _quiet_sizeof()
+            (_setup_worker if local else _quiet_sizeof)()
 
     _quiet_sizeof()
-    client.register_plugin(_Quiet())
+    client.register_plugin(_Setup())
 
 
 _MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
@@ -172,6 +205,29 @@ def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())[:300]
 
 
+def check_options(
+    *, workers: int | None = None, scheduler: str | None = None, kubernetes: bool = False
+) -> None:
+    """Validate where a campaign runs (see :func:`connect`) without starting anything.
+
+    Raises
+    ------
+    InputError
+        If more than one place is chosen, ``workers`` < 1, or ``scheduler`` is no address.
+    """
+    chosen = sum([workers is not None, scheduler is not None, bool(kubernetes)])
+    if chosen > 1:
+        raise InputError("Use only one of --workers, --scheduler and --kubernetes.")
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)):
+        raise InputError(f"The number of workers must be an integer >= 1. Got {workers!r}.")
+    if workers is not None and workers < 1:
+        raise InputError(f"The number of workers must be >= 1. Got {workers}.")
+    if scheduler is not None and not _ADDRESS.match(scheduler):
+        raise InputError(
+            f"The scheduler address must look like tcp://HOST:PORT. Got {scheduler!r}."
+        )
+
+
 @contextlib.contextmanager
 def connect(
     *,
@@ -180,6 +236,10 @@ def connect(
     kubernetes: bool = False,
 ) -> Iterator:
     """A ``distributed.Client`` for a campaign; closes what it created on exit.
+
+    On exit the client is closed first, then the cluster, each with a timeout and without
+    distributed's shutdown warnings. The worker processes of a LocalCluster do not see a
+    Ctrl-C typed in the terminal: the ``KeyboardInterrupt`` of this process closes them.
 
     Parameters
     ----------
@@ -190,37 +250,121 @@ def connect(
     kubernetes : bool
         Create the cluster on Kubernetes through the dask-kubernetes operator.
     """
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    chosen = sum([workers is not None, scheduler is not None, bool(kubernetes)])
-    if chosen > 1:
-        raise InputError("Use only one of --workers, --scheduler and --kubernetes.")
-    if workers is not None and workers < 1:
-        raise InputError(f"The number of workers must be >= 1. Got {workers}.")
-    if scheduler is not None and not _ADDRESS.match(scheduler):
-        raise InputError(
-            f"The scheduler address must look like tcp://HOST:PORT. Got {scheduler!r}."
-        )
-    with contextlib.ExitStack() as stack:
+    check_options(workers=workers, scheduler=scheduler, kubernetes=kubernetes)
+    client = cluster = None
+    interrupted = False
+    try:
         if scheduler is not None:
-            try:
-                client = stack.enter_context(Client(scheduler, timeout="10s"))
-            except OSError as err:
-                raise ClusterError(
-                    f"Could not reach the Dask scheduler at {scheduler}: {err}"
-                ) from None
+            client = _remote_client(scheduler)
         else:
-            cluster = stack.enter_context(
-                kubernetes_cluster()
-                if kubernetes
-                else LocalCluster(
-                    n_workers=workers or config.get("cluster.n_workers"),
-                    threads_per_worker=config.get("cluster.threads_per_worker"),
-                    processes=True,
-                    dashboard_address=config.get("cluster.dashboard_address"),
-                    memory_limit=config.get("cluster.memory_limit"),
-                )
-            )
-            client = stack.enter_context(Client(cluster))
-        _prepare(client)
+            with contextlib.nullcontext() if kubernetes else _sigint_held():
+                cluster = kubernetes_cluster() if kubernetes else _local_cluster(workers)
+            client = Client(cluster)
+        _prepare(client, local=cluster is not None and not kubernetes)
         yield client
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        _shutdown(client, cluster, interrupted=interrupted)
+
+
+def _remote_client(scheduler: str):
+    from distributed import Client
+
+    try:
+        return Client(scheduler, timeout="10s")
+    except OSError as err:
+        raise ClusterError(f"Could not reach the Dask scheduler at {scheduler}: {err}") from None
+
+
+def _local_cluster(workers: int | None):
+    from distributed import LocalCluster
+
+    with warnings.catch_warnings():
+        # "Port 8787 is already in use ... Hosting the HTTP server on port N instead": the
+        # dashboard link printed next names the port actually used.
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        return LocalCluster(
+            n_workers=workers or config.get("cluster.n_workers"),
+            threads_per_worker=config.get("cluster.threads_per_worker"),
+            processes=True,
+            dashboard_address=config.get("cluster.dashboard_address"),
+            memory_limit=config.get("cluster.memory_limit"),
+        )
+
+
+_CLOSE_TIMEOUT = 20.0  # seconds for the client, then the cluster, to close after a normal run
+_INTERRUPT_TIMEOUT = 5.0  # the same after Ctrl-C
+
+
+def _shutdown(client, cluster, *, interrupted: bool) -> None:
+    """Close ``client``, then ``cluster``: bounded, quiet, and not interrupted by Ctrl-C."""
+    timeout = _INTERRUPT_TIMEOUT if interrupted else _CLOSE_TIMEOUT
+    with _sigint_ignored(), _distributed_logs_silenced():
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close(timeout=timeout)
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close(timeout=timeout)
+
+
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """While the cluster starts, block SIGINT; a Ctrl-C typed meanwhile is raised after.
+
+    A Ctrl-C in a terminal reaches every process of its foreground group. The threads and
+    worker processes started meanwhile inherit the blocked signal (the mask survives fork and
+    exec), so a Ctrl-C never reaches the workers' code: the client stops them, in order.
+    Outside the main thread, does nothing.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # starting it later would unblock SIGINT here
+    caught: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT for a while (in the main thread only; elsewhere do nothing)."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or previous is None:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _distributed_logs_silenced() -> Iterator[None]:
+    """Only errors of distributed's loggers reach the terminal while the cluster closes.
+
+    Closing logs warnings such as "Worker process still alive after 4.0 seconds, killing"
+    (a worker that was slow to exit after its work was done) that need no action.
+    """
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)

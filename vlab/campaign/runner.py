@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import os
+import signal
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -33,7 +36,7 @@ from vlab.campaign.spec import CampaignSpec
 from vlab.campaign.tasks import chunk_arrays, run_chunk
 from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
-from vlab.errors import StoreError
+from vlab.errors import InputError, SpecError, StoreError
 
 __all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
@@ -77,8 +80,7 @@ class CampaignReport:
 
 def plan_campaign(spec: CampaignSpec) -> Plan:
     """Validate parameters, build the items and their content hashes."""
-    kind = get_kind(spec.kind)
-    params = kind.check_params(dict(spec.params))
+    kind, params = _kind_and_params(spec)
     items = make_items(spec, kind, params)
     identity = kind.identify(params)
     hashes = [content_hash(kind.name, kind.version, identity, item_fingerprint(it)) for it in items]
@@ -91,6 +93,65 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
         hashes=hashes,
         outputs=kind.outputs(params, items),
     )
+
+
+def _check_store_path(spec: CampaignSpec) -> None:
+    """The store of ``spec`` is an existing vlab store, or a path where one can be made."""
+    store = spec.store
+    if store.exists():
+        if not (store / "zarr.json").is_file():
+            what = "a folder that is not a vlab store" if store.is_dir() else "a file"
+            raise SpecError(
+                f"{spec.source}: the 'store' path {str(store)!r} is {what}; it is left "
+                "untouched. Give a new path (a folder name ending in .zarr) or an existing "
+                "store of this campaign."
+            )
+        return  # whether it holds this campaign's items is checked under the writer lock
+    parent = store.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        why = "is a file" if not parent.is_dir() else "is not writable"
+        raise SpecError(
+            f"{spec.source}: the 'store' {str(store)!r} cannot be created: {str(parent)!r} "
+            f"{why}. Choose a 'store' path in a folder you can write to."
+        )
+
+
+def _check_specs(specs: Sequence[CampaignSpec]) -> list[Plan | None]:
+    """Validate every spec of a batch before anything runs; plan those that can be planned.
+
+    A spec whose inputs are the catalog entry that an earlier campaign of the batch writes
+    cannot make its items yet: its kind and parameters are checked and its plan is ``None``.
+    """
+    made: set[str] = set()  # catalog entries that earlier campaigns of the batch write
+    stores: dict[Path, str] = {}
+    plans: list[Plan | None] = []
+    for spec in specs:
+        if spec.store in stores:
+            raise SpecError(
+                f"{spec.source}: the campaigns {stores[spec.store]!r} and {spec.name!r} both "
+                f"write the store {str(spec.store)!r}; give each campaign its own 'store'."
+            )
+        stores[spec.store] = spec.name
+        _check_store_path(spec)
+        if spec.inputs.catalog is not None and spec.inputs.catalog in made:
+            _kind_and_params(spec)
+            plans.append(None)
+        else:
+            plans.append(plan_campaign(spec))
+        if spec.register:
+            made.add(spec.name)
+    return plans
+
+
+def _kind_and_params(spec: CampaignSpec) -> tuple[Kind, dict[str, Any]]:
+    """The kind of ``spec`` and its checked parameters; errors name the spec's file."""
+    try:
+        kind = get_kind(spec.kind)
+        return kind, kind.check_params(dict(spec.params))
+    except InputError as err:
+        raise type(err)(f"{spec.source}: {err}") from None
 
 
 def _ensure_store(plan: Plan) -> None:
@@ -250,10 +311,16 @@ class _Writer:
             ledger["worker"][j] = record["worker"]
             if record["error"] and len(self.errors) < 5:
                 self.errors.append(f"item {i}: {record['error']}")
-        catalog.write_chunk(
-            plan.spec.store, chunk.start, values, status=status, outputs=plan.outputs, ledger=ledger
-        )
-        self.status[chunk.start : chunk.stop] = status
+        with _interrupt_deferred():
+            catalog.write_chunk(
+                plan.spec.store,
+                chunk.start,
+                values,
+                status=status,
+                outputs=plan.outputs,
+                ledger=ledger,
+            )
+            self.status[chunk.start : chunk.stop] = status
 
     def _existing(self, chunk: _Chunk) -> dict[str, np.ndarray]:
         ds = catalog.open_store(self.plan.spec.store)[list(self.plan.outputs)]
@@ -419,32 +486,44 @@ def run_campaign(
         Show a progress bar (tqdm) on stderr.
     retry_failed : bool
         Evaluate again the items that failed in an earlier run.
+
+    Raises
+    ------
+    SpecError
+        If the kind, its parameters, the inputs or the store path are invalid.
+    StoreLockedError
+        If another process is writing the store.
     """
-    t0 = time.perf_counter()
-    plan = plan_campaign(spec)
-    store = spec.store
-    store.parent.mkdir(parents=True, exist_ok=True)
-    report_path = ""
-    with catalog.StoreLock(store):
-        _ensure_store(plan)
-        status = catalog.read_ledger(store)["status"]
-        todo = (status == Status.PENDING) | ((status == Status.FAILED) if retry_failed else False)
-        done_here = {plan.hashes[i]: (store, int(i)) for i in np.flatnonzero(status == Status.DONE)}
-        wanted = {plan.hashes[i] for i in np.flatnonzero(todo)}
-        sources = {h: done_here[h] for h in wanted if h in done_here}
-        sources.update(_catalog_sources(plan, wanted - set(sources)))
-        writer = _Writer(plan, _load_copies(sources, plan.outputs), status.copy())
-        chunks, _ = _make_chunks(plan, todo, set(sources))
-        with (
-            _progress(plan, todo, client, progress) as bar,
-            _perf_report(client, store) as report_path,
-        ):
-            _run_chunks(plan, chunks, writer, client, bar)
-        counts = catalog.count_status(writer.status)
-        catalog.update_attrs(store, {"updated": _now(), **{f"n_{k}": v for k, v in counts.items()}})
-        catalog.consolidate(store)
+    (plan,) = _check_specs([spec])
+    with catalog.StoreLock(spec.store):
+        report = _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
     if spec.register:
-        catalog.register(spec.name, store, description=spec.description, kind=plan.kind.name)
+        catalog.register(spec.name, spec.store, description=spec.description, kind=plan.kind.name)
+    return report
+
+
+def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> CampaignReport:
+    """Run ``plan`` while this process holds the writer lock of its store."""
+    t0 = time.perf_counter()
+    store = plan.spec.store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_store(plan)
+    status = catalog.read_ledger(store)["status"]
+    todo = (status == Status.PENDING) | ((status == Status.FAILED) if retry_failed else False)
+    done_here = {plan.hashes[i]: (store, int(i)) for i in np.flatnonzero(status == Status.DONE)}
+    wanted = {plan.hashes[i] for i in np.flatnonzero(todo)}
+    sources = {h: done_here[h] for h in wanted if h in done_here}
+    sources.update(_catalog_sources(plan, wanted - set(sources)))
+    writer = _Writer(plan, _load_copies(sources, plan.outputs), status.copy())
+    chunks, _ = _make_chunks(plan, todo, set(sources))
+    with (
+        _progress(plan, todo, client, progress) as bar,
+        _perf_report(client, store) as report_path,
+    ):
+        _run_chunks(plan, chunks, writer, client, bar)
+    counts = catalog.count_status(writer.status)
+    catalog.update_attrs(store, {"updated": _now(), **{f"n_{k}": v for k, v in counts.items()}})
+    catalog.consolidate(store)
     return CampaignReport(
         store=store,
         n_items=len(plan.items),
@@ -458,6 +537,30 @@ def run_campaign(
         performance_report=str(report_path or ""),
         errors=tuple(writer.errors),
     )
+
+
+@contextlib.contextmanager
+def _interrupt_deferred():
+    """Hold a Ctrl-C back while a chunk is written, then deliver it.
+
+    A chunk's outputs, ledger and status are written together, so an interrupted run leaves
+    only whole chunks behind (in the main thread; elsewhere signals cannot arrive anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is None:  # a handler installed outside Python: leave it alone
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and callable(previous):
+            previous(signal.SIGINT, None)
 
 
 def _now() -> str:
@@ -474,8 +577,10 @@ def _perf_report(client, store: Path):
     from distributed import performance_report
 
     path = store.with_name(store.name + ".performance.html")
-    with performance_report(filename=str(path)):
-        yield str(path)
+    report = performance_report(filename=str(path))
+    report.__enter__()
+    yield str(path)  # a run that fails or is interrupted writes no report
+    report.__exit__(None, None, None)
 
 
 def run_campaigns(
@@ -490,13 +595,63 @@ def run_campaigns(
 ) -> list[CampaignReport]:
     """Run ``specs`` in order on one cluster (or in this process if ``synchronous``).
 
-    The cluster is made by :func:`vlab.campaign.connect`; its dashboard link is printed first.
-    """
-    from vlab.campaign.cluster import connect
+    Before a cluster starts, everything that can fail fast is checked: the cluster options,
+    each spec (kind, parameters, inputs, store path), every store's writer lock (taken here,
+    held to the end) and whether an existing store holds this spec's items. Then the cluster
+    is made by :func:`vlab.campaign.connect`; its dashboard link is printed first.
 
+    A ``KeyboardInterrupt`` (Ctrl-C) leaves every chunk written so far in the stores; it
+    carries a note saying how many items of the interrupted campaign are saved.
+
+    Raises
+    ------
+    SpecError, InputError
+        If a spec or a cluster option is invalid (no cluster was started).
+    StoreLockedError
+        If another process writes one of the stores (no cluster was started).
+    """
+    from vlab.campaign.cluster import check_options, connect
+
+    if not synchronous:
+        check_options(workers=workers, scheduler=scheduler, kubernetes=kubernetes)
+    plans = _check_specs(specs)
     kw = {"progress": progress, "retry_failed": retry_failed}
-    if synchronous:
-        return [run_campaign(spec, **kw) for spec in specs]
-    with connect(workers=workers, scheduler=scheduler, kubernetes=kubernetes) as client:
-        print(f"Dask dashboard: {client.dashboard_link}", flush=True)
-        return [run_campaign(spec, client=client, **kw) for spec in specs]
+    with contextlib.ExitStack() as stack:
+        for spec in specs:
+            spec.store.parent.mkdir(parents=True, exist_ok=True)
+            stack.enter_context(catalog.StoreLock(spec.store))
+        for plan in plans:
+            if plan is not None:
+                _ensure_store(plan)
+        client = None
+        if not synchronous:
+            client = stack.enter_context(
+                connect(workers=workers, scheduler=scheduler, kubernetes=kubernetes)
+            )
+            print(f"Dask dashboard: {client.dashboard_link}", flush=True)
+        reports = []
+        for spec, plan in zip(specs, plans, strict=True):
+            try:
+                report = _run_locked(plan or plan_campaign(spec), client, **kw)
+            except KeyboardInterrupt as err:
+                err.add_note(_saved_note(spec))
+                raise
+            if spec.register:
+                catalog.register(
+                    spec.name, spec.store, description=spec.description, kind=spec.kind
+                )
+            reports.append(report)
+    return reports
+
+
+def _saved_note(spec: CampaignSpec) -> str:
+    """What an interrupted campaign left in its store, in words."""
+    try:
+        counts = catalog.count_status(catalog.read_ledger(spec.store)["status"])
+    except (StoreError, OSError, KeyError):
+        return f"campaign {spec.name!r} had not written its store {str(spec.store)!r} yet"
+    failed = f", {counts['failed']} failed" if counts["failed"] else ""
+    return (
+        f"{counts['done']} of {sum(counts.values())} items of campaign {spec.name!r} are "
+        f"saved in {str(spec.store)!r}{failed}"
+    )
