@@ -56,9 +56,10 @@ def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
         "name: cli-probe\nkind: engine-probe\nstore: out/p.zarr\nchunk_size: 4\n"
         "params: {fail_every: 5}\ninputs: {generator: range, n: 10}\n"
     )
-    assert main(["run", str(spec), "--synchronous", "--no-progress"]) == 0
-    out = capsys.readouterr().out
+    assert main(["run", str(spec), "--synchronous", "--no-progress"]) == 1  # items failed
+    out, err = capsys.readouterr()
     assert "10 items" in out and "8 done, 2 failed" in out
+    assert "2 items failed" in err and "--retry-failed" in err
     assert main(["status", str(tmp_path / "out/p.zarr"), "--json"]) == 0
     out = capsys.readouterr().out
     assert '"done": 8' in out and "fails on purpose" in out
@@ -71,8 +72,11 @@ def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
 
 
 def test_status_of_a_missing_store_is_one_clear_line(tmp_path, capsys):
-    assert main(["status", str(tmp_path / "none.zarr")]) == 1
-    assert "No vlab store at" in capsys.readouterr().err
+    assert main(["status", str(tmp_path / "none.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert "none.zarr' does not exist" in err and "catalog entry name" in err
+    assert main(["status", str(tmp_path)]) == 2
+    assert "is not a vlab store (no zarr.json)" in capsys.readouterr().err
 
 
 def test_kinds_lists_the_probe(capsys):
@@ -157,3 +161,201 @@ def test_conductance_experiment_errors_are_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["conductance", "experiment", "--help"])
     assert "histograms side by side" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------
+# Bad input is refused before any cluster starts (in well under a second).
+
+
+@pytest.fixture
+def no_cluster(monkeypatch):
+    """Make every way of starting a Dask cluster fail the test (and record it)."""
+    import distributed
+
+    import vlab.campaign.cluster
+
+    started = []
+
+    def forbidden(name):
+        def start(*args, **kwargs):
+            started.append(name)
+            raise AssertionError(f"{name} was called: a cluster started before the error")
+
+        return start
+
+    monkeypatch.setattr(distributed, "LocalCluster", forbidden("LocalCluster"))
+    monkeypatch.setattr(distributed, "Client", forbidden("Client"))
+    monkeypatch.setattr(vlab.campaign.cluster, "connect", forbidden("connect"))
+    from vlab.campaign import kind_names
+
+    kind_names()  # the kinds' modules are imported once, outside the timed calls
+    return started
+
+
+def _timed_main(argv, capsys):
+    import time
+
+    start = time.perf_counter()
+    code = main(argv)
+    seconds = time.perf_counter() - start
+    return code, capsys.readouterr().err, seconds
+
+
+PROBE = "name: p\nkind: engine-probe\nstore: p.zarr\ninputs: {generator: range, n: 5}\n"
+BAD_SPECS = {
+    "unknown kind": (
+        PROBE.replace("engine-probe", "engine-prob"),
+        "Unknown campaign kind 'engine-prob'; registered kinds: ",
+    ),
+    "wrong parameter type": (
+        PROBE + "params: {seconds: fast}\n",
+        "engine-probe: 'seconds' must be a number >= 0. Got 'fast'.",
+    ),
+    "misspelt key": (PROBE + "chunksize: 5\n", "unknown key 'chunksize'; allowed keys: chunk_size"),
+    "misspelt inputs key": (
+        PROBE.replace("n: 5", "n: 5, sed: 1"),
+        "unknown key inputs.'sed'; allowed keys:",
+    ),
+    "unknown parameter": (
+        PROBE + "params: {second: 1}\n",
+        "engine-probe: unknown parameter(s) ['second']; allowed: ['busy', 'fail_every', 'seconds']",
+    ),
+    "unknown generator": (
+        PROBE.replace("generator: range", "generator: rnage"),
+        "the 'inputs.generator' 'rnage' is not a generator of kind 'engine-probe'; its "
+        "generators: range.",
+    ),
+    "chunk size": (PROBE + "chunk_size: 0\n", "the 'chunk_size' key must be > 0. Got 0."),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_run_refuses_a_bad_spec_fast_and_before_any_cluster(case, tmp_path, capsys, no_cluster):
+    text, message = BAD_SPECS[case]
+    spec = tmp_path / "p.yaml"
+    spec.write_text(text)
+    code, err, seconds = _timed_main(["run", str(spec), "--no-progress"], capsys)
+    assert code == 2, err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert f"vlab: error: {spec}: " in err  # the message names the file
+    assert no_cluster == [] and seconds < 1.0
+    assert not (tmp_path / "p.zarr").exists()
+
+
+def test_run_refuses_a_store_path_that_is_a_file(tmp_path, capsys, no_cluster):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(PROBE)
+    (tmp_path / "p.zarr").write_text("not a store")
+    code, err, seconds = _timed_main(["run", str(spec)], capsys)
+    assert code == 2 and no_cluster == [] and seconds < 1.0
+    assert f"the 'store' path '{tmp_path / 'p.zarr'}' is a file; it is left untouched" in err
+    assert (tmp_path / "p.zarr").read_text() == "not a store"
+
+
+def test_run_refuses_bad_cluster_options_before_the_spec_runs(tmp_path, capsys, no_cluster):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(PROBE)
+    code, err, _ = _timed_main(["run", str(spec), "--workers", "0"], capsys)
+    assert code == 2 and "The number of workers must be >= 1. Got 0." in err
+    code, err, _ = _timed_main(["run", str(spec), "--scheduler", "localhost:8786"], capsys)
+    assert code == 2 and "must look like tcp://HOST:PORT. Got 'localhost:8786'" in err
+    assert no_cluster == [] and not (tmp_path / "p.zarr").exists()
+
+
+def test_a_store_being_written_is_refused_fast_and_before_any_cluster(tmp_path, capsys, no_cluster):
+    from vlab.catalog import StoreLock
+
+    spec = tmp_path / "p.yaml"
+    spec.write_text(PROBE)
+    with StoreLock(tmp_path / "p.zarr"):
+        code, err, seconds = _timed_main(["run", str(spec), "--no-progress"], capsys)
+    assert code == 2 and no_cluster == [] and seconds < 1.0
+    assert f"The store '{tmp_path / 'p.zarr'}' is being written by another campaign (pid" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_demo_refuses_a_store_being_written_before_any_cluster(tmp_path, capsys, no_cluster):
+    from vlab.catalog import StoreLock
+
+    out = tmp_path / "demo"
+    argv = ["demo", "--quick", "--out", str(out)]
+    with StoreLock(out / "stores" / "breakjunction.zarr"):
+        assert main(argv) == 2  # the first call imports the MD modules; the timed one does not
+        code, err, seconds = _timed_main(argv, capsys)
+    assert code == 2 and no_cluster == [] and seconds < 1.0
+    assert "breakjunction.zarr' is being written by another campaign" in err
+
+
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ("Tg>=abc", "Cannot parse the target 'Tg>=abc'."),
+        ("density>=1 g/cm3", "the target names ['density']; the forward models predict"),
+    ],
+)
+def test_design_refuses_a_bad_target_before_any_cluster(
+    target, message, tmp_path, capsys, no_cluster
+):
+    pytest.importorskip("rdkit")
+    argv = ["polymers", "design", "--target", target, "--out", str(tmp_path), "--workers", "2"]
+    assert main(argv) == 2  # the first call imports the design modules; the timed one does not
+    code, err, seconds = _timed_main(argv, capsys)
+    assert code == 2, err
+    assert message in err and no_cluster == [] and seconds < 1.0
+
+
+def test_experiment_refuses_a_bad_campaign_before_any_cluster(tmp_path, capsys, no_cluster):
+    import yaml
+
+    (tmp_path / "model.npz").write_bytes(b"")  # exists: no training, the campaigns come next
+    path = _tiny_experiment(tmp_path, "model.npz")
+    spec = yaml.safe_load((tmp_path / "experiment.yaml").read_text())
+    spec["campaigns"]["md"]["params"]["protocol"]["sped"] = 0.5
+    (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(spec))
+    code, err, seconds = _timed_main(["conductance", "experiment", path], capsys)
+    assert code == 2 and no_cluster == [] and seconds < 1.0
+    assert "'sped'" in err
+
+
+def _seconds(cmd, **kw):
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kw)
+    return proc, time.perf_counter() - start
+
+
+def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_as_fast_as_vlab_imports(tmp_path):
+    """Measured in a fresh process: the error costs about a second beyond the imports at most.
+
+    (A LocalCluster alone takes several seconds to start; the margin allows for a busy host.)
+    """
+    spec = tmp_path / "p.yaml"
+    spec.write_text(PROBE.replace("engine-probe", "engine-prob"))
+    warm = "import vlab.cli, vlab.campaign; vlab.campaign.kind_names()"
+    _, imports = _seconds([sys.executable, "-c", warm])
+    bad, seconds = _seconds([sys.executable, "-m", "vlab.cli", "run", str(spec)])
+    assert bad.returncode == 2 and "Unknown campaign kind 'engine-prob'" in bad.stderr
+    assert "Dask dashboard" not in bad.stdout and seconds < 1.5 * imports + 1.0
+    spec.write_text(PROBE)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from vlab.catalog import StoreLock\n"
+            f"with StoreLock({str(tmp_path / 'p.zarr')!r}):\n"
+            "    print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        locked, seconds = _seconds([sys.executable, "-m", "vlab.cli", "run", str(spec)])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert locked.returncode == 2, locked.stderr
+    assert f"is being written by another campaign (pid {holder.pid} on" in locked.stderr
+    assert "Dask dashboard" not in locked.stdout and seconds < 1.5 * imports + 1.0
+    assert len(locked.stderr.strip().splitlines()) == 1

@@ -1,7 +1,9 @@
 """The ``vlab`` command line.
 
-User mistakes print one line ``vlab: error: ...`` and exit with status 2; failed
-calculations or stores exit with 1; no tracebacks unless ``--debug`` is given.
+Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, or a store that
+another campaign is writing), reported in one line ``vlab: error: ...`` before any cluster
+starts; 1 failed calculations (``vlab run`` with failed items) or a broken store; 130 Ctrl-C,
+after saying what was saved. No tracebacks unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from vlab import __version__
 from vlab._utils import pin_blas_threads
-from vlab.errors import InputError, VlabError
+from vlab.errors import InputError, StoreLockedError, VlabError
 
 __all__ = ["main"]
 
@@ -48,13 +51,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"  failed {line}")
     if report.performance_report:
         print(f"performance report: {report.performance_report}")
+    if report.failed or report.pending:
+        print(
+            f"vlab: {report.failed} items failed, {report.pending} pending: "
+            f"vlab status {shlex.quote(str(report.store))} shows the errors; "
+            "run again with --retry-failed to evaluate failed items again.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _status_store(name_or_path: str) -> Path:
+    """The store at a path, or of a catalog entry; an :class:`InputError` otherwise."""
+    from vlab import catalog
+
+    path = Path(name_or_path)
+    if (path / "zarr.json").is_file():
+        return path
+    if not path.exists() and name_or_path in {e.name for e in catalog.list_entries()}:
+        return catalog.get_entry(name_or_path).location
+    what = "does not exist" if not path.exists() else "is not a vlab store (no zarr.json)"
+    raise InputError(
+        f"{name_or_path!r} {what}. vlab status takes the path of a .zarr store written by "
+        "vlab run, or a catalog entry name (see vlab catalog list)."
+    )
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
     from vlab import catalog
 
-    path = Path(args.store)
+    path = _status_store(args.store)
     ds = catalog.open_store(path)
     counts = catalog.count_status(ds["status"].values)
     print(
@@ -167,7 +194,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run or resume a campaign from a YAML spec",
         description="Run a campaign spec on a Dask cluster: a new LocalCluster by "
         "default, an existing scheduler (--scheduler) or Kubernetes (--kubernetes). "
-        "Running the same spec again resumes: only missing items are computed.",
+        "Running the same spec again resumes: only missing items are computed. "
+        "The spec and the store's writer lock are checked before a cluster starts. "
+        "Exit status: 0 all items done; 1 some items failed (vlab status STORE lists "
+        "them; --retry-failed evaluates them again); 2 a bad spec or option, or a store "
+        "that another campaign is writing; 130 interrupted (Ctrl-C): finished chunks "
+        "are saved and the same command resumes.",
     )
     p.add_argument("spec", help="campaign spec (YAML); see examples/ and `vlab kinds`")
     from vlab._cli_labs import add_cluster_options
@@ -182,7 +214,7 @@ def _parser() -> argparse.ArgumentParser:
         help="show the ledger of a store (done, failed, pending)",
         description="Count items by status, show provenance and failed items.",
     )
-    p.add_argument("store", help="path of a .zarr store")
+    p.add_argument("store", help="path of a .zarr store, or a catalog entry name")
     p.add_argument("--errors", type=int, default=5, help="failed items to show (default 5)")
     p.add_argument("--json", action="store_true", help="also print the counts as JSON")
     p.set_defaults(func=_cmd_status)
@@ -227,6 +259,16 @@ def _extensions():
     return _cli_labs.REGISTER
 
 
+def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
+    """One message: what was saved (the runner's note, if any) and how to resume."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = shlex.join(["vlab", *words])
+    notes = getattr(err, "__notes__", ())
+    if not notes:
+        return f"vlab: interrupted. Run the same command again to resume: {command}"
+    return f"vlab: interrupted: {'; '.join(notes)}. Resume with the same command: {command}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vlab`` command."""
     pin_blas_threads(1)
@@ -234,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except InputError as err:
+    except (InputError, StoreLockedError) as err:
         if args.debug:
             raise
         print(f"vlab: error: {err}", file=sys.stderr)
@@ -244,8 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"vlab: error: {err}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("vlab: interrupted; run the same command again to resume.", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        print(_interrupted(err, argv), file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
