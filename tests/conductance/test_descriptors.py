@@ -9,14 +9,8 @@ from scipy import sparse
 pytest.importorskip("dscribe")  # the 'descriptors' extra
 from ase import Atoms
 
-from vlab.conductance.descriptors import (
-    DescriptorSettings,
-    batch_slab_matrix,
-    compute_descriptors,
-    pool_global,
-    slab_matrix,
-    soft_minimum,
-)
+from vlab.conductance.descriptors import DescriptorSettings, compute_descriptors
+from vlab.conductance.pooling import batch_slab_matrix, pool_global, slab_matrix, soft_minimum
 from vlab.conductance.structures import build_point_contact, build_wire, perturb
 from vlab.errors import InputError, InvalidStructureError
 

@@ -16,9 +16,6 @@ from vlab.conductance.descriptors import (
     DescriptorSettings,
     LocalDescriptors,
     compute_descriptors,
-    pool_global,
-    slab_matrix,
-    soft_minimum,
 )
 from vlab.conductance.embedding import embed_neck
 from vlab.conductance.histogram import (
@@ -27,6 +24,7 @@ from vlab.conductance.histogram import (
     plot_histogram,
     plot_traces,
 )
+from vlab.conductance.pooling import pool_global, slab_matrix, soft_minimum
 from vlab.conductance.structures import (
     ELEMENTS,
     build_contact,

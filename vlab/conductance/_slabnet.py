@@ -1,6 +1,6 @@
 """A small numpy network with neck-aware slab pooling, trained end to end (private).
 
-Forward pass for a batch of structures (see :mod:`vlab.conductance.descriptors`)::
+Forward pass for a batch of structures (see :mod:`vlab.conductance.pooling`)::
 
     h = tanh(... tanh(x W1 + b1) ...)            per centre, x standardised SOAP
     a = softplus(h W_out + b_out)                 per-atom contribution, G0 (>= 0)
@@ -23,12 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, sparse
 
-from vlab.conductance.descriptors import (
-    LocalDescriptors,
-    _soft_minimum,
-    batch_end_planes,
-    batch_slab_matrix,
-)
+from vlab.conductance.descriptors import LocalDescriptors
+from vlab.conductance.pooling import batch_end_planes, batch_slab_matrix, soft_minimum_weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,10 +124,10 @@ def pool(c: np.ndarray, batch: Batch, temperature: float, head: np.ndarray | Non
     G = m for a uniform wire (r = 1); a neck between wider electrodes (r < 1) conducts up to
     (1 + κ) m: a series "contact" term that falls as the electrodes widen.
     """
-    m, w = _soft_minimum(c, batch.groups, temperature)
+    m, w = soft_minimum_weights(c, batch.groups, temperature)
     if head is None:
         return m, (c, m, w, None)
-    e, we = _soft_minimum(c[batch.end_planes], batch.end_groups, temperature)
+    e, we = soft_minimum_weights(c[batch.end_planes], batch.end_groups, temperature)
     e2 = np.maximum(e.reshape(-1, 2), 1e-9)
     kappa, q = coupling_constants(head)
     r = m[:, None] / e2

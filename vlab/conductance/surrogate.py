@@ -13,7 +13,7 @@ G/G0. Each ensemble member is a small numpy network trained end to end (the pool
    with ``electrode_coupling=True`` it is combined with the soft minima of the outermost
    electrode layers, so that a neck between wider electrodes conducts more.
 
-See :mod:`vlab.conductance.descriptors` for why this is size-independent. The members differ
+See :mod:`vlab.conductance.pooling` for why this is size-independent. The members differ
 by initial weights (and, with ``bootstrap=True``, resamples of the training structures);
 ``predict(X, return_std=True)`` returns the ensemble mean and standard deviation.
 
