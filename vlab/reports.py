@@ -164,7 +164,8 @@ def design_library(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write_library_csv(out / "library.csv", lib, props)
-    top = _draw_top10(out / "top10.png", lib, props, target)
+    implausible_ll = pool["log_likelihood"][~pool["plausible"]]
+    top = _draw_top10(out / "top10.png", lib, props, target, implausible_ll)
     report = {
         "store": str(store),
         "target": str(target),
@@ -263,15 +264,22 @@ def _value(mean: float, std: float, unit: str) -> str:
     return f"{mean:.{digits}f} ± {std:.{digits}f} {unit}".rstrip()
 
 
-def _draw_top10(path: Path, lib: dict[str, Any], props: list[str], target) -> dict[str, int]:
-    """Draw the ten most likely plausible candidates (all ten best if none is plausible)."""
+def _draw_top10(
+    path: Path, lib: dict[str, Any], props: list[str], target, implausible_ll: np.ndarray
+) -> dict[str, int]:
+    """Draw the ten most likely plausible candidates (all ten best if none is plausible).
+
+    ``implausible_ll`` are the log-likelihoods of the pool's implausible candidates: those
+    above the last one shown were excluded from the figure (and ranked after the plausible
+    ones in the library).
+    """
     from vlab.polymers.design import MAX_SA_SCORE, PROPERTY_SYMBOLS, PROPERTY_UNITS, draw_grid
 
     plausible = np.flatnonzero(lib["plausible"])
     show = plausible[:10] if len(plausible) else np.arange(min(10, len(lib["smiles"])))
     ll = lib["log_likelihood"]
     cut = ll[show[-1]]
-    excluded = int(np.sum(~lib["plausible"] & (ll >= cut))) if len(plausible) else 0
+    excluded = int(np.sum(implausible_ll >= cut)) if len(plausible) else 0
     legends = []
     for r in show:
         values = ", ".join(

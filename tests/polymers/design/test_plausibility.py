@@ -34,6 +34,13 @@ def test_common_polymers_pass(smiles):
         ("*C1=C2CCC1CC2*", ("anti_bredt",)),  # bridgehead double bond in norbornene
         ("*C1C#CCCC1*", ("strained_pi",)),  # cyclohexyne
         ("*CC(*)C1CC1", ("ring3",)),  # a pendant cyclopropane
+        # found by the sampler: a cyclobutadiene that RDKit perceives as part of an aromatic
+        # annulene, and a 4-membered ring in a fused aromatic system
+        ("*NC(=O)C(=O)Nc1ccc2ncc3ccc3ccc3c(=O)n(*)c(=O)c3ccc2c1", ("ring4", "fused_small")),
+        (
+            "*C(=O)Nc1ccc(C(=O)c2cccc3ccn-3c(=O)c3cc(-c4ccc(NC(=O)C(*)=O)cc4)ccc3c(C(=O)O)cc2)cc1",
+            ("ring4", "fused_small"),
+        ),
     ],
 )
 def test_strained_units_are_flagged(smiles, flags):

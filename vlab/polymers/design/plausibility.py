@@ -10,7 +10,9 @@ Two checks flag them:
   "hard to make" cut. It is computed on the hydrogen-capped repeat unit (the ``*`` ends
   replaced by H), so the end markers do not count as unusual atoms.
 * **Strain rules** (:func:`strain_flags`), on the repeat unit's ring systems (RDKit ring
-  info; aromatic rings never count as strained):
+  info; aromatic rings of 5 or more atoms never count as strained, while a 3- or 4-membered
+  ring counts even when RDKit calls it aromatic, as in a cyclobutadiene fused into an
+  annulene):
 
   ==================  =====================================================================
   flag                rule
@@ -171,7 +173,7 @@ def strain_flags(smiles: str) -> tuple[str, ...]:
     """
     mol = _unit(smiles)
     info = mol.GetRingInfo()
-    atom_rings = [r for r in info.AtomRings() if not _aromatic(mol, r)]
+    atom_rings = [r for r in info.AtomRings() if len(r) <= 4 or not _aromatic(mol, r)]
     sizes = {len(r) for r in atom_rings}
     small = _small_rings(atom_rings)
     heads = _bridgeheads(mol)
