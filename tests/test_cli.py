@@ -307,14 +307,16 @@ def test_design_refuses_a_bad_target_before_any_cluster(
 def test_experiment_refuses_a_bad_campaign_before_any_cluster(tmp_path, capsys, no_cluster):
     import yaml
 
-    (tmp_path / "model.npz").write_bytes(b"")  # exists: no training, the campaigns come next
-    path = _tiny_experiment(tmp_path, "model.npz")
+    train = {"stores": ["au-sband-large"]}
+    path = _tiny_experiment(tmp_path, "model.npz", train)  # the model is missing
     spec = yaml.safe_load((tmp_path / "experiment.yaml").read_text())
     spec["campaigns"]["md"]["params"]["protocol"]["sped"] = 0.5
     (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["conductance", "experiment", path]) == 2  # imports the MD modules
     code, err, seconds = _timed_main(["conductance", "experiment", path], capsys)
     assert code == 2 and no_cluster == [] and seconds < 1.0
-    assert "'sped'" in err
+    assert "experiment.yaml: campaigns.md: break-junction-md: unknown" in err and "'sped'" in err
+    assert not (tmp_path / "model.npz").exists()  # refused before training the surrogate
 
 
 def _seconds(cmd, **kw):

@@ -351,9 +351,10 @@ def run_experiment(
     dict
         The summary (also written to the experiment's ``summary`` file).
     """
-    from vlab.campaign import run_campaigns
+    from vlab.campaign import plan_campaign, run_campaigns
 
     spec = load_experiment(path)
+    plan_campaign(spec.md)  # a bad MD campaign fails now, not after training the surrogate
     training = _train_if_missing(spec, str(path))
     specs = (spec.md, spec.surrogate, spec.reference)
     reports = run_campaigns(

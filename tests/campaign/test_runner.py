@@ -3,9 +3,9 @@ import pytest
 import yaml
 
 from vlab._utils import content_hash
-from vlab.campaign import get_kind, load_spec, run_campaign
+from vlab.campaign import get_kind, load_spec, run_campaign, run_campaigns
 from vlab.catalog import StoreLock, open_store, read_ledger, write_chunk
-from vlab.errors import StoreError, StoreLockedError
+from vlab.errors import SpecError, StoreError, StoreLockedError
 
 
 def _spec(tmp_path, name="probe", n=50, chunk=8, params=None, gen=None, store=None):
@@ -129,3 +129,85 @@ def _setup_calls():
     from vlab.campaign.tasks import SETUP_CALLS  # import on the worker, not the test's copy
 
     return dict(SETUP_CALLS)
+
+
+def _batch_spec(tmp_path, name, **keys):
+    """A spec made from keys (inputs from a generator unless ``inputs`` is given)."""
+    data = {
+        "name": name,
+        "kind": "engine-probe",
+        "chunk_size": 4,
+        "store": f"{name}.zarr",
+        "inputs": {"generator": "range", "n": 8},
+        **keys,
+    }
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_spec(path)
+
+
+def test_a_batch_is_checked_whole_before_its_first_campaign_runs(tmp_path):
+    first = _batch_spec(tmp_path, "first")
+    bad = _batch_spec(tmp_path, "bad", params={"fail_every": "often"})
+    with pytest.raises(SpecError, match="bad.yaml: engine-probe: 'fail_every' must be an integer"):
+        run_campaigns([first, bad], synchronous=True, progress=False)
+    locked = _batch_spec(tmp_path, "locked")
+    with StoreLock(locked.store), pytest.raises(StoreLockedError, match="locked.zarr' is being"):
+        run_campaigns([first, locked], synchronous=True, progress=False)
+    same = _batch_spec(tmp_path, "same", store="first.zarr")
+    with pytest.raises(SpecError, match="'first' and 'same' both write the store"):
+        run_campaigns([first, same], synchronous=True, progress=False)
+    assert not first.store.exists()  # nothing ran
+
+
+def test_a_campaign_reading_an_earlier_campaign_of_the_batch_is_planned_after_it(tmp_path):
+    first = _batch_spec(tmp_path, "first")
+    second = _batch_spec(tmp_path, "second", inputs={"catalog": "first"})
+    reports = run_campaigns([first, second], synchronous=True, progress=False)
+    assert [r.done for r in reports] == [8, 8]
+    assert open_store(second.store)["x"].values.tolist() == list(range(8))
+    misspelt = _batch_spec(tmp_path, "third", inputs={"catalog": "first"}, params={"secs": 1})
+    with pytest.raises(SpecError, match=r"third.yaml: engine-probe: unknown parameter\(s\)"):
+        run_campaigns([first, misspelt], synchronous=True, progress=False)
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_store_path_that_is_no_store_is_refused_untouched(tmp_path, what):
+    spec = _spec(tmp_path, n=4)
+    if what == "file":
+        spec.store.write_text("mine")
+    else:
+        (spec.store / "notes.txt").parent.mkdir()
+        (spec.store / "notes.txt").write_text("mine")
+    message = "is a file" if what == "file" else "is a folder that is not a vlab store"
+    with pytest.raises(SpecError, match=f"the 'store' path .*probe.zarr' {message}"):
+        run_campaign(spec, progress=False)
+    assert (spec.store if what == "file" else spec.store / "notes.txt").read_text() == "mine"
+
+
+def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
+    tmp_path, monkeypatch
+):
+    import os
+    import signal
+
+    from vlab import catalog
+
+    write = catalog.write_chunk
+
+    def interrupted_write(path, start, *args, **kwargs):
+        if start == 8:  # the second chunk: Ctrl-C arrives in the middle of its write
+            os.kill(os.getpid(), signal.SIGINT)
+        write(path, start, *args, **kwargs)
+
+    monkeypatch.setattr(catalog, "write_chunk", interrupted_write)
+    spec = _spec(tmp_path, n=40, chunk=8)
+    with pytest.raises(KeyboardInterrupt) as caught:
+        run_campaigns([spec], synchronous=True, progress=False)
+    assert read_ledger(spec.store)["status"].tolist() == [1] * 16 + [0] * 24
+    assert caught.value.__notes__ == [
+        f"16 of 40 items of campaign 'probe' are saved in '{spec.store}'"
+    ]
+    monkeypatch.setattr(catalog, "write_chunk", write)
+    report = run_campaign(spec, progress=False)
+    assert (report.computed, report.done) == (24, 40)
