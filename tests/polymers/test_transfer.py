@@ -88,7 +88,8 @@ def test_protocol_a_transfer_beats_scratch_on_a_learnable_latent():
     assert res.n_draws == 4 and all(v.shape == (4,) for v in res.mae.values())
     assert len(res.y_true) == len(res.draw) == 4 * (200 - 20)
     summary = res.summary()
-    assert summary["best_transfer"] in ("outputs", "outputs+x", "frozen", "finetune")
+    transfer = [summary[f"mae_{k}"] for k in ("outputs", "outputs+x", "frozen", "finetune")]
+    assert summary["mae_transfer"] == summary[f"mae_{summary['best_transfer']}"] == min(transfer)
     assert summary["mae_outputs"] < 0.8 * summary["mae_scratch"]
     assert summary["mae_outputs"] < summary["mae_mean"]
 

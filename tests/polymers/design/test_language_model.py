@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
@@ -74,13 +73,16 @@ def test_sampling_is_reproducible(design_lm):
     assert a != c
 
 
-def test_generation_speed(design_lm, design_seeds):
+def test_generate_ids_continues_every_prefix(design_lm, design_seeds):
+    # its speed is measured by benchmarks/design.py (language_model.generate_ms_per_prefix)
     ids = [design_lm.encode(s) for s in design_seeds[:100] if "[" not in s]
     rng = np.random.default_rng(0)
     prefixes = [x[: rng.integers(1, len(x))] for x in ids]
-    start = time.perf_counter()
-    design_lm.generate_ids(prefixes, rng=rng, max_tokens=200)
-    assert (time.perf_counter() - start) / len(prefixes) < 0.01  # measured ~0.3 ms
+    out = design_lm.generate_ids(prefixes, rng=rng, max_tokens=200)
+    assert len(out) == len(prefixes)
+    done = [(o, p) for o, p in zip(out, prefixes) if o is not None]
+    assert len(done) > 0.9 * len(prefixes)
+    assert all(len(o) >= len(p) and list(o[: len(p)]) == list(p) for o, p in done)
 
 
 def test_save_load_round_trip(design_lm, tmp_path):
