@@ -455,9 +455,10 @@ class SourceRows:
     def validated(self, *, normalize: bool) -> tuple[list[str], BadRows]:
         """Keys of the valid rows, in file order, and the report of the invalid ones.
 
-        Uses the stored keys when the rows carry them, else validates with RDKit
-        (:func:`~vlab.polymers.smiles.normalize_many` or
-        :func:`~vlab.polymers.smiles.canonicalize_many`); both give the same result.
+        Uses the stored keys when the rows carry them (computed by :meth:`with_keys`, with
+        the RDKit version the store's ``package_versions`` attribute records), else validates
+        with RDKit (:func:`~vlab.polymers.smiles.normalize_many` or
+        :func:`~vlab.polymers.smiles.canonicalize_many`).
         """
         kind = "normalized" if normalize else "canonical"
         if kind not in self.keys or self.problems is None:
