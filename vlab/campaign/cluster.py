@@ -56,7 +56,7 @@ _FILTERS = {
 }
 
 
-def _quiet_sizeof() -> None:
+def _install_log_filters() -> None:
     """Install the filters of :data:`_FILTERS` on this process's distributed loggers."""
     for name, drop in _FILTERS.items():
         logger = logging.getLogger(name)
@@ -70,7 +70,7 @@ def _setup_worker() -> None:
     A Ctrl-C in a terminal reaches every process of the foreground group, the LocalCluster's
     worker processes included; the client stops them in order, so they ignore SIGINT.
     """
-    _quiet_sizeof()
+    _install_log_filters()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -86,9 +86,9 @@ def _prepare(client, *, local: bool) -> None:
         name = "vlab-worker-setup"
 
         def setup(self, worker):
-            (_setup_worker if local else _quiet_sizeof)()
+            (_setup_worker if local else _install_log_filters)()
 
-    _quiet_sizeof()
+    _install_log_filters()
     client.register_plugin(_Setup())
 
 
