@@ -29,6 +29,29 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _parse_settings(items: list[str]) -> dict:
+    """``NAME=VALUE`` options (values as YAML; ``descriptor_settings.FIELD`` nests) to a dict."""
+    import yaml
+
+    from vlab.errors import InputError
+
+    params: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise InputError(
+                f"--set takes NAME=VALUE (an estimator parameter, e.g. n_estimators=16 or "
+                f"descriptor_settings.n_max=8). Got {item!r}."
+            )
+        value = yaml.safe_load(text) if text else None
+        head, dot, field = name.partition(".")
+        if dot:
+            params.setdefault(head, {})[field] = value
+        else:
+            params[name] = value
+    return params
+
+
 def _cmd_conductance_train(args: argparse.Namespace) -> int:
     from vlab.reports import train_surrogate
 
@@ -37,9 +60,8 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         args.model,
         holdout=args.holdout,
         seed=args.seed,
-        n_estimators=args.estimators,
-        electrode_coupling=args.electrode_coupling,
-        bootstrap=not args.no_bootstrap,
+        preset=args.preset,
+        params=_parse_settings(args.set),
         n_jobs=args.jobs,
     )
     print(json.dumps(report, indent=2))
@@ -106,24 +128,27 @@ def _conductance(sub) -> None:
         help="train the local-descriptor surrogate on reference stores",
         description="Train a ConductanceSurrogate (SOAP, slab pooling, soft "
         "minimum, MLP ensemble) on conductance-reference stores, holding out "
-        "whole traces; writes the model (.npz), a report JSON and a parity PNG.",
+        "whole traces; writes the model (.npz), a report JSON and a parity PNG. "
+        "The estimator is a named preset with parameters set by their own names "
+        "(as in ConductanceSurrogate.from_preset and the experiment file's model.train).",
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
     p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
-    p.add_argument("--estimators", type=int, default=8, help="ensemble members (default 8)")
     p.add_argument(
-        "--electrode-coupling",
-        action="store_true",
-        help="let the electrodes' width enter the prediction (ConductanceSurrogate"
-        "(electrode_coupling=True); train on cells with electrodes of several widths)",
+        "--preset",
+        default="default",
+        help="named estimator settings, e.g. spd-headline (the spd benchmark's model); "
+        "default: the library defaults. All presets: vlab.conductance.SURROGATE_PRESETS",
     )
     p.add_argument(
-        "--no-bootstrap",
-        action="store_true",
-        help="train every ensemble member on all the training cells (ConductanceSurrogate"
-        "(bootstrap=False); generalised better in benchmarks/surrogate_spd.py)",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an estimator parameter by its own name, over the preset (repeatable), e.g. "
+        "--set n_estimators=4 --set bootstrap=false --set descriptor_settings.n_max=8",
     )
     p.add_argument(
         "--jobs",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -343,29 +344,41 @@ def _parity(ax, y, p, title: str) -> dict[str, float]:
     return {"r2": round(r2, 4), "mae_G0": round(mae, 4), "n": len(y)}
 
 
+def _non_default_params(model) -> dict[str, Any]:
+    """The estimator's parameters that differ from its defaults, as plain data (not n_jobs)."""
+    defaults = type(model)().get_params()
+    out = {}
+    for key, value in model.get_params().items():
+        if key != "n_jobs" and value != defaults[key]:
+            out[key] = value.to_dict() if hasattr(value, "to_dict") else value
+    return out
+
+
 def train_surrogate(
     names: list[str],
     model_path: str | os.PathLike,
     *,
     holdout: float = 0.25,
     seed: int = 0,
-    n_estimators: int = 8,
-    electrode_coupling: bool = False,
-    bootstrap: bool = True,
+    preset: str = "default",
+    params: Mapping[str, Any] | None = None,
     n_jobs: int | None = None,
 ) -> dict:
     """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
-    ``electrode_coupling`` is the estimator's parameter (train on cells with electrodes of
-    several widths for it to learn the coupling), as is ``bootstrap`` (False: every member
-    trains on all the training cells; it generalised better in the spd benchmark) and
-    ``n_jobs`` (processes that train the members at once; the model does not depend on it).
+    The estimator is :meth:`ConductanceSurrogate.from_preset` of ``preset`` with ``params``
+    (estimator parameters by their own names; ``descriptor_settings`` as a mapping) on top;
+    ``random_state`` defaults to ``seed``. ``n_jobs`` is the number of processes that train
+    the members at once (the model does not depend on it).
     """
     from matplotlib.figure import Figure
 
     from vlab.conductance import ConductanceSurrogate
 
+    model = ConductanceSurrogate.from_preset(
+        preset, **{"random_state": seed, **dict(params or {}), "n_jobs": n_jobs}
+    )
     if not 0 < holdout < 1:
         raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
     parts = [_labelled(n) for n in names]
@@ -376,13 +389,6 @@ def train_surrogate(
     unique = rng.permutation(np.unique(groups))
     test_groups = set(unique[: max(1, round(holdout * len(unique)))])
     test = np.array([g in test_groups for g in groups])
-    model = ConductanceSurrogate(
-        n_estimators=n_estimators,
-        electrode_coupling=electrode_coupling,
-        bootstrap=bootstrap,
-        random_state=seed,
-        n_jobs=n_jobs,
-    )
     model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
     pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
@@ -392,8 +398,10 @@ def train_surrogate(
     report = {
         "model": str(model_path),
         "training_stores": names,
-        "electrode_coupling": electrode_coupling,
-        "bootstrap": bootstrap,
+        "preset": preset,
+        "params": _non_default_params(model),
+        "electrode_coupling": bool(model.electrode_coupling),
+        "bootstrap": bool(model.bootstrap),
         "n_train": int((~test).sum()),
         "held_out_traces": len(test_groups),
         "held_out": metrics,
