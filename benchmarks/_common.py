@@ -8,7 +8,7 @@ import statistics
 import time
 from pathlib import Path
 
-from vlab._utils import pin_blas_threads
+from vlab import pin_blas_threads
 
 pin_blas_threads(1)
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from vlab import catalog
 from vlab.errors import CatalogError
-from vlab.reports import conductance_figures
+from vlab.workflows.conductance import conductance_figures
 
 
 def _ledger_seconds(name: str) -> dict:

@@ -58,7 +58,7 @@ from vlab.polymers.transfer import (
     signed_log1p,
     tg_cv,
 )
-from vlab.reports import TRANSFER_SOURCE_TASKS, transfer_inputs
+from vlab.workflows.polymers import TRANSFER_SOURCE_TASKS, transfer_inputs
 
 #: The PI1070 source tasks named in the issue (all allowed by pi1070_source_columns).
 SOURCE_TASKS = TRANSFER_SOURCE_TASKS

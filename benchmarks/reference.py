@@ -17,7 +17,7 @@ the JSON file (e.g. ``histogram_peak_G0``) are kept.
 
 from __future__ import annotations
 
-from vlab._utils import pin_blas_threads
+from vlab import pin_blas_threads
 
 pin_blas_threads(1)
 

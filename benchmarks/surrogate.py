@@ -307,7 +307,7 @@ def virtual_experiment() -> dict | None:
     """Histogram keys of the virtual experiment, from its stores (None if they are missing)."""
     import json
 
-    from vlab.experiment import experiment_figure, load_experiment
+    from vlab.workflows.experiment import experiment_figure, load_experiment
 
     spec = load_experiment(EXPERIMENT)
     stores = (spec.md.store, spec.surrogate.store, spec.reference.store)

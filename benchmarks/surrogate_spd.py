@@ -77,7 +77,7 @@ from vlab.conductance import (
     pool_global,
 )
 from vlab.errors import InvalidStructureError
-from vlab.reports import _labelled
+from vlab.workflows.conductance import labelled_structures as _labelled
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "vlab-results" / "surrogate-spd-type-a.npz"

@@ -14,7 +14,7 @@ import yaml
 import vlab.catalog
 from vlab.campaign import load_spec, run_campaign
 from vlab.errors import InputError, SpecError
-from vlab.reports import design_library
+from vlab.workflows.polymers import design_library
 
 
 def _spec(tmp_path, **params):

@@ -1,4 +1,4 @@
-"""Tests of the virtual break-junction experiment (vlab.reports: load/run_experiment, figure).
+"""Tests of the virtual break-junction experiment (vlab.workflows.experiment).
 
 A tiny but real pipeline: 4 EMT break-junction traces of a one-atom neck between 2x2-cell
 electrodes (104 atoms), a surrogate trained here on 40 committed s-band-labelled 160-atom
@@ -20,7 +20,7 @@ pytest.importorskip("dscribe")  # the 'descriptors' extra
 from vlab import catalog, config
 from vlab.conductance import ConductanceSurrogate, histogram_peak
 from vlab.errors import InputError, SpecError
-from vlab.experiment import experiment_figure, load_experiment, run_experiment
+from vlab.workflows.experiment import experiment_figure, load_experiment, run_experiment
 
 COMMITTED = Path(__file__).resolve().parents[2] / "catalogs" / "data" / "au-sband-subset.zarr"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

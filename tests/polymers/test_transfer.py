@@ -20,7 +20,7 @@ from vlab.polymers.transfer import (
     stack_tasks,
     tg_cv,
 )
-from vlab.reports import TRANSFER_SOURCES, parse_variants, transfer_inputs
+from vlab.workflows.polymers import TRANSFER_SOURCES, parse_variants, transfer_inputs
 
 SMALL = PretrainOptions(hidden=(32, 16), n_members=1, epochs=150, patience=30, finetune_epochs=20)
 

@@ -5,9 +5,10 @@ catalog's repeat units (PI1070, the two PoLyInfo Tg sets, the design seeds) and 
 models (Bayesian ridge on count-Morgan fingerprints: PI1070 thermal conductivity, PoLyInfo Tg);
 each item runs :func:`vlab.polymers.design.run_smc` with its own seed and returns its best
 ``keep`` distinct candidates (padded arrays) with their plausibility (SA score, ring-strain
-flags: :func:`vlab.polymers.design.assess`), which :func:`vlab.reports.design_library` merges
-into the virtual library. A chain reports each SMC step as it completes
-(:func:`vlab.campaign.progress.report_progress`), so the progress bar counts steps.
+flags: :func:`vlab.polymers.design.assess`), which
+:func:`vlab.workflows.polymers.design_library` merges into the virtual library. A chain reports
+each SMC step as it completes (:func:`vlab.campaign.progress.report_progress`), so the progress
+bar counts steps.
 """
 
 from __future__ import annotations
@@ -22,11 +23,6 @@ from vlab.campaign.kinds import Item, Kind, register_kind
 from vlab.catalog.schema import Variable
 from vlab.errors import InputError, SpecError
 
-LM_SOURCES = ("radonpy_pi1070", "polymon_tg", "polymon_tg_raw", "hightcond_initial_smiles")
-PROPERTIES = {
-    "thermal_conductivity": ("radonpy_pi1070", "thermal_conductivity"),
-    "Tg": ("polymon_tg", "Tg"),
-}
 _DEFAULTS = {
     "target": "thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
     "n_particles": 100,
@@ -39,6 +35,7 @@ _DEFAULTS = {
 
 
 def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
     from vlab.polymers.design import parse_target
 
     unknown = sorted(set(params) - set(_DEFAULTS))
@@ -61,19 +58,10 @@ def _params(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def training_smiles() -> list[str]:
-    """The repeat units the language model learns from (canonical, deduplicated)."""
-    from vlab.polymers import load_source
-
-    seen: dict[str, None] = {}
-    for name in LM_SOURCES:
-        seen.update(dict.fromkeys(load_source(name, normalize=False).smiles))
-    return list(seen)
-
-
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list, load_source
-    from vlab.polymers.design import MorganRidgeModels, NGramModel, parse_target
+    from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
+    from vlab.polymers.design import MorganRidgeModels, NGramModel, parse_target, training_smiles
 
     target = parse_target(params["target"])
     data = {}

@@ -43,10 +43,13 @@ from vlab.polymers.design.smc import (
     run_smc,
     size_run,
 )
+from vlab.polymers.design.sources import DESIGN_PROPERTIES, LM_SOURCES, training_smiles
 from vlab.polymers.design.tokens import normalize_end_markers, tokenize
 
 __all__ = [
+    "DESIGN_PROPERTIES",
     "FORMAT_VERSION",
+    "LM_SOURCES",
     "MAX_SA_SCORE",
     "MIN_STEPS",
     "PROPERTY_SYMBOLS",
@@ -74,4 +77,5 @@ __all__ = [
     "size_run",
     "strain_flags",
     "tokenize",
+    "training_smiles",
 ]

@@ -32,7 +32,8 @@ Modules: :mod:`~vlab.polymers.transfer.features` (input features, source/pool sp
 :mod:`~vlab.polymers.transfer.pretrain` (the multi-task network),
 :mod:`~vlab.polymers.transfer.protocols` (protocols A and B, task stacking, leakage checks,
 Tg cross-validation), :mod:`~vlab.polymers.transfer.results` and
-:mod:`~vlab.polymers.transfer.plots`; the learners themselves are private.
+:mod:`~vlab.polymers.transfer.plots`, :mod:`~vlab.polymers.transfer.sources` (which source
+tasks pretraining uses); the learners themselves are private.
 """
 
 from vlab.polymers.transfer.features import featurize, signed_log1p, split_by_unit
@@ -48,8 +49,11 @@ from vlab.polymers.transfer.protocols import (
     tg_cv,
 )
 from vlab.polymers.transfer.results import TransferResult
+from vlab.polymers.transfer.sources import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
 __all__ = [
+    "TRANSFER_SOURCES",
+    "TRANSFER_SOURCE_TASKS",
     "PretrainOptions",
     "PretrainedNet",
     "TgCVResult",

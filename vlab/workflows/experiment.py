@@ -19,7 +19,7 @@ import numpy as np
 
 from vlab import catalog
 from vlab.errors import InputError
-from vlab.reports import _peak, train_surrogate
+from vlab.workflows.conductance import peak_or_none, train_surrogate
 
 __all__ = ["ExperimentSpec", "experiment_figure", "load_experiment", "run_experiment"]
 
@@ -217,10 +217,10 @@ def _match(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _peaks(table: dict, prefix: str, func) -> dict[str, float | None]:
-    out = {f"{prefix}_G0": _peak(table["conductance"], func)}
+    out = {f"{prefix}_G0": peak_or_none(table["conductance"], func)}
     for temp in np.unique(table["temperature"]):
         rows = table["temperature"] == temp
-        out[f"{prefix}_G0_{temp:g}K"] = _peak(table["conductance"][rows], func)
+        out[f"{prefix}_G0_{temp:g}K"] = peak_or_none(table["conductance"][rows], func)
     return out
 
 
@@ -264,7 +264,7 @@ def experiment_figure(
     summary: dict[str, Any] = {
         **_peaks(sur, "histogram_peak_surrogate", histogram_peak),
         **_peaks(ref, "histogram_peak_reference", histogram_peak),
-        "histogram_peak_surrogate_on_reference_snapshots_G0": _peak(
+        "histogram_peak_surrogate_on_reference_snapshots_G0": peak_or_none(
             sur["conductance"][ia], histogram_peak
         ),
     }

@@ -97,7 +97,7 @@ def run_demo(
     out: Path, *, workers: int | None = None, synchronous: bool = False, quick: bool = False
 ) -> dict:
     """Run the demo into ``out`` and print where the results and plots are."""
-    from vlab.reports import conductance_figures
+    from vlab.workflows.conductance import conductance_figures
 
     out = Path(out).resolve()
     start = time.perf_counter()

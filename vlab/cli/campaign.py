@@ -1,32 +1,21 @@
-"""The ``vlab`` command line.
-
-Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, or a store that
-another campaign is writing), reported in one line ``vlab: error: ...`` before any cluster
-starts; 1 failed calculations (``vlab run`` with failed items) or a broken store; 130 Ctrl-C,
-after saying what was saved. No tracebacks unless ``--debug`` is given.
-"""
+"""``vlab demo``, ``run``, ``status``, ``kinds``, ``config``: campaigns and the engine."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from vlab import __version__
-from vlab._utils import pin_blas_threads
-from vlab.errors import InputError, StoreLockedError, VlabError
+from vlab.cli._options import add_cluster_options
+from vlab.errors import InputError
 
-__all__ = ["main"]
-
-_EPILOG = "Docs and examples: README.md. Configuration: vlab config (VLAB_* variables override)."
+__all__ = ["register"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from vlab.demo import run_demo
+    from vlab.workflows.demo import run_demo
 
     run_demo(Path(args.out), workers=args.workers, synchronous=args.synchronous, quick=args.quick)
     return 0
@@ -107,44 +96,6 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_catalog(args: argparse.Namespace) -> int:
-    from vlab import catalog
-
-    if args.action == "list":
-        entries = catalog.list_entries()
-        print(f"catalog index: {catalog.index_dir()} ({len(entries)} entries)")
-        for e in entries:
-            print(f"  {e.name:28s} {e.kind:22s} {e.description}")
-        return 0
-    if not args.name:
-        raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
-    if args.action == "export":
-        return _export(args)
-    entry = catalog.get_entry(args.name)
-    if args.action == "show":
-        from vlab.catalog.index import entry_dict
-
-        for key, value in entry_dict(entry).items():
-            print(f"{key}: {value}")
-        return 0
-    ds = entry.open()
-    print(ds)
-    print(f"\nIn Python: import vlab.catalog; ds = vlab.catalog.open({args.name!r})")
-    return 0
-
-
-def _export(args: argparse.Namespace) -> int:
-    from vlab import catalog
-
-    if not args.dest:
-        raise InputError("vlab catalog export needs NAME (or store path) and DEST.")
-    source = Path(args.name) if Path(args.name).exists() else catalog.get_entry(args.name).location
-    status = None if args.all else "done"
-    target = catalog.export_store(source, args.dest, status=status, float32=not args.float64)
-    print(f"exported {source} -> {target} ({catalog.open_store(target).sizes['item']} items)")
-    return 0
-
-
 def _cmd_kinds(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind, kind_names
 
@@ -165,16 +116,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(
-        prog="vlab",
-        description="vlab: a Dask-distributed high-throughput virtual lab for materials discovery.",
-        epilog=_EPILOG,
-    )
-    top.add_argument("--version", action="version", version=f"vlab {__version__}")
-    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
+def register(sub) -> None:
+    """Add this group's commands to the ``vlab`` sub-parsers."""
     p = sub.add_parser(
         "demo",
         help="run the main job on the embedded default (no downloads)",
@@ -202,8 +145,6 @@ def _parser() -> argparse.ArgumentParser:
         "are saved and the same command resumes.",
     )
     p.add_argument("spec", help="campaign spec (YAML); see examples/ and `vlab kinds`")
-    from vlab._cli_labs import add_cluster_options
-
     add_cluster_options(p, kubernetes=True)
     p.add_argument("--retry-failed", action="store_true", help="evaluate failed items again")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -220,20 +161,6 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser(
-        "catalog",
-        help="list, show or open named stores of the catalog",
-        description="The catalog index (catalogs/*.yaml) names the stores. "
-        "list: all entries; show NAME: one entry; open NAME: the lazy Dataset; "
-        "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
-    )
-    p.add_argument("action", choices=["list", "show", "open", "export"], help="what to do")
-    p.add_argument("name", nargs="?", help="entry name (for show, open, export) or store path")
-    p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
-    p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
-    p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
-    p.set_defaults(func=_cmd_catalog)
-
-    p = sub.add_parser(
         "kinds",
         help="list the registered campaign kinds",
         description="List the kinds a campaign spec can name, with generators.",
@@ -246,53 +173,3 @@ def _parser() -> argparse.ArgumentParser:
         description="Print defaults merged with the user file and VLAB_* variables.",
     )
     p.set_defaults(func=_cmd_config)
-
-    for register in _extensions():
-        register(sub)
-    return top
-
-
-def _extensions():
-    """Sub-command groups of the science labs (conductance, polymers)."""
-    from vlab import _cli_labs
-
-    return _cli_labs.REGISTER
-
-
-def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
-    """One message: what was saved (the runner's note, if any) and how to resume."""
-    words = sys.argv[1:] if argv is None else list(argv)
-    command = shlex.join(["vlab", *words])
-    notes = getattr(err, "__notes__", ())
-    if not notes:
-        return f"vlab: interrupted. Run the same command again to resume: {command}"
-    return f"vlab: interrupted: {'; '.join(notes)}. Resume with the same command: {command}"
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vlab`` command."""
-    pin_blas_threads(1)
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (InputError, StoreLockedError) as err:
-        if args.debug:
-            raise
-        print(f"vlab: error: {err}", file=sys.stderr)
-        return 2
-    except VlabError as err:
-        if args.debug:
-            raise
-        print(f"vlab: error: {err}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt as err:
-        print(_interrupted(err, argv), file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

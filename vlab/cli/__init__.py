@@ -1,0 +1,78 @@
+"""The ``vlab`` command line.
+
+Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, or a store that
+another campaign is writing), reported in one line ``vlab: error: ...`` before any cluster
+starts; 1 failed calculations (``vlab run`` with failed items) or a broken store; 130 Ctrl-C,
+after saying what was saved. No tracebacks unless ``--debug`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+
+from vlab import __version__
+from vlab._utils import pin_blas_threads
+from vlab.cli import campaign, catalog, conductance, polymers
+from vlab.errors import InputError, StoreLockedError, VlabError
+
+__all__ = ["main"]
+
+_EPILOG = "Docs and examples: README.md. Configuration: vlab config (VLAB_* variables override)."
+
+
+def _parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="vlab",
+        description="vlab: a Dask-distributed high-throughput virtual lab for materials discovery.",
+        epilog=_EPILOG,
+    )
+    top.add_argument("--version", action="version", version=f"vlab {__version__}")
+    top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    for group in (campaign, catalog, conductance, polymers):
+        group.register(sub)
+    return top
+
+
+def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
+    """One message: what was saved (the runner's note, if any) and how to resume."""
+    words = sys.argv[1:] if argv is None else list(argv)
+    command = shlex.join(["vlab", *words])
+    notes = getattr(err, "__notes__", ())
+    if not notes:
+        return f"vlab: interrupted. Run the same command again to resume: {command}"
+    return f"vlab: interrupted: {'; '.join(notes)}. Resume with the same command: {command}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vlab`` command."""
+    pin_blas_threads(1)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (InputError, StoreLockedError) as err:
+        if args.debug:
+            raise
+        print(f"vlab: error: {err}", file=sys.stderr)
+        return 2
+    except VlabError as err:
+        if args.debug:
+            raise
+        print(f"vlab: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:
+        print(_interrupted(err, argv), file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

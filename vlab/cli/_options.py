@@ -1,0 +1,32 @@
+"""Options shared by the command groups."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+__all__ = ["add_cluster_options", "store_path"]
+
+
+def store_path(name_or_path: str) -> Path:
+    """A store path, or the location of a catalog entry of that name."""
+    path = Path(name_or_path)
+    if path.exists():
+        return path
+    from vlab import catalog
+
+    return catalog.get_entry(name_or_path).location
+
+
+def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False) -> None:
+    """Where campaigns run: --workers N | --scheduler ADDRESS | [--kubernetes] | --synchronous."""
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None, help="LocalCluster worker processes")
+    where.add_argument("--scheduler", default=None, help="address tcp://HOST:PORT of a scheduler")
+    if kubernetes:
+        where.add_argument(
+            "--kubernetes",
+            action="store_true",
+            help="create the cluster on Kubernetes (needs vlab[k8s])",
+        )
+    where.add_argument("--synchronous", action="store_true", help="run here, without Dask")

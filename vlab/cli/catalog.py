@@ -1,0 +1,68 @@
+"""``vlab catalog``: list, show, open and export the named stores."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from vlab.errors import InputError
+
+__all__ = ["register"]
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from vlab import catalog
+
+    if args.action == "list":
+        entries = catalog.list_entries()
+        print(
+            f"catalog: {len(entries)} entries (shipped: {catalog.shipped_dir()}; "
+            f"yours: {catalog.index_dir()})"
+        )
+        for e in entries:
+            print(f"  {e.name:28s} {e.kind:22s} {e.description}")
+        return 0
+    if not args.name:
+        raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
+    if args.action == "export":
+        return _export(args)
+    entry = catalog.get_entry(args.name)
+    if args.action == "show":
+        from vlab.catalog.index import entry_dict
+
+        for key, value in entry_dict(entry).items():
+            print(f"{key}: {value}")
+        return 0
+    ds = entry.open()
+    print(ds)
+    print(f"\nIn Python: import vlab.catalog; ds = vlab.catalog.open({args.name!r})")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from vlab import catalog
+
+    if not args.dest:
+        raise InputError("vlab catalog export needs NAME (or store path) and DEST.")
+    source = Path(args.name) if Path(args.name).exists() else catalog.get_entry(args.name).location
+    status = None if args.all else "done"
+    target = catalog.export_store(source, args.dest, status=status, float32=not args.float64)
+    print(f"exported {source} -> {target} ({catalog.open_store(target).sizes['item']} items)")
+    return 0
+
+
+def register(sub) -> None:
+    """Add this group's commands to the ``vlab`` sub-parsers."""
+    p = sub.add_parser(
+        "catalog",
+        help="list, show or open named stores of the catalog",
+        description="The catalog index (catalogs/*.yaml) names the stores. "
+        "list: all entries; show NAME: one entry; open NAME: the lazy Dataset; "
+        "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
+    )
+    p.add_argument("action", choices=["list", "show", "open", "export"], help="what to do")
+    p.add_argument("name", nargs="?", help="entry name (for show, open, export) or store path")
+    p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
+    p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
+    p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
+    p.set_defaults(func=_cmd_catalog)

@@ -1,0 +1,160 @@
+"""``vlab conductance``: plots, surrogate training and validation, the virtual experiment."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from vlab.cli._options import add_cluster_options, store_path
+from vlab.errors import InputError
+
+__all__ = ["register"]
+
+
+def _cmd_conductance_plot(args: argparse.Namespace) -> int:
+    from vlab.workflows.conductance import conductance_figures
+
+    store = store_path(args.store)
+    summary = conductance_figures(store, Path(args.out), max_traces=args.traces)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _parse_settings(items: list[str]) -> dict:
+    """``NAME=VALUE`` options (values as YAML; ``descriptor_settings.FIELD`` nests) to a dict."""
+    import yaml
+
+    params: dict = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise InputError(
+                f"--set takes NAME=VALUE (an estimator parameter, e.g. n_estimators=16 or "
+                f"descriptor_settings.n_max=8). Got {item!r}."
+            )
+        value = yaml.safe_load(text) if text else None
+        head, dot, field = name.partition(".")
+        if dot:
+            params.setdefault(head, {})[field] = value
+        else:
+            params[name] = value
+    return params
+
+
+def _cmd_conductance_train(args: argparse.Namespace) -> int:
+    from vlab.workflows.conductance import train_surrogate
+
+    report = train_surrogate(
+        args.stores,
+        args.model,
+        holdout=args.holdout,
+        seed=args.seed,
+        preset=args.preset,
+        params=_parse_settings(args.set),
+        n_jobs=args.jobs,
+    )
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _cmd_conductance_validate(args: argparse.Namespace) -> int:
+    from vlab.workflows.conductance import validate_surrogate
+
+    print(json.dumps(validate_surrogate(args.model, args.stores, args.out), indent=2))
+    return 0
+
+
+def _cmd_conductance_experiment(args: argparse.Namespace) -> int:
+    from vlab.workflows.experiment import run_experiment
+
+    summary = run_experiment(
+        args.spec,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        synchronous=args.synchronous,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``vlab conductance`` to the ``vlab`` sub-parsers."""
+    group = sub.add_parser(
+        "conductance",
+        help="conductance lab: plots, surrogate training and validation, virtual experiment",
+        description="Conductance lab commands. plot: conductance traces G(elongation) and the "
+        "conductance histogram (linear and log axes, bins in G0) of a conductance-reference "
+        "store, as PNG files, with a summary JSON (histogram peak). train/validate: the "
+        "surrogate. experiment: MD + surrogate + reference histograms in one command.",
+    )
+    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "plot",
+        help="traces and histogram PNGs of a reference store",
+        description="Draw G versus elongation for traces and the conductance "
+        "histogram from a conductance-reference store (path or catalog name).",
+    )
+    p.add_argument("store", help="store path or catalog entry name (e.g. au-sband)")
+    p.add_argument("--out", default="vlab-results/figures", help="folder for the PNG files")
+    p.add_argument("--traces", type=int, default=12, help="traces to draw (default 12)")
+    p.set_defaults(func=_cmd_conductance_plot)
+    p = actions.add_parser(
+        "train",
+        help="train the local-descriptor surrogate on reference stores",
+        description="Train a ConductanceSurrogate (SOAP, slab pooling, soft "
+        "minimum, MLP ensemble) on conductance-reference stores, holding out "
+        "whole traces; writes the model (.npz), a report JSON and a parity PNG. "
+        "The estimator is a named preset with parameters set by their own names "
+        "(as in ConductanceSurrogate.from_preset and the experiment file's model.train).",
+    )
+    p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
+    p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
+    p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
+    p.add_argument(
+        "--preset",
+        default="default",
+        help="named estimator settings, e.g. spd-headline (the spd benchmark's model); "
+        "default: the library defaults. All presets: vlab.conductance.SURROGATE_PRESETS",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an estimator parameter by its own name, over the preset (repeatable), e.g. "
+        "--set n_estimators=4 --set bootstrap=false --set descriptor_settings.n_max=8",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes that train the members at once (-1: one per CPU; default 1); "
+        "the model does not depend on it",
+    )
+    p.set_defaults(func=_cmd_conductance_train)
+    p = actions.add_parser(
+        "validate",
+        help="R², MAE and parity plots against reference stores",
+        description="Evaluate a saved surrogate against reference stores "
+        "(e.g. larger structures); writes validation.json and a parity PNG.",
+    )
+    p.add_argument("model", help="model file written by vlab conductance train")
+    p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
+    p.add_argument("--out", default="vlab-results/validation", help="output folder")
+    p.set_defaults(func=_cmd_conductance_validate)
+    p = actions.add_parser(
+        "experiment",
+        help="virtual break-junction experiment: MD, surrogate, reference, histograms",
+        description="Run (or resume) a virtual experiment file (see "
+        "examples/au-virtual-experiment.yaml): train the surrogate if its model file is "
+        "missing, run the break-junction MD, surrogate and reference campaigns on one "
+        "cluster, and draw the surrogate and reference conductance histograms side by side "
+        "with the experimental peak window; writes the figure and a summary JSON.",
+    )
+    p.add_argument("spec", help="experiment file (YAML)")
+    add_cluster_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_conductance_experiment)

@@ -1,0 +1,235 @@
+"""The conductance lab's glue: figures from stores, surrogate training with trace hold-out,
+validation against reference stores.
+
+Examples
+--------
+After a ``conductance-reference`` campaign::
+
+    from vlab.workflows import conductance_figures
+    summary = conductance_figures("results/sband.zarr", "results/figures")
+    print(summary["histogram_peak_G0"], summary["files"])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlab import catalog
+from vlab.errors import InputError
+
+__all__ = [
+    "conductance_figures",
+    "conductance_traces",
+    "labelled_structures",
+    "peak_or_none",
+    "train_surrogate",
+    "validate_surrogate",
+]
+
+
+def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
+    """Per-trace elongation and conductance arrays (done items only) of a reference store."""
+    ds = catalog.open_store(store)
+    needed = {"conductance", "trace", "elongation", "temperature"}
+    if not needed <= set(ds.variables):
+        raise InputError(
+            f"The store {str(store)!r} is not a conductance-reference store of break-junction "
+            f"snapshots: it lacks {sorted(needed - set(ds.variables))}."
+        )
+    ds = catalog.select(ds[[*needed, "status"]], status="done").load()
+    traces: dict[int, dict[str, Any]] = {}
+    for t in np.unique(ds["trace"].values):
+        part = ds.isel(item=np.flatnonzero(ds["trace"].values == t))
+        traces[int(t)] = {
+            "elongation": part["elongation"].values,
+            "conductance": part["conductance"].values,
+            "temperature": float(part["temperature"].values[0]),
+        }
+    return traces
+
+
+def conductance_figures(
+    store: str | os.PathLike, out_dir: str | os.PathLike, *, max_traces: int = 12
+) -> dict[str, Any]:
+    """Write the histogram (linear and log axes) and traces PNGs, and a summary JSON.
+
+    Returns
+    -------
+    dict
+        ``histogram_peak_G0`` (all snapshots), peaks per temperature, counts, and ``files``.
+    """
+    from vlab.conductance import histogram_peak, plot_histogram, plot_traces
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    traces = conductance_traces(store)
+    if not traces:
+        raise InputError(f"The store {str(store)!r} has no done snapshots to plot.")
+    all_g = np.concatenate([t["conductance"] for t in traces.values()])
+    name = Path(store).stem
+    files = {
+        "histogram": plot_histogram(
+            all_g,
+            out / f"{name}-histogram.png",
+            title=f"{name}: {len(traces)} traces, {all_g.size} snapshots",
+        ),
+        "histogram_log": plot_histogram(
+            all_g, out / f"{name}-histogram-log.png", log=True, title=f"{name} (log axis)"
+        ),
+        "traces": plot_traces(
+            [t["elongation"] for t in list(traces.values())[:max_traces]],
+            [t["conductance"] for t in list(traces.values())[:max_traces]],
+            out / f"{name}-traces.png",
+            offset=1.0,
+            title=f"{name}: conductance traces",
+        ),
+    }
+    summary: dict[str, Any] = {
+        "store": str(store),
+        "traces": len(traces),
+        "snapshots": int(all_g.size),
+        "histogram_peak_G0": peak_or_none(all_g, histogram_peak),
+    }
+    for temp in sorted({t["temperature"] for t in traces.values()}):
+        g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
+        summary[f"histogram_peak_G0_{temp:g}K"] = peak_or_none(g, histogram_peak)
+    summary["files"] = {k: str(v) for k, v in files.items()}
+    (out / f"{name}-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def peak_or_none(values: np.ndarray, func) -> float | None:
+    """``func(values)`` rounded to 0.001 G0, or None where it has too few values (a peak)."""
+    try:
+        return round(float(func(values)), 3)
+    except (ValueError, InputError):  # too few snapshots above the tunnelling tail
+        return None
+
+
+def labelled_structures(
+    name_or_path: str | os.PathLike,
+) -> tuple[list, np.ndarray, np.ndarray, str]:
+    """Structures, reference conductances and trace numbers of a reference store."""
+    path = Path(name_or_path)
+    if not path.exists():
+        path = catalog.get_entry(str(name_or_path)).location
+    ds = catalog.select(catalog.open_store(path), status="done").load()
+    if "structure_positions" not in ds or "conductance" not in ds:
+        raise InputError(
+            f"The store {str(path)!r} is not a conductance-reference store of "
+            "structures (it needs structure_* and conductance variables)."
+        )
+    structures = catalog.decode_structures(ds, prefix="structure_")
+    traces = ds["trace"].values if "trace" in ds else np.arange(len(structures))
+    return structures, ds["conductance"].values.astype(float), traces, path.stem
+
+
+def _parity(ax, y, p, title: str) -> dict[str, float]:
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    r2, mae = float(r2_score(y, p)), float(mean_absolute_error(y, p))
+    top = max(1.5, float(np.max(y)) * 1.05)
+    ax.scatter(y, p, s=6, alpha=0.6)
+    ax.plot([0, top], [0, top], "k--", lw=1)
+    ax.set(
+        xlabel="reference G (G0)",
+        ylabel="surrogate G (G0)",
+        title=f"{title}\nR² {r2:.3f}, MAE {mae:.3f} G0",
+    )
+    return {"r2": round(r2, 4), "mae_G0": round(mae, 4), "n": len(y)}
+
+
+def _non_default_params(model) -> dict[str, Any]:
+    """The estimator's parameters that differ from its defaults, as plain data (not n_jobs)."""
+    defaults = type(model)().get_params()
+    out = {}
+    for key, value in model.get_params().items():
+        if key != "n_jobs" and value != defaults[key]:
+            out[key] = value.to_dict() if hasattr(value, "to_dict") else value
+    return out
+
+
+def train_surrogate(
+    names: list[str],
+    model_path: str | os.PathLike,
+    *,
+    holdout: float = 0.25,
+    seed: int = 0,
+    preset: str = "default",
+    params: Mapping[str, Any] | None = None,
+    n_jobs: int | None = None,
+) -> dict:
+    """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
+
+    Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
+    The estimator is :meth:`ConductanceSurrogate.from_preset` of ``preset`` with ``params``
+    (estimator parameters by their own names; ``descriptor_settings`` as a mapping) on top;
+    ``random_state`` defaults to ``seed``. ``n_jobs`` is the number of processes that train
+    the members at once (the model does not depend on it).
+    """
+    from matplotlib.figure import Figure
+
+    from vlab.conductance import ConductanceSurrogate
+
+    model = ConductanceSurrogate.from_preset(
+        preset, **{"random_state": seed, **dict(params or {}), "n_jobs": n_jobs}
+    )
+    if not 0 < holdout < 1:
+        raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
+    parts = [labelled_structures(n) for n in names]
+    structures = [s for p in parts for s in p[0]]
+    y = np.concatenate([p[1] for p in parts])
+    groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
+    rng = np.random.default_rng(seed)
+    unique = rng.permutation(np.unique(groups))
+    test_groups = set(unique[: max(1, round(holdout * len(unique)))])
+    test = np.array([g in test_groups for g in groups])
+    model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
+    pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])
+    fig = Figure(figsize=(4.5, 4.5), layout="constrained")
+    metrics = _parity(fig.add_subplot(), y[test], pred, "held-out traces")
+    model_path = model.save(model_path)
+    fig.savefig(model_path.with_suffix(".parity.png"), dpi=120)
+    report = {
+        "model": str(model_path),
+        "training_stores": names,
+        "preset": preset,
+        "params": _non_default_params(model),
+        "electrode_coupling": bool(model.electrode_coupling),
+        "bootstrap": bool(model.bootstrap),
+        "n_train": int((~test).sum()),
+        "held_out_traces": len(test_groups),
+        "held_out": metrics,
+        "parity_png": str(model_path.with_suffix(".parity.png")),
+    }
+    model_path.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def validate_surrogate(
+    model_path: str | os.PathLike, names: list[str], out_dir: str | os.PathLike
+) -> dict:
+    """R², MAE and a parity plot of a saved surrogate against each reference store."""
+    from matplotlib.figure import Figure
+
+    from vlab.conductance import ConductanceSurrogate
+
+    model = ConductanceSurrogate.load(model_path)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
+    report: dict[str, Any] = {"model": str(model_path), "stores": {}}
+    for k, name in enumerate(names):
+        structures, y, _, stem = labelled_structures(name)
+        pred = model.predict(structures)
+        report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
+    fig.savefig(out / "validation-parity.png", dpi=120)
+    report["parity_png"] = str(out / "validation-parity.png")
+    (out / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
