@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds import Item, Kind, register_kind
+from vlab.campaign.kinds.base import Item, Kind, register_kind
 from vlab.catalog.schema import ITEM_DIM, Variable
 from vlab.errors import SpecError
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds import Item, Kind, register_kind
+from vlab.campaign.kinds.base import Item, Kind, register_kind
 from vlab.catalog.schema import Variable
 from vlab.errors import InvalidSMILESError, SpecError
 
