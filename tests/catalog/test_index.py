@@ -133,3 +133,29 @@ def test_cli_finds_the_shipped_catalog_from_any_folder(tmp_path):
     )
     assert shown.returncode == 0, shown.stderr
     assert "conductance" in shown.stdout
+
+
+def test_the_catalog_package_imports_its_names_on_first_use():
+    import vlab.catalog as package
+
+    assert sorted(package.__all__) == sorted(package._MODULE_OF)
+    for name in package.__all__:
+        assert getattr(package, name) is not None
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        package.nope  # noqa: B018
+
+
+def test_checking_a_spec_does_not_import_the_storage_stack(tmp_path):
+    """`vlab run` refuses a bad spec before importing xarray, zarr or Dask arrays (fast)."""
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: x\nkind: nope\ninputs: {generator: range, n: 3}\nstore: x.zarr\n")
+    code = (
+        "import sys\nfrom vlab.cli import main\n"
+        f"status = main(['run', {str(spec)!r}])\n"
+        "heavy = sorted(m for m in ('xarray', 'zarr', 'dask.array', 'distributed') "
+        "if m in sys.modules)\n"
+        "print(status, heavy)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip().splitlines()[-1] == "2 []", done.stdout + done.stderr
+    assert "Unknown campaign kind 'nope'" in done.stderr

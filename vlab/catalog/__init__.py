@@ -1,33 +1,44 @@
 """The data catalog: zarr v3 stores written through xarray, and their named index.
 
 ``vlab.catalog.open("NAME")`` returns a lazy xarray Dataset of a named store.
+
+The names below are imported on first use (PEP 562), so that ``vlab.catalog.schema`` and the
+command line's checks do not pay for importing xarray, Dask arrays and zarr.
 """
 
-from vlab.catalog.index import (
-    CatalogEntry,
-    get_entry,
-    index_dir,
-    list_entries,
-    open,
-    register,
-    shipped_dir,
-)
-from vlab.catalog.query import select
-from vlab.catalog.schema import LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
-from vlab.catalog.store import (
-    StoreLock,
-    chunk_bounds,
-    consolidate,
-    count_status,
-    create_store,
-    export_store,
-    open_store,
-    provenance,
-    read_ledger,
-    update_attrs,
-    write_chunk,
-)
-from vlab.catalog.structures import decode_structures, encode_structures, structure_variables
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "index": (
+        "CatalogEntry",
+        "get_entry",
+        "index_dir",
+        "list_entries",
+        "open",
+        "register",
+        "shipped_dir",
+    ),
+    "query": ("select",),
+    "schema": ("LEDGER_VARIABLES", "SCHEMA_VERSION", "Status", "Variable"),
+    "store": (
+        "StoreLock",
+        "chunk_bounds",
+        "consolidate",
+        "count_status",
+        "create_store",
+        "export_store",
+        "open_store",
+        "provenance",
+        "read_ledger",
+        "update_attrs",
+        "write_chunk",
+    ),
+    "structures": ("decode_structures", "encode_structures", "structure_variables"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
 
 __all__ = [
     "LEDGER_VARIABLES",
@@ -57,3 +68,16 @@ __all__ = [
     "update_attrs",
     "write_chunk",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'vlab.catalog' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"vlab.catalog.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
