@@ -66,7 +66,7 @@ def _positive(option: str):
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
-    from vlab.campaign import load_spec, run_campaigns
+    from vlab.campaign import parse_spec, run_campaigns
     from vlab.polymers.design import size_run
     from vlab.workflows.polymers import design_library
 
@@ -84,36 +84,24 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "keep": max(args.n, 100),
     }
     name = args.name or ("design-prior" if args.prior_only else "design")
+    data = {
+        "name": name,
+        "kind": "polymer-design",
+        "params": params,
+        "chunk_size": 1,
+        "inputs": {"generator": "chains", "n": chains, "seed": args.seed},
+        "store": f"{name}.zarr",
+    }
     spec_path = out / f"{name}.yaml"
-    draft = out / f".{name}.draft.yaml"  # becomes spec_path once every chain is done
-    draft.write_text(
-        yaml.safe_dump(
-            {
-                "name": name,
-                "kind": "polymer-design",
-                "params": params,
-                "chunk_size": 1,
-                "inputs": {"generator": "chains", "n": chains, "seed": args.seed},
-                "store": f"{name}.zarr",
-            },
-            sort_keys=False,
-        )
-    )
-    report = None
-    try:
-        spec = load_spec(draft)
-        (report,) = run_campaigns(
-            [spec],
-            synchronous=args.synchronous,
-            workers=args.workers,
-            retry_failed=args.retry_failed,
-        )
-    finally:  # a failed run leaves the spec file of the previous run as it was
-        finished = report is not None and report.done == report.n_items
-        if finished:
-            draft.replace(spec_path)
-        else:
-            draft.unlink(missing_ok=True)
+    spec = parse_spec(data, source=str(spec_path), base=out)
+    report = run_campaigns(
+        [spec], synchronous=args.synchronous, workers=args.workers, retry_failed=args.retry_failed
+    )[0]
+    finished = report.done == report.n_items
+    if finished:  # the record of a complete run; a failed run leaves the previous one as it was
+        tmp = spec_path.with_name(f".{spec_path.name}.tmp")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        tmp.replace(spec_path)
     print(report.summary())
     if not finished:
         print(f"{spec_path} not written: {report.failed} of {report.n_items} chains failed.")
