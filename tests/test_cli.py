@@ -133,6 +133,8 @@ def _tiny_experiment(folder, model: str, train: dict | None = None) -> str:
 
 
 def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
+    """The end-to-end experiment from the command line, training its missing model (the
+    in-process runs of tests/conductance/test_experiment.py use a ready model)."""
     pytest.importorskip("dscribe")
     import json
     from pathlib import Path

@@ -148,31 +148,6 @@ def test_rerun_resumes_without_computing(experiment):
         assert again[key] == summary[key]
 
 
-def test_model_is_trained_when_missing(experiment, tmp_path):
-    path, _, _ = experiment
-    folder = path.parent
-    spec = tiny_experiment(
-        str(tmp_path / "trained.npz"),
-        train={
-            "stores": [str(folder / "stores/sband.zarr")],
-            "params": {"n_estimators": 2},
-            "holdout": 0.5,
-        },
-    )
-    spec["campaigns"]["reference"]["params"]["snapshot_stride"] = 4  # a new, smaller reference
-    for role in spec["campaigns"]:
-        spec["campaigns"][role]["store"] = str(folder / f"stores/{role}-2.zarr")
-    spec["campaigns"]["md"]["store"] = str(folder / "stores/md.zarr")  # reuse the MD store
-    spec["campaigns"]["md"]["register"] = False
-    spec["campaigns"]["surrogate"]["inputs"]["catalog"] = "tiny-md"
-    with config.override({"catalog.index_dir": str(folder / "catalog")}):
-        summary = run_experiment(write(tmp_path, spec), synchronous=True, progress=False)
-    assert (tmp_path / "trained.npz").is_file()
-    assert summary["model"]["n_train"] > 0 and summary["model"]["held_out_traces"] == 2
-    assert summary["campaigns"]["md"]["this_run"]["computed"] == 0
-    assert summary["snapshots_reference"] < summary["snapshots_surrogate"] / 3
-
-
 def test_experiment_figure_rejects_stores_that_do_not_match(experiment):
     path, _, _ = experiment
     stores = path.parent / "stores"
