@@ -109,3 +109,19 @@ def test_model_card_interval_is_calibrated_or_the_training_spread(mae, interval,
     assert card.interval(np.array([0.1, 0.2])).tolist() == pytest.approx(interval)
     assert card.verdict().startswith(verdict)
     assert ModelCard.from_dict(card.as_dict()) == card
+
+
+def test_ensemble_validates_input_and_follows_its_members_on_nan():
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    X = np.random.default_rng(0).normal(size=(30, 2))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        EnsembleRegressor(Ridge(), n_estimators=2).fit(X, X[:-1, 0])
+    X[0, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        EnsembleRegressor(Ridge(), n_estimators=2).fit(X, X[:, 0])
+    hist = HistGradientBoostingRegressor(max_iter=5)
+    model = EnsembleRegressor(hist, n_estimators=2, random_state=0).fit(X, np.arange(30.0))
+    assert model.n_features_in_ == 2 and np.isfinite(model.predict(X[:2])).all()
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        model.predict(X[:, :1])

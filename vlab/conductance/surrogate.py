@@ -185,6 +185,11 @@ class DescriptorTransformer(TransformerMixin, BaseEstimator):
         self.settings = settings
         self.batch_size = batch_size
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X is a list of ase.Atoms
+        return tags
+
     def fit(self, X, y=None):
         """Check the parameters (nothing is learned); return self."""
         self.settings_ = _check_settings(self.settings, "DescriptorTransformer") or (
@@ -374,6 +379,11 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         return cls.from_params({**SURROGATE_PRESETS[name]["params"], **params})
 
     # ----------------------------------------------------------------------- fit / predict
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X is a list of ase.Atoms or LocalDescriptors
+        return tags
+
     def _check_params(self) -> tuple[int, ...]:
         _check_settings(self.descriptor_settings, "ConductanceSurrogate")
         hidden = self.hidden_layer_sizes

@@ -29,7 +29,8 @@ from sklearn.feature_selection import VarianceThreshold
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline, make_pipeline, make_union
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils import get_tags
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vlab import __version__
 from vlab.errors import IncompatibleVersionError, InputError
@@ -104,21 +105,41 @@ class EnsembleRegressor(RegressorMixin, BaseEstimator):
                 "The 'n_estimators' parameter of EnsembleRegressor must be a positive integer. "
                 f"Got {self.n_estimators!r}."
             )
-        X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+        template = self._template()
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=np.float64,
+            ensure_all_finite=not get_tags(template).input_tags.allow_nan,
+            multi_output=True,
+            y_numeric=True,
+        )
+        y = np.asarray(y, dtype=float)
         rng = np.random.default_rng(self.random_state)
-        template = default_mlp() if self.estimator is None else self.estimator
         self.estimators_ = []
         for _ in range(self.n_estimators):
             seed = int(rng.integers(2**31 - 1))
             idx = rng.integers(len(X), size=len(X)) if self.bootstrap else np.arange(len(X))
             self.estimators_.append(_seed_all(clone(template), seed).fit(X[idx], y[idx]))
-        self.n_features_in_ = X.shape[1]
         return self
+
+    def _template(self):
+        return default_mlp() if self.estimator is None else self.estimator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        member = get_tags(self._template())
+        tags.input_tags.allow_nan = member.input_tags.allow_nan
+        tags.target_tags.multi_output = member.target_tags.multi_output
+        return tags
 
     def predict(self, X, return_std: bool = False):
         """Mean prediction, and the members' standard deviation if ``return_std``."""
         check_is_fitted(self, "estimators_")
-        preds = np.stack([e.predict(np.asarray(X, dtype=float)) for e in self.estimators_])
+        allow_nan = get_tags(self).input_tags.allow_nan
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=not allow_nan, reset=False)
+        preds = np.stack([e.predict(X) for e in self.estimators_])
         mean = preds.mean(axis=0)
         return (mean, preds.std(axis=0)) if return_std else mean
 

@@ -18,44 +18,59 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
+from sklearn.base import BaseEstimator
 from sklearn.linear_model import BayesianRidge
+from sklearn.utils.validation import check_is_fitted
 
 from vlab.errors import InputError
 
 __all__ = ["MorganRidgeModels"]
 
 
-class MorganRidgeModels:
+@lru_cache(maxsize=8)
+def _morgan_generator(radius: int, n_bits: int):
+    return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
+
+
+class MorganRidgeModels(BaseEstimator):
     """One ``BayesianRidge`` per property on ``log1p`` count Morgan fingerprints.
+
+    Its parameters follow scikit-learn (``get_params``, ``set_params``, ``clone``); ``fit``
+    takes ``{property: (smiles, values)}`` rather than ``(X, y)``.
 
     Parameters
     ----------
     radius, n_bits : int
         Morgan fingerprint radius and length.
+
+    Attributes
+    ----------
+    models_ : dict of str to BayesianRidge
+        The fitted model of each property.
     """
 
     def __init__(self, *, radius: int = 2, n_bits: int = 1024) -> None:
         self.radius = radius
         self.n_bits = n_bits
-        self._gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-        self.models_: dict[str, BayesianRidge] = {}
 
     def features(self, smiles: Sequence[str]) -> np.ndarray:
         """``log1p`` count fingerprints, shape (n, n_bits); invalid SMILES give a clear error."""
-        rows = []
+        gen, rows = _morgan_generator(self.radius, self.n_bits), []
         for s in smiles:
             mol = Chem.MolFromSmiles(s)
             if mol is None:
                 raise InputError(f"Cannot featurise the repeat unit {s!r}: RDKit cannot parse it.")
-            rows.append(self._gen.GetCountFingerprintAsNumPy(mol))
+            rows.append(gen.GetCountFingerprintAsNumPy(mol))
         return np.log1p(np.asarray(rows, dtype=float).reshape(len(rows), self.n_bits))
 
     def fit(self, data: Mapping[str, tuple[Sequence[str], Sequence[float]]]) -> MorganRidgeModels:
         """Fit one model per property from ``{name: (smiles, values)}`` (NaN values dropped)."""
+        self.models_: dict[str, BayesianRidge] = {}
         for name, (smiles, values) in data.items():
             y = np.asarray(values, float)
             keep = np.isfinite(y)
@@ -65,8 +80,11 @@ class MorganRidgeModels:
 
     @property
     def properties(self) -> tuple[str, ...]:
-        return tuple(self.models_)
+        """Names of the fitted properties (empty before :meth:`fit`)."""
+        return tuple(getattr(self, "models_", ()))
 
     def __call__(self, smiles: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{property: (mean, std)}`` predicted for each repeat unit."""
+        check_is_fitted(self, "models_")
         x = self.features(smiles)
         return {name: m.predict(x, return_std=True) for name, m in self.models_.items()}
