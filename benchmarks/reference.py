@@ -91,7 +91,7 @@ def main() -> dict:
     print("extended Hückel, RDKit YAeHMOP pair by pair")
     rdkit = ExtendedHuckel(engine="rdkit-pairs", parameters="yaehmop")
     data["spd_rdkit_pairs"] = _series(rdkit, SPD_CASES)
-    data.pop("spd_pairs", None)  # session-1 name of the RDKit series
+    data.pop("spd_pairs", None)  # the earlier name of the RDKit series
     data["reference_benchmark_machine"] = {
         "python": platform.python_version(),
         "processor": platform.processor() or platform.machine(),

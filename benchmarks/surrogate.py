@@ -8,7 +8,7 @@ au-breakjunction, au-sband-subset, au-spd-large, au-sband-large)::
     python benchmarks/surrogate.py --histogram   # only the virtual-experiment keys (below)
 
 A full run ends with ``benchmarks/surrogate_spd.py`` (also runnable alone), which writes the
-headline keys of issue 5 (``r2_same_size``, ``r2_larger_a``, ``r2_larger_b``,
+headline keys (``r2_same_size``, ``r2_larger_a``, ``r2_larger_b``,
 ``speedup_at_training_size``, ``speedup_at_150_atoms``, ``surrogate_scaling_exponent``) for
 the headline model against the spd reference.
 

@@ -1,4 +1,4 @@
-"""Surrogate against the spd reference: same size, type a and type b (issue 5).
+"""Surrogate against the spd reference: same size, type a and type b.
 
 Run from the repository root (the spd labels come from the catalog entries ``au-spd-2x2``,
 ``-2x2-train``, ``-2x2-extra``, ``-contact``, ``-contact-wide``, ``-contact-thick``,
@@ -27,7 +27,7 @@ Protocol
   between 3x3-cell electrodes (``-contact-wide``, ``-contact-thick``). The contacts teach the
   model the "neck on a wider crystal face" environments of larger junctions; without them type
   a was R² 0.86 (with them 0.92; same size unchanged; 4-member probes on the first 39 type-a
-  necks, in the issue-5 note).
+  necks).
 * Same size: R² and MAE on all held-out traces (traces 18-23, 48-119), and per set.
 * Type a: ``N_TYPE_A`` held-out snapshots (evenly spaced) whose device atoms are embedded by
   :func:`vlab.conductance.embed_neck` between 3x3-cell electrodes of 4 PLs (352 atoms, 2.2x the
@@ -95,7 +95,7 @@ N_TRACES_B = 4
 EMBED = {"electrode_cross_section": (3, 3), "electrode_layers": 4}
 # sharper SOAP than the default (Gaussian width 0.3 Å, 8 radial functions: 180 numbers per atom);
 # with the default (0.5 Å, 6) the same data gave same size 0.936 but type a 0.69 (4-member
-# probe on the first 39 type-a necks; issue-5 note)
+# probe on the first 39 type-a necks)
 # The headline model is the "spd-headline" preset of ConductanceSurrogate (16 members without
 # bootstrap, sigma 0.3 Å and n_max 8, electrode coupling); docs/conductance.md tells how the
 # settings were chosen. Members are trained in one process per CPU (the same members as one
@@ -260,7 +260,7 @@ def main() -> dict:
         for spd, sur in zip(times["spd_s"], times["surrogate_s"], strict=True)
     ]
     out = {
-        # headline keys of issue 5, all against the spd reference
+        # headline keys, all against the spd reference
         "r2_same_size": same["r2"],
         "r2_larger_a": a_spd["r2"],
         "r2_larger_b": b_spd["r2"],
@@ -338,7 +338,7 @@ def main() -> dict:
          " / ".join(f"{pooled[k]['r2']:.3f}" for k in ("same_size", "larger_a_spd",
                                                         "larger_b_spd"))),
     ]  # fmt: skip
-    stale = ("mae_same_size_2x2_spd_G0", "same_size_2x2_spd_note")  # YAeHMOP labels (session 1)
+    stale = ("mae_same_size_2x2_spd_G0", "same_size_2x2_spd_note")  # from earlier YAeHMOP labels
     write_result("surrogate", out, rows, drop=stale)
     return out
 

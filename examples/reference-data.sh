@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerate the reference-labelled conductance sets committed under catalogs/data/ (issue 4):
+# Regenerate the reference-labelled conductance sets committed under catalogs/data/:
 # run the campaigns (resumable: rerun after a crash), then export compact float32 copies.
 # Measured on the 2-core development machine (shared with other work): see examples/README.md.
 set -euo pipefail
