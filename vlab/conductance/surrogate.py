@@ -17,23 +17,14 @@ See :mod:`vlab.conductance.pooling` for why this is size-independent. The member
 by initial weights (and, with ``bootstrap=True``, resamples of the training structures);
 ``predict(X, return_std=True)`` returns the ensemble mean and standard deviation.
 
-Measured (``benchmarks/surrogate_spd.py`` and ``benchmarks/surrogate.py``, held-out traces)
------------------------------------------------------------------------------------------
-Against the spd reference (extended Hückel, ``au-tail``), trained on 6,295 cells of 112-160
-atoms (2x2 wires of two MD campaigns, and contacts whose neck is narrower than 2x2- or 3x3-cell
-electrodes) with ``DescriptorSettings(sigma=0.3, n_max=8)``, ``electrode_coupling=True`` and 16
-members without bootstrap: R² 0.953 on 2,239 snapshots of held-out traces of the same size
-(0.950 on the 684 of a blind set), 0.946 on the same necks between 3x3-cell electrodes (352
-atoms), 0.961 on 3x3 wires (360 atoms); without the second campaign (2,855 cells) 0.948, 0.921 and
-0.930; 8 bootstrapped members without the coupling (1,729 cells, 188 held-out snapshots) 0.945,
-0.884 and 0.980; global mean+max pooling: 0.935, -7.0 and 0.51. Trained on 160-atom
-2x2 wires (s-band): 0.958, 0.953 (4x4 electrodes, 448 atoms) and 0.884 (3x3 wires). Trained on
-48-atom 1x1 wires there is no transfer to wider electrodes or wires (R² <= 0.3): a 1x1 cell
-has no bulk-like atoms, so their contributions are extrapolated. Train on cells whose atoms
-cover the environments of the structures to predict (e.g. add small contacts with a narrow
-neck on wider electrodes).
-Cost: ~1.5 ms per 112-atom and ~2.7 ms per 160-atom structure (16 members, 180-number SOAP),
-about linear in the number of atoms; 1,180-1,890x faster than the spd reference.
+Accuracy and cost
+-----------------
+``benchmarks/surrogate.py`` and ``benchmarks/surrogate_spd.py`` measure R² on held-out traces
+(same size, the same necks between wider electrodes, wider wires) and the speed-up over the
+references; docs/conductance.md gives the numbers and what they depend on. Train on cells whose
+atoms cover the environments of the structures to predict (e.g. add small contacts with a
+narrow neck on wider electrodes): a cell with no bulk-like atoms (a 1x1 wire) does not transfer
+to wider ones. The cost is about linear in the number of atoms.
 
 Saved-model format (:meth:`ConductanceSurrogate.save`, format version 2)
 ---------------------------------------------------------------------------
@@ -243,16 +234,14 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
     softmin_temperature : float
         τ of the soft minimum over slabs, G0 (> 0); small τ: closer to the hard minimum.
     max_iter : int
-        L-BFGS iterations per member. Stopping early regularises: 8 bootstrapped members of
-        200 iterations generalised to held-out traces better than 3 members of 400 or a
-        single member trained to convergence (which fits the training set to R² 0.999).
+        L-BFGS iterations per member. Stopping early regularises (docs/conductance.md compares
+        iteration counts on held-out traces).
     tol : float
         Relative loss-change tolerance of L-BFGS.
     bootstrap : bool
         Train each member on a bootstrap resample of the structures. With False, every member
-        sees all of them and the members differ by their initial weights only; against the spd
-        reference (1,367 held-out snapshots, 4 members) that generalised better: members R²
-        0.923 instead of 0.913, the ensemble 0.946 instead of 0.942.
+        sees all of them and the members differ by their initial weights only (the
+        ``spd-headline`` preset; docs/conductance.md compares both on held-out traces).
     electrode_coupling : bool
         Let the electrodes' width enter the prediction: with m the soft minimum of the slab
         sums and E_L, E_R those of the outermost electrode layers on each side,
