@@ -620,8 +620,8 @@ def run_campaigns(
         for spec in specs:
             spec.store.parent.mkdir(parents=True, exist_ok=True)
             stack.enter_context(catalog.StoreLock(spec.store))
-        for plan in plans:
-            if plan is not None:
+        for plan in plans:  # an existing store must hold this spec's items; new ones are
+            if plan is not None and plan.spec.store.exists():  # made once the cluster is up
                 _ensure_store(plan)
         client = None
         if not synchronous:
