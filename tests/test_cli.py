@@ -330,17 +330,19 @@ def _seconds(cmd, **kw):
 
 
 def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_as_fast_as_vlab_imports(tmp_path):
-    """Measured in a fresh process: the error costs about a second beyond the imports at most.
+    """Measured in a fresh process: the error costs little beyond the imports.
 
-    (A LocalCluster alone takes several seconds to start; the margin allows for a busy host.)
+    (A LocalCluster alone takes several seconds to start; the margin allows for a busy host. The
+    in-process tests above check that no cluster is made at all.)
     """
     spec = tmp_path / "p.yaml"
     spec.write_text(PROBE.replace("engine-probe", "engine-prob"))
-    warm = "import vlab.cli, vlab.campaign; vlab.campaign.kind_names()"
+    # what the two refusals import at most: the kinds, and the store layer for the lock
+    warm = "import vlab.cli, vlab.campaign, vlab.catalog.store; vlab.campaign.kind_names()"
     _, imports = _seconds([sys.executable, "-c", warm])
     bad, seconds = _seconds([sys.executable, "-m", "vlab.cli", "run", str(spec)])
     assert bad.returncode == 2 and "Unknown campaign kind 'engine-prob'" in bad.stderr
-    assert "Dask dashboard" not in bad.stdout and seconds < 1.5 * imports + 1.0
+    assert "Dask dashboard" not in bad.stdout and seconds < 1.5 * imports + 2.0
     spec.write_text(PROBE)
     holder = subprocess.Popen(
         [
@@ -361,5 +363,5 @@ def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_as_fast_as_vlab_impo
         holder.wait()
     assert locked.returncode == 2, locked.stderr
     assert f"is being written by another campaign (pid {holder.pid} on" in locked.stderr
-    assert "Dask dashboard" not in locked.stdout and seconds < 1.5 * imports + 1.0
+    assert "Dask dashboard" not in locked.stdout and seconds < 1.5 * imports + 2.0
     assert len(locked.stderr.strip().splitlines()) == 1
