@@ -47,3 +47,53 @@ def client_or_none(request):
     if request.param == "synchronous":
         return None
     return request.getfixturevalue("dask_client")
+
+
+TINY_PROTOCOL = {
+    "speed": 1.0,
+    "equilibration": 0.2,
+    "max_elongation": 3.0,
+    "snapshot_every": 0.25,
+    "post_rupture": 0.5,
+}
+
+
+def _tiny_md_spec(
+    name: str = "bj",
+    *,
+    store: str = "bj.zarr",
+    n: int = 2,
+    seed: int | None = None,
+    temperatures: list[float] | None = None,
+    protocol: dict | None = None,
+) -> dict:
+    """A ``break-junction-md`` campaign spec (a fresh dict): one-atom necks between 2x2-cell
+    electrodes (104 atoms), one trace per chunk; ``protocol`` replaces :data:`TINY_PROTOCOL`."""
+    inputs: dict = {"generator": "traces", "n": n}
+    if seed is not None:
+        inputs["seed"] = seed
+    if temperatures is not None:
+        inputs["params"] = {"temperatures": list(temperatures)}
+    return {
+        "name": name,
+        "kind": "break-junction-md",
+        "params": {
+            "structure": {
+                "builder": "contact",
+                "neck_cross_section": [1, 1],
+                "electrode_cross_section": [2, 2],
+                "length": 2,
+                "electrode_layers": 3,
+            },
+            "protocol": dict(TINY_PROTOCOL if protocol is None else protocol),
+        },
+        "inputs": inputs,
+        "chunk_size": 1,
+        "store": store,
+    }
+
+
+@pytest.fixture(scope="session")
+def tiny_md_spec():
+    """Factory of tiny ``break-junction-md`` spec dicts (see :func:`_tiny_md_spec`)."""
+    return _tiny_md_spec

@@ -84,27 +84,12 @@ def test_kinds_lists_the_probe(capsys):
     assert "engine-probe" in capsys.readouterr().out
 
 
-def _tiny_experiment(folder, model: str, train: dict | None = None) -> str:
+def _tiny_experiment(md_spec, folder, model: str, train: dict | None = None) -> str:
     """A 2-trace virtual experiment (one-atom necks between 2x2 electrodes, 104 atoms)."""
     import yaml
 
-    md = {
-        "name": "cli-md",
-        "kind": "break-junction-md",
-        "params": {
-            "structure": {
-                "builder": "contact",
-                "neck_cross_section": [1, 1],
-                "electrode_cross_section": [2, 2],
-                "length": 2,
-                "electrode_layers": 3,
-            },
-            "protocol": {"speed": 0.5, "equilibration": 1.0, "max_elongation": 5.0},
-        },
-        "inputs": {"generator": "traces", "n": 2, "seed": 1},
-        "chunk_size": 1,
-        "store": "md.zarr",
-    }
+    protocol = {"speed": 0.5, "equilibration": 1.0, "max_elongation": 5.0}
+    md = md_spec("cli-md", store="md.zarr", seed=1, protocol=protocol)
     spec = {
         "name": "cli-experiment",
         "model": {"path": model, **({"train": train} if train else {})},
@@ -132,7 +117,7 @@ def _tiny_experiment(folder, model: str, train: dict | None = None) -> str:
     return str(path)
 
 
-def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
+def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys, tiny_md_spec):
     """The end-to-end experiment from the command line, training its missing model (the
     in-process runs of tests/conductance/test_experiment.py use a ready model)."""
     pytest.importorskip("dscribe")
@@ -141,7 +126,7 @@ def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
 
     committed = Path(__file__).resolve().parents[1] / "catalogs/data/au-sband-large.zarr"
     train = {"stores": [str(committed)], "params": {"n_estimators": 2}, "holdout": 0.5}
-    spec = _tiny_experiment(tmp_path, "model.npz", train)
+    spec = _tiny_experiment(tiny_md_spec, tmp_path, "model.npz", train)
     assert main(["conductance", "experiment", spec, "--synchronous", "--no-progress"]) == 0
     out = capsys.readouterr().out
     summary = json.loads(out[out.index("{") :])
@@ -153,8 +138,8 @@ def test_conductance_experiment_trains_runs_and_draws(tmp_path, capsys):
     assert json.loads((tmp_path / "experiment.json").read_text()) == summary
 
 
-def test_conductance_experiment_errors_are_one_line(tmp_path, capsys):
-    spec = _tiny_experiment(tmp_path, "missing.npz")
+def test_conductance_experiment_errors_are_one_line(tmp_path, capsys, tiny_md_spec):
+    spec = _tiny_experiment(tiny_md_spec, tmp_path, "missing.npz")
     assert main(["conductance", "experiment", spec, "--synchronous"]) == 2
     err = capsys.readouterr().err
     assert "missing.npz' does not exist and 'model.train' is not given" in err
@@ -306,11 +291,13 @@ def test_design_refuses_a_bad_target_before_any_cluster(
     assert message in err and no_cluster == [] and seconds < 1.0
 
 
-def test_experiment_refuses_a_bad_campaign_before_any_cluster(tmp_path, capsys, no_cluster):
+def test_experiment_refuses_a_bad_campaign_before_any_cluster(
+    tmp_path, capsys, no_cluster, tiny_md_spec
+):
     import yaml
 
     train = {"stores": ["au-sband-large"]}
-    path = _tiny_experiment(tmp_path, "model.npz", train)  # the model is missing
+    path = _tiny_experiment(tiny_md_spec, tmp_path, "model.npz", train)  # the model is missing
     spec = yaml.safe_load((tmp_path / "experiment.yaml").read_text())
     spec["campaigns"]["md"]["params"]["protocol"]["sped"] = 0.5
     (tmp_path / "experiment.yaml").write_text(yaml.safe_dump(spec))

@@ -8,30 +8,6 @@ from vlab.campaign import load_spec, run_campaign
 from vlab.catalog import decode_structures, open_store
 from vlab.errors import InvalidStructureError, SpecError
 
-MD = {
-    "name": "bj",
-    "kind": "break-junction-md",
-    "params": {
-        "structure": {
-            "builder": "contact",
-            "neck_cross_section": [1, 1],
-            "electrode_cross_section": [2, 2],
-            "length": 2,
-            "electrode_layers": 3,
-        },
-        "protocol": {
-            "speed": 1.0,
-            "equilibration": 0.2,
-            "max_elongation": 3.0,
-            "snapshot_every": 0.25,
-            "post_rupture": 0.5,
-        },
-        "calculator": "auto",
-    },
-    "inputs": {"generator": "traces", "n": 2, "params": {"temperatures": [4, 300]}},
-    "chunk_size": 1,
-    "store": "bj.zarr",
-}
 REF = {
     "name": "ref",
     "kind": "conductance-reference",
@@ -42,14 +18,20 @@ REF = {
 }
 
 
+@pytest.fixture
+def md(tiny_md_spec):
+    """Two tiny traces at 4 K and 300 K."""
+    return tiny_md_spec(temperatures=[4, 300])
+
+
 def _write(tmp_path, data):
     path = tmp_path / f"{data['name']}.yaml"
     path.write_text(yaml.safe_dump(data))
     return load_spec(path)
 
 
-def test_traces_then_reference_labels_through_the_catalog(tmp_path, client_or_none):
-    md = run_campaign(_write(tmp_path, MD), client=client_or_none, progress=False)
+def test_traces_then_reference_labels_through_the_catalog(tmp_path, client_or_none, md):
+    md = run_campaign(_write(tmp_path, md), client=client_or_none, progress=False)
     assert md.done == 2
     traces = open_store(md.store)
     n_snap = traces["n_snapshots"].values
@@ -67,8 +49,8 @@ def test_traces_then_reference_labels_through_the_catalog(tmp_path, client_or_no
     assert "sband-tb" in ds.attrs["calculator"]
 
 
-def test_reference_reuses_labels_across_campaigns(tmp_path):
-    run_campaign(_write(tmp_path, MD), progress=False)
+def test_reference_reuses_labels_across_campaigns(tmp_path, md):
+    run_campaign(_write(tmp_path, md), progress=False)
     run_campaign(_write(tmp_path, REF), progress=False)
     again = run_campaign(
         _write(tmp_path, {**REF, "name": "ref2", "store": "ref2.zarr"}), progress=False
@@ -76,8 +58,8 @@ def test_reference_reuses_labels_across_campaigns(tmp_path):
     assert again.computed == 0 and again.copied == again.n_items
 
 
-def test_spd_reference_labels_every_kth_snapshot(tmp_path):
-    run_campaign(_write(tmp_path, MD), progress=False)
+def test_spd_reference_labels_every_kth_snapshot(tmp_path, md):
+    run_campaign(_write(tmp_path, md), progress=False)
     spd = {**REF, "name": "spd", "store": "spd.zarr"}
     spd["params"] = {"fidelity": "spd", "snapshot_stride": 6}
     ref = run_campaign(_write(tmp_path, spd), progress=False)
@@ -103,10 +85,10 @@ def test_bad_reference_parameters_are_named(tmp_path, params, error, message):
         run_campaign(_write(tmp_path, {**REF, "params": params}), progress=False)
 
 
-def test_bad_structure_requests_fail_at_planning_time(tmp_path):
-    bad = {**MD, "params": {**MD["params"], "structure": {"element": "Xx"}}}
+def test_bad_structure_requests_fail_at_planning_time(tmp_path, md):
+    bad = {**md, "params": {**md["params"], "structure": {"element": "Xx"}}}
     with pytest.raises(InvalidStructureError, match="'element'.*Xx"):
         run_campaign(_write(tmp_path, bad), progress=False)
     assert not (tmp_path / "bj.zarr").exists()
     with pytest.raises(SpecError, match="unknown protocol key"):
-        run_campaign(_write(tmp_path, {**MD, "params": {"protocol": {"sped": 1}}}), progress=False)
+        run_campaign(_write(tmp_path, {**md, "params": {"protocol": {"sped": 1}}}), progress=False)

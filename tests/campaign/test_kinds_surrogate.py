@@ -14,28 +14,6 @@ from vlab.errors import SpecError
 
 pytest.importorskip("dscribe", reason="the surrogate's descriptors need dscribe")
 
-MD = {
-    "name": "bj",
-    "kind": "break-junction-md",
-    "chunk_size": 1,
-    "store": "bj.zarr",
-    "params": {
-        "structure": {
-            "builder": "contact",
-            "neck_cross_section": [1, 1],
-            "electrode_cross_section": [2, 2],
-            "length": 2,
-        },
-        "protocol": {
-            "speed": 1.0,
-            "equilibration": 0.2,
-            "max_elongation": 4.0,
-            "snapshot_every": 0.2,
-            "post_rupture": 0.6,
-        },
-    },
-    "inputs": {"generator": "traces", "n": 4, "params": {"temperatures": [4, 300]}},
-}
 REF = {
     "name": "ref",
     "kind": "conductance-reference",
@@ -52,8 +30,15 @@ def _run(tmp_path, data):
     return run_campaign(load_spec(path), progress=False)
 
 
-def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys):
-    _run(tmp_path, MD)
+def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys, tiny_md_spec):
+    protocol = {
+        "speed": 1.0,
+        "equilibration": 0.2,
+        "max_elongation": 4.0,
+        "snapshot_every": 0.2,
+        "post_rupture": 0.6,
+    }
+    _run(tmp_path, tiny_md_spec(n=4, temperatures=[4, 300], protocol=protocol))
     ref = _run(tmp_path, REF)
     model = tmp_path / "sur.npz"
     assert (

@@ -26,36 +26,26 @@ COMMITTED = Path(__file__).resolve().parents[2] / "catalogs" / "data" / "au-sban
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-def tiny_experiment(model: str, *, train: dict | None = None, prefix: str = "tiny") -> dict:
-    """An experiment spec (as a dict) small enough for the test suite."""
+_PROTOCOL = {
+    "speed": 0.5,
+    "snapshot_every": 0.1,
+    "equilibration": 1.0,
+    "max_elongation": 6.0,
+    "post_rupture": 1.0,
+}
+
+
+def tiny_experiment(
+    md_spec, model: str, *, train: dict | None = None, prefix: str = "tiny"
+) -> dict:
+    """An experiment spec (as a dict) small enough for the test suite; ``md_spec`` is the
+    ``tiny_md_spec`` fixture."""
     return {
         "name": f"{prefix}-experiment",
         "description": "tiny virtual experiment",
         "model": {"path": model, **({"train": train} if train else {})},
         "campaigns": {
-            "md": {
-                "name": f"{prefix}-md",
-                "kind": "break-junction-md",
-                "params": {
-                    "structure": {
-                        "builder": "contact",
-                        "neck_cross_section": [1, 1],
-                        "electrode_cross_section": [2, 2],
-                        "length": 2,
-                        "electrode_layers": 3,
-                    },
-                    "protocol": {
-                        "speed": 0.5,
-                        "snapshot_every": 0.1,
-                        "equilibration": 1.0,
-                        "max_elongation": 6.0,
-                        "post_rupture": 1.0,
-                    },
-                },
-                "inputs": {"generator": "traces", "n": 4, "seed": 5},
-                "chunk_size": 1,
-                "store": "stores/md.zarr",
-            },
+            "md": md_spec(f"{prefix}-md", store="stores/md.zarr", n=4, seed=5, protocol=_PROTOCOL),
             "surrogate": {
                 "name": f"{prefix}-surrogate",
                 "kind": "conductance-surrogate",
@@ -96,10 +86,10 @@ def model_file(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def experiment(tmp_path_factory, model_file):
+def experiment(tmp_path_factory, model_file, tiny_md_spec):
     """The tiny experiment, run once in process (with its own catalog index)."""
     folder = tmp_path_factory.mktemp("experiment")
-    path = write(folder, tiny_experiment(str(model_file)))
+    path = write(folder, tiny_experiment(tiny_md_spec, str(model_file)))
     with config.override({"catalog.index_dir": str(folder / "catalog")}):
         summary = run_experiment(path, synchronous=True, progress=False)
         again = run_experiment(path, synchronous=True, progress=False)
@@ -198,8 +188,8 @@ def _bad(spec: dict, where: str, value) -> dict:
         ("figure", "out.jpg", "'figure' must be a .png file path. Got 'out.jpg'."),
     ],
 )
-def test_bad_experiment_files_are_named(tmp_path, where, value, message):
-    path = write(tmp_path, _bad(tiny_experiment("m.npz"), where, value))
+def test_bad_experiment_files_are_named(tmp_path, where, value, message, tiny_md_spec):
+    path = write(tmp_path, _bad(tiny_experiment(tiny_md_spec, "m.npz"), where, value))
     with pytest.raises(SpecError, match=message):
         load_experiment(path)
 
@@ -215,15 +205,17 @@ def test_unreadable_experiment_files(tmp_path):
         load_experiment(tmp_path / "bad.yaml")
 
 
-def test_missing_model_without_training_fails_before_any_campaign(tmp_path):
-    path = write(tmp_path, tiny_experiment("missing.npz"))
+def test_missing_model_without_training_fails_before_any_campaign(tmp_path, tiny_md_spec):
+    path = write(tmp_path, tiny_experiment(tiny_md_spec, "missing.npz"))
     with pytest.raises(SpecError, match=r"missing.npz' does not exist and 'model.train' is not"):
         run_experiment(path, synchronous=True, progress=False)
     assert not (tmp_path / "stores").exists()
 
 
-def test_paths_are_relative_to_the_experiment_file(tmp_path):
-    spec = tiny_experiment("models/m.npz", train={"stores": ["data.zarr", "au-sband-subset"]})
+def test_paths_are_relative_to_the_experiment_file(tmp_path, tiny_md_spec):
+    spec = tiny_experiment(
+        tiny_md_spec, "models/m.npz", train={"stores": ["data.zarr", "au-sband-subset"]}
+    )
     (tmp_path / "data.zarr").mkdir()
     loaded = load_experiment(write(tmp_path, spec))
     assert loaded.model == tmp_path / "models/m.npz"
