@@ -183,10 +183,7 @@ def cold_spd(atoms) -> float:
 
 def _model_record(model: ConductanceSurrogate) -> dict:
     """The estimator's non-default parameters (descriptor settings in full), and its preset."""
-    defaults = ConductanceSurrogate().get_params()
-    params = {k: v for k, v in model.get_params().items() if v != defaults[k]}
-    params["descriptor_settings"] = model.descriptor_settings.to_dict()
-    return {"preset": PRESET, **dict(sorted(params.items()))}
+    return {"preset": PRESET, **model.non_default_params()}
 
 
 def main() -> dict:

@@ -231,11 +231,21 @@ def test_spd_headline_preset_is_the_benchmarked_model():
         (Path(__file__).resolve().parents[2] / "benchmarks/results/surrogate.json").read_text()
     )["surrogate_2x2_spd"]["model"]
     model = ConductanceSurrogate.from_preset("spd-headline", random_state=0, n_jobs=-1)
-    defaults = ConductanceSurrogate().get_params()
-    params = {k: v for k, v in model.get_params().items() if v != defaults[k]}
-    params["descriptor_settings"] = model.descriptor_settings.to_dict()
-    assert params == {k: v for k, v in recorded.items() if k != "preset"}
+    assert model.non_default_params() == {k: v for k, v in recorded.items() if k != "preset"}
     assert clone(model).get_params()["descriptor_settings"] == model.descriptor_settings
+
+
+def test_non_default_params_are_plain_data_that_rebuild_the_estimator():
+    assert ConductanceSurrogate().non_default_params() == {}
+    assert ConductanceSurrogate(hidden_layer_sizes=[32, 32]).non_default_params() == {}
+    model = ConductanceSurrogate.from_params(
+        {"hidden_layer_sizes": [8], "descriptor_settings": {"r_cut": 5.0}, "n_jobs": 2}
+    )
+    params = model.non_default_params()
+    assert params["hidden_layer_sizes"] == [8] and params["n_jobs"] == 2
+    assert params["descriptor_settings"]["r_cut"] == 5.0
+    assert json.loads(json.dumps(params)) == params
+    assert ConductanceSurrogate.from_params(params).get_params() == model.get_params()
 
 
 def test_parameters_by_name_are_checked():

@@ -367,6 +367,34 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             )
         return cls.from_params({**SURROGATE_PRESETS[name]["params"], **params})
 
+    def non_default_params(self) -> dict[str, Any]:
+        """The parameters that differ from the constructor's defaults, as plain data.
+
+        Sorted by name; ``descriptor_settings`` (when set) as the dict of all its fields,
+        ``hidden_layer_sizes`` as a list, so the result is JSON-able (unless ``random_state``
+        is a Generator) and :meth:`from_params` rebuilds an equal estimator from it.
+
+        Examples
+        --------
+        >>> m = ConductanceSurrogate.from_preset("spd-headline", random_state=0)
+        >>> sorted(m.non_default_params())
+        ['bootstrap', 'descriptor_settings', 'electrode_coupling', 'n_estimators', 'random_state']
+        >>> m2 = ConductanceSurrogate.from_params(m.non_default_params())
+        >>> m2.get_params() == m.get_params()
+        True
+        """
+        defaults = type(self)().get_params(deep=False)
+        out: dict[str, Any] = {}
+        for key, value in sorted(self.get_params(deep=False).items()):
+            default = defaults[key]
+            if isinstance(value, tuple | list):
+                value = list(value)
+                default = list(default) if isinstance(default, tuple | list) else default
+            if value is default or value == default:
+                continue
+            out[key] = value.to_dict() if isinstance(value, DescriptorSettings) else value
+        return out
+
     # ----------------------------------------------------------------------- fit / predict
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -145,16 +145,6 @@ def _parity(ax, y, p, title: str) -> dict[str, float]:
     return {"r2": round(r2, 4), "mae_G0": round(mae, 4), "n": len(y)}
 
 
-def _non_default_params(model) -> dict[str, Any]:
-    """The estimator's parameters that differ from its defaults, as plain data (not n_jobs)."""
-    defaults = type(model)().get_params()
-    out = {}
-    for key, value in model.get_params().items():
-        if key != "n_jobs" and value != defaults[key]:
-            out[key] = value.to_dict() if hasattr(value, "to_dict") else value
-    return out
-
-
 def train_surrogate(
     names: list[str],
     model_path: str | os.PathLike,
@@ -200,7 +190,7 @@ def train_surrogate(
         "model": str(model_path),
         "training_stores": names,
         "preset": preset,
-        "params": _non_default_params(model),
+        "params": {k: v for k, v in model.non_default_params().items() if k != "n_jobs"},
         "electrode_coupling": bool(model.electrode_coupling),
         "bootstrap": bool(model.bootstrap),
         "n_train": int((~test).sum()),
