@@ -30,22 +30,67 @@ vlab.errors.SpecError: spec: unknown key 'chunksize'; allowed keys: chunk_size, 
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlab import config
 from vlab._utils import canonical_json, content_hash
+from vlab.catalog.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES, load_yaml_file, one_line
 from vlab.errors import SpecError
 
-__all__ = ["CampaignSpec", "InputsSpec", "load_spec", "parse_spec"]
+__all__ = [
+    "MAX_CHUNK_SIZE",
+    "MAX_INPUT_FILE_BYTES",
+    "MAX_ITEMS",
+    "MAX_PATH_LENGTH",
+    "MAX_RETRIES",
+    "MAX_SEED",
+    "MAX_TEXT_LENGTH",
+    "CampaignSpec",
+    "InputsSpec",
+    "load_spec",
+    "parse_spec",
+]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+MAX_ITEMS = 10_000_000
+"""Most items of one campaign (``inputs.n``, rows of an inputs file)."""
+MAX_CHUNK_SIZE = 1_000_000
+"""Largest ``chunk_size`` (items per zarr chunk and per Dask task)."""
+MAX_SEED = 2**32 - 1
+"""Largest ``inputs.seed`` (seeds are 0 ... 2**32 - 1)."""
+MAX_RETRIES = 100
+"""Most ``retries`` of a task."""
+MAX_INPUT_FILE_BYTES = 64_000_000
+"""Largest ``inputs.file`` (bytes)."""
+MAX_PATH_LENGTH = 4096
+"""Longest ``store`` or ``inputs.file`` path (characters)."""
+MAX_NAME_LENGTH = 128
+"""Longest name (campaign, kind, generator, catalog entry)."""
+MAX_TEXT_LENGTH = 10_000
+"""Longest ``description``."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_INPUT_SUFFIXES = (".csv", ".yaml", ".yml", ".json")
+_TOP_KEYS = {
+    "name",
+    "kind",
+    "description",
+    "params",
+    "inputs",
+    "chunk_size",
+    "store",
+    "register",
+    "retries",
+}
+_INPUT_KEYS = {"generator", "n", "seed", "params", "file", "catalog", "select"}
+_ONLY_WITH = {"n": "generator", "seed": "generator", "params": "generator", "select": "catalog"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,39 +148,205 @@ def json_roundtrip(obj: Any) -> Any:
     return json.loads(canonical_json(obj))
 
 
+def _short(value: Any) -> str:
+    """``repr(value)`` on one line, at most 60 characters (a huge value stays readable)."""
+    if isinstance(value, (Mapping, list, tuple, set)) and len(value) > 20:
+        return f"a {type(value).__name__} of {len(value):,} entries"
+    if isinstance(value, str) and len(value) > 200:
+        value = value[:200]
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        text = f"a {type(value).__name__}"
+    return one_line(text, 60)
+
+
 def _fail(source: str, message: str) -> SpecError:
-    return SpecError(f"{source}: {message}")
+    return SpecError(one_line(f"{source}: {message}"))
 
 
 def _check_keys(data: Mapping, allowed: set[str], source: str, where: str = "") -> None:
     for key in data:
         if key not in allowed:
             raise _fail(
-                source, f"unknown key {where}{key!r}; allowed keys: {', '.join(sorted(allowed))}."
+                source,
+                f"unknown key {where}{_short(key)}; allowed keys: {', '.join(sorted(allowed))}.",
             )
 
 
 def _typed(data: Mapping, key: str, types: type | tuple, source: str, what: str, default=...):
     if key not in data:
         if default is ...:
-            raise _fail(source, f"the required key {key!r} is missing ({what}).")
+            raise _fail(source, f"the required key {_label(data, key)!r} is missing ({what}).")
         return default
     value = data[key]
     if not isinstance(value, types) or (isinstance(value, bool) and bool not in _tuple(types)):
-        raise _fail(source, f"the {key!r} key must be {what}. Got {value!r}.")
+        raise _fail(source, f"the {_label(data, key)!r} key must be {what}. Got {_short(value)}.")
     return value
+
+
+class _Section(dict):
+    """A nested mapping of a spec that knows its place (``inputs``) for messages."""
+
+    def __init__(self, data: Mapping, where: str) -> None:
+        super().__init__(data)
+        self.where = where
+
+
+def _label(data: Mapping, key: str) -> str:
+    return f"{getattr(data, 'where', '')}{key}"
 
 
 def _tuple(types: type | tuple) -> tuple:
     return types if isinstance(types, tuple) else (types,)
 
 
+def _integer(data: Mapping, key: str, bounds: tuple[int, int, str], source: str, default=...):
+    """An int (not a bool, not a float) within ``bounds`` = (low, high, name of the limit)."""
+    low, high, limit = bounds
+    allowed = f"an integer from {low:,} to {high:,} ({limit})"
+    value = _typed(data, key, int, source, allowed, default)
+    if value < low:
+        least = "> 0" if low == 1 else f">= {low:,}"
+        raise _fail(
+            source,
+            f"the {_label(data, key)!r} key must be {least}. Got {_short(value)}. "
+            f"Allowed: {allowed}.",
+        )
+    if value > high:
+        raise _fail(
+            source,
+            f"the {_label(data, key)!r} key must be <= {high:,} ({limit}). Got {_short(value)}.",
+        )
+    return value
+
+
+def _text(
+    data: Mapping, key: str, source: str, what: str, default=..., *, limit=MAX_NAME_LENGTH
+) -> str:
+    """A string without NUL or control characters (newlines and tabs only in long text)."""
+    value = _typed(data, key, str, source, what, default)
+    allowed = "\n\t" if limit == MAX_TEXT_LENGTH else ""
+    bad = next((c for c in value if _is_control(c) and c not in allowed), None)
+    if bad is not None:
+        raise _fail(
+            source,
+            f"the {_label(data, key)!r} key must be {what} without control characters; "
+            "got the character "
+            f"{bad!r} in {_short(value)}.",
+        )
+    if len(value) > limit:
+        raise _fail(
+            source,
+            f"the {_label(data, key)!r} key must be {what} of at most {limit:,} characters. "
+            f"Got {len(value):,} characters.",
+        )
+    return value
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in ("Cc", "Cs")  # NUL, newline, ESC, ... and surrogates
+
+
+def _name(data: Mapping, key: str, source: str, what: str) -> str:
+    value = _text(data, key, source, what)
+    if not _NAME.fullmatch(value):
+        raise _fail(
+            source,
+            f"the {_label(data, key)!r} key must be {what} of letters, digits, '.', '_', '-' "
+            f"that starts with a letter or digit. Got {_short(value)}.",
+        )
+    return value
+
+
+def _plain(value: Any, source: str, where: str, depth: int = 0) -> None:
+    """``value`` is plain data: mappings with text keys, lists, text, numbers, bools, null."""
+    if depth > MAX_DEPTH:
+        raise _fail(source, f"{where!r} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH).")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise _fail(source, f"the keys of {where!r} must be text. Got {_short(key)}.")
+            _plain(item, source, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _plain(item, source, where, depth + 1)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise _fail(source, f"{where!r} must hold finite numbers. Got {_short(value)}.")
+    elif value is not None and not isinstance(value, (str, int, float, bool)):
+        raise _fail(
+            source,
+            f"{where!r} must hold plain values (text, numbers, true/false, null, lists, "
+            f"mappings); got a {type(value).__name__}: {_short(value)} (quote dates).",
+        )
+
+
+def _mapping(data: Mapping, key: str, source: str, where: str) -> dict[str, Any]:
+    value = dict(_typed(data, key, Mapping, source, "a mapping", {}))
+    _plain(value, source, where)
+    return value
+
+
+def _path_text(data: Mapping, key: str, source: str, what: str) -> Path:
+    text = _text(data, key, source, what, limit=MAX_PATH_LENGTH)
+    if not text.strip():
+        raise _fail(source, f"the {_label(data, key)!r} key must be {what}. Got an empty text.")
+    return Path(os.path.expanduser(text))
+
+
+def _input_file(data: Mapping, base: Path, source: str) -> Path:
+    path = (base / _path_text(data, "file", source, "a file path")).resolve()
+    shown = repr(one_line(path, 200))
+    if path.suffix.lower() not in _INPUT_SUFFIXES:
+        allowed = ", ".join(_INPUT_SUFFIXES)
+        raise _fail(source, f"the inputs file {shown} must end in {allowed}.")
+    try:
+        if not path.is_file():
+            raise _fail(source, f"the inputs file {shown} does not exist or is not a file.")
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError as err:
+        raise _fail(source, f"the inputs file {shown} cannot be read: {err.strerror}.") from None
+    if size > MAX_INPUT_FILE_BYTES:
+        raise _fail(
+            source,
+            f"the inputs file {shown} has {size:,} bytes; at most {MAX_INPUT_FILE_BYTES:,} "
+            "(MAX_INPUT_FILE_BYTES).",
+        )
+    if b"\x00" in head:
+        raise _fail(source, f"the inputs file {shown} is binary (NUL bytes); it must be text.")
+    return path
+
+
+def _select(data: Mapping, source: str) -> dict[str, Any]:
+    """``select``: ``status`` (a text) and ``VARIABLE: [low, high]`` ranges (null = open)."""
+    select = _mapping(data, "select", source, "inputs.select")
+    for key, value in select.items():
+        if key == "status":
+            ok = isinstance(value, str) or value is None
+        else:
+            ok = isinstance(value, list) and len(value) == 2
+            ok = ok and all(v is None or _is_number(v) for v in value)
+        if not ok:
+            raise _fail(
+                source,
+                f"'inputs.select.{key}' must be {'a status text' if key == 'status' else ''}"
+                f"{'' if key == 'status' else '[low, high] numbers (null: unbounded)'}. "
+                f"Got {_short(value)}.",
+            )
+    return select
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _parse_inputs(data: Any, base: Path, source: str) -> InputsSpec:
     if not isinstance(data, Mapping):
-        raise _fail(source, f"the 'inputs' key must be a mapping. Got {data!r}.")
-    _check_keys(
-        data, {"generator", "n", "seed", "params", "file", "catalog", "select"}, source, "inputs."
-    )
+        raise _fail(source, f"the 'inputs' key must be a mapping. Got {_short(data)}.")
+    _check_keys(data, _INPUT_KEYS, source, "inputs.")
+    data = _Section(data, "inputs.")
     chosen = [k for k in ("generator", "file", "catalog") if k in data]
     if len(chosen) != 1:
         raise _fail(
@@ -143,73 +354,90 @@ def _parse_inputs(data: Any, base: Path, source: str) -> InputsSpec:
             "'inputs' needs exactly one of 'generator', 'file' or 'catalog'; "
             f"got {chosen or 'none'}.",
         )
+    for key, needs in _ONLY_WITH.items():
+        if key in data and needs not in data:
+            raise _fail(source, f"'inputs.{key}' is used only with 'inputs.{needs}'; remove it.")
     kw: dict[str, Any] = {
-        "seed": _typed(data, "seed", int, source, "an integer seed", 0),
-        "params": dict(_typed(data, "params", Mapping, source, "a mapping", {})),
-        "select": dict(_typed(data, "select", Mapping, source, "a mapping", {})),
+        "seed": _integer(data, "seed", (0, MAX_SEED, "MAX_SEED"), source, 0),
+        "params": _mapping(data, "params", source, "inputs.params"),
+        "select": _select(data, source),
     }
     if "generator" in data:
-        kw["generator"] = _typed(data, "generator", str, source, "a generator name")
-        n = _typed(data, "n", int, source, "a positive integer number of items")
-        if n <= 0:
-            raise _fail(source, f"the 'n' key of 'inputs' must be a positive integer. Got {n}.")
-        kw["n"] = n
+        kw["generator"] = _name(data, "generator", source, "a generator name")
+        kw["n"] = _integer(data, "n", (1, MAX_ITEMS, "MAX_ITEMS"), source)
     elif "file" in data:
-        path = (base / _typed(data, "file", str, source, "a file path")).resolve()
-        if not path.is_file():
-            raise _fail(source, f"the inputs file {str(path)!r} does not exist.")
-        kw["file"] = path
+        kw["file"] = _input_file(data, base, source)
     else:
-        kw["catalog"] = _typed(data, "catalog", str, source, "a catalog entry name")
+        kw["catalog"] = _name(data, "catalog", source, "a catalog entry name")
     return InputsSpec(**kw)
 
 
+def _forbidden_stores(base: Path) -> dict[Path, str]:
+    """Folders a campaign must never write into as its store, by what they are."""
+    out = {Path(base.anchor or "/"): "the root folder", base: "the spec's own folder"}
+    with contextlib.suppress(RuntimeError, OSError, KeyError):  # no home folder known
+        out.setdefault(Path.home().resolve(), "your home folder")
+    return out
+
+
+def _store(data: Mapping, base: Path, source: str) -> Path:
+    path = _path_text(data, "store", source, "a path to a .zarr store")
+    store = path if path.is_absolute() else (base / path).resolve()
+    try:
+        resolved = store.resolve()
+    except (OSError, RuntimeError) as err:  # e.g. a symlink loop
+        raise _fail(source, f"the 'store' {_short(str(path))} cannot be resolved: {err}.") from None
+    for folder, what in _forbidden_stores(base).items():
+        if resolved == folder or resolved in folder.parents:
+            where = "is" if resolved == folder else "contains"
+            raise _fail(
+                source,
+                f"the 'store' {_short(str(resolved))} {where} {what}; a store must be a new "
+                "folder "
+                "(e.g. results/NAME.zarr), never a folder that holds other files.",
+            )
+    return store
+
+
 def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> CampaignSpec:
-    """Validate a spec mapping into a :class:`CampaignSpec`; errors name the bad key."""
+    """Validate a spec mapping into a :class:`CampaignSpec`; errors name the bad key.
+
+    Raises
+    ------
+    SpecError
+        One line naming the key, the value received (shortened) and what is allowed
+        (bounds: :data:`MAX_ITEMS`, :data:`MAX_CHUNK_SIZE`, :data:`MAX_SEED`,
+        :data:`MAX_RETRIES`, :data:`MAX_INPUT_FILE_BYTES`, :data:`MAX_PATH_LENGTH`).
+    """
+    source = one_line(source, 300)
     if not isinstance(data, Mapping):
         raise _fail(
             source, f"a campaign spec must be a mapping of keys. Got {type(data).__name__}."
         )
-    allowed = {
-        "name",
-        "kind",
-        "description",
-        "params",
-        "inputs",
+    _check_keys(data, _TOP_KEYS, source)
+    base = (base or Path.cwd()).resolve()
+    name = _name(data, "name", source, "a campaign name")
+    kind = _name(data, "kind", source, "a registered kind name")
+    chunk = _integer(
+        data,
         "chunk_size",
-        "store",
-        "register",
-        "retries",
-    }
-    _check_keys(data, allowed, source)
-    base = base or Path.cwd()
-    name = _typed(data, "name", str, source, "a campaign name")
-    if not _NAME.match(name):
-        raise _fail(
-            source, f"the 'name' key must use letters, digits, '.', '_', '-'. Got {name!r}."
-        )
-    chunk = _typed(
-        data, "chunk_size", int, source, "a positive integer", config.get("campaign.chunk_size")
+        (1, MAX_CHUNK_SIZE, "MAX_CHUNK_SIZE"),
+        source,
+        config.get("campaign.chunk_size"),
     )
-    retries = _typed(
-        data, "retries", int, source, "an integer >= 0", config.get("campaign.retries")
+    retries = _integer(
+        data, "retries", (0, MAX_RETRIES, "MAX_RETRIES"), source, config.get("campaign.retries")
     )
-    if chunk <= 0 or retries < 0:
-        key, val = ("chunk_size", chunk) if chunk <= 0 else ("retries", retries)
-        raise _fail(
-            source,
-            f"the {key!r} key must be {'> 0' if key == 'chunk_size' else '>= 0'}. Got {val}.",
-        )
-    store = Path(os.path.expanduser(_typed(data, "store", str, source, "a path to a .zarr store")))
+    if "inputs" not in data:
+        raise _fail(source, "the required key 'inputs' is missing (where the items come from).")
+    store = _store(data, base, source)
     return CampaignSpec(
         name=name,
-        kind=_typed(data, "kind", str, source, "a registered kind name"),
-        store=store if store.is_absolute() else (base / store).resolve(),
-        inputs=_parse_inputs(data.get("inputs"), base, source)
-        if "inputs" in data
-        else _fail_missing(source),
-        params=dict(_typed(data, "params", Mapping, source, "a mapping", {})),
-        description=_typed(data, "description", str, source, "a text", ""),
+        kind=kind,
+        store=store,
+        inputs=_parse_inputs(data["inputs"], base, source),
+        params=_mapping(data, "params", source, "params"),
+        description=_text(data, "description", source, "a text", "", limit=MAX_TEXT_LENGTH),
         chunk_size=chunk,
         retries=retries,
         register=_typed(data, "register", bool, source, "true or false", True),
@@ -217,25 +445,25 @@ def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> 
     )
 
 
-def _fail_missing(source: str) -> InputsSpec:
-    raise _fail(source, "the required key 'inputs' is missing (where the items come from).")
-
-
 def load_spec(path: str | os.PathLike) -> CampaignSpec:
-    """Read and validate a YAML spec file (safe loader only).
+    """Read and validate a YAML spec file (safe loader, with limits).
+
+    The file may have at most 1 MB (``vlab.catalog.safe_yaml.MAX_FILE_BYTES``), nesting
+    depth and alias expansion are limited (``MAX_DEPTH``, ``MAX_NODES`` there), so a hostile
+    file fails in milliseconds.
 
     Raises
     ------
     SpecError
         If the file does not exist, is not YAML, or any key is invalid (the message names it).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"Campaign spec {str(path)!r} not found: no such file.")
+    shown = repr(one_line(path, 300))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise SpecError(f"{path}: not valid YAML ({err}).") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not a text file; a campaign spec is YAML text.") from None
+        path = Path(path)
+        missing = not path.is_file()
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        missing = True
+    if missing:
+        raise SpecError(f"Campaign spec {shown} not found: no such file.")
+    data = load_yaml_file(path, error=SpecError, what="campaign spec", max_bytes=MAX_FILE_BYTES)
     return parse_spec(data, source=str(path), base=path.resolve().parent)
