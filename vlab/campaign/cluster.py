@@ -93,6 +93,7 @@ def _prepare(client, *, local: bool) -> None:
 
 
 _MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
+RUN_LABEL = "vlab-run"  # app.kubernetes.io/managed-by of the clusters vlab creates
 _K8S_TIMEOUT = 20.0  # seconds to reach the Kubernetes API server before giving up
 
 
@@ -102,6 +103,12 @@ def kubernetes_cluster(manifest: str | os.PathLike | None = None):
     The cluster gets a fresh name (``<manifest name>-<6 hex digits>``) so that it never
     attaches to, and then deletes, a DaskCluster that someone else created; it is deleted
     when the returned object is closed.
+
+    Inside the cluster Dask speaks TLS (the manifest mounts the Secret ``vlab-dask-tls``).
+    KubeCluster itself cannot: it connects with plain TCP and no ``Security``. So it reaches
+    the scheduler through a ``kubectl port-forward``-style tunnel of the Kubernetes API to a
+    plain-TCP listener on the scheduler pod's loopback, which no other pod can reach; who may
+    open the tunnel is decided by Kubernetes RBAC (``pods/portforward``).
 
     Parameters
     ----------
@@ -127,7 +134,11 @@ def kubernetes_cluster(manifest: str | os.PathLike | None = None):
     resource = _cluster_resource(_manifest_path(manifest))
     _check_kubernetes()
     try:
-        return KubeCluster(custom_cluster_spec=resource, shutdown_on_close=True)
+        # Always through a port-forward, also from inside Kubernetes: the scheduler's plain
+        # TCP port that KubeCluster speaks listens on the scheduler pod's loopback only.
+        return KubeCluster(
+            custom_cluster_spec=resource, shutdown_on_close=True, port_forward_cluster_ip=True
+        )
     except Exception as err:  # kr8s/httpx/operator errors have no common base class
         raise ClusterError(
             f"Could not create the Dask cluster {resource['metadata']['name']!r} on "
@@ -163,11 +174,22 @@ def _cluster_resource(path: Path) -> dict:
         )
     resource = copy.deepcopy(resource)
     metadata = resource.setdefault("metadata", {})
-    name = f"{metadata.get('name', 'vlab')}-{uuid.uuid4().hex[:6]}"
+    base = metadata.get("name", "vlab")
+    name = f"{base}-{uuid.uuid4().hex[:6]}"
     metadata["name"] = name
-    service = (resource.get("spec") or {}).get("scheduler", {}).get("service", {})
+    # deploy/kubernetes/networkpolicy.yaml admits traffic between pods with this label.
+    metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = RUN_LABEL
+    spec = resource.get("spec") or {}
+    service = spec.get("scheduler", {}).get("service", {})
     if isinstance(service.get("selector"), dict):
         service["selector"]["dask.org/cluster-name"] = name
+    for role in ("scheduler", "worker"):
+        for container in (spec.get(role, {}).get("spec") or {}).get("containers", []):
+            for env in container.get("env", []):
+                if env.get("name") == "DASK_SCHEDULER_ADDRESS" and "value" in env:
+                    env["value"] = env["value"].replace(
+                        f"//{base}-scheduler", f"//{name}-scheduler"
+                    )
     return resource
 
 
@@ -287,7 +309,10 @@ def _local_cluster(workers: int | None):
         # "Port 8787 is already in use ... Hosting the HTTP server on port N instead": the
         # dashboard link printed next names the port actually used.
         warnings.filterwarnings("ignore", message="Port .* is already in use")
+        # Scheduler and workers listen on loopback only; so does the dashboard unless the
+        # configuration key cluster.dashboard_address opens it (e.g. 0.0.0.0:8787).
         return LocalCluster(
+            host="127.0.0.1",
             n_workers=workers or config.get("cluster.n_workers"),
             threads_per_worker=config.get("cluster.threads_per_worker"),
             processes=True,
