@@ -7,16 +7,17 @@ parsed, other cells stay text).
 from __future__ import annotations
 
 import csv
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from vlab import catalog
 from vlab.campaign.kinds import Item, Kind
-from vlab.campaign.spec import CampaignSpec
+from vlab.campaign.spec import MAX_INPUT_FILE_BYTES, MAX_ITEMS, CampaignSpec, _plain
+from vlab.catalog.safe_yaml import load_yaml_text, one_line
 from vlab.catalog.schema import ITEM_DIM
 from vlab.errors import SpecError
 
@@ -32,17 +33,61 @@ def _cell(text: str) -> Any:
     return text
 
 
+def _read_text(path: Path, source: str) -> str:
+    """The file as UTF-8 text; one-line errors for a missing, huge, binary or non-UTF-8 file."""
+    shown = f"{source}: the inputs file {one_line(path, 200)!r}"
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_INPUT_FILE_BYTES + 1)
+    except OSError as err:
+        raise SpecError(f"{shown} cannot be read: {one_line(err.strerror, 100)}.") from None
+    if len(raw) > MAX_INPUT_FILE_BYTES:
+        raise SpecError(f"{shown} has more than {MAX_INPUT_FILE_BYTES:,} bytes (the limit).")
+    if b"\x00" in raw:
+        raise SpecError(f"{shown} is binary (it has NUL bytes); it must be text.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise SpecError(f"{shown} is not UTF-8 text (byte {err.start}).") from None
+
+
+def _csv_rows(text: str, shown: str) -> list[dict]:
+    rows = []
+    try:
+        for i, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
+            if None in row or None in row.values():
+                raise SpecError(f"{shown}: line {i} has not as many cells as the header line.")
+            rows.append({k: _cell(v) for k, v in row.items()})
+            if len(rows) > MAX_ITEMS:
+                break
+    except csv.Error as err:
+        raise SpecError(f"{shown} is not valid CSV: {one_line(err, 100)}.") from None
+    return rows
+
+
+def _parse_rows(path: Path, text: str, shown: str) -> Any:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return _csv_rows(text, shown)
+    if suffix == ".json":
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError) as err:
+            raise SpecError(f"{shown} is not valid JSON: {one_line(err, 100)}.") from None
+    return load_yaml_text(text, source=shown, error=SpecError, max_nodes=5 * MAX_ITEMS)
+
+
 def _from_file(path: Path, source: str) -> list[Item]:
-    if path.suffix.lower() == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = [{k: _cell(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    elif path.suffix.lower() in (".yaml", ".yml", ".json"):
-        text = path.read_text(encoding="utf-8")
-        rows = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    else:
-        raise SpecError(f"{source}: inputs file {str(path)!r} must be .csv, .yaml, .yml or .json.")
+    shown = f"{source}: inputs file {one_line(path, 200)!r}"
+    if path.suffix.lower() not in (".csv", ".yaml", ".yml", ".json"):
+        raise SpecError(f"{shown} must be .csv, .yaml, .yml or .json.")
+    rows = _parse_rows(path, _read_text(path, source), shown)
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise SpecError(f"{source}: inputs file {str(path)!r} must hold a non-empty list of items.")
+        raise SpecError(f"{shown} must hold a non-empty list of items (mappings).")
+    if len(rows) > MAX_ITEMS:
+        raise SpecError(f"{shown} has more than {MAX_ITEMS:,} items (MAX_ITEMS).")
+    for i, row in enumerate(rows):
+        _plain(row, shown, f"item {i}")
     return rows
 
 
