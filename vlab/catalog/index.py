@@ -18,8 +18,9 @@ Each ``NAME.yaml`` file describes one store::
     location: data/au-sband-small.zarr     # relative to the YAML file, or absolute
     kind: conductance-reference
 
-Files are read with ``yaml.safe_load``; nothing is ever unpickled. A file that cannot be read is
-skipped with a warning, so one broken entry never hides the others.
+Files are read with ``yaml.safe_load`` and limits (:mod:`vlab.catalog.safe_yaml`); nothing is
+ever unpickled. A file that cannot be read is skipped with a warning, so one broken entry never
+hides the others.
 
 Examples
 --------
@@ -45,6 +46,7 @@ import xarray as xr
 import yaml
 
 from vlab import config
+from vlab.catalog.safe_yaml import load_yaml_file, one_line
 from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
 from vlab.errors import CatalogError
@@ -59,7 +61,7 @@ __all__ = [
     "shipped_dir",
 ]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _KEYS = {"name", "description", "schema_version", "location", "kind", "license", "source"}
 
 
@@ -106,31 +108,72 @@ def shipped_dir() -> Path:
     return Path(__file__).resolve().parent / "shipped"
 
 
+MAX_INDEX_FILE_BYTES = 65_536
+"""Largest catalog index file (bytes): an entry is a few lines."""
+_MAX_TEXT = 4096
+
+
+def _text_value(data: dict, key: str, shown: str, *, required: bool = False) -> str:
+    value = data.get(key, "")
+    if value is None and not required:
+        value = ""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise CatalogError(
+            f"The catalog file {shown}: the {key!r} key must be a non-empty text. "
+            f"Got {one_line(repr(value), 60)}."
+            if required
+            else f"The catalog file {shown}: the {key!r} key must be a text. "
+            f"Got {one_line(repr(value), 60)}."
+        )
+    if len(value) > _MAX_TEXT or any(ord(c) < 32 and c not in "\t\n" for c in value):
+        raise CatalogError(
+            f"The catalog file {shown}: the {key!r} key must be a text of at most "
+            f"{_MAX_TEXT:,} characters without control characters. "
+            f"Got {one_line(repr(value), 60)}."
+        )
+    return value
+
+
 def _parse(path: Path) -> CatalogEntry:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise CatalogError(f"The catalog file {str(path)!r} is not valid YAML: {err}") from None
+    shown = repr(one_line(path, 300))
+    data = load_yaml_file(
+        path, error=CatalogError, what="catalog file", max_bytes=MAX_INDEX_FILE_BYTES
+    )
     if not isinstance(data, dict):
-        raise CatalogError(f"The catalog file {str(path)!r} must hold a mapping.")
+        raise CatalogError(f"The catalog file {shown} must hold a mapping.")
     unknown = set(data) - _KEYS
     missing = {"name", "location"} - set(data)
     if unknown or missing:
+        unknown_shown = f"[{', '.join(sorted(one_line(repr(k), 40) for k in unknown))}]"
         raise CatalogError(
-            f"The catalog file {str(path)!r} has unknown keys {sorted(unknown)} or misses "
+            f"The catalog file {shown} has unknown keys {unknown_shown} or misses "
             f"{sorted(missing)}; allowed keys: {sorted(_KEYS)}."
         )
-    location = Path(str(data["location"])).expanduser()
+    name = _text_value(data, "name", shown, required=True)
+    if not _NAME.fullmatch(name) or len(name) > 128:
+        raise CatalogError(
+            f"The catalog file {shown}: the 'name' {one_line(repr(name), 60)} must start with a "
+            "letter or digit and use only letters, digits, '.', '_' and '-'."
+        )
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= 1000:
+        raise CatalogError(
+            f"The catalog file {shown}: 'schema_version' must be an integer from 0 to 1000. "
+            f"Got {one_line(repr(version), 60)}."
+        )
+    location = Path(_text_value(data, "location", shown, required=True)).expanduser()
+    if "\n" in str(location) or "\t" in str(location):
+        raise CatalogError(f"The catalog file {shown}: 'location' must be a path on one line.")
     if not location.is_absolute():
         location = (path.parent / location).resolve()
     return CatalogEntry(
-        name=str(data["name"]),
-        description=str(data.get("description", "")),
-        schema_version=int(data.get("schema_version", SCHEMA_VERSION)),
+        name=name,
+        description=_text_value(data, "description", shown),
+        schema_version=version,
         location=location,
-        kind=str(data.get("kind", "")),
-        license=str(data.get("license", "")),
-        source=str(data.get("source", "")),
+        kind=_text_value(data, "kind", shown),
+        license=_text_value(data, "license", shown),
+        source=_text_value(data, "source", shown),
         index_file=path,
     )
 
@@ -193,7 +236,7 @@ def register(
     source: str = "",
 ) -> CatalogEntry:
     """Add or replace the user's entry ``name`` (``index_dir()/NAME.yaml``)."""
-    if not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise CatalogError(
             f"The catalog name {name!r} must start with a letter or digit and use only "
             "letters, digits, '.', '_' and '-'."
