@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
@@ -119,6 +120,18 @@ def test_each_kubernetes_run_gets_its_own_cluster_name():
         assert name.startswith(base + "-") and len(name) == len(base) + 7
         selector = resource["spec"]["scheduler"]["service"]["selector"]
         assert selector["dask.org/cluster-name"] == name
-        assert resource["spec"]["worker"] == original["spec"]["worker"]
+        # its workers find its own scheduler, over TLS
+        worker = resource["spec"]["worker"]
+        (container,) = worker["spec"]["containers"]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        assert env["DASK_SCHEDULER_ADDRESS"] == f"tls://{name}-scheduler:8786"
+        expected = copy.deepcopy(original["spec"]["worker"])
+        for e in expected["spec"]["containers"][0]["env"]:
+            if e["name"] == "DASK_SCHEDULER_ADDRESS":
+                e["value"] = f"tls://{name}-scheduler:8786"
+        assert worker == expected
+        assert resource["spec"]["scheduler"]["spec"] == original["spec"]["scheduler"]["spec"]
+        # the label that deploy/kubernetes/networkpolicy.yaml admits between such pods
+        assert resource["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "vlab-run"
     assert first["metadata"]["name"] != second["metadata"]["name"]
     assert yaml.safe_load(DASKCLUSTER.read_text()) == original  # the file is not changed

@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
 K8S_VERSION = "1.30.0"  # oldest Kubernetes release the manifests are checked against
 CUSTOM_KINDS = {"DaskCluster", "DaskJob", "DaskAutoscaler"}
-CORE_KINDS = {"ConfigMap", "PersistentVolumeClaim", "Pod"}
+CORE_KINDS = {"ConfigMap", "PersistentVolumeClaim", "Pod", "NetworkPolicy"}
 FILES = sorted(p.name for p in MANIFESTS.glob("*.yaml") if p.name != "kustomization.yaml")
 
 
@@ -190,23 +190,27 @@ def test_the_schema_checks_reject_broken_resources():
 
 
 def _operator_objects(doc: dict, namespace: str = "vlab-test") -> list[dict]:
-    """The Deployments, Service and Pod that the operator's controller makes from ``doc``."""
+    """The Deployments, Service and Pod that the operator's controller makes from ``doc``.
+
+    As the operator does, the resource's labels are copied onto what it makes.
+    """
     from dask_kubernetes.operator.controller import controller as op
 
+    labels = dict(doc["metadata"].get("labels", {}))
     if doc["kind"] == "DaskJob":
         name = doc["metadata"]["name"]
         spec = doc["spec"]["cluster"]["spec"]
-        job = op.build_job_pod_spec(name, name, namespace, doc["spec"]["job"]["spec"], {}, {})
-        extra = [job]
+        job_spec = doc["spec"]["job"]["spec"]
+        extra = [op.build_job_pod_spec(name, name, namespace, job_spec, {}, labels)]
     else:
         name, spec, extra = doc["metadata"]["name"], doc["spec"], []
-    cluster = op.build_cluster_spec(name, spec["worker"], spec["scheduler"], {}, {})["spec"]
+    cluster = op.build_cluster_spec(name, spec["worker"], spec["scheduler"], {}, labels)["spec"]
     scheduler = cluster["scheduler"]
     return [
-        op.build_scheduler_deployment_spec(name, scheduler["spec"], {}, {}),
-        op.build_scheduler_service_spec(name, scheduler["service"], {}, {}),
+        op.build_scheduler_deployment_spec(name, scheduler["spec"], {}, labels),
+        op.build_scheduler_service_spec(name, scheduler["service"], {}, labels),
         op.build_worker_deployment_spec(
-            f"{name}-default", namespace, name, "abc12", cluster["worker"]["spec"], {}, {}
+            f"{name}-default", namespace, name, "abc12", cluster["worker"]["spec"], {}, labels
         ),
         *extra,
     ]
@@ -221,13 +225,19 @@ def test_objects_the_operator_creates_are_valid_and_wired(kind):
     selector = service["spec"]["selector"]
     assert selector.items() <= pod_labels.items(), "the scheduler service selects no pod"
     ports = {p["name"]: p["port"] for p in service["spec"]["ports"]}
-    assert ports == {"tcp-comm": 8786, "http-dashboard": 8787}  # names KubeCluster looks up
+    # tcp-comm and http-dashboard are the names KubeCluster looks up; it port-forwards to the
+    # service's port number on the pod, so that number must be the container's.
+    assert ports == {"tls-comm": 8786, "tcp-comm": 8785, "http-dashboard": 8787}
+    tcp = next(p for p in service["spec"]["ports"] if p["name"] == "tcp-comm")
+    assert tcp["targetPort"] == "tcp-comm" and tcp["port"] == 8785
     (worker,) = workers["spec"]["template"]["spec"]["containers"]
+    address = f"tls://{service['metadata']['name']}:8786"
     env = {e["name"]: e.get("value") for e in worker["env"]}
-    assert env["DASK_SCHEDULER_ADDRESS"].startswith(f"tcp://{service['metadata']['name']}.")
+    assert env["DASK_SCHEDULER_ADDRESS"] == address  # not the operator's tcp:// default
     if job:
         (runner,) = job[0]["spec"]["containers"]
-        assert "DASK_SCHEDULER_ADDRESS" in {e["name"] for e in runner["env"]}
+        env = {e["name"]: e.get("value") for e in runner["env"]}
+        assert env["DASK_SCHEDULER_ADDRESS"] == address
 
 
 def test_scheduler_is_reachable_only_inside_the_cluster():
@@ -294,7 +304,11 @@ def test_workers_are_single_threaded_and_fit_their_memory_limit(kind):
 def test_daskjob_cluster_is_the_daskcluster_under_the_job_name():
     cluster, job = _one("DaskCluster"), _one("DaskJob")
     expected = copy.deepcopy(cluster["spec"])
-    expected["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = job["metadata"]["name"]
+    name = job["metadata"]["name"]
+    expected["scheduler"]["service"]["selector"]["dask.org/cluster-name"] = name
+    (worker,) = expected["worker"]["spec"]["containers"]
+    (address,) = [e for e in worker["env"] if e["name"] == "DASK_SCHEDULER_ADDRESS"]
+    address["value"] = f"tls://{name}-scheduler:8786"
     assert job["spec"]["cluster"]["spec"] == expected
     selector = cluster["spec"]["scheduler"]["service"]["selector"]
     assert selector["dask.org/cluster-name"] == cluster["metadata"]["name"]
@@ -379,4 +393,5 @@ def test_kustomization_applies_the_campaign_files_that_exist():
     listed = kustomization["resources"]
     assert all((MANIFESTS / name).is_file() for name in listed)
     kinds = {doc["kind"] for name in listed for doc in _docs(name)}
-    assert kinds == {"ConfigMap", "PersistentVolumeClaim", "DaskJob"}
+    assert kinds == {"ConfigMap", "PersistentVolumeClaim", "NetworkPolicy", "DaskJob"}
+    assert listed.index("networkpolicy.yaml") < listed.index("daskjob.yaml")  # closed first
