@@ -2,8 +2,10 @@
 
 Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, or a store that
 another campaign is writing), reported in one line ``vlab: error: ...`` before any cluster
-starts; 1 failed calculations (``vlab run`` with failed items) or a broken store; 130 Ctrl-C,
-after saying what was saved. No tracebacks unless ``--debug`` is given.
+starts; 1 failed calculations (``vlab run`` with failed items), a broken store, or trouble
+with the disk or memory (a full or read-only disk, a permission denied, out of memory), also
+in one line that names the file; 130 Ctrl-C, after saying what was saved. No tracebacks
+unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 
 from vlab import __version__
 from vlab._utils import pin_blas_threads
+from vlab.catalog.safe_yaml import one_line, os_error_text
 from vlab.cli import campaign, catalog, conductance, polymers
 from vlab.errors import InputError, StoreLockedError, VlabError
 
@@ -57,21 +60,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (InputError, StoreLockedError) as err:
-        if args.debug:
-            raise
-        print(f"vlab: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err, args.debug, 2)
     except VlabError as err:
-        if args.debug:
-            raise
-        print(f"vlab: error: {err}", file=sys.stderr)
-        return 1
+        return _error(err, args.debug, 1)
     except KeyboardInterrupt as err:
         print(_interrupted(err, argv), file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except OSError as err:  # a full or read-only disk, a permission denied, ...
+        return _error(os_error_text(err), args.debug, 1)
+    except MemoryError:
+        return _error("out of memory; use smaller inputs or more memory", args.debug, 1)
+
+
+def _error(err: object, debug: bool, code: int) -> int:
+    """Print ``vlab: error: ...`` on one line (or re-raise with --debug); return ``code``."""
+    if debug:
+        raise  # the exception being handled: this is called from its except block
+    print(f"vlab: error: {one_line(err, 2000)}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

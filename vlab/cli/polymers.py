@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 __all__ = ["register"]
@@ -28,6 +29,13 @@ def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _shown(smiles: str) -> str:
+    """The SMILES as given if short and printable, else a shortened one-line form."""
+    from vlab.polymers.smiles import shorten
+
+    return smiles if len(smiles) <= 80 and smiles.isprintable() else shorten(smiles)
+
+
 def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind
 
@@ -39,12 +47,19 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     print("\n".join(f"# {line}" for line in card.describe()))
     for smiles, result in zip(args.smiles, results, strict=True):
         if isinstance(result, Exception):
-            print(f"{smiles}\terror: {result}")
+            print(f"{_shown(smiles)}\terror: {result}")
         else:
             print(
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
                 f"{result['interval']:.3f} {card.units}"
             )
+    if all(isinstance(result, Exception) for result in results):
+        print(
+            f"vlab: error: none of the {len(results)} SMILES given is a valid repeat unit "
+            "(the reasons are above); nothing was predicted.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -147,7 +162,9 @@ def register(sub) -> None:
         "name the property, the estimator and its training data, and its measured "
         "leave-one-out error against predicting the mean of the training data; the ± is the "
         "predictive std calibrated on those errors, or, for a model without skill, the "
-        "spread of the training data (said so).",
+        "spread of the training data (said so). Exit status: 0 if at least one SMILES is a "
+        "valid repeat unit (invalid ones are listed with the reason, 'error: ...'); 1 if "
+        "none is.",
     )
     p.add_argument("smiles", nargs="+", help="repeat-unit SMILES with two * ends")
     p.add_argument(

@@ -43,6 +43,8 @@ from rdkit import Chem, RDLogger
 from vlab.errors import InvalidSMILESError
 
 __all__ = [
+    "MAX_HEAVY_ATOMS",
+    "MAX_SMILES_LENGTH",
     "BadRows",
     "canonical_repeat_unit",
     "canonicalize_many",
@@ -50,12 +52,86 @@ __all__ = [
     "normalize_many",
     "normalize_repeat_unit",
     "oligomer",
+    "parse_smiles",
     "repeat_unit_mol",
 ]
 
 RDLogger.DisableLog("rdApp.*")
 
 _N_EXAMPLES = 5
+
+MAX_SMILES_LENGTH = 2_000
+"""Longest SMILES handed to RDKit (characters); longer input is refused before parsing."""
+MAX_HEAVY_ATOMS = 1_000
+"""Most heavy atoms of a parsed SMILES (RDKit crashes on chains of ~20,000 atoms)."""
+
+
+def shorten(smiles: object, limit: int = 60) -> str:
+    """``repr(smiles)`` on one line, the text cut after ``limit`` characters, for messages.
+
+    >>> shorten("C" * 100, 4)
+    "'CCCC'... (100 characters)"
+    """
+    if isinstance(smiles, str) and len(smiles) > limit:
+        return f"{smiles[:limit]!r}... ({len(smiles):,} characters)"
+    text = repr(smiles)
+    return text if len(text) <= limit + 2 else f"{text[:limit]}..."
+
+
+def _cut(smiles: object, limit: int = 60) -> str:
+    text = str(smiles[: limit + 1] if isinstance(smiles, str) else smiles)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def _parse(smiles: object) -> tuple[Chem.Mol | None, str]:
+    """``(mol, "")`` if RDKit parses ``smiles`` within the limits, else ``(None, reason)``."""
+    if not isinstance(smiles, str):
+        return None, f"expected a string, got {type(smiles).__name__}"
+    if len(smiles) > MAX_SMILES_LENGTH:
+        return None, (
+            f"it has {len(smiles):,} characters; at most {MAX_SMILES_LENGTH:,} (MAX_SMILES_LENGTH)"
+        )
+    bad = next((c for c in smiles if not c.isprintable() and c not in " \t\n\r"), None)
+    if bad is not None:
+        return None, f"it has the control character {bad!r}"
+    if not smiles.strip():
+        return None, "it is empty"
+    mol = Chem.MolFromSmiles(smiles.strip())
+    if mol is None:
+        return None, "RDKit cannot parse or sanitise it"
+    heavy = mol.GetNumHeavyAtoms()
+    if heavy > MAX_HEAVY_ATOMS:
+        return None, f"it has {heavy:,} heavy atoms; at most {MAX_HEAVY_ATOMS:,} (MAX_HEAVY_ATOMS)"
+    return mol, ""
+
+
+def parse_smiles(smiles: object) -> Chem.Mol:
+    """Parse a user's SMILES into an RDKit molecule, within the limits, or raise.
+
+    Every SMILES that comes from a user goes through here (or through :func:`repeat_unit_mol`,
+    which calls it): strings longer than :data:`MAX_SMILES_LENGTH` or with control characters
+    (a NUL byte) never reach RDKit, and molecules with more than :data:`MAX_HEAVY_ATOMS`
+    heavy atoms are refused before any RDKit routine that could exhaust the stack.
+
+    Raises
+    ------
+    InvalidSMILESError
+        One line naming the SMILES (shortened) and the broken rule or limit.
+
+    Examples
+    --------
+    >>> parse_smiles("CCO").GetNumAtoms()
+    3
+    >>> parse_smiles("C" * 5000)
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InvalidSMILESError: The SMILES 'CCCC...'... (5,000 characters) is not accepted:
+    it has 5,000 characters; at most 2,000 (MAX_SMILES_LENGTH).
+    """
+    mol, why = _parse(smiles)
+    if mol is None:
+        raise InvalidSMILESError(f"The SMILES {shorten(smiles)} is not accepted: {why}.")
+    return mol
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +159,7 @@ class BadRows:
 
 def _fail(smiles: object, rule: str) -> InvalidSMILESError:
     return InvalidSMILESError(
-        f"The repeat unit {smiles!r} is not a valid polymer SMILES: {rule}. A repeat unit "
+        f"The repeat unit {shorten(smiles)} is not a valid polymer SMILES: {rule}. A repeat unit "
         "must be a parseable SMILES with exactly two end markers '*' (or '[*]'), each "
         "bonded to one atom, e.g. '*CC(*)c1ccccc1'."
     )
@@ -91,15 +167,11 @@ def _fail(smiles: object, rule: str) -> InvalidSMILESError:
 
 def _check(smiles: object) -> tuple[Chem.Mol | None, str]:
     """Return ``(mol, "")`` for a valid repeat unit, else ``(None, reason)``."""
-    if not isinstance(smiles, str):
-        return None, f"expected a string, got {type(smiles).__name__}"
-    if not smiles.strip():
-        return None, "it is empty"
-    if "." in smiles:
+    if isinstance(smiles, str) and "." in smiles and len(smiles) <= MAX_SMILES_LENGTH:
         return None, "it has several disconnected fragments ('.')"
-    mol = Chem.MolFromSmiles(smiles.strip())
+    mol, why = _parse(smiles)
     if mol is None:
-        return None, "RDKit cannot parse or sanitise it"
+        return None, why
     stars = [a for a in mol.GetAtoms() if a.GetAtomicNum() == 0]
     if len(stars) != 2:
         return None, f"wrong number of '*' end markers: got {len(stars)}, need 2"
@@ -212,7 +284,7 @@ def canonicalize_many(
         if mol is None:
             indices.append(i)
             if len(examples) < _N_EXAMPLES:
-                examples.append((i, str(smi), why))
+                examples.append((i, _cut(smi), why))
             continue
         good.append(Chem.MolToSmiles(mol))
     return good, BadRows(count=len(indices), indices=tuple(indices), examples=tuple(examples))
@@ -472,7 +544,7 @@ def normalize_many(smiles_list: Iterable[object]) -> tuple[list[str], BadRows]:
         if mol is None:
             indices.append(i)
             if len(examples) < _N_EXAMPLES:
-                examples.append((i, str(smi), why))
+                examples.append((i, _cut(smi), why))
             continue
         good.append(_normalized_key(Chem.MolToSmiles(mol)))
     return good, BadRows(count=len(indices), indices=tuple(indices), examples=tuple(examples))
