@@ -111,6 +111,10 @@ def test_base_images_are_pinned_to_a_release(dockerfile):
             tag = image.partition(":")[2]
             assert tag and tag != "latest", f"FROM {image} is not pinned"
             assert re.match(r"^\d+\.\d+\.\d+-", tag), f"FROM {image}: pin a patch release"
+            # the tag says what it is, the digest makes sure it stays that
+            assert re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", image), (
+                f"FROM {image}: pin the content digest too (name:tag@sha256:...)"
+            )
         if len(words) == 3 and words[1].upper() == "AS":
             stage_names.add(words[2])
     assert len(dockerfile["stages"]) == 2, "a build stage (compilers) and a runtime stage"

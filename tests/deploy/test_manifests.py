@@ -395,3 +395,238 @@ def test_kustomization_applies_the_campaign_files_that_exist():
     kinds = {doc["kind"] for name in listed for doc in _docs(name)}
     assert kinds == {"ConfigMap", "PersistentVolumeClaim", "NetworkPolicy", "DaskJob"}
     assert listed.index("networkpolicy.yaml") < listed.index("daskjob.yaml")  # closed first
+
+
+# ---------------------------------------------------------------- hardening
+def test_every_pod_is_hardened():
+    """No API token, seccomp, non-root, read-only root with a writable /tmp, no privileges."""
+    for doc in _all_docs():
+        for where, pod in _pod_specs(doc).items():
+            label = f"{doc['kind']} {where}"
+            assert pod["automountServiceAccountToken"] is False, label
+            context = pod["securityContext"]
+            assert context["runAsNonRoot"] is True, label
+            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, label
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            for container in pod["containers"] + pod.get("initContainers", []):
+                security = container["securityContext"]
+                assert security["readOnlyRootFilesystem"] is True, label
+                assert security["allowPrivilegeEscalation"] is False, label
+                assert security["capabilities"] == {"drop": ["ALL"]}, label
+                assert "privileged" not in security, label
+                mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts", [])}
+                assert "emptyDir" in volumes[mounts["/tmp"]], f"{label}: /tmp is no emptyDir"
+                if "--local-directory" in container.get("args", []):
+                    local = _arg(container["args"], "--local-directory")
+                    assert "emptyDir" in volumes[mounts[local]], label
+
+
+def test_scheduler_probes_answer_within_explicit_timeouts():
+    for kind in ("DaskCluster", "DaskJob"):
+        (scheduler,) = _pod_specs(_one(kind))["scheduler"]["containers"]
+        for probe in ("readinessProbe", "livenessProbe"):
+            spec = scheduler[probe]
+            assert spec["httpGet"] == {"port": "http-dashboard", "path": "/health"}
+            assert 1 <= spec["timeoutSeconds"] < spec["periodSeconds"], f"{kind} {probe}"
+            assert spec["failureThreshold"] >= 3, f"{kind} {probe}"
+
+
+# ---------------------------------------------------------------- TLS
+def _env(container: dict) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container.get("env", []) if "value" in e}
+
+
+def _tls_mount(pod: dict, container: dict) -> str:
+    """Where ``container`` mounts the Secret vlab-dask-tls (read-only)."""
+    (volume,) = [v for v in pod["volumes"] if "secret" in v]
+    assert volume["secret"]["secretName"] == "vlab-dask-tls"
+    assert "items" not in volume["secret"]  # the files keep the names vlab writes
+    (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    return mount["mountPath"]
+
+
+def _assert_tls_env(env: dict, folder: str, roles: tuple[str, ...], *, required: bool) -> None:
+    """Dask's TLS settings point at the files that ``vlab.campaign.security`` writes."""
+    from vlab.campaign import security
+
+    prefix = "DASK_DISTRIBUTED__COMM__"
+    assert env[prefix + "REQUIRE_ENCRYPTION"] == str(required)
+    assert env[prefix + "TLS__CA_FILE"] == f"{folder}/{security.CA_FILE}"
+    for role in roles:
+        assert env[f"{prefix}TLS__{role}__CERT"] == f"{folder}/{security.CERT_FILE}", role
+        assert env[f"{prefix}TLS__{role}__KEY"] == f"{folder}/{security.KEY_FILE}", role
+
+
+@pytest.mark.parametrize("kind", ["DaskCluster", "DaskJob"])
+def test_dask_traffic_is_tls_with_the_mounted_secret(kind):
+    doc = _one(kind)
+    pods = _pod_specs(doc)
+    name = doc["metadata"]["name"]
+    address = f"tls://{name}-scheduler:8786"
+
+    (scheduler,) = pods["scheduler"]["containers"]
+    args = scheduler["args"]
+    assert args[:2] == ["dask", "scheduler"] and "--host" not in args
+    # tls://:8786 on every interface first (the scheduler's address), then plain TCP on the
+    # pod's loopback only
+    assert _arg(args, "--protocol").split(",") == ["tls", "tcp"]
+    assert _arg(args, "--port").split(",") == ["8786", "8785"]
+    assert _arg(args, "--interface").split(",") == ["", "lo"]
+    folder = _tls_mount(pods["scheduler"], scheduler)
+    # the loopback listener needs require-encryption off in the scheduler alone
+    _assert_tls_env(_env(scheduler), folder, ("SCHEDULER", "CLIENT"), required=False)
+
+    (worker,) = pods["worker"]["containers"]
+    assert _arg(worker["args"], "--protocol") == "tls"
+    env = _env(worker)
+    assert env["DASK_SCHEDULER_ADDRESS"] == address
+    _assert_tls_env(env, _tls_mount(pods["worker"], worker), ("WORKER", "CLIENT"), required=True)
+
+    if kind == "DaskJob":
+        (runner,) = pods["job"]["containers"]
+        env = _env(runner)
+        assert env["DASK_SCHEDULER_ADDRESS"] == address
+        _assert_tls_env(env, _tls_mount(pods["job"], runner), ("CLIENT",), required=True)
+
+
+@pytest.mark.parametrize("kind", ["DaskCluster", "DaskJob"])
+def test_the_plain_tcp_service_port_is_the_scheduler_loopback_port(kind):
+    """KubeCluster port-forwards the service port *number* straight to the pod."""
+    cluster = _pod_specs(_one(kind))["scheduler"]
+    (scheduler,) = cluster["containers"]
+    ports = {p["name"]: p["containerPort"] for p in scheduler["ports"]}
+    assert ports["tcp-comm"] == 8785 and ports["tls-comm"] == 8786
+    spec = _one(kind)["spec"]
+    service = (spec if kind == "DaskCluster" else spec["cluster"]["spec"])["scheduler"]["service"]
+    for port in service["ports"]:
+        assert ports[port["targetPort"]] == port["port"], port["name"]
+
+
+# ---------------------------------------------------------------- network policies
+NAMESPACE = "vlab"
+
+
+def _selects(selector: dict, labels: dict) -> bool:
+    """Whether a Kubernetes label selector matches ``labels``."""
+    assert set(selector) <= {"matchLabels", "matchExpressions"}, selector
+    if not selector.get("matchLabels", {}).items() <= labels.items():
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, op, values = expression["key"], expression["operator"], expression.get("values", [])
+        ok = {
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+            "In": labels.get(key) in values,
+            "NotIn": key not in labels or labels[key] not in values,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def _peer_matches(peer: dict, source: dict) -> bool:
+    """``source``: {"labels", "namespace", "namespace_labels"} of the connecting pod."""
+    if "ipBlock" in peer:
+        return False
+    if "namespaceSelector" in peer:
+        if not _selects(peer["namespaceSelector"], source["namespace_labels"]):
+            return False
+    elif source["namespace"] != NAMESPACE:
+        return False
+    return _selects(peer.get("podSelector", {}), source["labels"])
+
+
+def _policies() -> list[dict]:
+    return [d for d in _all_docs() if d["kind"] == "NetworkPolicy"]
+
+
+def _admitted(target_labels: dict, source: dict, port: int) -> bool:
+    """Kubernetes semantics: isolated once selected; then the union of the ingress rules."""
+    selecting = [
+        p
+        for p in _policies()
+        if "Ingress" in p["spec"]["policyTypes"]
+        and _selects(p["spec"]["podSelector"], target_labels)
+    ]
+    if not selecting:
+        return True
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress", []):
+            peers = rule.get("from")
+            ports = rule.get("ports")
+            if peers is not None and not any(_peer_matches(p, source) for p in peers):
+                continue
+            if ports is not None and not any(p.get("port") == port for p in ports):
+                continue
+            return True
+    return False
+
+
+def _pod_labels(doc: dict) -> dict[str, dict]:
+    """Labels of the scheduler, worker and runner pods the operator makes from ``doc``."""
+    deployment, _, workers, *job = _operator_objects(doc, NAMESPACE)
+    out = {
+        "scheduler": deployment["spec"]["template"]["metadata"]["labels"],
+        "worker": workers["spec"]["template"]["metadata"]["labels"],
+    }
+    if job:
+        out["job"] = job[0]["metadata"]["labels"]
+    return out
+
+
+def _source(labels: dict, namespace: str = NAMESPACE) -> dict:
+    return {
+        "labels": labels,
+        "namespace": namespace,
+        "namespace_labels": {"kubernetes.io/metadata.name": namespace},
+    }
+
+
+def test_network_policies_close_every_dask_pod():
+    kinds = {"DaskJob": _one("DaskJob"), "DaskCluster": _one("DaskCluster")}
+    for doc in kinds.values():
+        for role, labels in _pod_labels(doc).items():
+            deny = [p for p in _policies() if p["metadata"]["name"] == "vlab-dask-deny-ingress"]
+            assert _selects(deny[0]["spec"]["podSelector"], labels), role
+            stranger = _source({"app": "someone-else"})
+            for port in (8786, 8785, 8788, 40123):
+                assert not _admitted(labels, stranger, port), (role, port)
+
+
+@pytest.mark.parametrize("kind", ["DaskJob", "DaskCluster"])
+def test_network_policies_admit_the_cluster_own_pods_only(kind):
+    from vlab.campaign import cluster
+
+    pods = _pod_labels(_one(kind))
+    for target, target_labels in pods.items():
+        for source_labels in pods.values():
+            assert _admitted(
+                target_labels, _source(source_labels), 8786 if target == "scheduler" else 40123
+            )
+    other_kind = {"DaskJob": "DaskCluster", "DaskCluster": "DaskJob"}[kind]
+    others = list(_pod_labels(_one(other_kind)).values())
+    generated = cluster._cluster_resource(MANIFESTS / "daskcluster.yaml")
+    others += list(_pod_labels(generated).values())
+    for other in others:
+        assert not _admitted(pods["scheduler"], _source(other), 8786)
+        assert not _admitted(pods["worker"], _source(other), 40123)
+
+
+def test_network_policies_admit_the_pods_of_vlab_run_kubernetes_clusters():
+    from vlab.campaign import cluster
+
+    first = _pod_labels(cluster._cluster_resource(MANIFESTS / "daskcluster.yaml"))
+    assert _admitted(first["scheduler"], _source(first["worker"]), 8786)
+    assert _admitted(first["worker"], _source(first["scheduler"]), 40123)
+    campaign = _pod_labels(_one("DaskJob"))
+    assert not _admitted(first["scheduler"], _source(campaign["job"]), 8786)
+
+
+def test_the_dashboard_is_open_to_the_namespace_and_the_operator_only():
+    for doc in (_one("DaskJob"), _one("DaskCluster")):
+        scheduler = _pod_labels(doc)["scheduler"]
+        assert _admitted(scheduler, _source({"app": "notebook"}), 8787)
+        assert _admitted(scheduler, _source({}, namespace="dask-operator"), 8787)
+        assert not _admitted(scheduler, _source({}, namespace="dask-operator"), 8786)
+        assert not _admitted(scheduler, _source({"app": "x"}, namespace="elsewhere"), 8787)
