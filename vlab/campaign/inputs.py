@@ -35,7 +35,7 @@ def _cell(text: str) -> Any:
 
 def _read_text(path: Path, source: str) -> str:
     """The file as UTF-8 text; one-line errors for a missing, huge, binary or non-UTF-8 file."""
-    shown = f"{source}: the inputs file {one_line(path, 200)!r}"
+    shown = f"{source}: the inputs file {one_line(repr(str(path)), 200)}"
     try:
         with path.open("rb") as handle:
             raw = handle.read(MAX_INPUT_FILE_BYTES + 1)
@@ -78,7 +78,7 @@ def _parse_rows(path: Path, text: str, shown: str) -> Any:
 
 
 def _from_file(path: Path, source: str) -> list[Item]:
-    shown = f"{source}: inputs file {one_line(path, 200)!r}"
+    shown = f"{source}: inputs file {one_line(repr(str(path)), 200)}"
     if path.suffix.lower() not in (".csv", ".yaml", ".yml", ".json"):
         raise SpecError(f"{shown} must be .csv, .yaml, .yml or .json.")
     rows = _parse_rows(path, _read_text(path, source), shown)

@@ -296,7 +296,7 @@ def _path_text(data: Mapping, key: str, source: str, what: str) -> Path:
 
 def _input_file(data: Mapping, base: Path, source: str) -> Path:
     path = (base / _path_text(data, "file", source, "a file path")).resolve()
-    shown = repr(one_line(path, 200))
+    shown = one_line(repr(str(path)), 200)
     if path.suffix.lower() not in _INPUT_SUFFIXES:
         allowed = ", ".join(_INPUT_SUFFIXES)
         raise _fail(source, f"the inputs file {shown} must end in {allowed}.")
@@ -386,16 +386,20 @@ def _store(data: Mapping, base: Path, source: str) -> Path:
     try:
         resolved = store.resolve()
     except (OSError, RuntimeError) as err:  # e.g. a symlink loop
-        raise _fail(source, f"the 'store' {_short(str(path))} cannot be resolved: {err}.") from None
-    for folder, what in _forbidden_stores(base).items():
-        if resolved == folder or resolved in folder.parents:
-            where = "is" if resolved == folder else "contains"
-            raise _fail(
-                source,
-                f"the 'store' {_short(str(resolved))} {where} {what}; a store must be a new "
-                "folder "
-                "(e.g. results/NAME.zarr), never a folder that holds other files.",
-            )
+        raise _fail(source, f"the 'store' {_short(str(path))} cannot be resolved: {err}") from None
+    forbidden = _forbidden_stores(base)
+    for where, hit in (
+        ("is", lambda f: resolved == f),
+        ("contains", lambda f: resolved in f.parents),
+    ):
+        for folder, what in forbidden.items():
+            if hit(folder):
+                raise _fail(
+                    source,
+                    f"the 'store' {one_line(repr(str(resolved)), 200)} {where} {what}; a store "
+                    "must be a new folder (e.g. results/NAME.zarr), never one that holds "
+                    "other files.",
+                )
     return store
 
 
@@ -457,7 +461,7 @@ def load_spec(path: str | os.PathLike) -> CampaignSpec:
     SpecError
         If the file does not exist, is not YAML, or any key is invalid (the message names it).
     """
-    shown = repr(one_line(path, 300))
+    shown = one_line(repr(str(path)), 300)
     try:
         path = Path(path)
         missing = not path.is_file()

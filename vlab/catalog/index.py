@@ -135,7 +135,7 @@ def _text_value(data: dict, key: str, shown: str, *, required: bool = False) -> 
 
 
 def _parse(path: Path) -> CatalogEntry:
-    shown = repr(one_line(path, 300))
+    shown = one_line(repr(str(path)), 300)
     data = load_yaml_file(
         path, error=CatalogError, what="catalog file", max_bytes=MAX_INDEX_FILE_BYTES
     )

@@ -184,20 +184,20 @@ def load_yaml_file(
         not UTF-8 text, not valid YAML, or over a limit (:data:`MAX_DEPTH`, ``max_nodes``).
     """
     path = Path(path)
-    shown = repr(one_line(path, 300))
+    shown = one_line(repr(str(path)), 300)
     try:
-        if not path.is_file():
-            raise error(f"The {what} {shown} does not exist or is not a regular file.")
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise error(f"The {what} {shown} has {size:,} bytes; at most {max_bytes:,} allowed.")
-        with path.open("rb") as handle:
-            raw = handle.read(max_bytes + 1)
+        is_file = path.is_file()
+        size = path.stat().st_size if is_file else 0
+        if is_file and size <= max_bytes:
+            with path.open("rb") as handle:
+                raw = handle.read(max_bytes + 1)
     except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
         why = os_error_text(err) if isinstance(err, OSError) else one_line(err, 100)
         raise error(f"The {what} {shown} cannot be read: {why}.") from None
-    if len(raw) > max_bytes:
-        raise error(f"The {what} {shown} has more than {max_bytes:,} bytes (the limit).")
+    if not is_file:
+        raise error(f"The {what} {shown} does not exist or is not a regular file.")
+    if size > max_bytes or len(raw) > max_bytes:
+        raise error(f"The {what} {shown} has {size:,} bytes; at most {max_bytes:,} allowed.")
     if b"\x00" in raw:
         raise error(f"The {what} {shown} is a binary file (it has NUL bytes); YAML is text.")
     try:

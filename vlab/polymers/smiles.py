@@ -91,7 +91,7 @@ def _parse(smiles: object) -> tuple[Chem.Mol | None, str]:
         return None, (
             f"it has {len(smiles):,} characters; at most {MAX_SMILES_LENGTH:,} (MAX_SMILES_LENGTH)"
         )
-    bad = next((c for c in smiles if not c.isprintable() and c not in " \t\n\r"), None)
+    bad = next((c for c in smiles.strip() if not c.isprintable() and c != " "), None)
     if bad is not None:
         return None, f"it has the control character {bad!r}"
     if not smiles.strip():
