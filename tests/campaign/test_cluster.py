@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -299,3 +300,59 @@ def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_pa
     assert rerun.returncode == 0, rerun.stderr
     assert f"200 done, 0 failed, 0 pending; this run computed {200 - saved} and" in rerun.stdout
     assert open_store(store)["value"].values.tolist() == [float(x * x) for x in range(200)]
+
+
+def _listening(pid=None):
+    """``{port: {ip, ...}}`` of the TCP sockets process ``pid`` listens on."""
+    import psutil
+
+    out = {}
+    for conn in psutil.Process(pid).net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN:
+            out.setdefault(conn.laddr.port, set()).add(conn.laddr.ip)
+    return out
+
+
+def _port(address):
+    return int(address.rsplit(":", 1)[1].split("/")[0])
+
+
+def _other_addresses():
+    """This host's IPv4 addresses that are not loopback (may be none)."""
+    import psutil
+
+    return [
+        a.address
+        for addrs in psutil.net_if_addrs().values()
+        for a in addrs
+        if a.family == socket.AF_INET and not a.address.startswith("127.")
+    ]
+
+
+def test_the_local_cluster_and_its_dashboard_listen_on_loopback_only():
+    from urllib.parse import urlparse
+
+    with connect(workers=1) as client:
+        link = urlparse(client.dashboard_link)
+        assert link.hostname == "127.0.0.1"
+        cluster = client.cluster
+        here = _listening()  # the scheduler, its dashboard and the nannies run in this process
+        ports = [_port(client.scheduler.address), link.port]
+        ports += [_port(nanny.address) for nanny in cluster.workers.values()]
+        for port in ports:
+            assert here[port] == {"127.0.0.1"}, (port, here[port])
+        (in_worker,) = client.run(_listening).values()
+        assert in_worker and set().union(*in_worker.values()) == {"127.0.0.1"}
+        for ip in _other_addresses():  # from another interface: nobody answers
+            for port in ports:
+                with pytest.raises(OSError), socket.create_connection((ip, port), timeout=2):
+                    pass
+
+
+def test_the_dashboard_opens_to_the_network_only_when_configured():
+    from vlab import config
+
+    with config.override({"cluster.dashboard_address": "0.0.0.0:0"}), connect(workers=1) as client:
+        port = _port(client.dashboard_link.rstrip("/").rsplit("/", 1)[0])
+        assert _listening()[port] == {"0.0.0.0"}
+        assert _listening()[_port(client.scheduler.address)] == {"127.0.0.1"}
