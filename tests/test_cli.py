@@ -352,3 +352,19 @@ def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_as_fast_as_vlab_impo
     assert f"is being written by another campaign (pid {holder.pid} on" in locked.stderr
     assert "Dask dashboard" not in locked.stdout and seconds < 1.5 * imports + 2.0
     assert len(locked.stderr.strip().splitlines()) == 1
+
+
+def test_polymers_predict_exits_1_when_no_smiles_is_valid_and_0_otherwise(capsys):
+    huge = "*" + "C" * 20_000 + "*"  # used to crash RDKit (exit 139)
+    assert main(["polymers", "predict", "xx", huge]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == (
+        "vlab: error: none of the 2 SMILES given is a valid repeat unit (the reasons are "
+        "above); nothing was predicted.\n"
+    )
+    rows = [line for line in captured.out.splitlines() if not line.startswith("#")]
+    assert rows[0].startswith("xx\terror: The repeat unit 'xx' is not a valid polymer SMILES")
+    assert "at most 2,000 (MAX_SMILES_LENGTH)" in rows[1] and len(rows[1]) < 600
+    assert main(["polymers", "predict", "xx", "*CC*"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "*CC*\tλ = " in captured.out and "xx\terror:" in captured.out
