@@ -93,7 +93,7 @@ def _prepare(client, *, local: bool) -> None:
 
 
 _MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
-RUN_LABEL = "vlab-run"  # app.kubernetes.io/managed-by of the clusters vlab creates
+_RUN_LABEL = "vlab-run"  # app.kubernetes.io/managed-by of the clusters vlab creates
 _K8S_TIMEOUT = 20.0  # seconds to reach the Kubernetes API server before giving up
 
 
@@ -178,7 +178,7 @@ def _cluster_resource(path: Path) -> dict:
     name = f"{base}-{uuid.uuid4().hex[:6]}"
     metadata["name"] = name
     # deploy/kubernetes/networkpolicy.yaml admits traffic between pods with this label.
-    metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = RUN_LABEL
+    metadata.setdefault("labels", {})["app.kubernetes.io/managed-by"] = _RUN_LABEL
     spec = resource.get("spec") or {}
     service = spec.get("scheduler", {}).get("service", {})
     if isinstance(service.get("selector"), dict):
@@ -266,9 +266,13 @@ def connect(
     Parameters
     ----------
     workers : int, optional
-        Worker processes of a new LocalCluster (default: ``cluster.n_workers``).
+        Worker processes of a new LocalCluster (default: ``cluster.n_workers``). Its
+        scheduler, workers and dashboard listen on 127.0.0.1 only; the configuration key
+        ``cluster.dashboard_address`` (e.g. ``0.0.0.0:8787``) opens the dashboard.
     scheduler : str, optional
-        Address ``tcp://HOST:PORT`` of an existing scheduler to connect to instead.
+        Address ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` of an existing scheduler to
+        connect to instead; for ``tls://`` Dask's own configuration names the certificates
+        (``distributed.comm.tls.*``, e.g. ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``).
     kubernetes : bool
         Create the cluster on Kubernetes through the dask-kubernetes operator.
     """
