@@ -128,6 +128,34 @@ def test_a_good_spec_still_parses_and_hashes(tmp_path):
     assert parse_spec(_inputs(n=spec_module.MAX_ITEMS, seed=2**32 - 1), base=tmp_path).inputs.n
 
 
+def test_huge_shared_values_from_python_are_refused_fast(tmp_path, monkeypatch):
+    import yaml
+
+    bomb = yaml.safe_load(BOMB)["i"]  # 9**9 strings, shared: what yaml.safe_load gives
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match=r"'params.x' holds more than 100,000 values \(MAX_NODES"):
+        parse_spec({**GOOD, "params": {"x": bomb}}, base=tmp_path)
+    with pytest.raises(SpecError, match=r"'description' key must be a text\. Got \[\["):
+        parse_spec({**GOOD, "description": bomb}, base=tmp_path)
+    deep: list = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(SpecError, match=r"'params.x' is nested deeper than 32 levels"):
+        parse_spec({**GOOD, "params": {"x": deep}}, base=tmp_path)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_a_bad_configured_default_is_named(tmp_path, monkeypatch):
+    from vlab import config
+
+    retries = r"'\(configuration\) campaign.retries' key must be >= 0"
+    with config.override({"campaign.retries": -3}), pytest.raises(SpecError, match=retries):
+        parse_spec(GOOD, base=tmp_path)
+    chunks = r"'\(configuration\) campaign.chunk_size' key must be an integer"
+    with config.override({"campaign.chunk_size": [1, 2]}), pytest.raises(SpecError, match=chunks):
+        parse_spec(GOOD, base=tmp_path)
+
+
 def _write(path: Path, text: str | bytes) -> Path:
     (path.write_bytes if isinstance(text, bytes) else path.write_text)(text)
     return path

@@ -34,6 +34,7 @@ import contextlib
 import math
 import os
 import re
+import reprlib
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from typing import Any
 
 from vlab import config
 from vlab._utils import canonical_json, content_hash
-from vlab.catalog.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES, load_yaml_file, one_line
+from vlab.catalog.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
 from vlab.errors import SpecError
 
 __all__ = [
@@ -148,17 +149,18 @@ def json_roundtrip(obj: Any) -> Any:
     return json.loads(canonical_json(obj))
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 3, 60, 60, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = _REPR.maxfrozenset = 4
+
+
 def _short(value: Any) -> str:
-    """``repr(value)`` on one line, at most 60 characters (a huge value stays readable)."""
-    if isinstance(value, (Mapping, list, tuple, set)) and len(value) > 20:
-        return f"a {type(value).__name__} of {len(value):,} entries"
-    if isinstance(value, str) and len(value) > 200:
-        value = value[:200]
+    """``repr(value)`` on one line, bounded in length and in work (shared, huge values)."""
     try:
-        text = repr(value)
-    except (ValueError, RecursionError):
+        text = _REPR.repr(value)
+    except (ValueError, RecursionError):  # e.g. an int of more than 4,300 digits
         text = f"a {type(value).__name__}"
-    return one_line(text, 60)
+    return one_line(text, 80)
 
 
 def _fail(source: str, message: str) -> SpecError:
@@ -259,24 +261,33 @@ def _name(data: Mapping, key: str, source: str, what: str) -> str:
     return value
 
 
-def _plain(value: Any, source: str, where: str, depth: int = 0) -> None:
-    """``value`` is plain data: mappings with text keys, lists, text, numbers, bools, null."""
+def _plain(value: Any, source: str, where: str, depth: int = 0, budget: list | None = None) -> None:
+    """``value`` is plain data: mappings with text keys, lists, text, numbers, bools, null.
+
+    At most :data:`MAX_DEPTH` levels and ``MAX_NODES`` values in all (a value shared by
+    reference counts each time it appears), so the walk is bounded.
+    """
+    budget = [MAX_NODES] if budget is None else budget
+    budget[0] -= 1
+    shown = repr(one_line(where, 100))
     if depth > MAX_DEPTH:
-        raise _fail(source, f"{where!r} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH).")
+        raise _fail(source, f"{shown} is nested deeper than {MAX_DEPTH} levels (MAX_DEPTH).")
+    if budget[0] < 0:
+        raise _fail(source, f"{shown} holds more than {MAX_NODES:,} values (MAX_NODES).")
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise _fail(source, f"the keys of {where!r} must be text. Got {_short(key)}.")
-            _plain(item, source, f"{where}.{key}", depth + 1)
+                raise _fail(source, f"the keys of {shown} must be text. Got {_short(key)}.")
+            _plain(item, source, f"{where}.{key}", depth + 1, budget)
     elif isinstance(value, list):
         for item in value:
-            _plain(item, source, where, depth + 1)
+            _plain(item, source, where, depth + 1, budget)
     elif isinstance(value, float) and not math.isfinite(value):
-        raise _fail(source, f"{where!r} must hold finite numbers. Got {_short(value)}.")
+        raise _fail(source, f"{shown} must hold finite numbers. Got {_short(value)}.")
     elif value is not None and not isinstance(value, (str, int, float, bool)):
         raise _fail(
             source,
-            f"{where!r} must hold plain values (text, numbers, true/false, null, lists, "
+            f"{shown} must hold plain values (text, numbers, true/false, null, lists, "
             f"mappings); got a {type(value).__name__}: {_short(value)} (quote dates).",
         )
 
@@ -403,6 +414,13 @@ def _store(data: Mapping, base: Path, source: str) -> Path:
     return store
 
 
+def _or_configured(data: Mapping, key: str) -> Mapping:
+    """``data`` if it has ``key``, else the configured default (``campaign.KEY``), labelled."""
+    if key in data:
+        return data
+    return _Section({key: config.get(f"campaign.{key}")}, "(configuration) campaign.")
+
+
 def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> CampaignSpec:
     """Validate a spec mapping into a :class:`CampaignSpec`; errors name the bad key.
 
@@ -423,14 +441,13 @@ def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> 
     name = _name(data, "name", source, "a campaign name")
     kind = _name(data, "kind", source, "a registered kind name")
     chunk = _integer(
-        data,
+        _or_configured(data, "chunk_size"),
         "chunk_size",
         (1, MAX_CHUNK_SIZE, "MAX_CHUNK_SIZE"),
         source,
-        config.get("campaign.chunk_size"),
     )
     retries = _integer(
-        data, "retries", (0, MAX_RETRIES, "MAX_RETRIES"), source, config.get("campaign.retries")
+        _or_configured(data, "retries"), "retries", (0, MAX_RETRIES, "MAX_RETRIES"), source
     )
     if "inputs" not in data:
         raise _fail(source, "the required key 'inputs' is missing (where the items come from).")
