@@ -5,11 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-__all__ = ["canonical_json", "content_hash", "pin_blas_threads"]
+__all__ = [
+    "canonical_json",
+    "content_hash",
+    "pin_blas_threads",
+    "read_model_file",
+    "write_model_file",
+]
 
 _BLAS_VARS = (
     "OMP_NUM_THREADS",
@@ -43,6 +51,8 @@ def _default(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
+    if isinstance(obj, Mapping):  # e.g. a kind's parameters: hashed like the equal dict
+        return dict(obj)
     raise TypeError(f"cannot hash objects of type {type(obj).__name__}")
 
 
@@ -64,3 +74,96 @@ def content_hash(*parts: Any) -> str:
     64
     """
     return hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------- saved model files
+# Every saved model of vlab is one NumPy ``.npz`` file read with ``allow_pickle=False``: its
+# arrays, and a 0-d unicode array ``metadata`` holding JSON with the model type (``format``),
+# ``format_version`` and ``vlab_version`` (older files may call it ``meta``).
+
+
+def write_model_file(
+    path: str | os.PathLike,
+    *,
+    model_type: str,
+    format_version: int,
+    metadata: Mapping[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    compress: bool = False,
+) -> Path:
+    """Write a model as one ``.npz`` file (``.npz`` is appended if missing); return its path.
+
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> path = write_model_file(f"{folder}/m", model_type="demo", format_version=1,
+    ...                         metadata={"a": 1}, arrays={"w": np.ones(2)})
+    >>> meta, arrays = read_model_file(path, model_type="demo", versions=(1,), saver="demo")
+    >>> path.name, meta["a"], arrays["w"].tolist()
+    ('m.npz', 1, [1.0, 1.0])
+    """
+    from vlab import __version__
+
+    path = Path(path)
+    path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+    meta = {
+        "format": model_type,
+        "format_version": format_version,
+        "vlab_version": __version__,
+        **metadata,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save = np.savez_compressed if compress else np.savez
+    with open(path, "wb") as fh:
+        save(fh, metadata=np.array(json.dumps(meta)), **arrays)
+    return path
+
+
+def read_model_file(
+    path: str | os.PathLike,
+    *,
+    model_type: str,
+    versions: tuple[int, ...],
+    saver: str,
+    name: str | None = None,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Metadata and arrays of a file written by :func:`write_model_file`, checked.
+
+    ``saver`` names what writes such files (for the messages), ``name`` the model (default:
+    ``model_type``).
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable, or holds another type of model.
+    IncompatibleVersionError
+        If its format version is not one of ``versions``.
+    """
+    from vlab import __version__
+    from vlab.errors import DataFileError, IncompatibleVersionError
+
+    path, name = Path(path), name or model_type
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+        key = "metadata" if "metadata" in arrays else "meta"
+        meta = json.loads(str(arrays.pop(key)))
+    except (OSError, ValueError, KeyError) as err:
+        raise DataFileError(
+            f"Could not read a saved {name} from {str(path)!r} ({' '.join(str(err).split())}). "
+            f"Give the path of a .npz file written by {saver}."
+        ) from None
+    found = meta.get("format") if isinstance(meta, dict) else None
+    if found != model_type:
+        raise DataFileError(
+            f"The file {str(path)!r} is not a saved {name} (its metadata has format="
+            f"{found!r}, not {model_type!r}). Give a file written by {saver}."
+        )
+    version = meta.get("format_version")
+    if version not in versions:
+        raise IncompatibleVersionError(
+            f"The {name} file {str(path)!r} has format version {version!r} (written by vlab "
+            f"{meta.get('vlab_version', 'unknown')}); this vlab ({__version__}) reads format "
+            f"versions {', '.join(map(str, versions))} only. Save the model again with this "
+            "vlab, or load it with the vlab version that wrote it."
+        )
+    return meta, arrays

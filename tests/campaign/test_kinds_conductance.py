@@ -6,7 +6,7 @@ import yaml
 
 from vlab.campaign import load_spec, run_campaign
 from vlab.catalog import decode_structures, open_store
-from vlab.errors import InvalidStructureError, SpecError
+from vlab.errors import SpecError
 
 REF = {
     "name": "ref",
@@ -87,7 +87,7 @@ def test_bad_reference_parameters_are_named(tmp_path, params, error, message):
 
 def test_bad_structure_requests_fail_at_planning_time(tmp_path, md):
     bad = {**md, "params": {**md["params"], "structure": {"element": "Xx"}}}
-    with pytest.raises(InvalidStructureError, match="'element'.*Xx"):
+    with pytest.raises(SpecError, match="'element'.*Xx"):
         run_campaign(_write(tmp_path, bad), progress=False)
     assert not (tmp_path / "bj.zarr").exists()
     with pytest.raises(SpecError, match="unknown protocol key"):

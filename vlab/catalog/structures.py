@@ -40,7 +40,12 @@ from ase import Atoms
 from vlab.catalog.schema import Variable
 from vlab.errors import InputError, InvalidStructureError
 
-__all__ = ["decode_structures", "encode_structures", "structure_variables"]
+__all__ = [
+    "decode_snapshots",
+    "decode_structures",
+    "encode_structures",
+    "structure_variables",
+]
 
 FIELDS = ("n_atoms", "numbers", "positions", "tags", "cell", "pbc", "info")
 
@@ -189,3 +194,45 @@ def decode_structures(
         atoms.info.update(json.loads(text) if text else {})
         structures.append(atoms)
     return structures
+
+
+def decode_snapshots(trace: Mapping[str, np.ndarray], *, stride: int = 1) -> list[Atoms]:
+    """The snapshots of one stored break-junction MD trace as ase.Atoms.
+
+    Parameters
+    ----------
+    trace : mapping or xarray.Dataset
+        One item of a ``break-junction-md`` store: ``n_snapshots``, ``positions`` (snapshot,
+        atom, xyz; Å), ``cells`` (snapshot, 3, 3; Å), ``numbers``, ``tags`` and
+        ``lead_period`` (Å).
+    stride : int
+        Keep every ``stride``-th snapshot, starting with the first.
+
+    Returns
+    -------
+    list of ase.Atoms
+        Snapshots 0, stride, 2 stride, ... below ``n_snapshots``: positions in float64, no
+        periodicity, ``info["lead_period"]`` set.
+
+    Examples
+    --------
+    >>> trace = {"n_snapshots": 2, "positions": np.zeros((3, 1, 3), np.float32),
+    ...          "cells": np.zeros((3, 3, 3)), "numbers": [79], "tags": [0], "lead_period": 2.9}
+    >>> [len(a) for a in decode_snapshots(trace)], decode_snapshots(trace)[0].info
+    ([1, 1], {'lead_period': 2.9})
+    """
+    numbers, tags = np.asarray(trace["numbers"]), np.asarray(trace["tags"])
+    positions, cells = np.asarray(trace["positions"]), np.asarray(trace["cells"])
+    period = float(trace["lead_period"])
+    out = []
+    for k in range(0, int(trace["n_snapshots"]), stride):
+        atoms = Atoms(
+            numbers=numbers,
+            positions=positions[k].astype(float),
+            cell=cells[k],
+            tags=tags,
+            pbc=False,
+        )
+        atoms.info["lead_period"] = period
+        out.append(atoms)
+    return out

@@ -21,37 +21,47 @@ and its results into per-item arrays. No physics here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds.base import Item, Kind, register_kind
+from vlab.campaign.kinds.base import (
+    Item,
+    Kind,
+    KindParams,
+    parse_params,
+    register_kind,
+    short_repr,
+    spec_error,
+)
 from vlab.catalog.schema import ITEM_DIM, Variable
-from vlab.errors import SpecError
+from vlab.errors import InputError, SpecError
 
 _BUILDERS = ("wire", "contact")
 _FIDELITIES = ("sband", "spd")
+_CELLS = {"min": 1, "max": 12}  # unit cells across a wire, neck or electrode
+_MAX_SNAPSHOTS = 100_000
+_MAX_TRACE_VALUES = 50_000_000  # snapshots x atoms of one trace (its positions: 600 MB)
+_STRIDE = {"min": 1, "max": 1_000_000}
 
 
 def _check_keys(kind: str, where: str, given: Mapping, allowed: Mapping | set) -> None:
-    unknown = sorted(set(given) - set(allowed))
+    unknown = sorted(map(str, set(given) - set(allowed)))
     if unknown:
         raise SpecError(f"{kind}: unknown {where} key(s) {unknown}; allowed: {sorted(allowed)}.")
 
 
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, an unknown ~user
+        return False
+
+
 # ----------------------------------------------------------------------- break-junction-md
 
-_STRUCTURE_DEFAULTS = {
-    "builder": "wire",
-    "element": "Au",
-    "direction": "001",
-    "cross_section": [2, 2],
-    "length": 4,
-    "electrode_layers": 3,
-    "neck_cross_section": [2, 2],
-    "electrode_cross_section": [3, 3],
-    "perturbation": 0.05,
-}
 _PROTOCOL_KEYS = {
     "speed",
     "timestep",
@@ -67,30 +77,78 @@ _PROTOCOL_KEYS = {
 }
 
 
-def _bj_params(params: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class StructureParams(KindParams):
+    """The junction every ``break-junction-md`` trace starts from (``params.structure``).
+
+    Built by :func:`vlab.conductance.build_wire` (``builder: wire``: ``cross_section``) or
+    :func:`vlab.conductance.build_contact` (``builder: contact``: a neck of
+    ``neck_cross_section`` unit cells between electrodes of ``electrode_cross_section``).
+    """
+
+    #: ``wire`` or ``contact``.
+    builder: str = field(default="wire", metadata={"choices": _BUILDERS})
+    #: Chemical symbol of the fcc metal.
+    element: str = "Au"
+    #: Crystal direction along the wire (e.g. ``001``, ``111``).
+    direction: str = "001"
+    #: Unit cells across a wire.
+    cross_section: tuple[int, int] = field(default=(2, 2), metadata=_CELLS)
+    #: Unit cells along the wire or neck.
+    length: int = field(default=4, metadata={"min": 1, "max": 100})
+    #: Unit-cell layers of each electrode.
+    electrode_layers: int = field(default=3, metadata={"min": 2, "max": 12})
+    #: Unit cells across a contact's neck.
+    neck_cross_section: tuple[int, int] = field(default=(2, 2), metadata=_CELLS)
+    #: Unit cells across a contact's electrodes.
+    electrode_cross_section: tuple[int, int] = field(default=(3, 3), metadata=_CELLS)
+    #: Amplitude of the random displacement of the starting positions, Å.
+    perturbation: float = field(default=0.05, metadata={"min": 0, "max": 1})
+
+
+@dataclass(frozen=True, kw_only=True)
+class BreakJunctionParams(KindParams):
+    """Parameters of ``break-junction-md``."""
+
+    #: The starting junction.
+    structure: StructureParams = field(default_factory=StructureParams)
+    #: :class:`vlab.conductance.BreakJunctionProtocol` parameters (as given; the temperature
+    #: and seed come from each item).
+    protocol: Mapping[str, Any] = field(default_factory=dict)
+    #: EMT implementation: ``auto`` (asap3 if importable), ``asap3`` or ``ase``.
+    calculator: str = field(default="auto", metadata={"choices": ("auto", "asap3", "ase")})
+    #: Snapshots stored per trace; None: the protocol's upper bound.
+    max_snapshots: int | None = field(default=None, metadata={"min": 1, "max": _MAX_SNAPSHOTS})
+
+
+def _bj_params(params: Mapping[str, Any]) -> BreakJunctionParams:
     from vlab.conductance import BreakJunctionProtocol
 
-    _check_keys(
-        "break-junction-md",
-        "parameter",
-        params,
-        {"structure", "protocol", "calculator", "max_snapshots"},
-    )
-    structure = {**_STRUCTURE_DEFAULTS, **dict(params.get("structure", {}))}
-    _check_keys("break-junction-md", "structure", structure, _STRUCTURE_DEFAULTS)
-    if structure["builder"] not in _BUILDERS:
+    kind = "break-junction-md"
+    checked = parse_params(BreakJunctionParams, params, kind=kind)
+    _check_keys(kind, "protocol", checked.protocol, _PROTOCOL_KEYS)
+    try:
+        protocol = BreakJunctionProtocol(**checked.protocol)  # checks ranges, clear messages
+        n_snapshots = checked.max_snapshots or protocol.max_snapshots
+    except (InputError, TypeError, ValueError) as err:
+        raise spec_error(kind, err) from None
+    except OverflowError:
+        n_snapshots = np.inf
+    if n_snapshots > _MAX_SNAPSHOTS:
         raise SpecError(
-            f"break-junction-md: structure.builder must be one of {_BUILDERS}. "
-            f"Got {structure['builder']!r}."
+            f"{kind}: the protocol makes up to {n_snapshots:,.0f} snapshots per trace, more than "
+            f"{_MAX_SNAPSHOTS:,}; raise snapshot_every or lower max_elongation or cycles."
         )
-    protocol = dict(params.get("protocol", {}))
-    _check_keys("break-junction-md", "protocol", protocol, _PROTOCOL_KEYS)
-    checked = BreakJunctionProtocol(**protocol)  # validates ranges with clear messages
-    calculator = params.get("calculator", "auto")
-    out = {"structure": structure, "protocol": protocol, "calculator": calculator}
-    out["max_snapshots"] = int(params.get("max_snapshots") or checked.max_snapshots)
-    _build(structure)  # invalid structure requests fail at planning time, not on workers
-    return out
+    try:
+        n_atoms = len(_build(checked.structure))  # bad structures fail now, not on workers
+    except InputError as err:
+        raise spec_error(kind, err) from None
+    if n_atoms * n_snapshots > _MAX_TRACE_VALUES:
+        raise SpecError(
+            f"{kind}: {n_atoms:,} atoms x {n_snapshots:,} snapshots per trace is more than "
+            f"{_MAX_TRACE_VALUES:,}; use a smaller structure or fewer snapshots."
+        )
+    return replace(checked, max_snapshots=int(n_snapshots))
 
 
 def _build(structure: Mapping[str, Any]):
@@ -239,28 +297,28 @@ register_kind(
 # ------------------------------------------------------------------- conductance-reference
 
 
-def _ref_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    _check_keys(
-        "conductance-reference",
-        "parameter",
-        params,
-        {"fidelity", "calculator", "energies", "snapshot_stride"},
+@dataclass(frozen=True, kw_only=True)
+class ReferenceParams(KindParams):
+    """Parameters of ``conductance-reference``."""
+
+    #: ``sband`` (s-band tight binding) or ``spd`` (extended Hückel).
+    fidelity: str = field(default="sband", metadata={"choices": _FIDELITIES})
+    #: Parameters of the calculator (:class:`vlab.conductance.transport.SBandTightBinding` or
+    #: :class:`vlab.conductance.transport.ExtendedHuckel`).
+    calculator: Mapping[str, Any] = field(default_factory=dict)
+    #: Energies of T(E) relative to E_F, eV; none: the conductance only.
+    energies: tuple[float, ...] = field(
+        default=(), metadata={"min": -100, "max": 100, "max_len": 10_000}
     )
-    fidelity = params.get("fidelity", "sband")
-    if fidelity not in _FIDELITIES:
-        raise SpecError(
-            f"conductance-reference: 'fidelity' must be one of {_FIDELITIES}. Got {fidelity!r}."
-        )
-    energies = [float(e) for e in params.get("energies", [])]
-    stride = _check_stride("conductance-reference", params)
-    out = {
-        "fidelity": fidelity,
-        "calculator": dict(params.get("calculator", {})),
-        "energies": energies,
-        "snapshot_stride": stride,
-    }
-    _calculator(out)  # validates the calculator parameters now
-    return out
+    #: Label every ``snapshot_stride``-th snapshot of each input trace.
+    snapshot_stride: int = field(default=1, metadata=_STRIDE)
+
+
+def _ref_params(params: Mapping[str, Any]) -> ReferenceParams:
+    checked = parse_params(ReferenceParams, params, kind="conductance-reference")
+    checked = replace(checked, energies=tuple(float(e) for e in checked.energies))
+    _calculator(checked)  # validates the calculator parameters now
+    return checked
 
 
 def _calculator(params: Mapping[str, Any]):
@@ -269,10 +327,9 @@ def _calculator(params: Mapping[str, Any]):
     cls = SBandTightBinding if params["fidelity"] == "sband" else ExtendedHuckel
     try:
         return cls(**params["calculator"])
-    except TypeError as err:
-        raise SpecError(
-            f"conductance-reference: bad 'calculator' parameters for {params['fidelity']}: {err}."
-        ) from None
+    except (InputError, TypeError, ValueError) as err:
+        what = f"bad 'calculator' parameters for {params['fidelity']}: {err}"
+        raise spec_error("conductance-reference", ValueError(what)) from None
 
 
 def _ref_identity(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -309,16 +366,9 @@ _SNAPSHOT_ATTRS = {
 }
 
 
-def _check_stride(kind: str, params: Mapping[str, Any]) -> int:
-    stride = params.get("snapshot_stride", 1)
-    if not isinstance(stride, int) or stride < 1:
-        raise SpecError(f"{kind}: 'snapshot_stride' must be an integer >= 1. Got {stride!r}.")
-    return stride
-
-
 def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     """Every ``snapshot_stride``-th snapshot of each done trace of a break-junction store."""
-    from ase import Atoms
+    from vlab.catalog.structures import decode_snapshots
 
     if "positions" not in ds or "n_snapshots" not in ds:
         raise SpecError(
@@ -330,17 +380,11 @@ def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     stride = params["snapshot_stride"]
     for t in range(ds.sizes[ITEM_DIM]):
         trace = ds.isel({ITEM_DIM: t}).load()
-        numbers, tags = trace["numbers"].values, trace["tags"].values
-        period = float(trace["lead_period"])
-        for k in range(0, int(trace["n_snapshots"]), stride):
-            atoms = Atoms(
-                numbers=numbers,
-                positions=trace["positions"].values[k].astype(float),
-                cell=trace["cells"].values[k],
-                tags=tags,
-                pbc=False,
-            )
-            atoms.info["lead_period"] = period
+        for k, atoms in zip(
+            range(0, int(trace["n_snapshots"]), stride),
+            decode_snapshots(trace, stride=stride),
+            strict=True,
+        ):
             items.append(
                 {
                     "trace": int(trace["trace"]),
@@ -372,18 +416,26 @@ register_kind(
 # ------------------------------------------------------------------- conductance-surrogate
 
 
-def _sur_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    from pathlib import Path
+@dataclass(frozen=True, kw_only=True)
+class SurrogateParams(KindParams):
+    """Parameters of ``conductance-surrogate``."""
 
-    _check_keys("conductance-surrogate", "parameter", params, {"model", "snapshot_stride"})
-    model = params.get("model")
-    if not isinstance(model, str) or not Path(model).expanduser().is_file():
+    #: Path of a model saved by :meth:`vlab.conductance.ConductanceSurrogate.save`
+    #: (checked, then made absolute).
+    model: str | None = None
+    #: Predict every ``snapshot_stride``-th snapshot of each input trace.
+    snapshot_stride: int = field(default=1, metadata=_STRIDE)
+
+
+def _sur_params(params: Mapping[str, Any]) -> SurrogateParams:
+    checked = parse_params(SurrogateParams, params, kind="conductance-surrogate")
+    model = checked.model
+    if model is None or not _is_file(model):
         raise SpecError(
             "conductance-surrogate: 'model' must be the path of a model saved by "
-            f"ConductanceSurrogate.save (vlab conductance train). Got {model!r}."
+            f"ConductanceSurrogate.save (vlab conductance train). Got {short_repr(model)}."
         )
-    stride = _check_stride("conductance-surrogate", params)
-    return {"model": str(Path(model).expanduser().resolve()), "snapshot_stride": stride}
+    return replace(checked, model=str(Path(model).expanduser().resolve()))
 
 
 def _sur_setup(params: Mapping[str, Any]):
@@ -394,7 +446,6 @@ def _sur_setup(params: Mapping[str, Any]):
 
 def _sur_identity(params: Mapping[str, Any]) -> dict[str, Any]:
     import hashlib
-    from pathlib import Path
 
     digest = hashlib.sha256(Path(params["model"]).read_bytes()).hexdigest()
     return {"id": "conductance-surrogate", "version": "1", "model_sha256": digest}

@@ -15,47 +15,61 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds.base import Item, Kind, register_kind
+from vlab.campaign.kinds.base import (
+    Item,
+    Kind,
+    KindParams,
+    parse_params,
+    register_kind,
+    spec_error,
+)
 from vlab.catalog.schema import Variable
 from vlab.errors import InputError, SpecError
 
-_DEFAULTS = {
-    "target": "thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
-    "n_particles": 100,
-    "n_steps": 150,
-    "likelihood": True,
-    "keep": 2000,
-    "order": 10,
-    "n_augment": 5,
-}
+_COUNT = {"min": 1, "max": 100_000}
 
 
-def _params(params: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class DesignParams(KindParams):
+    """Parameters of ``polymer-design``."""
+
+    #: Target box of properties (:func:`vlab.polymers.design.parse_target`).
+    target: str = "thermal_conductivity>=0.3 W/(m K); Tg>=450 K"
+    #: SMC particles of each chain.
+    n_particles: int = field(default=100, metadata=_COUNT)
+    #: SMC steps of each chain.
+    n_steps: int = field(default=150, metadata=_COUNT)
+    #: Weight particles by the likelihood of the target (False: the language model only).
+    likelihood: bool = True
+    #: Best distinct candidates kept per chain.
+    keep: int = field(default=2000, metadata=_COUNT)
+    #: Order of the SMILES n-gram language model.
+    order: int = field(default=10, metadata={"min": 1, "max": 50})
+    #: Randomised SMILES per training repeat unit of the language model.
+    n_augment: int = field(default=5, metadata={"min": 1, "max": 1000})
+
+
+def _params(params: Mapping[str, Any]) -> DesignParams:
     from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
     from vlab.polymers.design import parse_target
 
-    unknown = sorted(set(params) - set(_DEFAULTS))
-    if unknown:
-        raise SpecError(
-            f"polymer-design: unknown parameter(s) {unknown}; allowed: {sorted(_DEFAULTS)}."
-        )
-    out = {**_DEFAULTS, **params}
-    for key in ("n_particles", "n_steps", "keep", "order", "n_augment"):
-        if not isinstance(out[key], int) or out[key] < 1:
-            raise SpecError(f"polymer-design: {key!r} must be an integer >= 1. Got {out[key]!r}.")
-    target = parse_target(out["target"])
+    checked = parse_params(DesignParams, params, kind="polymer-design")
+    try:
+        target = parse_target(checked.target)
+    except InputError as err:
+        raise spec_error("polymer-design", err) from None
     names = {box.name for box in target.boxes}
     if not names <= set(PROPERTIES):
-        raise InputError(
+        raise SpecError(
             f"polymer-design: the target names {sorted(names - set(PROPERTIES))}; "
             f"the forward models predict {sorted(PROPERTIES)}."
         )
-    out["target"] = str(out["target"])
-    return out
+    return checked
 
 
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:

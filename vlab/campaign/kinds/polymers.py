@@ -18,37 +18,50 @@ Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog sto
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds.base import Item, Kind, register_kind
+from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, register_kind, short_repr
 from vlab.catalog.schema import Variable
 from vlab.errors import InvalidSMILESError, SpecError
 
 _BUILTIN = "builtin:experimental-tc"
 
 
-def _params(params: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = {"model", "property", "units"}
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise SpecError(
-            f"polymer-predict: unknown parameter(s) {unknown}; allowed: {sorted(allowed)}."
-        )
-    model = str(params.get("model", _BUILTIN))
-    if model != _BUILTIN and not Path(model).expanduser().is_file():
+@dataclass(frozen=True, kw_only=True)
+class PredictParams(KindParams):
+    """Parameters of ``polymer-predict``."""
+
+    #: ``builtin:experimental-tc`` or the path of a model saved by
+    #: :func:`vlab.polymers.save_model`.
+    model: str = _BUILTIN
+    #: Name of the predicted property.
+    property: str = "thermal_conductivity"
+    #: Units of the prediction; None: ``W m-1 K-1`` for the built-in model, ``1`` otherwise.
+    units: str | None = None
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return Path(path).expanduser().is_file()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, an unknown ~user
+        return False
+
+
+def _params(params: Mapping[str, Any]) -> PredictParams:
+    checked = parse_params(PredictParams, params, kind="polymer-predict")
+    model = checked.model
+    if model != _BUILTIN and not _is_file(model):
         raise SpecError(
             f"polymer-predict: 'model' must be {_BUILTIN!r} or the path of a saved "
-            f"model file. Got {model!r} (no such file)."
+            f"model file. Got {short_repr(model)} (no such file)."
         )
-    default_units = "W m-1 K-1" if model == _BUILTIN else "1"
-    return {
-        "model": model,
-        "property": str(params.get("property", "thermal_conductivity")),
-        "units": str(params.get("units", default_units)),
-    }
+    if checked.units is None:
+        checked = replace(checked, units="W m-1 K-1" if model == _BUILTIN else "1")
+    return checked
 
 
 def _identity(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -4,31 +4,30 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from vlab.campaign.kinds.base import Item, Kind, register_kind
+from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, register_kind
 from vlab.catalog.schema import Variable
-from vlab.errors import SpecError
 
 
-def _probe_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    allowed = {"seconds": 0.0, "fail_every": 0, "busy": False}
-    unknown = set(params) - set(allowed)
-    if unknown:
-        raise SpecError(
-            f"engine-probe: unknown parameter(s) {sorted(unknown)}; allowed: {sorted(allowed)}."
-        )
-    out = {**allowed, **params}
-    if not isinstance(out["seconds"], (int, float)) or out["seconds"] < 0:
-        raise SpecError(f"engine-probe: 'seconds' must be a number >= 0. Got {out['seconds']!r}.")
-    if not isinstance(out["fail_every"], int) or out["fail_every"] < 0:
-        raise SpecError(
-            f"engine-probe: 'fail_every' must be an integer >= 0. Got {out['fail_every']!r}."
-        )
-    out["seconds"] = float(out["seconds"])
-    return out
+@dataclass(frozen=True, kw_only=True)
+class ProbeParams(KindParams):
+    """Parameters of ``engine-probe``."""
+
+    #: Time each item takes, s (the item sleeps, or spins if ``busy``).
+    seconds: float = field(default=0.0, metadata={"min": 0})
+    #: Items whose x is a multiple of this fail on purpose (0: none fails).
+    fail_every: int = field(default=0, metadata={"min": 0})
+    #: Spin instead of sleeping (a busy worker, as real work would be).
+    busy: bool = False
+
+
+def _probe_params(params: Mapping[str, Any]) -> ProbeParams:
+    checked = parse_params(ProbeParams, params, kind="engine-probe")
+    return replace(checked, seconds=float(checked.seconds))
 
 
 def _probe_range(gen_params: Mapping[str, Any], n: int, rng: Any) -> list[Item]:
