@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import os
 import signal
 import threading
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,9 +36,16 @@ from vlab.campaign.kinds import Item, Kind, get_kind
 from vlab.campaign.progress import ProgressBar
 from vlab.campaign.spec import CampaignSpec
 from vlab.campaign.tasks import chunk_arrays, run_chunk
+from vlab.catalog.integrity import (
+    VERIFY_MARK,
+    checksum_names,
+    item_checksums,
+    read_ledger_tolerant,
+    trusted_items,
+)
 from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
-from vlab.errors import InputError, SpecError, StoreError
+from vlab.errors import ClusterError, InputError, SpecError, StoreError
 
 __all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
@@ -52,6 +61,7 @@ class Plan:
     items: list[Item]
     hashes: list[str]
     outputs: dict[str, Variable]
+    inputs: dict[str, tuple[Variable, np.ndarray]]  # the items, encoded as the store holds them
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,6 +102,7 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
         items=items,
         hashes=hashes,
         outputs=kind.outputs(params, items),
+        inputs=encode_items(items, kind.input_attrs),
     )
 
 
@@ -154,7 +165,13 @@ def _kind_and_params(spec: CampaignSpec) -> tuple[Kind, dict[str, Any]]:
         raise type(err)(f"{spec.source}: {err}") from None
 
 
-def _ensure_store(plan: Plan) -> None:
+def _ensure_store(plan: Plan) -> set[int]:
+    """Create the store of ``plan``, or check that the existing one holds its items.
+
+    Returns the items whose stored ``input_hash`` was damaged (a store of this very spec whose
+    hash column disagrees with the plan only at items that are not done): their chunks are
+    rewritten whole.
+    """
     store = plan.spec.store
     if not store.exists():
         attrs = catalog.provenance(
@@ -170,14 +187,23 @@ def _ensure_store(plan: Plan) -> None:
         catalog.create_store(
             store,
             chunk_size=plan.spec.chunk_size,
-            inputs=encode_items(plan.items, plan.kind.input_attrs),
+            inputs=plan.inputs,
             outputs=plan.outputs,
             input_hashes=plan.hashes,
             attrs=attrs,
         )
-        return
-    stored = catalog.read_ledger(store, ("input_hash",))["input_hash"]
-    if [str(h) for h in stored] != plan.hashes:
+        return set()
+    try:
+        ledger, unreadable = read_ledger_tolerant(store, ("input_hash", "status"))
+    except Exception as err:  # not even the layout can be read
+        raise StoreError(
+            f"The store {str(store)!r} cannot be read ({type(err).__name__}: "
+            f"{str(err)[:200]}); it is left untouched. Move it aside to start over."
+        ) from None
+    stored = [str(h) for h in ledger["input_hash"]]
+    status = np.where(unreadable, Status.PENDING, ledger["status"])
+    damaged = _damaged_hashes(plan, stored, status, unreadable)
+    if damaged is None:
         raise StoreError(
             f"The store {str(store)!r} holds other items than this spec makes "
             f"({len(stored)} stored, {len(plan.hashes)} planned, or different inputs/parameters). "
@@ -189,26 +215,74 @@ def _ensure_store(plan: Plan) -> None:
             f"The store {str(store)!r} was written with chunk_size "
             f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}."
         )
+    return damaged
+
+
+def _damaged_hashes(
+    plan: Plan, stored: list[str], status: np.ndarray, unreadable: np.ndarray
+) -> set[int] | None:
+    """Items whose stored hash differs from the plan's, if the store is this spec's; else None.
+
+    A store written from this spec (same ``spec_hash``) whose hash column differs from the plan
+    only at items that are not done (or in chunks that cannot be read) was damaged, not
+    written by another spec.
+    """
+    if stored == plan.hashes:
+        return set()
+    if len(stored) != len(plan.hashes):
+        return None
+    differ = {i for i, (a, b) in enumerate(zip(stored, plan.hashes, strict=True)) if a != b}
+    try:
+        same_spec = catalog.open_store(plan.spec.store).attrs.get("spec_hash") == (
+            plan.spec.spec_hash
+        )
+    except Exception:
+        return None
+    if not same_spec or any(status[i] == Status.DONE and not unreadable[i] for i in differ):
+        return None
+    return differ
 
 
 def _catalog_sources(plan: Plan, wanted: set[str]) -> dict[str, tuple[Path, int]]:
-    """``{hash: (store, index)}`` of done items of the same kind in other catalog stores."""
+    """``{hash: (store, index)}`` of done, checksum-verified items of the same kind elsewhere.
+
+    A registered store that does not open is skipped with a warning; items whose data do not
+    match their checksum (or that have none) are not copied but computed.
+    """
     found: dict[str, tuple[Path, int]] = {}
+    own = Path(os.path.realpath(plan.spec.store))
     for entry in catalog.list_entries():
-        if entry.kind != plan.kind.name or entry.location == plan.spec.store or not wanted:
+        if not wanted:
+            break
+        if entry.kind != plan.kind.name or Path(os.path.realpath(entry.location)) == own:
             continue
         try:
             ds = entry.open()
             ledger = catalog.read_ledger(entry.location, ("status", "input_hash"))
-        except (StoreError, OSError, KeyError):
+            same_schema = all(
+                n in ds and ds[n].shape[1:] == v.shape for n, v in plan.outputs.items()
+            )
+        except Exception as err:  # one broken store never stops a campaign
+            warnings.warn(
+                f"Skipping the catalog store {entry.name!r} ({str(entry.location)!r}) as a "
+                f"source of computed items: it cannot be read ({type(err).__name__}: "
+                f"{str(err)[:160]}).",
+                stacklevel=2,
+            )
             continue
-        same_schema = all(n in ds and ds[n].shape[1:] == v.shape for n, v in plan.outputs.items())
         if not same_schema:
             continue
-        for i in np.flatnonzero(ledger["status"] == Status.DONE):
-            h = str(ledger["input_hash"][i])
-            if h in wanted and h not in found:
-                found[h] = (entry.location, int(i))
+        match = [
+            (str(ledger["input_hash"][i]), int(i))
+            for i in np.flatnonzero(ledger["status"] == Status.DONE)
+            if str(ledger["input_hash"][i]) in wanted
+        ]
+        if not match:
+            continue
+        trusted = trusted_items(entry.location, [i for _, i in match])
+        for (h, i), ok in zip(match, trusted, strict=True):
+            if ok and h not in found:
+                found[h] = (entry.location, i)
         wanted = wanted - set(found)
     return found
 
@@ -221,7 +295,15 @@ def _load_copies(sources: Mapping[str, tuple[Path, int]], outputs) -> dict[str, 
     copies: dict[str, dict] = {}
     for path, pairs in by_store.items():
         index = [i for _, i in pairs]
-        ds = catalog.open_store(path)[list(outputs)].isel(item=index).load()
+        try:
+            ds = catalog.open_store(path)[list(outputs)].isel(item=index).load()
+        except Exception as err:  # computed instead
+            warnings.warn(
+                f"Could not copy {len(pairs)} computed items from {str(path)!r} "
+                f"({type(err).__name__}: {str(err)[:160]}); they are computed again.",
+                stacklevel=2,
+            )
+            continue
         for row, (h, _) in enumerate(pairs):
             copies[h] = {
                 "values": {n: ds[n].values[row] for n in outputs},
@@ -244,8 +326,15 @@ class _Chunk:
 class _Writer:
     """Assembles completed chunks and writes each once (client side)."""
 
-    def __init__(self, plan: Plan, copies: dict[str, dict], status: np.ndarray) -> None:
+    def __init__(
+        self, plan: Plan, copies: dict[str, dict], status: np.ndarray, rewrite: set[int]
+    ) -> None:
         self.plan, self.copies, self.status = plan, copies, status
+        self.rewrite = rewrite  # starts of chunks written whole, inputs and hashes included
+        import zarr
+
+        group = zarr.open_group(plan.spec.store, mode="r", zarr_format=3)
+        self.covered = checksum_names(group)
         self.memo: dict[str, dict] = {}
         self.computed = 0
         self.copied = 0
@@ -273,6 +362,8 @@ class _Writer:
             "error": np.full(n, "", object),
             "worker": np.full(n, "", object),
         }
+        if self.covered is not None:
+            ledger["checksum"] = np.zeros(n, np.uint64)
         if len(chunk.todo) < n:
             old = (
                 catalog.open_store(plan.spec.store)[list(ledger)]
@@ -311,6 +402,14 @@ class _Writer:
             ledger["worker"][j] = record["worker"]
             if record["error"] and len(self.errors) < 5:
                 self.errors.append(f"item {i}: {record['error']}")
+        inputs = {k: v[chunk.start : chunk.stop] for k, (_, v) in plan.inputs.items()}
+        whole = chunk.start in self.rewrite
+        if whole:
+            ledger["input_hash"] = np.asarray(plan.hashes[chunk.start : chunk.stop], dtype=object)
+        if self.covered is not None:
+            fresh = self._checksums(chunk, values, status, inputs)
+            todo = np.asarray(chunk.todo) - chunk.start
+            ledger["checksum"][todo] = fresh[todo]
         with _interrupt_deferred():
             catalog.write_chunk(
                 plan.spec.store,
@@ -319,8 +418,30 @@ class _Writer:
                 status=status,
                 outputs=plan.outputs,
                 ledger=ledger,
+                inputs=inputs,
+                rewrite_inputs=whole,
             )
             self.status[chunk.start : chunk.stop] = status
+
+    def _checksums(self, chunk: _Chunk, values, status, inputs) -> np.ndarray:
+        """Checksums of the chunk's items as planned (hashes and inputs from the plan)."""
+        columns = {
+            "status": np.asarray(status, np.int8),
+            "input_hash": np.asarray(self.plan.hashes[chunk.start : chunk.stop], dtype=object),
+        }
+        for name in self.covered or ():
+            if name in values:
+                var = self.plan.outputs[name]
+                columns[name] = np.asarray(values[name], dtype=object if var.is_text else var.dtype)
+            elif name in inputs:
+                columns[name] = np.asarray(inputs[name])
+        missing = set(self.covered or ()) - set(columns)
+        if missing:
+            raise StoreError(
+                f"The store {str(self.plan.spec.store)!r} declares checksummed variables "
+                f"{sorted(missing)} that this campaign does not write."
+            )
+        return item_checksums(columns)
 
     def _existing(self, chunk: _Chunk) -> dict[str, np.ndarray]:
         ds = catalog.open_store(self.plan.spec.store)[list(self.plan.outputs)]
@@ -357,9 +478,15 @@ def _executor(client, plan: Plan, retries: int):
         return None
     from distributed import as_completed
 
+    store = os.path.realpath(plan.spec.store)
+
     def submit(chunk: _Chunk):
         items = [plan.items[i] for i in chunk.compute]
-        key = f"{plan.spec.name}-chunk-{chunk.start}-{content_hash(plan.hashes[chunk.start])[:8]}"
+        # Unique to what this chunk computes and where it goes: two campaigns (even of the
+        # same name) sharing a scheduler never share a key unless they compute the same thing
+        # for the same store.
+        token = content_hash(store, [plan.hashes[i] for i in chunk.compute])[:16]
+        key = f"{plan.spec.name}-chunk-{chunk.start}-{token}"
         return client.submit(
             run_chunk,
             plan.kind.name,
@@ -429,8 +556,11 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
         chunk.key = str(future.key)
         try:
             result = future.result()
-        except Exception as err:  # the task itself died (e.g. KilledWorker after retries)
-            result = _failed_chunk(chunk, plan, err)
+        except Exception as err:
+            if future.status != "error" or getattr(client, "status", "running") != "running":
+                # the cluster went away (scheduler lost, client closed): not the items' fault
+                raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
+            result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
         future.release()
         finish(chunk, result)
         nxt = next(rest, None)
@@ -438,6 +568,17 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
             f = submit(nxt)
             by_future[f] = nxt
             stream.add(f)
+
+
+def _cluster_lost(plan: Plan, client, err: BaseException, in_flight: int) -> ClusterError:
+    address = getattr(getattr(client, "scheduler", None), "address", "") or "the scheduler"
+    return ClusterError(
+        f"Lost the Dask cluster ({address}) while running campaign {plan.spec.name!r}: "
+        f"{type(err).__name__}: {' '.join(str(err).split())[:120] or 'no detail'}. The chunks "
+        "finished before "
+        f"are saved in {str(plan.spec.store)!r}; the {in_flight} chunk(s) in flight stay pending "
+        "(not failed). Run the same command again, with a reachable scheduler, to resume."
+    )
 
 
 def _failed_chunk(chunk: _Chunk, plan: Plan, err: BaseException) -> dict:
@@ -507,18 +648,38 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
     t0 = time.perf_counter()
     store = plan.spec.store
     store.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_store(plan)
-    status = catalog.read_ledger(store)["status"]
+    damaged = _ensure_store(plan)
+    ledger, unreadable = read_ledger_tolerant(store, ("status", "error"))
+    status = ledger["status"]
+    valid = np.isin(status, [s.value for s in Status]) & ~unreadable
+    status = np.where(valid, status, Status.PENDING).astype(np.int8)  # a damaged status byte
+    marked = {i for i, e in enumerate(ledger["error"]) if str(e).startswith(VERIFY_MARK)}
+    size = plan.spec.chunk_size
+    rewrite = {(i // size) * size for i in (marked | damaged | set(np.flatnonzero(~valid)))}
     todo = (status == Status.PENDING) | ((status == Status.FAILED) if retry_failed else False)
-    done_here = {plan.hashes[i]: (store, int(i)) for i in np.flatnonzero(status == Status.DONE)}
+    for start in rewrite:  # chunks that verify found damaged are written whole
+        todo[start : start + size] = True
+    in_rewrite = np.zeros(len(status), bool)
+    for start in rewrite:
+        in_rewrite[start : start + size] = True
+    done_here = {
+        plan.hashes[i]: (store, int(i))
+        for i in np.flatnonzero((status == Status.DONE) & ~in_rewrite)
+    }
     wanted = {plan.hashes[i] for i in np.flatnonzero(todo)}
     sources = {h: done_here[h] for h in wanted if h in done_here}
+    if sources:  # copies within the store, too, only of items that match their checksum
+        pairs = list(sources.items())
+        trusted = trusted_items(store, [i for _, (_, i) in pairs])
+        sources = {h: where for (h, where), ok in zip(pairs, trusted, strict=True) if ok}
     sources.update(_catalog_sources(plan, wanted - set(sources)))
-    writer = _Writer(plan, _load_copies(sources, plan.outputs), status.copy())
-    chunks, _ = _make_chunks(plan, todo, set(sources))
+    copies = _load_copies(sources, plan.outputs)
+    writer = _Writer(plan, copies, status.copy(), rewrite)
+    chunks, _ = _make_chunks(plan, todo, set(copies))
     with (
         _progress(plan, todo, client, progress) as bar,
         _perf_report(client, store) as report_path,
+        _one_line_client_logs(),
     ):
         _run_chunks(plan, chunks, writer, client, bar)
     counts = catalog.count_status(writer.status)
@@ -537,6 +698,30 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
         performance_report=str(report_path or ""),
         errors=tuple(writer.errors),
     )
+
+
+class _NoTraceback(logging.Filter):
+    """Keep a log record's message, drop its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextlib.contextmanager
+def _one_line_client_logs():
+    """The Dask client's log lines without their tracebacks while a campaign runs.
+
+    A lost scheduler makes the client log each failed reconnection with a long traceback;
+    the campaign ends with one error that says what happened and what is saved.
+    """
+    logger = logging.getLogger("distributed.client")
+    quiet = _NoTraceback()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)
 
 
 @contextlib.contextmanager
@@ -617,6 +802,7 @@ def run_campaigns(
     plans = _check_specs(specs)
     kw = {"progress": progress, "retry_failed": retry_failed}
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_one_line_client_logs())
         for spec in specs:
             spec.store.parent.mkdir(parents=True, exist_ok=True)
             stack.enter_context(catalog.StoreLock(spec.store))

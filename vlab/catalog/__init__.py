@@ -23,8 +23,10 @@ _WHERE = {
     ),
     "query": ("select",),
     "schema": ("LEDGER_VARIABLES", "SCHEMA_VERSION", "Status", "Variable"),
+    "integrity": ("VerifyReport", "verify_store"),
     "store": (
         "StoreLock",
+        "add_checksums",
         "chunk_bounds",
         "consolidate",
         "count_status",
@@ -47,6 +49,8 @@ __all__ = [
     "Status",
     "StoreLock",
     "Variable",
+    "VerifyReport",
+    "add_checksums",
     "chunk_bounds",
     "consolidate",
     "count_status",
@@ -66,6 +70,7 @@ __all__ = [
     "shipped_dir",
     "structure_variables",
     "update_attrs",
+    "verify_store",
     "write_chunk",
 ]
 

@@ -12,6 +12,8 @@ variable       dtype    meaning
 ``duration``   float32  wall time of the evaluation in s (NaN when not run here)
 ``worker``     str      Dask worker address (or ``local``/``cache:STORE``) that made it
 ``error``      str      error text of a failed item, empty otherwise
+``checksum``   uint64   checksum of the item's status, hash, inputs and outputs
+                        (0: none recorded; see :mod:`vlab.catalog.integrity`)
 =============  =======  ==============================================================
 """
 
@@ -102,4 +104,7 @@ LEDGER_VARIABLES: dict[str, Variable] = {
     "duration": Variable(dtype="float32", units="s", long_name="wall time of the evaluation"),
     "worker": Variable(dtype="str", units="1", long_name="worker that evaluated the item"),
     "error": Variable(dtype="str", units="1", long_name="error text of a failed item"),
+    "checksum": Variable(
+        dtype="uint64", units="1", long_name="checksum of status, input hash, inputs and outputs"
+    ),
 }

@@ -34,6 +34,7 @@ import datetime as _dt
 import fcntl
 import json
 import os
+import shutil
 import socket
 import subprocess
 import warnings
@@ -48,11 +49,13 @@ import xarray as xr
 import zarr
 from zarr.codecs import ZstdCodec
 
+from vlab.catalog.integrity import checksum_names, item_checksums
 from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
 from vlab.errors import StoreError, StoreLockedError
 
 __all__ = [
     "StoreLock",
+    "add_checksums",
     "chunk_bounds",
     "consolidate",
     "count_status",
@@ -151,14 +154,20 @@ def create_store(
     input_hashes: Sequence[str],
     attrs: Mapping[str, Any],
 ) -> None:
-    """Write the template of a new store (see the module docstring).
+    """Write the template of a new store (see the module docstring), all or nothing.
+
+    The template is laid out under a temporary name beside ``path`` (``.NAME.partial``) and
+    renamed into place when complete, so a process killed (or a disk that fills up) while a
+    large store is being laid out leaves no half-made store behind; the next attempt removes
+    the leftover. Callers that may race for the same path hold its :class:`StoreLock`.
 
     Raises
     ------
     StoreError
         If something already exists at ``path`` (it is never overwritten).
     """
-    if Path(path).exists():
+    path = Path(path)
+    if path.exists() or path.is_symlink():
         raise StoreError(
             f"Cannot create a store at {str(path)!r}: it already exists and is "
             "left untouched. Choose another path or delete it."
@@ -174,12 +183,23 @@ def create_store(
     variables["input_hash"] = _data_array(
         LEDGER_VARIABLES["input_hash"], np.asarray(input_hashes, dtype=object)
     )
-    ds = xr.Dataset(variables, attrs=dict(attrs))
+    covered = sorted({*inputs, *outputs, "status", "input_hash"})
+    ds = xr.Dataset(variables, attrs={**attrs, "checksum_variables": json.dumps(covered)})
     encoding = {
         name: {"compressors": (_COMPRESSOR,), "chunks": (chunk_size, *v.shape[1:])}
         for name, v in ds.variables.items()
     }
-    ds.to_zarr(path, mode="w-", compute=False, encoding=encoding, zarr_format=3, consolidated=False)
+    partial = path.with_name(f".{path.name}.partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    try:
+        ds.to_zarr(
+            partial, mode="w-", compute=False, encoding=encoding, zarr_format=3, consolidated=False
+        )
+        os.rename(partial, path)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
 
 
 def _check_store(path: str | os.PathLike) -> Path:
@@ -211,19 +231,99 @@ def write_chunk(
     status: Sequence[int],
     outputs: Mapping[str, Variable],
     ledger: Mapping[str, np.ndarray] | None = None,
+    inputs: Mapping[str, np.ndarray] | None = None,
+    rewrite_inputs: bool = False,
 ) -> None:
-    """Write one chunk's outputs and ledger columns, then its ``status`` (last)."""
-    stop = start + len(status)
+    """Write one chunk's outputs and ledger columns, then its ``status`` (last).
+
+    In a store with checksums (:mod:`vlab.catalog.integrity`) each item's checksum is written
+    with the ledger. It covers the inputs, which are read from the store unless ``inputs``
+    (``{name: array of this chunk's items}``, as :func:`vlab.catalog.items.encode_items`
+    makes them) are given; with ``rewrite_inputs`` those inputs are also written, which
+    repairs a chunk whose inputs were damaged. Outputs not in ``values`` are read from the
+    store.
+    """
+    n_chunk = len(status)
+    stop = start + n_chunk
     region = {ITEM_DIM: slice(start, stop)}
+    flags = np.asarray(status, dtype=np.int8)
+    ledger = dict(ledger or {})
+    group = zarr.open_group(_check_store(path), mode="r", zarr_format=3)
+    covered = checksum_names(group)
+    if covered is not None and "checksum" not in ledger:
+        ledger["checksum"] = _chunk_checksums(
+            group, covered, start, stop, flags, values, outputs, ledger, inputs
+        )
     body = {name: _data_array(outputs[name], np.asarray(v)) for name, v in values.items()}
-    for name, column in (ledger or {}).items():
+    for name, column in ledger.items():
         body[name] = _data_array(LEDGER_VARIABLES[name], np.asarray(column))
+    if rewrite_inputs and inputs:
+        for name, column in inputs.items():
+            array = group[name]
+            dims = tuple(array.metadata.dimension_names or ())[1:]
+            body[name] = xr.Variable((ITEM_DIM, *dims), np.asarray(column))
     if body:
         xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False, zarr_format=3)
-    flags = np.asarray(status, dtype=np.int8)
     xr.Dataset({"status": _data_array(LEDGER_VARIABLES["status"], flags)}).to_zarr(
         path, region=region, mode="r+", consolidated=False, zarr_format=3
     )
+
+
+def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger, inputs):
+    """The checksums of items ``[start, stop)`` as they are about to be written."""
+    columns: dict[str, np.ndarray] = {"status": flags}
+    for name in covered:
+        if name == "status":
+            continue
+        if name in values:
+            var = outputs[name]
+            columns[name] = np.asarray(values[name], dtype=object if var.is_text else var.dtype)
+        elif name in ledger:
+            columns[name] = np.asarray(ledger[name], dtype=object)
+        elif inputs is not None and name in inputs:
+            columns[name] = np.asarray(inputs[name])
+        else:
+            columns[name] = np.asarray(group[name][start:stop])
+    return item_checksums(columns)
+
+
+def add_checksums(path: str | os.PathLike) -> int:
+    """Record checksums for a store written without them; returns the items sealed.
+
+    The store's *current* content is taken as correct: run this only on a store you trust
+    (e.g. one you just exported). Items already checksummed are left as they are.
+    """
+    path = _check_store(path)
+    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    n = int(group["status"].shape[0])
+    chunk = int(group["status"].chunks[0])
+    if "checksum" not in group:
+        var = LEDGER_VARIABLES["checksum"]
+        array = group.create_array(
+            "checksum",
+            shape=(n,),
+            chunks=(chunk,),
+            dtype=var.dtype,
+            fill_value=0,
+            compressors=(_COMPRESSOR,),
+            dimension_names=(ITEM_DIM,),
+        )
+        array.attrs.update(var.attrs())
+    covered = checksum_names(group)
+    if covered is None:
+        skip = {*LEDGER_VARIABLES} - {"status", "input_hash"}
+        covered = sorted(name for name in group.array_keys() if name not in skip)
+        group.attrs["checksum_variables"] = json.dumps(covered)
+    sealed = 0
+    for start, stop in chunk_bounds(n, chunk):
+        columns = {name: np.asarray(group[name][start:stop]) for name in covered}
+        old = np.asarray(group["checksum"][start:stop])
+        todo = (old == 0) & (columns["status"] != Status.PENDING)
+        if todo.any():
+            new = np.where(todo, item_checksums(columns), old).astype(np.uint64)
+            group["checksum"][start:stop] = new
+            sealed += int(todo.sum())
+    return sealed
 
 
 def update_attrs(path: str | os.PathLike, attrs: Mapping[str, Any]) -> None:
@@ -240,12 +340,21 @@ def consolidate(path: str | os.PathLike) -> None:
 
 
 def count_status(status: np.ndarray) -> dict[str, int]:
-    """``{"pending": n, "done": n, "failed": n}`` from a ``status`` column."""
-    return {s.name.lower(): int(np.count_nonzero(status == s)) for s in Status}
+    """``{"pending": n, "done": n, "failed": n}`` from a ``status`` column.
+
+    A byte that is no status at all (a damaged ledger) counts as pending: it is computed again.
+    """
+    status = np.asarray(status)
+    done = int(np.count_nonzero(status == Status.DONE))
+    failed = int(np.count_nonzero(status == Status.FAILED))
+    return {"pending": int(status.size) - done - failed, "done": done, "failed": failed}
 
 
 class StoreLock:
     """Exclusive writer lock of a store: ``with StoreLock(path): ...``.
+
+    The lock belongs to the store's resolved path, so a second writer that reaches the same
+    store through a symbolic link (to the store or to a folder above it) is refused too.
 
     Raises
     ------
@@ -255,7 +364,8 @@ class StoreLock:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.store = Path(path)
-        self.path = self.store.with_name(self.store.name + ".lock")
+        resolved = Path(os.path.realpath(self.store))
+        self.path = resolved.with_name(resolved.name + ".lock")
         self._fd: int | None = None
 
     def __enter__(self) -> StoreLock:

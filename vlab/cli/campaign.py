@@ -67,10 +67,30 @@ def _status_store(name_or_path: str) -> Path:
     )
 
 
+def _verify(path: Path, repair: bool) -> int:
+    from vlab import catalog
+
+    if repair:
+        with catalog.StoreLock(path):
+            report = catalog.verify_store(path, repair=True)
+    else:
+        report = catalog.verify_store(path)
+    print(report.summary())
+    for i, why in list(report.bad.items())[:20]:
+        print(f"  item {i}: {why}")
+    if len(report.bad) > 20:
+        print(f"  ... and {len(report.bad) - 20} more")
+    return 1 if report.bad and not report.repaired else 0
+
+
 def _cmd_status(args: argparse.Namespace) -> int:
     from vlab import catalog
 
     path = _status_store(args.store)
+    if args.repair and not args.verify:
+        raise InputError("vlab status: --repair needs --verify (it repairs what verify finds).")
+    if args.verify:
+        return _verify(path, args.repair)
     ds = catalog.open_store(path)
     counts = catalog.count_status(ds["status"].values)
     print(
@@ -152,12 +172,29 @@ def register(sub) -> None:
 
     p = sub.add_parser(
         "status",
-        help="show the ledger of a store (done, failed, pending)",
-        description="Count items by status, show provenance and failed items.",
+        help="show the ledger of a store (done, failed, pending); --verify checks it",
+        description="Count items by status, show provenance and failed items. With --verify, "
+        "read every written item and compare it with the checksum recorded when it was "
+        "written (a deleted or damaged chunk, a flipped bit or a damaged status byte is "
+        "named); --repair then marks those items pending, and running the campaign again "
+        "recomputes them. Exit status with --verify: 0 all good (or repaired), 1 bad items "
+        "found, 2 not a store.",
     )
     p.add_argument("store", help="path of a .zarr store, or a catalog entry name")
     p.add_argument("--errors", type=int, default=5, help="failed items to show (default 5)")
     p.add_argument("--json", action="store_true", help="also print the counts as JSON")
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="check every written item against its checksum and every status byte; "
+        "exit 1 if any is bad",
+    )
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --verify: mark the bad items pending (takes the store's writer lock), so "
+        "that running the campaign again recomputes them",
+    )
     p.set_defaults(func=_cmd_status)
 
     p = sub.add_parser(

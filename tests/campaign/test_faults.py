@@ -1,0 +1,353 @@
+"""Fault injection: each way a store or a cluster can break, reproduced and shown harmless.
+
+Every test compares, item by item, with an uninterrupted run of the same spec
+(:func:`vlab.campaign.faults.compare_stores`: nothing lost, nothing wrong).
+"""
+
+import signal
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import yaml
+
+from vlab import catalog
+from vlab.campaign import load_spec, run_campaign, run_campaigns
+from vlab.campaign.faults import (
+    ExternalCluster,
+    compare_stores,
+    delete_chunk,
+    flip_bit,
+    probe_spec,
+    set_status_byte,
+    tamper_values,
+    truncate_chunk,
+    wait_for,
+)
+from vlab.catalog import StoreLock, verify_store
+from vlab.errors import StoreLockedError
+
+
+def _vlab(*args, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "vlab.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def reference(tmp_path):
+    """An uninterrupted probe campaign (30 items, chunks of 4)."""
+    spec = load_spec(probe_spec(tmp_path / "ref", "probe", n=30, chunk_size=4))
+    run_campaign(spec, progress=False)
+    return spec.store
+
+
+def _fresh(tmp_path, **kw):
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, **kw))
+    run_campaign(spec, progress=False)
+    return spec
+
+
+def _repair_and_rerun(spec):
+    report = verify_store(spec.store)
+    assert report.bad, "the damage was not detected"
+    with StoreLock(spec.store):
+        verify_store(spec.store, repair=True)
+    run_campaign(spec, progress=False)
+    assert not verify_store(spec.store).bad
+    return report
+
+
+def test_a_fresh_store_verifies_clean(tmp_path, reference):
+    report = verify_store(reference)
+    assert report.checksums and report.checked == 30 and not report.bad
+    assert "all good" in report.summary()
+
+
+def test_a_deleted_output_chunk_is_found_and_recomputed(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    delete_chunk(spec.store, "value", 2)  # items 8..11 now read as NaN while done
+    report = _repair_and_rerun(spec)
+    assert sorted(report.bad) == [8, 9, 10, 11]
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_truncated_chunk_is_found_and_recomputed(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    truncate_chunk(spec.store, "vector", 1)
+    report = _repair_and_rerun(spec)
+    assert set(report.bad) == {4, 5, 6, 7}
+    assert "unreadable" in report.bad[4] or "checksum" in report.bad[4]
+    assert compare_stores(spec.store, reference)["wrong"] == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_single_bit_flips_never_serve_a_wrong_value(tmp_path, reference, seed):
+    spec = _fresh(tmp_path)
+    rng = np.random.default_rng(seed)
+    flip_bit(spec.store, rng, ["value", "vector", "status", "x", "input_hash", "checksum"])
+    report = verify_store(spec.store)
+    before = compare_stores(spec.store, reference)
+    # every item whose data changed is named (a flip may also leave the data intact)
+    assert before["wrong"] == 0 or report.bad
+    if report.bad:
+        with StoreLock(spec.store):
+            verify_store(spec.store, repair=True)
+    run_campaign(spec, progress=False)
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+    assert not verify_store(spec.store).bad
+
+
+def test_a_damaged_status_byte_is_recomputed_and_counts_add_up(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    set_status_byte(spec.store, 13, 7)
+    counts = catalog.count_status(catalog.read_ledger(spec.store)["status"])
+    assert sum(counts.values()) == 30 and counts["pending"] == 1
+    # even without verify the run treats a byte that is no status as pending
+    again = run_campaign(spec, progress=False)
+    assert (again.done, again.pending) == (30, 0)
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_status_flipped_to_done_is_caught_by_the_checksum(tmp_path, reference):
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    run_campaign(spec, progress=False)
+    set_status_byte(spec.store, 3, 2)  # done -> failed behind the engine's back
+    assert verify_store(spec.store).bad == {3: "data do not match the checksum"}
+    _repair_and_rerun(spec)
+    assert compare_stores(spec.store, reference)["wrong"] == 0
+
+
+def test_a_damaged_input_hash_is_repaired_by_verify_and_rerun(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    tamper_values(spec.store, [5], "input_hash", "0" * 64)
+    _repair_and_rerun(spec)
+    assert [str(h) for h in catalog.read_ledger(spec.store, ("input_hash",))["input_hash"]] == [
+        str(h) for h in catalog.read_ledger(reference, ("input_hash",))["input_hash"]
+    ]
+
+
+def test_damaged_inputs_are_rewritten_by_the_rerun(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    tamper_values(spec.store, [6], "x", 1000)
+    assert 6 in verify_store(spec.store).bad
+    _repair_and_rerun(spec)
+    assert int(catalog.open_store(spec.store)["x"].values[6]) == 6
+
+
+def test_tampered_catalog_stores_are_not_copied_from(tmp_path, reference):
+    source = load_spec(probe_spec(tmp_path / "a", "shared", n=30, chunk_size=4, register=True))
+    run_campaign(source, progress=False)
+    tamper_values(source.store, range(10), "value", np.nan)
+    tamper_values(source.store, range(10, 20), "value", -1.0)
+    fresh = load_spec(probe_spec(tmp_path / "b", "fresh", n=30, chunk_size=4))
+    report = run_campaign(fresh, progress=False)
+    assert report.copied == 10 and report.computed == 20  # only the untouched items
+    assert compare_stores(fresh.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_broken_registered_store_or_index_file_never_stops_a_campaign(tmp_path, reference):
+    source = load_spec(probe_spec(tmp_path / "a", "broken", n=30, chunk_size=4, register=True))
+    run_campaign(source, progress=False)
+    truncate_chunk(source.store, "input_hash", 0)
+    (catalog.index_dir() / "garbage.yaml").write_text("name: [unclosed\n")
+    fresh = load_spec(probe_spec(tmp_path / "b", "other", n=30, chunk_size=4))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = run_campaign(fresh, progress=False)
+    assert report.done == 30
+    assert any("garbage.yaml" in str(w.message) for w in caught)
+    assert any("'broken'" in str(w.message) for w in caught)
+    assert compare_stores(fresh.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_leftover_half_laid_out_store_is_cleared_not_trusted(tmp_path):
+    spec = load_spec(probe_spec(tmp_path, "probe", n=30, chunk_size=4))
+    store = spec.store
+    store.parent.mkdir(parents=True, exist_ok=True)
+    partial = store.with_name(f".{store.name}.partial")
+    partial.mkdir()
+    (partial / "zarr.json").write_text("{}")
+    run_campaign(spec, progress=False)
+    assert not partial.exists() and catalog.count_status(catalog.read_ledger(store)["status"]) == {
+        "pending": 0,
+        "done": 30,
+        "failed": 0,
+    }
+
+
+@pytest.mark.cluster
+def test_a_client_killed_while_the_store_is_laid_out_resumes(tmp_path, reference):
+    spec_path = probe_spec(tmp_path / "run", "probe", n=400, chunk_size=2)
+    store = tmp_path / "run" / "probe.zarr"
+    partial = store.with_name(".probe.zarr.partial")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vlab.cli", "run", str(spec_path), "--synchronous", "--no-progress"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(partial.exists, 60, "the store's layout to start", interval=0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not store.exists()  # never a half-made store under the real name
+    small = probe_spec(tmp_path / "run", "probe", n=400, chunk_size=2)
+    done = _vlab("run", small, "--synchronous", "--no-progress")
+    assert done.returncode == 0, done.stderr
+    assert not partial.exists()
+    counts = catalog.count_status(catalog.read_ledger(store)["status"])
+    assert counts == {"pending": 0, "done": 400, "failed": 0}
+
+
+@pytest.mark.cluster
+def test_same_name_campaigns_on_one_scheduler_keep_their_own_results(tmp_path):
+    # the two input files agree on the first item of every chunk and differ everywhere else
+    xs = {"a": list(range(200)), "b": [i if i % 5 == 0 else i + 1000 for i in range(200)]}
+    specs = []
+    for store, values in xs.items():
+        (tmp_path / f"{store}.csv").write_text("x\n" + "\n".join(map(str, values)) + "\n")
+        spec = {
+            "name": "same",
+            "kind": "engine-probe",
+            "params": {"seconds": 0.005},
+            "inputs": {"file": f"{store}.csv"},
+            "chunk_size": 5,
+            "store": f"{store}.zarr",
+            "register": False,
+        }
+        specs.append(tmp_path / f"{store}.yaml")
+        specs[-1].write_text(yaml.safe_dump(spec))
+    cluster = ExternalCluster(tmp_path / "cluster")
+    try:
+        procs = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "vlab.cli",
+                    "run",
+                    str(s),
+                    "--scheduler",
+                    cluster.address,
+                    "--no-progress",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for s in specs
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+    finally:
+        cluster.close()
+    for path, values in zip(specs, xs.values(), strict=True):
+        ds = catalog.open_store(load_spec(path).store)
+        assert ds["x"].values.tolist() == values
+        assert np.array_equal(ds["value"].values, np.asarray(values, float) ** 2)
+
+
+@pytest.mark.cluster
+def test_losing_the_scheduler_leaves_items_pending_and_the_rerun_completes(tmp_path, reference):
+    cluster = ExternalCluster(tmp_path / "cluster")
+    try:
+        path = probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, params={"seconds": 0.15})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "vlab.cli",
+                "run",
+                str(path),
+                "--scheduler",
+                cluster.address,
+                "--no-progress",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        store = tmp_path / "run" / "probe.zarr"
+
+        def some_written():
+            try:
+                return catalog.read_ledger(store)["status"].sum() >= 8
+            except Exception:  # not laid out yet
+                return False
+
+        wait_for(some_written, 120, "some chunks to be written")
+        cluster.kill_scheduler()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        lines = [line for line in err.splitlines() if line.startswith("vlab: error:")]
+        assert len(lines) == 1 and "Lost the Dask cluster" in lines[0], err
+        assert "Traceback" not in err and "AttributeError" not in err
+        counts = catalog.count_status(catalog.read_ledger(store)["status"])
+        assert counts["failed"] == 0 and counts["pending"] > 0
+        cluster.close()
+        cluster.start(2)
+        again = _vlab("run", path, "--scheduler", cluster.address, "--no-progress")
+        assert again.returncode == 0, again.stderr
+    finally:
+        cluster.close()
+    assert compare_stores(store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_second_writer_through_a_symlink_is_refused(tmp_path):
+    spec = load_spec(probe_spec(tmp_path / "real", "probe", n=8, chunk_size=4))
+    run_campaign(spec, progress=False)
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path / "real", target_is_directory=True)
+    also_link = tmp_path / "store-link.zarr"
+    also_link.symlink_to(spec.store, target_is_directory=True)
+    with StoreLock(spec.store):
+        for other in (link / "probe.zarr", also_link):
+            with pytest.raises(StoreLockedError, match="being written by another campaign"):
+                StoreLock(other).__enter__()
+
+
+def test_two_specs_of_one_batch_writing_one_store_through_a_symlink_are_refused(tmp_path):
+    first = probe_spec(tmp_path / "real", "probe", n=8, chunk_size=4)
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    second = tmp_path / "link" / "other.yaml"
+    data = yaml.safe_load(first.read_text())
+    data["name"] = "other"
+    second.write_text(yaml.safe_dump(data))
+    with pytest.raises(Exception, match="both write the store"):
+        run_campaigns([load_spec(first), load_spec(second)], synchronous=True, progress=False)
+
+
+def test_run_exits_1_while_items_are_failed_even_on_a_rerun(tmp_path):
+    path = probe_spec(tmp_path, "probe", n=20, chunk_size=5, params={"fail_every": 6})
+    first = _vlab("run", path, "--synchronous", "--no-progress")
+    second = _vlab("run", path, "--synchronous", "--no-progress")
+    assert (first.returncode, second.returncode) == (1, 1)
+    assert "4 items failed" in second.stderr
+
+
+def test_status_verify_names_bad_items_and_repair_needs_verify(tmp_path):
+    spec = _fresh(tmp_path)
+    delete_chunk(spec.store, "value", 0)
+    out = _vlab("status", spec.store, "--verify")
+    assert out.returncode == 1 and "item 0: data do not match the checksum" in out.stdout
+    assert "4 bad" in out.stdout
+    bad = _vlab("status", spec.store, "--repair")
+    assert bad.returncode == 2 and "--repair needs --verify" in bad.stderr
+    fixed = _vlab("status", spec.store, "--verify", "--repair")
+    assert fixed.returncode == 0 and "marked pending" in fixed.stdout
+    assert catalog.count_status(catalog.read_ledger(spec.store)["status"])["pending"] == 4
+
+
+def test_repair_is_refused_while_a_campaign_writes_the_store(tmp_path):
+    spec = _fresh(tmp_path)
+    delete_chunk(spec.store, "value", 0)
+    with StoreLock(spec.store):
+        out = _vlab("status", spec.store, "--verify", "--repair")
+    assert out.returncode == 2 and "being written by another campaign" in out.stderr
+    assert catalog.count_status(catalog.read_ledger(spec.store)["status"])["done"] == 30
