@@ -78,7 +78,7 @@ def shorten(smiles: object, limit: int = 60) -> str:
     return text if len(text) <= limit + 2 else f"{text[:limit]}..."
 
 
-def _cut(smiles: object, limit: int = 60) -> str:
+def _cut(smiles: object, limit: int = MAX_SMILES_LENGTH) -> str:
     text = str(smiles[: limit + 1] if isinstance(smiles, str) else smiles)
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
