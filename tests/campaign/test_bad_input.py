@@ -347,3 +347,19 @@ def test_multi_line_messages_are_printed_on_one_line(monkeypatch, capsys, tmp_pa
     monkeypatch.setattr("vlab.cli.campaign._cmd_run", fail)
     assert main(["run", str(tmp_path / "s.yaml")]) == 2
     assert capsys.readouterr().err == "vlab: error: first\\nsecond\\x00\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["transfer", "--splits", "0"], "--splits must be an integer from 1 to 100. Got '0'."),
+        (["transfer", "--draws", "-1"], "--draws must be an integer from 1 to 1,000. Got '-1'."),
+        (["transfer", "--seed", "-1"], "--seed must be an integer from 0 to 4,294,967,295."),
+        (["design", "--seed", "99999999999"], "--seed must be an integer from 0 to 4,294,967,295"),
+        (["design", "--n", "0"], "--n must be an integer >= 1. Got '0'."),
+    ],
+)
+def test_polymer_commands_refuse_bad_numbers_before_any_work(argv, words, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["polymers", *argv])
+    assert info.value.code == 2 and words in capsys.readouterr().err

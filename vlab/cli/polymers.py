@@ -63,19 +63,25 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(option: str):
-    """argparse type: an integer >= 1, with an error that names ``option``."""
+def _positive(option: str, high: int | None = None, low: int = 1):
+    """argparse type: an integer from ``low`` (1) to ``high``, with an error naming ``option``."""
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            value = 0
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{option} must be an integer >= 1. Got {text!r}.")
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            allowed = f">= {low}" if high is None else f"from {low} to {high:,}"
+            raise argparse.ArgumentTypeError(
+                f"{option} must be an integer {allowed}. Got {text[:40]!r}."
+            )
         return value
 
     return parse
+
+
+_MAX_SEED = 2**32 - 1
 
 
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
@@ -210,7 +216,9 @@ def register(sub) -> None:
         default=100,
         help="particles per chain (default 100, as Wu et al.)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the chain seeds")
+    p.add_argument(
+        "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of the chain seeds"
+    )
     p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
     p.add_argument("--out", default="vlab-results/design", help="output folder")
     p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
@@ -242,8 +250,23 @@ def register(sub) -> None:
         help="pretraining variants, e.g. pi1070 cp pi1070+tg+cp (or comma-separated); "
         "the first is the headline (default pi1070)",
     )
-    p.add_argument("--splits", type=int, default=4, help="source/target splits (default 4)")
-    p.add_argument("--draws", type=int, default=5, help="draws of 28 per split (default 5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of splits and draws")
+    p.add_argument(
+        "--splits",
+        type=_positive("--splits", 100),
+        default=4,
+        help="source/target splits, 1 to 100 (default 4)",
+    )
+    p.add_argument(
+        "--draws",
+        type=_positive("--draws", 1000),
+        default=5,
+        help="draws of 28 per split, 1 to 1000 (default 5)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_positive("--seed", _MAX_SEED, 0),
+        default=0,
+        help="seed of splits and draws",
+    )
     p.add_argument("--out", default="vlab-results/transfer", help="output folder")
     p.set_defaults(func=_cmd_polymers_transfer)
