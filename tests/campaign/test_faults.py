@@ -351,3 +351,28 @@ def test_repair_is_refused_while_a_campaign_writes_the_store(tmp_path):
         out = _vlab("status", spec.store, "--verify", "--repair")
     assert out.returncode == 2 and "being written by another campaign" in out.stderr
     assert catalog.count_status(catalog.read_ledger(spec.store)["status"])["done"] == 30
+
+
+def test_exported_and_shipped_stores_carry_checksums_that_verify(tmp_path, reference):
+    target = catalog.export_store(reference, tmp_path / "compact.zarr")
+    report = verify_store(target)
+    assert report.checksums and report.checked == 30 and not report.bad
+    shipped = catalog.get_entry("au-sband-small").location
+    assert verify_store(shipped).checksums and not verify_store(shipped).bad
+
+
+def test_a_store_without_checksums_is_never_a_source_of_copies(tmp_path, reference):
+    import zarr
+
+    source = load_spec(probe_spec(tmp_path / "a", "legacy", n=30, chunk_size=4, register=True))
+    run_campaign(source, progress=False)
+    group = zarr.open_group(source.store, mode="r+", zarr_format=3, use_consolidated=False)
+    del group.attrs["checksum_variables"]  # as written by an older vlab
+    del group["checksum"]
+    catalog.consolidate(source.store)
+    assert not verify_store(source.store).checksums
+    fresh = load_spec(probe_spec(tmp_path / "b", "fresh", n=30, chunk_size=4))
+    assert run_campaign(fresh, progress=False).copied == 0
+    assert catalog.add_checksums(source.store) == 30  # sealed: trusted from now on
+    again = load_spec(probe_spec(tmp_path / "c", "again", n=30, chunk_size=4))
+    assert run_campaign(again, progress=False).copied == 30

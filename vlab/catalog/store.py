@@ -294,7 +294,7 @@ def add_checksums(path: str | os.PathLike) -> int:
     (e.g. one you just exported). Items already checksummed are left as they are.
     """
     path = _check_store(path)
-    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
     n = int(group["status"].shape[0])
     chunk = int(group["status"].chunks[0])
     if "checksum" not in group:
@@ -323,6 +323,9 @@ def add_checksums(path: str | os.PathLike) -> int:
             new = np.where(todo, item_checksums(columns), old).astype(np.uint64)
             group["checksum"][start:stop] = new
             sealed += int(todo.sum())
+    meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
+    if meta.get("consolidated_metadata"):
+        consolidate(path)
     return sealed
 
 
@@ -406,6 +409,7 @@ def export_store(
 
     ``float32`` casts every float64 variable to float32 (positions then round-trip to about
     1e-6 Å, not bit-exactly); the target's ``derived_from`` and ``compaction`` attributes say so.
+    The target gets checksums of its own values (:func:`add_checksums`).
 
     Raises
     ------
@@ -418,6 +422,8 @@ def export_store(
     if target.exists():
         raise StoreError(f"Cannot export to {str(target)!r}: it exists and is left untouched.")
     ds = select(open_store(source), status=status)
+    ds = ds.drop_vars([v for v in ("checksum",) if v in ds.variables])
+    ds.attrs.pop("checksum_variables", None)
     if float32:
         ds = ds.assign(
             {
@@ -438,6 +444,7 @@ def export_store(
     )
     encoding = {name: {"compressors": (ZstdCodec(level=9),)} for name in ds.variables}
     ds.to_zarr(target, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+    add_checksums(target)  # of the compacted values, just written
     consolidate(target)
     return target
 
