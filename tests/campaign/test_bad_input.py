@@ -197,8 +197,10 @@ def test_a_spec_file_over_the_size_limit_is_not_read(tmp_path):
 
 
 def test_a_spec_path_that_is_a_folder_or_has_a_nul_byte(tmp_path):
-    with pytest.raises(SpecError, match="not found: no such file"):
+    with pytest.raises(SpecError, match="is not a regular file; give a YAML spec file"):
         load_spec(tmp_path)
+    with pytest.raises(SpecError, match="'/dev/null' is not a regular file"):
+        load_spec("/dev/null")
     with pytest.raises(SpecError, match=r"'a\\x00b.yaml' not found"):
         load_spec("a\x00b.yaml")
 

@@ -481,9 +481,11 @@ def load_spec(path: str | os.PathLike) -> CampaignSpec:
     shown = one_line(repr(str(path)), 300)
     try:
         path = Path(path)
-        missing = not path.is_file()
+        missing, other = not path.is_file(), path.exists()
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
-        missing = True
+        missing, other = True, False
+    if missing and other:
+        raise SpecError(f"Campaign spec {shown} is not a regular file; give a YAML spec file.")
     if missing:
         raise SpecError(f"Campaign spec {shown} not found: no such file.")
     data = load_yaml_file(path, error=SpecError, what="campaign spec", max_bytes=MAX_FILE_BYTES)
