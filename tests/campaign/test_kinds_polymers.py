@@ -107,7 +107,7 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
         "# thermal_conductivity [1]: bootstrap ensemble of 5 MLPs (64 hidden units) on "
-        "count-Morgan fingerprints (radius 2, 64 bits), trained on data not recorded in bare.json."
+        "count-Morgan fingerprints (radius 2, 64 bits), trained on data not recorded in bare.npz."
     )
     assert out[1] == (
         "# error not measured (no leave-one-out record with this model): the ± is the "

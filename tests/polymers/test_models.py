@@ -61,15 +61,51 @@ def test_polymer_model_learns_chain_length():
 def test_save_load_roundtrip(tmp_path):
     y = np.c_[np.arange(len(ALKYL)), np.arange(len(ALKYL)) ** 0.5]
     model = PolymerPropertyModel(n_bits=128, random_state=0).fit(ALKYL, y)
-    meta = save_model(model, tmp_path / "m")
-    loaded = load_model(tmp_path / "m")
-    for a, b in zip(model.predict(ALKYL[:4], return_std=True), loaded.predict(ALKYL[:4], True)):
-        np.testing.assert_allclose(a, b, rtol=1e-12)
-    bad = json.loads(meta.read_text())
-    bad["format"] = "something/0"
-    meta.write_text(json.dumps(bad))
+    path = save_model(model, tmp_path / "m")
+    assert path.name == "m.npz" and sorted(p.name for p in tmp_path.iterdir()) == ["m.npz"]
+    for loaded in (load_model(tmp_path / "m"), PolymerPropertyModel.load(path)):
+        pairs = zip(model.predict(ALKYL[:4], return_std=True), loaded.predict(ALKYL[:4], True))
+        for a, b in pairs:
+            np.testing.assert_array_equal(a, b)
+    assert model.save(tmp_path / "again.npz").read_bytes() == path.read_bytes()
+
+
+def _tamper(path, **changes):
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(str(arrays.pop("metadata")))
+    np.savez(path, metadata=np.array(json.dumps(meta | changes)), **arrays)
+
+
+def test_a_tampered_format_is_a_one_line_error(tmp_path):
+    from vlab.errors import DataFileError
+
+    model = PolymerPropertyModel(n_bits=64, descriptors=False, random_state=0)
+    path = model.fit(ALKYL, np.arange(len(ALKYL))).save(tmp_path / "m")
+    _tamper(path, format_version=3)
+    with pytest.raises(IncompatibleVersionError, match="has format version 3") as err:
+        load_model(path)
+    assert "\n" not in str(err.value)
+    _tamper(path, format_version=2, format="vlab-conductance-surrogate")
+    with pytest.raises(DataFileError, match="is not a saved PolymerPropertyModel") as err:
+        load_model(path)
+    assert "\n" not in str(err.value)
+
+
+def test_format_version_1_pairs_still_load(tmp_path):
+    model = PolymerPropertyModel(n_bits=64, descriptors=False, random_state=0)
+    path = model.fit(ALKYL, np.arange(len(ALKYL))).save(tmp_path / "m")
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {key: data[key] for key in data.files}
+    meta = json.loads(str(arrays.pop("metadata")))
+    np.savez(tmp_path / "old.npz", **arrays)
+    legacy = meta | {"format": "vlab.polymers.PolymerPropertyModel/1"}
+    (tmp_path / "old.json").write_text(json.dumps(legacy))
+    loaded = load_model(tmp_path / "old.json")
+    np.testing.assert_array_equal(loaded.predict(ALKYL), model.predict(ALKYL))
+    (tmp_path / "old.json").write_text(json.dumps(meta | {"format": "something/0"}))
     with pytest.raises(IncompatibleVersionError, match="has format 'something/0'"):
-        load_model(tmp_path / "m")
+        load_model(tmp_path / "old.json")
 
 
 def test_save_refuses_other_regressors(tmp_path):
@@ -125,3 +161,27 @@ def test_ensemble_validates_input_and_follows_its_members_on_nan():
     assert model.n_features_in_ == 2 and np.isfinite(model.predict(X[:2])).all()
     with pytest.raises(ValueError, match="expecting 2 features"):
         model.predict(X[:, :1])
+
+
+def test_leave_one_out_cache_has_its_own_folder(tmp_path, monkeypatch):
+    from vlab import config
+    from vlab.polymers import models
+
+    calls = []
+
+    def measured(model, smiles, y):
+        calls.append(len(smiles))
+        return models.ModelSkill(n=2, mae=0.1, baseline_mae=0.2, std_scale=1.0, spread=0.3)
+
+    monkeypatch.setattr(models, "leave_one_out_skill", measured)
+    monkeypatch.setattr(models, "_SKILLS", {})
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert models.model_cache_dir() == tmp_path / "xdg" / "vlab" / "models"
+    with config.override({"polymers.model_cache_dir": str(tmp_path / "models")}):
+        assert models.model_cache_dir() == tmp_path / "models"
+        model = PolymerPropertyModel(n_bits=8)
+        skill = models._cached_skill(model, ["*CC*", "*CCO*"], np.array([1.0, 2.0]))
+        models._SKILLS.clear()
+        again = models._cached_skill(model, ["*CC*", "*CCO*"], np.array([1.0, 2.0]))
+    assert calls == [2] and again == skill
+    assert len(list((tmp_path / "models").glob("leave-one-out-*.json"))) == 1

@@ -57,7 +57,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 from collections.abc import Mapping, Sequence
@@ -70,9 +69,10 @@ from ase import Atoms
 from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from vlab._utils import read_model_file, write_model_file
 from vlab.conductance import _slabnet
 from vlab.conductance.descriptors import DescriptorSettings, LocalDescriptors, compute_descriptors
-from vlab.errors import DataFileError, IncompatibleVersionError, InputError
+from vlab.errors import InputError
 
 __all__ = ["FORMAT_VERSION", "SURROGATE_PRESETS", "ConductanceSurrogate", "DescriptorTransformer"]
 
@@ -520,10 +520,6 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             The file written (``.npz`` is appended if missing).
         """
         check_is_fitted(self, "coefs_")
-        from vlab import __version__
-
-        path = Path(path)
-        path = path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
         params = self.get_params(deep=False)
         params.pop("n_jobs")  # how to train, not part of the model
         params["descriptor_settings"] = self.descriptor_settings_.to_dict()
@@ -531,9 +527,6 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         if not (params["random_state"] is None or _is_int(params["random_state"])):
             params["random_state"] = None
         meta = {
-            "format": _FORMAT,
-            "format_version": FORMAT_VERSION,
-            "vlab_version": __version__,
             "params": params,
             "descriptor_settings": self.descriptor_settings_.to_dict(),
             "n_members": len(self.coefs_),
@@ -548,10 +541,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
                 arrays[f"m{k}_b{j}"] = member[2 * j + 1]
             if self.heads_[k] is not None:
                 arrays[f"m{k}_head"] = self.heads_[k]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, metadata=np.array(json.dumps(meta)), **arrays)
-        return path
+        return write_model_file(
+            path, model_type=_FORMAT, format_version=FORMAT_VERSION, metadata=meta, arrays=arrays
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ConductanceSurrogate:
@@ -564,7 +556,13 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         IncompatibleVersionError
             If the file has a format version this vlab cannot read (not 1 or 2).
         """
-        meta, arrays = _read(Path(path))
+        meta, arrays = read_model_file(
+            path,
+            model_type=_FORMAT,
+            versions=_READABLE_VERSIONS,
+            saver="ConductanceSurrogate.save",
+            name="ConductanceSurrogate",
+        )
         params = dict(meta["params"])
         params["descriptor_settings"] = DescriptorSettings.from_dict(meta["descriptor_settings"])
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
@@ -604,32 +602,3 @@ def _train_members(starts: list, batch, y: np.ndarray, options: dict, n_jobs: in
             return pool.map(_train_member, range(len(starts)), chunksize=1)
     finally:
         _FORKED.clear()
-
-
-def _read(path: Path) -> tuple[dict, dict]:
-    """Metadata and arrays of a saved surrogate, with format checks."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
-        meta = json.loads(str(arrays.pop("metadata")))
-    except (OSError, ValueError, KeyError) as err:
-        raise DataFileError(
-            f"Could not read a saved ConductanceSurrogate from {str(path)!r} ({err}). Give the "
-            "path of a .npz file written by ConductanceSurrogate.save."
-        ) from None
-    if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-        raise DataFileError(
-            f"The file {str(path)!r} is not a saved ConductanceSurrogate (its metadata lacks "
-            f"format={_FORMAT!r}). Give a file written by ConductanceSurrogate.save."
-        )
-    version = meta.get("format_version")
-    if version not in _READABLE_VERSIONS:
-        from vlab import __version__
-
-        raise IncompatibleVersionError(
-            f"The surrogate file {str(path)!r} has format version {version!r} (written by vlab "
-            f"{meta.get('vlab_version', 'unknown')}); this vlab ({__version__}) reads format "
-            f"versions {', '.join(map(str, _READABLE_VERSIONS))} only. Retrain the model with "
-            "this vlab, or load it with the vlab version that wrote it."
-        )
-    return meta, arrays

@@ -5,8 +5,10 @@
   the members.
 * :class:`ForestRegressorStd` - random forest whose std is the spread of its trees.
 * :class:`PolymerPropertyModel` - featurise repeat units (count Morgan + RDKit descriptors)
-  and regress; saved with :func:`save_model` as ``.npz`` weights + JSON metadata, without
-  pickle, when its regressor is an :class:`EnsembleRegressor` of the default kind.
+  and regress; saved with :func:`save_model` (or ``model.save``) as one ``.npz`` file of
+  weights and JSON metadata (format version 2), without pickle, when its regressor is an
+  :class:`EnsembleRegressor` of the default kind; :func:`load_model` also reads the
+  ``.json`` + ``.npz`` pairs of format version 1.
 * :func:`leave_one_out_skill` - the measured error of a model on its training data
   (:class:`ModelSkill`: leave-one-out MAE against the mean predictor's, and the factor that
   calibrates the predictive std); :class:`ModelCard` says what a prediction is (property,
@@ -17,6 +19,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -33,7 +36,8 @@ from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vlab import __version__
-from vlab.errors import IncompatibleVersionError, InputError
+from vlab._utils import read_model_file, write_model_file
+from vlab.errors import DataFileError, IncompatibleVersionError, InputError
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
 
 __all__ = [
@@ -48,10 +52,13 @@ __all__ = [
     "leave_one_out_skill",
     "load_model",
     "load_model_card",
+    "model_cache_dir",
     "save_model",
 ]
 
-_FORMAT = "vlab.polymers.PolymerPropertyModel/1"
+_FORMAT = "vlab.polymers.PolymerPropertyModel"
+_FORMAT_V1 = "vlab.polymers.PolymerPropertyModel/1"  # a .json + .npz pair
+FORMAT_VERSION = 2
 
 
 def default_mlp(*, hidden_layer_sizes=(64,), alpha: float = 1e-2, max_iter: int = 400):
@@ -224,6 +231,15 @@ class PolymerPropertyModel(RegressorMixin, BaseEstimator):
         """Predicted mean (and std if ``return_std``) for each repeat unit."""
         check_is_fitted(self, "regressor_")
         return self.regressor_.predict(self.featurizer_.transform(smiles), return_std=return_std)
+
+    def save(self, path, *, card: ModelCard | None = None) -> Path:
+        """Write the fitted model to one ``.npz`` file (see :func:`save_model`)."""
+        return save_model(self, path, card=card)
+
+    @classmethod
+    def load(cls, path) -> PolymerPropertyModel:
+        """Read a model written by :meth:`save` (see :func:`load_model`)."""
+        return load_model(path)
 
 
 # --- measured skill and model cards -----------------------------------------------------
@@ -452,8 +468,21 @@ def _mlp_of(member) -> MLPRegressor | None:
 _SKILLS: dict[str, ModelSkill] = {}
 
 
+def model_cache_dir() -> Path:
+    """The folder of cached model by-products (configuration key ``polymers.model_cache_dir``).
+
+    By default ``$XDG_CACHE_HOME/vlab/models`` (``~/.cache/vlab/models``).
+    """
+    from vlab import config
+
+    configured = config.get("polymers.model_cache_dir")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "vlab" / "models"
+
+
 def _cached_skill(model, smiles: list[str], y: np.ndarray) -> ModelSkill:
-    """:func:`leave_one_out_skill`, kept per process and in the data cache folder.
+    """:func:`leave_one_out_skill`, kept per process and in :func:`model_cache_dir`.
 
     The key is a content hash of the training data, the model's parameters and the vlab and
     scikit-learn versions, so a changed table or model recomputes it.
@@ -461,14 +490,13 @@ def _cached_skill(model, smiles: list[str], y: np.ndarray) -> ModelSkill:
     import sklearn
 
     from vlab._utils import content_hash
-    from vlab.polymers.datasets import cache_dir
 
     key = content_hash(
         "leave-one-out", __version__, sklearn.__version__, repr(model), smiles, y.tolist()
     )[:20]
     if key in _SKILLS:
         return _SKILLS[key]
-    path = cache_dir() / "derived" / f"leave-one-out-{key}.json"
+    path = model_cache_dir() / f"leave-one-out-{key}.json"
     try:
         skill = ModelSkill(**json.loads(path.read_text()))
     except (OSError, ValueError, TypeError):
@@ -491,7 +519,7 @@ def experimental_tc_model(*, random_state: int = 0) -> tuple[PolymerPropertyMode
     A default :class:`PolymerPropertyModel` trained on the embedded handbook table of
     room-temperature thermal conductivities (:func:`~vlab.polymers.load_experimental_tc`).
     Its leave-one-out skill is computed once (about 30 s) and cached per process and in
-    the data cache folder.
+    :func:`model_cache_dir`.
 
     Parameters
     ----------
@@ -544,17 +572,24 @@ def _mlp_members(model: PolymerPropertyModel):
 
 
 def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = None) -> Path:
-    """Save a fitted model as ``<path>.npz`` (weights) and ``<path>.json`` (metadata).
+    """Save a fitted model as one file, ``<path>.npz`` (weights and JSON metadata).
 
     Parameters
     ----------
     model : PolymerPropertyModel
         Fitted, with the default regressor.
     path : path-like
-        Base name of the two files.
+        The file (``.npz`` is appended if missing).
     card : ModelCard, optional
         What the model predicts and its measured skill (e.g. from
         :func:`leave_one_out_skill`); ``vlab polymers predict --model`` prints it.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written: a NumPy ``.npz`` archive (no pickle) whose ``metadata`` member is
+        JSON with ``format``, ``format_version`` (2), ``vlab_version``, the model's
+        parameters and the card.
     """
     check_is_fitted(model, "regressor_")
     arrays: dict[str, np.ndarray] = {
@@ -574,18 +609,15 @@ def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = No
         layers.append(len(mlp.coefs_))
         activation = mlp.activation
     meta = {
-        "format": _FORMAT,
-        "vlab_version": __version__,
         "params": {k: model.get_params()[k] for k in ("radius", "n_bits", "descriptors")},
         "layers": layers,
         "activation": activation,
         "y_ndim": int(model.regressor_.estimators_[0].transformer_.mean_.shape[0] > 1),
         "card": None if card is None else card.as_dict(),
     }
-    path = Path(path)
-    np.savez(path.with_suffix(".npz"), **arrays)
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-    return path.with_suffix(".json")
+    return write_model_file(
+        path, model_type=_FORMAT, format_version=FORMAT_VERSION, metadata=meta, arrays=arrays
+    )
 
 
 def _rebuild_member(arrays, k: int, n_layers: int, activation: str):
@@ -607,22 +639,53 @@ def _rebuild_member(arrays, k: int, n_layers: int, activation: str):
     return member
 
 
+def _read_saved(path) -> tuple[dict, dict]:
+    """Metadata and arrays of a saved model: one ``.npz`` file, or a version-1 ``.json`` pair."""
+    path = Path(path)
+    if not path.is_file() and path.suffix not in (".npz", ".json"):
+        for candidate in (path.with_name(path.name + ".npz"), path.with_suffix(".json")):
+            if candidate.is_file():
+                path = candidate
+                break
+    if path.suffix == ".json":
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, ValueError) as err:
+            raise DataFileError(
+                f"Could not read a saved PolymerPropertyModel from {str(path)!r} "
+                f"({' '.join(str(err).split())}). Give a file written by save_model."
+            ) from None
+        if not isinstance(meta, dict) or meta.get("format") != _FORMAT_V1:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise IncompatibleVersionError(
+                f"The model file {str(path)!r} has format {found!r}; this vlab "
+                f"({__version__}) reads {_FORMAT!r} files (.npz, format version 2) and "
+                f"{_FORMAT_V1!r} (.json). Re-train and save the model again."
+            )
+        return meta, dict(np.load(path.with_suffix(".npz"), allow_pickle=False))
+    return read_model_file(
+        path,
+        model_type=_FORMAT,
+        versions=(FORMAT_VERSION,),
+        saver="save_model",
+        name="PolymerPropertyModel",
+    )
+
+
 def load_model(path) -> PolymerPropertyModel:
     """Load a model written by :func:`save_model` (no pickle involved).
 
+    ``path`` is the ``.npz`` file (its ``.npz`` may be left out), or the ``.json`` file of a
+    format-version-1 pair.
+
     Raises
     ------
+    DataFileError
+        If the file is missing, unreadable or holds another type of model.
     IncompatibleVersionError
-        If the files were written in another format.
+        If the file has another format version.
     """
-    path = Path(path)
-    meta = json.loads(path.with_suffix(".json").read_text())
-    if meta.get("format") != _FORMAT:
-        raise IncompatibleVersionError(
-            f"The model file {path.with_suffix('.json')} has format {meta.get('format')!r}; "
-            f"this vlab ({__version__}) reads {_FORMAT!r}. Re-train and save the model again."
-        )
-    arrays = dict(np.load(path.with_suffix(".npz"), allow_pickle=False))
+    meta, arrays = _read_saved(path)
     model = PolymerPropertyModel(**meta["params"])
     feat = model._featurizer()
     union = feat[0]
@@ -645,6 +708,6 @@ def load_model(path) -> PolymerPropertyModel:
 
 def load_model_card(path) -> ModelCard | None:
     """The :class:`ModelCard` saved with a model by :func:`save_model` (None if there is none)."""
-    meta = json.loads(Path(path).with_suffix(".json").read_text())
+    meta, _ = _read_saved(path)
     card = meta.get("card")
     return None if card is None else ModelCard.from_dict(card)
