@@ -8,7 +8,8 @@ saved with it, if any), and decides the stored ``interval`` (the half-width to p
 ``±``: calibrated std, or the spread of the training data for a model without skill).
 
 Parameters (``params:`` of the spec)
-    ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.json``), or
+    ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.npz``; the
+    ``.json`` of an older two-file model also works), or
     ``builtin:experimental-tc`` (thermal conductivity, trained at setup on the embedded
     handbook table, seed 0). ``property``/``units``: name and units of the prediction.
 Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog store with a
