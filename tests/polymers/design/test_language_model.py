@@ -95,12 +95,12 @@ def test_save_load_round_trip(design_lm, tmp_path):
     assert back.sample(10, rng=rng(2)) == design_lm.sample(10, rng=rng(2))
 
 
-def _rewrite_meta(src, dst, **changes):
+def _rewrite_meta(src, dst, *, key="metadata", **changes):
     with np.load(src) as npz:
         arrays = dict(npz)
-    meta = json.loads(str(arrays["meta"]))
+    meta = json.loads(str(arrays.pop("metadata")))
     meta.update(changes)
-    arrays["meta"] = np.array(json.dumps(meta))
+    arrays[key] = np.array(json.dumps(meta))
     with open(dst, "wb") as fh:
         np.savez(fh, **arrays)
 
@@ -108,15 +108,25 @@ def _rewrite_meta(src, dst, **changes):
 def test_incompatible_version_raises(design_lm, tmp_path):
     path = design_lm.save(tmp_path / "lm.npz")
     _rewrite_meta(path, tmp_path / "old.npz", format_version=FORMAT_VERSION + 1)
-    with pytest.raises(IncompatibleVersionError, match="version 2; this vlab .* reads"):
+    with pytest.raises(IncompatibleVersionError, match="format version 2 .*this vlab .* reads"):
         NGramModel.load(tmp_path / "old.npz")
+    _rewrite_meta(path, tmp_path / "other.npz", format="vlab-conductance-surrogate")
+    with pytest.raises(DataFileError, match="is not a saved vlab n-gram language model") as err:
+        NGramModel.load(tmp_path / "other.npz")
+    assert "\n" not in str(err.value)
+
+
+def test_files_whose_metadata_member_is_called_meta_still_load(design_lm, tmp_path):
+    path = design_lm.save(tmp_path / "lm.npz")
+    _rewrite_meta(path, tmp_path / "old.npz", key="meta")
+    assert NGramModel.load(tmp_path / "old.npz").log_prob("*CC*") == design_lm.log_prob("*CC*")
 
 
 def test_missing_and_broken_files_raise(tmp_path):
     with pytest.raises(DataFileError, match="No language-model file"):
         NGramModel.load(tmp_path / "nope.npz")
     (tmp_path / "junk.npz").write_text("not an archive")
-    with pytest.raises(DataFileError, match="is not a vlab n-gram language model"):
+    with pytest.raises(DataFileError, match="Could not read a saved vlab n-gram language model"):
         NGramModel.load(tmp_path / "junk.npz")
 
 

@@ -44,12 +44,14 @@ many sequences at once with vectorised look-ups.
 
 File format
 -----------
-:meth:`NGramModel.save` writes a numpy ``.npz`` archive (no pickle) with three members:
-``meta`` (a JSON string: ``format="vlab-ngram"``, ``format_version``, ``order``,
+:meth:`NGramModel.save` writes one compressed numpy ``.npz`` archive (no pickle; the
+convention of every saved vlab model) with three members:
+``metadata`` (a JSON string: ``format="vlab-ngram"``, ``format_version``, ``order``,
 ``n_augment``, ``vocabulary``, ``smoothing``, ``state_classes``, training sizes,
 ``vlab_version``), ``keys``
 (int64 trie keys) and ``counts`` (int64 n-gram counts). Everything else is derived on load.
-Files of another ``format_version`` raise :class:`~vlab.errors.IncompatibleVersionError`.
+Files of another ``format_version`` raise :class:`~vlab.errors.IncompatibleVersionError`;
+files written before the convention, whose JSON member is called ``meta``, still load.
 
 Examples
 --------
@@ -64,7 +66,6 @@ True
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -73,8 +74,8 @@ from typing import Any
 import numpy as np
 from rdkit import Chem
 
-from vlab import __version__
-from vlab.errors import DataFileError, IncompatibleVersionError, InputError
+from vlab._utils import read_model_file, write_model_file
+from vlab.errors import DataFileError, InputError
 from vlab.polymers.design.tokens import END_MARKER, tokenize
 from vlab.polymers.smiles import repeat_unit_mol
 
@@ -531,12 +532,10 @@ class NGramModel:
         Returns
         -------
         pathlib.Path
-            The path written.
+            The path written (``.npz`` is appended if missing).
         """
         self._check_fitted()
         meta = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
             "order": int(self.order),
             "n_augment": int(self.n_augment),
             "random_state": int(self.random_state),
@@ -546,14 +545,15 @@ class NGramModel:
             "n_molecules": int(self.n_molecules_),
             "n_skipped": int(self.n_skipped_),
             "n_sequences": int(self.n_sequences_),
-            "vlab_version": __version__,
         }
-        path = Path(path)
-        with path.open("wb") as fh:
-            np.savez_compressed(
-                fh, meta=np.array(json.dumps(meta)), keys=self._keys, counts=self._counts
-            )
-        return path
+        return write_model_file(
+            path,
+            model_type=FORMAT_NAME,
+            format_version=FORMAT_VERSION,
+            metadata=meta,
+            arrays={"keys": self._keys, "counts": self._counts},
+            compress=True,
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> NGramModel:
@@ -633,19 +633,17 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
             f"No language-model file at {str(path)!r}. Train one with NGramModel().fit(smiles) "
             "and save it with .save(path)."
         )
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            meta = json.loads(str(npz["meta"]))
-            keys, counts = npz["keys"], npz["counts"]
-    except (OSError, ValueError, KeyError) as err:
+    meta, arrays = read_model_file(
+        path,
+        model_type=FORMAT_NAME,
+        versions=(FORMAT_VERSION,),
+        saver="NGramModel.save",
+        name="vlab n-gram language model",
+    )
+    if "keys" not in arrays or "counts" not in arrays:
         raise DataFileError(
-            f"The file {str(path)!r} is not a vlab n-gram language model ({err}). "
-            "Expected an .npz archive written by NGramModel.save."
-        ) from None
-    if meta.get("format") != FORMAT_NAME or meta.get("format_version") != FORMAT_VERSION:
-        raise IncompatibleVersionError(
-            f"The language-model file {str(path)!r} has format {meta.get('format')!r} version "
-            f"{meta.get('format_version')!r}; this vlab ({__version__}) reads "
-            f"{FORMAT_NAME!r} version {FORMAT_VERSION}. Retrain the model with this vlab."
+            f"The file {str(path)!r} is not a vlab n-gram language model (it lacks the "
+            "keys and counts arrays). Give an .npz archive written by NGramModel.save."
         )
+    keys, counts = arrays["keys"], arrays["counts"]
     return meta, keys, counts
