@@ -35,6 +35,11 @@ DESCRIPTIONS = {
         "Campaign engine: parallel efficiency, overhead against a plain loop, resume scan.",
         ["engine.py"],
     ),
+    "faults": (
+        "Fault injection: crashes, kills, lost schedulers and damaged stores, each recovered and "
+        "compared item by item with an uninterrupted run.",
+        ["faults.py"],
+    ),
     "polymers": (
         "Polymer lab: transfer learning to thermal conductivity (protocols A and B, pretraining "
         "variants), Tg cross-validation, screening throughput.",
