@@ -71,7 +71,7 @@ class Kind:
     name: str
     version: str
     description: str
-    check_params: Callable[[Mapping[str, Any]], dict[str, Any]]
+    check_params: Callable[[Mapping[str, Any]], Mapping[str, Any]]
     outputs: Callable[[Mapping[str, Any], Sequence[Item]], dict[str, Variable]]
     evaluate_one: Callable[[Item, Mapping[str, Any], Any], dict[str, Any]] | None = None
     evaluate_batch: Callable[[Sequence[Item], Mapping[str, Any], Any], list] | None = None
