@@ -201,8 +201,16 @@ def test_unreadable_experiment_files(tmp_path):
     with pytest.raises(SpecError, match=r"an experiment is a mapping of keys. Got \[1, 2\]"):
         load_experiment(tmp_path / "list.yaml")
     (tmp_path / "bad.yaml").write_text("a: [1,\n")
-    with pytest.raises(SpecError, match="not a YAML text file"):
+    with pytest.raises(SpecError, match="not valid YAML"):
         load_experiment(tmp_path / "bad.yaml")
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    (tmp_path / "bomb.yaml").write_text("\n".join(bomb) + "\nname: x\n")
+    with pytest.raises(SpecError, match="not accepted as YAML"):
+        load_experiment(tmp_path / "bomb.yaml")
+    (tmp_path / "named.yaml").write_text("name: [1, 2]\n")
+    with pytest.raises(SpecError, match="'name' must be text"):
+        load_experiment(tmp_path / "named.yaml")
 
 
 def test_missing_model_without_training_fails_before_any_campaign(tmp_path, tiny_md_spec):

@@ -160,12 +160,9 @@ def _manifest_path(manifest: str | os.PathLike | None) -> Path:
 
 def _cluster_resource(path: Path) -> dict:
     """The DaskCluster resource of ``path`` under a fresh name (service selector included)."""
-    import yaml
+    from vlab.catalog.safe_yaml import load_yaml_file
 
-    try:
-        resource = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise ClusterError(f"The Kubernetes manifest {str(path)!r} is not YAML: {err}") from None
+    resource = load_yaml_file(path, error=ClusterError, what="Kubernetes manifest")
     kind = resource.get("kind") if isinstance(resource, dict) else None
     if kind != "DaskCluster" or resource.get("apiVersion") != "kubernetes.dask.org/v1":
         raise ClusterError(

@@ -173,6 +173,7 @@ def create_store(
             "left untouched. Choose another path or delete it."
         )
     n = len(input_hashes)
+    chunk_size = max(1, min(int(chunk_size), n))  # never a chunk larger than the store
     variables: dict[str, xr.Variable] = {}
     for name, (var, values) in inputs.items():
         variables[name] = _data_array(var, np.asarray(values))

@@ -23,7 +23,7 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
 
 def _parse_settings(items: list[str]) -> dict:
     """``NAME=VALUE`` options (values as YAML; ``descriptor_settings.FIELD`` nests) to a dict."""
-    import yaml
+    from vlab.catalog.safe_yaml import load_yaml_text
 
     params: dict = {}
     for item in items:
@@ -33,7 +33,7 @@ def _parse_settings(items: list[str]) -> dict:
                 f"--set takes NAME=VALUE (an estimator parameter, e.g. n_estimators=16 or "
                 f"descriptor_settings.n_max=8). Got {item!r}."
             )
-        value = yaml.safe_load(text) if text else None
+        value = load_yaml_text(text, source=f"--set {name}") if text else None
         head, dot, field = name.partition(".")
         if dot:
             params.setdefault(head, {})[field] = value

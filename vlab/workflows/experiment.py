@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
-from vlab.errors import InputError
+from vlab.errors import InputError, SpecError
 from vlab.workflows.conductance import peak_or_none, train_surrogate
 
 __all__ = ["ExperimentSpec", "experiment_figure", "load_experiment", "run_experiment"]
@@ -159,18 +159,21 @@ def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
     SpecError
         If the file is missing or not YAML, or a key is missing, unknown or invalid.
     """
-    import yaml
+    from vlab.catalog.safe_yaml import load_yaml_file, one_line
 
     path = Path(path)
     source = str(path)
     if not path.is_file():
         raise _experiment_error(source, "no such experiment file.")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise _experiment_error(source, f"not a YAML text file ({err}).") from None
+    data = load_yaml_file(path, error=SpecError, what="experiment file")
     if not isinstance(data, Mapping):
-        raise _experiment_error(source, f"an experiment is a mapping of keys. Got {data!r}.")
+        shown = one_line(repr(data), 120)
+        raise _experiment_error(source, f"an experiment is a mapping of keys. Got {shown}.")
+    for key in ("name", "description"):
+        if key in data and not isinstance(data[key], str):
+            raise _experiment_error(
+                source, f"'{key}' must be text. Got {type(data[key]).__name__}."
+            )
     missing = _EXPERIMENT_KEYS - {"description"} - set(data)
     unknown = set(data) - _EXPERIMENT_KEYS
     if missing or unknown:
