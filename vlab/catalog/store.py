@@ -246,28 +246,71 @@ def write_chunk(
     """
     n_chunk = len(status)
     stop = start + n_chunk
-    region = {ITEM_DIM: slice(start, stop)}
     flags = np.asarray(status, dtype=np.int8)
     ledger = dict(ledger or {})
-    group = zarr.open_group(_check_store(path), mode="r", zarr_format=3)
+    group = _open_for_writing(path)
     covered = checksum_names(group)
     if covered is not None and "checksum" not in ledger:
         ledger["checksum"] = _chunk_checksums(
             group, covered, start, stop, flags, values, outputs, ledger, inputs
         )
-    body = {name: _data_array(outputs[name], np.asarray(v)) for name, v in values.items()}
-    for name, column in ledger.items():
-        body[name] = _data_array(LEDGER_VARIABLES[name], np.asarray(column))
+    body = dict(values)
+    body.update(ledger)
     if rewrite_inputs and inputs:
-        for name, column in inputs.items():
-            array = group[name]
-            dims = tuple(array.metadata.dimension_names or ())[1:]
-            body[name] = xr.Variable((ITEM_DIM, *dims), np.asarray(column))
-    if body:
-        xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False, zarr_format=3)
-    xr.Dataset({"status": _data_array(LEDGER_VARIABLES["status"], flags)}).to_zarr(
-        path, region=region, mode="r+", consolidated=False, zarr_format=3
-    )
+        body.update(inputs)
+    writes = []
+    for name, column in body.items():  # zarr directly: one region write per variable
+        array = _array(group, name)
+        data = np.asarray(column)
+        if data.dtype.kind not in "OUT" and data.dtype != array.dtype:
+            data = data.astype(array.dtype)
+        writes.append((array, data))
+    _write_all(writes, start, stop)  # concurrently
+    _array(group, "status")[start:stop] = flags  # last: a done item has its outputs on disk
+
+
+def _array(group, name: str):
+    """``group[name]``, looked up once per opened group."""
+    arrays = group.__dict__.setdefault("_vlab_arrays", {})
+    if name not in arrays:
+        arrays[name] = group[name]
+    return arrays[name]
+
+
+def _write_all(writes, start: int, stop: int) -> None:
+    """Write ``[(array, data), ...]`` into the region ``[start, stop)``, all at once."""
+    if len(writes) <= 1:
+        for array, data in writes:
+            array[start:stop] = data
+        return
+    import asyncio
+
+    from zarr.core.sync import sync
+
+    async def _all():
+        await asyncio.gather(
+            *(array._async_array.setitem(slice(start, stop), data) for array, data in writes)
+        )
+
+    sync(_all())
+
+
+_GROUPS: dict[Path, tuple[tuple[int, int], Any]] = {}
+
+
+def _open_for_writing(path: str | os.PathLike):
+    """The store's zarr group opened for writing, reused while its metadata is unchanged."""
+    path = _check_store(path).resolve()
+    meta = (path / "zarr.json").stat()
+    stamp = (meta.st_ino, meta.st_mtime_ns)
+    cached = _GROUPS.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    if len(_GROUPS) > 16:
+        _GROUPS.clear()
+    _GROUPS[path] = (stamp, group)
+    return group
 
 
 def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger, inputs):
