@@ -100,3 +100,16 @@ def test_molecule_kind_errors():
     assert np.isfinite(out[0]).all() and np.isnan(out[1]).all()
     with pytest.raises(InputError, match="'kind' parameter of MorganCounts must be"):
         MorganCounts(kind="polymer").fit(["CC"])
+
+
+def test_molecule_and_design_parsers_keep_the_smiles_limits():
+    from vlab.errors import InvalidSMILESError
+    from vlab.polymers.design.library import nearest_neighbours
+    from vlab.polymers.features import molecule_mol
+
+    with pytest.raises(InvalidSMILESError, match="MAX_SMILES_LENGTH"):
+        molecule_mol("C" * 20000)
+    with pytest.raises(InvalidSMILESError, match="MAX_HEAVY_ATOMS"):
+        molecule_mol("C" * 1500)
+    with pytest.raises(InvalidSMILESError):
+        nearest_neighbours(["*" + "C" * 1500 + "*"], ["*CC*"])

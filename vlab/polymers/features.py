@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab.errors import InputError, InvalidSMILESError
-from vlab.polymers.smiles import normalize_repeat_unit, oligomer, repeat_unit_mol
+from vlab.polymers.smiles import _parse, normalize_repeat_unit, oligomer, repeat_unit_mol, shorten
 
 __all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors", "molecule_mol"]
 
@@ -94,15 +94,15 @@ def molecule_mol(smiles: object) -> Chem.Mol:
     >>> molecule_mol("CCO").GetNumAtoms()
     3
     """
-    mol = Chem.MolFromSmiles(smiles.strip()) if isinstance(smiles, str) else None
+    mol, why = _parse(smiles)  # the limits of parse_smiles before RDKit sees it
     if mol is None or mol.GetNumAtoms() == 0:
-        why = "RDKit cannot parse it or it is empty"
+        why = why or "it is empty"
     elif any(a.GetAtomicNum() == 0 for a in mol.GetAtoms()):
         why = "it has '*' end markers (featurise repeat units with kind='repeat_unit')"
     else:
         return mol
     raise InvalidSMILESError(
-        f"The molecule {smiles!r} is not a valid molecule SMILES for kind='molecule': {why}."
+        f"The molecule {shorten(smiles)} is not a valid molecule SMILES for kind='molecule': {why}."
     )
 
 

@@ -21,13 +21,13 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
-from rdkit import Chem
 from rdkit.Chem import rdFingerprintGenerator
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import BayesianRidge
 from sklearn.utils.validation import check_is_fitted
 
 from vlab.errors import InputError
+from vlab.polymers.smiles import _parse
 
 __all__ = ["MorganRidgeModels"]
 
@@ -62,7 +62,7 @@ class MorganRidgeModels(BaseEstimator):
         """``log1p`` count fingerprints, shape (n, n_bits); invalid SMILES give a clear error."""
         gen, rows = _morgan_generator(self.radius, self.n_bits), []
         for s in smiles:
-            mol = Chem.MolFromSmiles(s)
+            mol = _parse(s)[0]  # within the SMILES limits
             if mol is None:
                 raise InputError(f"Cannot featurise the repeat unit {s!r}: RDKit cannot parse it.")
             rows.append(gen.GetCountFingerprintAsNumPy(mol))

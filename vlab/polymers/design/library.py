@@ -26,18 +26,19 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Draw, rdFingerprintGenerator
 
 from vlab.errors import InputError, InvalidSMILESError
-from vlab.polymers.smiles import canonical_repeat_unit, normalize_repeat_unit
+from vlab.polymers.smiles import _parse, canonical_repeat_unit, normalize_repeat_unit, shorten
 
 __all__ = ["draw_grid", "mean_pairwise_tanimoto", "nearest_neighbours", "novel_mask"]
 
 
 def _fingerprints(smiles: Sequence[str], radius: int, n_bits: int) -> list:
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
-    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    mols = [_parse(s)[0] for s in smiles]  # within the SMILES limits
     bad = [s for s, m in zip(smiles, mols) if m is None]
     if bad:
         raise InvalidSMILESError(
-            f"Cannot compute fingerprints: RDKit cannot parse {bad[:3]!r}. Pass valid SMILES."
+            f"Cannot compute fingerprints of {', '.join(shorten(b) for b in bad[:3])}: not "
+            "valid SMILES within the limits (vlab.polymers.smiles.parse_smiles says why)."
         )
     return [gen.GetFingerprint(m) for m in mols]
 
@@ -106,7 +107,7 @@ def _key(smiles: str, normalize: bool) -> str | None:
 
 def _reduced_formula(smiles: str) -> tuple | None:
     """Element counts (H included, ``*`` excluded) divided by their gcd; ``None`` if invalid."""
-    mol = Chem.MolFromSmiles(smiles)
+    mol = _parse(smiles)[0]
     if mol is None:
         return None
     counts: dict[str, int] = {}
@@ -196,7 +197,7 @@ def draw_grid(
             f"draw_grid needs one legend per SMILES. Got {len(legends)} legends for "
             f"{len(smiles)} SMILES."
         )
-    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    mols = [_parse(s)[0] for s in smiles]  # within the SMILES limits
     if any(m is None for m in mols):
         raise InvalidSMILESError(
             f"draw_grid cannot parse {[s for s, m in zip(smiles, mols) if m is None][:3]!r}."
