@@ -55,3 +55,28 @@ def test_override_is_temporary():
     assert config.get("campaign.retries") == before
     with pytest.raises(ConfigError, match="Unknown configuration key"), config.override({"x.y": 1}):
         pass
+
+
+def test_bad_user_configuration_values_are_one_line_errors(tmp_path, monkeypatch):
+    from vlab import config
+    from vlab.errors import ConfigError
+
+    bomb = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    bomb += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    cases = {
+        "campaign: {chunk_size: [1, 2]}\n": "'campaign.chunk_size' in .* must be an integer",
+        "campaign: {chunk_size: true}\n": "must be an integer",
+        "data: {offline: 'yes'}\n": "'data.offline' .* must be true or false",
+        "\n".join(bomb) + "\n": "not accepted as YAML",
+    }
+    for text, message in cases.items():
+        path = tmp_path / "vlab.yaml"
+        path.write_text(text)
+        monkeypatch.setenv("VLAB_CONFIG", str(path))
+        with pytest.raises(ConfigError, match=message) as info:
+            config.as_dict()
+        assert "\n" not in str(info.value)
+    monkeypatch.delenv("VLAB_CONFIG")
+    monkeypatch.setenv("VLAB_CLUSTER__N_WORKERS", "[1, 2]")
+    with pytest.raises(ConfigError, match="'cluster.n_workers'"):
+        config.as_dict()

@@ -22,6 +22,7 @@ RANK = {
     "errors": 0,
     "config": 0,
     "_utils": 0,
+    "_yaml": 0,
     "": 0,  # vlab/__init__.py
     "catalog": 1,
     "conductance": 1,

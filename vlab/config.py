@@ -27,8 +27,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlab.errors import ConfigError
 
 __all__ = ["as_dict", "get", "override", "user_config_path"]
@@ -43,13 +41,40 @@ def user_config_path() -> Path:
 
 
 def _read_yaml(text: str, source: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"The configuration file {source} is not valid YAML: {err}") from None
+    from vlab._yaml import load_yaml_text, one_line
+
+    data = load_yaml_text(text, source=f"configuration file {source}", error=ConfigError) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"The configuration file {source} must hold a mapping, got {data!r}.")
+        shown = one_line(repr(data), 100)
+        raise ConfigError(f"The configuration file {source} must hold a mapping, got {shown}.")
     return data
+
+
+def _check_type(name: str, default: Any, value: Any, source: str) -> None:
+    """``value`` may replace ``default``: the same kind of scalar (any scalar for a null)."""
+    from vlab._yaml import one_line
+
+    scalar = (str, int, float, bool, type(None))
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "an integer"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        want = "a number"
+    elif isinstance(default, str):
+        ok = isinstance(value, (str, int, float)) and not isinstance(value, bool)
+        want = "text"
+    else:
+        ok = isinstance(value, scalar)
+        want = "text, a number, true/false or null"
+    if not ok:
+        raise ConfigError(
+            f"The configuration key {name!r} in {source} must be {want}; got "
+            f"{one_line(repr(value), 80)}."
+        )
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: str = "") -> None:
@@ -65,7 +90,14 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: 
                 raise ConfigError(f"The configuration key {name!r} in {source} must be a mapping.")
             _merge(base[key], value, source, prefix=f"{name}.")
         else:
+            _check_type(name, base[key], value, source)
             base[key] = value
+
+
+def _env_value(var: str, text: str) -> Any:
+    from vlab._yaml import load_yaml_text
+
+    return load_yaml_text(text, source=f"${var}", error=ConfigError) if text else None
 
 
 def _env_overrides() -> dict[str, Any]:
@@ -77,7 +109,7 @@ def _env_overrides() -> dict[str, Any]:
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
-        node[path[-1]] = yaml.safe_load(text) if text else None
+        node[path[-1]] = _env_value(var, text)
     return tree
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vlab._yaml import load_yaml_text
 from vlab.campaign import parse_spec
 from vlab.catalog.index import CatalogEntry, _parse
-from vlab.catalog.safe_yaml import load_yaml_text
 from vlab.errors import VlabError
 
 FUZZ = settings(

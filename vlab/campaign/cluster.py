@@ -160,7 +160,7 @@ def _manifest_path(manifest: str | os.PathLike | None) -> Path:
 
 def _cluster_resource(path: Path) -> dict:
     """The DaskCluster resource of ``path`` under a fresh name (service selector included)."""
-    from vlab.catalog.safe_yaml import load_yaml_file
+    from vlab._yaml import load_yaml_file
 
     resource = load_yaml_file(path, error=ClusterError, what="Kubernetes manifest")
     kind = resource.get("kind") if isinstance(resource, dict) else None

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
+from vlab._yaml import load_yaml_text, one_line
 from vlab.campaign.kinds import Item, Kind
 from vlab.campaign.spec import MAX_INPUT_FILE_BYTES, MAX_ITEMS, CampaignSpec, _plain
-from vlab.catalog.safe_yaml import load_yaml_text, one_line
 from vlab.catalog.schema import ITEM_DIM
 from vlab.errors import SpecError
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from vlab import config
 from vlab._utils import canonical_json, content_hash
-from vlab.catalog.safe_yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
+from vlab._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
 from vlab.errors import SpecError
 
 __all__ = [
@@ -469,7 +469,7 @@ def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> 
 def load_spec(path: str | os.PathLike) -> CampaignSpec:
     """Read and validate a YAML spec file (safe loader, with limits).
 
-    The file may have at most 1 MB (``vlab.catalog.safe_yaml.MAX_FILE_BYTES``), nesting
+    The file may have at most 1 MB (``vlab._yaml.MAX_FILE_BYTES``), nesting
     depth and alias expansion are limited (``MAX_DEPTH``, ``MAX_NODES`` there), so a hostile
     file fails in milliseconds.
 

@@ -18,7 +18,7 @@ Each ``NAME.yaml`` file describes one store::
     location: data/au-sband-small.zarr     # relative to the YAML file, or absolute
     kind: conductance-reference
 
-Files are read with ``yaml.safe_load`` and limits (:mod:`vlab.catalog.safe_yaml`); nothing is
+Files are read with ``yaml.safe_load`` and limits (:mod:`vlab._yaml`); nothing is
 ever unpickled. A file that cannot be read is skipped with a warning, so one broken entry never
 hides the others.
 
@@ -46,7 +46,7 @@ import xarray as xr
 import yaml
 
 from vlab import config
-from vlab.catalog.safe_yaml import load_yaml_file, one_line
+from vlab._yaml import load_yaml_file, one_line
 from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
 from vlab.errors import CatalogError

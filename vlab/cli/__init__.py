@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from vlab import __version__
 from vlab._utils import pin_blas_threads
-from vlab.catalog.safe_yaml import one_line, os_error_text
+from vlab._yaml import one_line, os_error_text
 from vlab.cli import campaign, catalog, conductance, polymers
 from vlab.errors import InputError, StoreLockedError, VlabError
 

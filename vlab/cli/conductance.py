@@ -23,7 +23,7 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
 
 def _parse_settings(items: list[str]) -> dict:
     """``NAME=VALUE`` options (values as YAML; ``descriptor_settings.FIELD`` nests) to a dict."""
-    from vlab.catalog.safe_yaml import load_yaml_text
+    from vlab._yaml import load_yaml_text
 
     params: dict = {}
     for item in items:

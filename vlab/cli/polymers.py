@@ -176,7 +176,7 @@ def register(sub) -> None:
     p.add_argument(
         "--model",
         default="builtin:experimental-tc",
-        help="saved model (.json) or builtin:experimental-tc (default)",
+        help="saved model (.npz; an older .json also loads) or builtin:experimental-tc (default)",
     )
     p.set_defaults(func=_cmd_polymers_predict)
     p = actions.add_parser(

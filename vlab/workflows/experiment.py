@@ -159,7 +159,7 @@ def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
     SpecError
         If the file is missing or not YAML, or a key is missing, unknown or invalid.
     """
-    from vlab.catalog.safe_yaml import load_yaml_file, one_line
+    from vlab._yaml import load_yaml_file, one_line
 
     path = Path(path)
     source = str(path)
