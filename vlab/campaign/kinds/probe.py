@@ -21,7 +21,8 @@ class ProbeParams(KindParams):
     seconds: float = field(default=0.0, metadata={"min": 0})
     #: Items whose x is a multiple of this fail on purpose (0: none fails).
     fail_every: int = field(default=0, metadata={"min": 0})
-    #: Spin instead of sleeping (a busy worker, as real work would be).
+    #: Burn ``seconds`` of CPU time instead of sleeping (as real work would: an item that
+    #: competes for a core with the client or the scheduler takes longer in wall time).
     busy: bool = False
 
 
@@ -46,14 +47,14 @@ def _probe_outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str
 
 
 def _probe_one(item: Item, params: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Wait (or spin, if ``busy``) for ``seconds``, then return x² and a small vector."""
+    """Sleep (or burn CPU time, if ``busy``) for ``seconds``, then return x² and a small vector."""
     x = int(item["x"])
     if params["fail_every"] and x % params["fail_every"] == 0:
         raise ValueError(f"engine-probe: item x={x} fails on purpose (fail_every)")
     if params["seconds"]:
         if params["busy"]:
-            end = time.perf_counter() + params["seconds"]
-            while time.perf_counter() < end:
+            end = time.thread_time() + params["seconds"]
+            while time.thread_time() < end:
                 pass
         else:
             time.sleep(params["seconds"])
