@@ -50,6 +50,13 @@ DESCRIPTIONS = {
         "campaign costs, the break-junction conductance histogram.",
         ["reference.py", "histogram.py"],
     ),
+    "scale": (
+        "Scaling: the store writer against the previous xarray-region writer, the runner in "
+        "process, 64 concurrent worker slots (efficiency by chunk size and window of futures, "
+        "client CPU and memory, scheduler cost per task). The plan for 1,000 workers is in "
+        "[scaling.md](scaling.md).",
+        ["scale.py"],
+    ),
     "surrogate": (
         "Conductance surrogate: R² on held-out traces and larger structures, speed against the "
         "references, the virtual experiment.",
