@@ -506,8 +506,10 @@ def _window(client) -> int:
 
     if client is None:
         return 1
-    n = max(len(client.scheduler_info().get("workers", {})), 1)
-    return max(2, n * int(config.get("campaign.futures_per_worker")))
+    workers = client.scheduler_info().get("workers", {})
+    threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
+    per_worker = max(len(workers), 1) * int(config.get("campaign.futures_per_worker"))
+    return max(2, per_worker, 2 * threads)  # at least two tasks per thread in flight
 
 
 def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) -> None:

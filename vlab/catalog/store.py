@@ -249,8 +249,8 @@ def write_chunk(
     flags = np.asarray(status, dtype=np.int8)
     ledger = dict(ledger or {})
     group = _open_for_writing(path)
-    covered = checksum_names(group)
-    if covered is not None and "checksum" not in ledger:
+    covered = None if "checksum" in ledger else checksum_names(group)
+    if covered is not None:
         ledger["checksum"] = _chunk_checksums(
             group, covered, start, stop, flags, values, outputs, ledger, inputs
         )
