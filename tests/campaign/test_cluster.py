@@ -1,13 +1,11 @@
 """The engine on real multi-process Dask clusters on loopback (scheduler + worker processes)."""
 
-import json
 import logging
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import numpy as np
@@ -16,6 +14,7 @@ import yaml
 
 from vlab.campaign import connect, load_spec, run_campaign
 from vlab.campaign.cluster import _drop_sizeof_warning
+from vlab.campaign.faults import ExternalCluster, wait_for
 from vlab.catalog import open_store, read_ledger
 
 pytestmark = pytest.mark.cluster
@@ -57,83 +56,6 @@ def _written(store):
         return int(read_ledger(store)["status"].sum())
     except Exception:  # the template is being created
         return 0
-
-
-def _wait_for(predicate, timeout, what):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class ExternalCluster:
-    """``dask scheduler`` and ``dask worker --no-nanny`` processes started by the test."""
-
-    def __init__(self, folder):
-        self.file = folder / "scheduler.json"
-        self.procs = []
-        self.workers = []
-        bin_dir = os.path.dirname(sys.executable)
-        self.dask = os.path.join(bin_dir, "dask")
-        self.procs.append(
-            subprocess.Popen(
-                [
-                    self.dask,
-                    "scheduler",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                    "--dashboard-address",
-                    "127.0.0.1:0",
-                    "--scheduler-file",
-                    str(self.file),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )
-        _wait_for(self.file.exists, 60, "the scheduler file")
-        for _ in range(2):
-            self.add_worker()
-
-    def add_worker(self):
-        proc = subprocess.Popen(
-            [
-                self.dask,
-                "worker",
-                "--scheduler-file",
-                str(self.file),
-                "--nthreads",
-                "1",
-                "--no-nanny",
-                "--host",
-                "127.0.0.1",
-                "--dashboard-address",
-                "127.0.0.1:0",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.procs.append(proc)
-        self.workers.append(proc)
-        return proc
-
-    @property
-    def address(self):
-        return json.loads(self.file.read_text())["address"]
-
-    @property
-    def dashboard(self):
-        port = json.loads(self.file.read_text())["services"]["dashboard"]
-        return f"http://127.0.0.1:{port}"
-
-    def close(self):
-        for proc in reversed(self.procs):
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture
@@ -180,7 +102,7 @@ def test_sigkill_of_the_client_then_rerun_equals_an_uninterrupted_run(tmp_path, 
     store = tmp_path / "killed.zarr"
 
     try:
-        _wait_for(lambda: 300 <= _written(store) < 2500, 120, "part of the campaign to be written")
+        wait_for(lambda: 300 <= _written(store) < 2500, 120, "part of the campaign to be written")
     finally:
         os.kill(client_proc.pid, signal.SIGKILL)
         client_proc.wait()
@@ -210,7 +132,7 @@ def test_killing_a_worker_mid_campaign_loses_and_duplicates_nothing(tmp_path, ex
             target=lambda: result.update(r=run_campaign(spec, client=client, progress=False))
         )
         runner.start()
-        _wait_for(lambda: _written(store) >= 200, 120, "the campaign to start writing")
+        wait_for(lambda: _written(store) >= 200, 120, "the campaign to start writing")
         with urllib.request.urlopen(f"{external.dashboard}/health", timeout=10) as answer:
             assert answer.status == 200 and answer.read() == b"ok"  # dashboard answers mid-run
         with urllib.request.urlopen(f"{external.dashboard}/status", timeout=30) as answer:
@@ -274,7 +196,7 @@ def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_pa
         start_new_session=True,  # its own process group: the test runner gets no SIGINT
     )
     try:
-        _wait_for(lambda: _written(store) >= 20, 120, "the campaign to write a few chunks")
+        wait_for(lambda: _written(store) >= 20, 120, "the campaign to write a few chunks")
         os.killpg(proc.pid, signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert "Dask dashboard" in out  # interrupted after the cluster started

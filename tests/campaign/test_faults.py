@@ -40,6 +40,15 @@ def _vlab(*args, cwd=None):
     )
 
 
+def _vlab_popen(*args):
+    return subprocess.Popen(
+        [sys.executable, "-m", "vlab.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 @pytest.fixture
 def reference(tmp_path):
     """An uninterrupted probe campaign (30 items, chunks of 4)."""
@@ -225,22 +234,7 @@ def test_same_name_campaigns_on_one_scheduler_keep_their_own_results(tmp_path):
     cluster = ExternalCluster(tmp_path / "cluster")
     try:
         procs = [
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "vlab.cli",
-                    "run",
-                    str(s),
-                    "--scheduler",
-                    cluster.address,
-                    "--no-progress",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for s in specs
+            _vlab_popen("run", s, "--scheduler", cluster.address, "--no-progress") for s in specs
         ]
         for proc in procs:
             _, err = proc.communicate(timeout=300)
@@ -258,21 +252,7 @@ def test_losing_the_scheduler_leaves_items_pending_and_the_rerun_completes(tmp_p
     cluster = ExternalCluster(tmp_path / "cluster")
     try:
         path = probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, params={"seconds": 0.15})
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "vlab.cli",
-                "run",
-                str(path),
-                "--scheduler",
-                cluster.address,
-                "--no-progress",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = _vlab_popen("run", path, "--scheduler", cluster.address, "--no-progress")
         store = tmp_path / "run" / "probe.zarr"
 
         def some_written():

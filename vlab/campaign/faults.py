@@ -219,6 +219,11 @@ class ExternalCluster:
     def address(self) -> str:
         return json.loads(self.file.read_text())["address"]
 
+    @property
+    def dashboard(self) -> str:
+        port = json.loads(self.file.read_text())["services"]["dashboard"]
+        return f"http://127.0.0.1:{port}"
+
     def kill_scheduler(self) -> None:
         if self.scheduler is not None:
             self.scheduler.kill()
