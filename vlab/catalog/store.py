@@ -270,8 +270,8 @@ def write_chunk(
 
 
 def _array(group, name: str):
-    """``group[name]``, looked up once per opened group."""
-    arrays = group.__dict__.setdefault("_vlab_arrays", {})
+    """``group[name]``, looked up once per group opened by :func:`_open_for_writing`."""
+    arrays = _ARRAYS.setdefault(id(group), {})
     if name not in arrays:
         arrays[name] = group[name]
     return arrays[name]
@@ -296,6 +296,7 @@ def _write_all(writes, start: int, stop: int) -> None:
 
 
 _GROUPS: dict[Path, tuple[tuple[int, int], Any]] = {}
+_ARRAYS: dict[int, dict[str, Any]] = {}  # arrays of the groups in _GROUPS, by id(group)
 
 
 def _open_for_writing(path: str | os.PathLike):
@@ -307,8 +308,11 @@ def _open_for_writing(path: str | os.PathLike):
     if cached is not None and cached[0] == stamp:
         return cached[1]
     group = zarr.open_group(path, mode="r+", zarr_format=3)
+    if cached is not None:
+        _ARRAYS.pop(id(cached[1]), None)
     if len(_GROUPS) > 16:
         _GROUPS.clear()
+        _ARRAYS.clear()
     _GROUPS[path] = (stamp, group)
     return group
 
