@@ -193,14 +193,14 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
 
     from vlab import catalog
 
-    write = catalog.write_chunk
+    write = catalog.write_chunks
 
-    def interrupted_write(path, start, *args, **kwargs):
-        if start == 8:  # the second chunk: Ctrl-C arrives in the middle of its write
+    def interrupted_write(path, chunks, **kwargs):
+        if chunks[0].start == 8:  # the second chunk: Ctrl-C arrives in the middle of its write
             os.kill(os.getpid(), signal.SIGINT)
-        write(path, start, *args, **kwargs)
+        write(path, chunks, **kwargs)
 
-    monkeypatch.setattr(catalog, "write_chunk", interrupted_write)
+    monkeypatch.setattr(catalog, "write_chunks", interrupted_write)
     spec = _spec(tmp_path, n=40, chunk=8)
     with pytest.raises(KeyboardInterrupt) as caught:
         run_campaigns([spec], synchronous=True, progress=False)
@@ -208,6 +208,6 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
     assert caught.value.__notes__ == [
         f"16 of 40 items of campaign 'probe' are saved in '{spec.store}'"
     ]
-    monkeypatch.setattr(catalog, "write_chunk", write)
+    monkeypatch.setattr(catalog, "write_chunks", write)
     report = run_campaign(spec, progress=False)
     assert (report.computed, report.done) == (24, 40)

@@ -10,6 +10,7 @@ import xarray as xr
 
 from vlab.catalog import (
     LEDGER_VARIABLES,
+    ChunkData,
     StoreLock,
     Variable,
     consolidate,
@@ -17,6 +18,7 @@ from vlab.catalog import (
     open_store,
     read_ledger,
     write_chunk,
+    write_chunks,
 )
 from vlab.errors import StoreError, StoreLockedError
 
@@ -66,6 +68,38 @@ def test_region_writes_land_in_their_chunk_only(tmp_path):
     assert np.isnan(ds["g"].values[:4]).all() and ds["g"].values[4:8].tolist() == [1, 2, 3, 4]
     assert str(ds["error"].values[6]) == "boom"
     assert read_ledger(path, ("status",))["status"].sum() == 5
+
+
+def _chunk(start, n, *, error=""):
+    g = np.arange(start, start + n, dtype=float)
+    t = np.outer(g, np.ones(4))
+    ledger = {"error": np.full(n, error, dtype=object)}
+    return ChunkData(start, {"g": g, "t": t}, [1] * n, ledger)
+
+
+def test_a_batch_of_chunks_equals_the_chunks_written_one_by_one(tmp_path):
+    # contiguous (0, 4), a gap, (12, 16) and (16, 18) with another ledger column set
+    chunks = [_chunk(16, 2), _chunk(0, 4), _chunk(4, 4, error="x"), _chunk(12, 4)]
+    chunks[0] = ChunkData(16, chunks[0].values, [2, 1], {"duration": np.ones(2)})
+    one, batch = tmp_path / "one.zarr", tmp_path / "batch.zarr"
+    for path in (one, batch):
+        _make(path, n=18)
+    for c in chunks:
+        write_chunk(one, c.start, c.values, status=c.status, outputs=OUT, ledger=c.ledger)
+    write_chunks(batch, chunks, outputs=OUT)
+    a, b = open_store(one).load(), open_store(batch).load()
+    assert a.identical(b)
+    assert b["status"].values.tolist() == [1] * 8 + [0] * 4 + [1] * 4 + [2, 1]
+    assert [str(e) for e in b["error"].values[3:6]] == ["", "x", "x"]
+
+
+def test_overlapping_chunks_in_one_batch_are_refused_before_anything_is_written(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path)
+    with pytest.raises(StoreError, match="chunks starting at items 0 and 2 of .* overlap"):
+        write_chunks(path, [_chunk(0, 4), _chunk(2, 4)], outputs=OUT)
+    assert (read_ledger(path)["status"] == 0).all()
+    assert np.isnan(open_store(path)["g"].values).all()
 
 
 def test_creating_over_an_existing_store_is_refused(tmp_path):

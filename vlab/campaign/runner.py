@@ -336,6 +336,7 @@ class _Writer:
         group = zarr.open_group(plan.spec.store, mode="r", zarr_format=3)
         self.covered = checksum_names(group)
         self.memo: dict[str, dict] = {}
+        self.pending: list[tuple[_Chunk, catalog.ChunkData]] = []
         self.computed = 0
         self.copied = 0
         self.errors: list[str] = []
@@ -352,7 +353,25 @@ class _Writer:
                     "duration": float(result["duration"][row]),
                 }
 
-    def write(self, chunk: _Chunk, result: dict | None) -> None:
+    def add(self, chunk: _Chunk, result: dict | None) -> None:
+        """Assemble ``chunk`` for the next :meth:`flush`."""
+        self.pending.append((chunk, self._assemble(chunk, result)))
+
+    def flush(self) -> list[_Chunk]:
+        """Write the assembled chunks (all at once); returns them."""
+        if not self.pending:
+            return []
+        chunks = [c for c, _ in self.pending]
+        with _interrupt_deferred():
+            catalog.write_chunks(
+                self.plan.spec.store, [d for _, d in self.pending], outputs=self.plan.outputs
+            )
+            for c, data in self.pending:
+                self.status[c.start : c.stop] = data.status
+            self.pending = []
+        return chunks
+
+    def _assemble(self, chunk: _Chunk, result: dict | None) -> catalog.ChunkData:
         plan = self.plan
         n = chunk.stop - chunk.start
         values = self._existing(chunk) if len(chunk.todo) < n else chunk_arrays(plan.outputs, n)
@@ -410,18 +429,7 @@ class _Writer:
             fresh = self._checksums(chunk, values, status, inputs)
             todo = np.asarray(chunk.todo) - chunk.start
             ledger["checksum"][todo] = fresh[todo]
-        with _interrupt_deferred():
-            catalog.write_chunk(
-                plan.spec.store,
-                chunk.start,
-                values,
-                status=status,
-                outputs=plan.outputs,
-                ledger=ledger,
-                inputs=inputs,
-                rewrite_inputs=whole,
-            )
-            self.status[chunk.start : chunk.stop] = status
+        return catalog.ChunkData(chunk.start, values, status, ledger, inputs, whole)
 
     def _checksums(self, chunk: _Chunk, values, status, inputs) -> np.ndarray:
         """Checksums of the chunk's items as planned (hashes and inputs from the plan)."""
@@ -531,20 +539,25 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
                 if c not in blocked:
                     blocked.append(c)
                 continue
-            writer.write(c, c.result)
+            writer.add(c, c.result)
             c.result = None
-            bar.done(c.todo, c.key)
             ripe = [b for b in blocked if not (b.waiting - done_hashes)]
             for b in ripe:
                 blocked.remove(b)
             pending.extend(ripe)
 
+    def flush() -> None:
+        for c in writer.flush():
+            bar.done(c.todo, c.key)
+
     for chunk in ready:
         finish(chunk, None)
+    flush()
     if client is None:
         for chunk in queue:
             items = [plan.items[i] for i in chunk.compute]
             finish(chunk, run_chunk(plan.kind.name, plan.params, items, plan.outputs))
+            flush()
         return
     submit, as_completed = _executor(client, plan, plan.spec.retries)
     window = _window(client)
@@ -553,23 +566,32 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
         by_future[submit(chunk)] = chunk
     rest = iter(queue[window:])
     stream = as_completed(list(by_future))
-    for future in stream:
-        chunk = by_future.pop(future)
-        chunk.key = str(future.key)
-        try:
-            result = future.result()
-        except Exception as err:
-            if future.status != "error" or getattr(client, "status", "running") != "running":
-                # the cluster went away (scheduler lost, client closed): not the items' fault
-                raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
-            result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
-        future.release()
-        finish(chunk, result)
-        nxt = next(rest, None)
-        if nxt is not None:
-            f = submit(nxt)
-            by_future[f] = nxt
-            stream.add(f)
+    for batch in stream.batches():  # every future finished by now: written together
+        done = []
+        for future in batch:
+            chunk = by_future.pop(future)
+            chunk.key = str(future.key)
+            try:
+                result = future.result()
+            except Exception as err:
+                if future.status != "error" or getattr(client, "status", "running") != "running":
+                    # the cluster went away (scheduler lost, client closed): not the items'
+                    # fault; what finished before is written, the rest stays pending
+                    for c, r in done:
+                        finish(c, r)
+                    flush()
+                    raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
+                result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
+            future.release()
+            done.append((chunk, result))
+            nxt = next(rest, None)
+            if nxt is not None:  # refill the window before writing
+                f = submit(nxt)
+                by_future[f] = nxt
+                stream.add(f)
+        for c, r in done:
+            finish(c, r)
+        flush()
 
 
 def _cluster_lost(plan: Plan, client, err: BaseException, in_flight: int) -> ClusterError:

@@ -25,6 +25,7 @@ _WHERE = {
     "schema": ("LEDGER_VARIABLES", "SCHEMA_VERSION", "Status", "Variable"),
     "integrity": ("VerifyReport", "verify_store"),
     "store": (
+        "ChunkData",
         "StoreLock",
         "add_checksums",
         "chunk_bounds",
@@ -37,6 +38,7 @@ _WHERE = {
         "read_ledger",
         "update_attrs",
         "write_chunk",
+        "write_chunks",
     ),
     "structures": ("decode_structures", "encode_structures", "structure_variables"),
 }
@@ -46,6 +48,7 @@ __all__ = [
     "LEDGER_VARIABLES",
     "SCHEMA_VERSION",
     "CatalogEntry",
+    "ChunkData",
     "Status",
     "StoreLock",
     "Variable",
@@ -72,6 +75,7 @@ __all__ = [
     "update_attrs",
     "verify_store",
     "write_chunk",
+    "write_chunks",
 ]
 
 

@@ -5,10 +5,11 @@ The protocol that keeps results safe (see ../DESIGN.md, "Engine rules"):
 1. :func:`create_store` writes a *template* once: metadata of every variable, the inputs
    and the ledger's ``input_hash``; outputs are left unwritten (they read as their fill
    value), the ``status`` of every item reads 0 (pending).
-2. Each chunk of items is written by :func:`write_chunk` exactly once per evaluation, as one
-   xarray ``region`` write aligned with the zarr chunks (one writer per chunk). Outputs
-   and ledger columns are written first and ``status`` last, so an item marked done always
-   has its outputs on disk; rewriting a chunk is idempotent.
+2. Each chunk of items is written by :func:`write_chunk` (or several at once by
+   :func:`write_chunks`) exactly once per evaluation, as region writes aligned with the zarr
+   chunks (one writer per chunk). Outputs and ledger columns are written first and
+   ``status`` last, so an item marked done always has its outputs on disk; rewriting a
+   chunk is idempotent.
 3. :class:`StoreLock` refuses a second concurrent writer. It is an ``flock`` on
    ``STORE.lock``, released by the kernel when the writing process dies (even by SIGKILL), so
    a crashed campaign never leaves a stale lock behind.
@@ -39,6 +40,7 @@ import socket
 import subprocess
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES, SCHEMA_VERSION, Stat
 from vlab.errors import StoreError, StoreLockedError
 
 __all__ = [
+    "ChunkData",
     "StoreLock",
     "add_checksums",
     "chunk_bounds",
@@ -66,6 +69,7 @@ __all__ = [
     "read_ledger",
     "update_attrs",
     "write_chunk",
+    "write_chunks",
 ]
 
 _COMPRESSOR = ZstdCodec(level=3)
@@ -224,6 +228,36 @@ def read_ledger(path: str | os.PathLike, columns: Sequence[str] = ("status",)) -
     return {name: np.asarray(group[name][...]) for name in columns}
 
 
+@dataclass(frozen=True)
+class ChunkData:
+    """One chunk of items to write with :func:`write_chunks`.
+
+    Attributes
+    ----------
+    start : int
+        Index of the chunk's first item; the chunk covers ``len(status)`` items.
+    values : mapping of str to ndarray
+        Output arrays of the chunk's items (first axis: item). Outputs not given are read
+        from the store when checksums are computed.
+    status : sequence of int
+        The items' status codes (:class:`vlab.catalog.schema.Status`).
+    ledger : mapping of str to ndarray, optional
+        Ledger columns (``duration``, ``error``, ``worker``, ``checksum``, ...).
+    inputs : mapping of str to ndarray, optional
+        The chunk's encoded inputs (as :func:`vlab.catalog.items.encode_items` makes them),
+        used for the checksums instead of reading them from the store.
+    rewrite_inputs : bool
+        Also write ``inputs``: repairs a chunk whose inputs were damaged.
+    """
+
+    start: int
+    values: Mapping[str, np.ndarray]
+    status: Sequence[int]
+    ledger: Mapping[str, np.ndarray] | None = None
+    inputs: Mapping[str, np.ndarray] | None = None
+    rewrite_inputs: bool = False
+
+
 def write_chunk(
     path: str | os.PathLike,
     start: int,
@@ -242,31 +276,83 @@ def write_chunk(
     (``{name: array of this chunk's items}``, as :func:`vlab.catalog.items.encode_items`
     makes them) are given; with ``rewrite_inputs`` those inputs are also written, which
     repairs a chunk whose inputs were damaged. Outputs not in ``values`` are read from the
-    store.
+    store. :func:`write_chunks` writes several chunks at once.
     """
-    n_chunk = len(status)
-    stop = start + n_chunk
-    flags = np.asarray(status, dtype=np.int8)
-    ledger = dict(ledger or {})
+    chunk = ChunkData(start, values, status, ledger, inputs, rewrite_inputs)
+    write_chunks(path, [chunk], outputs=outputs)
+
+
+def write_chunks(
+    path: str | os.PathLike,
+    chunks: Sequence[ChunkData],
+    *,
+    outputs: Mapping[str, Variable],
+) -> None:
+    """Write several chunks: every output and ledger column first, then every ``status``.
+
+    The chunks must not overlap. Chunks that follow each other and carry the same variables
+    are written as one region per variable, and all regions are written concurrently, so a
+    batch of completed chunks costs far less than writing them one by one. The guarantee of
+    :func:`write_chunk` holds for each item: its ``status`` is written only after its outputs
+    and ledger columns are on disk, so an interruption leaves items pending, never done
+    without their outputs.
+    """
+    if not chunks:
+        return
     group = _open_for_writing(path)
-    covered = None if "checksum" in ledger else checksum_names(group)
-    if covered is not None:
-        ledger["checksum"] = _chunk_checksums(
-            group, covered, start, stop, flags, values, outputs, ledger, inputs
+    covered = _covered(group)
+    runs: list[list] = []  # [start, stop, kind, [chunks]]: contiguous, with the same variables
+    for chunk in sorted(chunks, key=lambda c: c.start):
+        start, stop = int(chunk.start), int(chunk.start) + len(chunk.status)
+        if runs and start < runs[-1][1]:
+            raise StoreError(
+                f"write_chunks: the chunks starting at items {runs[-1][3][-1].start} and "
+                f"{start} of {str(path)!r} overlap; each item is written once per batch."
+            )
+        kind = (
+            tuple(chunk.values),
+            tuple(chunk.ledger or ()),
+            None if chunk.inputs is None else tuple(chunk.inputs),
+            bool(chunk.rewrite_inputs and chunk.inputs),
         )
-    body = dict(values)
-    body.update(ledger)
-    if rewrite_inputs and inputs:
-        body.update(inputs)
-    writes = []
-    for name, column in body.items():  # zarr directly: one region write per variable
-        array = _array(group, name)
-        data = np.asarray(column)
-        if data.dtype.kind not in "OUT" and data.dtype != array.dtype:
-            data = data.astype(array.dtype)
-        writes.append((array, data))
-    _write_all(writes, start, stop)  # concurrently
-    _array(group, "status")[start:stop] = flags  # last: a done item has its outputs on disk
+        if runs and runs[-1][1] == start and runs[-1][2] == kind:
+            runs[-1][1] = stop
+            runs[-1][3].append(chunk)
+        else:
+            runs.append([start, stop, kind, [chunk]])
+    writes, flags = [], []
+    for start, stop, (_, _, _, rewrite), members in runs:
+        body = {name: _joined([c.values[name] for c in members]) for name in members[0].values}
+        ledger = {
+            name: _joined([c.ledger[name] for c in members]) for name in members[0].ledger or ()
+        }
+        inputs = None
+        if members[0].inputs is not None:
+            inputs = {
+                name: _joined([c.inputs[name] for c in members]) for name in members[0].inputs
+            }
+        status = _joined([np.asarray(c.status, dtype=np.int8) for c in members])
+        if covered is not None and "checksum" not in ledger:
+            ledger["checksum"] = _chunk_checksums(
+                group, covered, start, stop, status, body, outputs, ledger, inputs
+            )
+        body.update(ledger)
+        if rewrite:
+            body.update(inputs)
+        for name, data in body.items():  # zarr directly: one region write per variable and run
+            array = _array(group, name)
+            data = np.asarray(data)
+            if data.dtype.kind not in "OUT" and data.dtype != array.dtype:
+                data = data.astype(array.dtype)
+            writes.append((array, start, stop, data))
+        flags.append((_array(group, "status"), start, stop, status))
+    _write_all(writes)  # concurrently
+    _write_all(flags)  # last: a done item has its outputs on disk
+
+
+def _joined(parts: list) -> np.ndarray:
+    """The chunks' arrays of one variable, one after the other (along the item axis)."""
+    return np.asarray(parts[0]) if len(parts) == 1 else np.concatenate(parts, axis=0)
 
 
 def _array(group, name: str):
@@ -277,11 +363,22 @@ def _array(group, name: str):
     return arrays[name]
 
 
-def _write_all(writes, start: int, stop: int) -> None:
-    """Write ``[(array, data), ...]`` into the region ``[start, stop)``, all at once."""
-    if len(writes) <= 1:
-        for array, data in writes:
-            array[start:stop] = data
+def _covered(group) -> list[str] | None:
+    """:func:`checksum_names` of a group opened by :func:`_open_for_writing`, looked up once."""
+    arrays = _ARRAYS.setdefault(id(group), {})
+    if _COVERED_KEY not in arrays:
+        arrays[_COVERED_KEY] = checksum_names(group)
+    return arrays[_COVERED_KEY]
+
+
+_COVERED_KEY = " checksum_names"  # not a valid variable name
+
+
+def _write_all(writes) -> None:
+    """Write ``[(array, start, stop, data), ...]``: each into its region, all at once."""
+    if len(writes) == 1:
+        array, start, stop, data = writes[0]
+        array[start:stop] = data
         return
     import asyncio
 
@@ -289,7 +386,10 @@ def _write_all(writes, start: int, stop: int) -> None:
 
     async def _all():
         await asyncio.gather(
-            *(array._async_array.setitem(slice(start, stop), data) for array, data in writes)
+            *(
+                array._async_array.setitem(slice(start, stop), data)
+                for array, start, stop, data in writes
+            )
         )
 
     sync(_all())
