@@ -3,11 +3,13 @@
 Run: ``python benchmarks/scale.py [--quick]``; writes ``benchmarks/results/scale.json`` (and,
 if it is smaller than 3 MB, ``benchmarks/results/scale_performance.html``).
 
-(a) Writer alone: chunks per second of ``vlab.catalog.write_chunk`` into an engine-probe
-    store (inputs ``x``; outputs ``value`` and ``vector``; ledger ``duration``, ``error``,
-    ``worker``; checksums computed by the writer) at chunk sizes 1, 10 and 100, against the
-    previous writer (two xarray ``region`` writes per chunk, re-implemented below), same
-    data, same run, repeats interleaved, a fresh store per run.
+(a) Writer alone: chunks per second of ``vlab.catalog.write_chunks`` given batches of 32
+    finished chunks (what the runner writes at once when chunks finish faster than one is
+    written), of ``write_chunk`` one chunk at a time, and of the previous writer (two xarray
+    ``region`` writes per chunk, re-implemented below), into an engine-probe store (inputs
+    ``x``; outputs ``value`` and ``vector``; ledger ``duration``, ``error``, ``worker``;
+    checksums computed by the writer) at chunk sizes 1, 10 and 100: same data, same run,
+    repeats interleaved, a fresh store per run.
 (b) Runner end to end, in process (no Dask): a 1,000-item engine-probe campaign of items that
     take no time, chunks of 10, with the current writer and with the previous one.
 (c) 64 worker slots (4 worker processes x 16 threads on loopback) running items that sleep
@@ -40,7 +42,14 @@ import zarr
 import vlab.catalog
 from vlab import config
 from vlab.campaign import connect, parse_spec, plan_campaign, run_campaign
-from vlab.catalog import LEDGER_VARIABLES, create_store, provenance, write_chunk
+from vlab.catalog import (
+    LEDGER_VARIABLES,
+    ChunkData,
+    create_store,
+    provenance,
+    write_chunk,
+    write_chunks,
+)
 from vlab.catalog.integrity import checksum_names, item_checksums
 from vlab.catalog.schema import ITEM_DIM, Variable
 
@@ -105,7 +114,32 @@ def _checksums(group, covered, start, stop, flags, values, outputs, ledger) -> n
     return item_checksums(columns)
 
 
-WRITERS = {"current": write_chunk, "xarray_baseline": xarray_region_writer}
+BATCH = 32  # chunks per write_chunks call: what the runner gets when chunks finish faster
+
+
+def _one_by_one(writer):
+    def write_all(path, payloads):
+        for start, kwargs in payloads:
+            kw = dict(kwargs)
+            writer(path, start, kw.pop("values"), **kw)
+
+    return write_all
+
+
+def _batched(path, payloads):
+    for i in range(0, len(payloads), BATCH):
+        chunks = [
+            ChunkData(start, kw["values"], kw["status"], kw["ledger"], kw["inputs"])
+            for start, kw in payloads[i : i + BATCH]
+        ]
+        write_chunks(path, chunks, outputs=payloads[0][1]["outputs"])
+
+
+WRITERS = {
+    "batched": _batched,
+    "one_by_one": _one_by_one(write_chunk),
+    "xarray_baseline": _one_by_one(xarray_region_writer),
+}
 
 
 # --- (a) the writer alone ------------------------------------------------------------------
@@ -167,9 +201,7 @@ def _new_store(plan, path: Path, chunk: int) -> None:
 def _write_seconds(writer, plan, payloads, path: Path, chunk: int) -> float:
     _new_store(plan, path, chunk)
     begin = time.perf_counter()
-    for start, kwargs in payloads:
-        kw = dict(kwargs)
-        writer(path, start, kw.pop("values"), **kw)
+    writer(path, payloads)
     return time.perf_counter() - begin
 
 
@@ -196,23 +228,28 @@ def bench_writer(folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int
                 runs[c][name].append(
                     n_chunks / _write_seconds(WRITERS[name], plan, payloads, path, c)
                 )
-            same = _same_content(
-                folder / f"w{c}-current-{r}.zarr", folder / f"w{c}-xarray_baseline-{r}.zarr"
-            )
-            if not same:
-                raise RuntimeError(f"the two writers wrote different stores (chunk {c})")
+            for name in WRITERS:
+                if not _same_content(
+                    folder / f"w{c}-batched-{r}.zarr", folder / f"w{c}-{name}-{r}.zarr"
+                ):
+                    raise RuntimeError(f"the writers wrote different stores ({name}, chunk {c})")
             for name in WRITERS:
                 shutil.rmtree(folder / f"w{c}-{name}-{r}.zarr")
     table = {}
     for c in sizes:
-        cur, old = runs[c]["current"], runs[c]["xarray_baseline"]
+        cur, one, old = (runs[c][k] for k in ("batched", "one_by_one", "xarray_baseline"))
         table[str(c)] = {
             "chunks_per_second": round(statistics.median(cur), 1),
+            "chunks_per_second_one_by_one": round(statistics.median(one), 1),
             "chunks_per_second_xarray_baseline": round(statistics.median(old), 1),
             "items_per_second": round(c * statistics.median(cur), 1),
             "items_per_second_xarray_baseline": round(c * statistics.median(old), 1),
             "speedup": round(statistics.median(a / b for a, b in zip(cur, old, strict=True)), 3),
+            "speedup_one_by_one": round(
+                statistics.median(a / b for a, b in zip(one, old, strict=True)), 3
+            ),
             "runs": [round(v, 1) for v in cur],
+            "runs_one_by_one": [round(v, 1) for v in one],
             "runs_xarray_baseline": [round(v, 1) for v in old],
         }
     return table
@@ -222,23 +259,41 @@ def bench_writer(folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int
 
 
 @contextlib.contextmanager
-def _writer_in_runner(writer):
-    """Make the runner (which calls ``vlab.catalog.write_chunk``) use ``writer``."""
-    saved = vlab.catalog.write_chunk
-    vlab.catalog.write_chunk = writer
+def _writer_in_runner(name: str):
+    """Make the runner (which calls ``vlab.catalog.write_chunks``) write as ``name`` does."""
+    saved = vlab.catalog.write_chunks
+    if name == "xarray_baseline":
+
+        def write(path, chunks, *, outputs):
+            for c in chunks:
+                xarray_region_writer(
+                    path,
+                    c.start,
+                    c.values,
+                    status=c.status,
+                    outputs=outputs,
+                    ledger=c.ledger,
+                    inputs=c.inputs,
+                    rewrite_inputs=c.rewrite_inputs,
+                )
+
+        vlab.catalog.write_chunks = write
     try:
         yield
     finally:
-        vlab.catalog.write_chunk = saved
+        vlab.catalog.write_chunks = saved
+
+
+RUNNER_WRITERS = ("current", "xarray_baseline")
 
 
 def bench_runner(folder: Path, n: int, chunk: int, repeats: int) -> dict:
     runs: dict[str, list[float]] = defaultdict(list)
     for r in range(repeats):
-        order = list(WRITERS) if r % 2 == 0 else list(reversed(WRITERS))
+        order = list(RUNNER_WRITERS) if r % 2 == 0 else list(reversed(RUNNER_WRITERS))
         for name in order:
             spec = _probe_spec(folder, f"run-{name}-{r}", n=n, chunk=chunk)
-            with _writer_in_runner(WRITERS[name]):
+            with _writer_in_runner(name):
                 begin = time.perf_counter()
                 report = run_campaign(spec, progress=False)
                 runs[name].append(n / (time.perf_counter() - begin))
@@ -434,7 +489,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    args.writer_chunks = 30 if args.quick else 80
+    args.writer_chunks = 32 if args.quick else 128
     args.writer_repeats = max(args.repeats, 5)
     args.runner_items = 200 if args.quick else 1000
     args.slot_chunks = [1, 4] if args.quick else [1, 4, 16]
@@ -467,7 +522,9 @@ def _results(args, writer: dict, runner: dict, slots: dict, total: float) -> dic
         "writer_chunks_per_second_local_xarray_baseline": writer["10"][
             "chunks_per_second_xarray_baseline"
         ],
+        "writer_chunks_per_second_local_one_by_one": writer["10"]["chunks_per_second_one_by_one"],
         "writer_speedup_local": writer["10"]["speedup"],
+        "writer_batch_chunks": BATCH,
         "writer_by_chunk_size": writer,
         **runner,
         "efficiency_64_slots": best["efficiency"],
@@ -513,9 +570,9 @@ def _rows(data: dict) -> list[tuple[str, str]]:
     for c, v in data["writer_by_chunk_size"].items():
         rows.append(
             (
-                f"writer chunks/s, chunk {c}: current / xarray",
-                f"{v['chunks_per_second']} / {v['chunks_per_second_xarray_baseline']} "
-                f"(x{v['speedup']})",
+                f"writer chunks/s, chunk {c}: batches of {BATCH} / one by one / xarray",
+                f"{v['chunks_per_second']} / {v['chunks_per_second_one_by_one']} / "
+                f"{v['chunks_per_second_xarray_baseline']} (x{v['speedup']})",
             )
         )
     rows.append(

@@ -359,8 +359,13 @@ def _array(group, name: str):
     """``group[name]``, looked up once per group opened by :func:`_open_for_writing`."""
     arrays = _ARRAYS.setdefault(id(group), {})
     if name not in arrays:
-        arrays[name] = group[name]
+        # a batch of chunks is encoded together, not one chunk per thread hand-off
+        with zarr.config.set({"codec_pipeline.batch_size": _ENCODE_BATCH}):
+            arrays[name] = group[name]
     return arrays[name]
+
+
+_ENCODE_BATCH = 32  # zarr chunks encoded per batch by the arrays that write_chunks writes
 
 
 def _covered(group) -> list[str] | None:
