@@ -568,11 +568,12 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
     stream = as_completed(list(by_future))
     for batch in stream.batches():  # every future finished by now: written together
         done = []
+        fetched = _gather_finished(client, batch)
         for future in batch:
             chunk = by_future.pop(future)
             chunk.key = str(future.key)
             try:
-                result = future.result()
+                result = fetched[future.key] if future.key in fetched else future.result()
             except Exception as err:
                 if future.status != "error" or getattr(client, "status", "running") != "running":
                     # the cluster went away (scheduler lost, client closed): not the items'
@@ -592,6 +593,17 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
         for c, r in done:
             finish(c, r)
         flush()
+
+
+def _gather_finished(client, futures) -> dict:
+    """``{key: result}`` of the finished ``futures``, fetched in one round trip."""
+    finished = [f for f in futures if f.status == "finished"]
+    if len(finished) < 2:
+        return {}
+    try:
+        return dict(zip([f.key for f in finished], client.gather(finished), strict=True))
+    except Exception:  # fetched one by one instead, where each failure is told apart
+        return {}
 
 
 def _cluster_lost(plan: Plan, client, err: BaseException, in_flight: int) -> ClusterError:
