@@ -14,7 +14,7 @@ if it is smaller than 3 MB, ``benchmarks/results/scale_performance.html``).
     take no time, chunks of 10, with the current writer and with the previous one.
 (c) 64 worker slots (4 worker processes x 16 threads on loopback) running items that sleep
     0.2 s (the 2 cores are not the limit): efficiency = (items x 0.2 s / 64) / wall at chunk
-    sizes 1, 4 and 16 (every slot runs 4 tasks), with the default window of futures in flight
+    sizes 1, 4, 16 and 32 (every slot runs 4 tasks), with the default window of futures in flight
     and with larger ones (``campaign.futures_per_worker``); the client's CPU time and peak
     RSS; the scheduler's cost per task (no-op tasks) and the idle gap of a worker thread
     between two tasks (task stream).
@@ -452,7 +452,7 @@ def bench_slots(folder: Path, args) -> dict:
         # best chunk size is the recommended one.
         best_w = windows[-1]
         best_c = max(sizes, key=lambda c: table[str(best_w)][str(c)]["efficiency"])
-        report = _performance_report(client, folder, best_w, best_c, rounds)
+        report = _performance_report(client, folder, best_w, best_c, rounds, args.quick)
         info = client.scheduler_info()
     threads = sum(w["nthreads"] for w in info["workers"].values())
     return {
@@ -464,7 +464,9 @@ def bench_slots(folder: Path, args) -> dict:
     }
 
 
-def _performance_report(client, folder: Path, window: int, chunk: int, rounds: int) -> str:
+def _performance_report(
+    client, folder: Path, window: int, chunk: int, rounds: int, quick: bool
+) -> str:
     from distributed import performance_report
 
     tmp = folder / "performance.html"
@@ -474,7 +476,7 @@ def _performance_report(client, folder: Path, window: int, chunk: int, rounds: i
     ):
         slots_run(client, folder, "perf", chunk=chunk, rounds=rounds)
     size = tmp.stat().st_size
-    target = _common.RESULTS / "scale_performance.html"
+    target = _common.RESULTS / f"{'scale-quick' if quick else 'scale'}_performance.html"
     if size >= REPORT_LIMIT:
         return f"not kept: {size / 1e6:.1f} MB (limit 3 MB)"
     shutil.copyfile(tmp, target)
@@ -492,7 +494,7 @@ def main() -> None:
     args.writer_chunks = 32 if args.quick else 128
     args.writer_repeats = max(args.repeats, 5)
     args.runner_items = 200 if args.quick else 1000
-    args.slot_chunks = [1, 4] if args.quick else [1, 4, 16]
+    args.slot_chunks = [1, 4] if args.quick else [1, 4, 16, 32]
     args.rounds = 2 if args.quick else 4
     args.windows = [int(config.get("campaign.futures_per_worker")), 16, 32]
     args.default_repeats = 1  # it is bounded by the window itself (16 futures, 64 slots)
