@@ -15,7 +15,7 @@ Each ``NAME.yaml`` file describes one store::
     name: au-sband-small
     description: s-band conductance of 2x2 Au break-junction snapshots
     schema_version: 1
-    location: data/au-sband-small.zarr     # relative to the YAML file, or absolute
+    location: data/au-sband-small.zarr     # relative to the YAML file, absolute, or s3://...
     kind: conductance-reference
 
 Files are read with ``yaml.safe_load`` and limits (:mod:`vlab._yaml`); nothing is
@@ -47,9 +47,10 @@ import yaml
 
 from vlab import config
 from vlab._yaml import load_yaml_file, one_line
+from vlab.catalog.location import StoreURL, as_location
 from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
-from vlab.errors import CatalogError
+from vlab.errors import CatalogError, InputError
 
 __all__ = [
     "CatalogEntry",
@@ -72,7 +73,7 @@ class CatalogEntry:
     name: str
     description: str
     schema_version: int
-    location: Path
+    location: Path | StoreURL
     kind: str = ""
     license: str = ""
     source: str = ""
@@ -161,9 +162,13 @@ def _parse(path: Path) -> CatalogEntry:
             f"The catalog file {shown}: 'schema_version' must be an integer from 0 to 1000. "
             f"Got {one_line(repr(version), 60)}."
         )
-    location = Path(_text_value(data, "location", shown, required=True)).expanduser()
-    if "\n" in str(location) or "\t" in str(location):
+    text = _text_value(data, "location", shown, required=True)
+    if "\n" in text or "\t" in text:
         raise CatalogError(f"The catalog file {shown}: 'location' must be a path on one line.")
+    try:
+        location = as_location(text).expanduser()
+    except InputError as err:
+        raise CatalogError(f"The catalog file {shown}: 'location': {err}") from None
     if not location.is_absolute():
         location = (path.parent / location).resolve()
     return CatalogEntry(
@@ -247,7 +252,7 @@ def register(
         "name": name,
         "description": description,
         "schema_version": SCHEMA_VERSION,
-        "location": str(Path(location).expanduser().resolve()),
+        "location": str(as_location(location).expanduser().resolve()),
         "kind": kind,
         "license": license,
         "source": source,
