@@ -144,11 +144,11 @@ def test_a_killed_writers_lease_expires_and_is_taken_over(s3_bucket):
 
 def test_a_writer_whose_lease_was_taken_over_stops(s3_bucket):
     url = f"s3://{s3_bucket}/demo.zarr"
-    with pytest.raises(StoreLockedError, match=r"was taken over by another writer"):
-        with catalog.writer_lock(url, ttl=1.5) as lease:
-            filesystem().pipe(f"{lease.path.bucket}/{lease.path.key}", b'{"owner": "other"}')
-            for _ in range(100):  # the renewal fails within half a second and interrupts this
-                time.sleep(0.05)
+    lease = catalog.writer_lock(url, ttl=1.5)
+    with pytest.raises(StoreLockedError, match=r"was taken over by another writer"), lease:
+        filesystem().pipe(f"{lease.path.bucket}/{lease.path.key}", b'{"owner": "other"}')
+        for _ in range(100):  # the renewal fails within half a second and interrupts this
+            time.sleep(0.05)
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,8 @@ def tamper_values(store: str | os.PathLike, items: Sequence[int], variable: str,
 def compare_stores(store: str | os.PathLike, reference: str | os.PathLike) -> dict[str, int]:
     """Items of ``store`` lost (not done where the reference is) and wrong (done, other values).
 
-    Either may be a local path or an ``s3://`` URL. Raw zarr reads (no decoding); a store that cannot be read counts every item as lost.
+    Either may be a local path or an ``s3://`` URL. Raw zarr reads (no decoding); a store
+    that cannot be read counts every item as lost.
     """
     from vlab.catalog import open_group
 
