@@ -137,6 +137,7 @@ def _check_remote_store(spec: CampaignSpec) -> None:
     """The object-storage location of ``spec`` is reachable, and a vlab store or free."""
     store = spec.store
     try:
+        store.check_bucket()
         taken = store.exists()
         complete = taken and catalog.store_exists(store)
         incomplete = taken and not complete and _incomplete_layout(store)
