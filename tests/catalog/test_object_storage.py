@@ -206,3 +206,31 @@ def test_store_urls_behave_like_paths():
     assert str(url.parent) == "s3://bucket/runs" and str(url / "zarr.json").endswith(
         "a.zarr/zarr.json"
     )
+
+
+def test_the_catalog_index_may_live_on_object_storage(s3_bucket, monkeypatch):
+    monkeypatch.setenv("VLAB_CATALOG__INDEX_DIR", f"s3://{s3_bucket}/catalogs")
+    url = f"s3://{s3_bucket}/stores/demo.zarr"
+    _create(url)
+    entry = catalog.register("demo", url, description="on s3", kind="engine-probe")
+    assert str(entry.index_file) == f"s3://{s3_bucket}/catalogs/demo.yaml"
+    fs = filesystem()
+    fs.pipe(  # an entry written by hand, its location relative to the index file
+        f"{s3_bucket}/catalogs/rel.yaml", b"name: rel\nlocation: ../stores/demo.zarr\n"
+    )
+    fs.pipe(f"{s3_bucket}/catalogs/broken.yaml", b"name: [unclosed\n")
+    with pytest.warns(UserWarning, match=r"Skipping the catalog entry 's3://.*/broken.yaml'") as w:
+        entries = {e.name: e for e in catalog.list_entries()}
+    assert "/tmp" not in str(w[0].message)  # the message names the object, not a local copy
+    fs.rm(f"{s3_bucket}/catalogs/broken.yaml")
+    assert str(entries["demo"].location) == url
+    assert str(entries["rel"].location) == f"s3://{s3_bucket}/stores/demo.zarr"
+    assert int(catalog.open("demo").sizes["item"]) == 5
+    out = subprocess.run(
+        [sys.executable, "-m", "vlab.cli", "catalog", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "demo" in out.stdout and f"s3://{s3_bucket}/catalogs" in out.stdout
