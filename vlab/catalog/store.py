@@ -412,7 +412,9 @@ _ARRAYS: dict[int, dict[str, Any]] = {}  # arrays of the groups in _GROUPS, by i
 
 def _open_for_writing(path: str | os.PathLike):
     """The store's zarr group opened for writing, reused while its metadata is unchanged."""
-    path = _check_store(path).resolve()
+    path = as_location(path)
+    # A remote store already opened is checked by the HEAD request of its stamp alone.
+    path = path if is_url(path) and path in _GROUPS else _check_store(path).resolve()
     stamp = _meta_stamp(path)
     cached = _GROUPS.get(path)
     if cached is not None and cached[0] == stamp:
@@ -434,8 +436,11 @@ def _meta_stamp(location: Location) -> Any:
         return (meta.st_ino, meta.st_mtime_ns)
     fs = location.fs()
     with storage_errors(location):
-        head = fs.call_s3("head_object", Bucket=location.bucket, Key=f"{location.key}/zarr.json")
-        return head["ETag"]
+        try:
+            key = f"{location.key}/zarr.json"
+            return fs.call_s3("head_object", Bucket=location.bucket, Key=key)["ETag"]
+        except FileNotFoundError:
+            raise StoreError(f"No vlab store at {str(location)!r}: there is no zarr.json.") from None
 
 
 def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger, inputs):
