@@ -440,7 +440,8 @@ def _meta_stamp(location: Location) -> Any:
             key = f"{location.key}/zarr.json"
             return fs.call_s3("head_object", Bucket=location.bucket, Key=key)["ETag"]
         except FileNotFoundError:
-            raise StoreError(f"No vlab store at {str(location)!r}: there is no zarr.json.") from None
+            missing = f"No vlab store at {str(location)!r}: there is no zarr.json."
+            raise StoreError(missing) from None
 
 
 def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger, inputs):
