@@ -234,3 +234,17 @@ def test_the_catalog_index_may_live_on_object_storage(s3_bucket, monkeypatch):
     )
     assert out.returncode == 0, out.stderr
     assert "demo" in out.stdout and f"s3://{s3_bucket}/catalogs" in out.stdout
+
+
+def test_export_between_object_storage_and_local_disk(s3_bucket, tmp_path):
+    url = f"s3://{s3_bucket}/demo.zarr"
+    _create(url)
+    catalog.write_chunk(url, 0, {"y": np.array([1.0, 4.0])}, status=[1, 1], outputs=OUT)
+    local = catalog.export_store(url, tmp_path / "copy.zarr")
+    assert catalog.open_store(local)["y"].values.tolist() == [1.0, 4.0]
+    remote = catalog.export_store(local, f"s3://{s3_bucket}/exports/copy.zarr", float32=False)
+    assert isinstance(remote, StoreURL) and catalog.store_exists(remote)
+    assert catalog.open_store(remote)["y"].values.tolist() == [1.0, 4.0]
+    assert not catalog.verify_store(remote).bad
+    with pytest.raises(StoreError, match=r"Cannot export to 's3://.*/exports/copy.zarr'"):
+        catalog.export_store(local, remote)

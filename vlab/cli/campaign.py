@@ -66,6 +66,8 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
     if not exists and name_or_path in {e.name for e in catalog.list_entries()}:
         return catalog.get_entry(name_or_path).location
     what = "does not exist" if not exists else "is not a vlab store (no zarr.json)"
+    if exists and catalog.is_url(path):
+        what = "is not a vlab store (no zarr.json, or its creation did not finish)"
     raise InputError(
         f"{name_or_path!r} {what}. vlab status takes the path or s3:// URL of a .zarr store "
         "written by vlab run, or a catalog entry name (see vlab catalog list)."
