@@ -9,7 +9,9 @@ if it is smaller than 3 MB, ``benchmarks/results/scale_performance.html``).
     ``region`` writes per chunk, re-implemented below), into an engine-probe store (inputs
     ``x``; outputs ``value`` and ``vector``; ledger ``duration``, ``error``, ``worker``;
     checksums computed by the writer) at chunk sizes 1, 10 and 100: same data, same run,
-    repeats interleaved, a fresh store per run.
+    repeats interleaved, a fresh store per run. The same on object storage: a moto S3 server
+    in its own process on loopback (``writer_chunks_per_second_s3``), chunk size 10 only
+    unless ``--s3-sizes`` says otherwise.
 (b) Runner end to end, in process (no Dask): a 1,000-item engine-probe campaign of items that
     take no time, chunks of 10, with the current writer and with the previous one.
 (c) 64 worker slots (4 worker processes x 16 threads on loopback) running items that sleep
@@ -25,11 +27,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import os
 import resource
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -37,7 +44,6 @@ from pathlib import Path
 import _common
 import numpy as np
 import xarray as xr
-import zarr
 
 import vlab.catalog
 from vlab import config
@@ -51,6 +57,7 @@ from vlab.catalog import (
     write_chunks,
 )
 from vlab.catalog.integrity import checksum_names, item_checksums
+from vlab.catalog.location import as_location, filesystem, is_url, storage_options
 from vlab.catalog.schema import ITEM_DIM, Variable
 
 SLOTS = 64
@@ -78,7 +85,7 @@ def xarray_region_writer(
     region = {ITEM_DIM: slice(start, stop)}
     flags = np.asarray(status, dtype=np.int8)
     ledger = dict(ledger or {})
-    group = zarr.open_group(path, mode="r", zarr_format=3)
+    group = vlab.catalog.open_group(path, "r")
     covered = checksum_names(group)
     if covered is not None and "checksum" not in ledger:
         ledger["checksum"] = _checksums(group, covered, start, stop, flags, values, outputs, ledger)
@@ -88,11 +95,12 @@ def xarray_region_writer(
         for name, column in inputs.items():
             dims = tuple(group[name].metadata.dimension_names or ())[1:]
             body[name] = xr.Variable((ITEM_DIM, *dims), np.asarray(column))
+    kw = {"region": region, "mode": "r+", "consolidated": False, "zarr_format": 3}
+    if is_url(path):  # xarray's own fsspec route
+        kw["storage_options"] = storage_options()
     if body:
-        xr.Dataset(body).to_zarr(path, region=region, mode="r+", consolidated=False, zarr_format=3)
-    xr.Dataset({"status": _variable(LEDGER_VARIABLES["status"], flags)}).to_zarr(
-        path, region=region, mode="r+", consolidated=False, zarr_format=3
-    )
+        xr.Dataset(body).to_zarr(str(path), **kw)
+    xr.Dataset({"status": _variable(LEDGER_VARIABLES["status"], flags)}).to_zarr(str(path), **kw)
 
 
 def _variable(var: Variable, data) -> xr.Variable:
@@ -205,15 +213,29 @@ def _write_seconds(writer, plan, payloads, path: Path, chunk: int) -> float:
     return time.perf_counter() - begin
 
 
-def _same_content(a: Path, b: Path) -> bool:
-    ga, gb = zarr.open_group(a, mode="r"), zarr.open_group(b, mode="r")
+def _same_content(a, b) -> bool:
+    ga, gb = vlab.catalog.open_group(a), vlab.catalog.open_group(b)
     names = sorted(ga.array_keys())
     return names == sorted(gb.array_keys()) and all(
         np.array_equal(np.asarray(ga[n][...]), np.asarray(gb[n][...])) for n in names
     )
 
 
-def bench_writer(folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int) -> dict:
+def _remove(location) -> None:
+    if is_url(location):
+        filesystem().rm(location.url, recursive=True)
+    else:
+        shutil.rmtree(location)
+
+
+def bench_writer(
+    folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int, *, root: str | None = None
+) -> dict:
+    """Chunks per second of both writers; stores under ``root`` (a URL) or in ``folder``."""
+
+    def where(name: str):
+        return as_location(f"{root}/{name}") if root else folder / name
+
     runs: dict[int, dict[str, list[float]]] = {c: defaultdict(list) for c in sizes}
     setup = {}
     for c in sizes:
@@ -224,17 +246,17 @@ def bench_writer(folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int
         for c in sizes:
             plan, payloads = setup[c]
             for name in order:
-                path = folder / f"w{c}-{name}-{r}.zarr"
+                path = where(f"w{c}-{name}-{r}.zarr")
                 runs[c][name].append(
                     n_chunks / _write_seconds(WRITERS[name], plan, payloads, path, c)
                 )
             for name in WRITERS:
                 if not _same_content(
-                    folder / f"w{c}-batched-{r}.zarr", folder / f"w{c}-{name}-{r}.zarr"
+                    where(f"w{c}-batched-{r}.zarr"), where(f"w{c}-{name}-{r}.zarr")
                 ):
                     raise RuntimeError(f"the writers wrote different stores ({name}, chunk {c})")
             for name in WRITERS:
-                shutil.rmtree(folder / f"w{c}-{name}-{r}.zarr")
+                _remove(where(f"w{c}-{name}-{r}.zarr"))
     table = {}
     for c in sizes:
         cur, one, old = (runs[c][k] for k in ("batched", "one_by_one", "xarray_baseline"))
@@ -253,6 +275,50 @@ def bench_writer(folder: Path, sizes: Sequence[int], n_chunks: int, repeats: int
             "runs_xarray_baseline": [round(v, 1) for v in old],
         }
     return table
+
+
+@contextlib.contextmanager
+def moto_server():
+    """A moto S3 server in its own process on a free loopback port; the environment points
+    vlab at it (a fresh bucket); yields the bucket's URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        end = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > end or proc.poll() is not None:
+                    raise RuntimeError("the moto server did not start") from None
+                time.sleep(0.1)
+        bucket = f"bench-{uuid.uuid4().hex[:8]}"
+        filesystem().mkdir(bucket)
+        yield f"s3://{bucket}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 # --- (b) the runner end to end, in process ------------------------------------------------
@@ -490,9 +556,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes (smoke test)")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--s3-sizes", default="10", help="chunk sizes of the writer on s3 (comma-separated)"
+    )
+    parser.add_argument(
+        "--only-writer", action="store_true", help="only the writer measurements (a smoke test)"
+    )
     args = parser.parse_args()
     args.writer_chunks = 32 if args.quick else 128
     args.writer_repeats = max(args.repeats, 5)
+    args.writer_chunks_s3 = 10 if args.quick else 30
+    args.writer_repeats_s3 = 1 if args.quick else 3
     args.runner_items = 200 if args.quick else 1000
     args.slot_chunks = [1, 4] if args.quick else [1, 4, 16, 32]
     args.rounds = 2 if args.quick else 4
@@ -504,17 +578,26 @@ def main() -> None:
     try:
         writer = bench_writer(folder, [1, 10, 100], args.writer_chunks, args.writer_repeats)
         print(f"writer done ({time.perf_counter() - t0:.0f} s)", flush=True)
+        s3_sizes = [int(c) for c in args.s3_sizes.split(",")]
+        with moto_server() as root:
+            writer_s3 = bench_writer(
+                folder, s3_sizes, args.writer_chunks_s3, args.writer_repeats_s3, root=root
+            )
+        print(f"writer on s3 done ({time.perf_counter() - t0:.0f} s)", flush=True)
+        if args.only_writer:
+            print({"local": writer, "s3": writer_s3})
+            return
         runner = bench_runner(folder, args.runner_items, 10, args.repeats)
         print(f"runner done ({time.perf_counter() - t0:.0f} s)", flush=True)
         slots = bench_slots(folder, args)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     total = time.perf_counter() - t0
-    data = _results(args, writer, runner, slots, total)
+    data = _results(args, writer, writer_s3, runner, slots, total)
     _common.write_result("scale" if not args.quick else "scale-quick", data, _rows(data))
 
 
-def _results(args, writer: dict, runner: dict, slots: dict, total: float) -> dict:
+def _results(args, writer: dict, writer_s3: dict, runner: dict, slots: dict, total: float) -> dict:
     best_w, best_c = slots["best"]
     table = slots["table"]
     best = table[str(best_w)][str(best_c)]
@@ -528,6 +611,13 @@ def _results(args, writer: dict, runner: dict, slots: dict, total: float) -> dic
         "writer_speedup_local": writer["10"]["speedup"],
         "writer_batch_chunks": BATCH,
         "writer_by_chunk_size": writer,
+        "writer_chunks_per_second_s3": writer_s3[min(writer_s3, key=lambda c: abs(int(c) - 10))][
+            "chunks_per_second"
+        ],
+        "writer_chunks_per_second_s3_xarray_baseline": writer_s3[
+            min(writer_s3, key=lambda c: abs(int(c) - 10))
+        ]["chunks_per_second_xarray_baseline"],
+        "writer_s3_by_chunk_size": writer_s3,
         **runner,
         "efficiency_64_slots": best["efficiency"],
         "efficiency_64_slots_by_chunk": {c: v["efficiency"] for c, v in table[str(best_w)].items()},
@@ -548,6 +638,9 @@ def _results(args, writer: dict, runner: dict, slots: dict, total: float) -> dic
         "settings": {
             "writer_chunks_per_run": args.writer_chunks,
             "writer_repeats": args.writer_repeats,
+            "writer_chunks_per_run_s3": args.writer_chunks_s3,
+            "writer_repeats_s3": args.writer_repeats_s3,
+            "s3_server": "moto (server mode, its own process, loopback)",
             "runner_items": args.runner_items,
             "runner_chunk_size": 10,
             "slots": SLOTS,
@@ -575,6 +668,14 @@ def _rows(data: dict) -> list[tuple[str, str]]:
                 f"writer chunks/s, chunk {c}: batches of {BATCH} / one by one / xarray",
                 f"{v['chunks_per_second']} / {v['chunks_per_second_one_by_one']} / "
                 f"{v['chunks_per_second_xarray_baseline']} (x{v['speedup']})",
+            )
+        )
+    for c, v in data["writer_s3_by_chunk_size"].items():
+        rows.append(
+            (
+                f"writer chunks/s on s3 (moto), chunk {c}: batches of {BATCH} / xarray",
+                f"{v['chunks_per_second']} / {v['chunks_per_second_xarray_baseline']} "
+                f"(x{v['speedup']})",
             )
         )
     rows.append(

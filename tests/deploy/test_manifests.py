@@ -14,6 +14,8 @@ import copy
 import functools
 import importlib.util
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -630,3 +632,112 @@ def test_the_dashboard_is_open_to_the_namespace_and_the_operator_only():
         assert _admitted(scheduler, _source({}, namespace="dask-operator"), 8787)
         assert not _admitted(scheduler, _source({}, namespace="dask-operator"), 8786)
         assert not _admitted(scheduler, _source({"app": "x"}, namespace="elsewhere"), 8787)
+
+
+# ---------------------------------------------------------------- object-storage overlay
+OVERLAY = ROOT / "deploy" / "overlays" / "object-storage"
+
+
+def _pointer(doc, path: str):
+    """The parent node and last key of a JSON pointer into ``doc``."""
+    *parents, last = [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+    node = doc
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node, (int(last) if isinstance(node, list) and last != "-" else last)
+
+
+def _apply_json6902(doc: dict, ops: list[dict]) -> None:
+    """The JSON 6902 operations the overlay uses: test, replace, add."""
+    for op in ops:
+        node, key = _pointer(doc, op["path"])
+        if op["op"] == "test":
+            assert node[key] == op["value"], f"test failed at {op['path']}"
+        elif op["op"] == "replace":
+            node[key] = copy.deepcopy(op["value"])
+        elif op["op"] == "add" and isinstance(node, list):
+            node.insert(len(node) if key == "-" else key, copy.deepcopy(op["value"]))
+        elif op["op"] == "add":
+            node[key] = copy.deepcopy(op["value"])
+        else:
+            raise AssertionError(f"unexpected operation {op['op']!r}")
+
+
+def _render_overlay() -> list[dict]:
+    """The overlay's resources, rendered as kustomize does for the features it uses."""
+    kustomization = yaml.safe_load((OVERLAY / "kustomization.yaml").read_text())
+    assert kustomization["resources"] == ["../../kubernetes"]
+    base = yaml.safe_load((MANIFESTS / "kustomization.yaml").read_text())
+    docs = [doc for name in base["resources"] for doc in _docs(name)]
+    for patch in kustomization["patches"]:
+        if "target" not in patch:  # a strategic-merge patch that deletes a resource
+            gone = yaml.safe_load(patch["patch"])
+            assert gone.pop("$patch") == "delete"
+            before = len(docs)
+            docs = [
+                d
+                for d in docs
+                if (d["kind"], d["metadata"]["name"]) != (gone["kind"], gone["metadata"]["name"])
+            ]
+            assert len(docs) == before - 1, f"nothing to delete: {gone}"
+            continue
+        target = patch["target"]
+        ops = yaml.safe_load((OVERLAY / patch["path"]).read_text())
+        (doc,) = [
+            d
+            for d in docs
+            if d["kind"] == target["kind"] and d["metadata"]["name"] == target["name"]
+        ]
+        _apply_json6902(doc, ops)
+    return docs
+
+
+def test_object_storage_overlay_has_no_volume_and_valid_resources():
+    docs = _render_overlay()
+    assert {d["kind"] for d in docs} == {"ConfigMap", "NetworkPolicy", "DaskJob"}
+    assert "persistentVolumeClaim" not in yaml.safe_dump(docs)
+    for doc in docs:
+        if doc["kind"] in CUSTOM_KINDS:
+            _validate_custom(doc)
+            for made in _operator_objects(doc):
+                _validate_core(made)
+        else:
+            _validate_core(doc)
+
+
+def test_object_storage_overlay_writes_the_spec_store_and_index_to_the_bucket(tmp_path):
+    from vlab.campaign import load_spec
+    from vlab.catalog import StoreURL
+
+    docs = {d["kind"]: d for d in _render_overlay()}
+    job = docs["DaskJob"]["spec"]["job"]["spec"]
+    (runner,) = job["containers"]
+    env = {e["name"]: e["value"] for e in runner["env"]}
+    assert runner["envFrom"] == [{"secretRef": {"name": "vlab-object-storage"}}]
+    assert not any(e["name"].startswith("AWS_") for e in runner["env"])  # only from the Secret
+    index = env["VLAB_CATALOG__INDEX_DIR"]
+    (data,) = [v for v in job["volumes"] if v["name"] == "data"]
+    assert "emptyDir" in data
+    for key, text in docs["ConfigMap"]["data"].items():
+        path = tmp_path / key
+        path.write_text(text)
+        spec = load_spec(path)
+        assert isinstance(spec.store, StoreURL)
+        assert index.startswith(f"s3://{spec.store.bucket}/")
+    for role, pod in _pod_specs(docs["DaskJob"]).items():  # workers never see the credentials
+        if role != "job":
+            assert "vlab-object-storage" not in yaml.safe_dump(pod), role
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_object_storage_overlay_renders_with_kubectl_as_the_tests_render_it():
+    out = subprocess.run(
+        ["kubectl", "kustomize", str(OVERLAY)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    rendered = {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout)}
+    ours = {(d["kind"], d["metadata"]["name"]): d for d in _render_overlay()}
+    assert rendered.keys() == ours.keys()
+    for key, doc in ours.items():
+        part = "spec" if "spec" in doc else "data"
+        assert rendered[key][part] == doc[part], key

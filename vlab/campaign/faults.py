@@ -129,15 +129,16 @@ def tamper_values(store: str | os.PathLike, items: Sequence[int], variable: str,
 def compare_stores(store: str | os.PathLike, reference: str | os.PathLike) -> dict[str, int]:
     """Items of ``store`` lost (not done where the reference is) and wrong (done, other values).
 
-    Raw zarr reads (no decoding); a store that cannot be read counts every item as lost.
+    Either may be a local path or an ``s3://`` URL. Raw zarr reads (no decoding); a store
+    that cannot be read counts every item as lost.
     """
-    import zarr
+    from vlab.catalog import open_group
 
-    ref = zarr.open_group(Path(reference), mode="r", zarr_format=3)
+    ref = open_group(reference, "r")
     n = int(ref["status"].shape[0])
     ref_done = np.asarray(ref["status"][:]) == 1
     try:
-        got = zarr.open_group(Path(store), mode="r", zarr_format=3)
+        got = open_group(store, "r")
         status = np.asarray(got["status"][:])
         values = {k: np.asarray(got[k][:]) for k in COMPARED if k != "status"}
     except Exception:  # unreadable: nothing can be trusted

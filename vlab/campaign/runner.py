@@ -1,6 +1,7 @@
 """Run a campaign: plan the items, then evaluate missing chunks on Dask and write them once.
 
-The client process is the only writer of the store (it holds :class:`StoreLock`); workers
+The client process is the only writer of the store (it holds its
+:func:`~vlab.catalog.writer_lock`: an ``flock`` locally, a lease on object storage); workers
 receive plain items and return plain arrays (:func:`vlab.campaign.tasks.run_chunk`). Each
 completed chunk is written to its own zarr region exactly once, outputs first and ``status``
 last, so a crash at any moment leaves a store whose ledger tells exactly what is missing:
@@ -109,6 +110,9 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
 def _check_store_path(spec: CampaignSpec) -> None:
     """The store of ``spec`` is an existing vlab store, or a path where one can be made."""
     store = spec.store
+    if catalog.is_url(store):
+        _check_remote_store(spec)
+        return
     if store.exists():
         if not (store / "zarr.json").is_file():
             what = "a folder that is not a vlab store" if store.is_dir() else "a file"
@@ -129,6 +133,32 @@ def _check_store_path(spec: CampaignSpec) -> None:
         )
 
 
+def _check_remote_store(spec: CampaignSpec) -> None:
+    """The object-storage location of ``spec`` is reachable, and a vlab store or free."""
+    store = spec.store
+    try:
+        store.check_bucket()
+        taken = store.exists()
+        complete = taken and catalog.store_exists(store)
+        incomplete = taken and not complete and _incomplete_layout(store)
+    except StoreError as err:
+        raise SpecError(f"{spec.source}: {err}") from None
+    if taken and not complete and not incomplete:
+        raise SpecError(
+            f"{spec.source}: the 'store' {str(store)!r} holds objects that are not a vlab store; "
+            "they are left untouched. Give a new location or an existing store of this campaign."
+        )
+
+
+def _incomplete_layout(store) -> bool:
+    """Whether ``store`` is the leftover of a creation that did not finish."""
+    try:
+        catalog.open_group(store)
+    except StoreError as err:
+        return "did not finish" in str(err)
+    return False
+
+
 def _check_specs(specs: Sequence[CampaignSpec]) -> list[Plan | None]:
     """Validate every spec of a batch before anything runs; plan those that can be planned.
 
@@ -136,7 +166,7 @@ def _check_specs(specs: Sequence[CampaignSpec]) -> list[Plan | None]:
     cannot make its items yet: its kind and parameters are checked and its plan is ``None``.
     """
     made: set[str] = set()  # catalog entries that earlier campaigns of the batch write
-    stores: dict[Path, str] = {}
+    stores: dict[Path | catalog.StoreURL, str] = {}
     plans: list[Plan | None] = []
     for spec in specs:
         if spec.store in stores:
@@ -173,7 +203,7 @@ def _ensure_store(plan: Plan) -> set[int]:
     rewritten whole.
     """
     store = plan.spec.store
-    if not store.exists():
+    if not catalog.store_exists(store):
         attrs = catalog.provenance(
             title=plan.spec.name,
             description=plan.spec.description,
@@ -250,11 +280,11 @@ def _catalog_sources(plan: Plan, wanted: set[str]) -> dict[str, tuple[Path, int]
     match their checksum (or that have none) are not copied but computed.
     """
     found: dict[str, tuple[Path, int]] = {}
-    own = Path(os.path.realpath(plan.spec.store))
+    own = _real(plan.spec.store)
     for entry in catalog.list_entries():
         if not wanted:
             break
-        if entry.kind != plan.kind.name or Path(os.path.realpath(entry.location)) == own:
+        if entry.kind != plan.kind.name or _real(entry.location) == own:
             continue
         try:
             ds = entry.open()
@@ -285,6 +315,11 @@ def _catalog_sources(plan: Plan, wanted: set[str]) -> dict[str, tuple[Path, int]
                 found[h] = (entry.location, i)
         wanted = wanted - set(found)
     return found
+
+
+def _real(location):
+    """A key that is equal for two locations of the same store."""
+    return location if catalog.is_url(location) else Path(os.path.realpath(location))
 
 
 def _load_copies(sources: Mapping[str, tuple[Path, int]], outputs) -> dict[str, dict]:
@@ -331,9 +366,7 @@ class _Writer:
     ) -> None:
         self.plan, self.copies, self.status = plan, copies, status
         self.rewrite = rewrite  # starts of chunks written whole, inputs and hashes included
-        import zarr
-
-        group = zarr.open_group(plan.spec.store, mode="r", zarr_format=3)
+        group = catalog.open_group(plan.spec.store, "r")
         self.covered = checksum_names(group)
         self.memo: dict[str, dict] = {}
         self.pending: list[tuple[_Chunk, catalog.ChunkData]] = []
@@ -486,7 +519,7 @@ def _executor(client, plan: Plan, retries: int):
         return None
     from distributed import as_completed
 
-    store = os.path.realpath(plan.spec.store)
+    store = str(_real(plan.spec.store))
 
     def submit(chunk: _Chunk):
         items = [plan.items[i] for i in chunk.compute]
@@ -672,7 +705,7 @@ def run_campaign(
         If another process is writing the store.
     """
     (plan,) = _check_specs([spec])
-    with catalog.StoreLock(spec.store):
+    with catalog.writer_lock(spec.store):
         report = _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
     if spec.register:
         catalog.register(spec.name, spec.store, description=spec.description, kind=plan.kind.name)
@@ -789,10 +822,10 @@ def _now() -> str:
 
 
 @contextlib.contextmanager
-def _perf_report(client, store: Path):
+def _perf_report(client, store: Path | catalog.StoreURL):
     from vlab import config
 
-    if client is None or not config.get("campaign.performance_report"):
+    if client is None or not config.get("campaign.performance_report") or catalog.is_url(store):
         yield ""
         return
     from distributed import performance_report
@@ -841,7 +874,7 @@ def run_campaigns(
         stack.enter_context(_one_line_client_logs())
         for spec in specs:
             spec.store.parent.mkdir(parents=True, exist_ok=True)
-            stack.enter_context(catalog.StoreLock(spec.store))
+            stack.enter_context(catalog.writer_lock(spec.store))
         for plan in plans:  # an existing store must hold this spec's items; new ones are
             if plan is not None and plan.spec.store.exists():  # made once the cluster is up
                 _ensure_store(plan)

@@ -13,7 +13,7 @@ from, the chunk size and the output store::
       seed: 0
       params: {}                     # generator parameters
     chunk_size: 100                  # items per zarr chunk = per Dask task
-    store: results/probe.zarr        # relative to the spec file's folder
+    store: results/probe.zarr        # relative to the spec file's folder, or s3://BUCKET/PATH
     register: true                   # add the store to the catalog index
 
 Examples
@@ -44,7 +44,8 @@ from typing import Any
 from vlab import config
 from vlab._utils import canonical_json, content_hash
 from vlab._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
-from vlab.errors import SpecError
+from vlab.catalog.location import StoreURL, as_location
+from vlab.errors import InputError, SpecError
 
 __all__ = [
     "MAX_CHUNK_SIZE",
@@ -113,7 +114,7 @@ class CampaignSpec:
 
     name: str
     kind: str
-    store: Path
+    store: Path | StoreURL
     inputs: InputsSpec
     params: Mapping[str, Any] = field(default_factory=dict)
     description: str = ""
@@ -391,8 +392,17 @@ def _forbidden_stores(base: Path) -> dict[Path, str]:
     return out
 
 
-def _store(data: Mapping, base: Path, source: str) -> Path:
-    path = _path_text(data, "store", source, "a path to a .zarr store")
+def _store(data: Mapping, base: Path, source: str) -> Path | StoreURL:
+    text = _text(data, "store", source, "a path or URL of a .zarr store", limit=MAX_PATH_LENGTH)
+    try:
+        location = as_location(text.strip())
+    except InputError as err:
+        raise _fail(source, f"the 'store': {err}") from None
+    if isinstance(location, StoreURL):
+        return location
+    if "://" in text:  # a file:// URL
+        text = str(location)
+    path = _path_text({**data, "store": text}, "store", source, "a path to a .zarr store")
     store = path if path.is_absolute() else (base / path).resolve()
     try:
         resolved = store.resolve()

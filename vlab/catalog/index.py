@@ -8,14 +8,15 @@ Two folders hold the index, and :func:`list_entries` reads both:
 * the **user's** entries (:func:`index_dir`: configuration key ``catalog.index_dir``, by default
   ``$XDG_DATA_HOME/vlab/catalogs``, i.e. ``~/.local/share/vlab/catalogs``), where campaigns, the
   demo and ``vlab polymers ingest`` register what they write. A user entry shadows a shipped entry
-  of the same name: what you computed last is what ``open`` gives.
+  of the same name: what you computed last is what ``open`` gives. This folder may be on object
+  storage (``s3://BUCKET/PREFIX``), so that pods without a shared volume share one index.
 
 Each ``NAME.yaml`` file describes one store::
 
     name: au-sband-small
     description: s-band conductance of 2x2 Au break-junction snapshots
     schema_version: 1
-    location: data/au-sband-small.zarr     # relative to the YAML file, or absolute
+    location: data/au-sband-small.zarr     # relative to the YAML file, absolute, or s3://...
     kind: conductance-reference
 
 Files are read with ``yaml.safe_load`` and limits (:mod:`vlab._yaml`); nothing is
@@ -37,7 +38,9 @@ True
 from __future__ import annotations
 
 import os
+import posixpath
 import re
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,9 +50,10 @@ import yaml
 
 from vlab import config
 from vlab._yaml import load_yaml_file, one_line
+from vlab.catalog.location import StoreURL, as_location, is_url, storage_errors
 from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
-from vlab.errors import CatalogError
+from vlab.errors import CatalogError, InputError
 
 __all__ = [
     "CatalogEntry",
@@ -72,7 +76,7 @@ class CatalogEntry:
     name: str
     description: str
     schema_version: int
-    location: Path
+    location: Path | StoreURL
     kind: str = ""
     license: str = ""
     source: str = ""
@@ -83,15 +87,16 @@ class CatalogEntry:
         return open_store(self.location)
 
 
-def index_dir() -> Path:
+def index_dir() -> Path | StoreURL:
     """The folder of the user's catalog entries (configuration key ``catalog.index_dir``).
 
     By default ``$XDG_DATA_HOME/vlab/catalogs`` (``~/.local/share/vlab/catalogs``), the same from
-    every working directory. Campaigns register the stores they write here.
+    every working directory; an ``s3://BUCKET/PREFIX`` URL puts it on object storage.
+    Campaigns register the stores they write here.
     """
     configured = config.get("catalog.index_dir")
     if configured:
-        return Path(configured).expanduser()
+        return as_location(str(configured)).expanduser()
     data_home = os.environ.get("XDG_DATA_HOME") or "~/.local/share"
     return Path(data_home).expanduser() / "vlab" / "catalogs"
 
@@ -134,11 +139,16 @@ def _text_value(data: dict, key: str, shown: str, *, required: bool = False) -> 
     return value
 
 
-def _parse(path: Path) -> CatalogEntry:
-    shown = one_line(repr(str(path)), 300)
-    data = load_yaml_file(
-        path, error=CatalogError, what="catalog file", max_bytes=MAX_INDEX_FILE_BYTES
-    )
+def _parse(path: Path, origin: StoreURL | None = None) -> CatalogEntry:
+    """The entry of the index file ``path`` (a local copy of ``origin``, if given)."""
+    shown = one_line(repr(str(origin or path)), 300)
+    try:
+        data = load_yaml_file(
+            path, error=CatalogError, what="catalog file", max_bytes=MAX_INDEX_FILE_BYTES
+        )
+    except CatalogError as err:
+        text = str(err).replace(repr(str(path)), shown).replace(str(path), str(origin or path))
+        raise CatalogError(text) from None
     if not isinstance(data, dict):
         raise CatalogError(f"The catalog file {shown} must hold a mapping.")
     unknown = set(data) - _KEYS
@@ -161,10 +171,20 @@ def _parse(path: Path) -> CatalogEntry:
             f"The catalog file {shown}: 'schema_version' must be an integer from 0 to 1000. "
             f"Got {one_line(repr(version), 60)}."
         )
-    location = Path(_text_value(data, "location", shown, required=True)).expanduser()
-    if "\n" in str(location) or "\t" in str(location):
+    text = _text_value(data, "location", shown, required=True)
+    if "\n" in text or "\t" in text:
         raise CatalogError(f"The catalog file {shown}: 'location' must be a path on one line.")
-    if not location.is_absolute():
+    try:
+        location = as_location(text).expanduser()
+    except InputError as err:
+        raise CatalogError(f"The catalog file {shown}: 'location': {err}") from None
+    if not location.is_absolute() and origin is not None:
+        try:
+            key = posixpath.normpath(posixpath.join(origin.parent.key, str(location)))
+            location = as_location(f"s3://{origin.bucket}/{key}")
+        except InputError as err:
+            raise CatalogError(f"The catalog file {shown}: 'location': {err}") from None
+    elif not location.is_absolute():
         location = (path.parent / location).resolve()
     return CatalogEntry(
         name=name,
@@ -174,11 +194,38 @@ def _parse(path: Path) -> CatalogEntry:
         kind=_text_value(data, "kind", shown),
         license=_text_value(data, "license", shown),
         source=_text_value(data, "source", shown),
-        index_file=path,
+        index_file=origin or path,
     )
 
 
-def _read_folder(folder: Path) -> list[CatalogEntry]:
+def _read_remote_folder(folder: StoreURL) -> list[CatalogEntry]:
+    """The entries of an index folder on object storage (each file read through a local copy)."""
+    fs = folder.fs()
+    with storage_errors(folder):
+        fs.invalidate_cache()
+        keys = sorted(fs.glob(f"{folder.bucket}/{folder.key}/*.yaml"))
+    entries = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for key in keys:
+            origin = StoreURL(f"s3://{key}")
+            local = Path(tmp) / origin.name
+            try:
+                with storage_errors(origin):
+                    if fs.size(key) > MAX_INDEX_FILE_BYTES:
+                        raise CatalogError(
+                            f"The catalog file {str(origin)!r} has more than "
+                            f"{MAX_INDEX_FILE_BYTES:,} bytes."
+                        )
+                    local.write_bytes(fs.cat_file(key))
+                entries.append(_parse(local, origin))
+            except (CatalogError, OSError, ValueError, TypeError) as err:
+                warnings.warn(f"Skipping the catalog entry {str(origin)!r}: {err}", stacklevel=3)
+    return entries
+
+
+def _read_folder(folder: Path | StoreURL) -> list[CatalogEntry]:
+    if is_url(folder):
+        return _read_remote_folder(folder)
     entries = []
     for path in sorted(folder.glob("*.yaml")):
         try:
@@ -242,21 +289,34 @@ def register(
             "letters, digits, '.', '_' and '-'."
         )
     folder = index_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     entry = {
         "name": name,
         "description": description,
         "schema_version": SCHEMA_VERSION,
-        "location": str(Path(location).expanduser().resolve()),
+        "location": str(as_location(location).expanduser().resolve()),
         "kind": kind,
         "license": license,
         "source": source,
     }
+    if is_url(folder):
+        return _register_remote(folder / f"{name}.yaml", entry)
+    folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"{name}.yaml"
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
     tmp.replace(target)
     return _parse(target)
+
+
+def _register_remote(target: StoreURL, entry: dict) -> CatalogEntry:
+    """Write an entry on object storage (one PUT: readers see the old or the new file)."""
+    text = yaml.safe_dump(entry, sort_keys=False)
+    with storage_errors(target):
+        target.fs().pipe_file(f"{target.bucket}/{target.key}", text.encode("utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / target.name
+        local.write_text(text, encoding="utf-8")
+        return _parse(local, target)
 
 
 def entry_dict(entry: CatalogEntry) -> dict:

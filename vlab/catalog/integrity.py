@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vlab.catalog.location import StoreURL
 from vlab.catalog.schema import Status
 from vlab.errors import StoreError
 
@@ -107,14 +108,14 @@ def trusted_items(path: str | os.PathLike, index: Sequence[int]) -> np.ndarray:
 
     A store without checksums, or one that cannot be read, trusts none of them.
     """
-    import zarr
+    from vlab.catalog.store import open_group
 
     index = np.asarray(index, dtype=np.int64)
     ok = np.zeros(len(index), bool)
     if not len(index):
         return ok
     try:
-        group = zarr.open_group(Path(path), mode="r", zarr_format=3)
+        group = open_group(path, "r")
         names = checksum_names(group)
         if names is None:
             return ok
@@ -138,9 +139,9 @@ def read_ledger_tolerant(
     Unreadable chunks read as pending (``status``), ``""`` (text) or 0; the campaign runner
     rewrites those chunks whole.
     """
-    import zarr
+    from vlab.catalog.store import open_group
 
-    group = zarr.open_group(Path(path), mode="r", zarr_format=3)
+    group = open_group(path, "r")
     n = int(group["status"].shape[0])
     bad = np.zeros(n, bool)
     out = {}
@@ -168,7 +169,7 @@ def read_ledger_tolerant(
 class VerifyReport:
     """What :func:`verify_store` found."""
 
-    store: Path
+    store: Path | StoreURL
     n_items: int
     checked: int = 0
     checksums: bool = True
@@ -229,13 +230,11 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
     StoreError
         If ``path`` is not a vlab store.
     """
-    import zarr
+    from vlab.catalog.store import _check_store, open_group
 
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
-        raise StoreError(f"No vlab store at {str(path)!r}: the folder has no zarr.json.")
+    path = _check_store(path)
     try:
-        group = zarr.open_group(path, mode="r", zarr_format=3)
+        group = open_group(path, "r")
         n = int(group["input_hash"].shape[0])
         chunk = int(group["status"].chunks[0])
     except Exception as err:
@@ -262,11 +261,11 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
     return report
 
 
-def _mark_pending(path: Path, bad: Mapping[int, str], chunk: int) -> None:
+def _mark_pending(path: Path | StoreURL, bad: Mapping[int, str], chunk: int) -> None:
     """Rewrite the ledger chunks holding ``bad`` items: pending, no checksum, a reason."""
-    import zarr
+    from vlab.catalog.store import open_group
 
-    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    group = open_group(path, "r+")
     n = int(group["status"].shape[0])
     starts = sorted({(i // chunk) * chunk for i in bad})
     has_checksum = "checksum" in group

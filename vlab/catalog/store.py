@@ -10,9 +10,18 @@ The protocol that keeps results safe (see ../DESIGN.md, "Engine rules"):
    chunks (one writer per chunk). Outputs and ledger columns are written first and
    ``status`` last, so an item marked done always has its outputs on disk; rewriting a
    chunk is idempotent.
-3. :class:`StoreLock` refuses a second concurrent writer. It is an ``flock`` on
-   ``STORE.lock``, released by the kernel when the writing process dies (even by SIGKILL), so
-   a crashed campaign never leaves a stale lock behind.
+3. :func:`writer_lock` refuses a second concurrent writer. For a local store it is a
+   :class:`StoreLock`, an ``flock`` on ``STORE.lock``, released by the kernel when the writing
+   process dies (even by SIGKILL), so a crashed campaign never leaves a stale lock behind.
+   For a store on object storage it is a :class:`~vlab.catalog.lease.StoreLease`, a lease
+   object ``STORE.lock`` that expires unless renewed.
+
+A store location is a local path, a ``file://`` URL or an ``s3://BUCKET/PATH`` URL
+(:mod:`vlab.catalog.location`); every function here takes any of them, and every zarr group is
+opened through :func:`open_group`, so local and remote stores share one code path. Object
+storage has no rename: a new remote store is laid out with the root attribute
+``vlab_layout: "incomplete"``, which is set to ``"complete"`` last. A store whose layout is
+incomplete reads as absent, and :func:`create_store` removes it before starting again.
 
 Examples
 --------
@@ -52,6 +61,7 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from vlab.catalog.integrity import checksum_names, item_checksums
+from vlab.catalog.location import Location, StoreURL, as_location, is_url, storage_errors
 from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
 from vlab.errors import StoreError, StoreLockedError
 
@@ -64,12 +74,15 @@ __all__ = [
     "count_status",
     "create_store",
     "export_store",
+    "open_group",
     "open_store",
     "provenance",
     "read_ledger",
+    "store_exists",
     "update_attrs",
     "write_chunk",
     "write_chunks",
+    "writer_lock",
 ]
 
 _COMPRESSOR = ZstdCodec(level=3)
@@ -150,7 +163,7 @@ def _data_array(var: Variable, data) -> xr.Variable:
 
 
 def create_store(
-    path: str | os.PathLike,
+    path: str | os.PathLike | StoreURL,
     *,
     chunk_size: int,
     inputs: Mapping[str, tuple[Variable, np.ndarray]],
@@ -163,15 +176,19 @@ def create_store(
     The template is laid out under a temporary name beside ``path`` (``.NAME.partial``) and
     renamed into place when complete, so a process killed (or a disk that fills up) while a
     large store is being laid out leaves no half-made store behind; the next attempt removes
-    the leftover. Callers that may race for the same path hold its :class:`StoreLock`.
+    the leftover. On object storage, which has no rename, the layout is written in place and
+    marked complete last (see the module docstring). Callers that may race for the same
+    location hold its :func:`writer_lock`.
 
     Raises
     ------
     StoreError
         If something already exists at ``path`` (it is never overwritten).
     """
-    path = Path(path)
-    if path.exists() or path.is_symlink():
+    path = as_location(path)
+    if is_url(path):
+        _clear_incomplete(path)
+    if path.exists() or (not is_url(path) and path.is_symlink()):
         raise StoreError(
             f"Cannot create a store at {str(path)!r}: it already exists and is "
             "left untouched. Choose another path or delete it."
@@ -194,6 +211,9 @@ def create_store(
         name: {"compressors": (_COMPRESSOR,), "chunks": (chunk_size, *v.shape[1:])}
         for name, v in ds.variables.items()
     }
+    if is_url(path):
+        _write_remote(ds, path, encoding=encoding, compute=False)
+        return
     partial = path.with_name(f".{path.name}.partial")
     if partial.exists():
         shutil.rmtree(partial)
@@ -207,24 +227,115 @@ def create_store(
         raise
 
 
-def _check_store(path: str | os.PathLike) -> Path:
-    path = Path(path)
-    if not (path / "zarr.json").is_file():
-        raise StoreError(f"No vlab store at {str(path)!r}: the folder has no zarr.json.")
-    return path
+_INCOMPLETE = "incomplete"
 
 
-def open_store(path: str | os.PathLike) -> xr.Dataset:
+def _write_remote(ds: xr.Dataset, url: StoreURL, **kw: Any) -> None:
+    """``ds.to_zarr`` at ``url``, marked incomplete until everything is written."""
+    ds = ds.copy()
+    ds.attrs["vlab_layout"] = _INCOMPLETE
+    with storage_errors(url):
+        ds.to_zarr(_zarr_store(url), mode="w-", zarr_format=3, consolidated=False, **kw)
+        group = zarr.open_group(_zarr_store(url), mode="r+", zarr_format=3)
+        group.attrs["vlab_layout"] = "complete"  # last: the store exists from now on
+
+
+def _clear_incomplete(url: StoreURL) -> None:
+    """Remove the layout left at ``url`` by a creation that did not finish, if there is one."""
+    meta = _root_meta(url)
+    if meta is not None and meta.get("attributes", {}).get("vlab_layout") == _INCOMPLETE:
+        with storage_errors(url):
+            url.fs().rm(url.url, recursive=True)
+            url.fs().invalidate_cache()
+
+
+def _zarr_store(location: Location, *, read_only: bool = False):
+    """What zarr and xarray open: the local path, or an fsspec store for a URL."""
+    if not is_url(location):
+        return location
+    from zarr.storage import FsspecStore
+
+    from vlab.catalog.location import filesystem, storage_options
+
+    filesystem()  # a clear message if s3fs is missing
+    return FsspecStore.from_url(
+        location.url, storage_options=storage_options(), read_only=read_only
+    )
+
+
+def open_group(path: str | os.PathLike | StoreURL, mode: str = "r", **kw: Any) -> zarr.Group:
+    """The root zarr group of the store at ``path`` (local or on object storage).
+
+    Every group of a store is opened here. ``mode`` is zarr's (``"r"``, ``"r+"``); ``kw``
+    goes to :func:`zarr.open_group` (e.g. ``use_consolidated``).
+
+    Raises
+    ------
+    StoreError
+        If there is no (complete) vlab store at ``path``, or object storage cannot be reached.
+    """
+    location = _check_store(path)
+    store = _zarr_store(location, read_only=mode == "r")
+    if not is_url(location):
+        return zarr.open_group(store, mode=mode, zarr_format=3, **kw)
+    with storage_errors(location):
+        return zarr.open_group(store, mode=mode, zarr_format=3, **kw)
+
+
+def _root_meta(location: Location) -> dict | None:
+    """The root ``zarr.json`` of a store as a dict, or ``None`` if there is none."""
+    if not is_url(location):
+        try:
+            return json.loads((location / "zarr.json").read_text(encoding="utf-8"))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+    fs = location.fs()
+    with storage_errors(location):
+        try:
+            return json.loads(fs.cat_file(f"{location.url}/zarr.json"))
+        except FileNotFoundError:
+            pass
+    location.check_bucket()  # a missing bucket is named, not taken for a missing store
+    return None
+
+
+def _check_store(path: str | os.PathLike | StoreURL) -> Location:
+    location = as_location(path)
+    if not is_url(location):
+        if not (location / "zarr.json").is_file():
+            raise StoreError(f"No vlab store at {str(location)!r}: the folder has no zarr.json.")
+        return location
+    meta = _root_meta(location)
+    if meta is None:
+        raise StoreError(f"No vlab store at {str(location)!r}: there is no zarr.json.")
+    if meta.get("attributes", {}).get("vlab_layout") == _INCOMPLETE:
+        raise StoreError(
+            f"No vlab store at {str(location)!r}: its creation did not finish (an incomplete "
+            "layout, removed when the campaign creates the store again)."
+        )
+    return location
+
+
+def store_exists(path: str | os.PathLike | StoreURL) -> bool:
+    """Whether a complete vlab store is at ``path``."""
+    meta = _root_meta(as_location(path))
+    return meta is not None and meta.get("attributes", {}).get("vlab_layout") != _INCOMPLETE
+
+
+def open_store(path: str | os.PathLike | StoreURL) -> xr.Dataset:
     """Open a store lazily (dask-backed xarray Dataset); nothing is loaded yet."""
-    path = _check_store(path)
-    meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
-    consolidated = bool(meta.get("consolidated_metadata"))
-    return xr.open_zarr(path, consolidated=consolidated, zarr_format=3)
+    location = _check_store(path)
+    consolidated = bool(_root_meta(location).get("consolidated_metadata"))
+    store = _zarr_store(location, read_only=True)
+    if not is_url(location):
+        return xr.open_zarr(store, consolidated=consolidated, zarr_format=3)
+    with storage_errors(location):
+        return xr.open_zarr(store, consolidated=consolidated, zarr_format=3)
 
 
-def read_ledger(path: str | os.PathLike, columns: Sequence[str] = ("status",)) -> dict:
+def read_ledger(path: str | os.PathLike | StoreURL, columns: Sequence[str] = ("status",)) -> dict:
     """Read ledger columns (whole arrays, no xarray decoding: fast for 1e5 items)."""
-    group = zarr.open_group(_check_store(path), mode="r", zarr_format=3)
+    group = open_group(path, "r")
     return {name: np.asarray(group[name][...]) for name in columns}
 
 
@@ -400,19 +511,20 @@ def _write_all(writes) -> None:
     sync(_all())
 
 
-_GROUPS: dict[Path, tuple[tuple[int, int], Any]] = {}
+_GROUPS: dict[Location, tuple[Any, Any]] = {}
 _ARRAYS: dict[int, dict[str, Any]] = {}  # arrays of the groups in _GROUPS, by id(group)
 
 
 def _open_for_writing(path: str | os.PathLike):
     """The store's zarr group opened for writing, reused while its metadata is unchanged."""
-    path = _check_store(path).resolve()
-    meta = (path / "zarr.json").stat()
-    stamp = (meta.st_ino, meta.st_mtime_ns)
+    path = as_location(path)
+    # A remote store already opened is checked by the HEAD request of its stamp alone.
+    path = path if is_url(path) and path in _GROUPS else _check_store(path).resolve()
+    stamp = _meta_stamp(path)
     cached = _GROUPS.get(path)
     if cached is not None and cached[0] == stamp:
         return cached[1]
-    group = zarr.open_group(path, mode="r+", zarr_format=3)
+    group = open_group(path, "r+")
     if cached is not None:
         _ARRAYS.pop(id(cached[1]), None)
     if len(_GROUPS) > 16:
@@ -420,6 +532,21 @@ def _open_for_writing(path: str | os.PathLike):
         _ARRAYS.clear()
     _GROUPS[path] = (stamp, group)
     return group
+
+
+def _meta_stamp(location: Location) -> Any:
+    """Changes whenever the store's root metadata is rewritten."""
+    if not is_url(location):
+        meta = (location / "zarr.json").stat()
+        return (meta.st_ino, meta.st_mtime_ns)
+    fs = location.fs()
+    with storage_errors(location):
+        try:
+            key = f"{location.key}/zarr.json"
+            return fs.call_s3("head_object", Bucket=location.bucket, Key=key)["ETag"]
+        except FileNotFoundError:
+            missing = f"No vlab store at {str(location)!r}: there is no zarr.json."
+            raise StoreError(missing) from None
 
 
 def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger, inputs):
@@ -440,14 +567,14 @@ def _chunk_checksums(group, covered, start, stop, flags, values, outputs, ledger
     return item_checksums(columns)
 
 
-def add_checksums(path: str | os.PathLike) -> int:
+def add_checksums(path: str | os.PathLike | StoreURL) -> int:
     """Record checksums for a store written without them; returns the items sealed.
 
     The store's *current* content is taken as correct: run this only on a store you trust
     (e.g. one you just exported). Items already checksummed are left as they are.
     """
     path = _check_store(path)
-    group = zarr.open_group(path, mode="r+", zarr_format=3, use_consolidated=False)
+    group = open_group(path, "r+", use_consolidated=False)
     n = int(group["status"].shape[0])
     chunk = int(group["status"].chunks[0])
     if "checksum" not in group:
@@ -476,23 +603,23 @@ def add_checksums(path: str | os.PathLike) -> int:
             new = np.where(todo, item_checksums(columns), old).astype(np.uint64)
             group["checksum"][start:stop] = new
             sealed += int(todo.sum())
-    meta = json.loads((path / "zarr.json").read_text(encoding="utf-8"))
-    if meta.get("consolidated_metadata"):
+    if _root_meta(path).get("consolidated_metadata"):
         consolidate(path)
     return sealed
 
 
-def update_attrs(path: str | os.PathLike, attrs: Mapping[str, Any]) -> None:
+def update_attrs(path: str | os.PathLike | StoreURL, attrs: Mapping[str, Any]) -> None:
     """Add or replace attributes of the store's root group."""
-    group = zarr.open_group(_check_store(path), mode="r+", zarr_format=3)
-    group.attrs.update(dict(attrs))
+    open_group(path, "r+").attrs.update(dict(attrs))
 
 
-def consolidate(path: str | os.PathLike) -> None:
+def consolidate(path: str | os.PathLike | StoreURL) -> None:
     """Consolidate the metadata once, at the end of a campaign."""
+    location = _check_store(path)
+    store = _zarr_store(location) if is_url(location) else str(location)
     with warnings.catch_warnings():  # "consolidated metadata is not in the v3 spec (yet)"
         warnings.simplefilter("ignore", category=UserWarning)
-        zarr.consolidate_metadata(str(_check_store(path)), zarr_format=3)
+        zarr.consolidate_metadata(store, zarr_format=3)
 
 
 def count_status(status: np.ndarray) -> dict[str, int]:
@@ -506,8 +633,24 @@ def count_status(status: np.ndarray) -> dict[str, int]:
     return {"pending": int(status.size) - done - failed, "done": done, "failed": failed}
 
 
+def writer_lock(path: str | os.PathLike | StoreURL, *, ttl: float | None = None):
+    """The exclusive writer lock of a store: ``with writer_lock(path): ...``.
+
+    A :class:`StoreLock` (``flock``) for a local store, a
+    :class:`~vlab.catalog.lease.StoreLease` for a store on object storage (``ttl``: seconds,
+    by default the configuration key ``storage.lease_ttl``). Both refuse a second writer with
+    a :class:`~vlab.errors.StoreLockedError` that names the store and the holder.
+    """
+    location = as_location(path)
+    if is_url(location):
+        from vlab.catalog.lease import StoreLease
+
+        return StoreLease(location, ttl=ttl)
+    return StoreLock(location)
+
+
 class StoreLock:
-    """Exclusive writer lock of a store: ``with StoreLock(path): ...``.
+    """Exclusive writer lock of a local store: ``with StoreLock(path): ...``.
 
     The lock belongs to the store's resolved path, so a second writer that reaches the same
     store through a symbolic link (to the store or to a folder above it) is refused too.
@@ -551,13 +694,13 @@ class StoreLock:
 
 
 def export_store(
-    source: str | os.PathLike,
-    target: str | os.PathLike,
+    source: str | os.PathLike | StoreURL,
+    target: str | os.PathLike | StoreURL,
     *,
     status: str | None = "done",
     float32: bool = True,
     chunk_size: int | None = None,
-) -> Path:
+) -> Location:
     """Copy a store into a compact one: selected items, float32, zstd, consolidated.
 
     ``float32`` casts every float64 variable to float32 (positions then round-trip to about
@@ -571,7 +714,10 @@ def export_store(
     """
     from vlab.catalog.query import select
 
-    target = Path(target)
+    target = as_location(target)
+    source = as_location(source)
+    if is_url(target):
+        _clear_incomplete(target)
     if target.exists():
         raise StoreError(f"Cannot export to {str(target)!r}: it exists and is left untouched.")
     ds = select(open_store(source), status=status)
@@ -591,12 +737,15 @@ def export_store(
     for var in ds.variables.values():
         var.encoding = {}
     ds.attrs.update(
-        derived_from=str(Path(source).resolve().name),
+        derived_from=str(source.resolve().name),
         compaction=f"status={status}; float32={float32}",
         exported=_now(),
     )
     encoding = {name: {"compressors": (ZstdCodec(level=9),)} for name in ds.variables}
-    ds.to_zarr(target, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+    if is_url(target):
+        _write_remote(ds, target, encoding=encoding)
+    else:
+        ds.to_zarr(target, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
     add_checksums(target)  # of the compacted values, just written
     consolidate(target)
     return target

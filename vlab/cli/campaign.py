@@ -7,9 +7,13 @@ import json
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vlab.cli._options import add_cluster_options
 from vlab.errors import InputError
+
+if TYPE_CHECKING:
+    from vlab.catalog.location import StoreURL
 
 __all__ = ["register"]
 
@@ -51,27 +55,30 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_store(name_or_path: str) -> Path:
+def _status_store(name_or_path: str) -> Path | StoreURL:
     """The store at a path, or of a catalog entry; an :class:`InputError` otherwise."""
     from vlab import catalog
 
-    path = Path(name_or_path)
-    if (path / "zarr.json").is_file():
+    path = catalog.as_location(name_or_path)
+    if catalog.store_exists(path):
         return path
-    if not path.exists() and name_or_path in {e.name for e in catalog.list_entries()}:
+    exists = path.exists()
+    if not exists and name_or_path in {e.name for e in catalog.list_entries()}:
         return catalog.get_entry(name_or_path).location
-    what = "does not exist" if not path.exists() else "is not a vlab store (no zarr.json)"
+    what = "does not exist" if not exists else "is not a vlab store (no zarr.json)"
+    if exists and catalog.is_url(path):
+        what = "is not a vlab store (no zarr.json, or its creation did not finish)"
     raise InputError(
-        f"{name_or_path!r} {what}. vlab status takes the path of a .zarr store written by "
-        "vlab run, or a catalog entry name (see vlab catalog list)."
+        f"{name_or_path!r} {what}. vlab status takes the path or s3:// URL of a .zarr store "
+        "written by vlab run, or a catalog entry name (see vlab catalog list)."
     )
 
 
-def _verify(path: Path, repair: bool) -> int:
+def _verify(path: Path | StoreURL, repair: bool) -> int:
     from vlab import catalog
 
     if repair:
-        with catalog.StoreLock(path):
+        with catalog.writer_lock(path):
             report = catalog.verify_store(path, repair=True)
     else:
         report = catalog.verify_store(path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from vlab.errors import InputError
 
@@ -44,7 +43,9 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.dest:
         raise InputError("vlab catalog export needs NAME (or store path) and DEST.")
-    source = Path(args.name) if Path(args.name).exists() else catalog.get_entry(args.name).location
+    source = catalog.as_location(args.name)
+    if not catalog.store_exists(source):
+        source = catalog.get_entry(args.name).location
     status = None if args.all else "done"
     target = catalog.export_store(source, args.dest, status=status, float32=not args.float64)
     print(f"exported {source} -> {target} ({catalog.open_store(target).sizes['item']} items)")
