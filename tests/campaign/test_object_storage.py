@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import yaml
 from vlab import catalog
 from vlab.campaign import load_spec, run_campaign
 from vlab.campaign.faults import compare_stores, probe_spec, wait_for
+from vlab.catalog.location import filesystem
 from vlab.cli import main
 from vlab.errors import SpecError, StoreLockedError
 
@@ -109,3 +111,37 @@ def test_a_campaign_killed_mid_run_on_s3_resumes_to_an_identical_store(
     assert again.returncode == 0, again.stderr
     assert compare_stores(url, reference) == {"items": 30, "lost": 0, "wrong": 0}
     assert not catalog.verify_store(url).bad
+
+
+def test_a_client_killed_while_laying_out_an_s3_store_leaves_no_store_and_resumes(
+    tmp_path, s3_bucket, capsys
+):
+    url = f"s3://{s3_bucket}/probe.zarr"
+    path = _s3_spec(tmp_path, url, n=60, chunk_size=2)
+    command = [sys.executable, "-m", "vlab.cli", "run", str(path), "--synchronous", "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fs = filesystem()
+
+    def laying_out():
+        try:
+            meta = json.loads(fs.cat_file(f"{s3_bucket}/probe.zarr/zarr.json"))
+        except (FileNotFoundError, ValueError):
+            return False
+        return meta.get("attributes", {}).get("vlab_layout") == "incomplete"
+
+    try:
+        wait_for(laying_out, 120, "the store's layout to start", interval=0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    assert not catalog.store_exists(url)  # never a half-made store under the real name
+    assert main(["status", url]) == 2
+    assert "its creation did not finish" in capsys.readouterr().err
+    again = _vlab("run", path, "--synchronous", "--no-progress")
+    if again.returncode == 2:  # the killed writer's lease had not expired yet (2 s)
+        time.sleep(3)
+        again = _vlab("run", path, "--synchronous", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    counts = catalog.count_status(catalog.read_ledger(url)["status"])
+    assert counts == {"pending": 0, "done": 60, "failed": 0}
