@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import dask
 import pytest
 import yaml
 
@@ -60,10 +61,24 @@ def test_a_campaign_writes_resumes_and_registers_an_s3_store(
     assert str(entry.location) == url
     assert int(entry.open().sizes["item"]) == 30  # vlab.catalog.open(...) of an s3 store
     capsys.readouterr()
-    assert main(["status", url]) == 0
+    with dask.config.set(scheduler="threads"):  # not a session's Dask cluster, if there is one
+        assert main(["status", url]) == 0
     assert f"store {url}: 30 items; 0 pending, 30 done, 0 failed" in capsys.readouterr().out
     assert main(["status", "probe", "--verify"]) == 0  # by its catalog name
     assert "all good" in capsys.readouterr().out
+
+
+def test_a_campaign_on_a_dask_cluster_reads_its_s3_store_in_the_client(
+    tmp_path, s3_bucket, reference, dask_client
+):
+    # The workers were started without the credentials: only the client may touch the store.
+    url = f"s3://{s3_bucket}/probe.zarr"
+    spec = load_spec(_s3_spec(tmp_path, url))
+    run_campaign(spec, progress=False)
+    catalog.open_group(url, "r+")["status"][2] = 0  # half a chunk to do: the client reads the rest
+    report = run_campaign(spec, client=dask_client, progress=False)
+    assert (report.done, report.failed, report.computed) == (30, 0, 1)
+    assert compare_stores(url, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 
 def test_a_second_campaign_on_the_same_s3_store_is_refused(tmp_path, s3_bucket):
