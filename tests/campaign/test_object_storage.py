@@ -8,12 +8,15 @@ import subprocess
 import sys
 import time
 
+import dask
 import pytest
 import yaml
 
 from vlab import catalog
 from vlab.campaign import load_spec, run_campaign
 from vlab.campaign.faults import compare_stores, probe_spec, wait_for
+from vlab.catalog.location import filesystem
+from vlab.cli import main
 from vlab.errors import SpecError, StoreLockedError
 
 
@@ -43,7 +46,9 @@ def reference(tmp_path):
     return spec.store
 
 
-def test_a_campaign_writes_resumes_and_registers_an_s3_store(tmp_path, s3_bucket, reference):
+def test_a_campaign_writes_resumes_and_registers_an_s3_store(
+    tmp_path, s3_bucket, reference, capsys
+):
     url = f"s3://{s3_bucket}/runs/probe.zarr"
     spec = load_spec(_s3_spec(tmp_path, url, register=True))
     assert isinstance(spec.store, catalog.StoreURL)
@@ -55,11 +60,25 @@ def test_a_campaign_writes_resumes_and_registers_an_s3_store(tmp_path, s3_bucket
     entry = catalog.get_entry("probe")
     assert str(entry.location) == url
     assert int(entry.open().sizes["item"]) == 30  # vlab.catalog.open(...) of an s3 store
-    status = _vlab("status", url, "--json")
-    assert status.returncode == 0, status.stderr
-    assert f"store {url}: 30 items; 0 pending, 30 done, 0 failed" in status.stdout
-    verify = _vlab("status", "probe", "--verify")
-    assert verify.returncode == 0 and "all good" in verify.stdout, verify.stdout + verify.stderr
+    capsys.readouterr()
+    with dask.config.set(scheduler="threads"):  # not a session's Dask cluster, if there is one
+        assert main(["status", url]) == 0
+    assert f"store {url}: 30 items; 0 pending, 30 done, 0 failed" in capsys.readouterr().out
+    assert main(["status", "probe", "--verify"]) == 0  # by its catalog name
+    assert "all good" in capsys.readouterr().out
+
+
+def test_a_campaign_on_a_dask_cluster_reads_its_s3_store_in_the_client(
+    tmp_path, s3_bucket, reference, dask_client
+):
+    # The workers were started without the credentials: only the client may touch the store.
+    url = f"s3://{s3_bucket}/probe.zarr"
+    spec = load_spec(_s3_spec(tmp_path, url))
+    run_campaign(spec, progress=False)
+    catalog.open_group(url, "r+")["status"][2] = 0  # half a chunk to do: the client reads the rest
+    report = run_campaign(spec, client=dask_client, progress=False)
+    assert (report.done, report.failed, report.computed) == (30, 0, 1)
+    assert compare_stores(url, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 
 def test_a_second_campaign_on_the_same_s3_store_is_refused(tmp_path, s3_bucket):
@@ -106,5 +125,38 @@ def test_a_campaign_killed_mid_run_on_s3_resumes_to_an_identical_store(
         again = _vlab("run", path, "--synchronous", "--no-progress")
     assert again.returncode == 0, again.stderr
     assert compare_stores(url, reference) == {"items": 30, "lost": 0, "wrong": 0}
-    status = _vlab("status", url, "--json")
-    assert json.loads(status.stdout.splitlines()[-1])["done"] == 30
+    assert not catalog.verify_store(url).bad
+
+
+def test_a_client_killed_while_laying_out_an_s3_store_leaves_no_store_and_resumes(
+    tmp_path, s3_bucket, capsys
+):
+    url = f"s3://{s3_bucket}/probe.zarr"
+    path = _s3_spec(tmp_path, url, n=60, chunk_size=2)
+    command = [sys.executable, "-m", "vlab.cli", "run", str(path), "--synchronous", "--no-progress"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    fs = filesystem()
+
+    def laying_out():
+        try:
+            meta = json.loads(fs.cat_file(f"{s3_bucket}/probe.zarr/zarr.json"))
+        except (FileNotFoundError, ValueError):
+            return False
+        return meta.get("attributes", {}).get("vlab_layout") == "incomplete"
+
+    try:
+        wait_for(laying_out, 120, "the store's layout to start", interval=0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        proc.kill()
+    assert not catalog.store_exists(url)  # never a half-made store under the real name
+    assert main(["status", url]) == 2
+    assert "its creation did not finish" in capsys.readouterr().err
+    again = _vlab("run", path, "--synchronous", "--no-progress")
+    if again.returncode == 2:  # the killed writer's lease had not expired yet (2 s)
+        time.sleep(3)
+        again = _vlab("run", path, "--synchronous", "--no-progress")
+    assert again.returncode == 0, again.stderr
+    counts = catalog.count_status(catalog.read_ledger(url)["status"])
+    assert counts == {"pending": 0, "done": 60, "failed": 0}

@@ -257,3 +257,22 @@ def test_export_between_object_storage_and_local_disk(s3_bucket, tmp_path):
     assert not catalog.verify_store(remote).bad
     with pytest.raises(StoreError, match=r"Cannot export to 's3://.*/exports/copy.zarr'"):
         catalog.export_store(local, remote)
+
+
+def test_the_endpoint_comes_from_the_configuration_before_aws_endpoint_url(monkeypatch):
+    from vlab import config
+    from vlab.catalog.location import storage_options
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    assert storage_options() == {}
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    assert storage_options() == {"endpoint_url": "http://127.0.0.1:9000"}
+    with config.override({"storage.endpoint_url": "https://minio.example.org"}):
+        assert storage_options() == {"endpoint_url": "https://minio.example.org"}
+    monkeypatch.setenv("VLAB_STORAGE__ENDPOINT_URL", "https://other.example.org")
+    assert storage_options() == {"endpoint_url": "https://other.example.org"}
+
+
+def test_a_lease_time_to_live_out_of_range_is_refused():
+    with pytest.raises(InputError, match=r"storage.lease_ttl\) must be from 0.5 to 86400"):
+        catalog.writer_lock("s3://bucket/a.zarr", ttl=0.1)

@@ -705,11 +705,23 @@ def run_campaign(
         If another process is writing the store.
     """
     (plan,) = _check_specs([spec])
-    with catalog.writer_lock(spec.store):
+    with catalog.writer_lock(spec.store), _reads_here():
         report = _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
     if spec.register:
         catalog.register(spec.name, spec.store, description=spec.description, kind=plan.kind.name)
     return report
+
+
+def _reads_here():
+    """Compute the client's lazy reads of stores in this process, never on the cluster.
+
+    A Dask client makes itself the default scheduler of every computation, which would send
+    the runner's reads of its stores to workers that may not see them (a volume mounted on
+    the runner only, or object-storage credentials that only the runner has).
+    """
+    import dask
+
+    return dask.config.set(scheduler="threads")
 
 
 def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> CampaignReport:
@@ -887,7 +899,8 @@ def run_campaigns(
         reports = []
         for spec, plan in zip(specs, plans, strict=True):
             try:
-                report = _run_locked(plan or plan_campaign(spec), client, **kw)
+                with _reads_here():
+                    report = _run_locked(plan or plan_campaign(spec), client, **kw)
             except KeyboardInterrupt as err:
                 err.add_note(_saved_note(spec))
                 raise

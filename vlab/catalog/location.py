@@ -38,7 +38,15 @@ from urllib.parse import unquote, urlsplit
 from vlab import config
 from vlab.errors import InputError, StoreError
 
-__all__ = ["Location", "StoreURL", "as_location", "is_url", "storage_options"]
+__all__ = [
+    "Location",
+    "StoreURL",
+    "as_location",
+    "filesystem",
+    "is_url",
+    "storage_errors",
+    "storage_options",
+]
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")

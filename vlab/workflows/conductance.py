@@ -116,8 +116,8 @@ def labelled_structures(
     name_or_path: str | os.PathLike,
 ) -> tuple[list, np.ndarray, np.ndarray, str]:
     """Structures, reference conductances and trace numbers of a reference store."""
-    path = Path(name_or_path)
-    if not path.exists():
+    path = catalog.as_location(name_or_path)
+    if not catalog.store_exists(path):
         path = catalog.get_entry(str(name_or_path)).location
     ds = catalog.select(catalog.open_store(path), status="done").load()
     if "structure_positions" not in ds or "conductance" not in ds:
