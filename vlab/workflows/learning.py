@@ -41,8 +41,8 @@ from vlab.errors import InputError, SpecError
 __all__ = [
     "LearningSpec",
     "load_learning",
-    "run_learning",
     "parse_learning",
+    "run_learning",
     "select_batch",
     "validation_metrics",
 ]
@@ -284,7 +284,7 @@ def _load_validation(names, settings, cache: dict | None) -> dict[str, Any]:
     for name in names:
         ck = ("validation", name, settings)
         if ck not in cache:
-            structures, y, _, stem = labelled_structures(name)
+            structures, y, _, _ = labelled_structures(name)
             path = Path(name) if Path(name).exists() else catalog.get_entry(name).location
             ds = catalog.select(catalog.open_store(path), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
@@ -322,13 +322,15 @@ def select_batch(
     """
     n = min(n, len(std))
     top = np.argsort(-std, kind="stable")[: max(n, candidates * n)]
-    chosen = [top[0]]
+    chosen = [0]
     dist = np.linalg.norm(fingerprints[top] - fingerprints[top[0]], axis=1)
+    dist[0] = -np.inf
     for _ in range(n - 1):
         k = int(np.argmax(dist))
-        chosen.append(top[k])
+        chosen.append(k)
         dist = np.minimum(dist, np.linalg.norm(fingerprints[top] - fingerprints[top[k]], axis=1))
-    return np.array(chosen)
+        dist[chosen] = -np.inf
+    return top[chosen]
 
 
 # ------------------------------------------------------------------------ metrics
