@@ -17,7 +17,8 @@ Protocol
   48-95. Blind: ``au-spd-2x2-test``, traces 96-119 (684 snapshots), which the loop never
   sees; every round's saved model is scored on it once, after all loops ended.
 * Strategies: ``uncertainty`` (farthest-point sampling among the ``CANDIDATES`` x batch
-  snapshots of largest ensemble spread) and ``random``; both start from the same random
+  snapshots of largest ensemble spread, out of ``SCAN`` unlabelled snapshots drawn at random
+  each round) and ``random``; both start from the same random
   ``INITIAL`` snapshots of a seed, add ``BATCH`` per round up to ``BUDGET``, with the same
   estimator (``MODEL``) retrained with a warm start. ``SEEDS`` seeds each. The settings were
   fixed before the run and not tuned.
@@ -53,6 +54,7 @@ INITIAL = 50
 BATCH = 50
 BUDGET = 300
 CANDIDATES = 4
+SCAN = 1500  # unlabelled snapshots the ensemble scores per round (a random subset of the pool)
 SEEDS = (0, 1, 2)
 TARGET_R2 = 0.95
 STRATEGIES = ("uncertainty", "random")
@@ -78,6 +80,7 @@ def run_loops(work: Path) -> dict:
                     "batch": BATCH,
                     "budget": BUDGET,
                     "candidates": CANDIDATES,
+                    "scan": SCAN,
                     "seed": seed,
                     "out": str(work / f"{strategy}-{seed}"),
                 },
@@ -164,9 +167,7 @@ def summarise(runs: dict, curves: dict) -> dict:
     active = labels_to(target, n, mean["uncertainty"])
     rand = labels_to(target, n, mean["random"])
     per_seed = {
-        s: [
-            labels_to(target, n, np.array([m["r2"] for m in curves[(s, seed)]])) for seed in SEEDS
-        ]
+        s: [labels_to(target, n, np.array([m["r2"] for m in curves[(s, seed)]])) for seed in SEEDS]
         for s in STRATEGIES
     }
     ratios = [
@@ -184,6 +185,7 @@ def summarise(runs: dict, curves: dict) -> dict:
             "batch": BATCH,
             "budget": BUDGET,
             "candidates": CANDIDATES,
+            "scan": SCAN,
             "seeds": list(SEEDS),
         },
         "target_r2": TARGET_R2,
@@ -240,9 +242,7 @@ def final_models(curves: dict) -> dict:
 def round_times(runs: dict) -> dict:
     stages = ("predict_s", "select_s", "label_s", "retrain_s")
     rounds = [t for seed in SEEDS for t in runs[("uncertainty", seed)]["timings_s"][1:]]
-    out = {
-        f"round_{k}": round(statistics.median(t[k] for t in rounds), 3) for k in stages
-    }
+    out = {f"round_{k}": round(statistics.median(t[k] for t in rounds), 3) for k in stages}
     out["round_total_s"] = round(sum(out[f"round_{k}"] for k in stages), 3)
     out["round_workers"] = 2
     out["loop_wall_s"] = {f"{s}-{seed}": runs[(s, seed)]["wall_s"] for s, seed in runs}
@@ -257,11 +257,7 @@ def main() -> int:
         os.environ["VLAB_CATALOG__INDEX_DIR"] = str(work / "catalog")  # round stores stay here
         runs = run_loops(work)
         curves = blind_curves(work, runs)
-        computed = sum(
-            r["computed"]
-            for summary in runs.values()
-            for r in _records(work, summary)
-        )
+        computed = sum(r["computed"] for summary in runs.values() for r in _records(work, summary))
         data = summarise(runs, curves)
         data["labels_computed"] = computed
         data["pool_snapshots"] = _records_pool(work)
@@ -270,20 +266,34 @@ def main() -> int:
     plot(np.array(n), curves, RESULTS / "active_learning.png")
     rows = [
         ("target R² (used)", f"{data['target_r2_used']} (goal {TARGET_R2})"),
-        ("labels to target: active / random", f"{data['labels_to_target_active']} / "
-         f"{data['labels_to_target_random']} (ratio {data['labels_to_target_ratio']})"),
+        (
+            "labels to target: active / random",
+            f"{data['labels_to_target_active']} / "
+            f"{data['labels_to_target_random']} (ratio {data['labels_to_target_ratio']})",
+        ),
         ("ratio per seed", str(data["labels_to_target_per_seed"]["ratio"]["per_seed"])),
-        ("final blind R² active / random", f"{data['final_active_r2_blind']['mean']} / "
-         f"{data['final_random_r2_blind']['mean']}"),
-        ("final blind R² 0-3 G0 active / random", f"{data['final_active_r2_0_3G0_blind']['mean']}"
-         f" / {data['final_random_r2_0_3G0_blind']['mean']}"),
-        ("peak 300 K surrogate / reference", f"{data['peak_300K_surrogate_G0']} / "
-         f"{data['peak_300K_reference_G0']} G0"),
-        ("peak 4 K surrogate / reference", f"{data['peak_4K_surrogate_G0']} / "
-         f"{data['peak_4K_reference_G0']} G0"),
-        ("round on 2 workers (predict/select/label/retrain)",
-         f"{data['round_predict_s']} / {data['round_select_s']} / {data['round_label_s']} / "
-         f"{data['round_retrain_s']} s"),
+        (
+            "final blind R² active / random",
+            f"{data['final_active_r2_blind']['mean']} / {data['final_random_r2_blind']['mean']}",
+        ),
+        (
+            "final blind R² 0-3 G0 active / random",
+            f"{data['final_active_r2_0_3G0_blind']['mean']}"
+            f" / {data['final_random_r2_0_3G0_blind']['mean']}",
+        ),
+        (
+            "peak 300 K surrogate / reference",
+            f"{data['peak_300K_surrogate_G0']} / {data['peak_300K_reference_G0']} G0",
+        ),
+        (
+            "peak 4 K surrogate / reference",
+            f"{data['peak_4K_surrogate_G0']} / {data['peak_4K_reference_G0']} G0",
+        ),
+        (
+            "round on 2 workers (predict/select/label/retrain)",
+            f"{data['round_predict_s']} / {data['round_select_s']} / {data['round_label_s']} / "
+            f"{data['round_retrain_s']} s",
+        ),
         ("spd labels computed (the rest copied)", str(computed)),
         ("wall time", f"{data['wall_s']} s"),
     ]

@@ -93,7 +93,7 @@ def test_labels_are_the_reference_of_the_chosen_snapshots(loop):
 
 
 def test_rerun_after_the_end_computes_nothing(loop):
-    out, summary, _, rerun, again = loop
+    _, summary, _, rerun, again = loop
     assert rerun["n_labels"] == summary["n_labels"]
     assert not any("round" in line and "labels (+" in line for line in again)
 

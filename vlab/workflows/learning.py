@@ -61,6 +61,7 @@ _KEYS = {
     "budget",
     "max_rounds",
     "candidates",
+    "scan",
     "stop",
     "seed",
     "out",
@@ -89,6 +90,7 @@ class LearningSpec:
     strategy: str = "uncertainty"
     max_rounds: int = 1000
     candidates: int = 4
+    scan: int | None = None  # unlabelled snapshots scored per round (a random subset); None: all
     stop: Mapping[str, float] | None = None
     seed: int = 0
     chunk_size: int = 25
@@ -178,6 +180,7 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
         strategy=strategy,
         max_rounds=_int(data, "max_rounds", source, 1000),
         candidates=_int(data, "candidates", source, 4),
+        scan=None if data.get("scan") is None else _int(data, "scan", source, 1),
         stop=_stop(data, source),
         seed=_int(data, "seed", source, 0, low=0),
         chunk_size=_int(data, "chunk_size", source, 25),
@@ -394,12 +397,14 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     n = min(spec.initial if k == 0 else spec.batch, spec.budget - len(labelled), free.size)
     t0 = time.perf_counter()
     std = mean = None
-    if model is not None:
-        mean, std = model.predict([pool.descriptors[i] for i in free], return_std=True)
-    t1 = time.perf_counter()
     if model is None or spec.strategy == "random":
         pick = rng.choice(free.size, size=n, replace=False)
     else:
+        if spec.scan is not None and free.size > max(spec.scan, n):
+            free = np.sort(rng.choice(free, size=max(spec.scan, n), replace=False))
+        mean, std = _predict(model, [pool.descriptors[i] for i in free])
+    t1 = time.perf_counter()
+    if std is not None:
         pick = select_batch(std, pool.fingerprints[free], n, candidates=spec.candidates)
     t2 = time.perf_counter()
     chosen = free[pick]
@@ -413,6 +418,15 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     }
     _write_json(path, selection)
     return selection, {"predict_s": round(t1 - t0, 3), "select_s": round(t2 - t1, 3)}
+
+
+def _predict(model, descriptors: list, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble mean and spread, ``size`` structures at a time (bounded memory)."""
+    parts = [
+        model.predict(descriptors[i : i + size], return_std=True)
+        for i in range(0, len(descriptors), size)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def _label(spec, selection: dict, k: int, client) -> tuple[dict, list]:
@@ -581,7 +595,7 @@ def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: 
     model.fit([pool.descriptors[i] for i in rows], np.array(list(labels.values())))
     retrain = time.perf_counter() - t0
     path = model.save(spec.out / f"round-{k:03d}.npz")
-    pred = model.predict(val["descriptors"])
+    pred = _predict(model, val["descriptors"])[0]
     record = {
         "round": k,
         "strategy": selection["strategy"],
