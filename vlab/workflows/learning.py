@@ -6,10 +6,11 @@
    more catalog stores of snapshots: break-junction MD stores, or stores of labelled
    snapshots whose labels the loop does not read) with its spread;
 2. *select*: a batch of snapshots; ``uncertainty``: greedy farthest-point sampling in
-   descriptor space among the ``candidates x batch`` snapshots of largest ensemble spread,
-   starting from the most uncertain one, so a batch does not spend its budget on
-   near-duplicates; ``random``: a uniform draw (the baseline). Round 0 is a random draw of
-   ``initial`` snapshots for both;
+   descriptor space among the ``candidates x batch`` snapshots of largest ensemble spread
+   (out of ``scan`` unlabelled snapshots drawn at random, or all), starting from the most
+   uncertain one, so a batch does not spend its budget on near-duplicates; with ``explore``
+   > 0 that fraction of the batch is drawn at random instead; ``random``: a uniform draw (the
+   baseline). Round 0 is a random draw of ``initial`` snapshots for both;
 3. *label*: a ``conductance-reference`` campaign per pool store labels the batch on the
    cluster (identical items already computed in any catalog store are copied, not computed);
 4. *retrain*: the surrogate is fitted again on all labels (warm start from the last round's
@@ -62,6 +63,7 @@ _KEYS = {
     "max_rounds",
     "candidates",
     "scan",
+    "explore",
     "stop",
     "seed",
     "out",
@@ -91,6 +93,7 @@ class LearningSpec:
     max_rounds: int = 1000
     candidates: int = 4
     scan: int | None = None  # unlabelled snapshots scored per round (a random subset); None: all
+    explore: float = 0.0  # fraction of each uncertainty batch drawn at random
     stop: Mapping[str, float] | None = None
     seed: int = 0
     chunk_size: int = 25
@@ -130,6 +133,13 @@ def _stop(data: Mapping, source: str) -> dict[str, float] | None:
             raise _err(source, f"'stop.{key}' must be a number >= 0. Got {out[key]!r}.")
     _int(out, "patience", f"{source}: stop", 1)
     return out
+
+
+def _fraction(data: Mapping, key: str, source: str) -> float:
+    value = data.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _err(source, f"{key!r} must be a number from 0 to 1. Got {value!r}.")
+    return float(value)
 
 
 def _mapping(data: Mapping, key: str, source: str, default: dict) -> dict:
@@ -181,6 +191,7 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
         max_rounds=_int(data, "max_rounds", source, 1000),
         candidates=_int(data, "candidates", source, 4),
         scan=None if data.get("scan") is None else _int(data, "scan", source, 1),
+        explore=_fraction(data, "explore", source),
         stop=_stop(data, source),
         seed=_int(data, "seed", source, 0, low=0),
         chunk_size=_int(data, "chunk_size", source, 25),
@@ -324,6 +335,8 @@ def select_batch(
     [0, 3]
     """
     n = min(n, len(std))
+    if n <= 0:
+        return np.array([], dtype=int)
     top = np.argsort(-std, kind="stable")[: max(n, candidates * n)]
     chosen = [0]
     dist = np.linalg.norm(fingerprints[top] - fingerprints[top[0]], axis=1)
@@ -405,7 +418,10 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
         mean, std = _predict(model, [pool.descriptors[i] for i in free])
     t1 = time.perf_counter()
     if std is not None:
-        pick = select_batch(std, pool.fingerprints[free], n, candidates=spec.candidates)
+        n_random = round(spec.explore * n)
+        pick = select_batch(std, pool.fingerprints[free], n - n_random, candidates=spec.candidates)
+        rest = np.setdiff1d(np.arange(free.size), pick)
+        pick = np.concatenate([pick, rng.choice(rest, size=n_random, replace=False)]).astype(int)
     t2 = time.perf_counter()
     chosen = free[pick]
     selection = {
