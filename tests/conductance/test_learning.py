@@ -176,6 +176,8 @@ def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
         ({"model": {"params": {"n_layers": 3}}}, "'model': Unknown ConductanceSurrogate"),
         ({"reference": {"fidelity": "dft"}}, "'reference': conductance-reference: 'fidelity'"),
         ({"reference": {"energy": 1}}, "'reference' has the keys"),
+        ({"explore": 1.5}, "'explore' must be a number from 0 to 1. Got 1.5."),
+        ({"scan": 0}, "'scan' must be an integer >= 1. Got 0."),
     ],
 )
 def test_bad_specs_name_the_key_in_one_line(tmp_path, change, message):
@@ -204,6 +206,16 @@ def test_select_batch_spreads_over_the_uncertain_candidates():
     assert set(pick.tolist()) <= top
     assert sum(p < 20 for p in pick) == 1  # one of the duplicates, not ten
     assert select_batch(std, fp, 10, candidates=1).tolist() == np.argsort(-std)[:10].tolist()
+
+
+def test_explore_mixes_random_snapshots_into_the_batch(tmp_path):
+    spec = parse_learning(
+        {**BASE, "reference": {"fidelity": "sband"}, "budget": 14, "explore": 0.5, "scan": 100}
+        | {"out": str(tmp_path / "o")}
+    )
+    summary = run_learning(spec, synchronous=True, echo=None)
+    assert summary["n_labels"] == [8, 14]
+    assert len(records(tmp_path / "o")[1]["snapshots"]) == 6
 
 
 def test_example_spec_is_valid():
