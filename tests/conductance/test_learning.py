@@ -221,3 +221,13 @@ def test_explore_mixes_random_snapshots_into_the_batch(tmp_path):
 def test_example_spec_is_valid():
     spec = load_learning(ROOT / "examples" / "au-spd-learn.yaml")
     assert spec.pool and spec.validation and spec.strategy == "uncertainty"
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from vlab.cli import main
+
+    assert main(["conductance", "learn", str(tmp_path / "none.yaml"), "--synchronous"]) == 2
+    err = capsys.readouterr().err
+    assert "no such learning spec file" in err and err.strip().count("\n") == 0
+    assert main(["conductance", "learn", str(write_spec(tmp_path, batch=-1))]) == 2
+    assert "'batch' must be an integer >= 1. Got -1." in capsys.readouterr().err
