@@ -331,8 +331,8 @@ def select_batch(
     >>> fp = np.array([[0.0], [0.01], [5.0], [3.0]])
     >>> select_batch(std, fp, 2, candidates=1).tolist()
     [0, 1]
-    >>> select_batch(std, fp, 2, candidates=2).tolist()
-    [0, 3]
+    >>> select_batch(std, fp, 2, candidates=2).tolist()  # all four are candidates
+    [0, 2]
     """
     n = min(n, len(std))
     if n <= 0:
@@ -360,7 +360,7 @@ def validation_metrics(
     >>> y = np.linspace(0, 4, 50)
     >>> m = validation_metrics(y, y + 0.1)
     >>> m["mae_G0"], m["n_0_3G0"]
-    (0.1, 38)
+    (0.1, 37)
     """
     from sklearn.metrics import mean_absolute_error, r2_score
 
