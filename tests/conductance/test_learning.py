@@ -176,6 +176,7 @@ def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
         ({"model": {"params": {"n_layers": 3}}}, "'model': Unknown ConductanceSurrogate"),
         ({"reference": {"fidelity": "dft"}}, "'reference': conductance-reference: 'fidelity'"),
         ({"reference": {"energy": 1}}, "'reference' has the keys"),
+        ({"validation": ["au-sband-small"]}, "'validation' must not share stores with 'pool'"),
         ({"explore": 1.5}, "'explore' must be a number from 0 to 1. Got 1.5."),
         ({"scan": 0}, "'scan' must be an integer >= 1. Got 0."),
     ],

@@ -174,12 +174,20 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
     _check_model(model, source)
     reference = _mapping(data, "reference", source, {"fidelity": "spd"})
     _check_reference(reference, source)
+    pool, validation = _names(data, "pool", source), _names(data, "validation", source)
+    shared = sorted(set(pool) & set(validation))
+    if shared:
+        raise _err(
+            source,
+            f"'validation' must not share stores with 'pool' (its snapshots are never "
+            f"chosen). Got {shared} in both.",
+        )
     base = base or Path.cwd()
     return LearningSpec(
         name=data["name"],
         description=data.get("description", ""),
-        pool=_names(data, "pool", source),
-        validation=_names(data, "validation", source),
+        pool=pool,
+        validation=validation,
         out=(base / Path(data["out"]).expanduser()).resolve(),
         batch=batch,
         budget=_int(data, "budget", source, 1),
