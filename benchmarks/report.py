@@ -27,6 +27,11 @@ MAX_LIST = 12
 
 # What each results file measures, and the scripts that write it.
 DESCRIPTIONS = {
+    "active_learning": (
+        "Active learning of the conductance surrogate: labels chosen by the ensemble's spread "
+        "against random labels, same pool and batches, learning curves on blind traces.",
+        ["active_learning.py"],
+    ),
     "design": (
         "iQSPR inverse design of polymer repeat units: sampler speed, hit rates, library quality.",
         ["design.py"],

@@ -266,3 +266,22 @@ def test_parameters_by_name_are_checked():
         match="Unknown ConductanceSurrogate preset 'spd'; presets: default, spd-headline",
     ):
         ConductanceSurrogate.from_preset("spd")
+
+
+def test_warm_start_continues_from_the_fitted_members(data, fitted):
+    _, descs, y, _ = data
+    cold = ConductanceSurrogate(**{**FAST, "max_iter": 3}).fit(descs, y)
+    warm = ConductanceSurrogate(**{**FAST, "max_iter": 3, "warm_start": True}).fit(descs, y)
+    first = [w.copy() for w in warm.coefs_[0]]
+    mean = warm.feature_mean_.copy()
+    warm.fit(descs[: len(descs) // 2], y[: len(descs) // 2])  # fewer structures, same scaling
+    assert np.array_equal(warm.feature_mean_, mean)
+    assert not np.array_equal(warm.coefs_[0][0], first[0])
+    again = ConductanceSurrogate(**{**FAST, "max_iter": 3}).fit(descs, y)
+    assert all(
+        np.array_equal(a, b) for a, b in zip(cold.coefs_[0], again.coefs_[0], strict=True)
+    )  # without warm_start a refit starts afresh
+    warm.set_params(hidden_layer_sizes=(4,)).fit(descs, y)  # another shape: a cold start
+    assert warm.coefs_[0][0].shape[1] == 4
+    warm.fit(descs, y)
+    assert warm.loss_[0] <= cold.loss_[0] * 1.5

@@ -34,6 +34,7 @@ from vlab import catalog
 from vlab._utils import content_hash
 from vlab.campaign.inputs import make_items
 from vlab.campaign.kinds import Item, Kind, get_kind
+from vlab.campaign.kinds.base import SOURCE_HASH
 from vlab.campaign.progress import ProgressBar
 from vlab.campaign.spec import CampaignSpec
 from vlab.campaign.tasks import chunk_arrays, run_chunk
@@ -94,7 +95,11 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
     kind, params = _kind_and_params(spec)
     items = make_items(spec, kind, params)
     identity = kind.identify(params)
-    hashes = [content_hash(kind.name, kind.version, identity, item_fingerprint(it)) for it in items]
+    known = [it.pop(SOURCE_HASH, None) for it in items]
+    hashes = [
+        h or content_hash(kind.name, kind.version, identity, item_fingerprint(it))
+        for h, it in zip(known, items, strict=True)
+    ]
     return Plan(
         spec=spec,
         kind=kind,

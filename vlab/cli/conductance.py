@@ -79,11 +79,22 @@ def _cmd_conductance_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_conductance_learn(args: argparse.Namespace) -> int:
+    from vlab.workflows.learning import run_learning
+
+    summary = run_learning(
+        args.spec, workers=args.workers, scheduler=args.scheduler, synchronous=args.synchronous
+    )
+    print(json.dumps({k: summary[k] for k in ("name", "stopped", "rounds", "model")}, indent=2))
+    return 0
+
+
 def register(sub) -> None:
     """Add ``vlab conductance`` to the ``vlab`` sub-parsers."""
     group = sub.add_parser(
         "conductance",
-        help="conductance lab: plots, surrogate training and validation, virtual experiment",
+        help="conductance lab: plots, surrogate training and validation, virtual experiment, "
+        "active learning",
         description="Conductance lab commands. plot: conductance traces G(elongation) and the "
         "conductance histogram (linear and log axes, bins in G0) of a conductance-reference "
         "store, as PNG files, with a summary JSON (histogram peak). train/validate: the "
@@ -158,3 +169,16 @@ def register(sub) -> None:
     add_cluster_options(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_conductance_experiment)
+    p = actions.add_parser(
+        "learn",
+        help="active learning: the surrogate chooses which snapshots the reference labels",
+        description="Run (or continue) an active-learning spec (see "
+        "examples/au-spd-learn.yaml): each round the surrogate ensemble predicts every "
+        "unlabelled snapshot of the pool, a batch of the most uncertain, mutually distant "
+        "snapshots is labelled by a conductance-reference campaign, and the surrogate is "
+        "retrained and scored on the validation stores. Killed and run again, it continues "
+        "after the last complete round.",
+    )
+    p.add_argument("spec", help="learning spec (YAML)")
+    add_cluster_options(p)
+    p.set_defaults(func=_cmd_conductance_learn)

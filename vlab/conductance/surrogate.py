@@ -257,6 +257,11 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         the same for any ``n_jobs`` (their initial weights and resamples are drawn first).
         Extra processes are forked (Linux); where forking is unavailable, or inside a daemonic
         process such as a Dask worker, the members are trained one after the other. Not saved.
+    warm_start : bool
+        When the model is already fitted with the same network shape and ensemble size, start
+        each member from its fitted weights and keep the fitted standardisation of the
+        descriptors (as in scikit-learn's MLP); otherwise start afresh. Used when a model is
+        retrained on a growing set of labels (active learning).
 
     Attributes
     ----------
@@ -288,6 +293,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         electrode_coupling: bool = False,
         random_state: int | np.random.Generator | None = None,
         n_jobs: int | None = None,
+        warm_start: bool = False,
     ):
         self.descriptor_settings = descriptor_settings
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -300,6 +306,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.electrode_coupling = electrode_coupling
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------- configuration
     @classmethod
@@ -410,7 +417,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             value = getattr(self, name)
             _check_param(name, value, _is_int(value) and value >= 1, "an integer >= 1")
         _check_param("alpha", self.alpha, self.alpha == 0 or _is_pos(self.alpha), "a number >= 0")
-        for name in ("bootstrap", "electrode_coupling"):
+        for name in ("bootstrap", "electrode_coupling", "warm_start"):
             value = getattr(self, name)
             _check_param(name, value, isinstance(value, (bool, np.bool_)), "True or False")
         for name in ("softmin_temperature", "tol"):
@@ -442,10 +449,12 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         hidden = self._check_params()
         descs = _as_descriptors(X, self.descriptor_settings, "ConductanceSurrogate.fit")
         y = _check_targets(y, len(descs), "ConductanceSurrogate.fit")
-        features = np.concatenate([d.features for d in descs])
-        self.feature_mean_ = features.mean(axis=0)
-        scale = features.std(axis=0)
-        self.feature_scale_ = np.where(scale > 1e-8 * max(scale.max(), 1e-300), scale, 1.0)
+        warm = self._warm_members(hidden, descs[0])
+        if warm is None:
+            features = np.concatenate([d.features for d in descs])
+            self.feature_mean_ = features.mean(axis=0)
+            scale = features.std(axis=0)
+            self.feature_scale_ = np.where(scale > 1e-8 * max(scale.max(), 1e-300), scale, 1.0)
         self.descriptor_settings_ = descs[0].settings
         batch = _slabnet.make_batch(
             descs, self.feature_mean_, self.feature_scale_, ends=self.electrode_coupling
@@ -461,6 +470,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             )
             params = _slabnet.init_params(batch.x.shape[1], hidden, rng, out_bias)
             head = _INITIAL_HEAD.copy() if self.electrode_coupling else None
+            if warm is not None:
+                params, head = warm[len(starts)]
             starts.append((params, head, weight))
         options = {
             "hidden": hidden,
@@ -472,6 +483,29 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         fitted = zip(*_train_members(starts, batch, y, options, self.n_jobs), strict=True)
         self.coefs_, self.heads_, self.n_iter_, self.loss_ = map(list, fitted)
         return self
+
+    def _warm_members(self, hidden: tuple[int, ...], desc: LocalDescriptors) -> list | None:
+        """(weights, head) copies of the fitted members to start from, or None (cold start)."""
+        if not self.warm_start or not hasattr(self, "coefs_"):
+            return None
+        shapes = [
+            w.shape
+            for w in _slabnet.init_params(
+                desc.features.shape[1], hidden, np.random.default_rng(0), 0.0
+            )
+        ]
+        same = (
+            len(self.coefs_) == self.n_estimators
+            and desc.settings == self.descriptor_settings_
+            and [w.shape for w in self.coefs_[0]] == shapes
+            and all((h is not None) == bool(self.electrode_coupling) for h in self.heads_)
+        )
+        if not same:
+            return None
+        return [
+            ([w.copy() for w in member], None if head is None else head.copy())
+            for member, head in zip(self.coefs_, self.heads_, strict=True)
+        ]
 
     @staticmethod
     def _initial_bias(batch, y: np.ndarray) -> float:

@@ -47,6 +47,7 @@ from vlab.catalog.schema import Variable
 from vlab.errors import SpecError
 
 __all__ = [
+    "SOURCE_HASH",
     "Item",
     "Kind",
     "KindParams",
@@ -58,6 +59,11 @@ __all__ = [
 ]
 
 Item = dict[str, Any]
+
+#: Key under which an item may carry the content hash it already has: an item read from a
+#: done item of a store of the same kind and calculator is the same calculation. The runner
+#: takes the hash from there (and drops the key) instead of hashing the item's contents.
+SOURCE_HASH = "__source_hash__"
 
 
 def _no_setup(params: Mapping[str, Any]) -> None:

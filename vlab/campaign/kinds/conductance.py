@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from vlab.campaign.kinds.base import (
+    SOURCE_HASH,
     Item,
     Kind,
     KindParams,
@@ -312,11 +313,28 @@ class ReferenceParams(KindParams):
     )
     #: Label every ``snapshot_stride``-th snapshot of each input trace.
     snapshot_stride: int = field(default=1, metadata=_STRIDE)
+    #: Label only these snapshots, as ``"TRACE:SNAPSHOT"`` texts (e.g. ``"3:12"``); none: all.
+    snapshots: tuple[str, ...] = field(default=(), metadata={"max_len": _MAX_SNAPSHOTS})
+
+
+def _picks(kind: str, snapshots: Sequence[str]) -> frozenset[tuple[int, int]]:
+    """The ``(trace, snapshot)`` pairs of ``"TRACE:SNAPSHOT"`` texts."""
+    pairs = set()
+    for text in snapshots:
+        trace, sep, snap = text.partition(":")
+        if not (sep and trace.isdigit() and snap.isdigit()):
+            raise SpecError(
+                f"{kind}: 'snapshots' holds texts TRACE:SNAPSHOT of two integers >= 0, e.g. "
+                f"'3:12'. Got {short_repr(text)}."
+            )
+        pairs.add((int(trace), int(snap)))
+    return frozenset(pairs)
 
 
 def _ref_params(params: Mapping[str, Any]) -> ReferenceParams:
     checked = parse_params(ReferenceParams, params, kind="conductance-reference")
     checked = replace(checked, energies=tuple(float(e) for e in checked.energies))
+    _picks("conductance-reference", checked.snapshots)
     _calculator(checked)  # validates the calculator parameters now
     return checked
 
@@ -366,18 +384,85 @@ _SNAPSHOT_ATTRS = {
 }
 
 
+def snapshot_items(ds: Any, *, stride: int = 1) -> list[Item]:
+    """Items (trace, snapshot, temperature, elongation, structure) of a store of snapshots.
+
+    ``ds`` is a ``break-junction-md`` store (every ``stride``-th snapshot of each trace) or
+    a store of labelled snapshots (``conductance-reference`` or ``conductance-surrogate``,
+    with ``structure_*`` variables: every item). Items of a store of labelled snapshots carry
+    that store's input hash under :data:`SOURCE_HASH`.
+    """
+    if "positions" in ds and "n_snapshots" in ds:
+        return _md_snapshots(ds, stride)
+    needed = {"structure_positions", "trace", "snapshot", "temperature", "elongation"}
+    if needed <= set(ds.variables):
+        return _stored_snapshots(ds)
+    raise SpecError(
+        "conductance-reference: the input catalog store must be a break-junction-md store "
+        "(with positions and n_snapshots) or a store of labelled snapshots (with "
+        "structure_* variables); this one has " + ", ".join(sorted(ds.data_vars)) + "."
+    )
+
+
+def _stored_snapshots(ds: Any) -> list[Item]:
+    from vlab.catalog.structures import decode_structures
+
+    ds = ds.load()
+    structures = decode_structures(ds, prefix="structure_")
+    hashes = ds["input_hash"].values if "input_hash" in ds else [None] * len(structures)
+    return [
+        {
+            "trace": int(ds["trace"].values[i]),
+            "snapshot": int(ds["snapshot"].values[i]),
+            "temperature": float(ds["temperature"].values[i]),
+            "elongation": float(ds["elongation"].values[i]),
+            "structure": atoms,
+            SOURCE_HASH: None if hashes[i] is None else str(hashes[i]),
+        }
+        for i, atoms in enumerate(structures)
+    ]
+
+
+def _same_calculation(ds: Any, kind: str, identity: Mapping[str, Any]) -> bool:
+    """``ds`` is a store of ``kind`` made with the calculator ``identity``."""
+    import json
+
+    try:
+        stored = json.loads(ds.attrs.get("calculator", "null"))
+    except (TypeError, ValueError):
+        return False
+    return ds.attrs.get("kind") == kind and stored == json.loads(json.dumps(identity))
+
+
 def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
-    """Every ``snapshot_stride``-th snapshot of each done trace of a break-junction store."""
+    """The items of an input store: its snapshots (all, a stride, or the picked ones).
+
+    An item from a store of the same kind and calculator is the same calculation, so it keeps
+    that store's input hash (its label is copied, not computed again); other items lose it.
+    """
+    items = snapshot_items(ds, stride=params["snapshot_stride"])
+    picks = _picks("conductance-reference", params.get("snapshots", ()))
+    if picks:
+        items = [it for it in items if (it["trace"], it["snapshot"]) in picks]
+    same = _same_calculation(ds, "conductance-reference", _ref_identity(params))
+    for item in items:
+        if not same or item.get(SOURCE_HASH) is None:
+            item.pop(SOURCE_HASH, None)
+    return items
+
+
+def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
+    items = snapshot_items(ds, stride=params["snapshot_stride"])
+    for item in items:
+        item.pop(SOURCE_HASH, None)
+    return items
+
+
+def _md_snapshots(ds: Any, stride: int) -> list[Item]:
+    """Every ``stride``-th snapshot of each done trace of a break-junction store."""
     from vlab.catalog.structures import decode_snapshots
 
-    if "positions" not in ds or "n_snapshots" not in ds:
-        raise SpecError(
-            "conductance-reference: the input catalog store must be a "
-            "break-junction-md store (with positions and n_snapshots) or hold "
-            "structures; this one has " + ", ".join(sorted(ds.data_vars)) + "."
-        )
     items = []
-    stride = params["snapshot_stride"]
     for t in range(ds.sizes[ITEM_DIM]):
         trace = ds.isel({ITEM_DIM: t}).load()
         for k, atoms in zip(
@@ -476,7 +561,7 @@ register_kind(
         evaluate_batch=_sur_batch,
         setup=_sur_setup,
         identity=_sur_identity,
-        items_from_dataset=_ref_from_traces,
+        items_from_dataset=_sur_from_traces,
         input_attrs=_SNAPSHOT_ATTRS,
     )
 )

@@ -1,0 +1,234 @@
+"""The active-learning loop (``vlab conductance learn``): spec checks, selection, rounds that
+label through the engine, resume after a SIGKILL without computing anything twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from vlab import catalog
+from vlab.errors import SpecError
+from vlab.workflows.learning import load_learning, parse_learning, run_learning, select_batch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# a pool of 309 48-atom snapshots (shipped), labelled again by s-band TB with another broadening
+# (another calculation: every label is computed), and a small validation store
+BASE = {
+    "name": "tiny-learn",
+    "pool": ["au-sband-small"],
+    "validation": ["au-sband-large"],
+    "reference": {"fidelity": "sband", "calculator": {"eta": 2.0e-6}},
+    "model": {"params": {"n_estimators": 2, "hidden_layer_sizes": [8], "max_iter": 15}},
+    "initial": 8,
+    "batch": 6,
+    "budget": 20,
+    "out": "out",
+}
+
+
+def write_spec(folder: Path, **changes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "learn.yaml"
+    path.write_text(yaml.safe_dump({**BASE, **changes}))
+    return path
+
+
+def records(out: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(out.glob("round-???.json"))]
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("learn")
+    index = tmp_path_factory.mktemp("index")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VLAB_CATALOG__INDEX_DIR", str(index))
+        mp.setenv("VLAB_CAMPAIGN__PERFORMANCE_REPORT", "false")
+        lines: list[str] = []
+        summary = run_learning(write_spec(folder), synchronous=True, echo=lines.append)
+        again: list[str] = []
+        rerun = run_learning(write_spec(folder), synchronous=True, echo=again.append)
+    return folder / "out", summary, lines, rerun, again
+
+
+def test_rounds_grow_the_labels_to_the_budget(loop):
+    out, summary, lines, _, _ = loop
+    assert summary["n_labels"] == [8, 14, 20]
+    assert summary["stopped"] == "label budget reached (20)"
+    rec = records(out)
+    chosen = [tuple(s) for r in rec for s in r["snapshots"]]
+    assert len(chosen) == len(set(chosen)) == 20  # never the same snapshot twice
+    assert rec[0]["spread_G0"] is None and rec[0]["strategy"] == "random"
+    assert rec[1]["strategy"] == "uncertainty" and len(rec[1]["spread_G0"]) == 6
+    assert [r["computed"] for r in rec] == [8, 6, 6]
+    for r in rec:
+        assert {"predict_s", "select_s", "label_s", "retrain_s"} <= set(r["timings_s"])
+        assert {"r2", "mae_G0", "r2_0_3G0", "peak_surrogate_G0"} <= set(r["validation"])
+    assert sum("round" in line and "validation R²" in line for line in lines) == 3
+
+
+def test_labels_are_the_reference_of_the_chosen_snapshots(loop):
+    from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.conductance.transport import SBandTightBinding
+
+    out, *_ = loop
+    r = records(out)[1]
+    items = {
+        (it["trace"], it["snapshot"]): it["structure"]
+        for it in snapshot_items(catalog.open("au-sband-small"))
+    }
+    calc = SBandTightBinding(eta=2.0e-6)
+    for (_, trace, snap), g in list(zip(r["snapshots"], r["labels_G0"], strict=True))[:3]:
+        assert g == pytest.approx(calc.conductance(items[(trace, snap)]), rel=1e-9)
+
+
+def test_rerun_after_the_end_computes_nothing(loop):
+    _, summary, _, rerun, again = loop
+    assert rerun["n_labels"] == summary["n_labels"]
+    assert not any("round" in line and "labels (+" in line for line in again)
+
+
+def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, monkeypatch):
+    """With the shipped store's own calculator, every label is copied from it."""
+    spec = parse_learning(
+        {**BASE, "reference": {"fidelity": "sband"}, "budget": 8, "out": str(tmp_path / "o")}
+    )
+    summary = run_learning(spec, synchronous=True, echo=None)
+    (rec,) = records(tmp_path / "o")
+    assert (rec["computed"], rec["copied"]) == (0, 8)
+    shipped = catalog.open("au-sband-small")
+    table = {
+        (int(t), int(s)): float(g)
+        for t, s, g in zip(
+            shipped["trace"].values, shipped["snapshot"].values, shipped["conductance"].values
+        )
+    }
+    for (_, t, s), g in zip(rec["snapshots"], rec["labels_G0"], strict=True):
+        assert g == pytest.approx(table[(t, s)], rel=1e-6)
+    assert summary["rounds"] == 1
+
+
+def test_loop_on_a_dask_cluster(tmp_path, dask_client):
+    spec = parse_learning({**BASE, "budget": 14, "out": str(tmp_path / "o")})
+    lines: list[str] = []
+    summary = run_learning(spec, scheduler=dask_client.scheduler.address, echo=lines.append)
+    assert summary["n_labels"] == [8, 14]
+    assert lines[0].startswith("Dask dashboard: http")
+
+
+def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
+    """A real SIGKILL of ``vlab conductance learn`` after round 0; the rerun goes on from
+    there: finished rounds untouched, a label store's done items not computed again."""
+    spec = write_spec(tmp_path, budget=26)
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "VLAB_CAMPAIGN__PERFORMANCE_REPORT": "false",
+    }
+    cmd = [sys.executable, "-m", "vlab.cli", "conductance", "learn", str(spec), "--synchronous"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while not (out / "round-000.json").is_file() and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read().decode()
+        time.sleep(0.05)
+    time.sleep(0.3)  # somewhere in round 1
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.read_bytes() for p in out.glob("round-*.json")}
+    done_before = {}
+    for store in out.glob("round-*/*.zarr"):
+        status = catalog.read_ledger(store, ("status",))["status"]
+        done_before[store.parent.name] = int((status == catalog.Status.DONE).sum())
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rec = records(out)
+    assert [r["n_labels"] for r in rec] == [8, 14, 20, 26]
+    for name, data in before.items():  # complete rounds (and chosen batches) are kept
+        assert (out / name).read_bytes() == data
+    for r in rec:
+        if f"round-{r['round']:03d}.json" in before:
+            continue
+        chosen = len(r["snapshots"])
+        assert r["computed"] + done_before.get(f"round-{r['round']:03d}", 0) == chosen
+        assert r["copied"] == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"batch": 0}, "'batch' must be an integer >= 1. Got 0."),
+        ({"strategy": "greedy"}, "'strategy' must be one of ('uncertainty', 'random')"),
+        ({"pool": []}, "'pool' must be a catalog name or a list of them"),
+        ({"colour": 1}, "unknown key(s) ['colour']"),
+        ({"stop": {"r2": 0.1}}, "'stop' must be a mapping with keys"),
+        ({"stop": {"patience": 0}}, "'patience' must be an integer >= 1"),
+        ({"model": {"params": {"n_layers": 3}}}, "'model': Unknown ConductanceSurrogate"),
+        ({"reference": {"fidelity": "dft"}}, "'reference': conductance-reference: 'fidelity'"),
+        ({"reference": {"energy": 1}}, "'reference' has the keys"),
+        ({"validation": ["au-sband-small"]}, "'validation' must not share stores with 'pool'"),
+        ({"explore": 1.5}, "'explore' must be a number from 0 to 1. Got 1.5."),
+        ({"scan": 0}, "'scan' must be an integer >= 1. Got 0."),
+    ],
+)
+def test_bad_specs_name_the_key_in_one_line(tmp_path, change, message):
+    with pytest.raises(SpecError) as err:
+        load_learning(write_spec(tmp_path, **change))
+    text = str(err.value)
+    assert message in text and "\n" not in text and str(tmp_path / "learn.yaml") in text
+
+
+def test_missing_keys_and_files(tmp_path):
+    with pytest.raises(SpecError, match=r"missing key\(s\) \['budget'\]"):
+        parse_learning({k: v for k, v in BASE.items() if k != "budget"})
+    with pytest.raises(SpecError, match="no such learning spec file"):
+        load_learning(tmp_path / "nope.yaml")
+
+
+def test_select_batch_spreads_over_the_uncertain_candidates():
+    rng = np.random.default_rng(0)
+    std = rng.random(200)
+    fp = rng.normal(size=(200, 3))
+    fp[:20] = fp[0]  # twenty identical fingerprints
+    std[:20] += 1.0  # ... that are the most uncertain
+    pick = select_batch(std, fp, 10, candidates=4)
+    assert len(set(pick.tolist())) == 10
+    top = set(np.argsort(-std)[:40].tolist())
+    assert set(pick.tolist()) <= top
+    assert sum(p < 20 for p in pick) == 1  # one of the duplicates, not ten
+    assert select_batch(std, fp, 10, candidates=1).tolist() == np.argsort(-std)[:10].tolist()
+
+
+def test_explore_mixes_random_snapshots_into_the_batch(tmp_path):
+    spec = parse_learning(
+        {**BASE, "reference": {"fidelity": "sband"}, "budget": 14, "explore": 0.5, "scan": 100}
+        | {"out": str(tmp_path / "o")}
+    )
+    summary = run_learning(spec, synchronous=True, echo=None)
+    assert summary["n_labels"] == [8, 14]
+    assert len(records(tmp_path / "o")[1]["snapshots"]) == 6
+
+
+def test_example_spec_is_valid():
+    spec = load_learning(ROOT / "examples" / "au-spd-learn.yaml")
+    assert spec.pool and spec.validation and spec.strategy == "uncertainty"
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    from vlab.cli import main
+
+    assert main(["conductance", "learn", str(tmp_path / "none.yaml"), "--synchronous"]) == 2
+    err = capsys.readouterr().err
+    assert "no such learning spec file" in err and err.strip().count("\n") == 0
+    assert main(["conductance", "learn", str(write_spec(tmp_path, batch=-1))]) == 2
+    assert "'batch' must be an integer >= 1. Got -1." in capsys.readouterr().err

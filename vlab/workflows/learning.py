@@ -1,0 +1,651 @@
+"""Active learning of the conductance surrogate: the model chooses what the reference labels.
+
+``vlab conductance learn SPEC`` runs :func:`run_learning`. Each round:
+
+1. *predict*: the surrogate ensemble predicts every unlabelled snapshot of the pool (one or
+   more catalog stores of snapshots: break-junction MD stores, or stores of labelled
+   snapshots whose labels the loop does not read) with its spread;
+2. *select*: a batch of snapshots; ``uncertainty``: greedy farthest-point sampling in
+   descriptor space among the ``candidates x batch`` snapshots of largest ensemble spread
+   (out of ``scan`` unlabelled snapshots drawn at random, or all), starting from the most
+   uncertain one, so a batch does not spend its budget on near-duplicates; with ``explore``
+   > 0 that fraction of the batch is drawn at random instead; ``random``: a uniform draw (the
+   baseline). Round 0 is a random draw of ``initial`` snapshots for both;
+3. *label*: a ``conductance-reference`` campaign per pool store labels the batch on the
+   cluster (identical items already computed in any catalog store are copied, not computed);
+4. *retrain*: the surrogate is fitted again on all labels (warm start from the last round's
+   members), saved, and scored on the validation stores (never selected).
+
+Every round leaves ``round-NNN.selection.json`` (written before labelling), its label stores
+``round-NNN/*.zarr`` (registered in the catalog as ``NAME-rNNN-POOL``), the model
+``round-NNN.npz`` and ``round-NNN.json`` (selection, scores, labels, metrics and timings;
+written last, it marks the round complete). Running the same spec again continues after the
+last complete round: a selection on disk is reused, a label campaign resumes, nothing is
+computed twice. The loop stops at the label budget, after ``max_rounds`` rounds, or when the
+validation R² and histogram peak moved less than ``stop`` for ``patience`` rounds in a row.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlab.errors import InputError, SpecError
+
+__all__ = [
+    "LearningSpec",
+    "load_learning",
+    "parse_learning",
+    "run_learning",
+    "select_batch",
+    "validation_metrics",
+]
+
+_KEYS = {
+    "name",
+    "description",
+    "pool",
+    "snapshot_stride",
+    "validation",
+    "reference",
+    "model",
+    "strategy",
+    "initial",
+    "batch",
+    "budget",
+    "max_rounds",
+    "candidates",
+    "scan",
+    "explore",
+    "stop",
+    "seed",
+    "out",
+    "chunk_size",
+}
+_REQUIRED = {"name", "pool", "validation", "batch", "budget", "out"}
+_STRATEGIES = ("uncertainty", "random")
+_STOP_KEYS = {"r2_change", "peak_change", "patience"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class LearningSpec:
+    """An active-learning run, read from YAML by :func:`load_learning`."""
+
+    name: str
+    pool: tuple[str, ...]  # catalog names of stores of snapshots
+    validation: tuple[str, ...]  # catalog names or paths of reference stores
+    out: Path
+    batch: int
+    budget: int
+    initial: int
+    description: str = ""
+    snapshot_stride: int = 1
+    reference: Mapping[str, Any] = field(default_factory=lambda: {"fidelity": "spd"})
+    model: Mapping[str, Any] = field(default_factory=dict)
+    strategy: str = "uncertainty"
+    max_rounds: int = 1000
+    candidates: int = 4
+    scan: int | None = None  # unlabelled snapshots scored per round (a random subset); None: all
+    explore: float = 0.0  # fraction of each uncertainty batch drawn at random
+    stop: Mapping[str, float] | None = None
+    seed: int = 0
+    chunk_size: int = 25
+
+
+def _err(source: str, message: str) -> SpecError:
+    return SpecError(f"{source}: {message}")
+
+
+def _int(data: Mapping, key: str, source: str, default: int, low: int = 1) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _err(source, f"{key!r} must be an integer >= {low}. Got {value!r}.")
+    return value
+
+
+def _names(data: Mapping, key: str, source: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise _err(source, f"{key!r} must be a catalog name or a list of them. Got {value!r}.")
+    return tuple(value)
+
+
+def _stop(data: Mapping, source: str) -> dict[str, float] | None:
+    value = data.get("stop")
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) - _STOP_KEYS:
+        raise _err(
+            source, f"'stop' must be a mapping with keys {sorted(_STOP_KEYS)}. Got {value!r}."
+        )
+    out = {"r2_change": 0.005, "peak_change": 0.02, "patience": 2, **value}
+    for key in ("r2_change", "peak_change"):
+        if isinstance(out[key], bool) or not isinstance(out[key], int | float) or out[key] < 0:
+            raise _err(source, f"'stop.{key}' must be a number >= 0. Got {out[key]!r}.")
+    _int(out, "patience", f"{source}: stop", 1)
+    return out
+
+
+def _fraction(data: Mapping, key: str, source: str) -> float:
+    value = data.get(key, 0.0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _err(source, f"{key!r} must be a number from 0 to 1. Got {value!r}.")
+    return float(value)
+
+
+def _mapping(data: Mapping, key: str, source: str, default: dict) -> dict:
+    value = data.get(key, default)
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise _err(source, f"{key!r} must be a mapping of names. Got {value!r}.")
+    return dict(value)
+
+
+def parse_learning(data: Any, *, source: str = "learning spec", base: Path | None = None):
+    """Validate a mapping (a parsed YAML file) into a :class:`LearningSpec`.
+
+    Raises
+    ------
+    SpecError
+        One line naming the file and the bad key.
+    """
+    if not isinstance(data, Mapping):
+        raise _err(source, f"a learning spec is a mapping of keys. Got {type(data).__name__}.")
+    unknown, missing = sorted(set(data) - _KEYS), sorted(_REQUIRED - set(data))
+    if unknown or missing:
+        what = f"unknown key(s) {unknown}" if unknown else f"missing key(s) {missing}"
+        raise _err(source, f"{what}; a learning spec has the keys {sorted(_KEYS)}.")
+    for key in ("name", "description", "out"):
+        if key in data and (not isinstance(data[key], str) or not data[key]):
+            raise _err(source, f"{key!r} must be non-empty text. Got {data[key]!r}.")
+    strategy = data.get("strategy", "uncertainty")
+    if strategy not in _STRATEGIES:
+        raise _err(source, f"'strategy' must be one of {_STRATEGIES}. Got {strategy!r}.")
+    batch = _int(data, "batch", source, 1)
+    model = _mapping(data, "model", source, {})
+    _check_model(model, source)
+    reference = _mapping(data, "reference", source, {"fidelity": "spd"})
+    _check_reference(reference, source)
+    pool, validation = _names(data, "pool", source), _names(data, "validation", source)
+    shared = sorted(set(pool) & set(validation))
+    if shared:
+        raise _err(
+            source,
+            f"'validation' must not share stores with 'pool' (its snapshots are never "
+            f"chosen). Got {shared} in both.",
+        )
+    base = base or Path.cwd()
+    return LearningSpec(
+        name=data["name"],
+        description=data.get("description", ""),
+        pool=pool,
+        validation=validation,
+        out=(base / Path(data["out"]).expanduser()).resolve(),
+        batch=batch,
+        budget=_int(data, "budget", source, 1),
+        initial=_int(data, "initial", source, batch),
+        snapshot_stride=_int(data, "snapshot_stride", source, 1),
+        reference=reference,
+        model=model,
+        strategy=strategy,
+        max_rounds=_int(data, "max_rounds", source, 1000),
+        candidates=_int(data, "candidates", source, 4),
+        scan=None if data.get("scan") is None else _int(data, "scan", source, 1),
+        explore=_fraction(data, "explore", source),
+        stop=_stop(data, source),
+        seed=_int(data, "seed", source, 0, low=0),
+        chunk_size=_int(data, "chunk_size", source, 25),
+    )
+
+
+def _check_model(model: Mapping, source: str) -> None:
+    if set(model) - {"preset", "params"}:
+        raise _err(source, f"'model' has the keys ['params', 'preset']. Got {sorted(model)}.")
+    if not isinstance(model.get("params", {}), Mapping):
+        raise _err(
+            source,
+            "'model.params' must be a mapping of ConductanceSurrogate parameters by name. "
+            f"Got {model['params']!r}.",
+        )
+    try:
+        _estimator(model, 0)
+    except InputError as err:
+        raise _err(source, f"'model': {err}") from None
+
+
+def _check_reference(reference: Mapping, source: str) -> None:
+    from vlab.campaign import get_kind
+
+    bad = set(reference) - {"fidelity", "calculator"}
+    if bad:
+        raise _err(
+            source, f"'reference' has the keys ['calculator', 'fidelity']. Got {sorted(bad)}."
+        )
+    try:
+        get_kind("conductance-reference").check_params(dict(reference))
+    except SpecError as err:
+        raise _err(source, f"'reference': {err}") from None
+
+
+def load_learning(path: str | os.PathLike) -> LearningSpec:
+    """Read and validate a learning spec (YAML); paths are relative to its folder."""
+    from vlab._yaml import load_yaml_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise _err(str(path), "no such learning spec file.")
+    data = load_yaml_file(path, error=SpecError, what="learning spec")
+    return parse_learning(data, source=str(path), base=path.resolve().parent)
+
+
+def _estimator(model: Mapping, seed: int):
+    from vlab.conductance import ConductanceSurrogate
+
+    params = {"random_state": seed, **dict(model.get("params") or {}), "warm_start": True}
+    return ConductanceSurrogate.from_preset(model.get("preset", "default"), **params)
+
+
+# ------------------------------------------------------------------------ the data
+@dataclass
+class _Pool:
+    """Every snapshot of the pool stores: keys, structures, descriptors, fingerprints."""
+
+    keys: list[tuple[str, int, int]]  # (pool store, trace, snapshot)
+    temperature: np.ndarray
+    descriptors: list
+    fingerprints: np.ndarray
+
+
+def _fingerprint(desc) -> np.ndarray:
+    """Mean and spread of the window atoms' descriptors (a fixed-length vector)."""
+    f = desc.features[desc.window]
+    return np.concatenate([f.mean(axis=0), f.std(axis=0)])
+
+
+def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
+    from vlab import catalog
+    from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.conductance.descriptors import compute_descriptors
+
+    cache = {} if cache is None else cache
+    keys, temps, descs = [], [], []
+    for name in spec.pool:
+        ck = ("pool", name, spec.snapshot_stride, settings)
+        if ck not in cache:
+            ds = catalog.select(catalog.open(name), status="done")
+            items = snapshot_items(ds, stride=spec.snapshot_stride)
+            cache[ck] = (
+                [(name, it["trace"], it["snapshot"]) for it in items],
+                [it["temperature"] for it in items],
+                compute_descriptors([it["structure"] for it in items], settings),
+            )
+        k, t, d = cache[ck]
+        keys += k
+        temps += t
+        descs += d
+    fp = np.stack([_fingerprint(d) for d in descs])
+    fp = (fp - fp.mean(axis=0)) / np.where(fp.std(axis=0) > 0, fp.std(axis=0), 1.0)
+    return _Pool(keys=keys, temperature=np.array(temps), descriptors=descs, fingerprints=fp)
+
+
+def _load_validation(names, settings, cache: dict | None) -> dict[str, Any]:
+    from vlab import catalog
+    from vlab.conductance.descriptors import compute_descriptors
+    from vlab.workflows.conductance import labelled_structures
+
+    cache = {} if cache is None else cache
+    descs, ys, temps = [], [], []
+    for name in names:
+        ck = ("validation", name, settings)
+        if ck not in cache:
+            structures, y, _, _ = labelled_structures(name)
+            path = Path(name) if Path(name).exists() else catalog.get_entry(name).location
+            ds = catalog.select(catalog.open_store(path), status="done")
+            temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
+            temp = np.full(len(y), np.nan) if temp is None else temp
+            cache[ck] = (compute_descriptors(structures, settings), y, temp)
+        d, y, t = cache[ck]
+        descs += d
+        ys.append(y)
+        temps.append(t)
+    return {"descriptors": descs, "y": np.concatenate(ys), "temperature": np.concatenate(temps)}
+
+
+# ------------------------------------------------------------------------ selection
+def select_batch(
+    std: np.ndarray,
+    fingerprints: np.ndarray,
+    n: int,
+    *,
+    candidates: int = 4,
+) -> np.ndarray:
+    """Indices of ``n`` rows: farthest-point sampling among the most uncertain ones.
+
+    Takes the ``candidates * n`` rows of largest ``std``, starts from the most uncertain and
+    adds, one at a time, the candidate farthest (Euclidean, in ``fingerprints``) from those
+    already chosen.
+
+    Examples
+    --------
+    >>> std = np.array([0.9, 0.8, 0.1, 0.7])
+    >>> fp = np.array([[0.0], [0.01], [5.0], [3.0]])
+    >>> select_batch(std, fp, 2, candidates=1).tolist()
+    [0, 1]
+    >>> select_batch(std, fp, 2, candidates=2).tolist()  # all four are candidates
+    [0, 2]
+    """
+    n = min(n, len(std))
+    if n <= 0:
+        return np.array([], dtype=int)
+    top = np.argsort(-std, kind="stable")[: max(n, candidates * n)]
+    chosen = [0]
+    dist = np.linalg.norm(fingerprints[top] - fingerprints[top[0]], axis=1)
+    dist[0] = -np.inf
+    for _ in range(n - 1):
+        k = int(np.argmax(dist))
+        chosen.append(k)
+        dist = np.minimum(dist, np.linalg.norm(fingerprints[top] - fingerprints[top[k]], axis=1))
+        dist[chosen] = -np.inf
+    return top[chosen]
+
+
+# ------------------------------------------------------------------------ metrics
+def validation_metrics(
+    y: np.ndarray, pred: np.ndarray, temperature: np.ndarray | None = None
+) -> dict[str, Any]:
+    """R², MAE (all and on 0-3 G0 of the reference) and histogram peaks of both, G0.
+
+    Examples
+    --------
+    >>> y = np.linspace(0, 4, 50)
+    >>> m = validation_metrics(y, y + 0.1)
+    >>> m["mae_G0"], m["n_0_3G0"]
+    (0.1, 37)
+    """
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    from vlab.conductance import histogram_peak
+    from vlab.workflows.conductance import peak_or_none
+
+    low = (y >= 0) & (y <= 3)
+    out: dict[str, Any] = {
+        "n": int(y.size),
+        "r2": round(float(r2_score(y, pred)), 4),
+        "mae_G0": round(float(mean_absolute_error(y, pred)), 4),
+        "n_0_3G0": int(low.sum()),
+        "r2_0_3G0": round(float(r2_score(y[low], pred[low])), 4) if low.sum() > 1 else None,
+        "mae_0_3G0": round(float(mean_absolute_error(y[low], pred[low])), 4) if low.any() else None,
+        "peak_surrogate_G0": peak_or_none(pred, histogram_peak),
+        "peak_reference_G0": peak_or_none(y, histogram_peak),
+    }
+    if temperature is not None:
+        for temp in np.unique(temperature[np.isfinite(temperature)]):
+            rows = temperature == temp
+            out[f"peak_{temp:g}K_surrogate_G0"] = peak_or_none(pred[rows], histogram_peak)
+            out[f"peak_{temp:g}K_reference_G0"] = peak_or_none(y[rows], histogram_peak)
+    return out
+
+
+# ------------------------------------------------------------------------ state on disk
+def _write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON all or nothing (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _rounds_done(out: Path) -> list[dict]:
+    rounds = []
+    while (out / f"round-{len(rounds):03d}.json").is_file():
+        rounds.append(json.loads((out / f"round-{len(rounds):03d}.json").read_text()))
+    return rounds
+
+
+def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dict]:
+    """The batch of round ``k`` (read back if it was chosen before) and stage timings."""
+    path = spec.out / f"round-{k:03d}.selection.json"
+    if path.is_file():
+        return json.loads(path.read_text()), {"predict_s": 0.0, "select_s": 0.0}
+    free = np.array([i for i, key in enumerate(pool.keys) if key not in labelled])
+    n = min(spec.initial if k == 0 else spec.batch, spec.budget - len(labelled), free.size)
+    t0 = time.perf_counter()
+    std = mean = None
+    if model is None or spec.strategy == "random":
+        pick = rng.choice(free.size, size=n, replace=False)
+    else:
+        if spec.scan is not None and free.size > max(spec.scan, n):
+            free = np.sort(rng.choice(free, size=max(spec.scan, n), replace=False))
+        mean, std = _predict(model, [pool.descriptors[i] for i in free])
+    t1 = time.perf_counter()
+    if std is not None:
+        n_random = round(spec.explore * n)
+        pick = select_batch(std, pool.fingerprints[free], n - n_random, candidates=spec.candidates)
+        rest = np.setdiff1d(np.arange(free.size), pick)
+        pick = np.concatenate([pick, rng.choice(rest, size=n_random, replace=False)]).astype(int)
+    t2 = time.perf_counter()
+    chosen = free[pick]
+    selection = {
+        "round": k,
+        "strategy": "random" if model is None else spec.strategy,
+        "snapshots": [list(pool.keys[i]) for i in chosen],
+        "predicted_G0": None if mean is None else [round(float(v), 5) for v in mean[pick]],
+        "spread_G0": None if std is None else [round(float(v), 5) for v in std[pick]],
+        "pool_spread_median_G0": None if std is None else round(float(np.median(std)), 5),
+    }
+    _write_json(path, selection)
+    return selection, {"predict_s": round(t1 - t0, 3), "select_s": round(t2 - t1, 3)}
+
+
+def _predict(model, descriptors: list, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble mean and spread, ``size`` structures at a time (bounded memory)."""
+    parts = [
+        model.predict(descriptors[i : i + size], return_std=True)
+        for i in range(0, len(descriptors), size)
+    ]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def _label(spec, selection: dict, k: int, client) -> tuple[dict, list]:
+    """Run the label campaign(s) of a selection; ``{(store, trace, snapshot): G}``."""
+    from vlab import catalog
+    from vlab.campaign import parse_spec, run_campaign
+
+    labels, reports = {}, []
+    for name in dict.fromkeys(s[0] for s in selection["snapshots"]):
+        picks = [f"{t}:{s}" for p, t, s in selection["snapshots"] if p == name]
+        store = spec.out / f"round-{k:03d}" / f"{name}.zarr"
+        cspec = parse_spec(
+            {
+                "name": f"{spec.name}-r{k:03d}-{name}",
+                "kind": "conductance-reference",
+                "description": f"round {k} of {spec.name}: labels of the chosen snapshots",
+                "inputs": {"catalog": name},
+                "params": {
+                    **spec.reference,
+                    "snapshot_stride": spec.snapshot_stride,
+                    "snapshots": picks,
+                },
+                "store": str(store),
+                "chunk_size": spec.chunk_size,
+            },
+            source=f"{spec.name}: round {k} labels",
+        )
+        report = run_campaign(cspec, client=client, progress=False)
+        reports.append(report)
+        ds = catalog.select(catalog.open_store(store), status="done")
+        ds = ds[["trace", "snapshot", "conductance"]].load()
+        for t, s, g in zip(ds["trace"].values, ds["snapshot"].values, ds["conductance"].values):
+            labels[(name, int(t), int(s))] = float(g)
+    return labels, reports
+
+
+def _all_labels(spec, rounds: list[dict]) -> dict:
+    labels = {}
+    for r in rounds:
+        for (p, t, s), g in zip(r["snapshots"], r["labels_G0"], strict=True):
+            labels[(p, int(t), int(s))] = g
+    return labels
+
+
+def _should_stop(spec: LearningSpec, rounds: list[dict], n_pool: int) -> str | None:
+    n = rounds[-1]["n_labels"] if rounds else 0
+    if rounds and n >= min(spec.budget, n_pool):
+        return f"label budget reached ({n})"
+    if len(rounds) >= spec.max_rounds:
+        return f"max_rounds reached ({len(rounds)})"
+    stop = spec.stop
+    if stop is None or len(rounds) <= stop["patience"]:
+        return None
+    recent = [r["validation"] for r in rounds[-stop["patience"] - 1 :]]
+    r2 = [m["r2"] for m in recent]
+    peaks = [m["peak_surrogate_G0"] for m in recent]
+    steady_r2 = max(r2) - min(r2) <= stop["r2_change"]
+    steady_peak = None not in peaks and max(peaks) - min(peaks) <= stop["peak_change"]
+    if steady_r2 and steady_peak:
+        return f"validation R² and histogram peak steady for {stop['patience']} rounds"
+    return None
+
+
+def _round_line(spec: LearningSpec, r: dict) -> str:
+    v, t = r["validation"], r["timings_s"]
+    return (
+        f"{spec.name} round {r['round']}: {r['n_labels']} labels (+{len(r['snapshots'])}, "
+        f"computed {r['computed']}, copied {r['copied']}); validation R² {v['r2']:.3f}, "
+        f"MAE {v['mae_G0']:.3f} G0, peak {v['peak_surrogate_G0']} vs {v['peak_reference_G0']} "
+        f"G0; predict {t['predict_s']:.1f} s, select {t['select_s']:.2f} s, "
+        f"label {t['label_s']:.1f} s, retrain {t['retrain_s']:.1f} s"
+    )
+
+
+# ------------------------------------------------------------------------ the loop
+def run_learning(
+    spec: LearningSpec | str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    synchronous: bool = False,
+    echo: Callable[[str], None] | None = print,
+    cache: dict | None = None,
+) -> dict[str, Any]:
+    """Run (or continue) the active-learning loop of ``spec`` (see the module docstring).
+
+    Parameters
+    ----------
+    spec : LearningSpec or path
+        The spec, or the path of its YAML file.
+    workers, scheduler, synchronous
+        Where the label campaigns run (as for ``vlab run``); ``synchronous``: in this process.
+    echo : callable or None
+        Receives the dashboard link and one progress line per round.
+    cache : dict, optional
+        Descriptors of the pool and validation stores, kept across calls (benchmarks).
+
+    Returns
+    -------
+    dict
+        The summary (also ``OUT/summary.json``): the rounds' label counts, metrics and
+        timings, why the loop stopped, and the final model file.
+    """
+    import contextlib
+
+    from vlab.campaign import connect
+    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance.descriptors import DescriptorSettings
+
+    spec = spec if isinstance(spec, LearningSpec) else load_learning(spec)
+    echo = echo or (lambda line: None)
+    spec.out.mkdir(parents=True, exist_ok=True)
+    settings = _estimator(spec.model, spec.seed).descriptor_settings or DescriptorSettings()
+    pool = _load_pool(spec, settings, cache)
+    val = _load_validation(spec.validation, settings, cache)
+    rounds = _rounds_done(spec.out)
+    model = None
+    if rounds:
+        model = ConductanceSurrogate.load(spec.out / f"round-{len(rounds) - 1:03d}.npz")
+        model.set_params(warm_start=True)
+    with contextlib.ExitStack() as stack:
+        client = None
+        if not synchronous:
+            client = stack.enter_context(connect(workers=workers, scheduler=scheduler))
+            echo(f"Dask dashboard: {client.dashboard_link}")
+        reason = _should_stop(spec, rounds, len(pool.keys))
+        while reason is None:
+            k = len(rounds)
+            rng = np.random.default_rng([spec.seed, k])
+            labelled = set(_all_labels(spec, rounds))
+            selection, timings = _selection(spec, pool, model, labelled, k, rng)
+            t0 = time.perf_counter()
+            new, reports = _label(spec, selection, k, client)
+            timings["label_s"] = round(time.perf_counter() - t0, 3)
+            rounds.append(None)  # placeholder while the model trains
+            model, record = _retrain(spec, pool, val, rounds[:-1], selection, new, model, k)
+            record.update(
+                computed=sum(r.computed for r in reports),
+                copied=sum(r.copied for r in reports),
+                timings_s={**timings, "retrain_s": record.pop("retrain_s")},
+            )
+            _write_json(spec.out / f"round-{k:03d}.json", record)
+            rounds[-1] = record
+            echo(_round_line(spec, record))
+            reason = _should_stop(spec, rounds, len(pool.keys))
+    summary = _summary(spec, rounds, reason)
+    _write_json(spec.out / "summary.json", summary)
+    echo(f"{spec.name}: stopped: {reason}; model {summary['model']}")
+    return summary
+
+
+def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: int):
+    keys = [tuple(s) for s in selection["snapshots"]]
+    missing = [key for key in keys if key not in new]
+    if missing:
+        raise InputError(
+            f"{spec.name}: round {k}: the reference gave no label for {len(missing)} chosen "
+            f"snapshot(s), e.g. {missing[0]} (failed items: see the round's label store)."
+        )
+    labels = {**_all_labels(spec, done), **{key: new[key] for key in keys}}
+    index = {key: i for i, key in enumerate(pool.keys)}
+    rows = [index[key] for key in labels]
+    t0 = time.perf_counter()
+    if model is None:
+        model = _estimator(spec.model, spec.seed)
+    model.fit([pool.descriptors[i] for i in rows], np.array(list(labels.values())))
+    retrain = time.perf_counter() - t0
+    path = model.save(spec.out / f"round-{k:03d}.npz")
+    pred = _predict(model, val["descriptors"])[0]
+    record = {
+        "round": k,
+        "strategy": selection["strategy"],
+        "n_labels": len(labels),
+        "snapshots": selection["snapshots"],
+        "spread_G0": selection["spread_G0"],
+        "labels_G0": [new[key] for key in keys],
+        "validation": validation_metrics(val["y"], pred, val["temperature"]),
+        "model": str(path),
+        "retrain_s": round(retrain, 3),
+    }
+    return model, record
+
+
+def _summary(spec: LearningSpec, rounds: list[dict], reason: str | None) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "strategy": spec.strategy,
+        "pool": list(spec.pool),
+        "validation": list(spec.validation),
+        "stopped": reason,
+        "rounds": len(rounds),
+        "n_labels": [r["n_labels"] for r in rounds],
+        "r2": [r["validation"]["r2"] for r in rounds],
+        "mae_G0": [r["validation"]["mae_G0"] for r in rounds],
+        "timings_s": [r["timings_s"] for r in rounds],
+        "final": rounds[-1]["validation"] if rounds else None,
+        "model": rounds[-1]["model"] if rounds else None,
+    }
