@@ -2,7 +2,8 @@
 
 Estimators of a 2-D numeric ``X`` run all of scikit-learn's generic checks
 (``parametrize_with_checks``): :class:`~vlab.polymers.models.EnsembleRegressor` (with an MLP
-and with a ridge member) and :class:`~vlab.polymers.models.ForestRegressorStd`.
+and with a ridge member), :class:`~vlab.polymers.models.ForestRegressorStd` and
+:class:`~vlab.polymers.transfer.Sim2RealRegressor` (learners without a pretrained network).
 
 Checks expected to fail, with the reason:
 
@@ -35,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from vlab.polymers.design import MorganRidgeModels
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
+from vlab.polymers.transfer import Sim2RealRegressor
 from vlab.polymers.models import (
     EnsembleRegressor,
     ForestRegressorStd,
@@ -59,6 +61,8 @@ TABULAR = [
     ),
     EnsembleRegressor(Ridge(), n_estimators=2, random_state=0),
     ForestRegressorStd(n_estimators=2, random_state=0),
+    Sim2RealRegressor(learner="scratch", n_boot=2, random_state=0),
+    Sim2RealRegressor(learner="forest", random_state=0),
 ]
 
 
