@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, write_result
-from polymers import SOURCE_TASKS, _cp, _pi1070, _tg
+from polymers import _cp, _pi1070, _tg
 
 from vlab.polymers import load_experimental_tc
 from vlab.polymers.transfer import (
@@ -197,9 +197,7 @@ def tg_intervals(tg, seed):
         tg_coverage_68=fam["coverage_68"],
         tg_coverage_95=fam["coverage_95"],
         tg_spearman_error_sigma_family=fam["spearman_error_sigma"],
-        tg_spearman_error_sigma_random=out["tg_random_split"]["calibrated"][
-            "spearman_error_sigma"
-        ],
+        tg_spearman_error_sigma_random=out["tg_random_split"]["calibrated"]["spearman_error_sigma"],
     )
     return out
 
@@ -293,12 +291,15 @@ def _rows(d):
     ]  # fmt: skip
     for ref in ("scratch", "mean"):
         lo, hi = d[f"sim2real_loo_ratio_best_{ref}_90"]
-        rows.append((f"ratio best/{ref}", f"{d[f'sim2real_loo_ratio_best_{ref}']:.3f} [{lo:.3f}, {hi:.3f}]"))
+        ratio = d[f"sim2real_loo_ratio_best_{ref}"]
+        rows.append((f"ratio best/{ref}", f"{ratio:.3f} [{lo:.3f}, {hi:.3f}]"))
     rows.append(("scaling exponent (LOO)", f"{d['sim2real_scaling']['loo']['exponent']:.3f}"))
-    rows.append(("λ coverage 68/95 (family)", f"{d['lambda_coverage_68']:.2f} / {d['lambda_coverage_95']:.2f}"))
+    cov = f"{d['lambda_coverage_68']:.2f} / {d['lambda_coverage_95']:.2f}"
+    rows.append(("λ coverage 68/95 (family)", cov))
     if "tg_coverage_68" in d:
         rows.append(("Tg family MAE (K)", f"{d['tg_family_split_mae_K']:.1f}"))
-        rows.append(("Tg coverage 68/95 (family)", f"{d['tg_coverage_68']:.2f} / {d['tg_coverage_95']:.2f}"))
+        cov = f"{d['tg_coverage_68']:.2f} / {d['tg_coverage_95']:.2f}"
+        rows.append(("Tg coverage 68/95 (family)", cov))
     return rows
 
 

@@ -36,13 +36,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from vlab.polymers.design import MorganRidgeModels
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
-from vlab.polymers.transfer import Sim2RealRegressor
 from vlab.polymers.models import (
     EnsembleRegressor,
     ForestRegressorStd,
     PolymerPropertyModel,
     default_mlp,
 )
+from vlab.polymers.transfer import Sim2RealRegressor
 
 _SAMPLE_WEIGHT = (
     "a bootstrapped random forest: a sample weight is not equivalent to repeating or removing "

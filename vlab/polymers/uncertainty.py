@@ -153,8 +153,7 @@ class IntervalCalibrator:
         """Lower and upper ends of the calibrated ``level`` interval."""
         if level not in self.z:
             raise InputError(
-                f"The 'level' must be one of the calibrated levels {sorted(self.z)}. "
-                f"Got {level!r}."
+                f"The 'level' must be one of the calibrated levels {sorted(self.z)}. Got {level!r}."
             )
         half = self.z[level] * self.sigma(std, distance)
         return np.asarray(mean) - half, np.asarray(mean) + half
@@ -170,5 +169,5 @@ def interval_report(y, mean, sigma, *, z68: float = 1.0, z95: float = 1.959964) 
         "coverage_68": coverage(y, mean, sigma, z68),
         "coverage_95": coverage(y, mean, sigma, z95),
         "spearman_error_sigma": float(rho),
-        "n": int(len(y)),
+        "n": len(y),
     }

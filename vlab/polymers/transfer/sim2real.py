@@ -187,7 +187,11 @@ class Sim2RealRegressor(RegressorMixin, BaseEstimator):
     def _head(self, alpha=None):
         if self.learner == "forest":
             return RandomForestRegressor(
-                n_estimators=50, min_samples_leaf=2, oob_score=True, random_state=0
+                n_estimators=50,
+                min_samples_leaf=2,
+                max_features="sqrt",
+                oob_score=True,
+                random_state=0,
             )
         ridge = RidgeCV(alphas=ALPHAS) if alpha is None else Ridge(alpha=alpha)
         return make_pipeline(VarianceThreshold(), StandardScaler(), ridge)

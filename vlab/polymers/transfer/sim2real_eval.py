@@ -162,9 +162,7 @@ def nested_compare(
     chosen, chosen_scratch = [], []
     for f, te in enumerate(splits):
         tr = np.setdiff1d(np.arange(len(y)), te)
-        outer = {
-            v: _fit_predict(v, nets, A, y, tr, te, n_extra, options, seed) for v in variants
-        }
+        outer = {v: _fit_predict(v, nets, A, y, tr, te, n_extra, options, seed) for v in variants}
         inner = _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, inner_folds, rng)
         best = min(variants, key=inner.get)
         best_scratch = min(SCRATCH_VARIANTS, key=inner.get)
@@ -201,8 +199,7 @@ def _check_variants(variants, nets):
     need = {SIM2REAL_VARIANTS[v][0] for v in variants} - {None}
     if need - set(nets):
         raise InputError(
-            f"The variants need the pretrained networks {sorted(need)}; 'nets' has "
-            f"{sorted(nets)}."
+            f"The variants need the pretrained networks {sorted(need)}; 'nets' has {sorted(nets)}."
         )
     return variants
 
