@@ -75,6 +75,18 @@ NET_TG = PretrainOptions(hidden=(256, 64), n_members=3, epochs=30, patience=6)
 SLOW = ("md_finetune",)
 
 
+def _stage(folder: Path, key: str, compute):
+    """Result of ``compute()`` pickled in the cache folder (benchmark-internal reruns)."""
+    import pickle
+
+    path = folder / f"sim2real-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    value = compute()
+    path.write_bytes(pickle.dumps(value))
+    return value
+
+
 def _data(folder: Path):
     pi, tg, cp = _pi1070(folder), _tg(folder), _cp(folder)
     keep = np.isfinite(pi["F"]).all(axis=0) & (np.nanstd(pi["F"], axis=0) > 0)
@@ -238,15 +250,24 @@ def main(argv=None) -> None:
     pi, tg, cp, ex = _data(args.cache)
     n = len(ex["y"])
     print(f"features: {time.perf_counter() - start:.0f} s ({n} measured)", flush=True)
-    nets = pretrain_nets(pi, tg, cp, np.random.default_rng(0))
+    key = f"{_file_hash()}{NET}{NET_MT}{len(pi['y'])}{len(tg['y'])}{len(cp['y'])}"
+    nets = _stage(
+        args.cache, "nets" + key, lambda: pretrain_nets(pi, tg, cp, np.random.default_rng(0))
+    )
     print(f"pretraining: {time.perf_counter() - start:.0f} s", flush=True)
     fast = tuple(v for v in SIM2REAL_VARIANTS if v not in SLOW)
     rng = np.random.default_rng(1)
     loo = outer_splits(n)
     kfold = outer_splits(n, kind="kfold", n_repeats=2 if args.quick else 5, rng=rng)
-    res_loo = compare(ex, nets, loo, tuple(SIM2REAL_VARIANTS), seed=2)
+    res_loo = _stage(
+        args.cache,
+        f"loo{key}{args.quick}",
+        lambda: compare(ex, nets, loo, tuple(SIM2REAL_VARIANTS), seed=2),
+    )
     print(f"LOO: {time.perf_counter() - start:.0f} s", flush=True)
-    res_kf = compare(ex, nets, kfold, fast, seed=3)
+    res_kf = _stage(
+        args.cache, f"kf{key}{args.quick}", lambda: compare(ex, nets, kfold, fast, seed=3)
+    )
     groups = butina_clusters(list(ex["smiles"]), cutoff=0.7)
     fam_splits = [np.flatnonzero(np.isin(groups, g)) for g in _group_folds(groups, 5, rng)]
     res_fam = compare(ex, nets, fam_splits, fast, seed=4)

@@ -35,7 +35,7 @@ __all__ = [
     "nearest_similarity",
 ]
 
-_GRID = np.geomspace(0.05, 20, 60)
+_GRID = np.geomspace(0.05, 100, 80)
 
 
 def fingerprints(smiles: Sequence[str], *, radius: int = 2, n_bits: int = 2048) -> list:
