@@ -13,8 +13,8 @@ same without MD λ. The variants of :data:`~vlab.polymers.transfer.SIM2REAL_VARI
 compared on identical outer folds of the measured table (leave-one-out, and 5 x 5-fold);
 in each outer training set 5 inner folds choose the reported ``best`` variant and the
 strongest learner without a network (``scratch``), so the outer folds are used once.
-``md_finetune`` is too slow to refit in every inner fold: it is reported on the
-leave-one-out folds but is not a selection candidate.
+``md_finetune`` is slow to refit in every inner fold: it is a candidate on the
+leave-one-out folds only (left out of the 5 x 5-fold and family folds).
 
 Scaling: the network family ``md`` is pretrained on nested random subsets of PI1070
 (sizes 50 ... all, two subsets per size below all) and the md variant chosen most often on
@@ -187,7 +187,7 @@ def tg_intervals(tg, seed):
     for split, labels in (("random", np.arange(len(y))), ("family", groups)):
         tr, cal, te = group_split(labels, [0.7, 0.15, 0.15], rng=rng)
         net = pretrain(X[tr], y[tr, None], options=NET_TG, rng=rng)
-        preds = np.stack([m.predict(X)[:, 0] for m in net.members])
+        preds = net.member_predictions(X)[:, :, 0]
         mean, std = preds.mean(axis=0), preds.std(axis=0)
         train_fps = [fps[i] for i in tr]
         d = 1 - nearest_similarity(train_fps, [fps[i] for i in np.concatenate([cal, te])])
