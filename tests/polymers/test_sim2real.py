@@ -129,3 +129,13 @@ def test_paired_ratio_interval_and_power_law():
     assert all(lo <= hi for lo, hi in zip(fit["band_low"], fit["band_high"]))
     with pytest.raises(InputError, match="power_law_fit needs errors of shape"):
         power_law_fit(sizes, errs[:2], rng=rng)
+
+
+def test_member_predictions_are_in_original_units(sim):
+    net, X, _, _ = sim
+    members = net.member_predictions(X)
+    assert members.shape == (2, len(X), 1)
+    assert np.all(members > 0)  # λ-like task learned as a logarithm, returned in units
+    np.testing.assert_allclose(
+        np.log(members).mean(axis=0), np.log(net.predict(X)), rtol=1e-10, atol=1e-12
+    )

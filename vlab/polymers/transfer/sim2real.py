@@ -97,7 +97,7 @@ class Sim2RealRegressor(RegressorMixin, BaseEstimator):
     options : PretrainOptions, optional
         Fine-tuning settings (``finetune``).
     random_state : int, optional
-        Seed of the bootstrap, forest and fine-tuning.
+        Seed of the bootstrap heads and of fine-tuning (the forest has a fixed seed).
 
     Examples
     --------
@@ -240,12 +240,12 @@ class Sim2RealRegressor(RegressorMixin, BaseEstimator):
         else:
             Z = self._design(X)
             mean = Z[:, 0].copy() if self.learner == "as_is" else self.head_.predict(Z)
-            spread = self._spread(Z, mean)
+            spread = self._spread(Z)
         if not return_std:
             return mean
         return mean, np.sqrt(spread**2 + self.sigma_residual_**2)
 
-    def _spread(self, Z, mean):
+    def _spread(self, Z):
         if self.learner == "forest":
             est = self.head_.estimators_
             return np.std([t.predict(Z) for t in est], axis=0)
