@@ -2,7 +2,8 @@
 
 Estimators of a 2-D numeric ``X`` run all of scikit-learn's generic checks
 (``parametrize_with_checks``): :class:`~vlab.polymers.models.EnsembleRegressor` (with an MLP
-and with a ridge member) and :class:`~vlab.polymers.models.ForestRegressorStd`.
+and with a ridge member), :class:`~vlab.polymers.models.ForestRegressorStd` and
+:class:`~vlab.polymers.transfer.Sim2RealRegressor` (learners without a pretrained network).
 
 Checks expected to fail, with the reason:
 
@@ -41,6 +42,7 @@ from vlab.polymers.models import (
     PolymerPropertyModel,
     default_mlp,
 )
+from vlab.polymers.transfer import Sim2RealRegressor
 
 _SAMPLE_WEIGHT = (
     "a bootstrapped random forest: a sample weight is not equivalent to repeating or removing "
@@ -59,6 +61,8 @@ TABULAR = [
     ),
     EnsembleRegressor(Ridge(), n_estimators=2, random_state=0),
     ForestRegressorStd(n_estimators=2, random_state=0),
+    Sim2RealRegressor(learner="scratch", n_boot=2, random_state=0),
+    Sim2RealRegressor(learner="forest", random_state=0),
 ]
 
 

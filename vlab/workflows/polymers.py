@@ -26,6 +26,7 @@ __all__ = [
     "TRANSFER_SOURCE_TASKS",
     "design_library",
     "parse_variants",
+    "plot_sim2real_scaling",
     "transfer_inputs",
     "transfer_report",
 ]
@@ -417,3 +418,52 @@ def transfer_report(
     )
     (out / "transfer.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
     return report
+
+
+def plot_sim2real_scaling(sizes, fits: dict[str, dict], path, *, unit: str = "W/(m K)") -> Path:
+    """PNG of error on measured values versus pretraining size, with power-law fits.
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Number of simulated polymers used in pretraining.
+    fits : dict of str to dict
+        Per evaluation (e.g. ``"loo"``, ``"kfold"``) the output of
+        :func:`~vlab.polymers.transfer.power_law_fit` (``mae``, ``a``, ``exponent``, band).
+    path : str or Path
+        PNG file to write.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not fits:
+        raise InputError("plot_sim2real_scaling needs at least one fit. Got none.")
+    n = np.asarray(sizes, dtype=float)
+    fig, ax = plt.subplots(figsize=(5.5, 4.2))
+    for (name, fit), color in zip(fits.items(), ("C0", "C1", "C2", "C3")):
+        ax.fill_between(n, fit["band_low"], fit["band_high"], color=color, alpha=0.2)
+        ax.plot(n, fit["a"] * n ** -fit["exponent"], color=color, lw=1)
+        label = (
+            f"{name}: b = {fit['exponent']:.3f} "
+            f"[{fit['exponent_low']:.3f}, {fit['exponent_high']:.3f}]"
+        )
+        ax.plot(n, fit["mae"], "o", color=color, label=label)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="simulated polymers in pretraining",
+        ylabel=f"MAE on measured values ({unit})",
+        title="Sim2Real scaling: MAE = a N^-b (90 % band)",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -34,6 +34,10 @@ Modules: :mod:`~vlab.polymers.transfer.features` (input features, source/pool sp
 Tg cross-validation), :mod:`~vlab.polymers.transfer.results` and
 :mod:`~vlab.polymers.transfer.plots`, :mod:`~vlab.polymers.transfer.sources` (which source
 tasks pretraining uses); the learners themselves are private.
+:mod:`~vlab.polymers.transfer.sim2real` (:class:`Sim2RealRegressor`, a model of *measured*
+values on a network pretrained on simulations) and
+:mod:`~vlab.polymers.transfer.sim2real_eval` (nested comparison of its variants, paired
+ratio intervals, power-law fits of error versus pretraining size).
 """
 
 from vlab.polymers.transfer.features import featurize, signed_log1p, split_by_unit
@@ -49,18 +53,42 @@ from vlab.polymers.transfer.protocols import (
     tg_cv,
 )
 from vlab.polymers.transfer.results import TransferResult
+from vlab.polymers.transfer.sim2real import (
+    MORPHOLOGIES,
+    SIM2REAL_LEARNERS,
+    Sim2RealRegressor,
+    morphology_flags,
+)
+from vlab.polymers.transfer.sim2real_eval import (
+    SIM2REAL_VARIANTS,
+    Sim2RealComparison,
+    nested_compare,
+    outer_splits,
+    paired_ratio_interval,
+    power_law_fit,
+)
 from vlab.polymers.transfer.sources import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
 __all__ = [
+    "MORPHOLOGIES",
+    "SIM2REAL_LEARNERS",
+    "SIM2REAL_VARIANTS",
     "TRANSFER_SOURCES",
     "TRANSFER_SOURCE_TASKS",
     "PretrainOptions",
     "PretrainedNet",
+    "Sim2RealComparison",
+    "Sim2RealRegressor",
     "TgCVResult",
     "TransferResult",
     "capped_unit",
     "featurize",
+    "morphology_flags",
+    "nested_compare",
+    "outer_splits",
+    "paired_ratio_interval",
     "plot_report",
+    "power_law_fit",
     "pretrain",
     "protocol_a",
     "protocol_b",

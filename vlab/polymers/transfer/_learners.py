@@ -49,6 +49,12 @@ def block_ridge(blocks, y, tr, te):
 
 
 def finetune(net: PretrainedNet, X, y, tr, te, options: PretrainOptions, rng):
+    members = finetune_members(net, X[tr], y[tr], options, rng)
+    return np.mean([m.predict(X[te])[:, 0] for m in members], axis=0)
+
+
+def finetune_members(net: PretrainedNet, X, y, options: PretrainOptions, rng):
+    """Each member with a new head (ridge on its hidden layer), trained on ``(X, y)``."""
     opt = _mlp.TrainOptions(
         epochs=options.finetune_epochs,
         batch_size=16,
@@ -57,17 +63,16 @@ def finetune(net: PretrainedNet, X, y, tr, te, options: PretrainOptions, rng):
         l2_head=1e-3,
         validation_fraction=0.0,
     )
-    preds = []
-    mu, sd = y[tr].mean(), y[tr].std() or 1.0
+    tuned = []
+    mu, sd = y.mean(), y.std() or 1.0
     for member in net.members:
         H = member.hidden(X)
-        head = make_pipeline(VarianceThreshold(), RidgeCV(alphas=ALPHAS)).fit(H[tr], y[tr])
+        head = make_pipeline(VarianceThreshold(), RidgeCV(alphas=ALPHAS)).fit(H, y)
         coef = np.zeros(H.shape[1])
         coef[head[0].get_support()] = head[-1].coef_
         init = _mlp.with_head(member, coef, head[-1].intercept_, mu, sd)
-        tuned = _mlp.train(X[tr], y[tr], init=init, new_head=False, options=opt, rng=rng)
-        preds.append(tuned.predict(X[te])[:, 0])
-    return np.mean(preds, axis=0)
+        tuned.append(_mlp.train(X, y, init=init, new_head=False, options=opt, rng=rng))
+    return tuned
 
 
 def scratch_mlp(X, y, tr, te, options: PretrainOptions, rng):

@@ -59,6 +59,13 @@ class PretrainedNet:
         out = self.outputs(X)
         return np.where(np.asarray(self.log_tasks), np.exp(out), out)
 
+    def member_predictions(self, X) -> np.ndarray:
+        """Each member's predictions in original units, shape ``(n_members, n, n_tasks)``."""
+        flags = np.asarray(self.log_tasks)
+        return np.stack(
+            [np.where(flags, np.exp(out), out) for out in (m.predict(X) for m in self.members)]
+        )
+
     def hidden(self, X) -> np.ndarray:
         """Last hidden layers of all members, side by side."""
         return np.hstack([m.hidden(X) for m in self.members])

@@ -1,0 +1,141 @@
+"""Sim2Real transfer: measured table, the estimator, nested comparison, scaling fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from vlab.errors import InputError
+from vlab.polymers import load_experimental_tc
+from vlab.polymers.transfer import (
+    MORPHOLOGIES,
+    SIM2REAL_LEARNERS,
+    PretrainOptions,
+    Sim2RealRegressor,
+    morphology_flags,
+    nested_compare,
+    outer_splits,
+    paired_ratio_interval,
+    power_law_fit,
+    pretrain,
+)
+
+TINY = PretrainOptions(hidden=(8,), n_members=2, epochs=20, finetune_epochs=5)
+
+
+def test_measured_table_rows_are_cited_and_valid():
+    t = load_experimental_tc()
+    assert len(t) >= 40
+    assert all(len(s.strip()) > 10 for s in t.text["source"])
+    assert all(m in MORPHOLOGIES for m in t.text["morphology"])
+    assert all(Chem.MolFromSmiles(s) is not None and s.count("*") == 2 for s in t.smiles)
+    web = [s for s in t.text["source"] if "http" in s]
+    assert len(web) >= 6  # the rows from web tables carry their URL
+    assert morphology_flags(t.text["morphology"]).shape == (len(t), 1)
+
+
+def test_morphology_flags_bad_value():
+    with pytest.raises(InputError, match="morphology must be one of amorphous, semicrystalline"):
+        morphology_flags(["glassy"])
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """A simulated property (source) and a shifted, noisy 'measured' one."""
+    rng = np.random.default_rng(0)
+    Xs = rng.normal(size=(300, 6))
+    sim = 0.2 + 0.05 * Xs[:, 0] + 0.02 * Xs[:, 1]
+    net = pretrain(Xs, sim[:, None], options=TINY, rng=rng)
+    X = rng.normal(size=(24, 6))
+    morph = (rng.uniform(size=24) < 0.5).astype(float)[:, None]
+    y = 0.8 * (0.2 + 0.05 * X[:, 0] + 0.02 * X[:, 1]) + 0.05 * morph[:, 0]
+    y = y + rng.normal(0, 0.005, 24)
+    return net, X, morph, y
+
+
+@pytest.mark.parametrize("learner", SIM2REAL_LEARNERS)
+def test_every_learner_fits_and_predicts_with_std(sim, learner):
+    net, X, morph, y = sim
+    A = np.hstack([X, morph])
+    model = Sim2RealRegressor(net, learner=learner, n_extra=1, options=TINY, random_state=0)
+    mean, std = model.fit(A[:20], y[:20]).predict(A[20:], return_std=True)
+    assert mean.shape == std.shape == (4,)
+    assert np.all(np.isfinite(mean)) and np.all(std > 0)
+
+
+def test_correction_beats_mean_and_md_as_is(sim):
+    net, X, morph, y = sim
+    A = np.hstack([X, morph])
+    err = {}
+    for learner in ("mean", "as_is", "outputs"):
+        model = Sim2RealRegressor(net, learner=learner, n_extra=1, random_state=0)
+        err[learner] = np.abs(model.fit(A[:16], y[:16]).predict(A[16:]) - y[16:]).mean()
+    assert err["outputs"] < err["mean"] and err["outputs"] < err["as_is"]
+
+
+def test_estimator_errors_name_the_input(sim):
+    net, X, _, y = sim
+    with pytest.raises(InputError, match="'learner' parameter of Sim2RealRegressor"):
+        Sim2RealRegressor(net, learner="magic").fit(X, y)
+    with pytest.raises(InputError, match="needs a pretrained 'net'"):
+        Sim2RealRegressor(learner="outputs").fit(X, y)
+    with pytest.raises(InputError, match="'n_extra' parameter"):
+        Sim2RealRegressor(learner="scratch", n_extra=6).fit(X, y)
+
+
+def test_nested_compare_identical_folds(sim):
+    net, X, morph, y = sim
+    variants = ("mean", "scratch_ridge", "scratch_forest", "md_as_is", "md_correction")
+    splits = outer_splits(len(y), kind="kfold", n_repeats=1, n_folds=4,
+                          rng=np.random.default_rng(0))  # fmt: skip
+    res = nested_compare(
+        X, y, morph, {"md": net}, splits=splits, variants=variants, inner_folds=3,
+        rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert len(res.chosen) == 4 and set(res.chosen) <= set(variants)
+    assert set(res.chosen_scratch) <= {"scratch_ridge", "scratch_forest"}
+    for name in (*variants, "best", "scratch"):
+        assert res.pred[name].shape == res.y.shape
+    assert res.metrics("md_correction")["mae"] < res.metrics("mean")["mae"]
+    with pytest.raises(InputError, match="need the pretrained networks"):
+        nested_compare(X, y, morph, {}, splits=outer_splits(4), variants=variants,
+                       rng=np.random.default_rng(0))  # fmt: skip
+    with pytest.raises(InputError, match="include 'mean'"):
+        nested_compare(X, y, morph, {"md": net}, splits=outer_splits(4), variants=["md_as_is"],
+                       rng=np.random.default_rng(0))  # fmt: skip
+
+
+def test_outer_splits_cover_every_row():
+    splits = outer_splits(11, kind="kfold", n_repeats=3, n_folds=5, rng=np.random.default_rng(0))
+    counts = np.bincount(np.concatenate(splits), minlength=11)
+    assert np.all(counts == 3)
+    with pytest.raises(InputError, match="'loo' or 'kfold'"):
+        outer_splits(5, kind="bootstrap")
+
+
+def test_paired_ratio_interval_and_power_law():
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.01, 0.05, 40)
+    b = a * rng.uniform(1.2, 1.6, 40)
+    r, lo, hi = paired_ratio_interval(a, b, rng=rng)
+    assert lo < r < hi < 1
+    with pytest.raises(InputError, match="two 1-D error arrays"):
+        paired_ratio_interval(a, b[:5], rng=rng)
+    sizes = np.array([50, 100, 200, 400, 800])
+    errs = 0.05 * sizes[:, None] ** -0.3 * rng.uniform(0.8, 1.2, (1, 40))
+    fit = power_law_fit(sizes, errs, rng=rng)
+    assert fit["exponent"] == pytest.approx(0.3, abs=1e-6)
+    assert all(lo <= hi for lo, hi in zip(fit["band_low"], fit["band_high"]))
+    with pytest.raises(InputError, match="power_law_fit needs errors of shape"):
+        power_law_fit(sizes, errs[:2], rng=rng)
+
+
+def test_member_predictions_are_in_original_units(sim):
+    net, X, _, _ = sim
+    members = net.member_predictions(X)
+    assert members.shape == (2, len(X), 1)
+    assert np.all(members > 0)  # λ-like task learned as a logarithm, returned in units
+    np.testing.assert_allclose(
+        np.log(members).mean(axis=0), np.log(net.predict(X)), rtol=1e-10, atol=1e-12
+    )
