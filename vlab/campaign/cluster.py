@@ -304,6 +304,7 @@ def _remote_client(scheduler: str):
 
 
 def _local_cluster(workers: int | None):
+    import dask
     from distributed import LocalCluster
 
     with warnings.catch_warnings():
@@ -312,14 +313,19 @@ def _local_cluster(workers: int | None):
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         # Scheduler and workers listen on loopback only; so does the dashboard unless the
         # configuration key cluster.dashboard_address opens it (e.g. 0.0.0.0:8787).
-        return LocalCluster(
-            host="127.0.0.1",
-            n_workers=workers or config.get("cluster.n_workers"),
-            threads_per_worker=config.get("cluster.threads_per_worker"),
-            processes=True,
-            dashboard_address=config.get("cluster.dashboard_address"),
-            memory_limit=config.get("cluster.memory_limit"),
-        )
+        # A task goes to a worker only when one of its threads is free: with the default (1.1)
+        # a worker may hold queued tasks while others idle at the end of a campaign, a whole
+        # extra task duration on the wall clock. The scheduler reads it as it starts, here.
+        saturation = {"distributed.scheduler.worker-saturation": 1.0}
+        with dask.config.set(saturation):
+            return LocalCluster(
+                host="127.0.0.1",
+                n_workers=workers or config.get("cluster.n_workers"),
+                threads_per_worker=config.get("cluster.threads_per_worker"),
+                processes=True,
+                dashboard_address=config.get("cluster.dashboard_address"),
+                memory_limit=config.get("cluster.memory_limit"),
+            )
 
 
 _CLOSE_TIMEOUT = 20.0  # seconds for the client, then the cluster, to close after a normal run

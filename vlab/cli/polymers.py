@@ -135,7 +135,12 @@ def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
     from vlab.workflows.polymers import transfer_report
 
     report = transfer_report(
-        args.out, sources=args.sources, splits=args.splits, draws=args.draws, seed=args.seed
+        args.out,
+        sources=args.sources,
+        splits=args.splits,
+        draws=args.draws,
+        seed=args.seed,
+        epochs=args.epochs,
     )
     print(json.dumps(report, indent=2, default=float))
     return 0
@@ -267,6 +272,13 @@ def register(sub) -> None:
         type=_positive("--seed", _MAX_SEED, 0),
         default=0,
         help="seed of splits and draws",
+    )
+    p.add_argument(
+        "--epochs",
+        type=_positive("--epochs", 10_000),
+        default=None,
+        help="at most this many epochs of pretraining and fine-tuning, 1 to 10000 (default: "
+        "the network's own, 150 and 100); fewer give a quick, rougher report",
     )
     p.add_argument("--out", default="vlab-results/transfer", help="output folder")
     p.set_defaults(func=_cmd_polymers_transfer)

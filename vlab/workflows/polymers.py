@@ -331,7 +331,9 @@ def _transfer_data(variants):
     return pi, x(f_pi), ex, ex_x, extras
 
 
-def _transfer_variant(variant, data, *, splits, draws, seed):
+def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None):
+    from dataclasses import replace
+
     from vlab.polymers.transfer import PretrainOptions, protocol_a, protocol_b
 
     pi, x_pi, ex, x_ex, extras = data
@@ -342,6 +344,13 @@ def _transfer_variant(variant, data, *, splits, draws, seed):
     with_pi = "pi1070" in variant
     # many extra rows: fewer epochs (as in benchmarks/polymers.py)
     options = PretrainOptions(epochs=40, patience=8) if "tg" in variant else PretrainOptions()
+    if epochs is not None:
+        options = replace(
+            options,
+            epochs=min(options.epochs, epochs),
+            patience=min(options.patience, epochs),
+            finetune_epochs=min(options.finetune_epochs, epochs),
+        )
     extra, keys = transfer_inputs(variant, units, extras)
     res_a = protocol_a(
         x_pi[ok], y_pi[ok], y_src[ok] if with_pi else None, n_splits=splits,
@@ -365,6 +374,7 @@ def transfer_report(
     splits: int = 4,
     draws: int = 5,
     seed: int = 0,
+    epochs: int | None = None,
 ) -> dict[str, Any]:
     """Protocols A and B for each pretraining variant; writes ``transfer.json`` and PNGs.
 
@@ -384,7 +394,13 @@ def transfer_report(
         every variant is under ``variants``.
     splits, draws, seed
         Protocol A splits, draws per split, and the seed of splits, draws and networks.
+    epochs : int, optional
+        At most this many epochs of pretraining and of fine-tuning (default: the network's
+        own, :class:`~vlab.polymers.transfer.PretrainOptions`); fewer give a quick, rougher
+        report.
     """
+    if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 10_000):
+        raise InputError(f"epochs must be an integer from 1 to 10000, not {epochs!r}.")
     from vlab.polymers.transfer import plot_report
 
     variants = parse_variants(sources)
@@ -394,7 +410,9 @@ def transfer_report(
     report: dict[str, Any] = {"variants": {}, "files": {}}
     for k, variant in enumerate(variants):
         name = "+".join(variant)
-        res_a, res_b = _transfer_variant(variant, data, splits=splits, draws=draws, seed=seed)
+        res_a, res_b = _transfer_variant(
+            variant, data, splits=splits, draws=draws, seed=seed, epochs=epochs
+        )
         suffix = "" if k == 0 else f"-{name.replace('+', '_')}"
         for key, res in (("protocol_a", res_a), ("protocol_b", res_b)):
             report["files"][f"{key}{suffix}"] = str(plot_report(res, out / f"{key}{suffix}.png"))
