@@ -10,7 +10,7 @@ import yaml
 import vlab.catalog
 from vlab.campaign import load_spec, run_campaign
 from vlab.cli import main
-from vlab.errors import SpecError
+from vlab.errors import InputError, SpecError
 
 
 def _spec(tmp_path, **change):
@@ -55,33 +55,58 @@ def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     capsys.readouterr()
     assert main(["polymers", "predict", "*CC*", "C*C"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith("# thermal conductivity λ [W/(m K)]: bootstrap ensemble of 5 MLPs")
-    assert "trained on the embedded handbook table experimental_tc" in out[0]
+    assert re.match(r"# thermal conductivity λ \[W/\(m K\)\]: (random forest \(50 trees\)|ridge) "
+                    r"on RDKit descriptors", out[0])  # fmt: skip
+    assert "morphology flag (amorphous), chosen by 5-fold CV between ridge and random" in out[0]
+    assert "trained on the embedded measured table experimental_tc" in out[0]
     assert out[0].endswith(f", {ds.sizes['item']} points.")
-    # the built-in model does not beat the mean predictor: said plainly, interval = spread
+    # the nested leave-one-out error next to the mean predictor's, and what the intervals are
     assert re.fullmatch(
-        r"# no skill: leave-one-out MAE 0\.0\d\d vs 0\.0\d\d W/\(m K\) for predicting the "
-        r"mean; the interval is the spread of the training data \(± (0\.0\d\d) W/\(m K\)\), "
-        r"not the model's uncertainty\.",
+        r"# (skill|little skill \()-?\d+%\)?: nested leave-one-out MAE 0\.0\d\d vs 0\.0\d\d "
+        r"W/\(m K\) for predicting the mean; ± is the 68 % and \[low, high\] the 95 % "
+        r"interval, conformal on a split by chemical family \(\d+ Butina clusters held out in "
+        r"5 folds\)\.",
         out[1],
     )
-    spread = re.search(r"± (0\.\d+) W", out[1]).group(1)
-    assert re.fullmatch(rf"\*CC\*\tλ = 0\.\d\d\d ± {spread} W/\(m K\)", out[2])
+    m = re.fullmatch(r"\*CC\*\tλ = (0\.\d\d\d) ± (0\.\d\d\d) \[(\d\.\d+), (\d\.\d+)\] "
+                     r"W/\(m K\)", out[2])  # fmt: skip
+    mean, half, low, high = map(float, m.groups())
+    assert low < mean - half < mean < mean + half < high  # the 95 % interval is the wider one
     assert out[3].startswith("C*C\terror: ")
+    assert main(["polymers", "predict", "--morphology", "semicrystalline", "*CC*"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "morphology flag (semicrystalline)" in out[0] and out[2].startswith("*CC*\tλ = ")
     assert main(["polymers", "ingest", "nope"]) == 2
 
 
 def test_builtin_model_card_measures_its_skill():
     from vlab.polymers import experimental_tc_model, load_experimental_tc
 
-    _, card = experimental_tc_model()
+    model, card = experimental_tc_model()
     y = np.asarray(load_experimental_tc().column("thermal_conductivity"))
     mean_mae = np.mean([abs(v - np.delete(y, i).mean()) for i, v in enumerate(y)])
-    assert card.n_train == len(y) and card.skill.n == len(y)
-    assert card.skill.baseline_mae == pytest.approx(mean_mae)
-    assert card.skill.spread == pytest.approx(np.std(y, ddof=1))
-    assert not card.skill.has_skill  # measured: no better than the mean
-    assert card.interval(np.array([0.01, 0.02])).tolist() == [card.skill.spread] * 2
+    assert card.n_train == len(y) == model.fit.n and card.skill.n == len(y)
+    assert card.skill.baseline_mae == pytest.approx(mean_mae)  # the same folds for the mean
+    assert card.validation == "nested leave-one-out" and 0 < card.skill.mae < 0.1
+    assert sum(model.fit.chosen.values()) == len(y)  # one nested selection per fold
+    assert model.fit.variant in ("scratch_ridge", "scratch_forest")
+    std = np.array([0.01, 0.02])
+    assert 0 < model.fit.z68 < model.fit.z95
+    np.testing.assert_allclose(card.interval(std), std * model.fit.z68)
+    np.testing.assert_allclose(card.interval_95(std), std * model.fit.z95)
+    low, high = model.interval(["*CC*"], level=0.95)
+    assert low[0] < model.predict(["*CC*"])[0] < high[0]
+    with pytest.raises(InputError, match="The 'level' must be 0.68 or 0.95"):
+        model.interval(["*CC*"], level=0.9)
+
+
+def test_builtin_model_morphology_is_checked(tmp_path):
+    from vlab.polymers.transfer import build_measured_tc
+
+    with pytest.raises(InputError, match="morphology must be one of amorphous, semicrystalline"):
+        build_measured_tc(morphology="glassy", cache_dir=tmp_path)
+    with pytest.raises(SpecError, match="'morphology' must be 'amorphous' or 'semicrystalline'"):
+        run_campaign(_spec(tmp_path, params={"morphology": "glassy"}), progress=False)
 
 
 def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):

@@ -19,6 +19,7 @@ from vlab.polymers.transfer import (
     paired_ratio_interval,
     power_law_fit,
     pretrain,
+    select_variant,
 )
 
 TINY = PretrainOptions(hidden=(8,), n_members=2, epochs=20, finetune_epochs=5)
@@ -26,12 +27,12 @@ TINY = PretrainOptions(hidden=(8,), n_members=2, epochs=20, finetune_epochs=5)
 
 def test_measured_table_rows_are_cited_and_valid():
     t = load_experimental_tc()
-    assert len(t) >= 40
+    assert len(t) == 43 and len(set(t.smiles)) == len(t)  # canonical repeat units, once each
     assert all(len(s.strip()) > 10 for s in t.text["source"])
     assert all(m in MORPHOLOGIES for m in t.text["morphology"])
     assert all(Chem.MolFromSmiles(s) is not None and s.count("*") == 2 for s in t.smiles)
     web = [s for s in t.text["source"] if "http" in s]
-    assert len(web) >= 6  # the rows from web tables carry their URL
+    assert len(web) >= 9  # the rows from web tables and later sources carry their URL
     assert morphology_flags(t.text["morphology"]).shape == (len(t), 1)
 
 
@@ -139,3 +140,29 @@ def test_member_predictions_are_in_original_units(sim):
     np.testing.assert_allclose(
         np.log(members).mean(axis=0), np.log(net.predict(X)), rtol=1e-10, atol=1e-12
     )
+
+
+def test_select_variant_picks_the_lowest_inner_error(sim):
+    net, X, morph, y = sim
+    A = np.hstack([X, morph])
+    best, err = select_variant(
+        A, y, {"md": net}, n_extra=1, candidates=("mean", "md_correction"),
+        rng=np.random.default_rng(0),
+    )  # fmt: skip
+    assert best == "md_correction" == min(err, key=err.get) and set(err) == {"mean", best}
+    with pytest.raises(InputError, match="select_variant needs candidates among the variants"):
+        select_variant(A, y, {}, n_extra=1, candidates=("forest",), rng=np.random.default_rng(0))
+
+
+def test_family_folds_hold_out_whole_clusters():
+    from vlab.polymers.transfer.measured import _family_folds
+    from vlab.polymers.uncertainty import butina_clusters
+
+    smiles = list(load_experimental_tc().smiles)
+    folds, n_families = _family_folds(smiles, len(smiles))
+    groups = butina_clusters(smiles, cutoff=0.7)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(smiles)))
+    for te in folds:  # no family on both sides of a fold
+        rest = np.setdiff1d(np.arange(len(smiles)), te)
+        assert not set(groups[te]) & set(groups[rest])
+    assert n_families == groups.max() + 1 and len(folds) == 5

@@ -10,8 +10,11 @@ saved with it, if any), and decides the stored ``interval`` (the half-width to p
 Parameters (``params:`` of the spec)
     ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.npz``; the
     ``.json`` of an older two-file model also works), or
-    ``builtin:experimental-tc`` (thermal conductivity, trained at setup on the embedded
-    handbook table, seed 0). ``property``/``units``: name and units of the prediction.
+    ``builtin:experimental-tc`` (thermal conductivity: the learner selected by the nested
+    comparison on the embedded measured table, fitted at setup, with conformal 68 %/95 %
+    intervals; :func:`vlab.polymers.experimental_tc_model`). ``property``/``units``: name and
+    units of the prediction. ``morphology``: ``amorphous`` (default) or ``semicrystalline``,
+    the sample morphology the built-in model assumes.
 Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog store with a
 ``smiles`` variable, or the generator ``dataset`` (``params: {source: hightcond_initial_smiles}``).
 """
@@ -27,7 +30,7 @@ import numpy as np
 
 from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, register_kind, short_repr
 from vlab.catalog.schema import Variable
-from vlab.errors import InvalidSMILESError, SpecError
+from vlab.errors import InputError, InvalidSMILESError, SpecError
 
 _BUILTIN = "builtin:experimental-tc"
 
@@ -43,6 +46,8 @@ class PredictParams(KindParams):
     property: str = "thermal_conductivity"
     #: Units of the prediction; None: ``W m-1 K-1`` for the built-in model, ``1`` otherwise.
     units: str | None = None
+    #: Sample morphology assumed by the built-in model: ``amorphous`` or ``semicrystalline``.
+    morphology: str = "amorphous"
 
 
 def _is_file(path: str) -> bool:
@@ -60,6 +65,11 @@ def _params(params: Mapping[str, Any]) -> PredictParams:
             f"polymer-predict: 'model' must be {_BUILTIN!r} or the path of a saved "
             f"model file. Got {short_repr(model)} (no such file)."
         )
+    if checked.morphology not in ("amorphous", "semicrystalline"):
+        raise SpecError(
+            "polymer-predict: 'morphology' must be 'amorphous' or 'semicrystalline'. Got "
+            f"{short_repr(checked.morphology)}."
+        )
     if checked.units is None:
         checked = replace(checked, units="W m-1 K-1" if model == _BUILTIN else "1")
     return checked
@@ -72,9 +82,10 @@ def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
     digest = model if model == _BUILTIN else content_hash(Path(model).read_bytes().hex())
     return {
         "id": "polymer-predict",
-        "version": "2",
+        "version": "3",
         "model": digest,
         "property": params["property"],
+        "morphology": params["morphology"] if model == _BUILTIN else None,
     }
 
 
@@ -88,7 +99,7 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     )
 
     if params["model"] == _BUILTIN:
-        model, card = experimental_tc_model(random_state=0)
+        model, card = experimental_tc_model(random_state=0, morphology=params["morphology"])
         return {"model": model, "card": card}
     path = Path(params["model"]).expanduser()
     model = load_model(path)
@@ -109,8 +120,13 @@ def _outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, Vari
         "std": Variable(units=units, long_name=f"predictive standard deviation of {name}"),
         "interval": Variable(
             units=units,
-            long_name=f"half-width of the reported interval of {name} (calibrated std, or "
-            "the training spread when the model has no leave-one-out skill)",
+            long_name=f"half-width of the reported interval of {name} (68 % conformal, or "
+            "calibrated std, or the training spread when the model has no leave-one-out skill)",
+        ),
+        "interval_95": Variable(
+            units=units,
+            long_name=f"half-width of the 95 % conformal interval of {name} (NaN: the model "
+            "has none)",
         ),
         "canonical_smiles": Variable(dtype="str", long_name="canonical repeat unit"),
     }
@@ -130,11 +146,20 @@ def _predict(items: Sequence[Item], params: Mapping[str, Any], ctx: Mapping[str,
     if good:
         mean, std = ctx["model"].predict(canon, return_std=True)
         interval = ctx["card"].interval(std)
+        wide = ctx["card"].interval_95(std)
+        wide = np.full(len(canon), np.nan) if wide is None else wide
         for row, i in enumerate(good):
+            if not np.isfinite(mean[row]):
+                results[i] = InputError(
+                    f"The descriptors of {canon[row]!r} are not all finite; the model cannot "
+                    "predict it."
+                )
+                continue
             results[i] = {
                 "mean": float(mean[row]),
                 "std": float(std[row]),
                 "interval": float(interval[row]),
+                "interval_95": float(wide[row]),
                 "canonical_smiles": canon[row],
             }
     return results
@@ -151,7 +176,7 @@ def _dataset(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[I
 register_kind(
     Kind(
         name="polymer-predict",
-        version="2",
+        version="3",
         description="predict a polymer property (mean, std) of repeat units in batches",
         check_params=_params,
         outputs=_outputs,

@@ -37,10 +37,18 @@ tasks pretraining uses); the learners themselves are private.
 :mod:`~vlab.polymers.transfer.sim2real` (:class:`Sim2RealRegressor`, a model of *measured*
 values on a network pretrained on simulations) and
 :mod:`~vlab.polymers.transfer.sim2real_eval` (nested comparison of its variants, paired
-ratio intervals, power-law fits of error versus pretraining size).
+ratio intervals, power-law fits of error versus pretraining size);
+:mod:`~vlab.polymers.transfer.measured` (the built-in model of measured thermal
+conductivity that the nested comparison selects, with conformal intervals).
 """
 
 from vlab.polymers.transfer.features import featurize, signed_log1p, split_by_unit
+from vlab.polymers.transfer.measured import (
+    MEASURED_PROCEDURE,
+    MeasuredFit,
+    MeasuredTCModel,
+    build_measured_tc,
+)
 from vlab.polymers.transfer.plots import plot_report
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
 from vlab.polymers.transfer.protocols import (
@@ -66,21 +74,26 @@ from vlab.polymers.transfer.sim2real_eval import (
     outer_splits,
     paired_ratio_interval,
     power_law_fit,
+    select_variant,
 )
 from vlab.polymers.transfer.sources import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
 __all__ = [
+    "MEASURED_PROCEDURE",
     "MORPHOLOGIES",
     "SIM2REAL_LEARNERS",
     "SIM2REAL_VARIANTS",
     "TRANSFER_SOURCES",
     "TRANSFER_SOURCE_TASKS",
+    "MeasuredFit",
+    "MeasuredTCModel",
     "PretrainOptions",
     "PretrainedNet",
     "Sim2RealComparison",
     "Sim2RealRegressor",
     "TgCVResult",
     "TransferResult",
+    "build_measured_tc",
     "capped_unit",
     "featurize",
     "morphology_flags",
@@ -92,6 +105,7 @@ __all__ = [
     "pretrain",
     "protocol_a",
     "protocol_b",
+    "select_variant",
     "signed_log1p",
     "source_overlap",
     "split_by_unit",

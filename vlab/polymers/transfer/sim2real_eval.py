@@ -28,6 +28,7 @@ __all__ = [
     "outer_splits",
     "paired_ratio_interval",
     "power_law_fit",
+    "select_variant",
 ]
 
 #: Variant name -> (network key or None, learner).
@@ -202,6 +203,53 @@ def _check_variants(variants, nets):
             f"The variants need the pretrained networks {sorted(need)}; 'nets' has {sorted(nets)}."
         )
     return variants
+
+
+def select_variant(
+    A,
+    y,
+    nets: Mapping[str, PretrainedNet],
+    *,
+    n_extra: int,
+    candidates: Sequence[str],
+    variants: Sequence[str] | None = None,
+    inner_folds: int = 5,
+    options: PretrainOptions | None = None,
+    rng: np.random.Generator,
+) -> tuple[str, dict[str, float]]:
+    """The candidate with the lowest K-fold error on all rows (the selection of
+    :func:`nested_compare`, applied to the whole table to pick the model to deploy).
+
+    Parameters
+    ----------
+    A : ndarray, shape (n, d + n_extra)
+        Features followed by the ``n_extra`` columns given to every head.
+    y : ndarray, shape (n,)
+    nets : mapping of str to PretrainedNet
+    candidates : sequence of str
+        Names from :data:`SIM2REAL_VARIANTS` to choose from.
+    variants : sequence of str, optional
+        Variants whose errors are computed (default: the candidates).
+
+    Returns
+    -------
+    best : str
+    errors : dict of str to float
+        Summed absolute K-fold error of each variant (units of ``y``).
+    """
+    variants = tuple(candidates if variants is None else variants)
+    bad = [v for v in (*variants, *candidates) if v not in SIM2REAL_VARIANTS]
+    if bad or not set(candidates) <= set(variants):
+        raise InputError(
+            f"select_variant needs candidates among the variants, all names from "
+            f"{', '.join(SIM2REAL_VARIANTS)}. Got candidates {list(candidates)!r}, variants "
+            f"{list(variants)!r}."
+        )
+    A, y = np.asarray(A, dtype=float), np.asarray(y, dtype=float)
+    seed = int(rng.integers(2**31 - 1))
+    err = _inner_mae(variants, nets, A, y, np.arange(len(y)), n_extra, options, seed,
+                     inner_folds, rng)  # fmt: skip
+    return min(candidates, key=err.get), err
 
 
 def _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, n_folds, rng):

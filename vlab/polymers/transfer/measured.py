@@ -1,0 +1,263 @@
+"""The built-in model of *measured* thermal conductivity, with calibrated intervals.
+
+:func:`build_measured_tc` fits the learner that the nested comparison of
+:func:`~vlab.polymers.transfer.nested_compare` selects on the embedded measured table
+(:func:`~vlab.polymers.load_experimental_tc`), with the morphology flag as an input, and
+measures what it is worth on data it did not train on:
+
+* the *procedure* (choose ridge or random forest on 5 inner folds, then fit) is evaluated
+  by nested leave-one-out, next to the mean predictor on the same folds;
+* its predictive standard deviation is calibrated by conformal multipliers for 68 % and
+  95 % intervals (:class:`~vlab.polymers.uncertainty.IntervalCalibrator`), fitted on
+  out-of-fold predictions of a split by chemical family (Butina clusters of the measured
+  polymers, whole clusters held out), where errors are larger than on random folds;
+* the final learner is chosen by the same 5-fold selection on the whole table and fitted on
+  all of it.
+
+The procedure uses no network pretrained on simulations: it is the procedure with the lowest
+nested leave-one-out error in the comparison of ``benchmarks/sim2real.py`` (numbers in
+``docs/polymers.md``), and it needs no network. Descriptor
+columns are those finite and varying over PI1070 (as in the benchmark), so the model sees
+the same inputs the comparison did; the choice, the measured errors and the calibration are
+stored as JSON in :func:`~vlab.polymers.model_cache_dir` and reused while the table, the
+settings and the vlab and scikit-learn versions are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vlab.errors import InputError
+from vlab.polymers.transfer.features import featurize, signed_log1p
+from vlab.polymers.transfer.sim2real import MORPHOLOGIES, Sim2RealRegressor, morphology_flags
+from vlab.polymers.transfer.sim2real_eval import (
+    SCRATCH_VARIANTS,
+    SIM2REAL_VARIANTS,
+    nested_compare,
+    outer_splits,
+    select_variant,
+)
+
+__all__ = ["MEASURED_PROCEDURE", "MeasuredFit", "MeasuredTCModel", "build_measured_tc"]
+
+#: Variants of the deployed procedure: the mean predictor and the learners without a network
+#: (the selection is among :data:`~vlab.polymers.transfer.sim2real_eval.SCRATCH_VARIANTS`).
+MEASURED_PROCEDURE = ("mean", *SCRATCH_VARIANTS)
+_BUTINA_CUTOFF = 0.7  # as benchmarks/sim2real.py
+_N_FAMILY_FOLDS = 5
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasuredFit:
+    """What :func:`build_measured_tc` measured and chose (JSON in the model cache).
+
+    Attributes
+    ----------
+    columns : list of int
+        Descriptor columns of :func:`~vlab.polymers.transfer.featurize` used.
+    variant : str
+        Learner chosen on 5 inner folds of the whole table (``scratch_forest`` ...).
+    n : int
+        Measured polymers.
+    nested_mae, nested_mae_mean : float
+        Nested leave-one-out MAE of the procedure and of the mean predictor (W/(m K)).
+    chosen : dict of str to int
+        How often each learner was chosen over the leave-one-out folds.
+    scale : float
+        Factor ``a`` of the calibrated standard deviation ``a σ``.
+    z68, z95 : float
+        Conformal multipliers: the intervals are ``mean ± z a σ``.
+    family_mae : float
+        MAE of the out-of-fold predictions on the family split (W/(m K)).
+    n_families : int
+        Butina clusters of the measured polymers.
+    """
+
+    columns: list[int]
+    variant: str
+    n: int
+    nested_mae: float
+    nested_mae_mean: float
+    chosen: dict[str, int]
+    scale: float
+    z68: float
+    z95: float
+    family_mae: float
+    n_families: int
+
+
+class MeasuredTCModel:
+    """Thermal conductivity of repeat units from the measured table, with intervals.
+
+    Use :func:`build_measured_tc`; ``predict`` takes repeat-unit SMILES.
+
+    Parameters
+    ----------
+    fit : MeasuredFit
+        Columns, chosen learner and calibration.
+    regressor : Sim2RealRegressor
+        Fitted on all measured rows (descriptors + morphology flag).
+    morphology : str
+        Sample morphology assumed for new polymers (one of :data:`MORPHOLOGIES`).
+    """
+
+    def __init__(self, fit: MeasuredFit, regressor: Sim2RealRegressor, morphology: str):
+        self.fit = fit
+        self.regressor = regressor
+        self.morphology = morphology
+
+    def design(self, smiles: Sequence[str]) -> np.ndarray:
+        """Input rows ``[signed_log1p(descriptors) | morphology flag]``."""
+        F = featurize(list(smiles), normalized=True)[:, self.fit.columns]
+        flags = morphology_flags([self.morphology] * len(F))
+        return np.hstack([signed_log1p(F), flags])
+
+    def predict(self, smiles: Sequence[str], return_std: bool = False):
+        """Predicted λ (W/(m K)); with ``return_std`` also the *calibrated* σ (``a σ``).
+
+        A repeat unit whose descriptors are not all finite gets NaN.
+        """
+        A = self.design(smiles)
+        ok = np.isfinite(A).all(axis=1)
+        mean, std = np.full(len(A), np.nan), np.full(len(A), np.nan)
+        if ok.any():
+            m, s = self.regressor.predict(A[ok], return_std=True)
+            mean[ok], std[ok] = m, self.fit.scale * s
+        return (mean, std) if return_std else mean
+
+    def interval(self, smiles: Sequence[str], *, level: float = 0.68):
+        """Lower and upper ends of the conformal ``level`` (0.68 or 0.95) interval."""
+        z = {0.68: self.fit.z68, 0.95: self.fit.z95}.get(level)
+        if z is None:
+            raise InputError(f"The 'level' must be 0.68 or 0.95. Got {level!r}.")
+        mean, std = self.predict(smiles, return_std=True)
+        return mean - z * std, mean + z * std
+
+
+def _pi1070_columns() -> list[int]:
+    from vlab.polymers.datasets import load_pi1070
+
+    F = featurize(load_pi1070().smiles, normalized=True)
+    keep = np.isfinite(F).all(axis=0) & (np.nanstd(F, axis=0) > 0)
+    return np.flatnonzero(keep).tolist()
+
+
+def _family_folds(smiles, n):
+    """Butina-cluster folds drawn as in ``benchmarks/sim2real.py`` (same seeds)."""
+    from vlab.polymers.uncertainty import butina_clusters
+
+    groups = butina_clusters(list(smiles), cutoff=_BUTINA_CUTOFF)
+    rng = np.random.default_rng(1)
+    outer_splits(n, kind="kfold", n_repeats=5, rng=rng)  # the benchmark draws these first
+    labels = rng.permutation(np.unique(groups))
+    folds = np.array_split(labels, min(_N_FAMILY_FOLDS, len(labels)))
+    return [np.flatnonzero(np.isin(groups, g)) for g in folds], int(groups.max() + 1)
+
+
+def _measure(smiles, X, y, morph, columns, progress) -> MeasuredFit:
+    from vlab.polymers.uncertainty import IntervalCalibrator
+
+    n = len(y)
+    say = progress or (lambda _msg: None)
+    say(f"nested leave-one-out over {n} measured polymers")
+    loo = nested_compare(
+        X, y, morph, {}, splits=outer_splits(n), variants=MEASURED_PROCEDURE,
+        rng=np.random.default_rng(2),
+    )  # fmt: skip
+    say("out-of-fold predictions on the family split")
+    folds, n_families = _family_folds(smiles, n)
+    fam = nested_compare(
+        X, y, morph, {}, splits=folds, variants=MEASURED_PROCEDURE, rng=np.random.default_rng(4)
+    )
+    calib = IntervalCalibrator.fit(fam.y, fam.pred["scratch"], fam.std["scratch"])
+    A = np.hstack([X, morph])
+    variant, _ = select_variant(
+        A, y, {}, n_extra=morph.shape[1], candidates=SCRATCH_VARIANTS,
+        rng=np.random.default_rng(5),
+    )  # fmt: skip
+    names, counts = np.unique(loo.chosen_scratch, return_counts=True)
+    return MeasuredFit(
+        columns=list(columns),
+        variant=variant,
+        n=n,
+        nested_mae=loo.metrics("scratch")["mae"],
+        nested_mae_mean=loo.metrics("mean")["mae"],
+        chosen=dict(zip(names.tolist(), counts.tolist())),
+        scale=calib.a,
+        z68=calib.z[0.68],
+        z95=calib.z[0.95],
+        family_mae=fam.metrics("scratch")["mae"],
+        n_families=n_families,
+    )
+
+
+def build_measured_tc(
+    *, morphology: str = "amorphous", cache_dir=None, progress=None
+) -> MeasuredTCModel:
+    """The selected learner fitted on the whole measured table, with its measured record.
+
+    Parameters
+    ----------
+    morphology : {"amorphous", "semicrystalline"}
+        Morphology assumed for the polymers to predict (an input of the model).
+    cache_dir : path, optional
+        Folder of the JSON record (default :func:`~vlab.polymers.model_cache_dir`); the
+        first call measures (PI1070 descriptors, nested leave-one-out, family split: a few
+        minutes), later calls only refit the chosen learner (about a second).
+    progress : callable, optional
+        Called with a short message before each long step.
+
+    Returns
+    -------
+    MeasuredTCModel
+    """
+    import sklearn
+
+    from vlab import __version__
+    from vlab._utils import content_hash
+    from vlab.polymers.datasets import load_experimental_tc
+    from vlab.polymers.models import model_cache_dir
+
+    if str(morphology).strip().lower() not in MORPHOLOGIES:
+        raise InputError(
+            f"The morphology must be one of {', '.join(MORPHOLOGIES)}. Got {morphology!r}."
+        )
+    morphology = str(morphology).strip().lower()
+    table = load_experimental_tc()
+    smiles = list(table.smiles)
+    y = np.asarray(table.column("thermal_conductivity"), dtype=float)
+    morph = morphology_flags(table.text["morphology"])
+    key = content_hash(
+        "measured-tc", __version__, sklearn.__version__, MEASURED_PROCEDURE, _BUTINA_CUTOFF,
+        smiles, y.tolist(), morph.ravel().tolist(),
+    )[:20]  # fmt: skip
+    folder = model_cache_dir() if cache_dir is None else Path(cache_dir)
+    path = folder / f"measured-tc-{key}.json"
+    try:
+        fit = MeasuredFit(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        fit = None
+    if fit is None:
+        if progress:
+            progress("descriptor columns from PI1070")
+        columns = _pi1070_columns()
+        X = signed_log1p(featurize(smiles, normalized=True)[:, columns])
+        fit = _measure(smiles, X, y, morph, columns, progress)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{id(fit)}.tmp")
+            tmp.write_text(json.dumps(asdict(fit)))
+            tmp.replace(path)
+        except OSError:  # a read-only cache: measured again next time
+            pass
+    else:
+        X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
+    _, learner = SIM2REAL_VARIANTS[fit.variant]
+    regressor = Sim2RealRegressor(learner=learner, n_extra=1, n_boot=8, random_state=0)
+    regressor.fit(np.hstack([X, morph]), y)
+    return MeasuredTCModel(fit, regressor, morphology)
