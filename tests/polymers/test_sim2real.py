@@ -166,3 +166,14 @@ def test_family_folds_hold_out_whole_clusters():
         rest = np.setdiff1d(np.arange(len(smiles)), te)
         assert not set(groups[te]) & set(groups[rest])
     assert n_families == groups.max() + 1 and len(folds) == 5
+
+
+def test_cached_network_round_trips_without_pickle(sim, tmp_path):
+    from vlab.polymers.transfer.measured import _load_net, _save_net
+
+    net, X, _, _ = sim
+    _save_net(tmp_path / "net.npz", net)
+    back = _load_net(tmp_path / "net.npz")
+    assert back.log_tasks == net.log_tasks and len(back.members) == len(net.members)
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    np.testing.assert_array_equal(back.hidden(X), net.hidden(X))

@@ -172,18 +172,20 @@ def register(sub) -> None:
         "predict",
         help="predict a property of repeat units",
         description="Predict with a saved model or the built-in thermal-"
-        "conductivity model: the learner that the nested comparison selects (ridge or random "
-        "forest, chosen by 5-fold CV, no pretraining), fitted on the embedded table of "
+        "conductivity model: the variant that the nested comparison selects among the mean, "
+        "ridge, random forest and a network pretrained on the MD thermal conductivity of "
+        "PI1070 (used as is, corrected or as features), fitted on the embedded table of "
         "measured values with the sample morphology as an input. The first lines (# ...) "
         "name the property, the estimator and its training data, and its measured error "
         "against predicting the mean (nested leave-one-out for the built-in model). For the "
         "built-in model, 'λ = m ± h [low, high]': ± h is the 68 % and [low, high] the 95 % "
         "interval, conformal multipliers fitted on a split by chemical family; the first run "
-        "measures them (a few minutes) and caches them in polymers.model_cache_dir, later "
-        "runs take seconds. For a saved model the ± is the predictive std calibrated on its "
-        "leave-one-out errors, or, for a model without skill, the spread of the training "
-        "data (said so). Exit status: 0 if at least one SMILES is a valid repeat unit "
-        "(invalid ones are listed with the reason, 'error: ...'); 1 if none is.",
+        "pretrains and measures (several minutes) and caches the result in "
+        "polymers.model_cache_dir, later runs take seconds. For a saved model the ± is the "
+        "predictive std calibrated on its leave-one-out errors, or, for a model without "
+        "skill, the spread of the training data (said so). Exit status: 0 if at least one "
+        "SMILES is a valid repeat unit (invalid ones are listed with the reason, "
+        "'error: ...'); 1 if none is.",
     )
     p.add_argument("smiles", nargs="+", help="repeat-unit SMILES with two * ends")
     p.add_argument(

@@ -540,18 +540,18 @@ def _cached_skill(model, smiles: list[str], y: np.ndarray) -> ModelSkill:
 def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous"):
     """The built-in model of measured thermal conductivity, fitted, and its card.
 
-    The learner that the nested comparison selects on the embedded measured table
-    (:func:`~vlab.polymers.load_experimental_tc`; see
+    The variant that the nested comparison's selection chooses on the embedded measured
+    table (:func:`~vlab.polymers.load_experimental_tc`; candidates and network in
     :func:`~vlab.polymers.transfer.build_measured_tc`), fitted on all of it, with the
-    morphology flag as an input. Its card holds the nested leave-one-out error next to the
-    mean predictor's and the conformal 68 %/95 % multipliers fitted on a split by chemical
-    family. The first call measures them (a few minutes) and caches them in
-    :func:`model_cache_dir`; later calls take about a second.
+    morphology flag as an input. Its card holds the nested leave-one-out error of the
+    selection procedure next to the mean predictor's and the conformal 68 %/95 % multipliers
+    fitted on a split by chemical family. The first call pretrains and measures (several
+    minutes) and caches the result in :func:`model_cache_dir`; later calls take seconds.
 
     Parameters
     ----------
     random_state : int, default 0
-        Seed of the bootstrap heads (a ridge learner; the forest has a fixed seed).
+        Seed of the bootstrap heads of a ridge head (the forest has a fixed seed).
     morphology : {"amorphous", "semicrystalline"}
         Sample morphology assumed for the polymers to predict.
 
@@ -570,16 +570,21 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
         model.regressor.fit(*_measured_rows(model, load_experimental_tc()))
     fit = model.fit
     y = np.asarray(load_experimental_tc().column("thermal_conductivity"), dtype=float)
-    learner = {"forest": "random forest (50 trees)", "scratch": "ridge"}.get(
-        SIM2REAL_VARIANTS[fit.variant][1], fit.variant
-    )
+    learner = {
+        "mean": "the training mean",
+        "scratch": "ridge on RDKit descriptors + count-Morgan fingerprints",
+        "forest": "random forest (50 trees) on RDKit descriptors + count-Morgan fingerprints",
+        "as_is": "the MD-λ network's prediction",
+        "outputs": "ridge on the λ that a network pretrained on PI1070 MD predicts",
+        "frozen": "ridge on the last hidden layer of a network pretrained on PI1070 MD λ",
+    }[SIM2REAL_VARIANTS[fit.variant][1]]
     card = ModelCard(
         property="thermal conductivity λ",
         symbol="λ",
         units="W/(m K)",
-        estimator=f"{learner} on RDKit descriptors + count-Morgan fingerprints and the "
-        f"morphology flag ({morphology}), chosen by 5-fold CV between ridge and random forest "
-        "(no network pretrained on simulations)",
+        estimator=f"{fit.variant}: {learner}, and the morphology flag ({morphology}); "
+        "the variant most often chosen by 5-fold inner CV in a nested leave-one-out among the "
+        "mean, ridge, random forest and the MD-λ network used as is, corrected or as features",
         training="the embedded measured table experimental_tc (room-temperature values of "
         "homopolymers, cited per row)",
         n_train=fit.n,

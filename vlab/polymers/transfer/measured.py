@@ -1,26 +1,26 @@
 """The built-in model of *measured* thermal conductivity, with calibrated intervals.
 
-:func:`build_measured_tc` fits the learner that the nested comparison of
-:func:`~vlab.polymers.transfer.nested_compare` selects on the embedded measured table
-(:func:`~vlab.polymers.load_experimental_tc`), with the morphology flag as an input, and
-measures what it is worth on data it did not train on:
+:func:`build_measured_tc` pretrains the ``md`` network on the MD thermal conductivity of all
+of PI1070 (a simulation; the target is the measurement), fits the variant that the
+selection of :func:`~vlab.polymers.transfer.nested_compare` chooses on the embedded measured
+table (:func:`~vlab.polymers.load_experimental_tc`), with the morphology flag as an input,
+and measures what it is worth on data it did not train on:
 
-* the *procedure* (choose ridge or random forest on 5 inner folds, then fit) is evaluated
-  by nested leave-one-out, next to the mean predictor on the same folds;
+* the *procedure* (choose among :data:`MEASURED_PROCEDURE` on 5 inner folds, then fit) is
+  evaluated by nested leave-one-out, next to the mean predictor on the same folds;
 * its predictive standard deviation is calibrated by conformal multipliers for 68 % and
   95 % intervals (:class:`~vlab.polymers.uncertainty.IntervalCalibrator`), fitted on
   out-of-fold predictions of a split by chemical family (Butina clusters of the measured
   polymers, whole clusters held out), where errors are larger than on random folds;
-* the final learner is chosen by the same 5-fold selection on the whole table and fitted on
-  all of it.
+* the deployed variant is the one the inner folds chose most often over the nested
+  leave-one-out (as ``sim2real_most_chosen`` of the benchmark), fitted on all the rows.
 
-The procedure uses no network pretrained on simulations: it is the procedure with the lowest
-nested leave-one-out error in the comparison of ``benchmarks/sim2real.py`` (numbers in
-``docs/polymers.md``), and it needs no network. Descriptor
-columns are those finite and varying over PI1070 (as in the benchmark), so the model sees
-the same inputs the comparison did; the choice, the measured errors and the calibration are
-stored as JSON in :func:`~vlab.polymers.model_cache_dir` and reused while the table, the
-settings and the vlab and scikit-learn versions are unchanged.
+The candidates are the variants of ``benchmarks/sim2real.py`` that need at most the ``md``
+network (the slow fine-tuning and the multi-task networks, which need the Tg and Cp sets, are
+left out); network, descriptor columns (finite and varying over PI1070) and seeds are those
+of the benchmark. The choice, the measured errors and the calibration (JSON) and the network
+(``.npz``, no pickle) are stored in :func:`~vlab.polymers.model_cache_dir` and reused while
+the table, the settings and the vlab and scikit-learn versions are unchanged.
 """
 
 from __future__ import annotations
@@ -33,21 +33,26 @@ from pathlib import Path
 import numpy as np
 
 from vlab.errors import InputError
+from vlab.polymers import _mlp
 from vlab.polymers.transfer.features import featurize, signed_log1p
+from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
 from vlab.polymers.transfer.sim2real import MORPHOLOGIES, Sim2RealRegressor, morphology_flags
 from vlab.polymers.transfer.sim2real_eval import (
     SCRATCH_VARIANTS,
     SIM2REAL_VARIANTS,
     nested_compare,
     outer_splits,
-    select_variant,
 )
 
 __all__ = ["MEASURED_PROCEDURE", "MeasuredFit", "MeasuredTCModel", "build_measured_tc"]
 
-#: Variants of the deployed procedure: the mean predictor and the learners without a network
-#: (the selection is among :data:`~vlab.polymers.transfer.sim2real_eval.SCRATCH_VARIANTS`).
-MEASURED_PROCEDURE = ("mean", *SCRATCH_VARIANTS)
+#: Candidates of the deployed selection: the mean, the learners without a network and the
+#: ``md`` network (pretrained on PI1070 MD λ) used as is, corrected by ridge, or as features.
+MEASURED_PROCEDURE = (
+    "mean", *SCRATCH_VARIANTS, "md_as_is", "md_correction", "md_frozen"
+)  # fmt: skip
+#: The ``md`` network of ``benchmarks/sim2real.py``.
+MD_NET = PretrainOptions(hidden=(256, 64), n_members=2, epochs=150, patience=25)
 _BUTINA_CUTOFF = 0.7  # as benchmarks/sim2real.py
 _N_FAMILY_FOLDS = 5
 
@@ -61,13 +66,13 @@ class MeasuredFit:
     columns : list of int
         Descriptor columns of :func:`~vlab.polymers.transfer.featurize` used.
     variant : str
-        Learner chosen on 5 inner folds of the whole table (``scratch_forest`` ...).
+        Variant chosen most often by the inner folds of the nested leave-one-out.
     n : int
         Measured polymers.
     nested_mae, nested_mae_mean : float
         Nested leave-one-out MAE of the procedure and of the mean predictor (W/(m K)).
     chosen : dict of str to int
-        How often each learner was chosen over the leave-one-out folds.
+        How often each variant was chosen over the leave-one-out folds.
     scale : float
         Factor ``a`` of the calibrated standard deviation ``a σ``.
     z68, z95 : float
@@ -139,12 +144,48 @@ class MeasuredTCModel:
         return mean - z * std, mean + z * std
 
 
-def _pi1070_columns() -> list[int]:
+def _pretrain_md(progress) -> tuple[list[int], PretrainedNet]:
+    """Descriptor columns finite and varying over PI1070, and the ``md`` network on them."""
     from vlab.polymers.datasets import load_pi1070
 
-    F = featurize(load_pi1070().smiles, normalized=True)
+    if progress:
+        progress("PI1070 descriptors")
+    pi = load_pi1070()
+    F = featurize(pi.smiles, normalized=True)
     keep = np.isfinite(F).all(axis=0) & (np.nanstd(F, axis=0) > 0)
-    return np.flatnonzero(keep).tolist()
+    X, lam = signed_log1p(F[:, keep]), np.asarray(pi.column("thermal_conductivity"), float)
+    ok = np.isfinite(X).all(axis=1) & np.isfinite(lam)
+    if progress:
+        progress(f"pretraining the MD-λ network on {int(ok.sum())} PI1070 polymers")
+    net = pretrain(X[ok], lam[ok, None], options=MD_NET, rng=np.random.default_rng(0))
+    return np.flatnonzero(keep).tolist(), net
+
+
+def _save_net(path, net: PretrainedNet) -> None:
+    arrays = {"log_tasks": np.asarray(net.log_tasks, dtype=bool)}
+    for i, m in enumerate(net.members):
+        for j, (w, b) in enumerate(zip(m.coefs, m.intercepts, strict=True)):
+            arrays[f"m{i}_w{j}"], arrays[f"m{i}_b{j}"] = w, b
+        for name in ("x_mean", "x_scale", "y_mean", "y_scale"):
+            arrays[f"m{i}_{name}"] = getattr(m, name)
+    tmp = path.with_name(f".{path.stem}.{id(net)}.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _load_net(path) -> PretrainedNet:
+    with np.load(path, allow_pickle=False) as z:
+        members = []
+        for i in range(sum(k.endswith("_x_mean") for k in z.files)):
+            n = sum(k.startswith(f"m{i}_w") for k in z.files)
+            members.append(
+                _mlp.MLPWeights(
+                    coefs=tuple(z[f"m{i}_w{j}"] for j in range(n)),
+                    intercepts=tuple(z[f"m{i}_b{j}"] for j in range(n)),
+                    **{k: z[f"m{i}_{k}"] for k in ("x_mean", "x_scale", "y_mean", "y_scale")},
+                )
+            )
+        return PretrainedNet(members=tuple(members), log_tasks=tuple(z["log_tasks"].tolist()))
 
 
 def _family_folds(smiles, n):
@@ -159,39 +200,35 @@ def _family_folds(smiles, n):
     return [np.flatnonzero(np.isin(groups, g)) for g in folds], int(groups.max() + 1)
 
 
-def _measure(smiles, X, y, morph, columns, progress) -> MeasuredFit:
+def _measure(smiles, X, y, morph, columns, nets, progress) -> MeasuredFit:
     from vlab.polymers.uncertainty import IntervalCalibrator
 
     n = len(y)
     say = progress or (lambda _msg: None)
     say(f"nested leave-one-out over {n} measured polymers")
     loo = nested_compare(
-        X, y, morph, {}, splits=outer_splits(n), variants=MEASURED_PROCEDURE,
+        X, y, morph, nets, splits=outer_splits(n), variants=MEASURED_PROCEDURE,
         rng=np.random.default_rng(2),
     )  # fmt: skip
     say("out-of-fold predictions on the family split")
     folds, n_families = _family_folds(smiles, n)
     fam = nested_compare(
-        X, y, morph, {}, splits=folds, variants=MEASURED_PROCEDURE, rng=np.random.default_rng(4)
+        X, y, morph, nets, splits=folds, variants=MEASURED_PROCEDURE, rng=np.random.default_rng(4)
     )
-    calib = IntervalCalibrator.fit(fam.y, fam.pred["scratch"], fam.std["scratch"])
-    A = np.hstack([X, morph])
-    variant, _ = select_variant(
-        A, y, {}, n_extra=morph.shape[1], candidates=SCRATCH_VARIANTS,
-        rng=np.random.default_rng(5),
-    )  # fmt: skip
-    names, counts = np.unique(loo.chosen_scratch, return_counts=True)
+    calib = IntervalCalibrator.fit(fam.y, fam.pred["best"], fam.std["best"])
+    names, counts = np.unique(loo.chosen, return_counts=True)
+    variant = str(names[np.argmax(counts)])  # the choice of most outer folds
     return MeasuredFit(
         columns=list(columns),
         variant=variant,
         n=n,
-        nested_mae=loo.metrics("scratch")["mae"],
+        nested_mae=loo.metrics("best")["mae"],
         nested_mae_mean=loo.metrics("mean")["mae"],
         chosen=dict(zip(names.tolist(), counts.tolist())),
         scale=calib.a,
         z68=calib.z[0.68],
         z95=calib.z[0.95],
-        family_mae=fam.metrics("scratch")["mae"],
+        family_mae=fam.metrics("best")["mae"],
         n_families=n_families,
     )
 
@@ -206,9 +243,10 @@ def build_measured_tc(
     morphology : {"amorphous", "semicrystalline"}
         Morphology assumed for the polymers to predict (an input of the model).
     cache_dir : path, optional
-        Folder of the JSON record (default :func:`~vlab.polymers.model_cache_dir`); the
-        first call measures (PI1070 descriptors, nested leave-one-out, family split: a few
-        minutes), later calls only refit the chosen learner (about a second).
+        Folder of the JSON record and the network (default
+        :func:`~vlab.polymers.model_cache_dir`); the first call pretrains and measures
+        (PI1070 descriptors, the network, nested leave-one-out, family split: several
+        minutes), later calls only refit the chosen head (seconds).
     progress : callable, optional
         Called with a short message before each long step.
 
@@ -233,23 +271,23 @@ def build_measured_tc(
     y = np.asarray(table.column("thermal_conductivity"), dtype=float)
     morph = morphology_flags(table.text["morphology"])
     key = content_hash(
-        "measured-tc", __version__, sklearn.__version__, MEASURED_PROCEDURE, _BUTINA_CUTOFF,
-        smiles, y.tolist(), morph.ravel().tolist(),
+        "measured-tc", "most-chosen", __version__, sklearn.__version__, MEASURED_PROCEDURE,
+        repr(MD_NET), _BUTINA_CUTOFF, smiles, y.tolist(), morph.ravel().tolist(),
     )[:20]  # fmt: skip
     folder = model_cache_dir() if cache_dir is None else Path(cache_dir)
     path = folder / f"measured-tc-{key}.json"
+    net_path = folder / f"measured-tc-{key}-md.npz"
     try:
-        fit = MeasuredFit(**json.loads(path.read_text()))
-    except (OSError, ValueError, TypeError):
+        fit, net = MeasuredFit(**json.loads(path.read_text())), _load_net(net_path)
+    except (OSError, ValueError, TypeError, KeyError):
         fit = None
     if fit is None:
-        if progress:
-            progress("descriptor columns from PI1070")
-        columns = _pi1070_columns()
+        columns, net = _pretrain_md(progress)
         X = signed_log1p(featurize(smiles, normalized=True)[:, columns])
-        fit = _measure(smiles, X, y, morph, columns, progress)
+        fit = _measure(smiles, X, y, morph, columns, {"md": net}, progress)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            _save_net(net_path, net)
             tmp = path.with_suffix(f".{id(fit)}.tmp")
             tmp.write_text(json.dumps(asdict(fit)))
             tmp.replace(path)
@@ -257,7 +295,9 @@ def build_measured_tc(
             pass
     else:
         X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
-    _, learner = SIM2REAL_VARIANTS[fit.variant]
-    regressor = Sim2RealRegressor(learner=learner, n_extra=1, n_boot=8, random_state=0)
+    key_net, learner = SIM2REAL_VARIANTS[fit.variant]
+    regressor = Sim2RealRegressor(
+        net if key_net else None, learner=learner, n_extra=1, n_boot=8, random_state=0
+    )
     regressor.fit(np.hstack([X, morph]), y)
     return MeasuredTCModel(fit, regressor, morphology)
