@@ -315,7 +315,9 @@ def _batch(structures: list[Atoms], settings: DescriptorSettings, soap) -> list[
         prepared.append((padded, centres, z[centres], window[centres], len(atoms)))
     result = []
     for padded, centres, z, window, n_atoms in prepared:
-        features = np.asarray(soap.create(padded, centers=centres.tolist()), dtype=float)
+        # centres as positions: the same numbers as atom indices, without dscribe copying
+        # all positions once per centre
+        features = np.asarray(soap.create(padded, centers=padded.positions[centres]), dtype=float)
         result.append(
             LocalDescriptors(
                 features=features.reshape(len(centres), -1),
