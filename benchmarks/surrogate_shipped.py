@@ -55,10 +55,11 @@ from vlab.conductance import (
     load_shipped_model,
     shipped_model_info,
 )
-from vlab.conductance.descriptors import _centres, _padded
+from vlab.conductance.descriptors import centre_atoms
 from vlab.conductance.shipped import MODEL_DIR
 from vlab.workflows.conductance import labelled_structures
-from vlab.workflows.learning import _load_validation, validation_metrics
+from vlab import catalog
+from vlab.workflows.learning import validation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "spd-headline"
@@ -125,9 +126,8 @@ def unchanged_environments(trace, model) -> float:
     same = total = 0
     previous = None
     for atoms in trace:
-        padded, window = _padded(atoms, settings)
+        padded, centres = centre_atoms(atoms, settings)
         pos = padded.positions
-        centres = _centres(pos[:, 2], window, settings.reach)
         if previous is not None and len(previous) == len(pos):
             for i in centres:
                 near = np.flatnonzero(cdist(pos[i : i + 1], pos)[0] <= radius)
@@ -141,9 +141,10 @@ def unchanged_environments(trace, model) -> float:
 
 def blind(model) -> dict:
     """Scores and histogram peaks of the model on the blind traces."""
-    data = _load_validation([BLIND], model.descriptor_settings_, None)
-    y, temp = data["y"], data["temperature"]
-    pred = model.predict(data["descriptors"])
+    structures, y, _, _ = labelled_structures(BLIND)
+    ds = catalog.select(catalog.open_store(catalog.get_entry(BLIND).location), status="done")
+    temp = ds["temperature"].values.astype(float)
+    pred = model.predict(structures)
     out = validation_metrics(y, pred, temp)
     window = (y >= 0.8) & (y <= 1.2)
     out["n_0_8_1_2G0"] = int(window.sum())

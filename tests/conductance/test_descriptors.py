@@ -98,13 +98,13 @@ def test_rejects_bad_inputs():
 
 def test_descriptors_are_dscribe_soap_of_the_centre_atoms():
     """Centres handed to dscribe as positions give the SOAP of those atoms, bit for bit."""
-    from vlab.conductance.descriptors import _centres, _padded
+    from vlab.conductance.descriptors import centre_atoms
 
     settings = DescriptorSettings(sigma=0.3, n_max=4, l_max=3)
     atoms = _perturbed_wire(electrode_layers=2)
     [desc] = compute_descriptors([atoms], settings)
-    padded, window = _padded(atoms, settings)
-    centres = _centres(padded.positions[:, 2], window, settings.reach)
+    padded, centres = centre_atoms(atoms, settings)
+    assert np.array_equal(padded.positions[centres, 2], desc.z)
     expected = settings._soap().create(padded, centers=centres.tolist())
     assert np.array_equal(desc.features, expected)
 

@@ -13,10 +13,10 @@ records its blind error and speed (see docs/conductance.md).
 
 Examples
 --------
->>> "spd-headline" in shipped_models()
-True
->>> shipped_model_info("spd-headline")["preset"]
-'spd-headline'
+>>> shipped_model_info("no-such-model")
+Traceback (most recent call last):
+...
+vlab.errors.InputError: There is no shipped conductance surrogate 'no-such-model'; shipped: ...
 """
 
 from __future__ import annotations
@@ -29,7 +29,13 @@ from typing import Any
 from vlab.conductance.surrogate import ConductanceSurrogate
 from vlab.errors import DataFileError, InputError
 
-__all__ = ["MODEL_DIR", "load_shipped_model", "shipped_model_info", "shipped_models"]
+__all__ = [
+    "MODEL_DIR",
+    "file_sha256",
+    "load_shipped_model",
+    "shipped_model_info",
+    "shipped_models",
+]
 
 #: Folder of the shipped model files and their manifests.
 MODEL_DIR = Path(__file__).resolve().parent / "models"
