@@ -239,7 +239,8 @@ def load_surrogate(model: str | os.PathLike):
         raise InputError(
             f"The model {str(model)!r} is neither a shipped surrogate "
             f"({', '.join(shipped_models()) or 'none'}) nor an existing .npz file written by "
-            "vlab conductance train."
+            "vlab conductance train. The spd-headline file is made by "
+            "benchmarks/train_headline.py."
         )
     return ConductanceSurrogate.load(path), {"path": str(path)}
 
