@@ -96,7 +96,28 @@ def test_rejects_bad_inputs():
         compute_descriptors([untagged])
 
 
+def test_descriptors_are_dscribe_soap_of_the_centre_atoms():
+    """Centres handed to dscribe as positions give the SOAP of those atoms, bit for bit."""
+    from vlab.conductance.descriptors import centre_atoms
+
+    settings = DescriptorSettings(sigma=0.3, n_max=4, l_max=3)
+    atoms = _perturbed_wire(electrode_layers=2)
+    [desc] = compute_descriptors([atoms], settings)
+    padded, centres = centre_atoms(atoms, settings)
+    assert np.array_equal(padded.positions[centres, 2], desc.z)
+    expected = settings._soap().create(padded, centers=centres.tolist())
+    assert np.array_equal(desc.features, expected)
+
+
 # --------------------------------------------------------------------------- pooling
+def test_slab_kernel_is_the_clipped_cosine():
+    from vlab.conductance.pooling import _kernel
+
+    dz = np.linspace(-4.0, 4.0, 4001)
+    x = np.clip((np.abs(dz) - 1.5) / 0.5, 0.0, 1.0)
+    assert np.array_equal(_kernel(dz, 1.5, 0.5), 0.5 * (1.0 + np.cos(np.pi * x)))
+
+
 def test_slab_sums_see_layers_and_gaps():
     wire = build_wire("Au", cross_section=(2, 2), length=2)
     [desc] = compute_descriptors([wire])

@@ -61,3 +61,18 @@ def test_coupling_leaves_uniform_wires_and_raises_necks_between_wider_electrodes
     np.testing.assert_allclose(g[:3], m[:3], rtol=0.02)  # ... so G ~ m
     assert np.all(ends[3] > 2 * m[3])  # 3x3-cell electrode layers: 18 atoms vs 8
     assert m[3] < g[3] < (1 + kappa) * m[3]
+
+
+@pytest.mark.parametrize("hidden", [(6, 5), (4,)])
+def test_ensemble_forward_matches_members_in_double_precision(batch, hidden):
+    """The stacked single-precision forward pass of all members equals each member's own
+    double-precision forward pass up to float32 rounding (~1e-6 G0)."""
+    rng = np.random.default_rng(3)
+    members = [_slabnet.init_params(batch.x.shape[1], hidden, rng, 0.2) for _ in range(3)]
+    heads = [None, np.array([0.3, -0.2]), np.array([-1.0, 0.5])]
+    expected = np.stack(
+        [_slabnet.forward(p, batch, 0.1, h) for p, h in zip(members, heads, strict=True)]
+    )
+    got = _slabnet.forward_ensemble(members, batch, 0.1, heads)
+    assert got.shape == (3, batch.n_structures)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -1,4 +1,4 @@
-"""``vlab conductance``: plots, surrogate training and validation, the virtual experiment."""
+"""``vlab conductance``: plots, the surrogate (train, validate, predict), the virtual experiment."""
 
 from __future__ import annotations
 
@@ -62,6 +62,24 @@ def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import validate_surrogate
 
     print(json.dumps(validate_surrogate(args.model, args.stores, args.out), indent=2))
+    return 0
+
+
+def _cmd_conductance_predict(args: argparse.Namespace) -> int:
+    from vlab.workflows.conductance import predict_conductance
+
+    report = predict_conductance(args.sources, model=args.model, out=args.out)
+    summary = {"model": report["model"], "out": args.out, "sources": {}}
+    for source, entry in report["sources"].items():
+        mean = entry["conductance_G0"]
+        row = {"n": entry["n"], "first": mean[:5]}
+        if "against_reference" in entry:
+            row["against_reference"] = {
+                k: entry["against_reference"][k]
+                for k in ("r2", "mae_G0", "peak_surrogate_G0", "peak_reference_G0")
+            }
+        summary["sources"][source] = row
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -156,6 +174,23 @@ def register(sub) -> None:
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--out", default="vlab-results/validation", help="output folder")
     p.set_defaults(func=_cmd_conductance_validate)
+    p = actions.add_parser(
+        "predict",
+        help="conductance of structures from a trained surrogate (default: the shipped one)",
+        description="Predict G/G0 (ensemble mean and spread) of every structure of stores "
+        "(catalog names or paths) or structure files (extended XYZ with tags and lead_period) "
+        "with a trained surrogate: by default the shipped spd-headline model (no training "
+        "needed; its sha256 is checked on load). Stores with reference conductances also get "
+        "R², MAE and histogram peaks. Writes a JSON report.",
+    )
+    p.add_argument("sources", nargs="+", help="stores (catalog names or paths) or structure files")
+    p.add_argument(
+        "--model",
+        default="spd-headline",
+        help="shipped model name (default spd-headline) or a .npz file from vlab conductance train",
+    )
+    p.add_argument("--out", default="vlab-results/predictions.json", help="report JSON to write")
+    p.set_defaults(func=_cmd_conductance_predict)
     p = actions.add_parser(
         "experiment",
         help="virtual break-junction experiment: MD, surrogate, reference, histograms",

@@ -25,6 +25,7 @@ from vlab.conductance.histogram import (
     plot_traces,
 )
 from vlab.conductance.pooling import pool_global, slab_matrix, soft_minimum
+from vlab.conductance.shipped import load_shipped_model, shipped_model_info, shipped_models
 from vlab.conductance.structures import (
     ELEMENTS,
     build_contact,
@@ -67,11 +68,14 @@ __all__ = [
     "histogram_peak",
     "in_contact",
     "lead_layers",
+    "load_shipped_model",
     "perturb",
     "plot_histogram",
     "plot_traces",
     "pool_global",
     "run_trace",
+    "shipped_model_info",
+    "shipped_models",
     "slab_matrix",
     "soft_minimum",
     "validate_structure",

@@ -163,25 +163,30 @@ def forward(params: list[np.ndarray], batch: Batch, temperature: float, head=Non
 
 
 def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature: float, heads=None):
-    """Predictions of every member, shape (n_members, n_structures): :func:`forward` each,
-    with the first layers of all members applied in one matrix product (the costly part),
-    in single precision (5x faster than double; the predictions change by ~1e-6 G0)."""
+    """Predictions of every member, shape (n_members, n_structures): :func:`forward` each.
+
+    The first layers of all members are applied in one matrix product (the costly part), the
+    deeper hidden layers of all members in one stacked product per layer, both in single
+    precision (faster than double; the predictions change by ~1e-6 G0), the output layer in
+    double precision, and the slab sums of all members in one sparse product.
+    """
     heads = [None] * len(members) if heads is None else heads
     if len(members[0]) == 2:  # no hidden layer
         return np.stack([forward(p, batch, temperature, h) for p, h in zip(members, heads)])
     weights = np.concatenate([p[0] for p in members], axis=1).astype(np.float32)
     bias = np.concatenate([p[1] for p in members]).astype(np.float32)
-    first = np.tanh(batch.x.astype(np.float32) @ weights + bias).astype(np.float64)
-    out, start = [], 0
-    for params, head in zip(members, heads, strict=True):
-        width = params[0].shape[1]
-        h = first[:, start : start + width]
-        start += width
-        for w, b in zip(params[2:-2:2], params[3:-2:2]):
-            h = np.tanh(h @ w + b)
-        a = _softplus((h @ params[-2] + params[-1])[:, 0])
-        out.append(pool(batch.slabs @ a, batch, temperature, head)[0])
-    return np.stack(out)
+    first = np.tanh(batch.x.astype(np.float32) @ weights + bias)
+    n_members, width = len(members), members[0][0].shape[1]
+    h = np.ascontiguousarray(first.reshape(len(first), n_members, width).transpose(1, 0, 2))
+    for j in range(2, len(members[0]) - 2, 2):
+        w = np.stack([p[j] for p in members]).astype(np.float32)
+        b = np.stack([p[j + 1] for p in members]).astype(np.float32)
+        h = np.tanh(h @ w + b[:, None, :])
+    w_out = np.stack([p[-2][:, 0] for p in members])
+    b_out = np.array([p[-1][0] for p in members])
+    a = _softplus(np.einsum("mnk,mk->mn", h.astype(np.float64), w_out) + b_out[:, None])
+    sums = np.asarray(batch.slabs @ a.T).T
+    return np.stack([pool(c, batch, temperature, head)[0] for c, head in zip(sums, heads)])
 
 
 def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha, n_head=0):

@@ -47,6 +47,7 @@ from vlab.errors import InputError
 __all__ = [
     "DescriptorSettings",
     "LocalDescriptors",
+    "centre_atoms",
     "compute_descriptors",
 ]
 
@@ -235,6 +236,38 @@ def _centres(z: np.ndarray, window: np.ndarray, half_width: float) -> np.ndarray
     return np.flatnonzero(window | near)
 
 
+def centre_atoms(
+    atoms: Atoms, settings: DescriptorSettings | None = None
+) -> tuple[Atoms, np.ndarray]:
+    """The electrode-padded structure whose SOAP is computed, and the indices of its centres.
+
+    Parameters
+    ----------
+    atoms : ase.Atoms
+        A structure obeying the geometry contract.
+    settings : DescriptorSettings, optional
+        Descriptor settings; default ``DescriptorSettings()``.
+
+    Returns
+    -------
+    padded : ase.Atoms
+        ``atoms`` followed by the padding copies of the outermost electrode layers.
+    centres : ndarray of int
+        Indices into ``padded`` of the centres (window atoms and slab partners), in the order
+        of :attr:`LocalDescriptors.features`.
+
+    Examples
+    --------
+    >>> from vlab.conductance.structures import build_wire
+    >>> padded, centres = centre_atoms(build_wire("Au", cross_section=(1, 1), length=2))
+    >>> len(centres)
+    16
+    """
+    settings = DescriptorSettings() if settings is None else settings
+    padded, window = _padded(atoms, settings)
+    return padded, _centres(padded.positions[:, 2], window, settings.reach)
+
+
 def _check_structures(structures, caller: str) -> list[Atoms]:
     if isinstance(structures, Atoms) or not isinstance(structures, Sequence):
         raise InputError(
@@ -315,7 +348,9 @@ def _batch(structures: list[Atoms], settings: DescriptorSettings, soap) -> list[
         prepared.append((padded, centres, z[centres], window[centres], len(atoms)))
     result = []
     for padded, centres, z, window, n_atoms in prepared:
-        features = np.asarray(soap.create(padded, centers=centres.tolist()), dtype=float)
+        # centres as positions: the same numbers as atom indices, without dscribe copying
+        # all positions once per centre
+        features = np.asarray(soap.create(padded, centers=padded.positions[centres]), dtype=float)
         result.append(
             LocalDescriptors(
                 features=features.reshape(len(centres), -1),

@@ -55,8 +55,11 @@ _TOL = 1e-6  # Å, as in vlab.conductance.descriptors
 
 def _kernel(dz: np.ndarray, half_width: float, edge: float) -> np.ndarray:
     """Flat-top slab profile: 1 within ``half_width``, cosine fall to 0 over ``edge``."""
-    x = np.clip((np.abs(dz) - half_width) / edge, 0.0, 1.0)
-    return 0.5 * (1.0 + np.cos(np.pi * x))
+    x = (np.abs(dz) - half_width) / edge
+    out = (x <= 0.0).astype(float)
+    band = (x > 0.0) & (x < 1.0)  # the cosine only where it is neither 1 nor 0
+    out[band] = 0.5 * (1.0 + np.cos(np.pi * x[band]))
+    return out
 
 
 def slab_matrix(descriptors: LocalDescriptors) -> sparse.csr_matrix:

@@ -27,7 +27,9 @@ __all__ = [
     "conductance_figures",
     "conductance_traces",
     "labelled_structures",
+    "load_surrogate",
     "peak_or_none",
+    "predict_conductance",
     "train_surrogate",
     "validate_surrogate",
 ]
@@ -222,4 +224,97 @@ def validate_surrogate(
     fig.savefig(out / "validation-parity.png", dpi=120)
     report["parity_png"] = str(out / "validation-parity.png")
     (out / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
+def load_surrogate(model: str | os.PathLike):
+    """A surrogate from a shipped model name (e.g. ``spd-headline``, checksum checked) or the
+    path of a ``.npz`` file written by ``ConductanceSurrogate.save``, and its description."""
+    from vlab.conductance import ConductanceSurrogate, load_shipped_model, shipped_models
+
+    if str(model) in shipped_models():
+        return load_shipped_model(str(model)), {"shipped": str(model)}
+    path = Path(model)
+    if not path.is_file():
+        raise InputError(
+            f"The model {str(model)!r} is neither a shipped surrogate "
+            f"({', '.join(shipped_models()) or 'none'}) nor an existing .npz file written by "
+            "vlab conductance train. The spd-headline file is made by "
+            "benchmarks/train_headline.py."
+        )
+    return ConductanceSurrogate.load(path), {"path": str(path)}
+
+
+def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
+    """Structures of a store (catalog name or path) or of a structure file (ase.io.read, e.g.
+    extended XYZ with tags and ``lead_period``), and the store's reference conductances."""
+    path = Path(source)
+    if path.is_file():
+        from ase.io import read
+
+        try:
+            return list(read(path, index=":")), None
+        except Exception as err:  # ase raises many kinds for unreadable files
+            raise InputError(
+                f"Could not read structures from {source!r} ({type(err).__name__}: {err}). "
+                "Give a structure file that ase.io.read understands (e.g. extended XYZ with "
+                "tags and lead_period), or a store with structure_* variables."
+            ) from None
+    location = catalog.as_location(source)
+    if not catalog.store_exists(location):
+        location = catalog.get_entry(source).location
+    ds = catalog.open_store(location)
+    if "status" in ds:
+        ds = catalog.select(ds, status="done")
+    ds = ds.load()
+    if "structure_positions" not in ds:
+        raise InputError(
+            f"The store {source!r} holds no structures (structure_* variables); give a "
+            "conductance-reference store or a structure file."
+        )
+    ref = ds["conductance"].values.astype(float) if "conductance" in ds else None
+    return catalog.decode_structures(ds, prefix="structure_"), ref
+
+
+def predict_conductance(
+    sources: list[str],
+    *,
+    model: str | os.PathLike = "spd-headline",
+    out: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Surrogate conductance (ensemble mean and spread, G0) of every structure of ``sources``.
+
+    Parameters
+    ----------
+    sources : list of str
+        Stores with structures (catalog names or paths) or structure files (``ase.io.read``).
+    model : str or path
+        A shipped model name (default ``spd-headline``, its sha256 checked) or a model file.
+    out : path, optional
+        JSON file to write the report to.
+
+    Returns
+    -------
+    dict
+        The model, and per source the predictions and, where the store has reference
+        conductances, R², MAE and histogram peaks against them.
+    """
+    from vlab.workflows.learning import validation_metrics
+
+    surrogate, described = load_surrogate(model)
+    report: dict[str, Any] = {"model": described, "sources": {}}
+    for source in sources:
+        structures, ref = _input_structures(source)
+        mean, std = surrogate.predict(structures, return_std=True)
+        entry: dict[str, Any] = {
+            "n": len(structures),
+            "conductance_G0": np.round(mean, 4).tolist(),
+            "conductance_std_G0": np.round(std, 4).tolist(),
+        }
+        if ref is not None:
+            entry["against_reference"] = validation_metrics(ref, mean)
+        report["sources"][source] = entry
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2) + "\n")
     return report

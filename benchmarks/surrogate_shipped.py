@@ -1,0 +1,257 @@
+"""The shipped headline surrogate: speed against the warm spd reference, and the blind set.
+
+Run from the repository root after ``benchmarks/train_headline.py`` (a few minutes)::
+
+    python benchmarks/surrogate_shipped.py   # merges keys into benchmarks/results/surrogate.json
+    python benchmarks/surrogate_shipped.py --speed-only   # speed with a stand-in of the model
+
+Protocol
+--------
+* Model: ``vlab/conductance/models/spd-headline.npz`` (the ``spd-headline`` preset trained on
+  the training set of ``benchmarks/surrogate_spd.py``), loaded with its sha256 checked.
+* Speed, warm against warm, at 160 atoms: the snapshots of one held-out trace of ``au-spd-2x2``
+  (trace 18; not the blind set). The spd reference runs as campaigns run it: the electrodes are
+  rigid, so the lead self-energies and Fermi energy are computed once (first call, not
+  counted) and every later snapshot of the trace reuses them. Interleaved in the same run,
+  ``REPEATS`` times: the reference on one snapshot (a different one each time), the surrogate
+  on the whole trace in one batch (as the ``conductance-surrogate`` campaign runs it; time per
+  snapshot = batch time / snapshots) and the surrogate on that one snapshot alone. Counted for
+  the surrogate: everything from ase.Atoms to G (electrode padding, SOAP, slab matrices, the 16
+  networks, pooling), one process, BLAS pinned to one thread. Medians.
+  ``speedup_warm_160_atoms`` = reference / surrogate per snapshot in a batched trace;
+  ``speedup_warm_160_atoms_unbatched`` = reference / surrogate on one snapshot alone.
+* Descriptor reuse: the fraction of SOAP centres whose environment (every atom within
+  r_cut + dscribe's Gaussian padding, positions relative to the centre) is the same, to 1e-6 Å,
+  in consecutive snapshots of the trace: what a cache of per-atom descriptors could save.
+* Blind set: the 684 snapshots of traces 96-119 (``au-spd-2x2-test``, labelled after the
+  headline settings were fixed; nothing is chosen on them). R² and MAE on all, and on the
+  snapshots whose spd reference lies in 0-3 G0; the histogram peak (``histogram_peak``, the
+  peak finder of vlab.conductance.histogram) of the surrogate's predictions and of the spd
+  labels, on all snapshots and per temperature; the error inside 0.8-1.2 G0 against the spread
+  of the reference there. The blind R² and MAE are recorded in the model's manifest.
+* ``--speed-only`` (when the shipped file is not there yet): the speed part only, with a
+  stand-in of the same architecture (the ``spd-headline`` preset fitted for 2 iterations on 32
+  cells: same descriptors, 16 members, same layer sizes; the cost does not depend on the
+  weights).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: I001  (pins BLAS threads first)
+
+import numpy as np
+from scipy.spatial.distance import cdist
+
+from vlab.conductance import (
+    ConductanceSurrogate,
+    ExtendedHuckel,
+    load_shipped_model,
+    shipped_model_info,
+)
+from vlab.conductance.descriptors import centre_atoms
+from vlab.conductance.shipped import MODEL_DIR
+from vlab.workflows.conductance import labelled_structures
+from vlab import catalog
+from vlab.workflows.learning import validation_metrics
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "spd-headline"
+TRACE = 18
+REPEATS = 7
+BLIND = "au-spd-2x2-test"
+
+
+def _timed(func) -> tuple[float, float]:
+    """Wall and CPU (process) seconds of ``func()``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    func()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def speed(model) -> dict:
+    """Warm spd reference vs surrogate per 160-atom snapshot, interleaved, medians."""
+    structures, _, traces, _ = labelled_structures(ROOT / "catalogs" / "data" / "au-spd-2x2.zarr")
+    trace = [structures[i] for i in np.flatnonzero(traces == TRACE)]
+    spd = ExtendedHuckel()
+    cold = _timed(lambda: spd.conductance(trace[0]))[0]  # computes and caches the lead terms
+    model.predict(trace[:2])  # imports and first-call costs, not counted
+    picks = np.linspace(1, len(trace) - 1, REPEATS).round().astype(int)
+    runs = {"spd_warm": [], "surrogate_batched": [], "surrogate_alone": []}
+    for j in picks:
+        runs["spd_warm"].append(_timed(lambda a=trace[j]: spd.conductance(a)))
+        wall, cpu = _timed(lambda: model.predict(trace))
+        runs["surrogate_batched"].append((wall / len(trace), cpu / len(trace)))
+        runs["surrogate_alone"].append(_timed(lambda a=trace[j]: model.predict([a])))
+        ref, bat, alone = (runs[k][-1][0] for k in runs)
+        print(f"  snapshot {j}: spd warm {ref:.2f} s, surrogate {bat * 1e3:.2f} ms (batched) / "
+              f"{alone * 1e3:.2f} ms (alone), wall", flush=True)  # fmt: skip
+    wall = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
+    cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+    return {
+        "atoms": len(trace[0]),
+        "trace": f"au-spd-2x2 trace {TRACE} ({len(trace)} snapshots)",
+        "repeats": REPEATS,
+        "wall_s": {k: round(v, 6) for k, v in wall.items()},
+        "cpu_s": {k: round(v, 6) for k, v in cpu.items()},
+        "runs_wall_s": {k: [round(t, 6) for t, _ in v] for k, v in runs.items()},
+        "spd_cold_first_call_s": round(cold, 3),
+        "speedup_batched": round(wall["spd_warm"] / wall["surrogate_batched"], 1),
+        "speedup_alone": round(wall["spd_warm"] / wall["surrogate_alone"], 1),
+        "speedup_batched_cpu": round(cpu["spd_warm"] / cpu["surrogate_batched"], 1),
+        "speedup_alone_cpu": round(cpu["spd_warm"] / cpu["surrogate_alone"], 1),
+        "unchanged_environment_fraction": unchanged_environments(trace, model),
+        "counted": "per snapshot, one process, BLAS 1 thread, wall and CPU (process) time: spd "
+        "= ExtendedHuckel().conductance with the trace's lead self-energies and Fermi energy "
+        "cached (as in campaigns); surrogate = predict() from ase.Atoms (padding, SOAP, slab "
+        "matrices, 16 networks, pooling); batched = the trace's snapshots in one predict() "
+        "call, divided by their number (as the conductance-surrogate campaign runs it); alone "
+        "= one snapshot per call. The speedup keys are ratios of wall-time medians; the _cpu "
+        "ones of CPU-time medians (less sensitive to other processes on a busy machine)",
+    }
+
+
+def unchanged_environments(trace, model) -> float:
+    """Fraction of descriptor centres whose environment is the same (to 1e-6 Å) as in the
+    previous snapshot of ``trace``: all atoms within r_cut + dscribe's Gaussian padding, with
+    their positions relative to the centre."""
+    settings = model.descriptor_settings_
+    radius = settings.r_cut + settings._soap().get_cutoff_padding() + 0.1
+    same = total = 0
+    previous = None
+    for atoms in trace:
+        padded, centres = centre_atoms(atoms, settings)
+        pos = padded.positions
+        if previous is not None and len(previous) == len(pos):
+            for i in centres:
+                near = np.flatnonzero(cdist(pos[i : i + 1], pos)[0] <= radius)
+                before = np.flatnonzero(cdist(previous[i : i + 1], previous)[0] <= radius)
+                moved = (pos[near] - pos[i]) - (previous[near] - previous[i])
+                same += bool(np.array_equal(near, before) and np.abs(moved).max() < 1e-6)
+                total += 1
+        previous = pos
+    return round(same / max(total, 1), 4)
+
+
+def blind(model) -> dict:
+    """Scores and histogram peaks of the model on the blind traces."""
+    structures, y, _, _ = labelled_structures(BLIND)
+    ds = catalog.select(catalog.open_store(catalog.get_entry(BLIND).location), status="done")
+    temp = ds["temperature"].values.astype(float)
+    pred = model.predict(structures)
+    out = validation_metrics(y, pred, temp)
+    window = (y >= 0.8) & (y <= 1.2)
+    out["n_0_8_1_2G0"] = int(window.sum())
+    out["mae_0_8_1_2G0"] = round(float(np.abs(pred - y)[window].mean()), 4)
+    out["mean_error_0_8_1_2G0"] = round(float((pred - y)[window].mean()), 4)
+    out["reference_std_0_8_1_2G0"] = round(float(y[window].std()), 4)
+    out["store"] = f"{BLIND} (traces 96-119)"
+    return out
+
+
+def record_blind(metrics: dict) -> None:
+    """Write the blind R² and MAE into the shipped model's manifest."""
+    path = MODEL_DIR / f"{NAME}.json"
+    manifest = json.loads(path.read_text())
+    keys = ("n", "r2", "mae_G0", "n_0_3G0", "r2_0_3G0", "mae_0_3G0")
+    manifest["blind"] = {"store": metrics["store"], **{k: metrics[k] for k in keys}}
+    manifest["regenerate"] = (
+        "python benchmarks/train_headline.py, then python benchmarks/surrogate_shipped.py"
+    )
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def stand_in():
+    """A model of the headline architecture with briefly fitted weights (for timing only)."""
+    structures, y, _, _ = labelled_structures(ROOT / "catalogs" / "data" / "au-spd-2x2.zarr")
+    return ConductanceSurrogate.from_preset(NAME, random_state=0, max_iter=2).fit(
+        structures[:32], y[:32]
+    )
+
+
+def speed_only() -> dict:
+    """Speed keys measured with :func:`stand_in` (before the shipped file exists)."""
+    fast = speed(stand_in())
+    fast["model"] = "stand-in: spd-headline preset, 2 iterations on 32 cells (timing only)"
+    out = {
+        "speedup_warm_160_atoms": fast["speedup_batched"],
+        "speedup_warm_160_atoms_unbatched": fast["speedup_alone"],
+        "speedup_warm_160_atoms_cpu": fast["speedup_batched_cpu"],
+        "surrogate_warm_speed": fast,
+    }
+    rows = speed_rows(fast)
+    write_result("surrogate", out, rows)
+    return out
+
+
+def speed_rows(fast: dict) -> list[tuple[str, str]]:
+    """Table rows of the speed block."""
+    rows = []
+    for label, key in (("wall", "wall_s"), ("CPU", "cpu_s")):
+        t = fast[key]
+        suffix = "" if key == "wall_s" else "_cpu"
+        rows.append((
+            f"spd warm / surrogate per {fast['atoms']}-atom snapshot ({label}: batched, alone)",
+            f"{t['spd_warm']:.2f} s / {t['surrogate_batched'] * 1e3:.2f} ms, "
+            f"{t['surrogate_alone'] * 1e3:.2f} ms = {fast['speedup_batched' + suffix]:.0f}x, "
+            f"{fast['speedup_alone' + suffix]:.0f}x",
+        ))  # fmt: skip
+    rows.append(
+        ("centres with an unchanged environment", str(fast["unchanged_environment_fraction"]))
+    )
+    return rows
+
+
+def main() -> dict:
+    if "--speed-only" in sys.argv[1:]:
+        return speed_only()
+    model = load_shipped_model(NAME)
+    info = shipped_model_info(NAME)
+    print(f"model {info['file']} sha256 {info['sha256'][:12]}...; speed", flush=True)
+    fast = speed(model)
+    print("blind set", flush=True)
+    scored = blind(model)
+    record_blind(scored)
+    fast["model"] = f"shipped {NAME} (vlab/conductance/models/{info['file']})"
+    out = {
+        "speedup_warm_160_atoms": fast["speedup_batched"],
+        "speedup_warm_160_atoms_unbatched": fast["speedup_alone"],
+        "speedup_warm_160_atoms_cpu": fast["speedup_batched_cpu"],
+        "surrogate_warm_speed": fast,
+        "r2_blind": scored["r2"],
+        "mae_blind_G0": scored["mae_G0"],
+        "r2_0_3G0_blind": scored["r2_0_3G0"],
+        "mae_0_3G0_blind_G0": scored["mae_0_3G0"],
+        "peak_blind_surrogate_G0": scored["peak_surrogate_G0"],
+        "peak_blind_reference_G0": scored["peak_reference_G0"],
+        "surrogate_shipped": {
+            "model": f"vlab/conductance/models/{info['file']}",
+            "sha256": info["sha256"],
+            "bytes": info["bytes"],
+            "training": {k: info[k] for k in ("preset", "n_train", "training_stores", "fit_s")},
+            "blind": scored,
+        },
+    }
+    rows = [
+        *speed_rows(fast),
+        (f"blind ({scored['n']}) R² / MAE", f"{scored['r2']:.3f} / {scored['mae_G0']:.3f} G0"),
+        (f"blind 0-3 G0 ({scored['n_0_3G0']}) R² / MAE",
+         f"{scored['r2_0_3G0']:.3f} / {scored['mae_0_3G0']:.3f} G0"),
+        ("blind peak surrogate / reference",
+         f"{scored['peak_surrogate_G0']} / {scored['peak_reference_G0']} G0"),
+        *((f"  {t} peak surrogate / reference",
+           f"{scored[f'peak_{t}_surrogate_G0']} / {scored[f'peak_{t}_reference_G0']} G0")
+          for t in ("4K", "300K") if f"peak_{t}_surrogate_G0" in scored),
+    ]  # fmt: skip
+    write_result("surrogate", out, rows)
+    return out
+
+
+if __name__ == "__main__":
+    main()

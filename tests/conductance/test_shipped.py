@@ -1,0 +1,112 @@
+"""Shipped surrogates: checksum checked on load, clear errors, ``vlab conductance predict``."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("dscribe")  # the 'descriptors' extra
+from ase.io import write
+
+from vlab.cli import main
+from vlab.conductance import (
+    ConductanceSurrogate,
+    SBandTightBinding,
+    build_wire,
+    load_shipped_model,
+    perturb,
+    shipped,
+    shipped_model_info,
+    shipped_models,
+)
+from vlab.errors import DataFileError, InputError
+
+
+@pytest.fixture(scope="module")
+def wires():
+    wire = build_wire("Au", cross_section=(1, 1), length=2, electrode_layers=2)
+    structures = [perturb(wire, amplitude=0.1 * k, rng=k) for k in range(6)]
+    return structures, np.array([SBandTightBinding().conductance(a) for a in structures])
+
+
+@pytest.fixture
+def model_dir(tmp_path, monkeypatch, wires):
+    """A model folder with one small trained model 'tiny' and its manifest."""
+    structures, y = wires
+    model = ConductanceSurrogate(n_estimators=2, hidden_layer_sizes=(6,), max_iter=20,
+                                 random_state=0).fit(structures, y)  # fmt: skip
+    path = model.save(tmp_path / "tiny.npz")
+    manifest = {"file": "tiny.npz", "sha256": shipped.file_sha256(path), "preset": "default"}
+    (tmp_path / "tiny.json").write_text(json.dumps(manifest))
+    monkeypatch.setattr(shipped, "MODEL_DIR", tmp_path)
+    return tmp_path
+
+
+def test_shipped_model_loads_with_its_checksum(model_dir, wires):
+    structures, _ = wires
+    assert shipped_models() == ["tiny"]
+    assert shipped_model_info("tiny")["preset"] == "default"
+    model = load_shipped_model("tiny")
+    again = ConductanceSurrogate.load(model_dir / "tiny.npz")
+    assert np.array_equal(model.predict(structures), again.predict(structures))
+
+
+def test_a_changed_file_is_refused(model_dir):
+    path = model_dir / "tiny.npz"
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataFileError, match="sha256 .* but its manifest records"):
+        load_shipped_model("tiny")
+
+
+def test_unknown_model_names_the_shipped_ones(model_dir):
+    with pytest.raises(InputError, match="no shipped conductance surrogate 'nope'; shipped: tiny"):
+        load_shipped_model("nope")
+
+
+def test_predict_command_on_files_and_stores(model_dir, wires, tmp_path, capsys):
+    structures, _ = wires
+    xyz = tmp_path / "wires.extxyz"
+    write(xyz, structures[:3])
+    out = tmp_path / "pred.json"
+    argv = ["conductance", "predict", str(xyz), "au-spd-small", "--model", "tiny"]
+    assert main([*argv, "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    expected = load_shipped_model("tiny").predict(structures[:3])
+    got = report["sources"][str(xyz)]["conductance_G0"]
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    small = report["sources"]["au-spd-small"]
+    assert small["n"] == len(small["conductance_std_G0"]) > 100
+    assert set(small["against_reference"]) >= {"r2", "mae_G0", "peak_reference_G0"}
+    assert json.loads(capsys.readouterr().out)["model"] == {"shipped": "tiny"}
+
+
+def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
+    assert main(["conductance", "predict", "au-spd-small", "--model", "none.npz"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "neither a shipped surrogate (tiny) nor an existing .npz file" in err
+    assert len(err.splitlines()) == 1
+    bad = tmp_path / "bad.extxyz"
+    bad.write_text("not a structure\n")
+    assert main(["conductance", "predict", str(bad), "--model", "tiny"]) == 2
+    assert "Could not read structures from" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(
+    "spd-headline" not in shipped_models(),
+    reason="the headline model file is made by benchmarks/train_headline.py",
+)
+def test_headline_model_reproduces_its_recorded_blind_error():
+    """The shipped headline model loads (checksum), and on the blind traces it has the R² and
+    MAE recorded in its manifest."""
+    from vlab.workflows.conductance import labelled_structures
+
+    info = shipped_model_info("spd-headline")
+    model = load_shipped_model("spd-headline")
+    structures, y, _, _ = labelled_structures("au-spd-2x2-test")
+    pred = model.predict(structures)
+    assert len(y) == info["blind"]["n"]
+    assert np.mean(np.abs(pred - y)) == pytest.approx(info["blind"]["mae_G0"], abs=2e-3)

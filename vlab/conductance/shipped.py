@@ -1,0 +1,91 @@
+"""Trained surrogates shipped inside the package, each checked against its recorded sha256.
+
+Each shipped model is a file ``models/NAME.npz`` (written by
+:meth:`~vlab.conductance.surrogate.ConductanceSurrogate.save`, no pickle) next to its manifest
+``models/NAME.json``: the file's sha256, how it was trained (preset, parameters, training
+stores, number of cells) and its error on blind held-out traces. :func:`load_shipped_model`
+refuses a file whose bytes do not match the recorded sha256.
+
+The ``spd-headline`` model is the spd benchmark's headline model (preset ``spd-headline``,
+``random_state=0``), trained on 6,295 cells of 112-160 atoms with spd (extended-Hückel)
+labels; ``benchmarks/train_headline.py`` regenerates it and ``benchmarks/surrogate_shipped.py``
+records its blind error and speed (see docs/conductance.md).
+
+Examples
+--------
+>>> shipped_model_info("no-such-model")
+Traceback (most recent call last):
+...
+vlab.errors.InputError: There is no shipped conductance surrogate 'no-such-model'; shipped: ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from vlab.conductance.surrogate import ConductanceSurrogate
+from vlab.errors import DataFileError, InputError
+
+__all__ = [
+    "MODEL_DIR",
+    "file_sha256",
+    "load_shipped_model",
+    "shipped_model_info",
+    "shipped_models",
+]
+
+#: Folder of the shipped model files and their manifests.
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+
+
+def shipped_models() -> list[str]:
+    """Names of the shipped models (those with both a ``.npz`` file and a manifest), sorted."""
+    return sorted(p.stem for p in MODEL_DIR.glob("*.json") if p.with_suffix(".npz").is_file())
+
+
+def shipped_model_info(name: str) -> dict[str, Any]:
+    """The manifest of shipped model ``name``: sha256, training record, blind error.
+
+    Raises
+    ------
+    InputError
+        If there is no shipped model ``name`` (the message lists them).
+    """
+    names = shipped_models()
+    if not isinstance(name, str) or name not in names:
+        raise InputError(
+            f"There is no shipped conductance surrogate {name!r}; shipped: "
+            f"{', '.join(names) or 'none'}. Give one of these, or the path of a .npz model "
+            "file written by ConductanceSurrogate.save."
+        )
+    return json.loads((MODEL_DIR / f"{name}.json").read_text())
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of the bytes of the file ``path``."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate:
+    """The shipped surrogate ``name``, after checking its file against the recorded sha256.
+
+    Raises
+    ------
+    InputError
+        If there is no shipped model ``name``.
+    DataFileError
+        If the file's sha256 differs from its manifest (a damaged or replaced file).
+    """
+    info = shipped_model_info(name)
+    path = MODEL_DIR / info["file"]
+    digest = file_sha256(path)
+    if digest != info["sha256"]:
+        raise DataFileError(
+            f"The shipped model file {str(path)!r} has sha256 {digest}, but its manifest "
+            f"records {info['sha256']}: the file is damaged or was replaced. Reinstall vlab, "
+            "or regenerate it with benchmarks/train_headline.py."
+        )
+    return ConductanceSurrogate.load(path)
