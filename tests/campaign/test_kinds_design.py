@@ -29,6 +29,7 @@ def _spec(tmp_path, **params):
             "keep": 40,
             "order": 4,
             "n_augment": 1,
+            "forward_model": "ridge",  # the GP (minutes to fit on all Tg) has its own tests
             **params,
         },
         "inputs": {"generator": "chains", "n": 2, "seed": 3},
@@ -48,6 +49,7 @@ def test_chains_then_library(tmp_path):
     assert "nearest_training" in header and "std_Tg" in header
     saved = json.loads((tmp_path / "lib" / "design-report.json").read_text())
     assert saved["target"].startswith("thermal_conductivity>=0.3")
+    assert saved["forward_models"].startswith("Bayesian ridge")  # provenance names the models
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,7 @@ def test_chains_then_library(tmp_path):
         ({"target": "Tg>=500 K; Tg<=400 K"}, InputError, "may appear in one box only"),
         ({"n_steps": 0}, SpecError, "'n_steps' must be an integer >= 1"),
         ({"temperature": 3}, SpecError, "unknown parameter"),
+        ({"forward_model": "forest"}, SpecError, "'forward_model' must be one of"),
     ],
 )
 def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):
@@ -73,6 +76,7 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
         raise CalculationFailed("the forward model diverged")
 
     args = ["polymers", "design", "--n", "10", "--chains", "2", "--steps", "2"]
+    args += ["--forward-model", "ridge"]
     args += ["--particles", "8", "--synchronous", "--out", str(tmp_path)]
     spec = tmp_path / "design.yaml"
     spec.write_text("# the spec of the previous run\n")
@@ -137,6 +141,7 @@ def test_cli_sizes_the_run_from_n_and_counts_steps(tmp_path, capsys):
     from vlab.cli import main
 
     args = ["polymers", "design", "--n", "12", "--particles", "4", "--synchronous"]
+    args += ["--forward-model", "ridge"]
     assert main([*args, "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     # max(20, ceil(30 * 12 / (2 * 4))) = 45 steps per chain; the bar counts them

@@ -102,6 +102,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "n_steps": steps,
         "n_particles": particles,
         "likelihood": not args.prior_only,
+        "forward_model": args.forward_model,
         "keep": max(args.n, 100),
     }
     name = args.name or ("design-prior" if args.prior_only else "design")
@@ -225,6 +226,13 @@ def register(sub) -> None:
         "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of the chain seeds"
     )
     p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
+    p.add_argument(
+        "--forward-model",
+        choices=("gp", "ridge"),
+        default="gp",
+        help="gp: Tanimoto-kernel Gaussian processes with an applicability-domain term "
+        "(default); ridge: Bayesian ridge on Morgan counts (cheaper, blind to extrapolation)",
+    )
     p.add_argument("--out", default="vlab-results/design", help="output folder")
     p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")

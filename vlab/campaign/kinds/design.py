@@ -2,7 +2,9 @@
 
 Adapter only. ``setup`` (once per worker process) fits the SMILES language model on the
 catalog's repeat units (PI1070, the two PoLyInfo Tg sets, the design seeds) and the forward
-models (Bayesian ridge on count-Morgan fingerprints: PI1070 thermal conductivity, PoLyInfo Tg);
+models of PI1070 thermal conductivity and PoLyInfo Tg (``forward_model``: Tanimoto-kernel GPs
+with an applicability-domain term, :func:`vlab.polymers.design.fit_design_models`, or Bayesian
+ridge on count-Morgan fingerprints);
 each item runs :func:`vlab.polymers.design.run_smc` with its own seed and returns its best
 ``keep`` distinct candidates (padded arrays) with their plausibility (SA score, ring-strain
 flags: :func:`vlab.polymers.design.assess`), which
@@ -52,6 +54,9 @@ class DesignParams(KindParams):
     order: int = field(default=10, metadata={"min": 1, "max": 50})
     #: Randomised SMILES per training repeat unit of the language model.
     n_augment: int = field(default=5, metadata={"min": 1, "max": 1000})
+    #: Forward models: ``gp`` (Tanimoto-kernel GPs with an applicability-domain term chosen on
+    #: a validation split) or ``ridge`` (Bayesian ridge on Morgan counts, no domain term).
+    forward_model: str = field(default="gp", metadata={"choices": ("gp", "ridge")})
 
 
 def _params(params: Mapping[str, Any]) -> DesignParams:
@@ -75,7 +80,13 @@ def _params(params: Mapping[str, Any]) -> DesignParams:
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list, load_source
     from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
-    from vlab.polymers.design import MorganRidgeModels, NGramModel, parse_target, training_smiles
+    from vlab.polymers.design import (
+        MorganRidgeModels,
+        NGramModel,
+        fit_design_models,
+        parse_target,
+        training_smiles,
+    )
 
     target = parse_target(params["target"])
     data = {}
@@ -84,9 +95,15 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
         table = load_source(source, normalize=False)
         data[box.name] = (list(table.smiles), table.column(column))
     lm = NGramModel(order=params["order"], n_augment=params["n_augment"], random_state=0)
+    if params.get("forward_model", "gp") == "ridge":
+        predictor, log_domain = MorganRidgeModels().fit(data), None
+    else:
+        predictor = fit_design_models(data, rng=0)[0]
+        log_domain = predictor.log_domain
     return {
         "lm": lm.fit(training_smiles()),
-        "predictor": MorganRidgeModels().fit(data),
+        "predictor": predictor,
+        "log_domain": log_domain,
         "target": target,
         "seeds": list(load_smiles_list("hightcond_initial_smiles")),
     }
@@ -162,6 +179,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
         n_particles=params["n_particles"],
         n_steps=params["n_steps"],
         likelihood=params["likelihood"],
+        log_domain=ctx.get("log_domain"),
         callback=lambda step, n_steps: report_progress(1),
     )
     order = np.argsort(-np.asarray(result.log_likelihood), kind="stable")[: params["keep"]]
@@ -186,7 +204,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
 register_kind(
     Kind(
         name="polymer-design",
-        version="2",
+        version="3",
         description="iQSPR: SMILES language model + SMC towards a target box, one chain per item",
         check_params=_params,
         outputs=_outputs,
