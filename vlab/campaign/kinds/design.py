@@ -57,6 +57,11 @@ class DesignParams(KindParams):
     #: Forward models: ``gp`` (Tanimoto-kernel GPs with an applicability-domain term chosen on
     #: a validation split) or ``ridge`` (Bayesian ridge on Morgan counts, no domain term).
     forward_model: str = field(default="gp", metadata={"choices": ("gp", "ridge")})
+    #: Catalog stores the forward models learn from, per target property (e.g.
+    #: ``{thermal_conductivity: polymers-radonpy_pi1070, Tg: polymers-polymon_tg}``); a store
+    #: needs a ``smiles`` variable and one named as the property. Unnamed properties learn from
+    #: the registered public source (PI1070 thermal conductivity, PoLyInfo Tg).
+    training: Mapping[str, str] = field(default_factory=dict)
 
 
 def _params(params: Mapping[str, Any]) -> DesignParams:
@@ -74,12 +79,57 @@ def _params(params: Mapping[str, Any]) -> DesignParams:
             f"polymer-design: the target names {sorted(names - set(PROPERTIES))}; "
             f"the forward models predict {sorted(PROPERTIES)}."
         )
+    extra = sorted(set(checked.training) - names)
+    if extra:
+        raise SpecError(
+            f"polymer-design: params.training names {extra}, which the target does not "
+            f"constrain; allowed: {sorted(names)}."
+        )
+    for prop, store in checked.training.items():
+        _training_store(store, prop)
     return checked
 
 
-def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    from vlab.polymers import load_smiles_list, load_source
+def _training_store(store: Any, prop: str):
+    """The catalog store ``store`` (done rows), checked to hold ``smiles`` and ``prop``."""
+    from vlab import catalog
+
+    known = sorted(e.name for e in catalog.list_entries())
+    if not isinstance(store, str) or store not in known:
+        raise SpecError(
+            f"polymer-design: params.training.{prop} names the store {store!r}, which is not in "
+            f"the catalog; known stores: {', '.join(known) or 'none'}."
+        )
+    ds = catalog.open(store)
+    missing = [v for v in ("smiles", prop) if v not in ds]
+    if missing:
+        raise SpecError(
+            f"polymer-design: the catalog store {store!r} (params.training.{prop}) has no "
+            f"variable {missing[0]!r}; it has {sorted(map(str, ds.data_vars))}."
+        )
+    return catalog.select(ds, status="done") if "status" in ds else ds
+
+
+def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list, np.ndarray]]:
+    """``{property: (smiles, values)}`` of the forward models: named stores, else the sources."""
+    from vlab.polymers import load_source
     from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
+
+    data = {}
+    for box in target.boxes:
+        if box.name in training:
+            ds = _training_store(training[box.name], box.name).load()
+            smiles = [str(v) for v in ds["smiles"].values]
+            data[box.name] = (smiles, np.asarray(ds[box.name].values, dtype=float))
+        else:
+            source, column = PROPERTIES[box.name]
+            table = load_source(source, normalize=False)
+            data[box.name] = (list(table.smiles), table.column(column))
+    return data
+
+
+def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers import load_smiles_list
     from vlab.polymers.design import (
         MorganRidgeModels,
         NGramModel,
@@ -89,11 +139,7 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     )
 
     target = parse_target(params["target"])
-    data = {}
-    for box in target.boxes:
-        source, column = PROPERTIES[box.name]
-        table = load_source(source, normalize=False)
-        data[box.name] = (list(table.smiles), table.column(column))
+    data = _training_data(target, params.get("training", {}))
     lm = NGramModel(order=params["order"], n_augment=params["n_augment"], random_state=0)
     if params.get("forward_model", "gp") == "ridge":
         predictor, log_domain = MorganRidgeModels().fit(data), None
