@@ -14,11 +14,11 @@ Checks expected to fail, with the reason:
 
 Estimators whose samples are not rows of numbers - ``ConductanceSurrogate`` and
 ``DescriptorTransformer`` (lists of ase.Atoms), ``PolymerPropertyModel``, ``MorganCounts`` and
-``RDKitDescriptors`` (repeat-unit SMILES), ``MorganRidgeModels`` (``{property: (smiles,
-values)}``) - run the generic checks that need no data, and their own versions of the
-fitting checks on tiny inputs of their kind: ``clone``, the ``get_params``/``set_params``
-round trip, ``NotFittedError`` before ``fit``, and ``fit`` that neither changes the
-parameters nor adds public attributes.
+``RDKitDescriptors`` (repeat-unit SMILES), ``MorganRidgeModels`` and ``TanimotoGPModels``
+(``{property: (smiles, values)}``) - run the generic checks that need no data, and their own
+versions of the fitting checks on tiny inputs of their kind: ``clone``, the
+``get_params``/``set_params`` round trip, ``NotFittedError`` before ``fit``, and ``fit`` that
+neither changes the parameters nor adds public attributes.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sklearn.utils import estimator_checks, get_tags
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn.utils.validation import check_is_fitted
 
-from vlab.polymers.design import MorganRidgeModels
+from vlab.polymers.design import MorganRidgeModels, TanimotoGPModels
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
 from vlab.polymers.models import (
     EnsembleRegressor,
@@ -129,6 +129,10 @@ NON_TABULAR = {
     "RDKitDescriptors": lambda: (RDKitDescriptors(), lambda e: e.fit(SMILES)),
     "MorganRidgeModels": lambda: (
         MorganRidgeModels(n_bits=64),
+        lambda e: e.fit({"x": (SMILES, VALUES)}),
+    ),
+    "TanimotoGPModels": lambda: (
+        TanimotoGPModels(n_bits=64),
         lambda e: e.fit({"x": (SMILES, VALUES)}),
     ),
 }

@@ -29,6 +29,7 @@ def _spec(tmp_path, **params):
             "keep": 40,
             "order": 4,
             "n_augment": 1,
+            "forward_model": "ridge",  # the GP (minutes to fit on all Tg) has its own tests
             **params,
         },
         "inputs": {"generator": "chains", "n": 2, "seed": 3},
@@ -39,7 +40,8 @@ def _spec(tmp_path, **params):
 
 
 def test_chains_then_library(tmp_path):
-    report = run_campaign(_spec(tmp_path), progress=False)
+    training = {"thermal_conductivity": "polymers-radonpy_pi1070", "Tg": "polymers-polymon_tg"}
+    report = run_campaign(_spec(tmp_path, training=training), progress=False)
     assert report.done == 2
     summary = design_library(report.store, tmp_path / "lib", n=30)
     assert summary["library_size"] == 30 and summary["valid_fraction"] == 1.0
@@ -48,6 +50,7 @@ def test_chains_then_library(tmp_path):
     assert "nearest_training" in header and "std_Tg" in header
     saved = json.loads((tmp_path / "lib" / "design-report.json").read_text())
     assert saved["target"].startswith("thermal_conductivity>=0.3")
+    assert saved["forward_models"].startswith("Bayesian ridge")  # provenance names the models
 
 
 @pytest.mark.parametrize(
@@ -57,6 +60,7 @@ def test_chains_then_library(tmp_path):
         ({"target": "Tg>=500 K; Tg<=400 K"}, InputError, "may appear in one box only"),
         ({"n_steps": 0}, SpecError, "'n_steps' must be an integer >= 1"),
         ({"temperature": 3}, SpecError, "unknown parameter"),
+        ({"forward_model": "forest"}, SpecError, "'forward_model' must be one of"),
     ],
 )
 def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):
@@ -73,6 +77,7 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
         raise CalculationFailed("the forward model diverged")
 
     args = ["polymers", "design", "--n", "10", "--chains", "2", "--steps", "2"]
+    args += ["--forward-model", "ridge"]
     args += ["--particles", "8", "--synchronous", "--out", str(tmp_path)]
     spec = tmp_path / "design.yaml"
     spec.write_text("# the spec of the previous run\n")
@@ -137,12 +142,14 @@ def test_cli_sizes_the_run_from_n_and_counts_steps(tmp_path, capsys):
     from vlab.cli import main
 
     args = ["polymers", "design", "--n", "12", "--particles", "4", "--synchronous"]
+    args += ["--forward-model", "ridge", "--training", "Tg=polymers-polymon_tg"]
     assert main([*args, "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     # max(20, ceil(30 * 12 / (2 * 4))) = 45 steps per chain; the bar counts them
     assert "2 chains x 4 particles x 45 SMC steps for a library of 12" in out
     assert "design: 100%" in err and "90/90" in err and "step/s" in err
-    assert yaml.safe_load((tmp_path / "design.yaml").read_text())["params"]["n_steps"] == 45
+    params = yaml.safe_load((tmp_path / "design.yaml").read_text())["params"]
+    assert params["n_steps"] == 45 and params["training"] == {"Tg": "polymers-polymon_tg"}
 
 
 @pytest.mark.parametrize(
@@ -195,3 +202,48 @@ def test_progress_reports_in_a_synchronous_run():
         assert bar.n == 10
     report_progress(1)  # nobody listens: a no-op
     assert bar.n == 10
+
+
+def test_forward_models_learn_from_named_catalog_stores():
+    from vlab.campaign.kinds.design import _params, _training_data
+    from vlab.polymers.datasets import source_rows
+    from vlab.polymers.design import MorganRidgeModels, parse_target
+
+    target = parse_target("thermal_conductivity>=0.3 W/(m K)")
+    training = {"thermal_conductivity": "polymers-radonpy_pi1070"}
+    params = _params({"target": str(target), "training": training})
+    assert params.training == training
+    from_store = _training_data(target, params.training)["thermal_conductivity"]
+    rows = source_rows("radonpy_pi1070")  # the same rows read directly (CSV cache or package)
+    direct = (list(rows.smiles), rows.values["thermal_conductivity"])
+    assert from_store[0] == direct[0]
+    np.testing.assert_array_equal(from_store[1], direct[1])
+    probe = ["*CC(*)c1ccccc1", "*c1ccc(Oc2ccc(N3C(=O)c4ccc(*)cc4C3=O)cc2)cc1"]
+    a = MorganRidgeModels().fit({"thermal_conductivity": from_store})(probe)
+    b = MorganRidgeModels().fit({"thermal_conductivity": direct})(probe)
+    np.testing.assert_array_equal(a["thermal_conductivity"][0], b["thermal_conductivity"][0])
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        ({"Tg": "polymers-nowhere"}, r"store 'polymers-nowhere', which is not in the catalog"),
+        ({"Tg": "polymers-radonpy_pi1070"}, r"'polymers-radonpy_pi1070' .* has no variable 'Tg'"),
+        ({"density": "polymers-polymon_tg"}, r"params.training names \['density'\]"),
+    ],
+)
+def test_missing_training_store_or_variable_is_a_clear_error(training, message):
+    from vlab.campaign.kinds.design import _params
+
+    with pytest.raises(SpecError, match=message) as err:
+        _params({"training": training})
+    assert "\n" not in str(err.value)
+
+
+def test_cli_training_option_must_be_property_equals_store(tmp_path, capsys):
+    from vlab.cli import main
+
+    assert main(["polymers", "design", "--training", "Tg", "--out", str(tmp_path)]) == 2
+    assert "--training must be PROPERTY=STORE, e.g. Tg=polymers-polymon_tg. Got 'Tg'." in (
+        capsys.readouterr().err
+    )

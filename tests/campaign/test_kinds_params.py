@@ -57,9 +57,9 @@ HASHES = {
         "e2451d68a4acd2018f12ebc060de25c7555d48379be16edc96911e31fcf80c0b",
         "e83fdd0a5a3e052d724fe1eeb052e5735f5b2b3000a270ff9941c57e5a7317f8",
     ],
-    "polymer-design": [
-        "3a0fd3149c8af6a689739e28b624a93adadf3f4b9499b83bb2be9d5bd068337d",
-        "74a986ff5f545405fdd2494aca57a11439ac5bacbeccb63adcdbceb5428f366f",
+    "polymer-design": [  # version 3: GP forward models by default, forward_model, training
+        "3fb6c754f065e0acb13e32579185c6986b6787b3bd549e8b0423ff1a72fe834c",
+        "c311b4a01f6e321f2ef690e10a8bdd3a035bbab9e19ba742b51c602a89cd3131",
     ],
 }
 REFERENCE_HASHES = {  # content_hash(kind, version, identity, {"x": 1}) of these parameters

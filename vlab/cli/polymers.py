@@ -87,6 +87,21 @@ def _positive(option: str, high: int | None = None, low: int = 1):
 _MAX_SEED = 2**32 - 1
 
 
+def _training_option(values: list[str]) -> dict[str, str]:
+    """``PROPERTY=STORE`` options as a mapping; a clear error for any other form."""
+    from vlab.errors import InputError
+
+    out = {}
+    for text in values:
+        prop, sep, store = text.partition("=")
+        if not sep or not prop.strip() or not store.strip():
+            raise InputError(
+                f"--training must be PROPERTY=STORE, e.g. Tg=polymers-polymon_tg. Got {text!r}."
+            )
+        out[prop.strip()] = store.strip()
+    return out
+
+
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
@@ -105,6 +120,8 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "n_steps": steps,
         "n_particles": particles,
         "likelihood": not args.prior_only,
+        "forward_model": args.forward_model,
+        "training": _training_option(args.training),
         "keep": max(args.n, 100),
     }
     name = args.name or ("design-prior" if args.prior_only else "design")
@@ -241,6 +258,21 @@ def register(sub) -> None:
         "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of the chain seeds"
     )
     p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
+    p.add_argument(
+        "--forward-model",
+        choices=("gp", "ridge"),
+        default="gp",
+        help="gp: Tanimoto-kernel Gaussian processes with an applicability-domain term "
+        "(default); ridge: Bayesian ridge on Morgan counts (cheaper, blind to extrapolation)",
+    )
+    p.add_argument(
+        "--training",
+        action="append",
+        default=[],
+        metavar="PROPERTY=STORE",
+        help="catalog store a forward model learns from, e.g. "
+        "thermal_conductivity=polymers-radonpy_pi1070 (repeatable; default: the public sources)",
+    )
     p.add_argument("--out", default="vlab-results/design", help="output folder")
     p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")

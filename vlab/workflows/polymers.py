@@ -51,6 +51,15 @@ def _check_design_chains(store: str | os.PathLike) -> None:
     )
 
 
+_FORWARD_MODELS = {
+    "gp": "Tanimoto-kernel Gaussian process per property on binary Morgan fingerprints "
+    "(r=2, 2048 bits) with an applicability-domain term (nearest-training Tanimoto similarity, "
+    "threshold chosen on a validation fifth); PI1070 thermal conductivity, PoLyInfo Tg",
+    "ridge": "Bayesian ridge per property on log Morgan counts (r=2, 1024 bits); "
+    "PI1070 thermal conductivity, PoLyInfo Tg",
+}
+
+
 def design_library(
     store: str | os.PathLike, out_dir: str | os.PathLike, *, n: int = 1000
 ) -> dict[str, Any]:
@@ -102,6 +111,7 @@ def design_library(
         "library_size": len(smiles),
         "chains": int(ds.sizes["item"]),
         "likelihood": bool(params["likelihood"]),
+        "forward_models": _FORWARD_MODELS[params.get("forward_model", "ridge")],
         "ranking": "plausible candidates first, then log-likelihood; top10.png shows the "
         "most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),

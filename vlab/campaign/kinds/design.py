@@ -2,7 +2,9 @@
 
 Adapter only. ``setup`` (once per worker process) fits the SMILES language model on the
 catalog's repeat units (PI1070, the two PoLyInfo Tg sets, the design seeds) and the forward
-models (Bayesian ridge on count-Morgan fingerprints: PI1070 thermal conductivity, PoLyInfo Tg);
+models of PI1070 thermal conductivity and PoLyInfo Tg (``forward_model``: Tanimoto-kernel GPs
+with an applicability-domain term, :func:`vlab.polymers.design.fit_design_models`, or Bayesian
+ridge on count-Morgan fingerprints);
 each item runs :func:`vlab.polymers.design.run_smc` with its own seed and returns its best
 ``keep`` distinct candidates (padded arrays) with their plausibility (SA score, ring-strain
 flags: :func:`vlab.polymers.design.assess`), which
@@ -52,6 +54,14 @@ class DesignParams(KindParams):
     order: int = field(default=10, metadata={"min": 1, "max": 50})
     #: Randomised SMILES per training repeat unit of the language model.
     n_augment: int = field(default=5, metadata={"min": 1, "max": 1000})
+    #: Forward models: ``gp`` (Tanimoto-kernel GPs with an applicability-domain term chosen on
+    #: a validation split) or ``ridge`` (Bayesian ridge on Morgan counts, no domain term).
+    forward_model: str = field(default="gp", metadata={"choices": ("gp", "ridge")})
+    #: Catalog stores the forward models learn from, per target property (e.g.
+    #: ``{thermal_conductivity: polymers-radonpy_pi1070, Tg: polymers-polymon_tg}``); a store
+    #: needs a ``smiles`` variable and one named as the property. Unnamed properties learn from
+    #: the registered public source (PI1070 thermal conductivity, PoLyInfo Tg).
+    training: Mapping[str, str] = field(default_factory=dict)
 
 
 def _params(params: Mapping[str, Any]) -> DesignParams:
@@ -69,24 +79,77 @@ def _params(params: Mapping[str, Any]) -> DesignParams:
             f"polymer-design: the target names {sorted(names - set(PROPERTIES))}; "
             f"the forward models predict {sorted(PROPERTIES)}."
         )
+    extra = sorted(set(checked.training) - names)
+    if extra:
+        raise SpecError(
+            f"polymer-design: params.training names {extra}, which the target does not "
+            f"constrain; allowed: {sorted(names)}."
+        )
+    for prop, store in checked.training.items():
+        _training_store(store, prop)
     return checked
 
 
-def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
-    from vlab.polymers import load_smiles_list, load_source
-    from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
-    from vlab.polymers.design import MorganRidgeModels, NGramModel, parse_target, training_smiles
+def _training_store(store: Any, prop: str):
+    """The catalog store ``store`` (done rows), checked to hold ``smiles`` and ``prop``."""
+    from vlab import catalog
 
-    target = parse_target(params["target"])
+    known = sorted(e.name for e in catalog.list_entries())
+    if not isinstance(store, str) or store not in known:
+        raise SpecError(
+            f"polymer-design: params.training.{prop} names the store {store!r}, which is not in "
+            f"the catalog; known stores: {', '.join(known) or 'none'}."
+        )
+    ds = catalog.open(store)
+    missing = [v for v in ("smiles", prop) if v not in ds]
+    if missing:
+        raise SpecError(
+            f"polymer-design: the catalog store {store!r} (params.training.{prop}) has no "
+            f"variable {missing[0]!r}; it has {sorted(map(str, ds.data_vars))}."
+        )
+    return catalog.select(ds, status="done") if "status" in ds else ds
+
+
+def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list, np.ndarray]]:
+    """``{property: (smiles, values)}`` of the forward models: named stores, else the sources."""
+    from vlab.polymers import load_source
+    from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
+
     data = {}
     for box in target.boxes:
-        source, column = PROPERTIES[box.name]
-        table = load_source(source, normalize=False)
-        data[box.name] = (list(table.smiles), table.column(column))
+        if box.name in training:
+            ds = _training_store(training[box.name], box.name).load()
+            smiles = [str(v) for v in ds["smiles"].values]
+            data[box.name] = (smiles, np.asarray(ds[box.name].values, dtype=float))
+        else:
+            source, column = PROPERTIES[box.name]
+            table = load_source(source, normalize=False)
+            data[box.name] = (list(table.smiles), table.column(column))
+    return data
+
+
+def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
+    from vlab.polymers import load_smiles_list
+    from vlab.polymers.design import (
+        MorganRidgeModels,
+        NGramModel,
+        fit_design_models,
+        parse_target,
+        training_smiles,
+    )
+
+    target = parse_target(params["target"])
+    data = _training_data(target, params.get("training", {}))
     lm = NGramModel(order=params["order"], n_augment=params["n_augment"], random_state=0)
+    if params.get("forward_model", "gp") == "ridge":
+        predictor, log_domain = MorganRidgeModels().fit(data), None
+    else:
+        predictor = fit_design_models(data, rng=0)[0]
+        log_domain = predictor.log_domain
     return {
         "lm": lm.fit(training_smiles()),
-        "predictor": MorganRidgeModels().fit(data),
+        "predictor": predictor,
+        "log_domain": log_domain,
         "target": target,
         "seeds": list(load_smiles_list("hightcond_initial_smiles")),
     }
@@ -162,6 +225,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
         n_particles=params["n_particles"],
         n_steps=params["n_steps"],
         likelihood=params["likelihood"],
+        log_domain=ctx.get("log_domain"),
         callback=lambda step, n_steps: report_progress(1),
     )
     order = np.argsort(-np.asarray(result.log_likelihood), kind="stable")[: params["keep"]]
@@ -186,7 +250,7 @@ def _run_chain(item: Item, params: Mapping[str, Any], ctx: Mapping[str, Any]) ->
 register_kind(
     Kind(
         name="polymer-design",
-        version="2",
+        version="3",
         description="iQSPR: SMILES language model + SMC towards a target box, one chain per item",
         check_params=_params,
         outputs=_outputs,

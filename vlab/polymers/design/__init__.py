@@ -10,7 +10,12 @@ helpers report novelty, similarity to the training set and draw the best candida
 Pure science: no Dask, no zarr. The ``polymer-design`` campaign builds on this API.
 """
 
-from vlab.polymers.design.forward import MorganRidgeModels
+from vlab.polymers.design.forward import (
+    MorganRidgeModels,
+    TanimotoGPModels,
+    fit_design_models,
+    tanimoto_matrix,
+)
 from vlab.polymers.design.language_model import FORMAT_VERSION, NGramModel
 from vlab.polymers.design.library import (
     draw_grid,
@@ -38,7 +43,9 @@ from vlab.polymers.design.smc import (
     MIN_STEPS,
     PROPOSALS_PER_CANDIDATE,
     DesignResult,
+    DomainTerm,
     SMCStats,
+    conditional_ess,
     merge_results,
     run_smc,
     size_run,
@@ -57,14 +64,18 @@ __all__ = [
     "PROPOSALS_PER_CANDIDATE",
     "STRAIN_FLAGS",
     "DesignResult",
+    "DomainTerm",
     "MorganRidgeModels",
     "NGramModel",
     "Plausibility",
     "SMCStats",
+    "TanimotoGPModels",
     "Target",
     "TargetBox",
     "assess",
+    "conditional_ess",
     "draw_grid",
+    "fit_design_models",
     "log_probability_in_box",
     "mean_pairwise_tanimoto",
     "merge_results",
@@ -76,6 +87,7 @@ __all__ = [
     "sa_score",
     "size_run",
     "strain_flags",
+    "tanimoto_matrix",
     "tokenize",
     "training_smiles",
 ]

@@ -4,8 +4,11 @@ The target distribution at step ``t`` is ``pi_t(S) ~ p(S) L(S)**beta_t``: ``p`` 
 language model (:class:`~vlab.polymers.design.NGramModel`, grammar-constrained, restricted
 to valid repeat units), ``L(S)`` the probability that the predictor's normal predictive
 distribution of every target property falls in the target box
-(:meth:`~vlab.polymers.design.Target.log_likelihood`), and ``beta_t`` annealed from
-``beta_start`` (about 0.01) to 1 geometrically over the first ``anneal_fraction`` of the steps.
+(:meth:`~vlab.polymers.design.Target.log_likelihood`, optionally times an
+applicability-domain factor), and ``beta_t`` annealed from 0 to 1 over the first
+``anneal_fraction`` of the steps: adaptively by default (each increment chosen so that the
+conditional effective sample size stays at ``cess_target``, which makes the population
+resample every few steps), or geometrically from ``beta_start``.
 
 One step of the sampler (a standard SMC sampler, Del Moral, Doucet & Jasra 2006):
 
@@ -63,8 +66,10 @@ __all__ = [
     "MIN_STEPS",
     "PROPOSALS_PER_CANDIDATE",
     "DesignResult",
+    "DomainTerm",
     "Predictor",
     "SMCStats",
+    "conditional_ess",
     "merge_results",
     "run_smc",
     "size_run",
@@ -72,6 +77,8 @@ __all__ = [
 
 Predictor = Callable[[list[str]], Predictions]
 """``predictor(smiles) -> {property: (mean, std)}``: arrays of ``len(smiles)``, canonical units."""
+DomainTerm = Callable[[list[str]], np.ndarray]
+"""``log_domain(smiles) -> log-weights <= 0``: an applicability-domain factor of the likelihood."""
 
 _SUMMED = (
     "n_proposals",
@@ -114,7 +121,7 @@ class SMCStats:
     ess : numpy.ndarray
         Effective sample size after reweighting, per step.
     betas : numpy.ndarray
-        Annealing exponent per step.
+        Annealing exponent per step (chosen adaptively or fixed, see :func:`run_smc`).
     resample_steps : tuple of int
         Steps (1-based) at which the population was resampled.
     seconds, predict_seconds : float
@@ -249,8 +256,10 @@ class DesignResult:
 class _Evaluator:
     """Predictions, log-likelihoods and validation, cached per SMILES."""
 
-    def __init__(self, predictor: Predictor, target: Target) -> None:
-        self.predictor, self.target = predictor, target
+    def __init__(
+        self, predictor: Predictor, target: Target, log_domain: DomainTerm | None = None
+    ) -> None:
+        self.predictor, self.target, self.log_domain = predictor, target, log_domain
         self.row: dict[str, int] = {}
         self.mean: dict[str, list[float]] = {}
         self.std: dict[str, list[float]] = {}
@@ -278,12 +287,14 @@ class _Evaluator:
     def _predict(self, smiles: list[str]) -> None:
         start = time.perf_counter()
         pred = _checked(self.predictor(smiles), len(smiles))
-        self.seconds += time.perf_counter() - start
         if not self.row:
             self.target.check_properties(pred)
             self.mean = {p: [] for p in pred}
             self.std = {p: [] for p in pred}
         ll = self.target.log_likelihood(pred)
+        if self.log_domain is not None:
+            ll = ll + _checked_domain(self.log_domain(smiles), len(smiles))
+        self.seconds += time.perf_counter() - start
         for p in self.mean:
             self.mean[p].extend(np.asarray(pred[p][0], dtype=float).tolist())
             self.std[p].extend(np.asarray(pred[p][1], dtype=float).tolist())
@@ -302,6 +313,16 @@ def _checked(pred: Any, n: int) -> Predictions:
             f"value per SMILES ({n} here). Got {type(pred).__name__}."
         )
     return pred
+
+
+def _checked_domain(term: Any, n: int) -> np.ndarray:
+    term = np.asarray(term, dtype=float)
+    if term.shape != (n,) or np.any(term > 0):
+        raise InputError(
+            "log_domain must return one log-weight <= 0 per SMILES "
+            f"({n} here). Got an array of shape {term.shape}."
+        )
+    return term
 
 
 @dataclass
@@ -341,6 +362,9 @@ def run_smc(
     max_attempts: int = 10,
     reorder_probability: float = 0.5,
     max_extra_tokens: int = 40,
+    schedule: str = "adaptive",
+    cess_target: float = 0.9,
+    log_domain: DomainTerm | None = None,
     callback: Callable[[int, int], None] | None = None,
 ) -> DesignResult:
     """Design repeat units whose predicted properties fall in ``target`` (iQSPR SMC).
@@ -368,7 +392,7 @@ def run_smc(
     likelihood : bool, default True
         False: sample the prior only (``L = 1``), the baseline for the hit rate.
     beta_start : float, default 0.01
-        First annealing exponent; ``beta`` grows geometrically to 1.
+        First annealing exponent of the geometric schedule.
     anneal_fraction : float, default 0.5
         Fraction of the steps over which ``beta`` is annealed; the rest run at ``beta = 1``.
     ess_threshold : float, default 0.5
@@ -379,6 +403,19 @@ def run_smc(
         Probability of rewriting a particle's SMILES in a random atom order before cutting.
     max_extra_tokens : int, default 40
         A regrown sequence may be at most this many tokens longer than the old one.
+    schedule : {"adaptive", "geometric"}, default "adaptive"
+        ``"adaptive"``: each increment of ``beta`` is chosen by bisection so that the
+        conditional effective sample size of the incremental weights (Zhou, Johansen & Aston
+        2016) is ``cess_target * n_particles``; ``beta`` is set to 1 at the last annealing
+        step if it has not reached 1 by then. ``"geometric"``: ``beta`` grows geometrically
+        from ``beta_start`` to 1 over the annealing steps.
+    cess_target : float, default 0.9
+        Conditional ESS fraction kept per step by the adaptive schedule, in (0, 1).
+    log_domain : callable, optional
+        ``log_domain(smiles) -> array of log-weights <= 0`` added to each candidate's
+        log-likelihood, e.g. an applicability-domain term that penalises repeat units far from
+        the forward models' training data
+        (:meth:`~vlab.polymers.design.TanimotoGPModels.log_domain`).
     callback : callable, optional
         ``callback(step, n_steps)`` after each step (1-based), e.g. to draw progress.
 
@@ -394,19 +431,28 @@ def run_smc(
     """
     _check_options(n_particles, n_steps, beta_start, anneal_fraction, ess_threshold, max_attempts)
     _check_moves(reorder_probability, max_extra_tokens)
+    _check_schedule(schedule, cess_target)
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     start, cpu_start = time.perf_counter(), time.process_time()
-    ev = _Evaluator(predictor, target)
+    ev = _Evaluator(predictor, target, log_domain)
     tokens, smiles = _usable_seeds(seeds, language_model, ev)
     pick = rng.integers(len(smiles), size=n_particles)
     parts = _Particles([tokens[i] for i in pick], [smiles[i] for i in pick], np.zeros(n_particles))
     parts.ll = _effective(ev.log_likelihood(parts.smiles), likelihood)
-    betas = _schedule(n_steps, beta_start, anneal_fraction)
-    log_w, ess, resampled, counters = np.zeros(n_particles), [], [], _Counters()
+    fixed = _schedule(n_steps, beta_start, anneal_fraction)
+    n_anneal = max(1, round(anneal_fraction * n_steps))
+    log_w, ess, betas, resampled, counters = np.zeros(n_particles), [], [], [], _Counters()
     beta_prev = 0.0
-    for step, beta in enumerate(betas, start=1):
+    for step in range(1, n_steps + 1):
+        if schedule == "geometric":
+            beta = float(fixed[step - 1])
+        elif step >= n_anneal:
+            beta = 1.0
+        else:
+            beta = _next_beta(log_w, parts.ll, beta_prev, cess_target)
         log_w += (beta - beta_prev) * parts.ll
         ess.append(_ess(log_w))
+        betas.append(beta)
         if ess[-1] < ess_threshold * n_particles:
             parts = parts.take(_systematic(log_w, rng))
             log_w = np.zeros(n_particles)
@@ -416,6 +462,7 @@ def run_smc(
         beta_prev = beta
         if callback is not None:
             callback(step, n_steps)
+    betas = np.array(betas)
     stats = SMCStats(
         n_particles=n_particles,
         n_steps=n_steps,
@@ -502,6 +549,42 @@ def _effective(ll: np.ndarray, likelihood: bool) -> np.ndarray:
     if not likelihood:
         return np.zeros_like(ll)
     return np.maximum(np.nan_to_num(ll, nan=_LL_FLOOR, neginf=_LL_FLOOR), _LL_FLOOR)
+
+
+def _check_schedule(schedule: str, cess_target: float) -> None:
+    if schedule not in ("adaptive", "geometric"):
+        raise InputError(
+            "The 'schedule' parameter of run_smc must be 'adaptive' or 'geometric'. "
+            f"Got {schedule!r}."
+        )
+    if not 0 < _num(cess_target) < 1:
+        raise InputError(
+            "The 'cess_target' parameter of run_smc must be a number in (0, 1). "
+            f"Got {cess_target!r}."
+        )
+
+
+def conditional_ess(log_w: np.ndarray, ll: np.ndarray, delta: float) -> float:
+    """Conditional ESS fraction of reweighting ``log_w`` by ``delta * ll``, in (0, 1].
+
+    ``(sum W u)**2 / sum W u**2`` with ``W`` the normalised current weights and
+    ``u = exp(delta * ll)`` (Zhou, Johansen & Aston 2016).
+    """
+    log_W = log_w - logsumexp(log_w)
+    inc = delta * ll
+    return float(np.exp(2 * logsumexp(log_W + inc) - logsumexp(log_W + 2 * inc)))
+
+
+def _next_beta(log_w: np.ndarray, ll: np.ndarray, beta: float, target: float) -> float:
+    """Next exponent: the largest step (by bisection) that keeps the conditional ESS at target."""
+    room = 1.0 - beta
+    if room <= 0 or conditional_ess(log_w, ll, room) >= target:
+        return 1.0
+    low, high = 0.0, room
+    for _ in range(50):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if conditional_ess(log_w, ll, mid) >= target else (low, mid)
+    return beta + low
 
 
 def _schedule(n_steps: int, beta_start: float, anneal_fraction: float) -> np.ndarray:
