@@ -6,10 +6,10 @@ The protocol that keeps results safe (see ../DESIGN.md, "Engine rules"):
    and the ledger's ``input_hash``; outputs are left unwritten (they read as their fill
    value), the ``status`` of every item reads 0 (pending).
 2. Each chunk of items is written by :func:`write_chunk` (or several at once by
-   :func:`write_chunks`) exactly once per evaluation, as region writes aligned with the zarr
-   chunks (one writer per chunk). Outputs and ledger columns are written first and
-   ``status`` last, so an item marked done always has its outputs on disk; rewriting a
-   chunk is idempotent.
+   :func:`write_chunks`) exactly once per evaluation, as region writes by one writer (a zarr
+   chunk may hold several chunks, see :func:`zarr_chunk_items`; it is replaced whole and
+   atomically). Outputs and ledger columns are written first and ``status`` last, so an item
+   marked done always has its outputs on disk; rewriting a chunk is idempotent.
 3. :func:`writer_lock` refuses a second concurrent writer. For a local store it is a
    :class:`StoreLock`, an ``flock`` on ``STORE.lock``, released by the kernel when the writing
    process dies (even by SIGKILL), so a crashed campaign never leaves a stale lock behind.
