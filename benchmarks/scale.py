@@ -9,11 +9,15 @@ if it is smaller than 3 MB, ``benchmarks/results/scale_performance.html``).
     ``region`` writes per chunk, re-implemented below), into an engine-probe store (inputs
     ``x``; outputs ``value`` and ``vector``; ledger ``duration``, ``error``, ``worker``;
     checksums computed by the writer) at chunk sizes 1, 10 and 100: same data, same run,
-    repeats interleaved, a fresh store per run. The same on object storage: a moto S3 server
+    repeats interleaved, a fresh store per run. Each writer gets the store layout it was made
+    for: the current ones the runner's (zarr chunks of whole chunks, about
+    ``campaign.zarr_chunk_items`` items), the previous one a zarr chunk per chunk. The same
+    on object storage: a moto S3 server
     in its own process on loopback (``writer_chunks_per_second_s3``), chunk size 10 only
     unless ``--s3-sizes`` says otherwise.
 (b) Runner end to end, in process (no Dask): a 1,000-item engine-probe campaign of items that
-    take no time, chunks of 10, with the current writer and with the previous one.
+    take no time, chunks of 10, with the current writer and with the previous one (and its
+    layout).
 (c) 64 worker slots (4 worker processes x 16 threads on loopback) running items that sleep
     0.2 s (the 2 cores are not the limit): efficiency = (items x 0.2 s / 64) / wall at chunk
     sizes 1, 4, 16 and 32 (every slot runs 4 tasks), with the default window of futures in flight
@@ -195,10 +199,13 @@ def _payloads(plan, chunk: int) -> list[tuple[int, dict]]:
     return out
 
 
-def _new_store(plan, path: Path, chunk: int) -> None:
+def _new_store(plan, path: Path, chunk: int, *, previous: bool = False) -> None:
+    """The store the runner lays out for ``plan`` (zarr chunks of whole chunks), or with
+    ``previous`` the layout of the previous writer (one zarr chunk per chunk)."""
+    assert plan.spec.chunk_size == chunk
     create_store(
         path,
-        chunk_size=chunk,
+        chunk_size=chunk if previous else plan.zarr_chunk_items(),
         inputs=plan.inputs,
         outputs=plan.outputs,
         input_hashes=plan.hashes,
@@ -207,7 +214,7 @@ def _new_store(plan, path: Path, chunk: int) -> None:
 
 
 def _write_seconds(writer, plan, payloads, path: Path, chunk: int) -> float:
-    _new_store(plan, path, chunk)
+    _new_store(plan, path, chunk, previous=writer is WRITERS["xarray_baseline"])
     begin = time.perf_counter()
     writer(path, payloads)
     return time.perf_counter() - begin
@@ -261,6 +268,7 @@ def bench_writer(
     for c in sizes:
         cur, one, old = (runs[c][k] for k in ("batched", "one_by_one", "xarray_baseline"))
         table[str(c)] = {
+            "zarr_chunk_items": setup[c][0].zarr_chunk_items(),
             "chunks_per_second": round(statistics.median(cur), 1),
             "chunks_per_second_one_by_one": round(statistics.median(one), 1),
             "chunks_per_second_xarray_baseline": round(statistics.median(old), 1),
@@ -353,13 +361,20 @@ def _writer_in_runner(name: str):
 RUNNER_WRITERS = ("current", "xarray_baseline")
 
 
+def _layout(name: str):
+    """The previous writer's layout (one zarr chunk per chunk) for the baseline."""
+    if name == "xarray_baseline":
+        return config.override({"campaign.zarr_chunk_items": 1})
+    return contextlib.nullcontext()
+
+
 def bench_runner(folder: Path, n: int, chunk: int, repeats: int) -> dict:
     runs: dict[str, list[float]] = defaultdict(list)
     for r in range(repeats):
         order = list(RUNNER_WRITERS) if r % 2 == 0 else list(reversed(RUNNER_WRITERS))
         for name in order:
             spec = _probe_spec(folder, f"run-{name}-{r}", n=n, chunk=chunk)
-            with _writer_in_runner(name):
+            with _writer_in_runner(name), _layout(name):
                 begin = time.perf_counter()
                 report = run_campaign(spec, progress=False)
                 runs[name].append(n / (time.perf_counter() - begin))
@@ -574,6 +589,7 @@ def main() -> None:
     args.default_repeats = 1  # it is bounded by the window itself (16 futures, 64 slots)
     args.noop_tasks = 500 if args.quick else 2000
     folder = Path(tempfile.mkdtemp(prefix="vlab-bench-scale-"))
+    args.load_before = round(os.getloadavg()[0], 2)  # others' jobs on the 2 cores
     t0 = time.perf_counter()
     try:
         writer = bench_writer(folder, [1, 10, 100], args.writer_chunks, args.writer_repeats)
@@ -636,6 +652,9 @@ def _results(args, writer: dict, writer_s3: dict, runner: dict, slots: dict, tot
         "tail_seconds": best["tail_seconds"],
         "performance_report": slots["report"],
         "settings": {
+            "load_average_1min_before": args.load_before,
+            "zarr_chunk_items": int(config.get("campaign.zarr_chunk_items")),
+            "zarr_chunk_items_at_chunk_10": writer["10"]["zarr_chunk_items"],
             "writer_chunks_per_run": args.writer_chunks,
             "writer_repeats": args.writer_repeats,
             "writer_chunks_per_run_s3": args.writer_chunks_s3,

@@ -49,6 +49,13 @@ def _vlab_popen(*args):
     )
 
 
+@pytest.fixture(autouse=True)
+def _shared_zarr_chunks(monkeypatch):
+    """Zarr chunks of 8 items: each holds two chunks of 4, so damage and repair, resume and
+    rewrite all meet zarr chunks shared by chunks written at different times."""
+    monkeypatch.setenv("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "8")
+
+
 @pytest.fixture
 def reference(tmp_path):
     """An uninterrupted probe campaign (30 items, chunks of 4)."""
@@ -81,9 +88,9 @@ def test_a_fresh_store_verifies_clean(tmp_path, reference):
 
 def test_a_deleted_output_chunk_is_found_and_recomputed(tmp_path, reference):
     spec = _fresh(tmp_path)
-    delete_chunk(spec.store, "value", 2)  # items 8..11 now read as NaN while done
+    delete_chunk(spec.store, "value", 2)  # items 16..23 now read as NaN while done
     report = _repair_and_rerun(spec)
-    assert sorted(report.bad) == [8, 9, 10, 11]
+    assert sorted(report.bad) == list(range(16, 24))
     assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 
@@ -91,8 +98,8 @@ def test_a_truncated_chunk_is_found_and_recomputed(tmp_path, reference):
     spec = _fresh(tmp_path)
     truncate_chunk(spec.store, "vector", 1)
     report = _repair_and_rerun(spec)
-    assert set(report.bad) == {4, 5, 6, 7}
-    assert "unreadable" in report.bad[4] or "checksum" in report.bad[4]
+    assert set(report.bad) == set(range(8, 16))
+    assert "unreadable" in report.bad[8] or "checksum" in report.bad[8]
     assert compare_stores(spec.store, reference)["wrong"] == 0
 
 
@@ -316,12 +323,12 @@ def test_status_verify_names_bad_items_and_repair_needs_verify(tmp_path):
     delete_chunk(spec.store, "value", 0)
     out = _vlab("status", spec.store, "--verify")
     assert out.returncode == 1 and "item 0: data do not match the checksum" in out.stdout
-    assert "4 bad" in out.stdout
+    assert "8 bad" in out.stdout
     bad = _vlab("status", spec.store, "--repair")
     assert bad.returncode == 2 and "--repair needs --verify" in bad.stderr
     fixed = _vlab("status", spec.store, "--verify", "--repair")
     assert fixed.returncode == 0 and "marked pending" in fixed.stdout
-    assert catalog.count_status(catalog.read_ledger(spec.store)["status"])["pending"] == 4
+    assert catalog.count_status(catalog.read_ledger(spec.store)["status"])["pending"] == 8
 
 
 def test_repair_is_refused_while_a_campaign_writes_the_store(tmp_path):

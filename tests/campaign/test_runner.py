@@ -211,3 +211,24 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
     monkeypatch.setattr(catalog, "write_chunks", write)
     report = run_campaign(spec, progress=False)
     assert (report.computed, report.done) == (24, 40)
+
+
+def test_new_stores_share_zarr_chunks_and_stores_laid_out_before_resume_as_they_are(
+    tmp_path, monkeypatch
+):
+    from vlab import config
+    from vlab.campaign.faults import compare_stores, set_status_byte
+
+    monkeypatch.setenv("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "16")
+    new = _spec(tmp_path, "new", n=50, chunk=8)
+    run_campaign(new, progress=False)
+    assert open_store(new.store)["value"].encoding["chunks"] == (16,)  # two chunks of 8
+    with config.override({"campaign.zarr_chunk_items": 1}):  # the layout before: chunk = zarr chunk
+        old = _spec(tmp_path, "old", n=50, chunk=8)
+        run_campaign(old, progress=False)
+    for item in (9, 10, 40):
+        set_status_byte(old.store, item, 0)
+    report = run_campaign(old, progress=False)  # resumed with zarr_chunk_items 16
+    assert report.computed + report.copied == 3  # copies come from the new store
+    assert open_store(old.store)["value"].encoding["chunks"] == (8,)
+    assert compare_stores(old.store, new.store) == {"items": 50, "lost": 0, "wrong": 0}

@@ -93,6 +93,42 @@ def test_a_batch_of_chunks_equals_the_chunks_written_one_by_one(tmp_path):
     assert [str(e) for e in b["error"].values[3:6]] == ["", "x", "x"]
 
 
+def test_chunks_sharing_zarr_chunks_keep_each_others_items(tmp_path):
+    # zarr chunks of 8 items, written 2 items at a time: runs of one batch that share a zarr
+    # chunk, and later batches into zarr chunks already holding items
+    ref, shared = tmp_path / "ref.zarr", tmp_path / "shared.zarr"
+    _make(ref, n=18, chunk=2)
+    _make(shared, n=18, chunk=8)
+    batches = [[0, 4, 10, 16], [2, 12], [6], [8, 14]]
+    for batch in batches:
+        chunks = [_chunk(s, 2) for s in batch]
+        write_chunks(shared, chunks, outputs=OUT)
+        for c in chunks:
+            write_chunk(ref, c.start, c.values, status=c.status, outputs=OUT, ledger=c.ledger)
+    a, b = open_store(ref).load(), open_store(shared).load()
+    assert b["g"].encoding["chunks"] == (8,)
+    for name in a.variables:
+        assert a[name].equals(b[name]), name
+    done = [i for batch in batches for s in batch for i in (s, s + 1)]
+    assert sorted(np.flatnonzero(b["status"].values == 1).tolist()) == sorted(done)
+
+
+def test_a_rewrite_into_an_unreadable_zarr_chunk_marks_its_other_items_pending(tmp_path):
+    path = tmp_path / "a.zarr"
+    _make(path, n=16, chunk=8)
+    write_chunks(path, [_chunk(s, 4) for s in (0, 4, 8, 12)], outputs=OUT)
+    (path / "g" / "c" / "0").write_bytes(b"damaged")
+    with pytest.raises(StoreError, match="'g' from item 0.*--verify --repair"):
+        write_chunks(path, [_chunk(0, 4)], outputs=OUT)  # an ordinary write reads it back
+    c = _chunk(0, 4)
+    inputs = {"x": np.arange(4)}
+    write_chunks(path, [ChunkData(0, c.values, c.status, c.ledger, inputs, True)], outputs=OUT)
+    ds = open_store(path).load()
+    assert ds["status"].values.tolist() == [1] * 4 + [0] * 4 + [1] * 8
+    assert np.isnan(ds["g"].values[4:8]).all() and not np.isnan(ds["g"].values[:4]).any()
+    assert ds["t"].values[4:8, 0].tolist() == [4, 5, 6, 7]  # readable: kept
+
+
 def test_overlapping_chunks_in_one_batch_are_refused_before_anything_is_written(tmp_path):
     path = tmp_path / "a.zarr"
     _make(path)

@@ -303,6 +303,22 @@ def _remote_client(scheduler: str):
         raise ClusterError(f"Could not reach the Dask scheduler at {scheduler}: {err}") from None
 
 
+_LOCAL_SETTINGS = {
+    # A task goes to a worker only when one of its threads is free (see _local_cluster).
+    "distributed.scheduler.worker-saturation": 1.0,
+    # The scheduler and the nannies of a LocalCluster share the client's process, and the
+    # workers share the cores with the items: their periodic housekeeping takes CPU from the
+    # items whenever every core computes. Dask's defaults poll far more often than a campaign
+    # needs: a statistical profile of every worker thread each 10 ms (the performance
+    # report's profile keeps its shape at 100 ms), an event-loop tick each 20 ms, the
+    # nannies' memory checks each 100 ms and a system monitor each 500 ms.
+    "distributed.worker.profile.interval": "100ms",
+    "distributed.admin.tick.interval": "200ms",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+}
+
+
 def _local_cluster(workers: int | None):
     import dask
     from distributed import LocalCluster
@@ -316,8 +332,7 @@ def _local_cluster(workers: int | None):
         # A task goes to a worker only when one of its threads is free: with the default (1.1)
         # a worker may hold queued tasks while others idle at the end of a campaign, a whole
         # extra task duration on the wall clock. The scheduler reads it as it starts, here.
-        saturation = {"distributed.scheduler.worker-saturation": 1.0}
-        with dask.config.set(saturation):
+        with dask.config.set(_LOCAL_SETTINGS):
             return LocalCluster(
                 host="127.0.0.1",
                 n_workers=workers or config.get("cluster.n_workers"),

@@ -65,6 +65,26 @@ class Plan:
     outputs: dict[str, Variable]
     inputs: dict[str, tuple[Variable, np.ndarray]]  # the items, encoded as the store holds them
 
+    def zarr_chunk_items(self) -> int:
+        """Items per zarr chunk of a new store (``campaign.zarr_chunk_items``, whole chunks).
+
+        See :func:`vlab.catalog.zarr_chunk_items`; the largest variable per item bounds it.
+        """
+        from vlab import config
+
+        item_bytes = 8
+        variables = [var for var, _ in self.inputs.values()] + list(self.outputs.values())
+        for var in variables:
+            size = int(np.prod(var.shape, dtype=np.int64))
+            width = 64 if var.is_text else np.dtype(var.dtype).itemsize
+            item_bytes = max(item_bytes, size * width)
+        return catalog.zarr_chunk_items(
+            self.spec.chunk_size,
+            len(self.items),
+            target=int(config.get("campaign.zarr_chunk_items")),
+            item_bytes=item_bytes,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class CampaignReport:
@@ -221,7 +241,7 @@ def _ensure_store(plan: Plan) -> set[int]:
         )
         catalog.create_store(
             store,
-            chunk_size=plan.spec.chunk_size,
+            chunk_size=plan.zarr_chunk_items(),
             inputs=plan.inputs,
             outputs=plan.outputs,
             input_hashes=plan.hashes,

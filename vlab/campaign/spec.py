@@ -12,7 +12,7 @@ from, the chunk size and the output store::
       n: 1000
       seed: 0
       params: {}                     # generator parameters
-    chunk_size: 100                  # items per zarr chunk = per Dask task
+    chunk_size: 100                  # items per Dask task
     store: results/probe.zarr        # relative to the spec file's folder, or s3://BUCKET/PATH
     register: true                   # add the store to the catalog index
 
@@ -64,7 +64,7 @@ __all__ = [
 MAX_ITEMS = 10_000_000
 """Most items of one campaign (``inputs.n``, rows of an inputs file)."""
 MAX_CHUNK_SIZE = 1_000_000
-"""Largest ``chunk_size`` (items per zarr chunk and per Dask task)."""
+"""Largest ``chunk_size`` (items per Dask task)."""
 MAX_SEED = 2**32 - 1
 """Largest ``inputs.seed`` (seeds are 0 ... 2**32 - 1)."""
 MAX_RETRIES = 100

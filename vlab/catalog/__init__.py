@@ -44,6 +44,7 @@ _WHERE = {
         "write_chunk",
         "write_chunks",
         "writer_lock",
+        "zarr_chunk_items",
     ),
     "structures": ("decode_structures", "encode_structures", "structure_variables"),
 }
@@ -88,6 +89,7 @@ __all__ = [
     "write_chunk",
     "write_chunks",
     "writer_lock",
+    "zarr_chunk_items",
 ]
 
 

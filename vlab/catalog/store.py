@@ -6,10 +6,10 @@ The protocol that keeps results safe (see ../DESIGN.md, "Engine rules"):
    and the ledger's ``input_hash``; outputs are left unwritten (they read as their fill
    value), the ``status`` of every item reads 0 (pending).
 2. Each chunk of items is written by :func:`write_chunk` (or several at once by
-   :func:`write_chunks`) exactly once per evaluation, as region writes aligned with the zarr
-   chunks (one writer per chunk). Outputs and ledger columns are written first and
-   ``status`` last, so an item marked done always has its outputs on disk; rewriting a
-   chunk is idempotent.
+   :func:`write_chunks`) exactly once per evaluation, as region writes by one writer (a zarr
+   chunk may hold several chunks, see :func:`zarr_chunk_items`; it is replaced whole and
+   atomically). Outputs and ledger columns are written first and ``status`` last, so an item
+   marked done always has its outputs on disk; rewriting a chunk is idempotent.
 3. :func:`writer_lock` refuses a second concurrent writer. For a local store it is a
    :class:`StoreLock`, an ``flock`` on ``STORE.lock``, released by the kernel when the writing
    process dies (even by SIGKILL), so a crashed campaign never leaves a stale lock behind.
@@ -83,6 +83,7 @@ __all__ = [
     "write_chunk",
     "write_chunks",
     "writer_lock",
+    "zarr_chunk_items",
 ]
 
 _COMPRESSOR = ZstdCodec(level=3)
@@ -108,6 +109,31 @@ def chunk_bounds(n_items: int, chunk_size: int) -> list[tuple[int, int]]:
     [(0, 2), (2, 4), (4, 5)]
     """
     return [(s, min(s + chunk_size, n_items)) for s in range(0, n_items, chunk_size)]
+
+
+MAX_ZARR_CHUNK_BYTES = 8 * 2**20
+"""Largest uncompressed zarr chunk of one variable that :func:`zarr_chunk_items` picks."""
+
+
+def zarr_chunk_items(chunk_size: int, n_items: int, *, target: int, item_bytes: int = 8) -> int:
+    """Items per zarr chunk of a new store whose items are written ``chunk_size`` at a time.
+
+    A whole number of chunks of ``chunk_size`` items (so a chunk never straddles two zarr
+    chunks), about ``target`` items (at least one chunk), at most
+    :data:`MAX_ZARR_CHUNK_BYTES` for a variable of ``item_bytes`` bytes per item, at most the
+    store. Fewer, larger zarr chunks make :func:`write_chunks` write fewer objects: every
+    zarr chunk written costs a file (or an object-store request) per variable, whatever its
+    size. ``target`` at most ``chunk_size`` gives one zarr chunk per chunk.
+
+    >>> zarr_chunk_items(10, 1000, target=256), zarr_chunk_items(100, 1000, target=256)
+    (260, 300)
+    >>> zarr_chunk_items(10, 1000, target=1), zarr_chunk_items(10, 50, target=256)
+    (10, 50)
+    """
+    chunk_size, n_items = max(1, int(chunk_size)), max(1, int(n_items))
+    per = -(-max(1, int(target)) // chunk_size)  # chunks per zarr chunk, rounded up
+    per = min(per, max(1, MAX_ZARR_CHUNK_BYTES // max(1, chunk_size * int(item_bytes))))
+    return min(per * chunk_size, n_items)
 
 
 def _git_commit() -> str:
@@ -402,11 +428,20 @@ def write_chunks(
     """Write several chunks: every output and ledger column first, then every ``status``.
 
     The chunks must not overlap. Chunks that follow each other and carry the same variables
-    are written as one region per variable, and all regions are written concurrently, so a
-    batch of completed chunks costs far less than writing them one by one. The guarantee of
-    :func:`write_chunk` holds for each item: its ``status`` is written only after its outputs
-    and ledger columns are on disk, so an interruption leaves items pending, never done
-    without their outputs.
+    are written as one region per variable, and the variables are written concurrently, so a
+    batch of completed chunks costs far less than writing them one by one (and less still
+    when the store's zarr chunks hold several chunks, see :func:`zarr_chunk_items`). The
+    guarantee of :func:`write_chunk` holds for each item: its ``status`` is written only
+    after its outputs and ledger columns are on disk, so an interruption leaves items
+    pending, never done without their outputs.
+
+    A zarr chunk that holds items of several chunks is rewritten whole with the items it
+    already has (read back first); each zarr chunk is replaced atomically (a new file renamed
+    into place, one object PUT), so a rewrite interrupted at any point keeps the items written
+    before. Regions of one variable are written one after the other, never two at once into
+    the same zarr chunk. A chunk given with ``rewrite_inputs`` may lie in zarr chunks that
+    cannot be read (a damaged store being repaired): their items are marked pending first,
+    then the unreadable zarr chunks are removed (they read as fill values until written).
     """
     if not chunks:
         return
@@ -431,6 +466,9 @@ def write_chunks(
             runs[-1][3].append(chunk)
         else:
             runs.append([start, stop, kind, [chunk]])
+    for start, stop, (_, _, _, rewrite), _members in runs:
+        if rewrite:
+            _clear_unreadable(group, start, stop)
     writes, flags = [], []
     for start, stop, (_, _, _, rewrite), members in runs:
         body = {name: _joined([c.values[name] for c in members]) for name in members[0].values}
@@ -457,8 +495,12 @@ def write_chunks(
                 data = data.astype(array.dtype)
             writes.append((array, start, stop, data))
         flags.append((_array(group, "status"), start, stop, status))
-    _write_all(writes)  # concurrently
-    _write_all(flags)  # last: a done item has its outputs on disk
+    try:
+        _write_all(writes)  # concurrently
+        _write_all(flags)  # last: a done item has its outputs on disk
+    except Exception as err:
+        _check_readable(group, path, runs, err)
+        raise
 
 
 def _joined(parts: list) -> np.ndarray:
@@ -491,7 +533,11 @@ _COVERED_KEY = " checksum_names"  # not a valid variable name
 
 
 def _write_all(writes) -> None:
-    """Write ``[(array, start, stop, data), ...]``: each into its region, all at once."""
+    """Write ``[(array, start, stop, data), ...]`` into their regions.
+
+    The arrays are written concurrently; the regions of one array one after the other (two
+    regions may share a zarr chunk, which is read, updated and replaced whole).
+    """
     if len(writes) == 1:
         array, start, stop, data = writes[0]
         array[start:stop] = data
@@ -500,15 +546,77 @@ def _write_all(writes) -> None:
 
     from zarr.core.sync import sync
 
+    by_array: dict[int, list] = {}
+    for write in writes:
+        by_array.setdefault(id(write[0]), []).append(write)
+
+    async def _one_array(regions):
+        for array, start, stop, data in regions:
+            await array._async_array.setitem(slice(start, stop), data)
+
     async def _all():
-        await asyncio.gather(
-            *(
-                array._async_array.setitem(slice(start, stop), data)
-                for array, start, stop, data in writes
-            )
-        )
+        await asyncio.gather(*(_one_array(regions) for regions in by_array.values()))
 
     sync(_all())
+
+
+def _unreadable(group, start: int, stop: int) -> dict[str, list[int]]:
+    """``{variable: [first item of each unreadable zarr chunk]}`` around ``[start, stop)``."""
+    status = _array(group, "status")
+    n, size = int(status.shape[0]), int(status.chunks[0])
+    blocks = range((start // size) * size, min(-(-stop // size) * size, n), size)
+    bad: dict[str, list[int]] = {}
+    for name in sorted(group.array_keys()):
+        array = _array(group, name)
+        if array.ndim == 0 or int(array.chunks[0]) != size:
+            continue
+        for lo in blocks:
+            try:
+                array[lo : min(lo + size, n)]
+            except Exception:
+                bad.setdefault(name, []).append(lo)
+    return bad
+
+
+def _check_readable(group, path, runs, err: Exception) -> None:
+    """Raise a clear :class:`StoreError` if ``err`` came from zarr chunks that cannot be read."""
+    for start, stop, *_ in runs:
+        bad = _unreadable(group, start, stop)
+        if bad:
+            name, starts = next(iter(bad.items()))
+            raise StoreError(
+                f"The store {str(path)!r} has zarr chunks that cannot be read ({name!r} from "
+                f"item {starts[0]}, {type(err).__name__}: {str(err)[:120]}): run `vlab status "
+                "STORE --verify --repair`, then the campaign again."
+            ) from err
+
+
+def _clear_unreadable(group, start: int, stop: int) -> None:
+    """Remove the zarr chunks around items ``[start, stop)`` that cannot be read.
+
+    Every item of a zarr chunk that is removed is marked pending first (``status`` 0), so no
+    item reads as done without its data, whenever the process stops.
+    """
+    from zarr.core.sync import sync
+
+    bad = _unreadable(group, start, stop)
+    if not bad:
+        return
+    status = _array(group, "status")
+    n, size = int(status.shape[0]), int(status.chunks[0])
+
+    def remove(name: str, starts) -> None:
+        array = _array(group, name)
+        for lo in starts:
+            key = array.metadata.encode_chunk_key((lo // size,) + (0,) * (array.ndim - 1))
+            sync((array._async_array.store_path / key).delete())
+
+    remove("status", bad.pop("status", []))  # pending from now on
+    for lo in sorted({lo for starts in bad.values() for lo in starts}):
+        hi = min(lo + size, n)
+        status[lo:hi] = np.zeros(hi - lo, np.int8)
+    for name, starts in bad.items():
+        remove(name, starts)
 
 
 _GROUPS: dict[Location, tuple[Any, Any]] = {}
