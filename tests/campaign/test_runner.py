@@ -194,9 +194,13 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
     from vlab import catalog
 
     write = catalog.write_chunks
+    interrupted = []  # the items of the batch whose write Ctrl-C interrupts
 
     def interrupted_write(path, chunks, **kwargs):
-        if chunks[0].start == 8:  # the second chunk: Ctrl-C arrives in the middle of its write
+        # Ctrl-C arrives in the middle of the write of the batch holding the second chunk
+        # (finished chunks are written in batches, so that chunk need not come first).
+        if not interrupted and any(c.start == 8 for c in chunks):
+            interrupted.extend(i for c in chunks for i in range(c.start, c.start + 8))
             os.kill(os.getpid(), signal.SIGINT)
         write(path, chunks, **kwargs)
 
@@ -204,13 +208,16 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
     spec = _spec(tmp_path, n=40, chunk=8)
     with pytest.raises(KeyboardInterrupt) as caught:
         run_campaigns([spec], synchronous=True, progress=False)
-    assert read_ledger(spec.store)["status"].tolist() == [1] * 16 + [0] * 24
+    status = read_ledger(spec.store)["status"]
+    saved = int((status == 1).sum())
+    assert set(range(16)) | set(interrupted) <= set(np.flatnonzero(status == 1).tolist())
+    assert set(status.tolist()) <= {0, 1} and saved < 40
     assert caught.value.__notes__ == [
-        f"16 of 40 items of campaign 'probe' are saved in '{spec.store}'"
+        f"{saved} of 40 items of campaign 'probe' are saved in '{spec.store}'"
     ]
     monkeypatch.setattr(catalog, "write_chunks", write)
     report = run_campaign(spec, progress=False)
-    assert (report.computed, report.done) == (24, 40)
+    assert (report.computed, report.done) == (40 - saved, 40)
 
 
 def test_new_stores_share_zarr_chunks_and_stores_laid_out_before_resume_as_they_are(
