@@ -53,9 +53,9 @@ HASHES = {
         "73f7eba751b83e0645f1443d8ae8ad92ca0b4ae0d9cb44431c3187103167af6b",
         "3d4dfdbafe05105dea96ba437895e9f3288ed6a56bc7b77b17795ba700d443a9",
     ],
-    "polymer-predict": [
-        "e2451d68a4acd2018f12ebc060de25c7555d48379be16edc96911e31fcf80c0b",
-        "e83fdd0a5a3e052d724fe1eeb052e5735f5b2b3000a270ff9941c57e5a7317f8",
+    "polymer-predict": [  # version 3: the measured-λ model, morphology
+        "4a755852e1b4d89c01a29093ff792edc4f5924499dddba9e9a721e1559da8369",
+        "ef336547eec7ea92a25cb41db3af0ed2775914fc2577a65c4be7b62f8a3bd8ff",
     ],
     "polymer-design": [  # version 3: GP forward models by default, forward_model, training
         "3fb6c754f065e0acb13e32579185c6986b6787b3bd549e8b0423ff1a72fe834c",
