@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -102,7 +103,9 @@ def test_a_campaign_killed_mid_run_on_s3_resumes_to_an_identical_store(
     url = f"s3://{s3_bucket}/probe.zarr"
     path = _s3_spec(tmp_path, url, params={"seconds": 0.05})
     command = [sys.executable, "-m", "vlab.cli", "run", str(path), "--synchronous", "--no-progress"]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # each chunk written as it finishes (not coalesced): the kill lands mid-run
+    env = {**os.environ, "VLAB_CAMPAIGN__FLUSH_SECONDS": "0"}
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
 
     def some_written():
         try:

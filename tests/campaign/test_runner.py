@@ -205,6 +205,7 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
         write(path, chunks, **kwargs)
 
     monkeypatch.setattr(catalog, "write_chunks", interrupted_write)
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "0")  # a write as each chunk finishes
     spec = _spec(tmp_path, n=40, chunk=8)
     with pytest.raises(KeyboardInterrupt) as caught:
         run_campaigns([spec], synchronous=True, progress=False)
@@ -218,6 +219,72 @@ def test_ctrl_c_during_a_chunk_write_waits_for_the_chunk_and_says_what_is_saved(
     monkeypatch.setattr(catalog, "write_chunks", write)
     report = run_campaign(spec, progress=False)
     assert (report.computed, report.done) == (40 - saved, 40)
+
+
+def _recorded_writes(monkeypatch):
+    """Replace ``catalog.write_chunks`` by itself, recording each call's chunk starts."""
+    from vlab import catalog
+
+    write, calls = catalog.write_chunks, []
+
+    def recording(path, chunks, **kwargs):
+        calls.append(sorted(c.start for c in chunks))
+        return write(path, chunks, **kwargs)
+
+    monkeypatch.setattr(catalog, "write_chunks", recording)
+    return calls
+
+
+def test_finished_chunks_are_written_together_and_ctrl_c_writes_them_first(tmp_path, monkeypatch):
+    from vlab.campaign import runner
+
+    calls = _recorded_writes(monkeypatch)
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
+    run_chunk = runner.run_chunk
+
+    def interrupted(kind, params, items, outputs):  # Ctrl-C while the fourth chunk computes
+        if items[0]["x"] == 24:
+            raise KeyboardInterrupt
+        return run_chunk(kind, params, items, outputs)
+
+    monkeypatch.setattr(runner, "run_chunk", interrupted)
+    spec = _spec(tmp_path, "stopped", n=40, chunk=8)
+    with pytest.raises(KeyboardInterrupt):
+        run_campaign(spec, progress=False)
+    assert calls == [[0, 8, 16]]  # written on the way out, together
+    assert read_ledger(spec.store)["status"].tolist() == [1] * 24 + [0] * 16
+
+    monkeypatch.setattr(runner, "run_chunk", run_chunk)
+    calls.clear()
+    report = run_campaign(spec, progress=False)
+    assert report.computed == 16 and calls == [[24, 32]]  # the rest, in one write
+
+
+def test_assembled_chunks_are_written_when_due_without_waiting_for_the_next(
+    tmp_path, monkeypatch, dask_client
+):
+    calls = _recorded_writes(monkeypatch)
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "2")
+    # 2 workers: chunks 0 and 1 finish after about 1.5 s, chunk 2 after about 3 s
+    spec = _spec(tmp_path, "due", n=3, chunk=1, params={"seconds": 1.5})
+    run_campaign(spec, client=dask_client, progress=False)
+    assert calls[-1] == [2] and sorted(s for call in calls[:-1] for s in call) == [0, 1], calls
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("-1", "'campaign.flush_seconds' must be from 0 to 3600 seconds; got -1"),
+        ("soon", "'campaign.flush_seconds' in the VLAB_\\* environment variables must be a number"),
+    ],
+)
+def test_a_bad_flush_interval_is_named(tmp_path, monkeypatch, value, message):
+    from vlab.errors import ConfigError
+
+    spec = _spec(tmp_path, n=4, chunk=2)
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", value)
+    with pytest.raises(ConfigError, match=message):
+        run_campaign(spec, progress=False)
 
 
 def test_new_stores_share_zarr_chunks_and_stores_laid_out_before_resume_as_they_are(

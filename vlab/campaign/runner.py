@@ -47,7 +47,7 @@ from vlab.catalog.integrity import (
 )
 from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
-from vlab.errors import ClusterError, InputError, SpecError, StoreError
+from vlab.errors import ClusterError, ConfigError, InputError, SpecError, StoreError
 
 __all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
@@ -398,6 +398,7 @@ class _Writer:
         self.computed = 0
         self.copied = 0
         self.errors: list[str] = []
+        self.failed = False  # a write raised: not tried again on the way out
 
     def remember(self, chunk: _Chunk, result: dict, needed: set[str]) -> None:
         for row, i in enumerate(chunk.compute):
@@ -421,9 +422,11 @@ class _Writer:
             return []
         chunks = [c for c, _ in self.pending]
         with _interrupt_deferred():
+            self.failed = True  # until the write returns
             catalog.write_chunks(
                 self.plan.spec.store, [d for _, d in self.pending], outputs=self.plan.outputs
             )
+            self.failed = False
             for c, data in self.pending:
                 self.status[c.start : c.stop] = data.status
             self.pending = []
@@ -604,53 +607,100 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
                 blocked.remove(b)
             pending.extend(ripe)
 
-    def flush() -> None:
+    interval = _flush_seconds()
+    last = [time.monotonic()]
+
+    def flush(*, due: bool = True) -> None:
+        """Write the assembled chunks, or (``due=False``) only once ``interval`` has passed."""
+        if not due and time.monotonic() - last[0] < interval:
+            return
         for c in writer.flush():
             bar.done(c.todo, c.key)
+        last[0] = time.monotonic()
 
-    for chunk in ready:
-        finish(chunk, None)
-    flush()
-    if client is None:
-        for chunk in queue:
-            items = [plan.items[i] for i in chunk.compute]
-            finish(chunk, run_chunk(plan.kind.name, plan.params, items, plan.outputs))
-            flush()
-        return
-    submit, as_completed = _executor(client, plan, plan.spec.retries)
-    window = _window(client)
-    by_future = {}
-    for chunk in queue[:window]:
-        by_future[submit(chunk)] = chunk
-    rest = iter(queue[window:])
-    stream = as_completed(list(by_future))
-    for batch in stream.batches():  # every future finished by now: written together
-        done = []
-        fetched = _gather_finished(client, batch)
-        for future in batch:
-            chunk = by_future.pop(future)
-            chunk.key = str(future.key)
-            try:
-                result = fetched[future.key] if future.key in fetched else future.result()
-            except Exception as err:
-                if future.status != "error" or getattr(client, "status", "running") != "running":
-                    # the cluster went away (scheduler lost, client closed): not the items'
-                    # fault; what finished before is written, the rest stays pending
-                    for c, r in done:
-                        finish(c, r)
-                    flush()
-                    raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
-                result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
-            future.release()
-            done.append((chunk, result))
-            nxt = next(rest, None)
-            if nxt is not None:  # refill the window before writing
-                f = submit(nxt)
-                by_future[f] = nxt
-                stream.add(f)
-        for c, r in done:
-            finish(c, r)
+    try:
+        for chunk in ready:
+            finish(chunk, None)
         flush()
+        if client is None:
+            for chunk in queue:
+                items = [plan.items[i] for i in chunk.compute]
+                finish(chunk, run_chunk(plan.kind.name, plan.params, items, plan.outputs))
+                flush(due=False)
+            flush()
+            return
+        submit, as_completed = _executor(client, plan, plan.spec.retries)
+        window = _window(client)
+        by_future = {}
+        for chunk in queue[:window]:
+            by_future[submit(chunk)] = chunk
+        rest = iter(queue[window:])
+        stream = as_completed(list(by_future))
+        while not stream.is_empty():
+            if writer.pending and not _first_finished(by_future, last[0] + interval):
+                flush()  # nothing finished before the assembled chunks were due
+                continue
+            batch = stream.next_batch(block=True)  # every future finished by now
+            done = []
+            fetched = _gather_finished(client, batch)
+            for future in batch:
+                chunk = by_future.pop(future)
+                chunk.key = str(future.key)
+                try:
+                    result = fetched[future.key] if future.key in fetched else future.result()
+                except Exception as err:
+                    lost = getattr(client, "status", "running") != "running"
+                    if future.status != "error" or lost:
+                        # the cluster went away (scheduler lost, client closed): not the
+                        # items' fault; what finished before is written (below), the rest
+                        # stays pending
+                        for c, r in done:
+                            finish(c, r)
+                        raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
+                    result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
+                future.release()
+                done.append((chunk, result))
+                nxt = next(rest, None)
+                if nxt is not None:  # refill the window before writing
+                    f = submit(nxt)
+                    by_future[f] = nxt
+                    stream.add(f)
+            for c, r in done:
+                finish(c, r)
+            flush(due=False)
+        flush()
+    except BaseException:
+        # Ctrl-C, a lost cluster: the chunks finished and assembled so far are written
+        # before the error goes on (a failed write itself is not tried twice)
+        if writer.pending and not writer.failed:
+            flush()
+        raise
+
+
+def _flush_seconds() -> float:
+    from vlab import config
+
+    value = float(config.get("campaign.flush_seconds"))  # a number: checked by config
+    if not 0 <= value <= 3600:
+        raise ConfigError(
+            f"The configuration key 'campaign.flush_seconds' must be from 0 to 3600 seconds; "
+            f"got {value:g}."
+        )
+    return value
+
+
+def _first_finished(futures, deadline: float) -> bool:
+    """Wait until one of ``futures`` has finished or ``deadline`` (monotonic) has passed."""
+    from distributed import wait
+
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        return any(f.done() for f in futures)
+    try:
+        wait(list(futures), timeout=remaining, return_when="FIRST_COMPLETED")
+    except TimeoutError:
+        return False
+    return True
 
 
 def _gather_finished(client, futures) -> dict:
