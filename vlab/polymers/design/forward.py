@@ -40,7 +40,23 @@ def _morgan_generator(radius: int, n_bits: int):
     return rdFingerprintGenerator.GetMorganGenerator(radius=radius, fpSize=n_bits)
 
 
-class MorganRidgeModels(BaseEstimator):
+def _finite(smiles: Sequence[str], values: Sequence[float]) -> tuple[list[str], np.ndarray]:
+    """The repeat units and values of ``(smiles, values)`` whose value is not NaN."""
+    y = np.asarray(values, float)
+    keep = np.isfinite(y)
+    return [s for s, k in zip(smiles, keep, strict=True) if k], y[keep]
+
+
+class _PerProperty:
+    """One fitted model per property, in ``models_``."""
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """Names of the fitted properties (empty before :meth:`fit`)."""
+        return tuple(getattr(self, "models_", ()))
+
+
+class MorganRidgeModels(_PerProperty, BaseEstimator):
     """One ``BayesianRidge`` per property on ``log1p`` count Morgan fingerprints.
 
     Its parameters follow scikit-learn (``get_params``, ``set_params``, ``clone``); ``fit``
@@ -75,16 +91,9 @@ class MorganRidgeModels(BaseEstimator):
         """Fit one model per property from ``{name: (smiles, values)}`` (NaN values dropped)."""
         self.models_: dict[str, BayesianRidge] = {}
         for name, (smiles, values) in data.items():
-            y = np.asarray(values, float)
-            keep = np.isfinite(y)
-            x = self.features([s for s, k in zip(smiles, keep, strict=True) if k])
-            self.models_[name] = BayesianRidge().fit(x, y[keep])
+            units, y = _finite(smiles, values)
+            self.models_[name] = BayesianRidge().fit(self.features(units), y)
         return self
-
-    @property
-    def properties(self) -> tuple[str, ...]:
-        """Names of the fitted properties (empty before :meth:`fit`)."""
-        return tuple(getattr(self, "models_", ()))
 
     def __call__(self, smiles: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{property: (mean, std)}`` predicted for each repeat unit."""
@@ -152,7 +161,7 @@ class _GP:
         return self.offset + self.scale * mean, self.scale * np.sqrt(var)
 
 
-class TanimotoGPModels(BaseEstimator):
+class TanimotoGPModels(_PerProperty, BaseEstimator):
     """One Gaussian process per property on Morgan fingerprints (Tanimoto kernel).
 
     The predictive standard deviation of a Tanimoto-kernel GP grows towards the prior
@@ -214,21 +223,14 @@ class TanimotoGPModels(BaseEstimator):
         """Fit one GP per property from ``{name: (smiles, values)}`` (NaN values dropped)."""
         self.models_: dict[str, _GP] = {}
         for name, (smiles, values) in data.items():
-            y = np.asarray(values, float)
-            keep = np.isfinite(y)
-            if keep.sum() < 2:
+            units, y = _finite(smiles, values)
+            if len(y) < 2:
                 raise InputError(f"TanimotoGPModels needs at least 2 values of {name!r}.")
-            units = [s for s, k in zip(smiles, keep, strict=True) if k]
             fp = _bit_fingerprints(units, self.radius, self.n_bits)
-            self.models_[name] = _GP(fp, y[keep], self.noises)
+            self.models_[name] = _GP(fp, y, self.noises)
         self.noise_ = {name: m.noise for name, m in self.models_.items()}
         self._similarity: dict[str, float] = {}
         return self
-
-    @property
-    def properties(self) -> tuple[str, ...]:
-        """Names of the fitted properties (empty before :meth:`fit`)."""
-        return tuple(getattr(self, "models_", ()))
 
     def __call__(self, smiles: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{property: (mean, std)}`` predicted for each repeat unit."""
