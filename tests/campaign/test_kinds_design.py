@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import vlab.catalog
+from vlab._utils import content_hash
 from vlab.campaign import load_spec, run_campaign
 from vlab.errors import InputError, SpecError
 from vlab.workflows.polymers import design_library
@@ -222,6 +223,45 @@ def test_forward_models_learn_from_named_catalog_stores():
     a = MorganRidgeModels().fit({"thermal_conductivity": from_store})(probe)
     b = MorganRidgeModels().fit({"thermal_conductivity": direct})(probe)
     np.testing.assert_array_equal(a["thermal_conductivity"][0], b["thermal_conductivity"][0])
+
+
+def test_designs_learned_from_a_store_are_keyed_on_its_content(tmp_path):
+    import shutil
+
+    import zarr
+
+    from vlab import catalog
+    from vlab.campaign import get_kind
+    from vlab.campaign.kinds.design import training_digest
+    from vlab.polymers.datasets import source_rows
+
+    kind = get_kind("polymer-design")
+    target = "thermal_conductivity>=0.3 W/(m K)"
+    name = "polymers-radonpy_pi1070"
+    rows = source_rows("radonpy_pi1070")
+    values = [None if np.isnan(v) else float(v) for v in rows.values["thermal_conductivity"]]
+    assert training_digest(name, "thermal_conductivity") == content_hash(
+        list(rows.smiles), values
+    )  # the rows it learns from, whatever the store's layout
+    plain = kind.identify(kind.check_params({"target": target}))
+    named = kind.identify(
+        kind.check_params({"target": target, "training": {"thermal_conductivity": name}})
+    )
+    assert "training_sha256" not in plain
+    assert named["training_sha256"] == {
+        "thermal_conductivity": training_digest(name, "thermal_conductivity")
+    }
+    # a copy with one value changed, under another name: other content, other identity
+    entry = {e.name: e for e in catalog.list_entries()}[name]
+    copy = tmp_path / "pi-changed.zarr"
+    shutil.copytree(entry.location, copy)
+    lam = zarr.open_array(str(copy / "thermal_conductivity"), mode="r+")
+    lam[0] = float(lam[0]) + 0.1
+    catalog.register("pi-changed", copy, description="PI1070, one value changed")
+    changed = kind.identify(
+        kind.check_params({"target": target, "training": {"thermal_conductivity": "pi-changed"}})
+    )
+    assert changed["training_sha256"] != named["training_sha256"]
 
 
 @pytest.mark.parametrize(

@@ -90,7 +90,8 @@ def design_library(
 
     _check_design_chains(store)
     ds = catalog.select(catalog.open_store(store), status="done").load()
-    params = json.loads(ds.attrs["calculator"])["params"]  # the validated kind parameters
+    calculator = json.loads(ds.attrs["calculator"])
+    params = calculator["params"]  # the validated kind parameters
     target = parse_target(params["target"])
     props = [b.name for b in target.boxes]
     pool, pool_hits = _design_pool(ds, props, target)
@@ -112,6 +113,10 @@ def design_library(
         "chains": int(ds.sizes["item"]),
         "likelihood": bool(params["likelihood"]),
         "forward_models": _FORWARD_MODELS[params.get("forward_model", "ridge")],
+        "training_stores": {  # catalog stores the forward models learned from, and their data
+            prop: {"store": store, "sha256": calculator.get("training_sha256", {}).get(prop)}
+            for prop, store in (params.get("training") or {}).items()
+        },
         "ranking": "plausible candidates first, then log-likelihood; top10.png shows the "
         "most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),

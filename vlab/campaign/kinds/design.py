@@ -128,6 +128,36 @@ def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list,
     return data
 
 
+def training_digest(store: str, prop: str) -> str:
+    """SHA-256 of what the forward model of ``prop`` learns from catalog store ``store``.
+
+    The canonical JSON of its done rows' ``smiles`` and ``prop`` values (NaN as null): equal
+    for equal training data, whatever the store's layout or chunking.
+    """
+    from vlab._utils import content_hash
+
+    ds = _training_store(store, prop).load()
+    values = [None if not np.isfinite(v) else float(v) for v in np.asarray(ds[prop], float)]
+    return content_hash([str(v) for v in ds["smiles"].values], values)
+
+
+def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Kind, version and parameters; with named training stores, their content digests too.
+
+    A store re-ingested or extended under the same name then gives other item hashes, so no
+    design learned from its old content is copied as if it were current.
+    """
+    from vlab.campaign.kinds.base import plain
+
+    identity = {"id": "polymer-design", "version": "3", "params": plain(params)}
+    training = params.get("training") or {}
+    if training:
+        identity["training_sha256"] = {
+            prop: training_digest(store, prop) for prop, store in sorted(training.items())
+        }
+    return identity
+
+
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list
     from vlab.polymers.design import (
@@ -256,6 +286,7 @@ register_kind(
         outputs=_outputs,
         evaluate_one=_run_chain,
         setup=_setup,
+        identity=_identity,
         generators={"chains": _chains},
         input_attrs={"chain": ("1", "chain number"), "seed": ("1", "random seed of the chain")},
         progress_units=lambda params, item: int(params["n_steps"]),
