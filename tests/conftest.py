@@ -13,6 +13,14 @@ from vlab._utils import pin_blas_threads  # noqa: E402
 
 pin_blas_threads(1)
 
+import signal  # noqa: E402
+
+# A test run started in the background by a non-interactive shell inherits SIGINT ignored;
+# the Ctrl-C tests need it as a terminal has it (Python's handler here, the default in the
+# subprocesses they start).
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 @pytest.fixture(autouse=True)
 def _private_catalog(tmp_path_factory, monkeypatch):
