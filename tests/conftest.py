@@ -24,9 +24,10 @@ if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
 
 @pytest.fixture(autouse=True)
 def _private_catalog(tmp_path_factory, monkeypatch):
-    """Every test gets its own catalog index, never the repository's catalogs/."""
+    """Every test gets its own catalog index and model registry, never the user's."""
     index = tmp_path_factory.mktemp("catalog-index")
     monkeypatch.setenv("VLAB_CATALOG__INDEX_DIR", str(index))
+    monkeypatch.setenv("VLAB_POLYMERS__MODELS_DIR", str(tmp_path_factory.mktemp("models")))
     monkeypatch.setenv("VLAB_CAMPAIGN__PERFORMANCE_REPORT", "false")
     return index
 

@@ -42,7 +42,7 @@ def test_screen_a_candidate_file_in_batches(tmp_path, client_or_none):
 
 
 def test_unknown_model_file_is_a_clear_error(tmp_path):
-    with pytest.raises(SpecError, match="'model' must be 'builtin:experimental-tc' or the path"):
+    with pytest.raises(SpecError, match="'model' must be 'builtin:experimental-tc', a registered"):
         run_campaign(_spec(tmp_path, params={"model": "nope.json"}), progress=False)
 
 

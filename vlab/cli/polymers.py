@@ -151,6 +151,46 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_polymers_train(args: argparse.Namespace) -> int:
+    from vlab.workflows.polymers import train_model
+
+    training = _training_option([args.training])
+    ((prop, store),) = training.items()
+    print(f"training {prop} on catalog store {store} ({args.folds}-fold cross-validation first)")
+    summary = train_model(
+        prop,
+        store,
+        name=args.name,
+        n_bits=args.bits,
+        descriptors=args.descriptors,
+        folds=args.folds,
+        seed=args.seed,
+        replace=args.replace,
+    )
+    print("\n".join(f"# {line}" for line in summary["card"]))
+    print(f"registered {summary['name']}: {summary['path']}")
+    return 0
+
+
+def _cmd_polymers_models(args: argparse.Namespace) -> int:
+    from vlab.polymers import load_model_card, load_model_training, models_dir, registered_models
+
+    models = registered_models()
+    if not models:
+        print(f"no registered models in {models_dir()} (`vlab polymers train` registers one)")
+        return 0
+    for name, path in models.items():
+        card, training = load_model_card(path), load_model_training(path)
+        stores = ", ".join(
+            f"{t.get('store')} ({t.get('n_rows')} rows, sha256 {str(t.get('sha256'))[:12]})"
+            for t in training
+        )
+        what = f"{card.property} [{card.units}]" if card else "property not recorded"
+        skill = f"; {card.validation} skill {card.skill.skill:.0%}" if card and card.skill else ""
+        print(f"{name}\t{what}; trained on {stores or 'data not recorded'}{skill}\t{path}")
+    return 0
+
+
 def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
     from vlab.workflows.polymers import transfer_report
 
@@ -170,9 +210,11 @@ def register(sub) -> None:
     """Add ``vlab polymers`` to the ``vlab`` sub-parsers."""
     group = sub.add_parser(
         "polymers",
-        help="polymer lab: ingest data sources, predict properties",
+        help="polymer lab: ingest data, train, predict, design, transfer",
         description="Polymer lab commands. ingest: load public sources (checksum-verified, "
-        "cached) into catalog stores; predict: property of repeat units with uncertainty.",
+        "cached) into catalog stores; train: a model on a catalog store, registered by name; "
+        "models: the registered ones; predict: property of repeat units with uncertainty; "
+        "design: iQSPR inverse design; transfer: transfer-learning report.",
     )
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = actions.add_parser(
@@ -208,7 +250,8 @@ def register(sub) -> None:
     p.add_argument(
         "--model",
         default="builtin:experimental-tc",
-        help="saved model (.npz; an older .json also loads) or builtin:experimental-tc (default)",
+        help="a registered model's name (vlab polymers models), a saved model file (.npz; an "
+        "older .json also loads) or builtin:experimental-tc (default)",
     )
     p.add_argument(
         "--morphology",
@@ -284,6 +327,44 @@ def register(sub) -> None:
         "spec file NAME.yaml in --out is written only once every chain is done)",
     )
     p.set_defaults(func=_cmd_polymers_design)
+    p = actions.add_parser(
+        "train",
+        help="train a property model on a catalog store and register it by name",
+        description="Fit an ensemble of networks on count Morgan fingerprints to the "
+        "finished rows of a catalog store (e.g. Tg=polymers-polymon_tg), measure it by "
+        "k-fold cross-validation against predicting the mean, and register it under --name "
+        "with the store's name and the SHA-256 of its training rows. Use it with `vlab "
+        "polymers predict --model NAME` or `model: NAME` in a polymer-predict spec.",
+    )
+    p.add_argument("training", metavar="PROPERTY=STORE", help="property and catalog store")
+    p.add_argument("--name", required=True, help="name to register the model under")
+    p.add_argument("--replace", action="store_true", help="replace a model of that name")
+    p.add_argument(
+        "--folds",
+        type=_positive("--folds", 20, 2),
+        default=5,
+        help="cross-validation folds, 2 to 20 (default 5)",
+    )
+    p.add_argument(
+        "--bits",
+        type=_positive("--bits", 8192, 16),
+        default=512,
+        help="Morgan fingerprint length, 16 to 8192 (default 512)",
+    )
+    p.add_argument(
+        "--descriptors", action="store_true", help="add RDKit 2D descriptors to the features"
+    )
+    p.add_argument(
+        "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of folds and nets"
+    )
+    p.set_defaults(func=_cmd_polymers_train)
+    p = actions.add_parser(
+        "models",
+        help="list the registered models",
+        description="Registered models: name, property, the catalog stores they learned "
+        "from (rows, SHA-256) and their measured skill.",
+    )
+    p.set_defaults(func=_cmd_polymers_models)
     p = actions.add_parser(
         "transfer",
         help="transfer learning to thermal conductivity (report)",

@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
@@ -46,12 +48,14 @@ __all__ = [
     "ModelCard",
     "ModelSkill",
     "PolymerPropertyModel",
+    "cross_validated_skill",
     "default_mlp",
     "describe_estimator",
     "experimental_tc_model",
     "leave_one_out_skill",
     "load_model",
     "load_model_card",
+    "load_model_training",
     "model_cache_dir",
     "save_model",
 ]
@@ -323,25 +327,58 @@ def leave_one_out_skill(model, smiles, y) -> ModelSkill:
     >>> skill.n, round(skill.baseline_mae, 2)
     (6, 1.8)
     """
+    return _fold_skill(model, smiles, y, None, "leave_one_out_skill")
+
+
+def cross_validated_skill(model, smiles, y, *, folds: int = 5, random_state=0) -> ModelSkill:
+    """As :func:`leave_one_out_skill` with ``folds`` shuffled folds (for larger training sets).
+
+    Each point is predicted by the model refitted on the other folds, and the mean predictor
+    of a point is the mean of those other folds' values.
+
+    Examples
+    --------
+    >>> smiles = ["*CC*", "*CC(*)C", "*CC(*)CC", "*CC(*)CCC", "*CC(*)CCCC", "*CCO*"]
+    >>> forest = ForestRegressorStd(n_estimators=10, random_state=0)
+    >>> skill = cross_validated_skill(
+    ...     PolymerPropertyModel(forest, n_bits=64, descriptors=False), smiles,
+    ...     [1, 2, 3, 4, 5, 6], folds=3
+    ... )
+    >>> skill.n, skill.baseline_mae > 0
+    (6, True)
+    """
+    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
+        raise InputError(f"cross_validated_skill: folds must be an integer >= 2. Got {folds!r}.")
+    return _fold_skill(model, smiles, y, (folds, random_state), "cross_validated_skill")
+
+
+def _fold_skill(model, smiles, y, kfold, name: str) -> ModelSkill:
+    """Refit per fold, predict the held-out points; ``kfold`` None: one point per fold."""
+    from sklearn.model_selection import KFold
+
     smiles, y = list(smiles), np.asarray(y, dtype=float)
     n = len(y)
-    if n != len(smiles) or n < 3:
+    least = 3 if kfold is None else max(3, kfold[0])
+    if n != len(smiles) or n < least:
         raise InputError(
-            "leave_one_out_skill needs at least 3 training points and one value per input. "
+            f"{name} needs at least {least} training points and one value per input. "
             f"Got {len(smiles)} inputs and {n} values."
         )
-    residual, std = np.empty(n), np.empty(n)
-    for i in range(n):
-        keep = np.arange(n) != i
-        fold = clone(model).fit([s for s, k in zip(smiles, keep) if k], y[keep])
-        mean_i, std_i = fold.predict([smiles[i]], return_std=True)
-        residual[i], std[i] = y[i] - mean_i[0], std_i[0]
-    others = (y.sum() - y) / (n - 1)
+    if kfold is None:
+        splits = [(np.flatnonzero(np.arange(n) != i), np.array([i])) for i in range(n)]
+    else:
+        splits = KFold(kfold[0], shuffle=True, random_state=kfold[1]).split(np.arange(n))
+    residual, std, baseline = np.empty(n), np.empty(n), np.empty(n)
+    for train, test in splits:
+        fold = clone(model).fit([smiles[i] for i in train], y[train])
+        mean_t, std_t = fold.predict([smiles[i] for i in test], return_std=True)
+        residual[test], std[test] = y[test] - mean_t, std_t
+        baseline[test] = y[test] - y[train].mean()
     z = residual / np.maximum(std, np.finfo(float).tiny)
     return ModelSkill(
         n=n,
         mae=float(np.abs(residual).mean()),
-        baseline_mae=float(np.abs(y - others).mean()),
+        baseline_mae=float(np.abs(baseline).mean()),
         std_scale=float(np.sqrt(np.mean(z**2))),
         spread=float(y.std(ddof=1)),
     )
@@ -393,7 +430,7 @@ class ModelCard:
 
         For a conformal card, the 68 % half-width (std times :attr:`ModelSkill.std_scale`).
         Otherwise the predictive std times :attr:`ModelSkill.std_scale` when the model has
-        skill (calibrated on the leave-one-out errors); the spread of the training data when
+        skill (calibrated on the errors of :attr:`validation`); the spread of the training data when
         it has none; the raw predictive std when the skill was not measured.
         """
         std = np.asarray(std, dtype=float)
@@ -441,7 +478,7 @@ class ModelCard:
             )
         return (
             f"skill {s.skill:.0%}: {versus}; the ± is the predictive std × {s.std_scale:.2f}, "
-            "calibrated on the leave-one-out errors."
+            f"calibrated on the {self.validation} errors."
         )
 
     def as_dict(self) -> dict:
@@ -632,7 +669,13 @@ def _mlp_members(model: PolymerPropertyModel):
     return reg.estimators_
 
 
-def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = None) -> Path:
+def save_model(
+    model: PolymerPropertyModel,
+    path,
+    *,
+    card: ModelCard | None = None,
+    training: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
     """Save a fitted model as one file, ``<path>.npz`` (weights and JSON metadata).
 
     Parameters
@@ -644,6 +687,10 @@ def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = No
     card : ModelCard, optional
         What the model predicts and its measured skill (e.g. from
         :func:`leave_one_out_skill`); ``vlab polymers predict --model`` prints it.
+    training : sequence of mappings, optional
+        The identity of the data the model learned from, e.g. ``[{"store":
+        "polymers-polymon_tg", "property": "Tg", "sha256": ..., "n_rows": 1000}]``;
+        :func:`load_model_training` returns it.
 
     Returns
     -------
@@ -675,6 +722,7 @@ def save_model(model: PolymerPropertyModel, path, *, card: ModelCard | None = No
         "activation": activation,
         "y_ndim": int(model.regressor_.estimators_[0].transformer_.mean_.shape[0] > 1),
         "card": None if card is None else card.as_dict(),
+        "training": [dict(t) for t in training or ()],
     }
     return write_model_file(
         path, model_type=_FORMAT, format_version=FORMAT_VERSION, metadata=meta, arrays=arrays
@@ -765,6 +813,12 @@ def load_model(path) -> PolymerPropertyModel:
     ens.n_features_in_ = int(arrays["support"].sum())
     model.regressor_ = ens
     return model
+
+
+def load_model_training(path) -> list[dict]:
+    """The identity of the training data saved with a model (empty if none was recorded)."""
+    meta, _ = _read_saved(path)
+    return [dict(t) for t in meta.get("training") or ()]
 
 
 def load_model_card(path) -> ModelCard | None:

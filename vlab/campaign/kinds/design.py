@@ -92,35 +92,26 @@ def _params(params: Mapping[str, Any]) -> DesignParams:
 
 def _training_store(store: Any, prop: str):
     """The catalog store ``store`` (done rows), checked to hold ``smiles`` and ``prop``."""
-    from vlab import catalog
+    from vlab.catalog import training_store
 
-    known = sorted(e.name for e in catalog.list_entries())
-    if not isinstance(store, str) or store not in known:
-        raise SpecError(
-            f"polymer-design: params.training.{prop} names the store {store!r}, which is not in "
-            f"the catalog; known stores: {', '.join(known) or 'none'}."
-        )
-    ds = catalog.open(store)
-    missing = [v for v in ("smiles", prop) if v not in ds]
-    if missing:
-        raise SpecError(
-            f"polymer-design: the catalog store {store!r} (params.training.{prop}) has no "
-            f"variable {missing[0]!r}; it has {sorted(map(str, ds.data_vars))}."
-        )
-    return catalog.select(ds, status="done") if "status" in ds else ds
+    return training_store(
+        store, prop, where=f"polymer-design: params.training.{prop}", error=SpecError
+    )
 
 
 def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list, np.ndarray]]:
     """``{property: (smiles, values)}`` of the forward models: named stores, else the sources."""
+    from vlab.catalog import training_rows
     from vlab.polymers import load_source
     from vlab.polymers.design import DESIGN_PROPERTIES as PROPERTIES
 
     data = {}
     for box in target.boxes:
         if box.name in training:
-            ds = _training_store(training[box.name], box.name).load()
-            smiles = [str(v) for v in ds["smiles"].values]
-            data[box.name] = (smiles, np.asarray(ds[box.name].values, dtype=float))
+            where = f"polymer-design: params.training.{box.name}"
+            data[box.name] = training_rows(
+                training[box.name], box.name, where=where, error=SpecError
+            )
         else:
             source, column = PROPERTIES[box.name]
             table = load_source(source, normalize=False)
@@ -131,14 +122,11 @@ def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list,
 def training_digest(store: str, prop: str) -> str:
     """SHA-256 of what the forward model of ``prop`` learns from catalog store ``store``.
 
-    The canonical JSON of its done rows' ``smiles`` and ``prop`` values (NaN as null): equal
-    for equal training data, whatever the store's layout or chunking.
+    See :func:`vlab.catalog.training_digest`.
     """
-    from vlab._utils import content_hash
+    from vlab.catalog import training_digest as digest
 
-    ds = _training_store(store, prop).load()
-    values = [None if not np.isfinite(v) else float(v) for v in np.asarray(ds[prop], float)]
-    return content_hash([str(v) for v in ds["smiles"].values], values)
+    return digest(store, prop, where=f"polymer-design: params.training.{prop}", error=SpecError)
 
 
 def _identity(params: Mapping[str, Any]) -> dict[str, Any]:

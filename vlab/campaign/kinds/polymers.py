@@ -8,8 +8,10 @@ saved with it, if any), and decides the stored ``interval`` (the half-width to p
 ``±``: calibrated std, or the spread of the training data for a model without skill).
 
 Parameters (``params:`` of the spec)
-    ``model``: path of a model saved by :func:`vlab.polymers.save_model` (``.npz``; the
-    ``.json`` of an older two-file model also works), or
+    ``model``: the name of a registered model (``vlab polymers train``,
+    :func:`vlab.polymers.register_model`; resolved to its file, whose content is part of the
+    items' identity), the path of a model saved by :func:`vlab.polymers.save_model`
+    (``.npz``; the ``.json`` of an older two-file model also works), or
     ``builtin:experimental-tc`` (thermal conductivity: the learner selected by the nested
     comparison on the embedded measured table, fitted at setup, with conformal 68 %/95 %
     intervals; :func:`vlab.polymers.experimental_tc_model`). ``property``/``units``: name and
@@ -39,8 +41,8 @@ _BUILTIN = "builtin:experimental-tc"
 class PredictParams(KindParams):
     """Parameters of ``polymer-predict``."""
 
-    #: ``builtin:experimental-tc`` or the path of a model saved by
-    #: :func:`vlab.polymers.save_model`.
+    #: ``builtin:experimental-tc``, a registered model's name, or the path of a model saved
+    #: by :func:`vlab.polymers.save_model`.
     model: str = _BUILTIN
     #: Name of the predicted property.
     property: str = "thermal_conductivity"
@@ -50,21 +52,21 @@ class PredictParams(KindParams):
     morphology: str = "amorphous"
 
 
-def _is_file(path: str) -> bool:
-    try:
-        return Path(path).expanduser().is_file()
-    except (OSError, ValueError, RuntimeError):  # a NUL byte, an unknown ~user
-        return False
-
-
 def _params(params: Mapping[str, Any]) -> PredictParams:
     checked = parse_params(PredictParams, params, kind="polymer-predict")
     model = checked.model
-    if model != _BUILTIN and not _is_file(model):
-        raise SpecError(
-            f"polymer-predict: 'model' must be {_BUILTIN!r} or the path of a saved "
-            f"model file. Got {short_repr(model)} (no such file)."
-        )
+    if model != _BUILTIN:
+        from vlab.polymers import registered_models, resolve_model
+
+        try:
+            checked = replace(checked, model=str(resolve_model(model)))
+        except InputError:
+            names = ", ".join(registered_models()) or "none"
+            raise SpecError(
+                f"polymer-predict: 'model' must be {_BUILTIN!r}, a registered model's name "
+                f"(registered: {names}) or the path of a saved model file. Got "
+                f"{short_repr(model)} (no such name or file)."
+            ) from None
     if checked.morphology not in ("amorphous", "semicrystalline"):
         raise SpecError(
             "polymer-predict: 'morphology' must be 'amorphous' or 'semicrystalline'. Got "

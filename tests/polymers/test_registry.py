@@ -1,0 +1,183 @@
+"""Models trained on catalog stores, registered by name and used by name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from vlab import catalog
+from vlab.cli import main
+from vlab.errors import CatalogError, InputError, SpecError
+from vlab.polymers import (
+    PolymerPropertyModel,
+    cross_validated_skill,
+    load_model,
+    load_model_card,
+    load_model_training,
+    register_model,
+    registered_models,
+    resolve_model,
+)
+from vlab.polymers.datasets import source_rows
+from vlab.workflows.polymers import train_model
+
+N_ROWS = 40
+PROBE = ["*CC(*)c1ccccc1", "*CC*", "*CCO*", "*Oc1ccc(cc1)C(C)(C)c1ccc(cc1)OC(=O)*"]
+
+
+def _pi1070_head() -> tuple[list[str], np.ndarray]:
+    """The first rows of the PI1070 source that have a thermal conductivity, read directly."""
+    rows = source_rows("radonpy_pi1070")
+    y = np.asarray(rows.values["thermal_conductivity"], float)
+    keep = np.flatnonzero(np.isfinite(y))[:N_ROWS]
+    return [rows.smiles[i] for i in keep], y[keep]
+
+
+@pytest.fixture
+def small_store(tmp_path):
+    """A catalog store ``pi-small`` holding those rows (and a NaN row, which is skipped)."""
+    smiles, y = _pi1070_head()
+    ds = xr.Dataset(
+        {
+            "smiles": ("item", np.array([*smiles, "*CCCC*"], dtype=object)),
+            "thermal_conductivity": ("item", [*y, np.nan], {"units": "W/(m K)"}),
+        }
+    )
+    path = tmp_path / "pi-small.zarr"
+    ds.to_zarr(path, zarr_format=3, consolidated=False)
+    catalog.register("pi-small", path, description="40 PI1070 rows")
+    return "pi-small"
+
+
+def _fast(name: str, **kw):
+    return train_model(
+        "thermal_conductivity", "pi-small", name=name, n_bits=64, folds=2, seed=3, **kw
+    )
+
+
+def test_model_trained_from_a_store_equals_one_trained_on_the_rows_read_directly(small_store):
+    summary = _fast("lam-small")
+    smiles, y = _pi1070_head()
+    direct = PolymerPropertyModel(n_bits=64, descriptors=False, random_state=3).fit(smiles, y)
+    registered = load_model(resolve_model("lam-small"))
+    mean_a, std_a = registered.predict(PROBE, return_std=True)
+    mean_b, std_b = direct.predict(PROBE, return_std=True)
+    np.testing.assert_allclose(mean_a, mean_b, rtol=1e-12)
+    np.testing.assert_allclose(std_a, std_b, rtol=1e-12)
+    # saved with the identity of what it learned from
+    (training,) = load_model_training(summary["path"])
+    assert training == {
+        "store": "pi-small",
+        "property": "thermal_conductivity",
+        "n_rows": N_ROWS,
+        "sha256": catalog.training_digest("pi-small", "thermal_conductivity"),
+    }
+    card = load_model_card(summary["path"])
+    assert (card.n_train, card.units, card.validation) == (
+        N_ROWS,
+        "W/(m K)",
+        "2-fold cross-validation",
+    )
+    skill = cross_validated_skill(
+        PolymerPropertyModel(n_bits=64, descriptors=False, random_state=3),
+        smiles,
+        y,
+        folds=2,
+        random_state=3,
+    )
+    assert card.skill == skill
+
+
+def test_a_registered_model_is_used_by_name(small_store, capsys):
+    from vlab.campaign import get_kind
+    from vlab.campaign.kinds.polymers import _identity
+
+    _fast("lam-small")
+    assert list(registered_models()) == ["lam-small"]
+    assert main(["polymers", "predict", "--model", "lam-small", *PROBE[:2]]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("# thermal_conductivity [W/(m K)]: bootstrap ensemble of 5 MLPs")
+    assert "catalog store pi-small (sha256 " in out[0]
+    assert "2-fold cross-validation MAE" in out[1]
+    assert out[2].startswith("*CC(*)c1ccccc1\tthermal_conductivity = ")
+    kind = get_kind("polymer-predict")
+    params = kind.check_params({"model": "lam-small", "property": "thermal_conductivity"})
+    assert params["model"] == str(resolve_model("lam-small"))
+    before = _identity(params)["model"]
+    # replaced under the same name: the items' identity follows the file's content
+    _fast("lam-small", replace=True)
+    assert _identity(params)["model"] == before  # same data, same seed: same file
+    train_model(
+        "thermal_conductivity", "pi-small", name="lam-small", n_bits=32, folds=2, replace=True
+    )
+    assert _identity(params)["model"] != before
+    assert main(["polymers", "models"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.startswith("lam-small\tthermal_conductivity [W/(m K)]; trained on pi-small")
+    assert f"({N_ROWS} rows, sha256 " in listing
+
+
+def test_registering_twice_keeps_the_first_model_unless_replaced(small_store):
+    path = _fast("lam-small")["path"]
+    before = Path(path).read_bytes()
+    with pytest.raises(InputError, match=r"model named 'lam-small' is already registered"):
+        _fast("lam-small")
+    assert Path(path).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["Tg=pi-small", "--name", "m"],
+            r"the catalog store 'pi-small' \(--training Tg=pi-small\) has no variable 'Tg'",
+        ),
+        (
+            ["Tg=nowhere", "--name", "m"],
+            r"--training Tg=nowhere names the store 'nowhere', which is not in the catalog",
+        ),
+        (["Tg", "--name", "m"], r"--training must be PROPERTY=STORE"),
+        (
+            ["thermal_conductivity=pi-small", "--name", "../x"],
+            r"A model name must be 1 to 100 letters",
+        ),
+    ],
+)
+def test_train_refuses_bad_input_in_one_line(small_store, capsys, argv, message):
+    import re
+
+    assert main(["polymers", "train", *argv]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert registered_models() == {}
+
+
+def test_unknown_model_names_list_the_registered_ones(small_store):
+    from vlab.campaign import get_kind
+
+    with pytest.raises(InputError, match=r"No registered model named 'nope' .* registered: none"):
+        resolve_model("nope")
+    _fast("lam-small")
+    with pytest.raises(SpecError, match=r"registered: lam-small\) or the path .* Got 'nope'"):
+        get_kind("polymer-predict").check_params({"model": "nope"})
+
+
+def test_store_errors_are_catalog_errors_by_default(small_store):
+    with pytest.raises(CatalogError, match=r"has no variable 'Tg'"):
+        catalog.training_rows("pi-small", "Tg")
+
+
+def test_cross_validated_skill_refuses_bad_folds():
+    model = PolymerPropertyModel(n_bits=32, descriptors=False)
+    with pytest.raises(InputError, match=r"folds must be an integer >= 2. Got 1"):
+        cross_validated_skill(model, ["*CC*"] * 4, [1, 2, 3, 4], folds=1)
+
+
+def test_register_model_refuses_a_bad_name():
+    model = PolymerPropertyModel(n_bits=32, descriptors=False, random_state=0)
+    model.fit(["*CC*", "*CCO*", "*CC(*)C"], [1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match=r"Got 'a/b'"):
+        register_model("a/b", model)

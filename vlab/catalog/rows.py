@@ -1,0 +1,85 @@
+"""A catalog store as training data: the repeat units and values of its finished rows.
+
+Models learn from named catalog stores (the ingested ``polymers-*`` stores, or any campaign store
+with a ``smiles`` variable and the property): :func:`training_rows` reads the finished rows that
+have a value, and :func:`training_digest` is the SHA-256 of exactly what a model learns from,
+recorded with the model so that a store re-ingested under the same name is not taken for the
+one a model learned from.
+
+Examples
+--------
+>>> smiles, values = training_rows("polymers-radonpy_pi1070", "thermal_conductivity")
+>>> len(smiles) == len(values) > 500, bool(np.isfinite(values).all())
+(True, True)
+>>> len(training_digest("polymers-radonpy_pi1070", "thermal_conductivity"))
+64
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from vlab.errors import CatalogError
+
+__all__ = ["training_digest", "training_rows", "training_store", "training_units"]
+
+
+def training_store(store: Any, variable: str, *, where: str = "", error=CatalogError):
+    """Catalog store ``store`` (done rows, lazily), checked to hold ``smiles`` and ``variable``.
+
+    ``where`` names the input that gave the store in the messages (e.g. ``"params.training.Tg"``);
+    ``error`` is the exception class raised (a :class:`~vlab.errors.CatalogError` by default).
+    """
+    from vlab.catalog.index import list_entries, open
+    from vlab.catalog.query import select
+
+    said = f" ({where})" if where else ""
+    known = sorted(e.name for e in list_entries())
+    if not isinstance(store, str) or store not in known:
+        raise error(
+            f"{where or 'training store'} names the store {store!r}, which is not in the "
+            f"catalog; known stores: {', '.join(known) or 'none'}."
+        )
+    ds = open(store)
+    missing = [v for v in ("smiles", variable) if v not in ds]
+    if missing:
+        raise error(
+            f"the catalog store {store!r}{said} has no variable {missing[0]!r}; it has "
+            f"{sorted(map(str, ds.data_vars))}."
+        )
+    return select(ds, status="done") if "status" in ds else ds
+
+
+def _rows(store: str, variable: str, **kw) -> tuple[list[str], np.ndarray, str]:
+    ds = training_store(store, variable, **kw)[["smiles", variable]].load()
+    units = str(ds[variable].attrs.get("units", "") or "")
+    return [str(v) for v in ds["smiles"].values], np.asarray(ds[variable].values, float), units
+
+
+def training_rows(store: str, variable: str, **kw) -> tuple[list[str], np.ndarray]:
+    """Repeat units and values of ``store``'s finished rows where ``variable`` is not NaN.
+
+    Keywords as :func:`training_store`. The order is the store's row order.
+    """
+    smiles, values, _ = _rows(store, variable, **kw)
+    keep = np.isfinite(values)
+    return [s for s, k in zip(smiles, keep, strict=True) if k], values[keep]
+
+
+def training_units(store: str, variable: str, **kw) -> str:
+    """The ``units`` attribute of ``variable`` in ``store`` ("" when the store gives none)."""
+    return _rows(store, variable, **kw)[2]
+
+
+def training_digest(store: str, variable: str, **kw) -> str:
+    """SHA-256 of what a model of ``variable`` learns from catalog store ``store``.
+
+    The canonical JSON of its done rows' ``smiles`` and ``variable`` values (NaN as null):
+    equal for equal training data, whatever the store's layout or chunking.
+    """
+    from vlab._utils import content_hash
+
+    smiles, values, _ = _rows(store, variable, **kw)
+    return content_hash(smiles, [None if not np.isfinite(v) else float(v) for v in values])
