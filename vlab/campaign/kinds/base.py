@@ -13,7 +13,8 @@ A :class:`Kind` bundles plain functions (no Dask in them):
 - ``setup(params) -> context``: expensive per-worker preparation (a loaded model), done once
   per worker process and cached;
 - ``identity(params) -> dict``: the calculator/model id and version, part of every item's
-  content hash and of the store's provenance;
+  content hash and of the store's provenance (default: kind, version and parameters;
+  ``identity_extra(params) -> dict`` adds keys to that default, e.g. digests of input data);
 - ``progress_units(params, item) -> int`` (optional): units of progress (``progress_unit``,
   e.g. SMC steps) an item reports while it runs with
   :func:`vlab.campaign.progress.report_progress`; without it the progress bar counts items.
@@ -86,6 +87,7 @@ class Kind:
     )
     setup: Callable[[Mapping[str, Any]], Any] = _no_setup
     identity: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
+    identity_extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     items_from_dataset: Callable[[Any, Mapping[str, Any]], list[Item]] | None = None
     input_attrs: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     progress_units: Callable[[Mapping[str, Any], Item], int] | None = None
@@ -98,9 +100,12 @@ class Kind:
             )
 
     def identify(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The identity of ``params``: ``identity(params)``, else kind, version and parameters
+        (plus whatever ``identity_extra(params)`` adds)."""
         if self.identity is not None:
             return self.identity(params)
-        return {"id": self.name, "version": self.version, "params": plain(params)}
+        default = {"id": self.name, "version": self.version, "params": plain(params)}
+        return default | (self.identity_extra(params) if self.identity_extra else {})
 
 
 # --------------------------------------------------------------------------- parameters

@@ -129,21 +129,20 @@ def training_digest(store: str, prop: str) -> str:
     return digest(store, prop, where=f"polymer-design: params.training.{prop}", error=SpecError)
 
 
-def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Kind, version and parameters; with named training stores, their content digests too.
+def _training_identity(params: Mapping[str, Any]) -> dict[str, Any]:
+    """With named training stores, their content digests (added to the default identity).
 
     A store re-ingested or extended under the same name then gives other item hashes, so no
     design learned from its old content is copied as if it were current.
     """
-    from vlab.campaign.kinds.base import plain
-
-    identity = {"id": "polymer-design", "version": "3", "params": plain(params)}
     training = params.get("training") or {}
-    if training:
-        identity["training_sha256"] = {
+    if not training:
+        return {}
+    return {
+        "training_sha256": {
             prop: training_digest(store, prop) for prop, store in sorted(training.items())
         }
-    return identity
+    }
 
 
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -274,7 +273,7 @@ register_kind(
         outputs=_outputs,
         evaluate_one=_run_chain,
         setup=_setup,
-        identity=_identity,
+        identity_extra=_training_identity,
         generators={"chains": _chains},
         input_attrs={"chain": ("1", "chain number"), "seed": ("1", "random seed of the chain")},
         progress_units=lambda params, item: int(params["n_steps"]),
