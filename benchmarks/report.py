@@ -36,6 +36,11 @@ DESCRIPTIONS = {
         "iQSPR inverse design of polymer repeat units: sampler speed, hit rates, library quality.",
         ["design.py"],
     ),
+    "design_models": (
+        "Forward models for design compared on held-out polymers of the sampler's data: "
+        "accuracy, calibration of the std, cost per proposal.",
+        ["design_models.py"],
+    ),
     "engine": (
         "Campaign engine: parallel efficiency, overhead against a plain loop, resume scan.",
         ["engine.py"],

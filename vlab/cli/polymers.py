@@ -182,7 +182,8 @@ def _cmd_polymers_models(args: argparse.Namespace) -> int:
     for name, path in models.items():
         card, training = load_model_card(path), load_model_training(path)
         stores = ", ".join(
-            f"{t.get('store')} ({t.get('n_rows')} rows, sha256 {str(t.get('sha256'))[:12]})"
+            f"{t.get('store') or t.get('source')} ({t.get('n_rows')} rows"
+            + (f", sha256 {str(t['sha256'])[:12]})" if t.get("sha256") else ")")
             for t in training
         )
         what = f"{card.property} [{card.units}]" if card else "property not recorded"
