@@ -76,6 +76,11 @@ def test_csv_in_the_cache_and_shipped_store_give_identical_tables(tmp_path):
     folder = cached_csv(*SHIPPED)
     before = sorted(p.name for p in folder.iterdir())
     with config.override({"data.cache_dir": str(folder), "data.offline": True}):
+        # with the store in the catalog, the catalog is read even though the CSV is cached
+        entry = vlab.catalog.get_entry("polymers-polymon_tg")
+        assert source_rows("polymon_tg").origin == str(entry.location)
+    no_stores = {"catalog.shipped_dir": str(tmp_path / "no-shipped-entries")}
+    with config.override({"data.cache_dir": str(folder), "data.offline": True, **no_stores}):
         assert fetch("polymon_tg_raw") == folder / "polymon_tg_raw.csv"
         from_csv = {n: load_source(n, normalize=False) for n in SHIPPED}
         from_csv["pi1070_normalized"] = load_source("radonpy_pi1070")
@@ -92,7 +97,8 @@ def test_csv_in_the_cache_and_shipped_store_give_identical_tables(tmp_path):
 @pytest.mark.slow
 def test_csv_and_shipped_store_give_identical_normalized_tg_tables(tmp_path):
     folder = cached_csv("polymon_tg", "polymon_tg_raw")
-    with config.override({"data.cache_dir": str(folder), "data.offline": True}):
+    no_stores = {"catalog.shipped_dir": str(tmp_path / "no-shipped-entries")}
+    with config.override({"data.cache_dir": str(folder), "data.offline": True, **no_stores}):
         from_csv, report_csv = datasets.load_tg()
     with config.override({"data.cache_dir": str(tmp_path), "data.offline": True}):
         from_store, report_store = datasets.load_tg()

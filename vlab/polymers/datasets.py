@@ -496,9 +496,10 @@ def source_rows(name: str) -> SourceRows:
     """The rows of source ``name``, from the first place that has them.
 
     1. the package (sources shipped inside vlab);
-    2. the CSV file in the data cache (``config.get("data.cache_dir")``), sha256-checked;
-    3. the catalog store ``polymers-NAME`` (shipped with vlab or written by
-       ``vlab polymers ingest NAME``), if it holds the rows of the same file (sha256);
+    2. the catalog store ``polymers-NAME`` (shipped with vlab or written by
+       ``vlab polymers ingest NAME``), which must hold the rows of the published file (its
+       sha256): the catalog is what the models learn from;
+    3. the CSV file in the data cache (``config.get("data.cache_dir")``), sha256-checked;
     4. the CSV file downloaded into the cache, unless ``config.get("data.offline")``.
 
     Raises
@@ -515,12 +516,12 @@ def source_rows(name: str) -> SourceRows:
     src = _source(name)
     if src.embedded:
         return _csv_rows(src, fetch(name))
-    path = cache_dir() / src.filename
-    if path.is_file():
-        return _csv_rows(src, _verified(path, src))
     stored = _store_rows(src)
     if stored is not None:
         return stored
+    path = cache_dir() / src.filename
+    if path.is_file():
+        return _csv_rows(src, _verified(path, src))
     try:
         return _csv_rows(src, fetch(name))
     except DataFileError as err:
