@@ -90,13 +90,16 @@ def _params(params: Mapping[str, Any]) -> DesignParams:
     return checked
 
 
+def _where(prop: str) -> dict[str, Any]:
+    """How the training-store helpers of :mod:`vlab.catalog` name the input in their errors."""
+    return {"where": f"polymer-design: params.training.{prop}", "error": SpecError}
+
+
 def _training_store(store: Any, prop: str):
     """The catalog store ``store`` (done rows), checked to hold ``smiles`` and ``prop``."""
     from vlab.catalog import training_store
 
-    return training_store(
-        store, prop, where=f"polymer-design: params.training.{prop}", error=SpecError
-    )
+    return training_store(store, prop, **_where(prop))
 
 
 def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list, np.ndarray]]:
@@ -108,10 +111,7 @@ def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list,
     data = {}
     for box in target.boxes:
         if box.name in training:
-            where = f"polymer-design: params.training.{box.name}"
-            data[box.name] = training_rows(
-                training[box.name], box.name, where=where, error=SpecError
-            )
+            data[box.name] = training_rows(training[box.name], box.name, **_where(box.name))
         else:
             source, column = PROPERTIES[box.name]
             table = load_source(source, normalize=False)
@@ -126,7 +126,7 @@ def training_digest(store: str, prop: str) -> str:
     """
     from vlab.catalog import training_digest as digest
 
-    return digest(store, prop, where=f"polymer-design: params.training.{prop}", error=SpecError)
+    return digest(store, prop, **_where(prop))
 
 
 def _training_identity(params: Mapping[str, Any]) -> dict[str, Any]:
