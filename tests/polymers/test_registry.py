@@ -181,3 +181,12 @@ def test_register_model_refuses_a_bad_name():
     model.fit(["*CC*", "*CCO*", "*CC(*)C"], [1.0, 2.0, 3.0])
     with pytest.raises(InputError, match=r"Got 'a/b'"):
         register_model("a/b", model)
+
+
+def test_training_set_reads_once_what_the_three_readers_give(small_store):
+    got = catalog.training_set("pi-small", "thermal_conductivity")
+    smiles, y = catalog.training_rows("pi-small", "thermal_conductivity")
+    assert got.smiles == smiles and len(smiles) == N_ROWS  # the NaN row is not a training row
+    np.testing.assert_array_equal(got.values, y)
+    assert got.units == catalog.training_units("pi-small", "thermal_conductivity") == "W/(m K)"
+    assert got.sha256 == catalog.training_digest("pi-small", "thermal_conductivity")

@@ -17,13 +17,20 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from vlab.errors import CatalogError
 
-__all__ = ["training_digest", "training_rows", "training_store", "training_units"]
+__all__ = [
+    "TrainingSet",
+    "training_digest",
+    "training_rows",
+    "training_set",
+    "training_store",
+    "training_units",
+]
 
 
 def training_store(store: Any, variable: str, *, where: str = "", error=CatalogError):
@@ -73,13 +80,34 @@ def training_units(store: str, variable: str, **kw) -> str:
     return _rows(store, variable, **kw)[2]
 
 
+def _digest(smiles: list[str], values: np.ndarray) -> str:
+    from vlab._utils import content_hash
+
+    return content_hash(smiles, [None if not np.isfinite(v) else float(v) for v in values])
+
+
+class TrainingSet(NamedTuple):
+    """What :func:`training_set` reads: rows with a value, their units and the store's digest."""
+
+    smiles: list[str]
+    values: np.ndarray
+    units: str
+    sha256: str
+
+
+def training_set(store: str, variable: str, **kw) -> TrainingSet:
+    """:func:`training_rows`, :func:`training_units` and :func:`training_digest` in one read."""
+    smiles, values, units = _rows(store, variable, **kw)
+    keep = np.isfinite(values)
+    rows = [s for s, k in zip(smiles, keep, strict=True) if k]
+    return TrainingSet(rows, values[keep], units, _digest(smiles, values))
+
+
 def training_digest(store: str, variable: str, **kw) -> str:
     """SHA-256 of what a model of ``variable`` learns from catalog store ``store``.
 
     The canonical JSON of its done rows' ``smiles`` and ``variable`` values (NaN as null):
     equal for equal training data, whatever the store's layout or chunking.
     """
-    from vlab._utils import content_hash
-
     smiles, values, _ = _rows(store, variable, **kw)
-    return content_hash(smiles, [None if not np.isfinite(v) else float(v) for v in values])
+    return _digest(smiles, values)

@@ -89,8 +89,9 @@ def model_path(name: str) -> Path:
 
 def resolve_model(model: str) -> Path:
     """The model file that ``model`` means: a registered name, else the path of a saved model."""
-    if isinstance(model, str) and _NAME.fullmatch(model) and model in registered_models():
-        return registered_models()[model]
+    known = registered_models() if isinstance(model, str) and _NAME.fullmatch(model) else {}
+    if isinstance(model, str) and model in known:
+        return known[model]
     try:
         path = Path(model).expanduser()
         if path.is_file():

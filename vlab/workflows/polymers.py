@@ -71,14 +71,13 @@ def train_model(
 
     check_model_name(name)
     where = f"--training {prop}={store}"
-    smiles, y = catalog.training_rows(store, prop, where=where)
+    smiles, y, units, digest = catalog.training_set(store, prop, where=where)
     if len(y) < max(folds, 3):
         raise InputError(
             f"The catalog store {store!r} has {len(y)} finished rows with a value of {prop!r}; "
             f"training needs at least {max(folds, 3)}."
         )
-    digest = catalog.training_digest(store, prop, where=where)
-    units = catalog.training_units(store, prop, where=where) or "1"
+    units = units or "1"
     template = PolymerPropertyModel(n_bits=n_bits, descriptors=descriptors, random_state=seed)
     skill = cross_validated_skill(template, smiles, y, folds=folds, random_state=seed)
     model = template.fit(smiles, y)
