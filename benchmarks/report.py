@@ -41,6 +41,11 @@ DESCRIPTIONS = {
         "accuracy, calibration of the std, cost per proposal.",
         ["design_models.py"],
     ),
+    "design_selection": (
+        "The design's sampling margin chosen on a rehearsal inside the sampler's data (its own "
+        "judge on a third of it), never on the blind judge of design.py.",
+        ["design_selection.py"],
+    ),
     "engine": (
         "Campaign engine: parallel efficiency, overhead against a plain loop, resume scan.",
         ["engine.py"],

@@ -6,6 +6,7 @@ The training data come from the data cache if it has the CSV files, else from th
 import csv
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +15,10 @@ import yaml
 import vlab.catalog
 from vlab._utils import content_hash
 from vlab.campaign import load_spec, run_campaign
+from vlab.campaign.kinds.design import DEFAULT_MARGIN
+from vlab.catalog import training_rows
 from vlab.errors import InputError, SpecError
+from vlab.polymers.design import parse_target
 from vlab.workflows.polymers import design_library
 
 
@@ -52,6 +56,24 @@ def test_chains_then_library(tmp_path):
     saved = json.loads((tmp_path / "lib" / "design-report.json").read_text())
     assert saved["target"].startswith("thermal_conductivity>=0.3")
     assert saved["forward_models"].startswith("Bayesian ridge")  # provenance names the models
+    # the chains aimed DEFAULT_MARGIN training stds past each bound; judged on the target
+    assert saved["margin"] == DEFAULT_MARGIN
+    aimed = {b.name: b.low for b in parse_target(saved["aimed_at"].split(", ")).boxes}
+    for prop, store in training.items():
+        _, values = training_rows(store, prop)
+        low = {"thermal_conductivity": 0.3, "Tg": 450.0}[prop]
+        assert aimed[prop] == pytest.approx(low + DEFAULT_MARGIN * np.std(values), rel=1e-5)
+    with (tmp_path / "lib" / "library.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    for row in rows:
+        inside = float(row["mean_thermal_conductivity"]) >= 0.3 and float(row["mean_Tg"]) >= 450
+        assert row["in_target"] == str(inside)
+
+
+def test_margin_zero_aims_at_the_target_itself(tmp_path):
+    report = run_campaign(_spec(tmp_path, margin=0), progress=False)
+    summary = design_library(report.store, tmp_path / "lib", n=10)
+    assert summary["margin"] == 0 and summary["aimed_at"] == summary["target"]
 
 
 @pytest.mark.parametrize(
@@ -62,6 +84,8 @@ def test_chains_then_library(tmp_path):
         ({"n_steps": 0}, SpecError, "'n_steps' must be an integer >= 1"),
         ({"temperature": 3}, SpecError, "unknown parameter"),
         ({"forward_model": "forest"}, SpecError, "'forward_model' must be one of"),
+        ({"margin": -0.5}, SpecError, "'margin' must be a number >= 0 and <= 5"),
+        ({"margin": "big"}, SpecError, "'margin' must be a number"),
     ],
 )
 def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):
@@ -165,6 +189,32 @@ def test_cli_design_sizes_must_be_positive(option, value, capsys):
     assert f"argument {option}: {option} must be an integer >= 1. Got {value!r}." in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize("value", ["-1", "6", "x"])
+def test_cli_design_margin_is_checked(value, capsys):
+    from vlab.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["polymers", "design", "--margin", value])
+    assert exc.value.code == 2
+    assert f"--margin must be a number from 0 to 5 (standard deviations). Got {value!r}." in (
+        capsys.readouterr().err
+    )
+
+
+def test_the_default_margin_is_the_one_chosen_without_the_judge(capsys):
+    from vlab.campaign.kinds.design import DesignParams
+    from vlab.cli import main
+
+    chosen = Path(__file__).parents[2] / "benchmarks" / "results" / "design_selection.json"
+    assert (
+        DesignParams().margin == DEFAULT_MARGIN == json.loads(chosen.read_text())["chosen_margin"]
+    )
+    with pytest.raises(SystemExit) as exc:
+        main(["polymers", "design", "--help"])
+    assert exc.value.code == 0
+    assert f"(default {DEFAULT_MARGIN:g}; 0 aims" in " ".join(capsys.readouterr().out.split())
 
 
 def test_progress_reports_reach_the_bar_from_workers(dask_client):

@@ -131,11 +131,13 @@ def design_library(
 
     Distinct candidates (by canonical SMILES) of all done chains are ranked plausible first
     (no ring-strain flag and SA score <= 6, :func:`vlab.polymers.design.assess`), then by
-    likelihood; the best ``n`` get their nearest training neighbour (Tanimoto similarity), a
-    novelty flag and an in-box flag. Writes ``library.csv`` (with ``rank``, ``sa_score``,
-    ``strain_flags`` and ``plausible`` columns), ``top10.png`` (the ten most likely
-    *plausible* candidates, implausible ones excluded, with predicted values and units) and
-    ``design-report.json``.
+    the likelihood of the box the chains aimed at (the target moved ``margin`` standard
+    deviations inwards); the best ``n`` get their nearest training neighbour (Tanimoto
+    similarity), a novelty flag and an in-box flag (against the target itself). Writes
+    ``library.csv`` (with ``rank``, ``sa_score``, ``strain_flags`` and ``plausible`` columns),
+    ``top10.png`` (the ten most likely *plausible* candidates, implausible ones excluded, with
+    predicted values and units) and ``design-report.json`` (with the ``margin`` and the
+    ``aimed_at`` box).
 
     Raises
     ------
@@ -181,8 +183,10 @@ def design_library(
             prop: {"store": store, "sha256": calculator.get("training_sha256", {}).get(prop)}
             for prop, store in (params.get("training") or {}).items()
         },
-        "ranking": "plausible candidates first, then log-likelihood; top10.png shows the "
-        "most likely plausible candidates (implausible ones excluded)",
+        "margin": float(params.get("margin", 0.0)),
+        "aimed_at": _aimed_at(ds, target),
+        "ranking": "plausible candidates first, then the log-likelihood of the aimed-at box; "
+        "top10.png shows the most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),
         "novel_fraction": float(np.mean(lib["novel"])),
         "hit_rate": float(np.mean(lib["in_target"])),
@@ -197,6 +201,15 @@ def design_library(
     }
     (out / "design-report.json").write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _aimed_at(ds, target) -> str:
+    """The box the chains aimed at (recorded in their statistics; the target for old stores)."""
+    for text in ds["stats"].values.reshape(-1):
+        aimed = json.loads(str(text) or "{}").get("aimed_at")
+        if aimed:
+            return str(aimed)
+    return str(target)
 
 
 def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], np.ndarray]:

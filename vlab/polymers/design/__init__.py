@@ -5,7 +5,9 @@ models (any ``predictor(smiles) -> {property: (mean, std)}``) score the probabil
 their properties fall in a :class:`Target` box (the likelihood), and a sequential Monte Carlo
 sampler (:func:`run_smc`) anneals from the prior towards the posterior. :mod:`.library`
 helpers report novelty, similarity to the training set and draw the best candidates;
-:mod:`.plausibility` flags strained or hard-to-make candidates (SA score, ring-strain rules).
+:mod:`.plausibility` flags strained or hard-to-make candidates (SA score, ring-strain rules);
+:mod:`.ranking` moves a target's bounds into the box (:func:`shifted_target`, to aim past
+them) and ranks candidates by other rules than the likelihood.
 
 Pure science: no Dask, no zarr. The ``polymer-design`` campaign builds on this API.
 """
@@ -39,6 +41,7 @@ from vlab.polymers.design.plausibility import (
     sa_score,
     strain_flags,
 )
+from vlab.polymers.design.ranking import rank_library, ranking_scores, shifted_target
 from vlab.polymers.design.smc import (
     MIN_STEPS,
     PROPOSALS_PER_CANDIDATE,
@@ -83,8 +86,11 @@ __all__ = [
     "normalize_end_markers",
     "novel_mask",
     "parse_target",
+    "rank_library",
+    "ranking_scores",
     "run_smc",
     "sa_score",
+    "shifted_target",
     "size_run",
     "strain_flags",
     "tanimoto_matrix",
