@@ -70,6 +70,15 @@ def test_chains_then_library(tmp_path):
         assert row["in_target"] == str(inside)
 
 
+def test_a_two_sided_box_is_narrowed_not_emptied_by_the_default_margin(tmp_path):
+    target = "thermal_conductivity>=0.3 W/(m K); 400<=Tg<=600 K"
+    report = run_campaign(_spec(tmp_path, target=target), progress=False)
+    assert report.done == 2
+    summary = design_library(report.store, tmp_path / "lib", n=10)
+    (_, tg) = parse_target(summary["aimed_at"].split(", ")).boxes
+    assert (tg.low, tg.high) == pytest.approx((480.0, 520.0))  # 0.4 of the width at most
+
+
 def test_margin_zero_aims_at_the_target_itself(tmp_path):
     report = run_campaign(_spec(tmp_path, margin=0), progress=False)
     summary = design_library(report.store, tmp_path / "lib", n=10)

@@ -44,12 +44,13 @@ def test_the_domain_term_is_added():
     assert lcb[1] == pytest.approx(min(1.2, 1.4) - 1.0)
 
 
-def test_shifted_target_moves_both_bounds_of_a_two_sided_box():
+def test_shifted_target_moves_both_bounds_of_a_two_sided_box_but_never_empties_it():
     target = parse_target(["400<=Tg<=500 K"])
     (box,) = shifted_target(target, {"Tg": 20.0}, 1.5).boxes
     assert (box.low, box.high) == (430.0, 470.0)
-    with pytest.raises(InputError, match=r"target box of 'Tg' is empty"):
-        shifted_target(target, {"Tg": 20.0}, 3.0)
+    for margin in (3.0, 5.0):  # 60 and 100 K would cross: each bound moves 40 K at most
+        (box,) = shifted_target(target, {"Tg": 20.0}, margin).boxes
+        assert (box.low, box.high) == (440.0, 460.0)
 
 
 @pytest.mark.parametrize("rule", ["best", "margin-x", "lcb--1", "likelihood-2", ""])

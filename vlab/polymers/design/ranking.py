@@ -134,16 +134,23 @@ def rank_library(
 def shifted_target(target: Target, scale: Mapping[str, float], margin: float) -> Target:
     """``target`` with every finite bound moved ``margin * scale[p]`` into its box.
 
+    A two-sided box keeps at least a fifth of its width: each bound moves at most 0.4 of it,
+    so a large margin aims at the middle of the interval instead of emptying it.
+
     Examples
     --------
     >>> from vlab.polymers.design.objectives import parse_target
     >>> str(shifted_target(parse_target(["Tg>=450 K"]), {"Tg": 50.0}, 0.5))
     'Tg>=475 K'
+    >>> str(shifted_target(parse_target(["400<=Tg<=500 K"]), {"Tg": 50.0}, 2.5))
+    '440<=Tg<=460 K'
     """
     if not np.isfinite(margin) or margin < 0:
         raise InputError(f"The target margin must be a number >= 0. Got {margin!r}.")
     boxes = []
     for b in target.boxes:
         d = margin * float(scale[b.name])
+        if np.isfinite(b.low) and np.isfinite(b.high):
+            d = min(d, 0.4 * (b.high - b.low))
         boxes.append(TargetBox(name=b.name, low=b.low + d, high=b.high - d, unit=b.unit))
     return Target(boxes=tuple(boxes))
