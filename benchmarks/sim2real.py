@@ -11,8 +11,10 @@ pretrained once on *all* of PI1070 (simulations; the target is the measurement):
 properties plus PoLyInfo Tg and small-molecule Cp (masked multi-task loss), ``mt`` the
 same without MD λ. The variants of :data:`~vlab.polymers.transfer.SIM2REAL_VARIANTS` are
 compared on identical outer folds of the measured table (leave-one-out, and 5 x 5-fold);
-in each outer training set 5 inner folds choose the reported ``best`` variant and the
-strongest learner without a network (``scratch``), so the outer folds are used once.
+in each outer training set three partitions into 5 inner folds (``--inner-repeats``; their
+errors summed) choose the reported ``best`` variant and the strongest learner without a
+network (``scratch``), so the outer folds are used once. The selection on a single partition
+is run as well and reported under ``sim2real_single_partition``.
 ``md_finetune`` is slow to refit in every inner fold: it is a candidate on the
 leave-one-out folds only (left out of the 5 x 5-fold and family folds).
 
@@ -47,6 +49,7 @@ from polymers import _cp, _pi1070, _tg
 
 from vlab.polymers import load_experimental_tc
 from vlab.polymers.transfer import (
+    INNER_REPEATS,
     SIM2REAL_VARIANTS,
     PretrainOptions,
     featurize,
@@ -116,11 +119,25 @@ def pretrain_nets(pi, tg, cp, rng):
     return nets
 
 
-def compare(ex, nets, splits, variants, seed):
+def compare(ex, nets, splits, variants, seed, repeats):
     return nested_compare(
         ex["X"], ex["y"], ex["morph"], nets, splits=splits, variants=variants,
-        options=NET, rng=np.random.default_rng(seed),
+        inner_repeats=repeats, options=NET, rng=np.random.default_rng(seed),
     )  # fmt: skip
+
+
+def _single_partition(res_loo, res_kf, rng) -> dict:
+    """Headline numbers of the selection on one partition into inner folds (for comparison)."""
+    out = {}
+    for prefix, res in (("loo", res_loo), ("kfold", res_kf)):
+        out[f"{prefix}_mae"] = res.metrics("best")["mae"]
+        out[f"{prefix}_mae_scratch"] = res.metrics("scratch")["mae"]
+        for ref in ("scratch", "mean"):
+            r, lo, hi = paired_ratio_interval(res.errors("best"), res.errors(ref), rng=rng)
+            out[f"{prefix}_ratio_best_{ref}"] = [r, lo, hi]
+        names, counts = np.unique(res.chosen, return_counts=True)
+        out[f"{prefix}_chosen"] = dict(zip(names.tolist(), counts.tolist()))
+    return out
 
 
 def _summary(res, prefix, rng):
@@ -271,6 +288,10 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "vlab-bench-polymers"
     )
+    parser.add_argument(
+        "--inner-repeats", type=int, default=INNER_REPEATS,
+        help=f"partitions into inner folds per selection (default {INNER_REPEATS})",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore")
@@ -289,21 +310,25 @@ def main(argv=None) -> None:
     rng = np.random.default_rng(1)
     loo = outer_splits(n)
     kfold = outer_splits(n, kind="kfold", n_repeats=2 if args.quick else 5, rng=rng)
-    res_loo = _stage(
-        args.cache,
-        f"loo{key}{args.quick}",
-        lambda: compare(ex, nets, loo, tuple(SIM2REAL_VARIANTS), seed=2),
-    )
-    print(f"LOO: {time.perf_counter() - start:.0f} s", flush=True)
-    res_kf = _stage(
-        args.cache, f"kf{key}{args.quick}", lambda: compare(ex, nets, kfold, fast, seed=3)
-    )
+    res = {}
+    for reps in sorted({1, args.inner_repeats}, reverse=True):
+        tag = f"{key}{args.quick}" + ("" if reps == 1 else f"r{reps}")
+        res[reps] = (
+            _stage(args.cache, f"loo{tag}",
+                   lambda r=reps: compare(ex, nets, loo, tuple(SIM2REAL_VARIANTS), 2, r)),
+            _stage(args.cache, f"kf{tag}", lambda r=reps: compare(ex, nets, kfold, fast, 3, r)),
+        )  # fmt: skip
+        print(f"LOO and 5-fold, {reps} inner partition(s): {time.perf_counter() - start:.0f} s")
+    res_loo, res_kf = res[args.inner_repeats]
     groups = butina_clusters(list(ex["smiles"]), cutoff=0.7)
     fam_splits = [np.flatnonzero(np.isin(groups, g)) for g in _group_folds(groups, 5, rng)]
+    fam_tag = f"{key}{args.quick}" + ("" if args.inner_repeats == 1 else f"r{args.inner_repeats}")
     res_fam = _stage(
-        args.cache, f"fam{key}{args.quick}", lambda: compare(ex, nets, fam_splits, fast, seed=4)
+        args.cache,
+        f"fam{fam_tag}",
+        lambda: compare(ex, nets, fam_splits, fast, 4, args.inner_repeats),
     )
-    print(f"5-fold and family folds: {time.perf_counter() - start:.0f} s", flush=True)
+    print(f"family folds: {time.perf_counter() - start:.0f} s", flush=True)
     md_variants = [v for v in res_loo.chosen if SIM2REAL_VARIANTS[v][0] == "md"]
     scale_variant = max(set(md_variants), key=md_variants.count) if md_variants else "md_correction"
     n_pi = int(pi["ok"].sum())
@@ -320,6 +345,8 @@ def main(argv=None) -> None:
     data.update(lambda_intervals(res_loo, res_fam))
     data.update(tg_out)
     data.update(
+        sim2real_inner_repeats=args.inner_repeats,
+        sim2real_single_partition=_single_partition(*res[1], np.random.default_rng(10)),
         sim2real_n_measured=n,
         sim2real_n_clusters=int(groups.max() + 1),
         sim2real_most_chosen=res_loo.most_chosen(),

@@ -57,7 +57,7 @@ def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert re.match(r"# thermal conductivity λ \[W/\(m K\)\]: (mean|scratch_ridge|scratch_forest|"
                     r"md_as_is|md_correction|md_frozen): ", out[0])  # fmt: skip
-    assert "morphology flag (amorphous); the variant most often chosen by 5-fold inner CV" in out[0]
+    assert "(amorphous); the variant most often chosen by 3 x 5-fold inner CV" in out[0]
     assert "trained on the embedded measured table experimental_tc" in out[0]
     assert out[0].endswith(f", {ds.sizes['item']} points.")
     # the nested leave-one-out error next to the mean predictor's, and what the intervals are

@@ -154,6 +154,28 @@ def test_select_variant_picks_the_lowest_inner_error(sim):
         select_variant(A, y, {}, n_extra=1, candidates=("forest",), rng=np.random.default_rng(0))
 
 
+def test_selection_sums_the_errors_of_independent_inner_partitions(sim):
+    _, X, morph, y = sim
+    A = np.hstack([X, morph])
+    _, err = select_variant(A, y, {}, n_extra=1, candidates=("mean",), inner_folds=4,
+                            inner_repeats=3, rng=np.random.default_rng(5))  # fmt: skip
+    rng = np.random.default_rng(5)
+    rng.integers(2**31 - 1)  # the model seed is drawn first
+    expected = 0.0
+    for _ in range(3):  # three different partitions of all rows into 4 folds
+        for te in np.array_split(rng.permutation(len(y)), 4):
+            expected += np.abs(y[te] - np.delete(y, te).mean()).sum()
+    assert err["mean"] == pytest.approx(expected)
+    for bad in (0, 1.5, True):
+        with pytest.raises(InputError, match=f"inner_repeats must be an integer >= 1. Got {bad!r}"):
+            select_variant(A, y, {}, n_extra=1, candidates=("mean",), inner_repeats=bad,
+                           rng=np.random.default_rng(0))  # fmt: skip
+    with pytest.raises(InputError, match="inner_folds must be an integer >= 2. Got 1"):
+        nested_compare(X, y, morph, {}, splits=outer_splits(4), inner_folds=1,
+                       variants=("mean", "scratch_ridge", "scratch_forest"),
+                       rng=np.random.default_rng(0))  # fmt: skip
+
+
 def test_family_folds_hold_out_whole_clusters():
     from vlab.polymers.transfer.measured import _family_folds
     from vlab.polymers.uncertainty import butina_clusters

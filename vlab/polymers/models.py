@@ -599,7 +599,7 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
     card : ModelCard
     """
     from vlab.polymers.datasets import load_experimental_tc
-    from vlab.polymers.transfer import SIM2REAL_VARIANTS, build_measured_tc
+    from vlab.polymers.transfer import INNER_REPEATS, SIM2REAL_VARIANTS, build_measured_tc
 
     model = build_measured_tc(morphology=morphology)
     if random_state != 0:
@@ -620,7 +620,8 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
         symbol="λ",
         units="W/(m K)",
         estimator=f"{fit.variant}: {learner}, and the morphology flag ({morphology}); "
-        "the variant most often chosen by 5-fold inner CV in a nested leave-one-out among the "
+        f"the variant most often chosen by {INNER_REPEATS} x 5-fold inner CV in a nested "
+        "leave-one-out among the "
         "mean, ridge, random forest and the MD-λ network used as is, corrected or as features",
         training="the embedded measured table experimental_tc (room-temperature values of "
         "homopolymers, cited per row)",

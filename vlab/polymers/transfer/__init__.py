@@ -68,6 +68,7 @@ from vlab.polymers.transfer.sim2real import (
     morphology_flags,
 )
 from vlab.polymers.transfer.sim2real_eval import (
+    INNER_REPEATS,
     SIM2REAL_VARIANTS,
     Sim2RealComparison,
     nested_compare,
@@ -79,6 +80,7 @@ from vlab.polymers.transfer.sim2real_eval import (
 from vlab.polymers.transfer.sources import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
 __all__ = [
+    "INNER_REPEATS",
     "MEASURED_PROCEDURE",
     "MORPHOLOGIES",
     "SIM2REAL_LEARNERS",

@@ -38,6 +38,7 @@ from vlab.polymers.transfer.features import featurize, signed_log1p
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
 from vlab.polymers.transfer.sim2real import MORPHOLOGIES, Sim2RealRegressor, morphology_flags
 from vlab.polymers.transfer.sim2real_eval import (
+    INNER_REPEATS,
     SCRATCH_VARIANTS,
     SIM2REAL_VARIANTS,
     nested_compare,
@@ -272,6 +273,7 @@ def build_measured_tc(
     morph = morphology_flags(table.text["morphology"])
     key = content_hash(
         "measured-tc", "most-chosen", __version__, sklearn.__version__, MEASURED_PROCEDURE,
+        INNER_REPEATS,
         repr(MD_NET), _BUTINA_CUTOFF, smiles, y.tolist(), morph.ravel().tolist(),
     )[:20]  # fmt: skip
     folder = model_cache_dir() if cache_dir is None else Path(cache_dir)

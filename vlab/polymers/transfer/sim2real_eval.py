@@ -22,6 +22,7 @@ from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions
 from vlab.polymers.transfer.sim2real import Sim2RealRegressor
 
 __all__ = [
+    "INNER_REPEATS",
     "SIM2REAL_VARIANTS",
     "Sim2RealComparison",
     "nested_compare",
@@ -47,6 +48,8 @@ SIM2REAL_VARIANTS: dict[str, tuple[str | None, str]] = {
 }
 #: Variants without a network: the candidates of the strongest scratch learner.
 SCRATCH_VARIANTS = ("scratch_ridge", "scratch_forest")
+#: Partitions of the inner folds whose errors a selection sums (see :func:`nested_compare`).
+INNER_REPEATS = 3
 
 
 def outer_splits(n: int, *, kind: str = "loo", n_repeats: int = 5, n_folds: int = 5, rng=None):
@@ -127,6 +130,7 @@ def nested_compare(
     splits: Sequence[np.ndarray],
     variants: Sequence[str] = tuple(SIM2REAL_VARIANTS),
     inner_folds: int = 5,
+    inner_repeats: int = INNER_REPEATS,
     options: PretrainOptions | None = None,
     rng: np.random.Generator,
 ) -> Sim2RealComparison:
@@ -148,10 +152,15 @@ def nested_compare(
         Names from :data:`SIM2REAL_VARIANTS`; must include the scratch variants and "mean".
     inner_folds : int
         Folds of the selection inside each outer training set.
+    inner_repeats : int
+        Independent partitions into ``inner_folds`` folds; the selection sums the errors
+        over all of them (one partition of a few dozen rows picks among many variants
+        noisily).
     rng : numpy.random.Generator
         Inner folds and model seeds.
     """
     variants = _check_variants(variants, nets)
+    _check_inner(inner_folds, inner_repeats)
     y = np.asarray(y, dtype=float)
     extra = np.asarray(extra, dtype=float).reshape(len(y), -1)
     A = np.hstack([np.asarray(X, dtype=float), extra])
@@ -164,7 +173,8 @@ def nested_compare(
     for f, te in enumerate(splits):
         tr = np.setdiff1d(np.arange(len(y)), te)
         outer = {v: _fit_predict(v, nets, A, y, tr, te, n_extra, options, seed) for v in variants}
-        inner = _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, inner_folds, rng)
+        inner = _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, inner_folds,
+                           inner_repeats, rng)  # fmt: skip
         best = min(variants, key=inner.get)
         best_scratch = min(SCRATCH_VARIANTS, key=inner.get)
         chosen.append(best)
@@ -214,6 +224,7 @@ def select_variant(
     candidates: Sequence[str],
     variants: Sequence[str] | None = None,
     inner_folds: int = 5,
+    inner_repeats: int = INNER_REPEATS,
     options: PretrainOptions | None = None,
     rng: np.random.Generator,
 ) -> tuple[str, dict[str, float]]:
@@ -230,6 +241,8 @@ def select_variant(
         Names from :data:`SIM2REAL_VARIANTS` to choose from.
     variants : sequence of str, optional
         Variants whose errors are computed (default: the candidates).
+    inner_folds, inner_repeats : int
+        ``inner_repeats`` partitions into ``inner_folds`` folds, as in :func:`nested_compare`.
 
     Returns
     -------
@@ -245,21 +258,28 @@ def select_variant(
             f"{', '.join(SIM2REAL_VARIANTS)}. Got candidates {list(candidates)!r}, variants "
             f"{list(variants)!r}."
         )
+    _check_inner(inner_folds, inner_repeats)
     A, y = np.asarray(A, dtype=float), np.asarray(y, dtype=float)
     seed = int(rng.integers(2**31 - 1))
     err = _inner_mae(variants, nets, A, y, np.arange(len(y)), n_extra, options, seed,
-                     inner_folds, rng)  # fmt: skip
+                     inner_folds, inner_repeats, rng)  # fmt: skip
     return min(candidates, key=err.get), err
 
 
-def _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, n_folds, rng):
-    folds = np.array_split(rng.permutation(tr), min(n_folds, len(tr)))
+def _check_inner(inner_folds, inner_repeats) -> None:
+    for name, value, low in (("inner_folds", inner_folds, 2), ("inner_repeats", inner_repeats, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise InputError(f"{name} must be an integer >= {low}. Got {value!r}.")
+
+
+def _inner_mae(variants, nets, A, y, tr, n_extra, options, seed, n_folds, n_repeats, rng):
     err = {v: 0.0 for v in variants}
-    for te in folds:
-        inner_tr = np.setdiff1d(tr, te)
-        for v in variants:
-            p, _ = _fit_predict(v, nets, A, y, inner_tr, te, n_extra, options, seed)
-            err[v] += float(np.abs(p - y[te]).sum())
+    for _ in range(n_repeats):
+        for te in np.array_split(rng.permutation(tr), min(n_folds, len(tr))):
+            inner_tr = np.setdiff1d(tr, te)
+            for v in variants:
+                p, _ = _fit_predict(v, nets, A, y, inner_tr, te, n_extra, options, seed)
+                err[v] += float(np.abs(p - y[te]).sum())
     return err
 
 
