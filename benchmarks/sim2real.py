@@ -14,7 +14,9 @@ compared on identical outer folds of the measured table (leave-one-out, and 5 x 
 in each outer training set three partitions into 5 inner folds (``--inner-repeats``; their
 errors summed) choose the reported ``best`` variant and the strongest learner without a
 network (``scratch``), so the outer folds are used once. The selection on a single partition
-is run as well and reported under ``sim2real_single_partition``.
+is run as well (``sim2real_single_partition``), and so is the selection among the candidates
+of the built-in model of ``vlab polymers predict`` (``MEASURED_PROCEDURE``: mean, ridge,
+forest, MD λ as is, corrected or as features; ``sim2real_deployed``).
 ``md_finetune`` is slow to refit in every inner fold: it is a candidate on the
 leave-one-out folds only (left out of the 5 x 5-fold and family folds).
 
@@ -50,6 +52,7 @@ from polymers import _cp, _pi1070, _tg
 from vlab.polymers import load_experimental_tc
 from vlab.polymers.transfer import (
     INNER_REPEATS,
+    MEASURED_PROCEDURE,
     SIM2REAL_VARIANTS,
     PretrainOptions,
     featurize,
@@ -126,8 +129,8 @@ def compare(ex, nets, splits, variants, seed, repeats):
     )  # fmt: skip
 
 
-def _single_partition(res_loo, res_kf, rng) -> dict:
-    """Headline numbers of the selection on one partition into inner folds (for comparison)."""
+def _brief(res_loo, res_kf, rng) -> dict:
+    """Headline numbers of another selection on the same outer folds (for comparison)."""
     out = {}
     for prefix, res in (("loo", res_loo), ("kfold", res_kf)):
         out[f"{prefix}_mae"] = res.metrics("best")["mae"]
@@ -320,6 +323,14 @@ def main(argv=None) -> None:
         )  # fmt: skip
         print(f"LOO and 5-fold, {reps} inner partition(s): {time.perf_counter() - start:.0f} s")
     res_loo, res_kf = res[args.inner_repeats]
+    tag = f"{key}{args.quick}r{args.inner_repeats}"
+    deployed = (  # the candidates of the built-in model of `vlab polymers predict`
+        _stage(args.cache, f"dloo{tag}",
+               lambda: compare(ex, nets, loo, MEASURED_PROCEDURE, 2, args.inner_repeats)),
+        _stage(args.cache, f"dkf{tag}",
+               lambda: compare(ex, nets, kfold, MEASURED_PROCEDURE, 3, args.inner_repeats)),
+    )  # fmt: skip
+    print(f"deployed candidates: {time.perf_counter() - start:.0f} s", flush=True)
     groups = butina_clusters(list(ex["smiles"]), cutoff=0.7)
     fam_splits = [np.flatnonzero(np.isin(groups, g)) for g in _group_folds(groups, 5, rng)]
     fam_tag = f"{key}{args.quick}" + ("" if args.inner_repeats == 1 else f"r{args.inner_repeats}")
@@ -346,7 +357,8 @@ def main(argv=None) -> None:
     data.update(tg_out)
     data.update(
         sim2real_inner_repeats=args.inner_repeats,
-        sim2real_single_partition=_single_partition(*res[1], np.random.default_rng(10)),
+        sim2real_single_partition=_brief(*res[1], np.random.default_rng(10)),
+        sim2real_deployed=_brief(*deployed, np.random.default_rng(11)),
         sim2real_n_measured=n,
         sim2real_n_clusters=int(groups.max() + 1),
         sim2real_most_chosen=res_loo.most_chosen(),
@@ -373,6 +385,11 @@ def _rows(d):
         lo, hi = d[f"sim2real_loo_ratio_best_{ref}_90"]
         ratio = d[f"sim2real_loo_ratio_best_{ref}"]
         rows.append((f"ratio best/{ref}", f"{ratio:.3f} [{lo:.3f}, {hi:.3f}]"))
+    dep = d["sim2real_deployed"]
+    rows.append(("LOO MAE built-in model's candidates", f"{dep['loo_mae']:.4f}"))
+    for ref in ("scratch", "mean"):
+        r, lo, hi = dep[f"loo_ratio_best_{ref}"]
+        rows.append((f"  ratio built-in/{ref}", f"{r:.3f} [{lo:.3f}, {hi:.3f}]"))
     rows.append(("scaling exponent (LOO)", f"{d['sim2real_scaling']['loo']['exponent']:.3f}"))
     cov = f"{d['lambda_coverage_68']:.2f} / {d['lambda_coverage_95']:.2f}"
     rows.append(("λ coverage 68/95 (family)", cov))
