@@ -215,7 +215,7 @@ def test_tg_loader_converts_to_kelvin_and_merges(tmp_path):
 
 def test_experimental_table():
     t = load_experimental_tc()
-    assert len(t) == 45
+    assert len(t) == 46
     k = t.column("thermal_conductivity")
     assert np.all((k >= 0.1) & (k <= 0.5))
     assert np.all(np.abs(t.values["T"] - 298) <= 5)  # room temperature: 20-25 degC

@@ -27,12 +27,12 @@ TINY = PretrainOptions(hidden=(8,), n_members=2, epochs=20, finetune_epochs=5)
 
 def test_measured_table_rows_are_cited_and_valid():
     t = load_experimental_tc()
-    assert len(t) == 45 and len(set(t.smiles)) == len(t)  # canonical repeat units, once each
+    assert len(t) == 46 and len(set(t.smiles)) == len(t)  # canonical repeat units, once each
     assert all(len(s.strip()) > 10 for s in t.text["source"])
     assert all(m in MORPHOLOGIES for m in t.text["morphology"])
     assert all(Chem.MolFromSmiles(s) is not None and s.count("*") == 2 for s in t.smiles)
     web = [s for s in t.text["source"] if "http" in s]
-    assert len(web) >= 11  # the rows from web tables and later sources carry their URL
+    assert len(web) >= 12  # the rows from web tables and later sources carry their URL
     assert morphology_flags(t.text["morphology"]).shape == (len(t), 1)
 
 
