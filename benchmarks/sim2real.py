@@ -138,9 +138,19 @@ def _brief(res_loo, res_kf, rng) -> dict:
         for ref in ("scratch", "mean"):
             r, lo, hi = paired_ratio_interval(res.errors("best"), res.errors(ref), rng=rng)
             out[f"{prefix}_ratio_best_{ref}"] = [r, lo, hi]
-        names, counts = np.unique(res.chosen, return_counts=True)
-        out[f"{prefix}_chosen"] = dict(zip(names.tolist(), counts.tolist()))
+        out[f"{prefix}_chosen"] = _counts(res.chosen)
     return out
+
+
+def _counts(names) -> dict[str, int]:
+    """How often each name occurs (e.g. the variants chosen per outer fold)."""
+    names, counts = np.unique(names, return_counts=True)
+    return dict(zip(names.tolist(), counts.tolist()))
+
+
+def _tag(key: str, quick: bool, repeats: int) -> str:
+    """Cache tag of a comparison stage (one inner partition keeps the older tags)."""
+    return f"{key}{quick}" + ("" if repeats == 1 else f"r{repeats}")
 
 
 def _summary(res, prefix, rng):
@@ -157,10 +167,8 @@ def _summary(res, prefix, rng):
     out[f"{prefix}_variants"] = {
         v: res.metrics(v) for v in res.pred if v not in ("best", "scratch")
     }
-    names, counts = np.unique(res.chosen, return_counts=True)
-    out[f"{prefix}_chosen"] = dict(zip(names.tolist(), counts.tolist()))
-    names, counts = np.unique(res.chosen_scratch, return_counts=True)
-    out[f"{prefix}_chosen_scratch"] = dict(zip(names.tolist(), counts.tolist()))
+    out[f"{prefix}_chosen"] = _counts(res.chosen)
+    out[f"{prefix}_chosen_scratch"] = _counts(res.chosen_scratch)
     return out
 
 
@@ -315,7 +323,7 @@ def main(argv=None) -> None:
     kfold = outer_splits(n, kind="kfold", n_repeats=2 if args.quick else 5, rng=rng)
     res = {}
     for reps in sorted({1, args.inner_repeats}, reverse=True):
-        tag = f"{key}{args.quick}" + ("" if reps == 1 else f"r{reps}")
+        tag = _tag(key, args.quick, reps)
         res[reps] = (
             _stage(args.cache, f"loo{tag}",
                    lambda r=reps: compare(ex, nets, loo, tuple(SIM2REAL_VARIANTS), 2, r)),
@@ -323,7 +331,7 @@ def main(argv=None) -> None:
         )  # fmt: skip
         print(f"LOO and 5-fold, {reps} inner partition(s): {time.perf_counter() - start:.0f} s")
     res_loo, res_kf = res[args.inner_repeats]
-    tag = f"{key}{args.quick}r{args.inner_repeats}"
+    tag = _tag(key, args.quick, args.inner_repeats)
     deployed = (  # the candidates of the built-in model of `vlab polymers predict`
         _stage(args.cache, f"dloo{tag}",
                lambda: compare(ex, nets, loo, MEASURED_PROCEDURE, 2, args.inner_repeats)),
@@ -333,11 +341,8 @@ def main(argv=None) -> None:
     print(f"deployed candidates: {time.perf_counter() - start:.0f} s", flush=True)
     groups = butina_clusters(list(ex["smiles"]), cutoff=0.7)
     fam_splits = [np.flatnonzero(np.isin(groups, g)) for g in _group_folds(groups, 5, rng)]
-    fam_tag = f"{key}{args.quick}" + ("" if args.inner_repeats == 1 else f"r{args.inner_repeats}")
     res_fam = _stage(
-        args.cache,
-        f"fam{fam_tag}",
-        lambda: compare(ex, nets, fam_splits, fast, 4, args.inner_repeats),
+        args.cache, f"fam{tag}", lambda: compare(ex, nets, fam_splits, fast, 4, args.inner_repeats)
     )
     print(f"family folds: {time.perf_counter() - start:.0f} s", flush=True)
     md_variants = [v for v in res_loo.chosen if SIM2REAL_VARIANTS[v][0] == "md"]
