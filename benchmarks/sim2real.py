@@ -138,14 +138,8 @@ def _brief(res_loo, res_kf, rng) -> dict:
         for ref in ("scratch", "mean"):
             r, lo, hi = paired_ratio_interval(res.errors("best"), res.errors(ref), rng=rng)
             out[f"{prefix}_ratio_best_{ref}"] = [r, lo, hi]
-        out[f"{prefix}_chosen"] = _counts(res.chosen)
+        out[f"{prefix}_chosen"] = res.chosen_counts()
     return out
-
-
-def _counts(names) -> dict[str, int]:
-    """How often each name occurs (e.g. the variants chosen per outer fold)."""
-    names, counts = np.unique(names, return_counts=True)
-    return dict(zip(names.tolist(), counts.tolist()))
 
 
 def _tag(key: str, quick: bool, repeats: int) -> str:
@@ -167,8 +161,8 @@ def _summary(res, prefix, rng):
     out[f"{prefix}_variants"] = {
         v: res.metrics(v) for v in res.pred if v not in ("best", "scratch")
     }
-    out[f"{prefix}_chosen"] = _counts(res.chosen)
-    out[f"{prefix}_chosen_scratch"] = _counts(res.chosen_scratch)
+    out[f"{prefix}_chosen"] = res.chosen_counts()
+    out[f"{prefix}_chosen_scratch"] = res.chosen_counts("chosen_scratch")
     return out
 
 

@@ -12,6 +12,7 @@ from vlab.polymers.transfer import (
     MORPHOLOGIES,
     SIM2REAL_LEARNERS,
     PretrainOptions,
+    Sim2RealComparison,
     Sim2RealRegressor,
     morphology_flags,
     nested_compare,
@@ -199,3 +200,20 @@ def test_cached_network_round_trips_without_pickle(sim, tmp_path):
     assert back.log_tasks == net.log_tasks and len(back.members) == len(net.members)
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
     np.testing.assert_array_equal(back.hidden(X), net.hidden(X))
+
+
+def test_chosen_counts_and_most_chosen_break_ties_by_name():
+    res = Sim2RealComparison(
+        y=np.zeros(4),
+        row=np.arange(4),
+        fold=np.arange(4),
+        pred={},
+        std={},
+        chosen=("md_finetune", "md_correction", "md_correction", "md_finetune"),
+        chosen_scratch=("ridge", "ridge", "net", "ridge"),
+    )
+    assert res.chosen_counts() == {"md_correction": 2, "md_finetune": 2}
+    assert res.chosen_counts("chosen_scratch") == {"net": 1, "ridge": 3}
+    assert res.most_chosen() == "md_correction"
+    with pytest.raises(InputError, match="'which' of chosen_counts must be 'chosen' or"):
+        res.chosen_counts("best")

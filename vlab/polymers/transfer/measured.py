@@ -217,15 +217,13 @@ def _measure(smiles, X, y, morph, columns, nets, progress) -> MeasuredFit:
         X, y, morph, nets, splits=folds, variants=MEASURED_PROCEDURE, rng=np.random.default_rng(4)
     )
     calib = IntervalCalibrator.fit(fam.y, fam.pred["best"], fam.std["best"])
-    names, counts = np.unique(loo.chosen, return_counts=True)
-    variant = str(names[np.argmax(counts)])  # the choice of most outer folds
     return MeasuredFit(
         columns=list(columns),
-        variant=variant,
+        variant=loo.most_chosen(),  # the choice of most outer folds
         n=n,
         nested_mae=loo.metrics("best")["mae"],
         nested_mae_mean=loo.metrics("mean")["mae"],
-        chosen=dict(zip(names.tolist(), counts.tolist())),
+        chosen=loo.chosen_counts(),
         scale=calib.a,
         z68=calib.z[0.68],
         z95=calib.z[0.95],

@@ -115,10 +115,19 @@ class Sim2RealComparison:
             "spearman": float(spearmanr(self.y, self.pred[name]).statistic),
         }
 
+    def chosen_counts(self, which: str = "chosen") -> dict[str, int]:
+        """How many outer folds picked each name (``which``: "chosen" or "chosen_scratch")."""
+        if which not in ("chosen", "chosen_scratch"):
+            raise InputError(
+                f"The 'which' of chosen_counts must be 'chosen' or 'chosen_scratch'. Got {which!r}."
+            )
+        names, counts = np.unique(getattr(self, which), return_counts=True)
+        return dict(zip(names.tolist(), counts.tolist()))
+
     def most_chosen(self) -> str:
-        """The variant picked most often on the inner folds."""
-        names, counts = np.unique(self.chosen, return_counts=True)
-        return str(names[np.argmax(counts)])
+        """The variant picked most often on the inner folds (first by name on a tie)."""
+        counts = self.chosen_counts()
+        return max(counts, key=counts.get)
 
 
 def nested_compare(
