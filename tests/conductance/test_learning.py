@@ -16,8 +16,14 @@ import pytest
 import yaml
 
 from vlab import catalog
-from vlab.errors import SpecError
-from vlab.workflows.learning import load_learning, parse_learning, run_learning, select_batch
+from vlab.errors import InputError, SpecError
+from vlab.workflows.learning import (
+    load_learning,
+    parse_learning,
+    plot_learning_curve,
+    run_learning,
+    select_batch,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,6 +81,15 @@ def test_rounds_grow_the_labels_to_the_budget(loop):
         assert {"predict_s", "select_s", "label_s", "retrain_s"} <= set(r["timings_s"])
         assert {"r2", "mae_G0", "r2_0_3G0", "peak_surrogate_G0"} <= set(r["validation"])
     assert sum("round" in line and "validation R²" in line for line in lines) == 3
+    figure = Path(summary["figure"])
+    assert figure == out / "learning-curve.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
+    assert any("learning curve" in line and str(figure) in line for line in lines)
+
+
+def test_learning_curve_needs_rounds(tmp_path):
+    with pytest.raises(InputError, match="needs at least one round record"):
+        plot_learning_curve([], tmp_path / "x.png")
 
 
 def test_labels_are_the_reference_of_the_chosen_snapshots(loop):
@@ -116,6 +131,33 @@ def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, monkeypatch):
     for (_, t, s), g in zip(rec["snapshots"], rec["labels_G0"], strict=True):
         assert g == pytest.approx(table[(t, s)], rel=1e-6)
     assert summary["rounds"] == 1
+
+
+@pytest.mark.parametrize("warm", [False, True])
+def test_retrain_is_afresh_unless_warm_start(tmp_path, warm):
+    """Fresh (default): the round's model is the seed's model fitted on all labels at once."""
+    from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.conductance import ConductanceSurrogate
+
+    params = {**BASE["model"]["params"], "warm_start": warm}
+    spec = parse_learning(
+        {**BASE, "reference": {"fidelity": "sband"}, "budget": 14, "seed": 3}
+        | {"model": {"params": params}, "out": str(tmp_path / "o")}
+    )
+    run_learning(spec, synchronous=True, echo=None)
+    rec = records(tmp_path / "o")
+    items = {
+        (it["trace"], it["snapshot"]): it["structure"]
+        for it in snapshot_items(catalog.open("au-sband-small"))
+    }
+    keys = [(t, s) for r in rec for _, t, s in r["snapshots"]]
+    labels = [g for r in rec for g in r["labels_G0"]]
+    structures = [items[k] for k in keys]
+    scratch = ConductanceSurrogate(random_state=3, **BASE["model"]["params"])
+    scratch.fit(structures, np.array(labels))
+    final = ConductanceSurrogate.load(tmp_path / "o" / "round-001.npz")
+    same = np.allclose(final.predict(structures), scratch.predict(structures), atol=1e-10)
+    assert same is not warm
 
 
 def test_loop_on_a_dask_cluster(tmp_path, dask_client):
@@ -179,6 +221,13 @@ def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
         ({"validation": ["au-sband-small"]}, "'validation' must not share stores with 'pool'"),
         ({"explore": 1.5}, "'explore' must be a number from 0 to 1. Got 1.5."),
         ({"scan": 0}, "'scan' must be an integer >= 1. Got 0."),
+        ({"strata": 0}, "'strata' must be an integer >= 1. Got 0."),
+        ({"spread": "log"}, "'spread' must be one of ('absolute', 'relative'). Got 'log'."),
+        (
+            {"model": {"params": {"warm_start": "yes"}}},
+            "'model.params.warm_start' must be true (start each round from the last round's "
+            "members) or false (fit afresh). Got 'yes'.",
+        ),
     ],
 )
 def test_bad_specs_name_the_key_in_one_line(tmp_path, change, message):
@@ -209,9 +258,29 @@ def test_select_batch_spreads_over_the_uncertain_candidates():
     assert select_batch(std, fp, 10, candidates=1).tolist() == np.argsort(-std)[:10].tolist()
 
 
+def test_strata_share_the_batch_by_predicted_conductance():
+    rng = np.random.default_rng(1)
+    mean = np.concatenate([rng.uniform(0.0, 1.0, 150), rng.uniform(5.0, 6.0, 50)])
+    std = np.where(mean > 4.0, 1.0, 0.1) + 0.01 * rng.random(200)  # the high ones are uncertain
+    fp = rng.normal(size=(200, 2))
+    plain = select_batch(std, fp, 8, candidates=1)
+    assert all(mean[plain] > 4.0)  # spread alone picks only the uncertain group
+    pick = select_batch(std, fp, 8, candidates=1, mean=mean, strata=4)
+    assert len(set(pick.tolist())) == 8
+    assert sum(mean[pick] > 4.0) == 2  # one quarter of the rows, one quarter of the batch
+    low = np.flatnonzero(mean < 4.0)  # inside a stratum: the most uncertain rows
+    group = low[np.argsort(mean[low])][:50]
+    assert set(pick.tolist()) & set(group.tolist()) == set(group[np.argsort(-std[group])][:2])
+    with pytest.raises(InputError, match="needs 'mean', one predicted value per row"):
+        select_batch(std, fp, 8, strata=2)
+    with pytest.raises(InputError, match="'strata' of select_batch must be an integer >= 1"):
+        select_batch(std, fp, 8, mean=mean, strata=0)
+
+
 def test_explore_mixes_random_snapshots_into_the_batch(tmp_path):
     spec = parse_learning(
         {**BASE, "reference": {"fidelity": "sband"}, "budget": 14, "explore": 0.5, "scan": 100}
+        | {"strata": 2, "spread": "relative"}
         | {"out": str(tmp_path / "o")}
     )
     summary = run_learning(spec, synchronous=True, echo=None)

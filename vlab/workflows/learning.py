@@ -8,13 +8,17 @@
 2. *select*: a batch of snapshots; ``uncertainty``: greedy farthest-point sampling in
    descriptor space among the ``candidates x batch`` snapshots of largest ensemble spread
    (out of ``scan`` unlabelled snapshots drawn at random, or all), starting from the most
-   uncertain one, so a batch does not spend its budget on near-duplicates; with ``explore``
+   uncertain one, so a batch does not spend its budget on near-duplicates (``spread:
+   relative`` ranks by the spread divided by the predicted G instead); with ``strata``
+   > 1 the batch is shared among that many equal-size groups of predicted conductance (so the
+   labels follow the distribution of the pool, as a random draw does); with ``explore``
    > 0 that fraction of the batch is drawn at random instead; ``random``: a uniform draw (the
    baseline). Round 0 is a random draw of ``initial`` snapshots for both;
 3. *label*: a ``conductance-reference`` campaign per pool store labels the batch on the
    cluster (identical items already computed in any catalog store are copied, not computed);
-4. *retrain*: the surrogate is fitted again on all labels (warm start from the last round's
-   members), saved, and scored on the validation stores (never selected).
+4. *retrain*: the surrogate is fitted again on all labels, afresh from the same seed (or,
+   with ``model.params.warm_start: true``, starting from the last round's members), saved,
+   and scored on the validation stores (never selected).
 
 Every round leaves ``round-NNN.selection.json`` (written before labelling), its label stores
 ``round-NNN/*.zarr`` (registered in the catalog as ``NAME-rNNN-POOL``), the model
@@ -43,6 +47,8 @@ __all__ = [
     "LearningSpec",
     "load_learning",
     "parse_learning",
+    "plot_learning_curve",
+    "relative_spread",
     "run_learning",
     "select_batch",
     "validation_metrics",
@@ -62,6 +68,8 @@ _KEYS = {
     "budget",
     "max_rounds",
     "candidates",
+    "strata",
+    "spread",
     "scan",
     "explore",
     "stop",
@@ -71,6 +79,8 @@ _KEYS = {
 }
 _REQUIRED = {"name", "pool", "validation", "batch", "budget", "out"}
 _STRATEGIES = ("uncertainty", "random")
+_SPREADS = ("absolute", "relative")
+RELATIVE_FLOOR_G0 = 0.1  # G0; the relative spread divides by max(predicted G, this)
 _STOP_KEYS = {"r2_change", "peak_change", "patience"}
 
 
@@ -92,6 +102,8 @@ class LearningSpec:
     strategy: str = "uncertainty"
     max_rounds: int = 1000
     candidates: int = 4
+    strata: int = 1  # groups of predicted conductance that share each batch (1: none)
+    spread: str = "absolute"  # rank by the ensemble spread ("absolute") or spread / G
     scan: int | None = None  # unlabelled snapshots scored per round (a random subset); None: all
     explore: float = 0.0  # fraction of each uncertainty batch drawn at random
     stop: Mapping[str, float] | None = None
@@ -133,6 +145,13 @@ def _stop(data: Mapping, source: str) -> dict[str, float] | None:
             raise _err(source, f"'stop.{key}' must be a number >= 0. Got {out[key]!r}.")
     _int(out, "patience", f"{source}: stop", 1)
     return out
+
+
+def _choice(data: Mapping, key: str, source: str, allowed: tuple[str, ...]) -> str:
+    value = data.get(key, allowed[0])
+    if value not in allowed:
+        raise _err(source, f"{key!r} must be one of {allowed}. Got {value!r}.")
+    return value
 
 
 def _fraction(data: Mapping, key: str, source: str) -> float:
@@ -198,6 +217,8 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
         strategy=strategy,
         max_rounds=_int(data, "max_rounds", source, 1000),
         candidates=_int(data, "candidates", source, 4),
+        strata=_int(data, "strata", source, 1),
+        spread=_choice(data, "spread", source, _SPREADS),
         scan=None if data.get("scan") is None else _int(data, "scan", source, 1),
         explore=_fraction(data, "explore", source),
         stop=_stop(data, source),
@@ -214,6 +235,13 @@ def _check_model(model: Mapping, source: str) -> None:
             source,
             "'model.params' must be a mapping of ConductanceSurrogate parameters by name. "
             f"Got {model['params']!r}.",
+        )
+    warm = model.get("params", {}).get("warm_start", False)
+    if not isinstance(warm, bool):
+        raise _err(
+            source,
+            "'model.params.warm_start' must be true (start each round from the last round's "
+            f"members) or false (fit afresh). Got {warm!r}.",
         )
     try:
         _estimator(model, 0)
@@ -249,7 +277,7 @@ def load_learning(path: str | os.PathLike) -> LearningSpec:
 def _estimator(model: Mapping, seed: int):
     from vlab.conductance import ConductanceSurrogate
 
-    params = {"random_state": seed, **dict(model.get("params") or {}), "warm_start": True}
+    params = {"random_state": seed, "warm_start": False, **dict(model.get("params") or {})}
     return ConductanceSurrogate.from_preset(model.get("preset", "default"), **params)
 
 
@@ -326,12 +354,18 @@ def select_batch(
     n: int,
     *,
     candidates: int = 4,
+    mean: np.ndarray | None = None,
+    strata: int = 1,
 ) -> np.ndarray:
     """Indices of ``n`` rows: farthest-point sampling among the most uncertain ones.
 
     Takes the ``candidates * n`` rows of largest ``std``, starts from the most uncertain and
     adds, one at a time, the candidate farthest (Euclidean, in ``fingerprints``) from those
-    already chosen.
+    already chosen. With ``strata`` > 1 the rows are first split by their predicted value
+    ``mean`` into ``strata`` groups of equal size (quantiles), the batch is shared among the
+    groups in proportion to their size, and each group's share is chosen by the rule above
+    within the group: the labels then follow the distribution of the predictions (as a random
+    draw does) while each group contributes its most uncertain rows.
 
     Examples
     --------
@@ -341,10 +375,51 @@ def select_batch(
     [0, 1]
     >>> select_batch(std, fp, 2, candidates=2).tolist()  # all four are candidates
     [0, 2]
+    >>> mean = np.array([1.0, 1.1, 3.0, 2.9])  # two strata: {0, 1} and {2, 3}
+    >>> sorted(select_batch(std, fp, 2, candidates=1, mean=mean, strata=2).tolist())
+    [0, 3]
     """
+    if isinstance(strata, bool) or not isinstance(strata, int | np.integer) or strata < 1:
+        raise InputError(f"The 'strata' of select_batch must be an integer >= 1. Got {strata!r}.")
     n = min(n, len(std))
     if n <= 0:
         return np.array([], dtype=int)
+    if strata == 1:
+        return _farthest_of_uncertain(std, fingerprints, n, candidates)
+    if mean is None or len(mean) != len(std):
+        raise InputError(
+            "select_batch with strata > 1 needs 'mean', one predicted value per row of 'std'."
+        )
+    groups = np.array_split(np.argsort(mean, kind="stable"), min(strata, len(std)))
+    sizes = np.array([len(g) for g in groups], float)
+    share = n * sizes / sizes.sum()
+    count = np.floor(share).astype(int)
+    for i in np.argsort(-(share - count), kind="stable")[: n - count.sum()]:
+        count[i] += 1  # largest remainders
+    picks = [
+        g[_farthest_of_uncertain(std[g], fingerprints[g], int(c), candidates)]
+        for g, c in zip(groups, count, strict=True)
+        if c > 0
+    ]
+    return np.concatenate(picks)
+
+
+def relative_spread(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """Ensemble spread relative to the prediction: ``std / max(mean, RELATIVE_FLOOR_G0)``.
+
+    The absolute spread of the conductance ensemble grows with G, so ranking by it favours
+    thick wires (G > 3 G0); relative to G, the single-atom plateau and breaking contacts
+    compete on equal terms.
+
+    Examples
+    --------
+    >>> relative_spread(np.array([5.0, 1.0, 0.0]), np.array([0.5, 0.2, 0.05])).tolist()
+    [0.1, 0.2, 0.5]
+    """
+    return np.asarray(std, float) / np.maximum(np.asarray(mean, float), RELATIVE_FLOOR_G0)
+
+
+def _farthest_of_uncertain(std, fingerprints, n: int, candidates: int) -> np.ndarray:
     top = np.argsort(-std, kind="stable")[: max(n, candidates * n)]
     chosen = [0]
     dist = np.linalg.norm(fingerprints[top] - fingerprints[top[0]], axis=1)
@@ -427,7 +502,15 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     t1 = time.perf_counter()
     if std is not None:
         n_random = round(spec.explore * n)
-        pick = select_batch(std, pool.fingerprints[free], n - n_random, candidates=spec.candidates)
+        score = std if spec.spread == "absolute" else relative_spread(mean, std)
+        pick = select_batch(
+            score,
+            pool.fingerprints[free],
+            n - n_random,
+            candidates=spec.candidates,
+            mean=mean,
+            strata=spec.strata,
+        )
         rest = np.setdiff1d(np.arange(free.size), pick)
         pick = np.concatenate([pick, rng.choice(rest, size=n_random, replace=False)]).astype(int)
     t2 = time.perf_counter()
@@ -552,7 +635,8 @@ def run_learning(
     -------
     dict
         The summary (also ``OUT/summary.json``): the rounds' label counts, metrics and
-        timings, why the loop stopped, and the final model file.
+        timings, why the loop stopped, the final model file and the learning-curve figure
+        (``OUT/learning-curve.png``, :func:`plot_learning_curve`).
     """
     import contextlib
 
@@ -570,7 +654,7 @@ def run_learning(
     model = None
     if rounds:
         model = ConductanceSurrogate.load(spec.out / f"round-{len(rounds) - 1:03d}.npz")
-        model.set_params(warm_start=True)
+        model.set_params(warm_start=_estimator(spec.model, spec.seed).warm_start)
     with contextlib.ExitStack() as stack:
         client = None
         if not synchronous:
@@ -597,9 +681,63 @@ def run_learning(
             echo(_round_line(spec, record))
             reason = _should_stop(spec, rounds, len(pool.keys))
     summary = _summary(spec, rounds, reason)
+    if rounds:
+        summary["figure"] = str(plot_learning_curve(rounds, spec.out / "learning-curve.png"))
     _write_json(spec.out / "summary.json", summary)
     echo(f"{spec.name}: stopped: {reason}; model {summary['model']}")
+    if rounds:
+        echo(f"{spec.name}: learning curve {summary['figure']}")
     return summary
+
+
+def plot_learning_curve(rounds: list[dict], path: str | os.PathLike) -> Path:
+    """Draw a loop's validation R², MAE and histogram peaks against its labels; save to ``path``.
+
+    ``rounds`` are the loop's round records (``OUT/round-NNN.json``). Left: R² on all
+    validation snapshots and on those whose reference lies in 0-3 G0; middle: MAE (same two);
+    right: the histogram peak of the surrogate's predictions against the reference's (all
+    snapshots and per temperature). Returns the path of the PNG file.
+    """
+    from matplotlib.figure import Figure
+
+    if not rounds:
+        raise InputError("plot_learning_curve needs at least one round record. Got none.")
+    n = [r["n_labels"] for r in rounds]
+    val = [r["validation"] for r in rounds]
+
+    def series(key: str) -> np.ndarray:
+        return np.array([np.nan if v.get(key) is None else v[key] for v in val], float)
+
+    fig = Figure(figsize=(12, 3.6), layout="constrained")
+    axes = fig.subplots(1, 3)
+    for ax, (key, label) in zip(axes[:2], (("r2", "R²"), ("mae", "MAE (G0)")), strict=True):
+        full = "r2" if key == "r2" else "mae_G0"
+        ax.plot(n, series(full), "o-", label="all snapshots")
+        ax.plot(n, series(f"{key}_0_3G0"), "s--", label="reference in 0-3 G0")
+        ax.set(xlabel="reference labels", ylabel=f"validation {label}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="lower right")
+    temps = sorted(
+        {
+            k[5:-13]
+            for v in val
+            for k in v
+            if k.startswith("peak_") and k.endswith("K_surrogate_G0")
+        },
+        key=lambda t: float(t[:-1]),
+    )
+    for tag in ["", *[f"{t}_" for t in temps]]:
+        label = "all" if not tag else tag[:-1].replace("K", " K")
+        line = axes[2].plot(n, series(f"peak_{tag}surrogate_G0"), "o-", label=f"surrogate, {label}")
+        ref = series(f"peak_{tag}reference_G0")
+        axes[2].plot(n, ref, ":", color=line[0].get_color(), label=f"reference, {label}")
+    axes[2].set(xlabel="reference labels", ylabel="histogram peak (G0)")
+    axes[2].grid(alpha=0.3)
+    axes[2].legend(fontsize="small")
+    fig.suptitle(f"Active learning on the validation stores ({rounds[-1]['strategy']} labels)")
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: int):
