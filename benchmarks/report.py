@@ -32,6 +32,11 @@ DESCRIPTIONS = {
         "against random labels, same pool and batches, learning curves on blind traces.",
         ["active_learning.py"],
     ),
+    "active_learning_settings": (
+        "The active-learning loop's settings (retraining, batch rule) chosen on the validation "
+        "traces by replaying the loop with labels read from the pool stores.",
+        ["active_learning_settings.py"],
+    ),
     "design": (
         "iQSPR inverse design of polymer repeat units: sampler speed, hit rates, library quality.",
         ["design.py"],
