@@ -79,7 +79,7 @@ def _data():
     from vlab import catalog
     from vlab.conductance.descriptors import DescriptorSettings, compute_descriptors
     from vlab.workflows.conductance import labelled_structures
-    from vlab.workflows.learning import _fingerprint
+    from vlab.workflows.learning import snapshot_fingerprint
 
     structures, labels = [], []
     for name in POOL:
@@ -89,7 +89,7 @@ def _data():
     val_s, val_y, _, _ = labelled_structures(VALIDATION)
     settings = DescriptorSettings()
     desc = compute_descriptors(structures, settings)
-    fp = np.array([_fingerprint(d) for d in desc])
+    fp = np.array([snapshot_fingerprint(d) for d in desc])
     temps = catalog.select(catalog.open(VALIDATION), status="done")["temperature"].values
     val = (compute_descriptors(val_s, settings), val_y, temps.astype(float))
     return desc, np.concatenate(labels), fp, val
@@ -98,7 +98,12 @@ def _data():
 def run_seed(seed: int) -> dict[str, dict]:
     """Validation curves and final label ranges of every variant for one seed."""
     from vlab.conductance import ConductanceSurrogate
-    from vlab.workflows.learning import _predict, relative_spread, select_batch, validation_metrics
+    from vlab.workflows.learning import (
+        predict_with_spread,
+        relative_spread,
+        select_batch,
+        validation_metrics,
+    )
 
     desc, y, fp, (val_desc, val_y, val_t) = _data()
     out: dict = {
@@ -113,7 +118,7 @@ def run_seed(seed: int) -> dict[str, dict]:
             if model is None or not warm:
                 model = ConductanceSurrogate(random_state=seed, warm_start=warm, **PARAMS)
             model.fit([desc[i] for i in labelled], y[labelled])
-            pred = _predict(model, val_desc)[0]
+            pred = predict_with_spread(model, val_desc)[0]
             curve.append({"n_labels": len(labelled), **validation_metrics(val_y, pred, val_t)})
             if len(labelled) >= BUDGET:
                 break
@@ -123,7 +128,7 @@ def run_seed(seed: int) -> dict[str, dict]:
                 pick = free[rng.choice(free.size, BATCH, replace=False)]
             else:
                 scan = np.sort(rng.choice(free, SCAN, replace=False))
-                mean, std = _predict(model, [desc[i] for i in scan])
+                mean, std = predict_with_spread(model, [desc[i] for i in scan])
                 score = std if spread == "absolute" else relative_spread(mean, std)
                 pick = scan[
                     select_batch(

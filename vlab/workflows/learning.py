@@ -48,9 +48,11 @@ __all__ = [
     "load_learning",
     "parse_learning",
     "plot_learning_curve",
+    "predict_with_spread",
     "relative_spread",
     "run_learning",
     "select_batch",
+    "snapshot_fingerprint",
     "validation_metrics",
 ]
 
@@ -292,8 +294,9 @@ class _Pool:
     fingerprints: np.ndarray
 
 
-def _fingerprint(desc) -> np.ndarray:
-    """Mean and spread of the window atoms' descriptors (a fixed-length vector)."""
+def snapshot_fingerprint(desc) -> np.ndarray:
+    """Fixed-length vector of one snapshot's LocalDescriptors: the mean and standard
+    deviation of its window atoms' features (where the batch rule measures distances)."""
     f = desc.features[desc.window]
     return np.concatenate([f.mean(axis=0), f.std(axis=0)])
 
@@ -319,7 +322,7 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
         keys += k
         temps += t
         descs += d
-    fp = np.stack([_fingerprint(d) for d in descs])
+    fp = np.stack([snapshot_fingerprint(d) for d in descs])
     fp = (fp - fp.mean(axis=0)) / np.where(fp.std(axis=0) > 0, fp.std(axis=0), 1.0)
     return _Pool(keys=keys, temperature=np.array(temps), descriptors=descs, fingerprints=fp)
 
@@ -498,7 +501,7 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     else:
         if spec.scan is not None and free.size > max(spec.scan, n):
             free = np.sort(rng.choice(free, size=max(spec.scan, n), replace=False))
-        mean, std = _predict(model, [pool.descriptors[i] for i in free])
+        mean, std = predict_with_spread(model, [pool.descriptors[i] for i in free])
     t1 = time.perf_counter()
     if std is not None:
         n_random = round(spec.explore * n)
@@ -527,8 +530,9 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     return selection, {"predict_s": round(t1 - t0, 3), "select_s": round(t2 - t1, 3)}
 
 
-def _predict(model, descriptors: list, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Ensemble mean and spread, ``size`` structures at a time (bounded memory)."""
+def predict_with_spread(model, descriptors: list, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Ensemble mean and spread of a fitted surrogate on ``descriptors`` (a list of
+    LocalDescriptors or ase.Atoms), ``size`` structures at a time (bounded memory)."""
     parts = [
         model.predict(descriptors[i : i + size], return_std=True)
         for i in range(0, len(descriptors), size)
@@ -757,7 +761,7 @@ def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: 
     model.fit([pool.descriptors[i] for i in rows], np.array(list(labels.values())))
     retrain = time.perf_counter() - t0
     path = model.save(spec.out / f"round-{k:03d}.npz")
-    pred = _predict(model, val["descriptors"])[0]
+    pred = predict_with_spread(model, val["descriptors"])[0]
     record = {
         "round": k,
         "strategy": selection["strategy"],
