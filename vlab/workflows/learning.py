@@ -238,7 +238,7 @@ def _check_model(model: Mapping, source: str) -> None:
             "'model.params' must be a mapping of ConductanceSurrogate parameters by name. "
             f"Got {model['params']!r}.",
         )
-    warm = model.get("params", {}).get("warm_start", False)
+    warm = _warm_start(model)
     if not isinstance(warm, bool):
         raise _err(
             source,
@@ -276,10 +276,16 @@ def load_learning(path: str | os.PathLike) -> LearningSpec:
     return parse_learning(data, source=str(path), base=path.resolve().parent)
 
 
+def _warm_start(model: Mapping):
+    """The spec's ``model.params.warm_start`` (default False: every round is fitted afresh)."""
+    return (model.get("params") or {}).get("warm_start", False)
+
+
 def _estimator(model: Mapping, seed: int):
     from vlab.conductance import ConductanceSurrogate
 
-    params = {"random_state": seed, "warm_start": False, **dict(model.get("params") or {})}
+    params = {"random_state": seed, **dict(model.get("params") or {})}
+    params["warm_start"] = _warm_start(model)
     return ConductanceSurrogate.from_preset(model.get("preset", "default"), **params)
 
 
@@ -658,7 +664,7 @@ def run_learning(
     model = None
     if rounds:
         model = ConductanceSurrogate.load(spec.out / f"round-{len(rounds) - 1:03d}.npz")
-        model.set_params(warm_start=_estimator(spec.model, spec.seed).warm_start)
+        model.set_params(warm_start=_warm_start(spec.model))
     with contextlib.ExitStack() as stack:
         client = None
         if not synchronous:
