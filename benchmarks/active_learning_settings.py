@@ -13,9 +13,10 @@ ranked by the ensemble's spread or by the spread relative to the predicted G (``
 Protocol
 --------
 * The loop of ``vlab conductance learn`` replayed in one process, with the same pool
-  (``POOL``), estimator (``MODEL``), spread (``_predict``), fingerprints and batch rule
-  (``select_batch``) as the benchmark; the labels are read from the pool stores (the values
-  the label campaigns copy), not labelled through campaigns, so a loop takes about a minute.
+  (``POOL``), estimator (``MODEL``), spread (``predict_with_spread``), fingerprints and batch
+  rule (``choose_batch``, the function the loop calls) as the benchmark; the labels are read
+  from the pool stores (the values the label campaigns copy), not labelled through campaigns,
+  so a loop takes about a minute.
 * Round 0 draws ``INITIAL`` snapshots at random; each later round adds ``BATCH`` (uncertainty:
   among ``SCAN`` unlabelled snapshots drawn at random; random: a uniform draw) up to
   ``BUDGET``. ``SEEDS`` seeds, the same initial draw for every variant of a seed.
@@ -101,12 +102,7 @@ def _data():
 def run_seed(seed: int) -> dict[str, dict]:
     """Validation curves and final label ranges of every variant for one seed."""
     from vlab.conductance import ConductanceSurrogate
-    from vlab.workflows.learning import (
-        predict_with_spread,
-        relative_spread,
-        select_batch,
-        validation_metrics,
-    )
+    from vlab.workflows.learning import choose_batch, predict_with_spread, validation_metrics
 
     desc, y, fp, (val_desc, val_y, val_t) = _data()
     out: dict = {
@@ -132,10 +128,15 @@ def run_seed(seed: int) -> dict[str, dict]:
             else:
                 scan = np.sort(rng.choice(free, SCAN, replace=False))
                 mean, std = predict_with_spread(model, [desc[i] for i in scan])
-                score = std if spread == "absolute" else relative_spread(mean, std)
                 pick = scan[
-                    select_batch(
-                        score, fp[scan], BATCH, candidates=candidates, mean=mean, strata=strata
+                    choose_batch(
+                        mean,
+                        std,
+                        fp[scan],
+                        BATCH,
+                        spread=spread,
+                        candidates=candidates,
+                        strata=strata,
                     )
                 ]
             labelled += pick.tolist()

@@ -18,9 +18,11 @@ import yaml
 from vlab import catalog
 from vlab.errors import InputError, SpecError
 from vlab.workflows.learning import (
+    choose_batch,
     load_learning,
     parse_learning,
     plot_learning_curve,
+    relative_spread,
     run_learning,
     select_batch,
 )
@@ -275,6 +277,25 @@ def test_strata_share_the_batch_by_predicted_conductance():
         select_batch(std, fp, 8, strata=2)
     with pytest.raises(InputError, match="'strata' of select_batch must be an integer >= 1"):
         select_batch(std, fp, 8, mean=mean, strata=0)
+
+
+def test_choose_batch_scores_by_the_spread_rule():
+    rng = np.random.default_rng(2)
+    mean = np.concatenate([rng.uniform(0.05, 0.5, 100), rng.uniform(4.0, 6.0, 100)])
+    std = 0.1 * mean + 0.01 * rng.random(200)  # absolute spread grows with G
+    fp = rng.normal(size=(200, 2))
+    absolute = choose_batch(mean, std, fp, 6, candidates=1)
+    assert absolute.tolist() == select_batch(std, fp, 6, candidates=1).tolist()
+    assert all(mean[absolute] > 4.0)
+    relative = choose_batch(mean, std, fp, 6, spread="relative", candidates=1)
+    assert (
+        relative.tolist() == select_batch(relative_spread(mean, std), fp, 6, candidates=1).tolist()
+    )
+    assert all(mean[relative] < 0.5)  # below the floor the relative spread is largest
+    strata = choose_batch(mean, std, fp, 6, candidates=1, strata=2)
+    assert sum(mean[strata] > 4.0) == 3
+    with pytest.raises(InputError, match=r"'spread' of choose_batch must be one of \['absolute'"):
+        choose_batch(mean, std, fp, 6, spread="ratio")
 
 
 def test_explore_mixes_random_snapshots_into_the_batch(tmp_path):

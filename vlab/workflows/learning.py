@@ -45,6 +45,7 @@ from vlab.errors import InputError, SpecError
 
 __all__ = [
     "LearningSpec",
+    "choose_batch",
     "load_learning",
     "parse_learning",
     "plot_learning_curve",
@@ -413,6 +414,39 @@ def select_batch(
     return np.concatenate(picks)
 
 
+def choose_batch(
+    mean: np.ndarray,
+    std: np.ndarray,
+    fingerprints: np.ndarray,
+    n: int,
+    *,
+    spread: str = "absolute",
+    candidates: int = 4,
+    strata: int = 1,
+) -> np.ndarray:
+    """Indices of the ``n`` rows an uncertainty round labels, from the ensemble's ``mean`` and
+    ``std``: rows are scored by the spread (``spread="absolute"``: ``std``; ``"relative"``:
+    :func:`relative_spread`) and picked by :func:`select_batch` with ``candidates`` and
+    ``strata``. The loop's rule, in one place.
+
+    Examples
+    --------
+    >>> mean = np.array([5.0, 1.0, 0.05])
+    >>> std = np.array([0.5, 0.2, 0.05])
+    >>> fp = np.array([[0.0], [1.0], [2.0]])
+    >>> choose_batch(mean, std, fp, 1, candidates=1).tolist()
+    [0]
+    >>> choose_batch(mean, std, fp, 1, spread="relative", candidates=1).tolist()
+    [2]
+    """
+    if spread not in _SPREADS:
+        raise InputError(
+            f"The 'spread' of choose_batch must be one of {list(_SPREADS)}. Got {spread!r}."
+        )
+    score = std if spread == "absolute" else relative_spread(mean, std)
+    return select_batch(score, fingerprints, n, candidates=candidates, mean=mean, strata=strata)
+
+
 def relative_spread(mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """Ensemble spread relative to the prediction: ``std / max(mean, RELATIVE_FLOOR_G0)``.
 
@@ -511,13 +545,13 @@ def _selection(spec, pool, model, labelled: set, k: int, rng) -> tuple[dict, dic
     t1 = time.perf_counter()
     if std is not None:
         n_random = round(spec.explore * n)
-        score = std if spec.spread == "absolute" else relative_spread(mean, std)
-        pick = select_batch(
-            score,
+        pick = choose_batch(
+            mean,
+            std,
             pool.fingerprints[free],
             n - n_random,
+            spread=spec.spread,
             candidates=spec.candidates,
-            mean=mean,
             strata=spec.strata,
         )
         rest = np.setdiff1d(np.arange(free.size), pick)
