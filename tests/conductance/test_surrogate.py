@@ -168,6 +168,29 @@ def test_fit_and_predict_validate_input(data):
         fitted.predict(other)
 
 
+def test_sample_weight_weights_the_loss(data, fitted):
+    _, descs, y, _ = data
+    same = ConductanceSurrogate(**FAST).fit(descs, y, sample_weight=np.full(len(y), 3.0))
+    # a common factor cancels (up to rounding in L-BFGS)
+    np.testing.assert_allclose(same.predict(descs), fitted.predict(descs), rtol=0, atol=1e-6)
+    heavy = np.where(y > 0.5, 20.0, 1.0)  # the contacts above 0.5 G0 count 20 times
+    weighted = ConductanceSurrogate(**FAST).fit(descs, y, sample_weight=heavy)
+    thick = y > 0.5
+    assert 0 < thick.sum() < len(y)
+
+    def mse(model, rows):
+        return float(np.mean((model.predict([descs[i] for i in rows]) - y[rows]) ** 2))
+
+    rows = np.flatnonzero(thick)
+    assert mse(weighted, rows) < mse(fitted, rows)
+    boot = ConductanceSurrogate(**{**FAST, "bootstrap": True}).fit(descs, y, sample_weight=heavy)
+    assert np.all(np.isfinite(boot.predict(descs)))
+    for bad in ([1.0, 2.0], np.full(len(y), -1.0), np.zeros(len(y)), [np.nan] * len(y)):
+        message = r"'sample_weight' parameter of .*fit must be a 1-D array of \d+ finite weights"
+        with pytest.raises(InputError, match=message):
+            ConductanceSurrogate(**FAST).fit(descs, y, sample_weight=bad)
+
+
 # --------------------------------------------------------------------------- save / load
 def test_save_load_round_trip(tmp_path, data, fitted):
     _, descs, *_ = data

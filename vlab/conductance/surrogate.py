@@ -134,6 +134,29 @@ def _check_targets(y, n: int, caller: str) -> np.ndarray:
     return arr
 
 
+def _check_weights(weights, n: int, caller: str) -> np.ndarray:
+    """Validated per-structure loss weights (all ones when ``weights`` is None)."""
+    if weights is None:
+        return np.ones(n)
+    try:
+        arr = np.asarray(weights, dtype=float)
+    except (TypeError, ValueError):
+        arr = np.array([np.nan])
+    if (
+        arr.ndim != 1
+        or len(arr) != n
+        or not np.all(np.isfinite(arr))
+        or np.any(arr < 0)
+        or not arr.sum() > 0
+    ):
+        raise InputError(
+            f"The 'sample_weight' parameter of {caller} must be a 1-D array of {n} finite "
+            f"weights >= 0 (one per structure, not all 0). Got shape {np.shape(arr)}"
+            f"{'' if arr.size and np.all(np.isfinite(arr)) else ' with NaN or inf'}."
+        )
+    return arr
+
+
 def _check_param(name: str, value: object, ok: bool, rule: str) -> None:
     if not ok:
         raise InputError(
@@ -432,7 +455,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         )
         return tuple(int(h) for h in hidden)
 
-    def fit(self, X, y) -> ConductanceSurrogate:
+    def fit(self, X, y, sample_weight=None) -> ConductanceSurrogate:
         """Train the ensemble on structures ``X`` with conductances ``y`` (G/G0).
 
         Parameters
@@ -441,6 +464,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             Training junctions.
         y : array-like, shape (n_structures,)
             Reference conductances, G0.
+        sample_weight : array-like, shape (n_structures,), optional
+            Weight of each structure in the squared-error loss (finite, >= 0, not all 0);
+            default equal weights. With ``bootstrap``, multiplied by the resample counts.
 
         Returns
         -------
@@ -449,6 +475,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         hidden = self._check_params()
         descs = _as_descriptors(X, self.descriptor_settings, "ConductanceSurrogate.fit")
         y = _check_targets(y, len(descs), "ConductanceSurrogate.fit")
+        given = _check_weights(sample_weight, len(descs), "ConductanceSurrogate.fit")
         warm = self._warm_members(hidden, descs[0])
         if warm is None:
             features = np.concatenate([d.features for d in descs])
@@ -467,7 +494,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
                 np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
                 if self.bootstrap and n > 1
                 else np.ones(n)
-            )
+            ) * given
+            if not weight.sum() > 0:  # a resample of zero-weight structures only
+                weight = given.copy()
             params = _slabnet.init_params(batch.x.shape[1], hidden, rng, out_bias)
             head = _INITIAL_HEAD.copy() if self.electrode_coupling else None
             if warm is not None:
