@@ -7,6 +7,7 @@ import pytest
 
 from vlab.conductance.histogram import (
     EXPERIMENT_WINDOW,
+    ConditionalResiduals,
     conductance_histogram,
     histogram_peak,
     plot_histogram,
@@ -186,3 +187,57 @@ def test_figures_say_what_lies_outside_the_linear_range():
     assert _outside_note(G, np.array([1.0, 5.0])) == (
         "not shown: 1 (20%) below 1 G0 and 1 (20%) above 5 G0"
     )
+
+
+# --------------------------------------------------------------------------- predictive samples
+def test_conditional_residuals_restore_the_spread_a_point_model_hides():
+    rng = np.random.default_rng(3)
+    contact = rng.random(3000) < 0.6  # single-atom contacts, else thicker necks
+    ref = np.where(contact, rng.choice([0.6, 0.97], 3000, p=[0.3, 0.7]), rng.uniform(1.5, 3, 3000))
+    ref = ref + rng.normal(0.0, 0.02, 3000)
+    pred = np.where(contact, 0.86, ref + rng.normal(0.0, 0.05, 3000))  # blind inside contacts
+    assert abs(histogram_peak(pred) - 0.86) < 0.02
+    model = ConditionalResiduals(pred[:1500], ref[:1500])
+    draws = model.sample(pred[1500:], draws=10, rng=0)
+    assert draws.shape == (15000,) and draws.min() >= 0.0
+    assert abs(histogram_peak(draws) - histogram_peak(ref[1500:])) < 0.02
+    # draws come from the residuals of the prediction's own bin
+    thick = model.sample(np.array([2.2]), draws=200, rng=1)
+    assert np.abs(thick - 2.2).max() < 0.3
+    assert np.array_equal(model.sample(pred[:5], rng=7), model.sample(pred[:5], rng=7))
+    again = ConditionalResiduals.from_dict(model.to_dict())
+    assert np.allclose(again.sample(pred[:50], rng=2), model.sample(pred[:50], rng=2), atol=2e-4)
+
+
+def test_sparse_bins_borrow_from_their_neighbours():
+    pred = np.array([0.05] * 40 + [5.05])  # one residual alone at 5 G0
+    ref = np.concatenate([np.full(40, 0.1), [4.0]])
+    model = ConditionalResiduals(pred, ref, bin_width=0.1, min_count=30)
+    got = model.sample(np.array([5.05]), draws=500, rng=0)
+    assert set(np.round(got - 5.05, 6)) == {-1.05, 0.05}  # its own and the ones far below
+    model = ConditionalResiduals(pred, ref, bin_width=0.1, min_count=1)
+    assert set(np.round(model.sample(np.array([5.05]), draws=50, rng=0), 6)) == {4.0}
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "message"),
+    [
+        (([1.0, 2.0], [1.0]), {}, "must have the same length. Got 2 and 1"),
+        (([1.0, np.nan], [1.0, 1.0]), {}, "'predicted' parameter of ConditionalResiduals must be"),
+        (([1.0], "x"), {}, "'reference' parameter of ConditionalResiduals must be"),
+        (([1.0] * 40, [1.0] * 40), {"bin_width": 0}, "'bin_width' .* a number of G0 > 0"),
+        (([1.0] * 40, [1.0] * 40), {"min_count": 0}, "'min_count' .* an integer >= 1"),
+        (([1.0] * 4, [1.0] * 4), {}, "needs at least min_count=30 held-out snapshots. Got 4"),
+    ],
+)
+def test_conditional_residuals_reject_bad_input(args, kwargs, message):
+    with pytest.raises(InputError, match=message):
+        ConditionalResiduals(*args, **kwargs)
+
+
+def test_conditional_residual_draws_reject_bad_input():
+    model = ConditionalResiduals([1.0] * 40, [1.1] * 40)
+    with pytest.raises(InputError, match="'draws' parameter of ConditionalResiduals.sample"):
+        model.sample([1.0], draws=0)
+    with pytest.raises(InputError, match="'predicted' parameter of ConditionalResiduals.sample"):
+        model.sample([])

@@ -16,6 +16,7 @@ from vlab.conductance import (
     SBandTightBinding,
     build_wire,
     load_shipped_model,
+    load_shipped_residuals,
     perturb,
     shipped,
     shipped_model_info,
@@ -65,6 +66,20 @@ def test_a_changed_file_is_refused(model_dir):
 def test_unknown_model_names_the_shipped_ones(model_dir):
     with pytest.raises(InputError, match="no shipped conductance surrogate 'nope'; shipped: tiny"):
         load_shipped_model("nope")
+
+
+def test_shipped_residuals_are_the_validation_ones():
+    residuals = load_shipped_residuals("spd-headline")
+    info = shipped_model_info("spd-headline")["residuals"]
+    assert residuals.predicted.size == len(info["reference_G0"]) == 1555
+    assert "not trained on and not blind" in info["source"]
+    draws = residuals.sample(np.array([0.87] * 100), draws=5, rng=0)
+    assert draws.size == 500 and draws.min() >= 0.0 and draws.max() < 3.0
+
+
+def test_a_model_without_residuals_says_so(model_dir):
+    with pytest.raises(InputError, match="'tiny' records no held-out residuals"):
+        load_shipped_residuals("tiny")
 
 
 def test_predict_command_on_files_and_stores(model_dir, wires, tmp_path, capsys):

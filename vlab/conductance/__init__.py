@@ -19,13 +19,19 @@ from vlab.conductance.descriptors import (
 )
 from vlab.conductance.embedding import embed_neck
 from vlab.conductance.histogram import (
+    ConditionalResiduals,
     conductance_histogram,
     histogram_peak,
     plot_histogram,
     plot_traces,
 )
 from vlab.conductance.pooling import pool_global, slab_matrix, soft_minimum
-from vlab.conductance.shipped import load_shipped_model, shipped_model_info, shipped_models
+from vlab.conductance.shipped import (
+    load_shipped_model,
+    load_shipped_residuals,
+    shipped_model_info,
+    shipped_models,
+)
 from vlab.conductance.structures import (
     ELEMENTS,
     build_contact,
@@ -50,6 +56,7 @@ __all__ = [
     "ELEMENTS",
     "SURROGATE_PRESETS",
     "BreakJunctionProtocol",
+    "ConditionalResiduals",
     "ConductanceSurrogate",
     "DescriptorSettings",
     "DescriptorTransformer",
@@ -69,6 +76,7 @@ __all__ = [
     "in_contact",
     "lead_layers",
     "load_shipped_model",
+    "load_shipped_residuals",
     "perturb",
     "plot_histogram",
     "plot_traces",

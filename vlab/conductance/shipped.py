@@ -26,6 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vlab.conductance.histogram import ConditionalResiduals
 from vlab.conductance.surrogate import ConductanceSurrogate
 from vlab.errors import DataFileError, InputError
 
@@ -33,6 +34,7 @@ __all__ = [
     "MODEL_DIR",
     "file_sha256",
     "load_shipped_model",
+    "load_shipped_residuals",
     "shipped_model_info",
     "shipped_models",
 ]
@@ -89,3 +91,23 @@ def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate:
             "or regenerate it with benchmarks/train_headline.py."
         )
     return ConductanceSurrogate.load(path)
+
+
+def load_shipped_residuals(name: str = "spd-headline") -> ConditionalResiduals:
+    """The held-out residuals of shipped model ``name`` (its manifest's ``residuals``: the
+    model's predictions and the reference on validation traces it was not trained on), as a
+    :class:`~vlab.conductance.histogram.ConditionalResiduals` that draws the reference's
+    spread around new predictions (for histograms).
+
+    Raises
+    ------
+    InputError
+        If there is no shipped model ``name``, or its manifest records no residuals.
+    """
+    info = shipped_model_info(name)
+    if "residuals" not in info:
+        raise InputError(
+            f"The shipped model {name!r} records no held-out residuals; "
+            "benchmarks/surrogate_shipped.py writes them into its manifest."
+        )
+    return ConditionalResiduals.from_dict(info["residuals"])
