@@ -30,6 +30,10 @@ Protocol
 * Final models (``BUDGET`` labels): blind R² and MAE on all snapshots and on 0-3 G0 of the
   reference, and the histogram peaks of surrogate (both strategies, median over seeds) and
   reference per temperature.
+* Predictive peaks of the final models: draws around each blind prediction from the final
+  model's residuals on the validation traces (``ConditionalResiduals``, 0.1 G0 bins of >= 30
+  residuals, 20 draws, seed 0: the settings ``benchmarks/predictive_histogram.py`` chose),
+  ``peak_{300K_,4K_,}predictive{,_random}_G0`` (median over seeds).
 * Round time: median over the active rounds after round 0 of predict / select / label /
   retrain (the label campaign runs on a 2-worker LocalCluster).
 """
@@ -63,6 +67,10 @@ SCAN = 1500  # unlabelled snapshots the ensemble scores per round (a random subs
 SEEDS = (0, 1, 2)
 TARGET_R2 = 0.95
 STRATEGIES = ("uncertainty", "random")
+# predictive histogram of the final models: the settings benchmarks/predictive_histogram.py
+# chose on the validation traces of the headline model, residuals from VALIDATION
+RESIDUALS = {"bin_width": 0.1, "min_count": 30}
+DRAWS = 20
 
 
 def run_loops(work: Path) -> dict:
@@ -107,17 +115,35 @@ def blind_curves(work: Path, runs: dict) -> dict:
     from vlab.workflows.learning import validation_metrics
 
     structures, y, _, _ = labelled_structures(BLIND)
-    temps = catalog.select(catalog.open(BLIND), status="done")["temperature"].values
+    temps = catalog.select(catalog.open(BLIND), status="done")["temperature"].values.astype(float)
     model0 = ConductanceSurrogate.load(runs[(STRATEGIES[0], SEEDS[0])]["model"])
     descs = compute_descriptors(structures, model0.descriptor_settings_)
+    val_structures, val_y, _, _ = labelled_structures(VALIDATION[0])
+    val_descs = compute_descriptors(val_structures, model0.descriptor_settings_)
     out = {}
     for (strategy, seed), summary in runs.items():
         folder = work / f"{strategy}-{seed}"
         metrics = []
         for k in range(summary["rounds"]):
             model = ConductanceSurrogate.load(folder / f"round-{k:03d}.npz")
-            metrics.append(validation_metrics(y, model.predict(descs), temps.astype(float)))
+            pred = model.predict(descs)
+            metrics.append(validation_metrics(y, pred, temps))
+        metrics[-1].update(predictive_peaks(model.predict(val_descs), val_y, pred, temps))
         out[(strategy, seed)] = metrics
+    return out
+
+
+def predictive_peaks(val_pred, val_y, pred, temps) -> dict:
+    """Histogram peaks of draws around the blind predictions ``pred`` from the model's
+    residuals on the validation traces (all, and per temperature)."""
+    from vlab.conductance import ConditionalResiduals, histogram_peak
+
+    residuals = ConditionalResiduals(val_pred, val_y, **RESIDUALS)
+    draws = residuals.sample(pred, draws=DRAWS, rng=0).reshape(len(pred), DRAWS)
+    out = {"peak_predictive_G0": round(histogram_peak(draws.ravel()), 3)}
+    for t in np.unique(temps):
+        rows = temps == t
+        out[f"peak_{t:g}K_predictive_G0"] = round(histogram_peak(draws[rows].ravel()), 3)
     return out
 
 
@@ -247,6 +273,10 @@ def final_models(curves: dict) -> dict:
         out[f"peak_surrogate{suffix}_G0"] = statistics.median(
             f["peak_surrogate_G0"] for f in finals
         )
+        for temp in ("", "300K_", "4K_"):
+            values = [f[f"peak_{temp}predictive_G0"] for f in finals]
+            out[f"peak_{temp}predictive{suffix}_G0"] = round(statistics.median(values), 3)
+            out[f"peak_{temp}predictive{suffix}_G0_per_seed"] = values
         out["peak_reference_G0"] = finals[0]["peak_reference_G0"]
     return out
 
@@ -302,6 +332,14 @@ def main() -> int:
             "peak 4 K surrogate active / random / reference",
             f"{data['peak_4K_surrogate_G0']} / {data['peak_4K_surrogate_random_G0']} / "
             f"{data['peak_4K_reference_G0']} G0",
+        ),
+        (
+            "predictive peak 300 K / 4 K, active",
+            f"{data['peak_300K_predictive_G0']} / {data['peak_4K_predictive_G0']} G0",
+        ),
+        (
+            "predictive peak 300 K / 4 K, random",
+            f"{data['peak_300K_predictive_random_G0']} / {data['peak_4K_predictive_random_G0']} G0",
         ),
         (
             "round on 2 workers (predict/select/label/retrain)",
