@@ -297,11 +297,19 @@ def predict_conductance(
     -------
     dict
         The model, and per source the predictions and, where the store has reference
-        conductances, R², MAE and histogram peaks against them.
+        conductances, R², MAE and histogram peaks against them. With a shipped model that
+        records held-out residuals, also ``peak_predictive_G0``: the histogram peak of
+        draws of the reference's spread around the predictions
+        (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
+        surrogate's estimate of the reference histogram's peak.
     """
+    from vlab.conductance import histogram_peak, load_shipped_residuals, shipped_model_info
     from vlab.workflows.learning import validation_metrics
 
     surrogate, described = load_surrogate(model)
+    residuals = None
+    if "shipped" in described and "residuals" in shipped_model_info(described["shipped"]):
+        residuals = load_shipped_residuals(described["shipped"])
     report: dict[str, Any] = {"model": described, "sources": {}}
     for source in sources:
         structures, ref = _input_structures(source)
@@ -311,6 +319,9 @@ def predict_conductance(
             "conductance_G0": np.round(mean, 4).tolist(),
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
+        if residuals is not None:
+            draws = residuals.sample(mean, draws=20, rng=0)
+            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
         if ref is not None:
             entry["against_reference"] = validation_metrics(ref, mean)
         report["sources"][source] = entry
