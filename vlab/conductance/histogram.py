@@ -497,9 +497,8 @@ class ConditionalResiduals:
                 f"The 'predicted' and 'reference' parameters of {caller} must have the same "
                 f"length. Got {p.size} and {y.size}."
             )
-        if isinstance(bin_width, bool) or not isinstance(bin_width, int | float):
-            bin_width = float("nan")
-        if not np.isfinite(bin_width) or bin_width <= 0:
+        is_number = isinstance(bin_width, int | float) and not isinstance(bin_width, bool)
+        if not is_number or not np.isfinite(bin_width) or bin_width <= 0:
             raise InputError(
                 f"The 'bin_width' parameter of {caller} must be a number of G0 > 0. "
                 f"Got {bin_width!r}."

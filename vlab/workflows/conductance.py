@@ -303,13 +303,16 @@ def predict_conductance(
         (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
         surrogate's estimate of the reference histogram's peak.
     """
-    from vlab.conductance import histogram_peak, load_shipped_residuals, shipped_model_info
+    from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.workflows.learning import validation_metrics
 
     surrogate, described = load_surrogate(model)
     residuals = None
-    if "shipped" in described and "residuals" in shipped_model_info(described["shipped"]):
-        residuals = load_shipped_residuals(described["shipped"])
+    if "shipped" in described:
+        try:
+            residuals = load_shipped_residuals(described["shipped"])
+        except InputError:  # a shipped model without recorded residuals
+            residuals = None
     report: dict[str, Any] = {"model": described, "sources": {}}
     for source in sources:
         structures, ref = _input_structures(source)
