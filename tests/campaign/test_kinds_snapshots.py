@@ -47,3 +47,24 @@ def test_bad_snapshot_picks_are_named(tmp_path, bad):
     with pytest.raises(SpecError, match="'snapshots' holds texts TRACE:SNAPSHOT") as err:
         plan_campaign(spec(tmp_path, snapshots=[bad]))
     assert "\n" not in str(err.value)
+
+
+def test_a_random_sample_is_seeded_and_drawn_from_the_snapshots(tmp_path):
+    every = plan_campaign(spec(tmp_path)).hashes
+    first = plan_campaign(spec(tmp_path, sample=7, sample_seed=3)).hashes
+    assert len(first) == 7 and len(set(first)) == 7
+    assert set(first) <= set(every)
+    assert first == sorted(first, key=every.index)  # store order kept
+    assert plan_campaign(spec(tmp_path, sample=7, sample_seed=3)).hashes == first
+    assert plan_campaign(spec(tmp_path, sample=7, sample_seed=4)).hashes != first
+    assert plan_campaign(spec(tmp_path, sample=len(every) + 5)).hashes == every
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [({"sample": -1}, "'sample' must be"), ({"sample": 2.5}, "'sample' must be"),
+     ({"sample_seed": -3}, "'sample_seed' must be")],
+)  # fmt: skip
+def test_bad_sample_parameters_are_named(tmp_path, params, match):
+    with pytest.raises(SpecError, match=match):
+        plan_campaign(spec(tmp_path, **params))

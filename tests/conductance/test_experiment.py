@@ -138,6 +138,54 @@ def test_rerun_resumes_without_computing(experiment):
         assert again[key] == summary[key]
 
 
+@pytest.fixture(scope="module")
+def shipped_experiment(experiment, tiny_md_spec):
+    """The tiny experiment again with the shipped spd model and a random reference sample;
+    the MD campaign is the first experiment's (resumed: nothing computed)."""
+    folder = experiment[0].parent
+    spec = tiny_experiment(tiny_md_spec, "unused.npz")
+    spec["model"] = {"shipped": "spd-headline"}
+    spec["campaigns"]["surrogate"] |= {"name": "tiny-shipped", "store": "stores/shipped.zarr"}
+    spec["campaigns"]["reference"] |= {
+        "name": "tiny-sample",
+        "store": "stores/sample.zarr",
+        "params": {"fidelity": "sband", "sample": 12, "sample_seed": 1},
+    }
+    spec |= {"figure": "figures/shipped.png", "summary": "shipped.json"}
+    path = write(folder, spec, "shipped.yaml")
+    with config.override({"catalog.index_dir": str(folder / "catalog")}):
+        return path, run_experiment(path, synchronous=True, progress=False)
+
+
+def test_shipped_model_gives_the_predictive_histogram(shipped_experiment):
+    from vlab.conductance import load_shipped_residuals, shipped_model_info
+
+    path, summary = shipped_experiment
+    info = shipped_model_info("spd-headline")
+    assert summary["model"]["shipped"] == "spd-headline"
+    assert summary["model"]["sha256"] == info["sha256"]
+    assert summary["model"]["blind"] == info["blind"]
+    assert summary["campaigns"]["md"]["this_run"]["computed"] == 0
+    assert summary["snapshots_reference"] == summary["common_snapshots"]["n"] == 12
+    sur = catalog.open_store(path.parent / "stores/shipped.zarr")
+    draws = load_shipped_residuals("spd-headline").sample(sur["conductance"].values, rng=0)
+    assert draws.size == 20 * summary["snapshots_surrogate"]
+    expected = round(histogram_peak(draws), 3) if (draws >= 0.3).any() else None
+    assert summary["histogram_peak_predictive_G0"] == expected
+    assert summary["predictive_draws_per_snapshot"] == 20
+    for temp in np.unique(sur["temperature"].values):
+        assert f"histogram_peak_predictive_G0_{temp:g}K" in summary
+        assert f"histogram_peak_reference_G0_{temp:g}K" in summary
+    assert Path(summary["figure"]).read_bytes()[:8] == PNG_MAGIC
+
+
+def test_unknown_shipped_model_is_named(tmp_path, tiny_md_spec):
+    spec = tiny_experiment(tiny_md_spec, "m.npz")
+    spec["model"] = {"shipped": "nope"}
+    with pytest.raises(SpecError, match="'model.shipped': There is no shipped .* 'nope'"):
+        load_experiment(write(tmp_path, spec))
+
+
 def test_experiment_figure_rejects_stores_that_do_not_match(experiment):
     path, _, _ = experiment
     stores = path.parent / "stores"
@@ -242,3 +290,13 @@ def test_example_experiment_is_valid():
     for name in spec.train["stores"]:  # committed with the repository: no campaign needed
         assert (COMMITTED.parent / f"{name}.zarr").is_dir()
         assert (COMMITTED.parents[1] / f"{name}.yaml").is_file()
+
+
+def test_example_spd_experiment_is_valid():
+    path = Path(__file__).resolve().parents[2] / "examples" / "au-spd-virtual-experiment.yaml"
+    spec = load_experiment(path)
+    assert spec.shipped == "spd-headline" and spec.model.is_file() and spec.train is None
+    assert spec.surrogate.params["model"] == str(spec.model)
+    assert spec.reference.params["fidelity"] == "spd"
+    assert spec.reference.params["sample"] == 600
+    assert spec.md.inputs.n == 200

@@ -24,6 +24,7 @@ from vlab import catalog
 from vlab.errors import InputError
 
 __all__ = [
+    "PREDICTIVE_DRAWS",
     "conductance_figures",
     "conductance_traces",
     "labelled_structures",
@@ -33,6 +34,9 @@ __all__ = [
     "train_surrogate",
     "validate_surrogate",
 ]
+
+#: Draws per snapshot of a predictive histogram (prediction + held-out residual).
+PREDICTIVE_DRAWS = 20
 
 
 def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
@@ -323,7 +327,7 @@ def predict_conductance(
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
         if residuals is not None:
-            draws = residuals.sample(mean, draws=20, rng=0)
+            draws = residuals.sample(mean, draws=PREDICTIVE_DRAWS, rng=0)
             entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
         if ref is not None:
             entry["against_reference"] = validation_metrics(ref, mean)

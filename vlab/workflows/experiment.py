@@ -19,7 +19,7 @@ import numpy as np
 
 from vlab import catalog
 from vlab.errors import InputError, SpecError
-from vlab.workflows.conductance import peak_or_none, train_surrogate
+from vlab.workflows.conductance import PREDICTIVE_DRAWS, peak_or_none, train_surrogate
 
 __all__ = ["ExperimentSpec", "experiment_figure", "load_experiment", "run_experiment"]
 
@@ -40,7 +40,9 @@ class ExperimentSpec:
 
     Read from YAML by :func:`load_experiment` (see ``examples/au-virtual-experiment.yaml``).
     ``train`` (keyword arguments of :func:`train_surrogate`) is used only when ``model`` does
-    not exist yet.
+    not exist yet. With ``shipped`` (a model shipped with vlab), ``model`` is its file,
+    checked against its recorded sha256 before the campaigns run, and the model's held-out
+    residuals give the predictive histogram (see :func:`experiment_figure`).
     """
 
     name: str
@@ -52,6 +54,7 @@ class ExperimentSpec:
     figure: Path
     summary: Path
     description: str = ""
+    shipped: str | None = None  # name of a shipped model (then ``model`` is its file)
 
 
 def _experiment_error(source: str, message: str):
@@ -129,7 +132,16 @@ def _experiment_campaigns(data: Any, model: Path, base: Path, source: str) -> di
     return specs
 
 
-def _experiment_model(data: Any, base: Path, source: str) -> tuple[Path, dict | None]:
+def _experiment_model(data: Any, base: Path, source: str) -> tuple[Path, dict | None, str | None]:
+    """(model file, training arguments or None, shipped model name or None)."""
+    if isinstance(data, Mapping) and set(data) == {"shipped"}:
+        from vlab.conductance.shipped import MODEL_DIR, shipped_model_info
+
+        try:
+            info = shipped_model_info(data["shipped"])
+        except InputError as err:
+            raise _experiment_error(source, f"'model.shipped': {err}") from None
+        return MODEL_DIR / info["file"], None, str(data["shipped"])
     if (
         not isinstance(data, Mapping)
         or not isinstance(data.get("path"), str)
@@ -137,10 +149,11 @@ def _experiment_model(data: Any, base: Path, source: str) -> tuple[Path, dict | 
     ):
         raise _experiment_error(
             source,
-            f"'model' must be {{path: FILE.npz, train: {{...}}}} (train optional). Got {data!r}.",
+            "'model' must be {path: FILE.npz, train: {...}} (train optional) or {shipped: "
+            f"NAME}} (a model shipped with vlab, e.g. spd-headline). Got {data!r}.",
         )
     path = (base / Path(data["path"]).expanduser()).resolve()
-    return path, _experiment_train(data.get("train"), base, source)
+    return path, _experiment_train(data.get("train"), base, source), None
 
 
 def _experiment_output(data: Mapping, key: str, base: Path, source: str) -> Path:
@@ -183,12 +196,13 @@ def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
             f"experiment has the keys {sorted(_EXPERIMENT_KEYS)}.",
         )
     base = path.resolve().parent
-    model, train = _experiment_model(data["model"], base, source)
+    model, train, shipped = _experiment_model(data["model"], base, source)
     return ExperimentSpec(
         name=str(data["name"]),
         description=str(data.get("description", "")),
         model=model,
         train=train,
+        shipped=shipped,
         **_experiment_campaigns(data["campaigns"], model, base, source),
         figure=_experiment_output(data, "figure", base, source),
         summary=_experiment_output(data, "summary", base, source),
@@ -240,19 +254,29 @@ def experiment_figure(
     path: str | os.PathLike,
     *,
     title: str | None = None,
+    residuals: Any = None,
+    draws: int = PREDICTIVE_DRAWS,
 ) -> dict[str, Any]:
     """Compare the surrogate's and the reference's conductance histograms; write the PNG.
 
     The surrogate histogram uses all its done snapshots; the reference one all of its own
-    (usually every k-th snapshot of the same traces). Snapshots present in both stores give
-    R² and MAE of the surrogate against the reference.
+    (every k-th snapshot of the same traces, or a random sample of them). Snapshots present
+    in both stores give R² and MAE of the surrogate against the reference.
+
+    With ``residuals`` (a :class:`~vlab.conductance.ConditionalResiduals` of the model's
+    held-out errors), the *predictive* histogram is drawn as well: ``draws`` values per
+    snapshot, the prediction plus a residual of similar predictions (seed 0). Point
+    predictions regress towards the mean where the descriptors cannot tell snapshots apart,
+    which narrows their histogram; the draws restore the reference's spread.
 
     Returns
     -------
     dict
-        ``histogram_peak_surrogate_G0``, ``histogram_peak_reference_G0`` (and per temperature),
-        their difference, whether the surrogate peak is in the experimental window, counts,
-        R²/MAE on the common snapshots and ``figure``.
+        ``histogram_peak_surrogate_G0``, ``histogram_peak_reference_G0`` (and per temperature,
+        e.g. ``histogram_peak_reference_G0_4K``), their difference, whether the surrogate
+        peak is in the experimental window, counts, R²/MAE on the common snapshots and
+        ``figure``; with ``residuals`` also ``histogram_peak_predictive_G0`` (and per
+        temperature) and the predictive peak on the reference's snapshots.
     """
     from vlab.conductance import histogram_peak
     from vlab.conductance.histogram import EXPERIMENT_WINDOW, plot_histogram_comparison
@@ -271,6 +295,18 @@ def experiment_figure(
             sur["conductance"][ia], histogram_peak
         ),
     }
+    predictive = None
+    if residuals is not None:
+        predictive = {
+            "conductance": residuals.sample(sur["conductance"], draws=draws, rng=0),
+            "temperature": np.repeat(sur["temperature"], draws),
+        }
+        on_reference = residuals.sample(sur["conductance"][ia], draws=draws, rng=0)
+        summary |= _peaks(predictive, "histogram_peak_predictive", histogram_peak)
+        summary["histogram_peak_predictive_on_reference_snapshots_G0"] = peak_or_none(
+            on_reference, histogram_peak
+        )
+        summary["predictive_draws_per_snapshot"] = draws
     s, r = summary["histogram_peak_surrogate_G0"], summary["histogram_peak_reference_G0"]
     low, high = EXPERIMENT_WINDOW
     summary.update(
@@ -282,11 +318,17 @@ def experiment_figure(
         snapshots_reference=int(ref["conductance"].size),
         common_snapshots=_parity_scores(ref["conductance"][ib], sur["conductance"][ia]),
     )
-    samples = {
-        f"surrogate, {sur['conductance'].size:,} snapshots": sur["conductance"],
-        f"reference ({ref['title']}), {ref['conductance'].size:,} snapshots": ref["conductance"],
-    }
-    peaks = dict(zip(samples, (s, r), strict=True))
+    samples = {f"surrogate, {sur['conductance'].size:,} snapshots": sur["conductance"]}
+    peaks = [s]
+    if predictive is not None:
+        samples[f"surrogate + held-out residuals ({draws} draws per snapshot)"] = predictive[
+            "conductance"
+        ]
+        peaks.append(summary["histogram_peak_predictive_G0"])
+    samples[f"reference ({ref['title']}), {ref['conductance'].size:,} snapshots"] = ref[
+        "conductance"
+    ]
+    peaks = dict(zip(samples, [*peaks, r], strict=True))
     figure = plot_histogram_comparison(samples, path, peaks=peaks, title=title or sur["title"])
     summary["figure"] = str(figure)
     return summary
@@ -355,9 +397,17 @@ def run_experiment(
         The summary (also written to the experiment's ``summary`` file).
     """
     from vlab.campaign import plan_campaign, run_campaigns
+    from vlab.conductance.shipped import shipped_model_info
 
     spec = load_experiment(path)
     plan_campaign(spec.md)  # a bad MD campaign fails now, not after training the surrogate
+    residuals = None
+    if spec.shipped is not None:
+        from vlab.conductance.shipped import load_shipped_model, load_shipped_residuals
+
+        load_shipped_model(spec.shipped)  # checks the file against its recorded sha256
+        if "residuals" in shipped_model_info(spec.shipped):
+            residuals = load_shipped_residuals(spec.shipped)
     training = _train_if_missing(spec, str(path))
     specs = (spec.md, spec.surrogate, spec.reference)
     reports = run_campaigns(
@@ -373,10 +423,16 @@ def run_experiment(
     title = spec.description or spec.name
     summary = {"experiment": spec.name, "description": spec.description}
     summary |= experiment_figure(
-        spec.surrogate.store, spec.reference.store, spec.figure, title=title
+        spec.surrogate.store, spec.reference.store, spec.figure, title=title, residuals=residuals
     )
     summary["atoms_per_structure"] = int(catalog.open_store(spec.md.store).sizes["atom"])
     summary["model"] = _model_summary(spec.model, training)
+    if spec.shipped is not None:
+        info = shipped_model_info(spec.shipped)
+        summary["model"] |= {
+            "shipped": spec.shipped,
+            **{k: info[k] for k in ("sha256", "n_train", "blind") if k in info},
+        }
     summary["campaigns"] = {
         role: {
             **_store_info(s.store),

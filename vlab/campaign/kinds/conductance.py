@@ -315,6 +315,11 @@ class ReferenceParams(KindParams):
     snapshot_stride: int = field(default=1, metadata=_STRIDE)
     #: Label only these snapshots, as ``"TRACE:SNAPSHOT"`` texts (e.g. ``"3:12"``); none: all.
     snapshots: tuple[str, ...] = field(default=(), metadata={"max_len": _MAX_SNAPSHOTS})
+    #: Label a uniform random sample (without replacement) of this many of those snapshots;
+    #: 0: all of them.
+    sample: int = field(default=0, metadata={"min": 0, "max": _MAX_SNAPSHOTS})
+    #: Seed of the random sample.
+    sample_seed: int = field(default=0, metadata={"min": 0, "max": 2**32 - 1})
 
 
 def _picks(kind: str, snapshots: Sequence[str]) -> frozenset[tuple[int, int]]:
@@ -435,7 +440,8 @@ def _same_calculation(ds: Any, kind: str, identity: Mapping[str, Any]) -> bool:
 
 
 def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
-    """The items of an input store: its snapshots (all, a stride, or the picked ones).
+    """The items of an input store: its snapshots (all, a stride, or the picked ones), or
+    a random sample of ``sample`` of those (seeded by ``sample_seed``; in store order).
 
     An item from a store of the same kind and calculator is the same calculation, so it keeps
     that store's input hash (its label is copied, not computed again); other items lose it.
@@ -444,6 +450,10 @@ def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     picks = _picks("conductance-reference", params.get("snapshots", ()))
     if picks:
         items = [it for it in items if (it["trace"], it["snapshot"]) in picks]
+    if 0 < params.get("sample", 0) < len(items):
+        rng = np.random.default_rng(params.get("sample_seed", 0))
+        keep = np.sort(rng.choice(len(items), size=params["sample"], replace=False))
+        items = [items[i] for i in keep]
     same = _same_calculation(ds, "conductance-reference", _ref_identity(params))
     for item in items:
         if not same or item.get(SOURCE_HASH) is None:
