@@ -208,10 +208,43 @@ def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
         assert r["copied"] == 0
 
 
+def test_train_stores_are_fitted_in_every_round(tmp_path, monkeypatch):
+    from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.conductance import ConductanceSurrogate
+    from vlab.workflows.conductance import labelled_structures
+
+    monkeypatch.setenv("VLAB_CATALOG__INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("VLAB_CAMPAIGN__PERFORMANCE_REPORT", "false")
+    path = write_spec(
+        tmp_path, train=["au-sband-large"], validation=["au-sband-contact"], budget=14
+    )
+    summary = run_learning(path, synchronous=True, echo=None)
+    rec = records(tmp_path / "out")
+    assert [r["n_labels"] for r in rec] == [8, 14]
+    assert [r["n_train"] for r in rec] == [32 + 8, 32 + 14]
+    assert summary["train"] == ["au-sband-large"]
+    # round 0's model is the spec's model fitted on the train store and round 0's labels
+    base, y_base, _, _ = labelled_structures("au-sband-large")
+    items = {
+        (it["trace"], it["snapshot"]): it["structure"]
+        for it in snapshot_items(catalog.open("au-sband-small"))
+    }
+    chosen = [items[(t, s)] for _, t, s in rec[0]["snapshots"]]
+    params = {**BASE["model"]["params"], "random_state": 0}
+    direct = ConductanceSurrogate(**params).fit(
+        [*base, *chosen], np.concatenate([y_base, rec[0]["labels_G0"]])
+    )
+    looped = ConductanceSurrogate.load(rec[0]["model"])
+    np.testing.assert_allclose(looped.predict(base[:5]), direct.predict(base[:5]), rtol=1e-9)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         ({"batch": 0}, "'batch' must be an integer >= 1. Got 0."),
+        ({"train": ["au-sband-small"]}, "'train' must not share stores with 'pool'"),
+        ({"train": ["au-sband-large"]}, "'train' must not share stores with 'validation'"),
+        ({"train": []}, "'train' must be a catalog name or a list of them"),
         ({"strategy": "greedy"}, "'strategy' must be one of ('uncertainty', 'random')"),
         ({"pool": []}, "'pool' must be a catalog name or a list of them"),
         ({"colour": 1}, "unknown key(s) ['colour']"),

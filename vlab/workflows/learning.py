@@ -16,7 +16,9 @@
    baseline). Round 0 is a random draw of ``initial`` snapshots for both;
 3. *label*: a ``conductance-reference`` campaign per pool store labels the batch on the
    cluster (identical items already computed in any catalog store are copied, not computed);
-4. *retrain*: the surrogate is fitted again on all labels, afresh from the same seed (or,
+4. *retrain*: the surrogate is fitted again on all labels (with those of the ``train``
+   stores, labelled snapshots that every round trains on and none selects: a model trained
+   elsewhere extended to a new kind of structure), afresh from the same seed (or,
    with ``model.params.warm_start: true``, starting from the last round's members), saved,
    and scored on the validation stores (never selected).
 
@@ -63,6 +65,7 @@ _KEYS = {
     "pool",
     "snapshot_stride",
     "validation",
+    "train",
     "reference",
     "model",
     "strategy",
@@ -99,6 +102,7 @@ class LearningSpec:
     budget: int
     initial: int
     description: str = ""
+    train: tuple[str, ...] = ()  # reference stores in every round's training set (not chosen)
     snapshot_stride: int = 1
     reference: Mapping[str, Any] = field(default_factory=lambda: {"fidelity": "spd"})
     model: Mapping[str, Any] = field(default_factory=dict)
@@ -204,12 +208,22 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
             f"'validation' must not share stores with 'pool' (its snapshots are never "
             f"chosen). Got {shared} in both.",
         )
+    train = _names(data, "train", source) if "train" in data else ()
+    for other, names in (("pool", pool), ("validation", validation)):
+        shared = sorted(set(train) & set(names))
+        if shared:
+            raise _err(
+                source,
+                f"'train' must not share stores with {other!r} (its labels are in every "
+                f"round's training set). Got {shared} in both.",
+            )
     base = base or Path.cwd()
     return LearningSpec(
         name=data["name"],
         description=data.get("description", ""),
         pool=pool,
         validation=validation,
+        train=train,
         out=(base / Path(data["out"]).expanduser()).resolve(),
         batch=batch,
         budget=_int(data, "budget", source, 1),
@@ -334,7 +348,8 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
     return _Pool(keys=keys, temperature=np.array(temps), descriptors=descs, fingerprints=fp)
 
 
-def _load_validation(names, settings, cache: dict | None) -> dict[str, Any]:
+def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
+    """Descriptors, reference labels and temperatures of labelled stores (validation, train)."""
     from vlab import catalog
     from vlab.conductance.descriptors import compute_descriptors
     from vlab.workflows.conductance import labelled_structures
@@ -342,7 +357,7 @@ def _load_validation(names, settings, cache: dict | None) -> dict[str, Any]:
     cache = {} if cache is None else cache
     descs, ys, temps = [], [], []
     for name in names:
-        ck = ("validation", name, settings)
+        ck = ("labelled", name, settings)
         if ck not in cache:
             structures, y, _, _ = labelled_structures(name)
             path = Path(name) if Path(name).exists() else catalog.get_entry(name).location
@@ -354,6 +369,8 @@ def _load_validation(names, settings, cache: dict | None) -> dict[str, Any]:
         descs += d
         ys.append(y)
         temps.append(t)
+    if not names:
+        return {"descriptors": [], "y": np.zeros(0), "temperature": np.zeros(0)}
     return {"descriptors": descs, "y": np.concatenate(ys), "temperature": np.concatenate(temps)}
 
 
@@ -693,7 +710,8 @@ def run_learning(
     spec.out.mkdir(parents=True, exist_ok=True)
     settings = _estimator(spec.model, spec.seed).descriptor_settings or DescriptorSettings()
     pool = _load_pool(spec, settings, cache)
-    val = _load_validation(spec.validation, settings, cache)
+    val = _load_labelled(spec.validation, settings, cache)
+    base = _load_labelled(spec.train, settings, cache)
     rounds = _rounds_done(spec.out)
     model = None
     if rounds:
@@ -714,7 +732,7 @@ def run_learning(
             new, reports = _label(spec, selection, k, client)
             timings["label_s"] = round(time.perf_counter() - t0, 3)
             rounds.append(None)  # placeholder while the model trains
-            model, record = _retrain(spec, pool, val, rounds[:-1], selection, new, model, k)
+            model, record = _retrain(spec, pool, val, base, rounds[:-1], selection, new, model, k)
             record.update(
                 computed=sum(r.computed for r in reports),
                 copied=sum(r.copied for r in reports),
@@ -784,7 +802,7 @@ def plot_learning_curve(rounds: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
-def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: int):
+def _retrain(spec, pool, val, base, done: list[dict], selection, new: dict, model, k: int):
     keys = [tuple(s) for s in selection["snapshots"]]
     missing = [key for key in keys if key not in new]
     if missing:
@@ -798,7 +816,10 @@ def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: 
     t0 = time.perf_counter()
     if model is None:
         model = _estimator(spec.model, spec.seed)
-    model.fit([pool.descriptors[i] for i in rows], np.array(list(labels.values())))
+    model.fit(
+        [*base["descriptors"], *(pool.descriptors[i] for i in rows)],
+        np.concatenate([base["y"], list(labels.values())]),
+    )
     retrain = time.perf_counter() - t0
     path = model.save(spec.out / f"round-{k:03d}.npz")
     pred = predict_with_spread(model, val["descriptors"])[0]
@@ -806,6 +827,7 @@ def _retrain(spec, pool, val, done: list[dict], selection, new: dict, model, k: 
         "round": k,
         "strategy": selection["strategy"],
         "n_labels": len(labels),
+        "n_train": len(base["y"]) + len(labels),
         "snapshots": selection["snapshots"],
         "spread_G0": selection["spread_G0"],
         "labels_G0": [new[key] for key in keys],
@@ -822,6 +844,7 @@ def _summary(spec: LearningSpec, rounds: list[dict], reason: str | None) -> dict
         "strategy": spec.strategy,
         "pool": list(spec.pool),
         "validation": list(spec.validation),
+        "train": list(spec.train),
         "stopped": reason,
         "rounds": len(rounds),
         "n_labels": [r["n_labels"] for r in rounds],
