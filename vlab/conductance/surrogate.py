@@ -120,16 +120,26 @@ def _as_descriptors(X, settings, caller: str) -> list[LocalDescriptors]:
     )
 
 
-def _check_targets(y, n: int, caller: str) -> np.ndarray:
+def _as_floats(values) -> np.ndarray:
+    """``values`` as a float array, or ``[nan]`` if it cannot be one (then reported as bad)."""
     try:
-        arr = np.asarray(y, dtype=float)
+        return np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        arr = np.array([np.nan])
+        return np.array([np.nan])
+
+
+def _got(arr: np.ndarray) -> str:
+    """The 'Got ...' end of a message about a bad per-structure vector."""
+    finite = arr.size == 0 or bool(np.all(np.isfinite(arr)))
+    return f"Got shape {np.shape(arr)}{'' if finite else ' with NaN or inf'}."
+
+
+def _check_targets(y, n: int, caller: str) -> np.ndarray:
+    arr = _as_floats(y)
     if arr.ndim != 1 or len(arr) != n or not np.all(np.isfinite(arr)):
         raise InputError(
             f"The 'y' parameter of {caller} must be a 1-D array of {n} finite conductances "
-            f"(G/G0), one per structure. Got shape {np.shape(arr)}"
-            f"{'' if np.all(np.isfinite(arr)) else ' with NaN or inf'}."
+            f"(G/G0), one per structure. {_got(arr)}"
         )
     return arr
 
@@ -138,21 +148,12 @@ def _check_weights(weights, n: int, caller: str) -> np.ndarray:
     """Validated per-structure loss weights (all ones when ``weights`` is None)."""
     if weights is None:
         return np.ones(n)
-    try:
-        arr = np.asarray(weights, dtype=float)
-    except (TypeError, ValueError):
-        arr = np.array([np.nan])
-    if (
-        arr.ndim != 1
-        or len(arr) != n
-        or not np.all(np.isfinite(arr))
-        or np.any(arr < 0)
-        or not arr.sum() > 0
-    ):
+    arr = _as_floats(weights)
+    finite = arr.ndim == 1 and len(arr) == n and np.all(np.isfinite(arr))
+    if not finite or np.any(arr < 0) or not arr.sum() > 0:
         raise InputError(
             f"The 'sample_weight' parameter of {caller} must be a 1-D array of {n} finite "
-            f"weights >= 0 (one per structure, not all 0). Got shape {np.shape(arr)}"
-            f"{'' if arr.size and np.all(np.isfinite(arr)) else ' with NaN or inf'}."
+            f"weights >= 0 (one per structure, not all 0). {_got(arr)}"
         )
     return arr
 
