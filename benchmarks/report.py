@@ -82,6 +82,12 @@ DESCRIPTIONS = {
         "references, the virtual experiment.",
         ["surrogate.py", "surrogate_spd.py"],
     ),
+    "virtual_experiment_spd": (
+        "The virtual experiment at the spd level: the shipped surrogate on every snapshot of "
+        "200 traces of 280-atom junctions against spd labels of a random sample, and active "
+        "learning that extends the shipped model's training set to that junction.",
+        ["virtual_experiment_spd.py"],
+    ),
 }
 
 

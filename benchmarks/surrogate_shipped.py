@@ -20,6 +20,10 @@ Protocol
   networks, pooling), one process, BLAS pinned to one thread. Medians.
   ``speedup_warm_160_atoms`` = reference / surrogate per snapshot in a batched trace;
   ``speedup_warm_160_atoms_unbatched`` = reference / surrogate on one snapshot alone.
+* Descriptor ceiling: ``descriptors`` times the descriptor stage alone (electrode padding
+  and SOAP of the centres, ``compute_descriptors`` on the whole trace, per snapshot);
+  ``speedup_ceiling_descriptors`` = reference / that: the speed-up no network or pooling
+  change can exceed with these descriptors.
 * Descriptor reuse: the fraction of SOAP centres whose environment (every atom within
   r_cut + dscribe's Gaussian padding, positions relative to the centre) is the same, to 1e-6 Å,
   in consecutive snapshots of the trace: what a cache of per-atom descriptors could save.
@@ -68,7 +72,7 @@ from vlab.conductance import (
     load_shipped_residuals,
     shipped_model_info,
 )
-from vlab.conductance.descriptors import centre_atoms
+from vlab.conductance.descriptors import centre_atoms, compute_descriptors
 from vlab.conductance.shipped import MODEL_DIR
 from vlab.workflows.conductance import labelled_structures
 from vlab import catalog
@@ -100,13 +104,16 @@ def speed(model) -> dict:
     cold = _timed(lambda: spd.conductance(trace[0]))[0]  # computes and caches the lead terms
     model.predict(trace[:2])  # imports and first-call costs, not counted
     picks = np.linspace(1, len(trace) - 1, REPEATS).round().astype(int)
-    runs = {"spd_warm": [], "surrogate_batched": [], "surrogate_alone": []}
+    runs = {"spd_warm": [], "surrogate_batched": [], "surrogate_alone": [], "descriptors": []}
+    settings = model.descriptor_settings_
     for j in picks:
         runs["spd_warm"].append(_timed(lambda a=trace[j]: spd.conductance(a)))
         wall, cpu = _timed(lambda: model.predict(trace))
         runs["surrogate_batched"].append((wall / len(trace), cpu / len(trace)))
         runs["surrogate_alone"].append(_timed(lambda a=trace[j]: model.predict([a])))
-        ref, bat, alone = (runs[k][-1][0] for k in runs)
+        wall, cpu = _timed(lambda: compute_descriptors(trace, settings))
+        runs["descriptors"].append((wall / len(trace), cpu / len(trace)))
+        ref, bat, alone, _ = (runs[k][-1][0] for k in runs)
         print(f"  snapshot {j}: spd warm {ref:.2f} s, surrogate {bat * 1e3:.2f} ms (batched) / "
               f"{alone * 1e3:.2f} ms (alone), wall", flush=True)  # fmt: skip
     wall = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
@@ -123,6 +130,7 @@ def speed(model) -> dict:
         "speedup_alone": round(wall["spd_warm"] / wall["surrogate_alone"], 1),
         "speedup_batched_cpu": round(cpu["spd_warm"] / cpu["surrogate_batched"], 1),
         "speedup_alone_cpu": round(cpu["spd_warm"] / cpu["surrogate_alone"], 1),
+        "speedup_ceiling_descriptors": round(wall["spd_warm"] / wall["descriptors"], 1),
         "unchanged_environment_fraction": unchanged_environments(trace, model),
         "counted": "per snapshot, one process, BLAS 1 thread, wall and CPU (process) time: spd "
         "= ExtendedHuckel().conductance with the trace's lead self-energies and Fermi energy "
@@ -246,6 +254,12 @@ def speed_rows(fast: dict) -> list[tuple[str, str]]:
             f"{t['spd_warm']:.2f} s / {t['surrogate_batched'] * 1e3:.2f} ms, "
             f"{t['surrogate_alone'] * 1e3:.2f} ms = {fast['speedup_batched' + suffix]:.0f}x, "
             f"{fast['speedup_alone' + suffix]:.0f}x",
+        ))  # fmt: skip
+    if "descriptors" in fast["wall_s"]:
+        rows.append((
+            "descriptors alone per snapshot (batched, wall) = ceiling",
+            f"{fast['wall_s']['descriptors'] * 1e3:.2f} ms = "
+            f"{fast['speedup_ceiling_descriptors']:.0f}x",
         ))  # fmt: skip
     rows.append(
         ("centres with an unchanged environment", str(fast["unchanged_environment_fraction"]))

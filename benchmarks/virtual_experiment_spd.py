@@ -43,7 +43,7 @@ from _common import RESULTS, write_result  # noqa: I001  (pins BLAS threads firs
 import numpy as np
 
 from vlab import catalog
-from vlab.campaign import load_spec, run_campaign
+from vlab.campaign import load_spec, run_campaigns
 from vlab.conductance import ConductanceSurrogate, histogram_peak
 from vlab.conductance.descriptors import compute_descriptors
 from vlab.conductance.histogram import plot_histogram_comparison
@@ -78,7 +78,7 @@ def experiment() -> dict:
 def loops() -> dict:
     spec = load_learning(LOOP)
     assert spec.budget == BUDGET and spec.batch == BATCH
-    run_campaign(load_spec(POOL_MD), workers=WORKERS)
+    run_campaigns([load_spec(POOL_MD)], workers=WORKERS)
     cache: dict = {}
     out = {}
     for strategy in ("uncertainty", "random"):
