@@ -170,7 +170,7 @@ def main() -> dict:
         result[f"{strategy}_final"] |= {"on_sample": summary["final"]}
         result[f"loop_{strategy}"] = {
             k: summary[k] for k in ("n_labels", "r2", "mae_G0", "stopped", "wall_s_this_run")
-        } | {"peak_surrogate_G0": [r["peak_surrogate_G0"] for r in _records(summary)]}
+        } | {"peak_surrogate_G0": [r["validation"]["peak_surrogate_G0"] for r in _records(summary)]}
     result["train_only"]["on_sample"] = _validation_of(models["train_only"], sample_store)
 
     samples = {
