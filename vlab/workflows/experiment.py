@@ -401,12 +401,13 @@ def run_experiment(
 
     spec = load_experiment(path)
     plan_campaign(spec.md)  # a bad MD campaign fails now, not after training the surrogate
-    residuals = None
+    residuals, shipped = None, None
     if spec.shipped is not None:
         from vlab.conductance.shipped import load_shipped_model, load_shipped_residuals
 
+        shipped = shipped_model_info(spec.shipped)
         load_shipped_model(spec.shipped)  # checks the file against its recorded sha256
-        if "residuals" in shipped_model_info(spec.shipped):
+        if "residuals" in shipped:
             residuals = load_shipped_residuals(spec.shipped)
     training = _train_if_missing(spec, str(path))
     specs = (spec.md, spec.surrogate, spec.reference)
@@ -427,11 +428,10 @@ def run_experiment(
     )
     summary["atoms_per_structure"] = int(catalog.open_store(spec.md.store).sizes["atom"])
     summary["model"] = _model_summary(spec.model, training)
-    if spec.shipped is not None:
-        info = shipped_model_info(spec.shipped)
+    if shipped is not None:
         summary["model"] |= {
             "shipped": spec.shipped,
-            **{k: info[k] for k in ("sha256", "n_train", "blind") if k in info},
+            **{k: shipped[k] for k in ("sha256", "n_train", "blind") if k in shipped},
         }
     summary["campaigns"] = {
         role: {

@@ -201,21 +201,17 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
     reference = _mapping(data, "reference", source, {"fidelity": "spd"})
     _check_reference(reference, source)
     pool, validation = _names(data, "pool", source), _names(data, "validation", source)
-    shared = sorted(set(pool) & set(validation))
-    if shared:
-        raise _err(
-            source,
-            f"'validation' must not share stores with 'pool' (its snapshots are never "
-            f"chosen). Got {shared} in both.",
-        )
     train = _names(data, "train", source) if "train" in data else ()
-    for other, names in (("pool", pool), ("validation", validation)):
-        shared = sorted(set(train) & set(names))
+    for key, names, other, others, why in (
+        ("validation", validation, "pool", pool, "its snapshots are never chosen"),
+        ("train", train, "pool", pool, "its labels are in every round's training set"),
+        ("train", train, "validation", validation, "its labels are in every round's training set"),
+    ):
+        shared = sorted(set(names) & set(others))
         if shared:
             raise _err(
                 source,
-                f"'train' must not share stores with {other!r} (its labels are in every "
-                f"round's training set). Got {shared} in both.",
+                f"{key!r} must not share stores with {other!r} ({why}). Got {shared} in both.",
             )
     base = base or Path.cwd()
     return LearningSpec(
