@@ -49,6 +49,33 @@ def write_result(
     return path
 
 
+def labels_to(target: float, n, r2) -> float | None:
+    """Labels at which the learning curve ``r2(n)`` first reaches ``target`` (linear
+    interpolation between rounds); None if it never does."""
+    import numpy as np
+
+    n, r2 = np.asarray(n, float), np.asarray(r2, float)
+    above = np.flatnonzero(r2 >= target)
+    if above.size == 0:
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(n[0])
+    frac = (target - r2[i - 1]) / (r2[i] - r2[i - 1])
+    return round(float(n[i - 1] + frac * (n[i] - n[i - 1])), 1)
+
+
+def spread(values: list) -> dict:
+    """Per-seed values with their mean, min and max (None entries left out of those)."""
+    ok = [v for v in values if v is not None]
+    return {
+        "per_seed": values,
+        "mean": round(statistics.mean(ok), 4) if ok else None,
+        "min": min(ok) if ok else None,
+        "max": max(ok) if ok else None,
+    }
+
+
 def _cpus() -> int:
     import os
 

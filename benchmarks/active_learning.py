@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write_result  # noqa: I001  (pins BLAS threads first)
+from _common import RESULTS, labels_to, spread, write_result  # noqa: I001  (BLAS pinned first)
 
 import os
 
@@ -147,28 +147,6 @@ def predictive_peaks(val_pred, val_y, pred, temps) -> dict:
     return out
 
 
-def labels_to(target: float, n: np.ndarray, r2: np.ndarray) -> float | None:
-    """Labels at which the curve ``r2(n)`` first reaches ``target`` (linear interpolation)."""
-    above = np.flatnonzero(r2 >= target)
-    if above.size == 0:
-        return None
-    i = int(above[0])
-    if i == 0:
-        return float(n[0])
-    frac = (target - r2[i - 1]) / (r2[i] - r2[i - 1])
-    return round(float(n[i - 1] + frac * (n[i] - n[i - 1])), 1)
-
-
-def _spread(values: list) -> dict:
-    ok = [v for v in values if v is not None]
-    return {
-        "per_seed": values,
-        "mean": round(statistics.mean(ok), 4) if ok else None,
-        "min": min(ok) if ok else None,
-        "max": max(ok) if ok else None,
-    }
-
-
 def plot(n: np.ndarray, curves: dict, path: Path) -> None:
     from matplotlib.figure import Figure
 
@@ -231,7 +209,7 @@ def summarise(runs: dict, curves: dict) -> dict:
         "labels_to_target_per_seed": {
             "active": per_seed["uncertainty"],
             "random": per_seed["random"],
-            "ratio": _spread(ratios),
+            "ratio": spread(ratios),
         },
         "learning_curves": {
             "n_labels": n.astype(int).tolist(),
@@ -260,7 +238,7 @@ def final_models(curves: dict) -> dict:
     for s, tag in (("uncertainty", "active"), ("random", "random")):
         finals = [curves[(s, seed)][-1] for seed in SEEDS]
         for key in ("r2", "mae_G0", "r2_0_3G0", "mae_0_3G0"):
-            out[f"final_{tag}_{key}_blind"] = _spread([f[key] for f in finals])
+            out[f"final_{tag}_{key}_blind"] = spread([f[key] for f in finals])
     for s, suffix in (("uncertainty", ""), ("random", "_random")):
         finals = [curves[(s, seed)][-1] for seed in SEEDS]
         for temp in ("300K", "4K"):

@@ -26,6 +26,11 @@ Protocol
   ``benchmarks/active_learning.py`` (4 members, 16 hidden units, 60 iterations) with the
   ``spd-headline`` descriptors. ``train_only``: the same estimator fitted on the train stores
   alone (no 280-atom label).
+* Seeds ``SEEDS`` (each: its own first random batch and initial weights, for both
+  strategies). Labels to target: the number of labels at which a learning curve (R² on the
+  spd sample, linear interpolation between rounds) first reaches the highest R² that the mean
+  curves of both strategies reach, for the mean curves and per seed; the curves, mean and
+  min-max band, in ``results/virtual_experiment_spd_curves.png``.
 * Histograms of those models on every snapshot of the experiment's 200 traces (point
   predictions) against the spd sample.
 """
@@ -38,7 +43,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, write_result  # noqa: I001  (pins BLAS threads first)
+from _common import RESULTS, labels_to, spread, write_result  # noqa: I001  (BLAS pinned first)
 
 import numpy as np
 
@@ -59,6 +64,9 @@ POOL_MD = EXAMPLES / "au-spd-learn-280-md.yaml"
 WORKERS = 2
 SAMPLE = 600
 BATCH, BUDGET = 50, 300
+SEEDS = (0, 1, 2)
+STRATEGIES = ("uncertainty", "random")
+CURVES_FIGURE = RESULTS / "virtual_experiment_spd_curves.png"
 CHUNK = 8  # MD traces per prediction chunk (bounded memory)
 
 
@@ -75,21 +83,89 @@ def experiment() -> dict:
     return summary | {"wall_s_this_run": round(time.perf_counter() - start, 1)}
 
 
+def _loop_spec(spec, strategy: str, seed: int):
+    """The loop of ``strategy`` and ``seed``: the spec's own one keeps its name and folder."""
+    suffix = ("" if strategy == spec.strategy else f"-{strategy}") + (
+        "" if seed == spec.seed else f"-seed{seed}"
+    )
+    if not suffix:
+        return spec
+    return dataclasses.replace(
+        spec, name=spec.name + suffix, strategy=strategy, seed=seed,
+        out=spec.out.with_name(spec.out.name + suffix),
+    )  # fmt: skip
+
+
 def loops() -> dict:
     spec = load_learning(LOOP)
-    assert spec.budget == BUDGET and spec.batch == BATCH
+    assert spec.budget == BUDGET and spec.batch == BATCH and spec.seed == SEEDS[0]
     run_campaigns([load_spec(POOL_MD)], workers=WORKERS)
     cache: dict = {}
     out = {}
-    for strategy in ("uncertainty", "random"):
-        s = spec if strategy == spec.strategy else dataclasses.replace(
-            spec, name=f"{spec.name}-{strategy}", strategy=strategy,
-            out=spec.out.with_name(f"{spec.out.name}-{strategy}"),
-        )  # fmt: skip
-        start = time.perf_counter()
-        out[strategy] = run_learning(s, workers=WORKERS, cache=cache)
-        out[strategy]["wall_s_this_run"] = round(time.perf_counter() - start, 1)
+    for seed in SEEDS:
+        for strategy in STRATEGIES:
+            start = time.perf_counter()
+            summary = run_learning(_loop_spec(spec, strategy, seed), workers=WORKERS, cache=cache)
+            summary["wall_s_this_run"] = round(time.perf_counter() - start, 1)
+            out[(strategy, seed)] = summary
     return out
+
+
+def learning_curves(loop: dict) -> dict:
+    """Labels to the highest validation R² both mean curves reach, per seed and of the means."""
+    n = np.array(loop[(STRATEGIES[0], SEEDS[0])]["n_labels"], float)
+    r2 = {key: np.array(summary["r2"], float) for key, summary in loop.items()}
+    mean = {s: np.mean([r2[(s, seed)] for seed in SEEDS], axis=0) for s in STRATEGIES}
+    target = float(min(mean[s].max() for s in STRATEGIES))
+    per_seed = {s: [labels_to(target, n, r2[(s, seed)]) for seed in SEEDS] for s in STRATEGIES}
+    ratios = [
+        None if a is None or r is None else round(a / r, 3)
+        for a, r in zip(per_seed["uncertainty"], per_seed["random"], strict=True)
+    ]
+    active, rand = labels_to(target, n, mean["uncertainty"]), labels_to(target, n, mean["random"])
+    return {
+        "seeds": list(SEEDS),
+        "target_r2_used": round(target, 4),
+        "labels_to_target_active": active,
+        "labels_to_target_random": rand,
+        "labels_to_target_ratio": None if not active or not rand else round(active / rand, 3),
+        "labels_to_target_per_seed": {
+            "active": per_seed["uncertainty"],
+            "random": per_seed["random"],
+            "ratio": spread(ratios),
+        },
+        "final_r2": {s: spread([float(r2[(s, seed)][-1]) for seed in SEEDS]) for s in STRATEGIES},
+        "final_r2_0_3G0": {
+            s: spread([loop[(s, seed)]["final"]["r2_0_3G0"] for seed in SEEDS]) for s in STRATEGIES
+        },
+        "curves": {
+            "n_labels": n.astype(int).tolist(),
+            **{
+                f"{s}_{key}": {str(seed): loop[(s, seed)][key] for seed in SEEDS}
+                for s in STRATEGIES
+                for key in ("r2", "mae_G0")
+            },
+        },
+        "figure": str(CURVES_FIGURE.relative_to(ROOT)),
+    }
+
+
+def plot_curves(loop: dict, path: Path) -> None:
+    from matplotlib.figure import Figure
+
+    n = loop[(STRATEGIES[0], SEEDS[0])]["n_labels"]
+    fig = Figure(figsize=(9, 3.8), layout="constrained")
+    for j, (key, label) in enumerate((("r2", "R²"), ("mae_G0", "MAE (G0)"))):
+        ax = fig.add_subplot(1, 2, j + 1)
+        for strategy in STRATEGIES:
+            values = np.array([loop[(strategy, seed)][key] for seed in SEEDS], float)
+            ax.plot(n, values.mean(axis=0), "o-", label=f"{strategy} (mean of {len(SEEDS)} seeds)")
+            ax.fill_between(n, values.min(axis=0), values.max(axis=0), alpha=0.2)
+        ax.set(xlabel="spd labels of 280-atom junctions", ylabel=f"{label} on the spd sample")
+        ax.grid(alpha=0.3)
+    fig.axes[0].legend(loc="lower right")
+    fig.suptitle("280-atom junctions: labels chosen by ensemble spread vs at random")
+    fig.savefig(path, dpi=120)
 
 
 def train_only() -> ConductanceSurrogate:
@@ -140,8 +216,8 @@ def main() -> dict:
     y_sur, t_sur = sur["conductance"].values, sur["temperature"].values
 
     models = {"train_only": train_only()}
-    for strategy, summary in loop.items():
-        models[f"{strategy}_final"] = ConductanceSurrogate.load(summary["model"])
+    for (strategy, seed), summary in loop.items():
+        models[_final(strategy, seed)] = ConductanceSurrogate.load(summary["model"])
     every = predict_every_snapshot(models, spec.md.store)
 
     result = {
@@ -166,11 +242,23 @@ def main() -> dict:
     result["shipped"] |= {"on_sample": validation_metrics(y_ref[i_ref], y_sur[i_sur], t_ref[i_ref])}
     for name in models:
         result[name] = _peaks("surrogate", every[name], every["temperature"])
-    for strategy, summary in loop.items():
-        result[f"{strategy}_final"] |= {"on_sample": summary["final"]}
-        result[f"loop_{strategy}"] = {
-            k: summary[k] for k in ("n_labels", "r2", "mae_G0", "stopped", "wall_s_this_run")
-        } | {"peak_surrogate_G0": [r["validation"]["peak_surrogate_G0"] for r in _records(summary)]}
+    for (strategy, seed), summary in loop.items():
+        result[_final(strategy, seed)] |= {"on_sample": summary["final"]}
+        if seed == SEEDS[0]:
+            result[f"loop_{strategy}"] = {
+                k: summary[k] for k in ("n_labels", "r2", "mae_G0", "stopped", "wall_s_this_run")
+            } | {
+                "peak_surrogate_G0": [
+                    r["validation"]["peak_surrogate_G0"] for r in _records(summary)
+                ]
+            }
+    plot_curves(loop, CURVES_FIGURE)
+    result["learning"] = learning_curves(loop)
+    for strategy in STRATEGIES:
+        for key in ("peak_surrogate_G0", "peak_4K_surrogate_G0", "peak_300K_surrogate_G0"):
+            result["learning"][f"final_{strategy}_{key}"] = spread(
+                [result[_final(strategy, seed)][key] for seed in SEEDS]
+            )
     result["train_only"]["on_sample"] = _validation_of(models["train_only"], sample_store)
 
     samples = {
@@ -189,6 +277,10 @@ def main() -> dict:
     rows = _rows(result)
     write_result("virtual_experiment_spd", result, rows)
     return result
+
+
+def _final(strategy: str, seed: int) -> str:
+    return f"{strategy}_final" + ("" if seed == SEEDS[0] else f"_seed{seed}")
 
 
 def _draws(g: np.ndarray) -> np.ndarray:
@@ -227,6 +319,16 @@ def _rows(r: dict) -> list[tuple[str, str]]:
         v = r[name]["on_sample"]
         rows.append((f"{name}: R² / MAE, peak", f"{v['r2']} / {v['mae_G0']} G0, "
                                                 f"{peaks(r[name], 'surrogate')}"))  # fmt: skip
+    learn = r["learning"]
+    per_seed = learn["labels_to_target_per_seed"]
+    rows += [
+        ("seeds; target R² (both mean curves)", f"{learn['seeds']}; {learn['target_r2_used']}"),
+        ("labels to target: active / random", f"{learn['labels_to_target_active']} / "
+         f"{learn['labels_to_target_random']} (ratio {learn['labels_to_target_ratio']})"),
+        ("ratio per seed", str(per_seed["ratio"]["per_seed"])),
+        ("final R² active / random (mean)", f"{learn['final_r2']['uncertainty']['mean']} / "
+                                            f"{learn['final_r2']['random']['mean']}"),
+    ]  # fmt: skip
     return rows
 
 
