@@ -29,7 +29,8 @@ Protocol
 * Seeds ``SEEDS`` (each: its own first random batch and initial weights, for both
   strategies). Labels to target: the number of labels at which a learning curve (R² on the
   spd sample, linear interpolation between rounds) first reaches the highest R² that the mean
-  curves of both strategies reach, for the mean curves and per seed; the curves, mean and
+  curves of both strategies reach, for the mean curves and per seed (and per seed against the
+  highest R² both of that seed's curves reach); the curves, mean and
   min-max band, in ``results/virtual_experiment_spd_curves.png``.
 * Histograms of those models on every snapshot of the experiment's 200 traces (point
   predictions) against the spd sample.
@@ -123,6 +124,12 @@ def learning_curves(loop: dict) -> dict:
         for a, r in zip(per_seed["uncertainty"], per_seed["random"], strict=True)
     ]
     active, rand = labels_to(target, n, mean["uncertainty"]), labels_to(target, n, mean["random"])
+    own = []  # each seed against the highest R² both of its own curves reach
+    for seed in SEEDS:
+        best = min(r2[(s, seed)].max() for s in STRATEGIES)
+        a, r = (labels_to(best, n, r2[(s, seed)]) for s in STRATEGIES)
+        own.append({"target_r2": round(float(best), 4), "active": a, "random": r,
+                    "ratio": round(a / r, 3)})  # fmt: skip
     return {
         "seeds": list(SEEDS),
         "target_r2_used": round(target, 4),
@@ -134,6 +141,8 @@ def learning_curves(loop: dict) -> dict:
             "random": per_seed["random"],
             "ratio": spread(ratios),
         },
+        "labels_to_own_target_per_seed": own,
+        "labels_to_own_target_ratio": spread([o["ratio"] for o in own]),
         "final_r2": {s: spread([float(r2[(s, seed)][-1]) for seed in SEEDS]) for s in STRATEGIES},
         "final_r2_0_3G0": {
             s: spread([loop[(s, seed)]["final"]["r2_0_3G0"] for seed in SEEDS]) for s in STRATEGIES
@@ -326,6 +335,7 @@ def _rows(r: dict) -> list[tuple[str, str]]:
         ("labels to target: active / random", f"{learn['labels_to_target_active']} / "
          f"{learn['labels_to_target_random']} (ratio {learn['labels_to_target_ratio']})"),
         ("ratio per seed", str(per_seed["ratio"]["per_seed"])),
+        ("ratio per seed, own target", str(learn["labels_to_own_target_ratio"]["per_seed"])),
         ("final R² active / random (mean)", f"{learn['final_r2']['uncertainty']['mean']} / "
                                             f"{learn['final_r2']['random']['mean']}"),
     ]  # fmt: skip
