@@ -65,6 +65,41 @@ def labels_to(target: float, n, r2) -> float | None:
     return round(float(n[i - 1] + frac * (n[i] - n[i - 1])), 1)
 
 
+def labels_to_target(n, r2: dict, seeds, goal: float | None = None) -> dict:
+    """Labels at which the ``uncertainty`` and ``random`` learning curves reach a common R².
+
+    ``r2`` maps ``(strategy, seed)`` to a curve over ``n`` labels. The target is ``goal`` if
+    both mean curves (over ``seeds``) reach it, else the highest R² both mean curves reach.
+    Returns the labels of the mean curves and of each seed's curves, and their ratios (and,
+    with a ``goal``, whether both mean curves reach it).
+    """
+    import numpy as np
+
+    strategies = ("uncertainty", "random")
+    mean = {s: np.mean([r2[(s, seed)] for seed in seeds], axis=0) for s in strategies}
+    best_both = float(min(mean[s].max() for s in strategies))
+    reached = goal is not None and best_both >= goal
+    target = goal if reached else best_both
+    active, rand = (labels_to(target, n, mean[s]) for s in strategies)
+    per_seed = {s: [labels_to(target, n, r2[(s, seed)]) for seed in seeds] for s in strategies}
+    ratios = [
+        None if a is None or r is None else round(a / r, 3)
+        for a, r in zip(per_seed["uncertainty"], per_seed["random"], strict=True)
+    ]
+    out = {"target_reached_by_both": reached} if goal is not None else {}
+    return out | {
+        "target_r2_used": round(target, 4),
+        "labels_to_target_active": active,
+        "labels_to_target_random": rand,
+        "labels_to_target_ratio": None if not active or not rand else round(active / rand, 3),
+        "labels_to_target_per_seed": {
+            "active": per_seed["uncertainty"],
+            "random": per_seed["random"],
+            "ratio": spread(ratios),
+        },
+    }
+
+
 def spread(values: list) -> dict:
     """Per-seed values with their mean, min and max (None entries left out of those)."""
     ok = [v for v in values if v is not None]

@@ -47,7 +47,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, labels_to, spread, write_result  # noqa: I001  (BLAS pinned first)
+from _common import RESULTS, labels_to_target, spread, write_result  # noqa: I001 (BLAS first)
 
 import os
 
@@ -170,22 +170,8 @@ def plot(n: np.ndarray, curves: dict, path: Path) -> None:
 
 def summarise(runs: dict, curves: dict) -> dict:
     n = np.array(runs[(STRATEGIES[0], SEEDS[0])]["n_labels"], float)
-    mean = {
-        s: np.array([[m["r2"] for m in curves[(s, seed)]] for seed in SEEDS]).mean(axis=0)
-        for s in STRATEGIES
-    }
-    best_both = float(min(mean[s].max() for s in STRATEGIES))
-    target = TARGET_R2 if best_both >= TARGET_R2 else best_both
-    active = labels_to(target, n, mean["uncertainty"])
-    rand = labels_to(target, n, mean["random"])
-    per_seed = {
-        s: [labels_to(target, n, np.array([m["r2"] for m in curves[(s, seed)]])) for seed in SEEDS]
-        for s in STRATEGIES
-    }
-    ratios = [
-        None if a is None or r is None else round(a / r, 3)
-        for a, r in zip(per_seed["uncertainty"], per_seed["random"], strict=True)
-    ]
+    r2 = {key: np.array([m["r2"] for m in curve]) for key, curve in curves.items()}
+    reach = labels_to_target(n, r2, SEEDS, goal=TARGET_R2)
     data = {
         "pool": POOL,
         "pool_snapshots": None,
@@ -201,16 +187,7 @@ def summarise(runs: dict, curves: dict) -> dict:
             "seeds": list(SEEDS),
         },
         "target_r2": TARGET_R2,
-        "target_r2_used": round(target, 4),
-        "target_reached_by_both": best_both >= TARGET_R2,
-        "labels_to_target_active": active,
-        "labels_to_target_random": rand,
-        "labels_to_target_ratio": None if not active or not rand else round(active / rand, 3),
-        "labels_to_target_per_seed": {
-            "active": per_seed["uncertainty"],
-            "random": per_seed["random"],
-            "ratio": spread(ratios),
-        },
+        **reach,
         "learning_curves": {
             "n_labels": n.astype(int).tolist(),
             **{

@@ -44,7 +44,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, labels_to, spread, write_result  # noqa: I001  (BLAS pinned first)
+from _common import RESULTS, labels_to, labels_to_target, spread, write_result  # noqa: I001
 
 import numpy as np
 
@@ -116,14 +116,6 @@ def learning_curves(loop: dict) -> dict:
     """Labels to the highest validation R² both mean curves reach, per seed and of the means."""
     n = np.array(loop[(STRATEGIES[0], SEEDS[0])]["n_labels"], float)
     r2 = {key: np.array(summary["r2"], float) for key, summary in loop.items()}
-    mean = {s: np.mean([r2[(s, seed)] for seed in SEEDS], axis=0) for s in STRATEGIES}
-    target = float(min(mean[s].max() for s in STRATEGIES))
-    per_seed = {s: [labels_to(target, n, r2[(s, seed)]) for seed in SEEDS] for s in STRATEGIES}
-    ratios = [
-        None if a is None or r is None else round(a / r, 3)
-        for a, r in zip(per_seed["uncertainty"], per_seed["random"], strict=True)
-    ]
-    active, rand = labels_to(target, n, mean["uncertainty"]), labels_to(target, n, mean["random"])
     own = []  # each seed against the highest R² both of its own curves reach
     for seed in SEEDS:
         best = min(r2[(s, seed)].max() for s in STRATEGIES)
@@ -132,15 +124,7 @@ def learning_curves(loop: dict) -> dict:
                     "ratio": round(a / r, 3)})  # fmt: skip
     return {
         "seeds": list(SEEDS),
-        "target_r2_used": round(target, 4),
-        "labels_to_target_active": active,
-        "labels_to_target_random": rand,
-        "labels_to_target_ratio": None if not active or not rand else round(active / rand, 3),
-        "labels_to_target_per_seed": {
-            "active": per_seed["uncertainty"],
-            "random": per_seed["random"],
-            "ratio": spread(ratios),
-        },
+        **labels_to_target(n, r2, SEEDS),
         "labels_to_own_target_per_seed": own,
         "labels_to_own_target_ratio": spread([o["ratio"] for o in own]),
         "final_r2": {s: spread([float(r2[(s, seed)][-1]) for seed in SEEDS]) for s in STRATEGIES},
