@@ -43,6 +43,12 @@ Protocol
   These settings were chosen on the validation traces alone
   (``benchmarks/predictive_histogram.py``) before the blind traces were scored.
   Reported: ``peak_blind_predictive_G0`` (all) and per temperature in the blind block.
+* The fast ``spd-bottleneck`` model (``benchmarks/train_bottleneck.py``: bagged trees on 11
+  bottleneck features, trained on the same cells, settings chosen on the validation traces):
+  timed in the same interleaved loop as the headline (batched trace and one snapshot alone,
+  from ase.Atoms: features and trees; loading, which fits the trees, is not counted) and
+  scored on the blind traces with the same keys, suffixed ``_bottleneck``; its predictive
+  draws use its own validation residuals (in its manifest).
 * ``--speed-only`` (when the shipped file is not there yet): the speed part only, with a
   stand-in of the same architecture (the ``spd-headline`` preset fitted for 2 iterations on 32
   cells: same descriptors, 16 members, same layer sizes; the cost does not depend on the
@@ -80,6 +86,7 @@ from vlab.workflows.learning import validation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "spd-headline"
+FAST = "spd-bottleneck"
 TRACE = 18
 REPEATS = 7
 BLIND = "au-spd-2x2-test"
@@ -96,8 +103,9 @@ def _timed(func) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def speed(model) -> dict:
-    """Warm spd reference vs surrogate per 160-atom snapshot, interleaved, medians."""
+def speed(model, fast_model=None) -> dict:
+    """Warm spd reference vs surrogate per 160-atom snapshot, interleaved, medians (and the
+    fast model's, when given)."""
     structures, _, traces, _ = labelled_structures(ROOT / "catalogs" / "data" / "au-spd-2x2.zarr")
     trace = [structures[i] for i in np.flatnonzero(traces == TRACE)]
     spd = ExtendedHuckel()
@@ -105,6 +113,9 @@ def speed(model) -> dict:
     model.predict(trace[:2])  # imports and first-call costs, not counted
     picks = np.linspace(1, len(trace) - 1, REPEATS).round().astype(int)
     runs = {"spd_warm": [], "surrogate_batched": [], "surrogate_alone": [], "descriptors": []}
+    if fast_model is not None:
+        fast_model.predict(trace[:2])
+        runs |= {"bottleneck_batched": [], "bottleneck_alone": []}
     settings = model.descriptor_settings_
     for j in picks:
         runs["spd_warm"].append(_timed(lambda a=trace[j]: spd.conductance(a)))
@@ -113,12 +124,17 @@ def speed(model) -> dict:
         runs["surrogate_alone"].append(_timed(lambda a=trace[j]: model.predict([a])))
         wall, cpu = _timed(lambda: compute_descriptors(trace, settings))
         runs["descriptors"].append((wall / len(trace), cpu / len(trace)))
-        ref, bat, alone, _ = (runs[k][-1][0] for k in runs)
+        if fast_model is not None:
+            wall, cpu = _timed(lambda: fast_model.predict(trace))
+            runs["bottleneck_batched"].append((wall / len(trace), cpu / len(trace)))
+            runs["bottleneck_alone"].append(_timed(lambda a=trace[j]: fast_model.predict([a])))
+        ref, bat, alone = (runs[k][-1][0] for k in ("spd_warm", "surrogate_batched",
+                                                    "surrogate_alone"))  # fmt: skip
         print(f"  snapshot {j}: spd warm {ref:.2f} s, surrogate {bat * 1e3:.2f} ms (batched) / "
               f"{alone * 1e3:.2f} ms (alone), wall", flush=True)  # fmt: skip
     wall = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
     cpu = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
-    return {
+    out = {
         "atoms": len(trace[0]),
         "trace": f"au-spd-2x2 trace {TRACE} ({len(trace)} snapshots)",
         "repeats": REPEATS,
@@ -140,6 +156,12 @@ def speed(model) -> dict:
         "= one snapshot per call. The speedup keys are ratios of wall-time medians; the _cpu "
         "ones of CPU-time medians (less sensitive to other processes on a busy machine)",
     }
+    if fast_model is not None:
+        for key in ("batched", "alone"):
+            for times, suffix in ((wall, ""), (cpu, "_cpu")):
+                ratio = times["spd_warm"] / times[f"bottleneck_{key}"]
+                out[f"speedup_bottleneck_{key}{suffix}"] = round(ratio, 1)
+    return out
 
 
 def unchanged_environments(trace, model) -> float:
@@ -186,14 +208,14 @@ def record_residuals(model) -> ConditionalResiduals:
     return residuals
 
 
-def blind(model) -> dict:
-    """Scores and histogram peaks of the model on the blind traces."""
+def blind(model, name: str = NAME) -> dict:
+    """Scores and histogram peaks of the shipped model ``name`` on the blind traces."""
     structures, y, _, _ = labelled_structures(BLIND)
     ds = catalog.select(catalog.open_store(catalog.get_entry(BLIND).location), status="done")
     temp = ds["temperature"].values.astype(float)
     pred = model.predict(structures)
     out = validation_metrics(y, pred, temp)
-    residuals = load_shipped_residuals(NAME)
+    residuals = load_shipped_residuals(name)
     draws = residuals.sample(pred, draws=DRAWS, rng=0).reshape(len(pred), DRAWS)
     out["peak_predictive_G0"] = round(histogram_peak(draws.ravel()), 3)
     for t in np.unique(temp):
@@ -208,13 +230,13 @@ def blind(model) -> dict:
     return out
 
 
-def record_blind(metrics: dict) -> None:
+def record_blind(metrics: dict, name: str = NAME, regenerate: str | None = None) -> None:
     """Write the blind R² and MAE into the shipped model's manifest."""
-    path = MODEL_DIR / f"{NAME}.json"
+    path = MODEL_DIR / f"{name}.json"
     manifest = json.loads(path.read_text())
     keys = ("n", "r2", "mae_G0", "n_0_3G0", "r2_0_3G0", "mae_0_3G0")
     manifest["blind"] = {"store": metrics["store"], **{k: metrics[k] for k in keys}}
-    manifest["regenerate"] = (
+    manifest["regenerate"] = regenerate or (
         "python benchmarks/train_headline.py, then python benchmarks/surrogate_shipped.py"
     )
     path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
@@ -273,18 +295,29 @@ def main() -> dict:
     model = load_shipped_model(NAME)
     info = shipped_model_info(NAME)
     print(f"model {info['file']} sha256 {info['sha256'][:12]}...; speed", flush=True)
-    fast = speed(model)
+    fast_model = load_shipped_model(FAST)
+    fast = speed(model, fast_model)
     print("residuals on the validation traces", flush=True)
     record_residuals(model)
     print("blind set", flush=True)
     scored = blind(model)
     record_blind(scored)
+    quick = blind(fast_model, FAST)
+    record_blind(quick, FAST, shipped_model_info(FAST)["regenerate"])
     fast["model"] = f"shipped {NAME} (vlab/conductance/models/{info['file']})"
     out = {
         "speedup_warm_160_atoms": fast["speedup_batched"],
         "speedup_warm_160_atoms_unbatched": fast["speedup_alone"],
         "speedup_warm_160_atoms_cpu": fast["speedup_batched_cpu"],
         "surrogate_warm_speed": fast,
+        "speedup_warm_160_atoms_bottleneck": fast["speedup_bottleneck_batched"],
+        "speedup_warm_160_atoms_bottleneck_cpu": fast["speedup_bottleneck_batched_cpu"],
+        "r2_blind_bottleneck": quick["r2"],
+        "mae_blind_bottleneck_G0": quick["mae_G0"],
+        "r2_0_3G0_blind_bottleneck": quick["r2_0_3G0"],
+        "peak_blind_bottleneck_G0": quick["peak_surrogate_G0"],
+        "peak_blind_bottleneck_predictive_G0": quick["peak_predictive_G0"],
+        "bottleneck_blind": quick,
         "r2_blind": scored["r2"],
         "mae_blind_G0": scored["mae_G0"],
         "r2_0_3G0_blind": scored["r2_0_3G0"],
@@ -310,6 +343,16 @@ def main() -> dict:
         *((f"  {t} peak surrogate / reference",
            f"{scored[f'peak_{t}_surrogate_G0']} / {scored[f'peak_{t}_reference_G0']} G0")
           for t in ("4K", "300K") if f"peak_{t}_surrogate_G0" in scored),
+        ("fast spd-bottleneck model: warm spd / model per snapshot (wall, batched)",
+         f"{fast['wall_s']['spd_warm']:.2f} s / {fast['wall_s']['bottleneck_batched'] * 1e3:.3f} ms"
+         f" = {fast['speedup_bottleneck_batched']:.0f}x (CPU "
+         f"{fast['speedup_bottleneck_batched_cpu']:.0f}x; alone "
+         f"{fast['speedup_bottleneck_alone']:.0f}x)"),
+        ("fast model blind R² / MAE / 0-3 G0 R²",
+         f"{quick['r2']:.3f} / {quick['mae_G0']:.3f} G0 / {quick['r2_0_3G0']:.3f}"),
+        ("fast model blind peak: point / predictive / reference",
+         f"{quick['peak_surrogate_G0']} / {quick['peak_predictive_G0']} / "
+         f"{quick['peak_reference_G0']} G0"),
         ("blind peak, predictive histogram / reference",
          f"{scored['peak_predictive_G0']} / {scored['peak_reference_G0']} G0"),
         *((f"  {t} peak predictive / reference",

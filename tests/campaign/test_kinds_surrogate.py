@@ -87,11 +87,25 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys, tiny_md_spec
     assert sur.done == ref.done and sur.failed == 0
     g, std = open_store(sur.store)["conductance"].values, open_store(sur.store)["conductance_std"]
     assert np.isfinite(g).all() and (std.values >= 0).all()
+    fast = _run(
+        tmp_path,
+        {
+            **REF,
+            "name": "fast",
+            "kind": "conductance-surrogate",
+            "store": "fast.zarr",
+            "params": {"model": "spd-bottleneck"},  # a shipped model, by name
+        },
+    )
+    assert fast.done == ref.done and fast.failed == 0
+    g = open_store(fast.store)["conductance"].values
+    assert np.isfinite(g).all() and (g >= 0).all()
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    with pytest.raises(SpecError, match="'model' must be the path of a model saved by"):
+    with pytest.raises(SpecError, match="'model' must be the path of a model saved by") as err:
         _run(tmp_path, {**REF, "kind": "conductance-surrogate", "params": {"model": "x.npz"}})
+    assert "spd-bottleneck" in str(err.value) and "'x.npz'" in str(err.value)
 
 
 def test_train_options_name_what_is_wrong(tmp_path, capsys):

@@ -182,14 +182,16 @@ def register(sub) -> None:
         description="Predict G/G0 (ensemble mean and spread) of every structure of stores "
         "(catalog names or paths) or structure files (extended XYZ with tags and lead_period) "
         "with a trained surrogate: by default the shipped spd-headline model (no training "
-        "needed; its sha256 is checked on load). Stores with reference conductances also get "
+        "needed; its sha256 is checked on load), or the faster spd-bottleneck model for "
+        "junctions like its training cells. Stores with reference conductances also get "
         "R², MAE and histogram peaks. Writes a JSON report.",
     )
     p.add_argument("sources", nargs="+", help="stores (catalog names or paths) or structure files")
     p.add_argument(
         "--model",
         default="spd-headline",
-        help="shipped model name (default spd-headline) or a .npz file from vlab conductance train",
+        help="shipped model name (spd-headline, the default, or spd-bottleneck) or a .npz "
+        "model file (vlab conductance train)",
     )
     p.add_argument("--out", default="vlab-results/predictions.json", help="report JSON to write")
     p.set_defaults(func=_cmd_conductance_predict)

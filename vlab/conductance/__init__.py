@@ -5,6 +5,11 @@ Pure science: takes and returns ase.Atoms, numpy arrays and small frozen datacla
 (no Dask, no zarr).
 """
 
+from vlab.conductance.bottleneck import (
+    BottleneckSettings,
+    BottleneckSurrogate,
+    bottleneck_features,
+)
 from vlab.conductance.breakjunction import (
     BreakJunctionProtocol,
     Trace,
@@ -27,6 +32,7 @@ from vlab.conductance.histogram import (
 )
 from vlab.conductance.pooling import pool_global, slab_matrix, soft_minimum
 from vlab.conductance.shipped import (
+    load_model_file,
     load_shipped_model,
     load_shipped_residuals,
     shipped_model_info,
@@ -55,6 +61,8 @@ from vlab.conductance.transport import (
 __all__ = [
     "ELEMENTS",
     "SURROGATE_PRESETS",
+    "BottleneckSettings",
+    "BottleneckSurrogate",
     "BreakJunctionProtocol",
     "ConditionalResiduals",
     "ConductanceSurrogate",
@@ -65,6 +73,7 @@ __all__ = [
     "LocalDescriptors",
     "SBandTightBinding",
     "Trace",
+    "bottleneck_features",
     "build_contact",
     "build_point_contact",
     "build_wire",
@@ -75,6 +84,7 @@ __all__ = [
     "histogram_peak",
     "in_contact",
     "lead_layers",
+    "load_model_file",
     "load_shipped_model",
     "load_shipped_residuals",
     "perturb",

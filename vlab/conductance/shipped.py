@@ -1,7 +1,8 @@
 """Trained surrogates shipped inside the package, each checked against its recorded sha256.
 
 Each shipped model is a file ``models/NAME.npz`` (written by
-:meth:`~vlab.conductance.surrogate.ConductanceSurrogate.save`, no pickle) next to its manifest
+:meth:`~vlab.conductance.surrogate.ConductanceSurrogate.save` or
+:meth:`~vlab.conductance.bottleneck.BottleneckSurrogate.save`, no pickle) next to its manifest
 ``models/NAME.json``: the file's sha256, how it was trained (preset, parameters, training
 stores, number of cells) and its error on blind held-out traces. :func:`load_shipped_model`
 refuses a file whose bytes do not match the recorded sha256.
@@ -9,7 +10,9 @@ refuses a file whose bytes do not match the recorded sha256.
 The ``spd-headline`` model is the spd benchmark's headline model (preset ``spd-headline``,
 ``random_state=0``), trained on 6,295 cells of 112-160 atoms with spd (extended-Hückel)
 labels; ``benchmarks/train_headline.py`` regenerates it and ``benchmarks/surrogate_shipped.py``
-records its blind error and speed (see docs/conductance.md).
+records its blind error and speed (see docs/conductance.md). The ``spd-bottleneck`` model
+(:class:`~vlab.conductance.bottleneck.BottleneckSurrogate`) is a fast model for junctions of
+the same kind, trained on the same cells by ``benchmarks/train_bottleneck.py``.
 
 Examples
 --------
@@ -26,6 +29,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from vlab.conductance.bottleneck import BottleneckSurrogate
 from vlab.conductance.histogram import ConditionalResiduals
 from vlab.conductance.surrogate import ConductanceSurrogate
 from vlab.errors import DataFileError, InputError
@@ -33,6 +39,7 @@ from vlab.errors import DataFileError, InputError
 __all__ = [
     "MODEL_DIR",
     "file_sha256",
+    "load_model_file",
     "load_shipped_model",
     "load_shipped_residuals",
     "shipped_model_info",
@@ -71,7 +78,27 @@ def file_sha256(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate:
+def load_model_file(path: str | Path) -> ConductanceSurrogate | BottleneckSurrogate:
+    """A surrogate saved by ``ConductanceSurrogate.save`` or ``BottleneckSurrogate.save``
+    (the file's recorded format decides which).
+
+    Raises
+    ------
+    DataFileError
+        If the file is missing, unreadable, or not a saved conductance surrogate.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            key = "metadata" if "metadata" in data.files else "meta"
+            kind = json.loads(str(data[key])).get("format") if key in data.files else None
+    except (OSError, ValueError, KeyError):
+        kind = None
+    if kind == "vlab-bottleneck-surrogate":
+        return BottleneckSurrogate.load(path)
+    return ConductanceSurrogate.load(path)  # also the error for any other file
+
+
+def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | BottleneckSurrogate:
     """The shipped surrogate ``name``, after checking its file against the recorded sha256.
 
     Raises
@@ -88,9 +115,9 @@ def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate:
         raise DataFileError(
             f"The shipped model file {str(path)!r} has sha256 {digest}, but its manifest "
             f"records {info['sha256']}: the file is damaged or was replaced. Reinstall vlab, "
-            "or regenerate it with benchmarks/train_headline.py."
+            f"or regenerate it with {info.get('regenerate', 'benchmarks/train_headline.py')}."
         )
-    return ConductanceSurrogate.load(path)
+    return load_model_file(path)
 
 
 def load_shipped_residuals(name: str = "spd-headline") -> ConditionalResiduals:

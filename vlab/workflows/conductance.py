@@ -214,9 +214,9 @@ def validate_surrogate(
     """R², MAE and a parity plot of a saved surrogate against each reference store."""
     from matplotlib.figure import Figure
 
-    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance.shipped import load_model_file
 
-    model = ConductanceSurrogate.load(model_path)
+    model = load_model_file(model_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
@@ -233,8 +233,10 @@ def validate_surrogate(
 
 def load_surrogate(model: str | os.PathLike):
     """A surrogate from a shipped model name (e.g. ``spd-headline``, checksum checked) or the
-    path of a ``.npz`` file written by ``ConductanceSurrogate.save``, and its description."""
-    from vlab.conductance import ConductanceSurrogate, load_shipped_model, shipped_models
+    path of a ``.npz`` file written by ``ConductanceSurrogate.save`` or
+    ``BottleneckSurrogate.save``, and its description."""
+    from vlab.conductance import load_shipped_model, shipped_models
+    from vlab.conductance.shipped import load_model_file
 
     if str(model) in shipped_models():
         return load_shipped_model(str(model)), {"shipped": str(model)}
@@ -246,7 +248,7 @@ def load_surrogate(model: str | os.PathLike):
             "vlab conductance train. The spd-headline file is made by "
             "benchmarks/train_headline.py."
         )
-    return ConductanceSurrogate.load(path), {"path": str(path)}
+    return load_model_file(path), {"path": str(path)}
 
 
 def _input_structures(source: str) -> tuple[list, np.ndarray | None]:

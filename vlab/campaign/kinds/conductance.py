@@ -515,28 +515,34 @@ register_kind(
 class SurrogateParams(KindParams):
     """Parameters of ``conductance-surrogate``."""
 
-    #: Path of a model saved by :meth:`vlab.conductance.ConductanceSurrogate.save`
-    #: (checked, then made absolute).
+    #: Path of a model saved by :meth:`vlab.conductance.ConductanceSurrogate.save` or
+    #: :meth:`vlab.conductance.BottleneckSurrogate.save`, or the name of a shipped model
+    #: (e.g. ``spd-headline``, ``spd-bottleneck``) (checked, then made an absolute path).
     model: str | None = None
     #: Predict every ``snapshot_stride``-th snapshot of each input trace.
     snapshot_stride: int = field(default=1, metadata=_STRIDE)
 
 
 def _sur_params(params: Mapping[str, Any]) -> SurrogateParams:
+    from vlab.conductance.shipped import MODEL_DIR, shipped_models
+
     checked = parse_params(SurrogateParams, params, kind="conductance-surrogate")
     model = checked.model
+    if isinstance(model, str) and model in shipped_models():
+        model = str(MODEL_DIR / f"{model}.npz")
     if model is None or not _is_file(model):
         raise SpecError(
             "conductance-surrogate: 'model' must be the path of a model saved by "
-            f"ConductanceSurrogate.save (vlab conductance train). Got {short_repr(model)}."
+            "ConductanceSurrogate.save (vlab conductance train) or BottleneckSurrogate.save, "
+            f"or a shipped model ({', '.join(shipped_models())}). Got {short_repr(model)}."
         )
     return replace(checked, model=str(Path(model).expanduser().resolve()))
 
 
 def _sur_setup(params: Mapping[str, Any]):
-    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance.shipped import load_model_file
 
-    return ConductanceSurrogate.load(params["model"])
+    return load_model_file(params["model"])
 
 
 def _sur_identity(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -565,7 +571,7 @@ register_kind(
     Kind(
         name="conductance-surrogate",
         version="1",
-        description="conductance predicted by a trained local-descriptor surrogate, in batches",
+        description="conductance predicted by a trained surrogate, in batches",
         check_params=_sur_params,
         outputs=_sur_outputs,
         evaluate_batch=_sur_batch,

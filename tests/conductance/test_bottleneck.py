@@ -1,0 +1,153 @@
+"""The bottleneck features and the fast surrogate: geometry, errors, save/load, shipped model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vlab.conductance import (
+    BottleneckSettings,
+    BottleneckSurrogate,
+    ConductanceSurrogate,
+    bottleneck_features,
+    build_wire,
+    load_model_file,
+    load_shipped_model,
+    perturb,
+    shipped_model_info,
+)
+from vlab.conductance.bottleneck import FEATURE_NAMES
+from vlab.conductance.shipped import MODEL_DIR, file_sha256
+from vlab.errors import DataFileError, InputError, InvalidStructureError
+from vlab.workflows.conductance import labelled_structures
+
+
+def _column(name: str) -> int:
+    return FEATURE_NAMES.index(name)
+
+
+@pytest.fixture(scope="module")
+def wires():
+    wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
+    return [perturb(wire, amplitude=0.04, rng=k) for k in range(40)]
+
+
+def test_a_perfect_wire_is_crossed_by_its_bonds_everywhere():
+    thin = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
+    wide = build_wire("Au", cross_section=(2, 2), length=4, electrode_layers=2)
+    f_thin, f_wide = bottleneck_features([thin, wide])
+    bonds = _column("min_crossing_bonds")
+    # fcc (001) layers of a 1x1 cell: 2 atoms, each bonded to 2 atoms of the next layer
+    assert f_thin[bonds] == 4 and f_thin[_column("bottleneck_crossing_bonds")] == 4
+    assert f_wide[bonds] > f_thin[bonds]
+    assert np.all(f_wide[:3] > f_thin[:3])  # more links across the wider wire
+    assert f_thin[_column("shortest_link_1")] == pytest.approx(2.885, abs=0.01)
+
+
+def test_features_do_not_depend_on_position_or_atom_order():
+    wire = perturb(build_wire("Au", cross_section=(1, 1), length=4), amplitude=0.05, rng=1)
+    moved = wire.copy()
+    moved.translate([3.0, -2.0, 7.5])
+    order = np.random.default_rng(0).permutation(len(wire))
+    shuffled = wire[order]
+    f = bottleneck_features([wire, moved, shuffled])
+    np.testing.assert_allclose(f[1], f[0], atol=1e-9)
+    np.testing.assert_allclose(f[2], f[0], atol=1e-9)
+
+
+def test_a_stretched_neck_has_weaker_links():
+    wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
+    stretched = wire.copy()
+    z = stretched.positions[:, 2]
+    cut = np.median(z[stretched.get_tags() == 0])
+    stretched.positions[z > cut, 2] += 1.0  # open a 1 Å gap in the middle of the device
+    f, g = bottleneck_features([wire, stretched])
+    assert np.all(g[:3] < f[:3]) and g[_column("min_crossing_bonds")] == 0
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"cutoff": 3.0},
+            "The 'cutoff' parameter of BottleneckSettings must be a number of Å in (3.3, 12]",
+        ),
+        ({"decays": (1.0, 2.0)}, "'decays' parameter of BottleneckSettings must be three"),
+        ({"decays": (1.0, -2.0, 3.0)}, "three numbers per Å in (0, 20]"),
+        ({"grid_spacing": 0.0}, "'grid_spacing' parameter of BottleneckSettings must be"),
+        ({"bond_length": "2.88"}, "'bond_length' parameter of BottleneckSettings must be"),
+    ],
+)
+def test_bad_settings_name_the_parameter(settings, message):
+    with pytest.raises(InputError) as err:
+        BottleneckSettings(**settings)
+    assert message in str(err.value)
+
+
+def test_bad_structures_are_named():
+    wire = build_wire("Au", cross_section=(1, 1), length=2)
+    with pytest.raises(InputError, match="must be a list of ase.Atoms. Got Atoms"):
+        bottleneck_features(wire)
+    with pytest.raises(InputError, match="item 1 is a str"):
+        bottleneck_features([wire, "x"])
+    untagged = wire.copy()
+    untagged.set_tags(1)
+    with pytest.raises(InvalidStructureError, match="Structure 0 has no device atoms"):
+        bottleneck_features([untagged])
+    with pytest.raises(InputError, match="'settings' parameter of bottleneck_features"):
+        bottleneck_features([wire], settings={"cutoff": 5})
+    with pytest.raises(InputError, match="Unknown BottleneckSettings keys \\['r_cut'\\]"):
+        BottleneckSettings.from_dict({"r_cut": 5.0})
+
+
+def test_model_errors_name_the_input(wires):
+    y = np.linspace(0.1, 2.0, len(wires))
+    with pytest.raises(InputError, match="'n_estimators' parameter of BottleneckSurrogate"):
+        BottleneckSurrogate(n_estimators=0).fit(wires, y)
+    with pytest.raises(InputError, match="'learning_rate' parameter .* in \\(0, 1\\]. Got 2"):
+        BottleneckSurrogate(learning_rate=2).fit(wires, y)
+    with pytest.raises(InputError, match="one finite conductance per structure: got 3 values"):
+        BottleneckSurrogate(min_samples_leaf=5).fit(wires, y[:3])
+    with pytest.raises(InputError, match="needs at least 2 x min_samples_leaf = 40 structures"):
+        BottleneckSurrogate().fit(wires[:10], y[:10])
+    with pytest.raises(InputError, match="array of shape \\(n, 11\\). Got shape \\(4, 3\\)"):
+        BottleneckSurrogate(min_samples_leaf=5).fit(np.zeros((4, 3)), y[:4])
+
+
+def test_save_and_load_give_the_same_predictions(tmp_path, wires):
+    x = bottleneck_features(wires)
+    y = np.exp(x[:, 1])  # a smooth function of the features, as a target
+    model = BottleneckSurrogate(n_estimators=3, max_iter=30, min_samples_leaf=5).fit(x, y)
+    mean, std = model.predict(wires, return_std=True)
+    assert mean.shape == (len(wires),) and np.all(std >= 0) and np.all(mean >= 0)
+    assert np.corrcoef(mean, y)[0, 1] > 0.8  # learns the target it was fitted to
+    path = model.save(tmp_path / "fast")
+    again = load_model_file(path)
+    assert isinstance(again, BottleneckSurrogate) and path.name == "fast.npz"
+    np.testing.assert_array_equal(again.predict(wires), mean)
+
+
+def test_model_files_of_both_kinds_and_other_files(tmp_path, wires):
+    y = np.linspace(0.1, 2.0, len(wires))
+    local = ConductanceSurrogate(n_estimators=1, hidden_layer_sizes=(4,), max_iter=5,
+                                 random_state=0).fit(wires[:6], y[:6])  # fmt: skip
+    assert isinstance(load_model_file(local.save(tmp_path / "local.npz")), ConductanceSurrogate)
+    other = tmp_path / "other.npz"
+    np.savez(other, a=np.ones(3))
+    with pytest.raises(DataFileError):
+        load_model_file(other)
+    with pytest.raises(DataFileError):
+        load_model_file(tmp_path / "missing.npz")
+
+
+def test_the_shipped_fast_model_predicts_held_out_traces():
+    info = shipped_model_info("spd-bottleneck")
+    assert file_sha256(MODEL_DIR / info["file"]) == info["sha256"]
+    model = load_shipped_model("spd-bottleneck")
+    assert isinstance(model, BottleneckSurrogate) and info["n_train"] == 6295
+    # trace 20 of au-spd-2x2: a validation trace, not in the training set (traces 0-17)
+    structures, y, traces, _ = labelled_structures("au-spd-2x2")
+    rows = np.flatnonzero(traces == 20)
+    pred = model.predict([structures[i] for i in rows])
+    r2 = 1 - np.sum((pred - y[rows]) ** 2) / np.sum((y[rows] - y[rows].mean()) ** 2)
+    assert r2 > 0.85

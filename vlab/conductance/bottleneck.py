@@ -1,0 +1,450 @@
+"""A fast surrogate for junctions of a trained kind: a few numbers about the narrowest cut.
+
+The local-descriptor surrogate (:mod:`vlab.conductance.surrogate`) computes a SOAP vector for
+every atom near the scattering region, which bounds its speed. For break-junction snapshots
+of one kind of junction (same metal, same electrodes), most of what decides the conductance
+is the bottleneck: the plane across the wire where the fewest and longest bonds connect the
+two sides. This module describes a structure by 11 such numbers and learns G from them with
+bagged gradient-boosted trees.
+
+Bottleneck features
+-------------------
+Every pair of atoms closer than ``cutoff`` is a *link* with strength exp(-β (d - d0)) (d0 the
+bulk nearest-neighbour distance, β a decay per Å, as the hopping between two atoms decays with
+distance). A link *crosses* the plane at height z when one atom lies below z and the other at
+or above it. On planes every ``grid_spacing`` Å across the device region (tag 0):
+
+1-3. log of the smallest total strength of the crossing links, for each β of ``decays``;
+4.   the smallest number of crossing bonds (links shorter than ``bond_cutoff``);
+5.   the number of crossing bonds at the bottleneck plane (where the β = ``decays[1]`` sum is
+     smallest);
+6-8. the three shortest crossing links there (Å; ``cutoff`` where there are fewer);
+9.   atoms within ``neck_half_width`` of that plane;
+10-11. the smallest and the mean coordination number (bonds) of those atoms.
+
+The features ignore periodic images (junction cells are not periodic across the wire) and
+need the geometry contract of :mod:`vlab.conductance.structures` (device atoms tagged 0).
+
+Range of use
+------------
+Trees do not extrapolate: the model predicts within the range of conductances and geometries
+it was trained on. The shipped ``spd-bottleneck`` model is for gold junctions like its
+training cells (2x2 and 3x3-cell electrodes, 112-160 atoms); for other sizes or kinds of
+junction use the local-descriptor surrogate, which is built to transfer.
+
+Examples
+--------
+>>> from vlab.conductance.structures import build_wire
+>>> wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
+>>> f = bottleneck_features([wire])
+>>> f.shape, int(f[0, 3])   # a 1x1-cell wire is crossed by four bonds at its thinnest plane
+((1, 11), 4)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from scipy.spatial import cKDTree
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from vlab._utils import read_model_file, write_model_file
+from vlab.errors import InputError, InvalidStructureError
+
+__all__ = [
+    "FEATURE_NAMES",
+    "BottleneckSettings",
+    "BottleneckSurrogate",
+    "bottleneck_features",
+]
+
+#: Names of the columns of :func:`bottleneck_features`.
+FEATURE_NAMES = (
+    "log_strength_decay0",
+    "log_strength_decay1",
+    "log_strength_decay2",
+    "min_crossing_bonds",
+    "bottleneck_crossing_bonds",
+    "shortest_link_1",
+    "shortest_link_2",
+    "shortest_link_3",
+    "neck_atoms",
+    "neck_min_coordination",
+    "neck_mean_coordination",
+)
+
+_FORMAT = "vlab-bottleneck-surrogate"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BottleneckSettings:
+    """Settings of :func:`bottleneck_features` (saved with models).
+
+    Parameters
+    ----------
+    bond_length : float
+        d0, the bulk nearest-neighbour distance, Å (gold: 2.88).
+    decays : tuple of three floats
+        β of the link strengths exp(-β (d - d0)), per Å (> 0).
+    cutoff : float
+        Longest link, Å (> ``bond_cutoff``).
+    bond_cutoff : float
+        Links shorter than this are bonds, Å.
+    grid_spacing : float
+        Spacing of the planes across the device, Å (0.01-1).
+    neck_half_width : float
+        Atoms within this distance along z of the bottleneck plane form the neck, Å.
+
+    Examples
+    --------
+    >>> BottleneckSettings(cutoff=2.0)
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InputError: The 'cutoff' parameter of BottleneckSettings must be ...
+    """
+
+    bond_length: float = 2.88
+    decays: tuple[float, float, float] = (1.0, 2.0, 3.0)
+    cutoff: float = 6.0
+    bond_cutoff: float = 3.3
+    grid_spacing: float = 0.1
+    neck_half_width: float = 1.5
+
+    def __post_init__(self) -> None:
+        decays = self.decays
+        ok = isinstance(decays, Sequence) and not isinstance(decays, str) and len(decays) == 3
+        if not ok or not all(_number(b) and 0 < b <= 20 for b in decays):
+            raise _bad("decays", "three numbers per Å in (0, 20]", decays)
+        object.__setattr__(self, "decays", tuple(float(b) for b in decays))
+        _check(self, "bond_length", 1.0, 5.0, "a number of Å in [1, 5]")
+        _check(self, "bond_cutoff", 1.0, 6.0, "a number of Å in [1, 6]")
+        _check(self, "grid_spacing", 0.01, 1.0, "a number of Å in [0.01, 1]")
+        _check(self, "neck_half_width", 0.1, 5.0, "a number of Å in [0.1, 5]")
+        rule = f"a number of Å in ({self.bond_cutoff:g}, 12] (longer than bond_cutoff)"
+        _check(self, "cutoff", self.bond_cutoff + 1e-9, 12.0, rule)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict (inverse of :meth:`from_dict`)."""
+        return dataclasses.asdict(self) | {"decays": list(self.decays)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BottleneckSettings:
+        """Settings from :meth:`to_dict` output.
+
+        >>> s = BottleneckSettings(cutoff=7.0)
+        >>> BottleneckSettings.from_dict(s.to_dict()) == s
+        True
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InputError(
+                f"Unknown BottleneckSettings keys {unknown}; allowed: {sorted(names)}."
+            )
+        return cls(**{k: tuple(v) if k == "decays" else v for k, v in data.items()})
+
+
+def _number(value: object) -> bool:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return ok and bool(np.isfinite(value))
+
+
+def _bad(name: str, rule: str, value: object) -> InputError:
+    return InputError(
+        f"The {name!r} parameter of BottleneckSettings must be {rule}. Got {value!r}."
+    )
+
+
+def _check(settings, name: str, low: float, high: float, rule: str) -> None:
+    value = getattr(settings, name)
+    if not (_number(value) and low <= value <= high):
+        raise _bad(name, rule, value)
+
+
+# ------------------------------------------------------------------------------ features
+def _crossing_below(sorted_ends: np.ndarray, cumulative: np.ndarray, grid: np.ndarray):
+    """Per plane, the summed weights of the links whose sorted end lies below the plane."""
+    k = np.searchsorted(sorted_ends, grid, side="left")
+    padded = np.concatenate([np.zeros((1, cumulative.shape[1])), cumulative])
+    return padded[k]
+
+
+def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
+    pos = atoms.positions
+    z = pos[:, 2]
+    device = atoms.get_tags() == 0
+    if not device.any():
+        raise InvalidStructureError(
+            f"Structure {index} has no device atoms (tag 0); bottleneck_features needs the "
+            "geometry contract of vlab.conductance.structures (device 0, electrodes 1 and 2)."
+        )
+    grid = np.arange(z[device].min(), z[device].max() + s.grid_spacing / 2, s.grid_spacing)
+    pairs = cKDTree(pos).query_pairs(s.cutoff, output_type="ndarray")
+    if len(pairs) == 0:
+        pairs = np.zeros((0, 2), dtype=int)
+    i, j = pairs[:, 0], pairs[:, 1]
+    d = np.linalg.norm(pos[i] - pos[j], axis=1)
+    low, high = np.minimum(z[i], z[j]), np.maximum(z[i], z[j])
+    bonded = d < s.bond_cutoff
+    weights = np.column_stack(
+        [np.exp(-b * (d - s.bond_length)) for b in s.decays] + [bonded.astype(float)]
+    )
+    by_low, by_high = np.argsort(low), np.argsort(high)
+    # a link crosses z when low < z <= high: (links with low < z) - (links with high < z)
+    sums = _crossing_below(low[by_low], np.cumsum(weights[by_low], axis=0), grid)
+    sums -= _crossing_below(high[by_high], np.cumsum(weights[by_high], axis=0), grid)
+    plane = int(np.argmin(sums[:, 1]))
+    z0 = grid[plane]
+    crossing = (low < z0) & (z0 <= high)
+    shortest = np.concatenate([np.sort(d[crossing])[:3], np.full(3, s.cutoff)])[:3]
+    coordination = np.bincount(np.concatenate([i[bonded], j[bonded]]), minlength=len(pos))
+    neck = np.abs(z - z0) < s.neck_half_width
+    cn = coordination[neck] if neck.any() else np.zeros(1)
+    strength = np.log(np.maximum(sums[:, :3].min(axis=0), 1e-12))
+    return np.array([
+        *strength,
+        np.rint(sums[:, 3].min()),
+        np.rint(sums[plane, 3]),
+        *shortest,
+        float(neck.sum()),
+        float(cn.min()),
+        float(cn.mean()),
+    ])  # fmt: skip
+
+
+def bottleneck_features(
+    structures: Sequence[Atoms], settings: BottleneckSettings | None = None
+) -> np.ndarray:
+    """The 11 bottleneck features of each structure (columns :data:`FEATURE_NAMES`).
+
+    Parameters
+    ----------
+    structures : list of ase.Atoms
+        Junctions obeying the geometry contract (transport along z, device atoms tagged 0).
+    settings : BottleneckSettings, optional
+        Default ``BottleneckSettings()``.
+
+    Returns
+    -------
+    ndarray, shape (n_structures, 11)
+
+    Raises
+    ------
+    InputError
+        If ``structures`` is not a list of ase.Atoms or ``settings`` is not BottleneckSettings.
+    InvalidStructureError
+        If a structure has no device atoms.
+    """
+    caller = "bottleneck_features"
+    if isinstance(structures, Atoms) or not isinstance(structures, Sequence):
+        raise InputError(
+            f"The 'structures' parameter of {caller} must be a list of ase.Atoms. "
+            f"Got {type(structures).__name__}."
+        )
+    settings = BottleneckSettings() if settings is None else settings
+    if not isinstance(settings, BottleneckSettings):
+        raise InputError(
+            f"The 'settings' parameter of {caller} must be a BottleneckSettings. "
+            f"Got {type(settings).__name__}."
+        )
+    rows = []
+    for k, atoms in enumerate(structures):
+        if not isinstance(atoms, Atoms):
+            raise InputError(
+                f"The 'structures' parameter of {caller} must be a list of ase.Atoms; item {k} "
+                f"is a {type(atoms).__name__}."
+            )
+        rows.append(_features(atoms, settings, k))
+    return np.array(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+
+
+# ------------------------------------------------------------------------------ model
+class BottleneckSurrogate(RegressorMixin, BaseEstimator):
+    """Bagged gradient-boosted trees predicting G/G0 from :func:`bottleneck_features`.
+
+    Each of ``n_estimators`` members is a scikit-learn ``HistGradientBoostingRegressor``
+    fitted on a bootstrap resample of the training structures; the prediction is their mean
+    (clipped at 0 G0), their standard deviation the spread.
+
+    Parameters
+    ----------
+    settings : BottleneckSettings, optional
+        Feature settings; default ``BottleneckSettings()``.
+    n_estimators : int
+        Bagged members (>= 1).
+    max_iter, learning_rate, max_leaf_nodes, min_samples_leaf
+        Of each member's ``HistGradientBoostingRegressor`` (no early stopping).
+    random_state : int
+        Seed of the resamples.
+
+    Notes
+    -----
+    A saved model holds its training features and labels, not the trees: :meth:`load` fits
+    the members again (about a second for 6,000 structures; deterministic), so a file does
+    not depend on scikit-learn's internal tree format and needs no pickle.
+
+    Examples
+    --------
+    >>> from vlab.conductance.structures import build_wire, perturb
+    >>> wire = build_wire("Au", cross_section=(1, 1), length=4)
+    >>> wires = [perturb(wire, amplitude=0.05, rng=k) for k in range(30)]
+    >>> y = bottleneck_features(wires)[:, 0]   # any target, to show the interface
+    >>> model = BottleneckSurrogate(n_estimators=2, max_iter=20, min_samples_leaf=5)
+    >>> model = model.fit(wires, y)
+    >>> model.predict(wires[:2]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: BottleneckSettings | None = None,
+        n_estimators: int = 4,
+        max_iter: int = 200,
+        learning_rate: float = 0.05,
+        max_leaf_nodes: int = 15,
+        min_samples_leaf: int = 20,
+        random_state: int = 0,
+    ):
+        self.settings = settings
+        self.n_estimators = n_estimators
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def _check_params(self) -> BottleneckSettings:
+        def integer(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+                raise InputError(
+                    f"The {name!r} parameter of BottleneckSurrogate must be an integer >= {low}. "
+                    f"Got {value!r}."
+                )
+
+        for name, low in (("n_estimators", 1), ("max_iter", 1), ("max_leaf_nodes", 2),
+                          ("min_samples_leaf", 1), ("random_state", 0)):  # fmt: skip
+            integer(name, low)
+        if not (_number(self.learning_rate) and 0 < self.learning_rate <= 1):
+            raise InputError(
+                "The 'learning_rate' parameter of BottleneckSurrogate must be a number in "
+                f"(0, 1]. Got {self.learning_rate!r}."
+            )
+        settings = BottleneckSettings() if self.settings is None else self.settings
+        if not isinstance(settings, BottleneckSettings):
+            raise InputError(
+                "The 'settings' parameter of BottleneckSurrogate must be a BottleneckSettings. "
+                f"Got {type(settings).__name__}."
+            )
+        return settings
+
+    def _features(self, X, settings: BottleneckSettings, caller: str) -> np.ndarray:
+        if isinstance(X, np.ndarray) and X.ndim == 2:
+            if X.shape[1] != len(FEATURE_NAMES) or not np.all(np.isfinite(X)):
+                raise InputError(
+                    f"The 'X' parameter of {caller} must be ase.Atoms or a finite feature array "
+                    f"of shape (n, {len(FEATURE_NAMES)}). Got shape {X.shape}."
+                )
+            return X.astype(float)
+        return bottleneck_features(X, settings)
+
+    def fit(self, X, y) -> BottleneckSurrogate:
+        """Fit on structures (list of ase.Atoms) or their feature array, and G/G0 ``y``."""
+        settings = self._check_params()
+        features = self._features(X, settings, "BottleneckSurrogate.fit")
+        y = np.asarray(y, dtype=float).ravel()
+        if len(y) != len(features) or not np.all(np.isfinite(y)):
+            raise InputError(
+                "The 'y' parameter of BottleneckSurrogate.fit must hold one finite conductance "
+                f"per structure: got {len(y)} values for {len(features)} structures."
+            )
+        if len(y) < 2 * self.min_samples_leaf:
+            raise InputError(
+                f"BottleneckSurrogate.fit needs at least 2 x min_samples_leaf = "
+                f"{2 * self.min_samples_leaf} structures; got {len(y)}."
+            )
+        self.settings_ = settings
+        self.train_features_, self.train_targets_ = features, y
+        self.members_ = self._fit_members(features, y)
+        return self
+
+    def _fit_members(self, features: np.ndarray, y: np.ndarray) -> list:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        rng = np.random.default_rng(self.random_state)
+        members = []
+        for k in range(self.n_estimators):
+            rows = rng.integers(0, len(y), len(y)) if self.n_estimators > 1 else np.arange(len(y))
+            member = HistGradientBoostingRegressor(
+                max_iter=self.max_iter,
+                learning_rate=self.learning_rate,
+                max_leaf_nodes=self.max_leaf_nodes,
+                min_samples_leaf=self.min_samples_leaf,
+                early_stopping=False,
+                random_state=k,
+            )
+            members.append(member.fit(features[rows], y[rows]))
+        return members
+
+    def predict(self, X, return_std: bool = False):
+        """Predicted conductance G/G0 (member mean, >= 0), and optionally the members' spread.
+
+        Parameters
+        ----------
+        X : list of ase.Atoms, or ndarray of shape (n, 11) from :func:`bottleneck_features`
+        return_std : bool
+            Also return the standard deviation over the members, G0.
+        """
+        check_is_fitted(self, "members_")
+        features = self._features(X, self.settings_, "BottleneckSurrogate.predict")
+        preds = np.array([m.predict(features) for m in self.members_])
+        mean = np.maximum(preds.mean(axis=0), 0.0)
+        return (mean, preds.std(axis=0)) if return_std else mean
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model (settings, parameters, training features and labels) to ``.npz``."""
+        check_is_fitted(self, "members_")
+        params = self.get_params(deep=False)
+        params["settings"] = self.settings_.to_dict()
+        meta = {"params": params, "feature_names": list(FEATURE_NAMES)}
+        arrays = {"train_features": self.train_features_, "train_targets": self.train_targets_}
+        return write_model_file(
+            path,
+            model_type=_FORMAT,
+            format_version=FORMAT_VERSION,
+            metadata=meta,
+            arrays=arrays,
+            compress=True,
+        )
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> BottleneckSurrogate:
+        """Read a model written by :meth:`save` (fits its members again, deterministically).
+
+        Raises
+        ------
+        DataFileError
+            If the file is missing or is not a saved bottleneck surrogate.
+        IncompatibleVersionError
+            If the file has a format version this vlab cannot read.
+        """
+        meta, arrays = read_model_file(
+            path,
+            model_type=_FORMAT,
+            versions=(FORMAT_VERSION,),
+            saver="BottleneckSurrogate.save",
+            name="BottleneckSurrogate",
+        )
+        params = dict(meta["params"])
+        params["settings"] = BottleneckSettings.from_dict(params["settings"])
+        return cls(**params).fit(arrays["train_features"], arrays["train_targets"])
