@@ -20,6 +20,10 @@ Protocol
   features plus the headline's prediction, the chosen tree settings, trace-grouped 5-fold
   cross-validation (``stacked_on_headline``): does the bottleneck geometry fix the headline's
   error on the 0.8-1.2 G0 plateau?
+* Another kind of junction, not used for any choice: the 600 spd-labelled 280-atom snapshots
+  of the virtual experiment (``vlab-results/au-spd-experiment-spd.zarr``, written by
+  ``vlab conductance experiment examples/au-spd-virtual-experiment.yaml``; skipped when
+  absent), scored for both shipped models (``other_kind_280_atoms``): trees do not extrapolate.
 * Shipped: the chosen model fitted on the training set, saved with
   ``BottleneckSurrogate.save``; its manifest ``spd-bottleneck.json`` records the sha256,
   the training record, the validation scores and the model's residuals on the validation
@@ -58,6 +62,7 @@ NAME = "spd-bottleneck"
 REGENERATE = "python benchmarks/train_bottleneck.py, then python benchmarks/surrogate_shipped.py"
 # (learning_rate, max_leaf_nodes, max_iter) of each member
 GRID = [(lr, leaves, it) for lr in (0.05, 0.1) for leaves in (15, 31) for it in (200, 500)]
+OTHER_KIND = ROOT / "vlab-results" / "au-spd-experiment-spd.zarr"
 VALIDATION = (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None))
 
 
@@ -110,6 +115,16 @@ def stacked(x_val, headline_pred, y_val, t_val, traces, params: dict) -> dict:
     return out
 
 
+def other_kind(models: dict) -> dict | None:
+    """Scores of each model on the 280-atom spd sample of the virtual experiment, if present."""
+    if not catalog.store_exists(OTHER_KIND):
+        return None
+    cells, y, _, _ = labelled_structures(OTHER_KIND)
+    ds = catalog.select(catalog.open_store(OTHER_KIND), status="done")
+    temp = ds["temperature"].values.astype(float)
+    return {name: validation_metrics(y, m.predict(cells), temp) for name, m in models.items()}
+
+
 def sha256(path: Path) -> str:
     """SHA-256 hex digest of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -137,7 +152,8 @@ def main() -> dict:
     lr, leaves, it = GRID[list(selection).index(chosen)]
     model = BottleneckSurrogate(learning_rate=lr, max_leaf_nodes=leaves, max_iter=it).fit(x, y)
     pred_val = model.predict(x_val)
-    headline_pred = load_shipped_model("spd-headline").predict(val_cells)
+    headline_model = load_shipped_model("spd-headline")
+    headline_pred = headline_model.predict(val_cells)
     headline = validation_metrics(y_val, headline_pred, t_val)
     chosen_params = {"learning_rate": lr, "max_leaf_nodes": leaves, "max_iter": it}
     stack = stacked(x_val, headline_pred, y_val, t_val, traces, chosen_params)
@@ -174,6 +190,7 @@ def main() -> dict:
         "bottleneck_validation_r2": selection[chosen]["r2"],
         "headline_validation": headline,
         "stacked_on_headline": stack,
+        "other_kind_280_atoms": other_kind({"headline": headline_model, "bottleneck": model}),
         "bottleneck_feature_s_per_cell": round(feature_s / (len(y) + len(y_val)), 6),
         "n_train": len(y),
         "n_validation": len(y_val),
@@ -192,6 +209,13 @@ def main() -> dict:
          f"{stack['stacked']['r2']:.4f} / {stack['stacked']['mae_0_8_1_2G0']:.3f} G0 (headline "
          f"{stack['headline']['r2']:.4f} / {stack['headline']['mae_0_8_1_2G0']:.3f} G0)"),
     ]  # fmt: skip
+    if out["other_kind_280_atoms"] is not None:
+        o = out["other_kind_280_atoms"]
+        rows.append((
+            "280-atom junctions (600 spd): R², bottleneck / headline",
+            f"{o['bottleneck']['r2']:.3f} / {o['headline']['r2']:.3f} (0-3 G0: "
+            f"{o['bottleneck']['r2_0_3G0']:.3f} / {o['headline']['r2_0_3G0']:.3f})",
+        ))  # fmt: skip
     write_result("bottleneck", out, rows)
     return out
 
