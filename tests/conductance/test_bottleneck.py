@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -151,3 +153,24 @@ def test_the_shipped_fast_model_predicts_held_out_traces():
     pred = model.predict([structures[i] for i in rows])
     r2 = 1 - np.sum((pred - y[rows]) ** 2) / np.sum((y[rows] - y[rows].mean()) ** 2)
     assert r2 > 0.85
+
+
+def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, capsys):
+    from vlab.cli import main
+
+    model = tmp_path / "fast.npz"
+    args = ["conductance", "train", "au-sband-small", "--estimator", "bottleneck"]
+    assert main([*args, "--model", str(model), "--set", "min_samples_leaf=5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["estimator"] == "bottleneck" and report["params"]["min_samples_leaf"] == 5
+    assert report["held_out"]["n"] > 0 and report["held_out"]["r2"] > 0.5
+    assert isinstance(load_model_file(model), BottleneckSurrogate)
+    assert main(["conductance", "validate", str(model), "au-sband-small", "--out",
+                 str(tmp_path / "v")]) == 0  # fmt: skip
+    assert json.loads(capsys.readouterr().out)["stores"]["au-sband-small"]["n"] > 0
+    assert main([*args, "--model", str(model), "--set", "depth=3"]) == 2
+    assert "Unknown BottleneckSurrogate parameter(s) ['depth']" in capsys.readouterr().err
+    assert main([*args, "--model", str(model), "--preset", "spd-headline"]) == 2
+    assert "the bottleneck estimator takes parameters only" in capsys.readouterr().err
+    assert main([*args, "--model", str(model), "--set", "settings.r_cut=5"]) == 2
+    assert "Unknown BottleneckSettings keys ['r_cut']" in capsys.readouterr().err

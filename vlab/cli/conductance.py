@@ -53,6 +53,7 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         preset=args.preset,
         params=_parse_settings(args.set),
         n_jobs=args.jobs,
+        estimator=args.estimator,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -133,7 +134,7 @@ def register(sub) -> None:
     p.set_defaults(func=_cmd_conductance_plot)
     p = actions.add_parser(
         "train",
-        help="train the local-descriptor surrogate on reference stores",
+        help="train a conductance surrogate on reference stores",
         description="Train a ConductanceSurrogate (SOAP, slab pooling, soft "
         "minimum, MLP ensemble) on conductance-reference stores, holding out "
         "whole traces; writes the model (.npz), a report JSON and a parity PNG. "
@@ -142,6 +143,14 @@ def register(sub) -> None:
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
+    p.add_argument(
+        "--estimator",
+        choices=("local", "bottleneck"),
+        default="local",
+        help="local: SOAP descriptors and a network ensemble, transfers to larger junctions "
+        "(default); bottleneck: 11 features of the narrowest cut and boosted trees, fast, for "
+        "junctions like the training ones (--set n_estimators=..., settings.cutoff=...)",
+    )
     p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
     p.add_argument(

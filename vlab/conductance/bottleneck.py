@@ -323,6 +323,30 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any] | None = None) -> BottleneckSurrogate:
+        """An estimator from a mapping of its parameters by name, as in a YAML file or
+        ``vlab conductance train --estimator bottleneck --set NAME=VALUE``; ``settings`` may be
+        a mapping of :class:`BottleneckSettings` fields. Values are checked when fitted.
+
+        >>> BottleneckSurrogate.from_params({"n_estimators": 2, "settings": {"cutoff": 7}}).settings
+        BottleneckSettings(bond_length=2.88, decays=(1.0, 2.0, 3.0), cutoff=7, ...)
+        >>> BottleneckSurrogate.from_params({"depth": 3})
+        Traceback (most recent call last):
+        ...
+        vlab.errors.InputError: Unknown BottleneckSurrogate parameter(s) ['depth']; allowed: ...
+        """
+        params = dict(params or {})
+        allowed = sorted(cls._get_param_names())
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise InputError(
+                f"Unknown BottleneckSurrogate parameter(s) {unknown}; allowed: {allowed}."
+            )
+        if isinstance(params.get("settings"), Mapping):
+            params["settings"] = BottleneckSettings.from_dict(params["settings"])
+        return cls(**params)
+
     def _check_params(self) -> BottleneckSettings:
         def integer(name: str, low: int) -> None:
             value = getattr(self, name)

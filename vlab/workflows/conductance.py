@@ -160,22 +160,39 @@ def train_surrogate(
     preset: str = "default",
     params: Mapping[str, Any] | None = None,
     n_jobs: int | None = None,
+    estimator: str = "local",
 ) -> dict:
-    """Train a :class:`ConductanceSurrogate` on reference stores, holding out whole traces.
+    """Train a surrogate on reference stores, holding out whole traces.
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
-    The estimator is :meth:`ConductanceSurrogate.from_preset` of ``preset`` with ``params``
-    (estimator parameters by their own names; ``descriptor_settings`` as a mapping) on top;
-    ``random_state`` defaults to ``seed``. ``n_jobs`` is the number of processes that train
-    the members at once (the model does not depend on it).
+    With ``estimator="local"`` the model is :meth:`ConductanceSurrogate.from_preset` of
+    ``preset`` with ``params`` (estimator parameters by their own names;
+    ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is the number of processes that
+    train the members at once (the model does not depend on it). With
+    ``estimator="bottleneck"`` it is :meth:`BottleneckSurrogate.from_params` of ``params``
+    (fast, for junctions like the training ones; no presets). ``random_state`` defaults to
+    ``seed``.
     """
     from matplotlib.figure import Figure
 
-    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance import BottleneckSurrogate, ConductanceSurrogate
 
-    model = ConductanceSurrogate.from_preset(
-        preset, **{"random_state": seed, **dict(params or {}), "n_jobs": n_jobs}
-    )
+    if estimator == "bottleneck":
+        if preset != "default":
+            raise InputError(
+                f"Presets are settings of the local-descriptor estimator; the bottleneck "
+                f"estimator takes parameters only (--set NAME=VALUE). Got preset {preset!r}."
+            )
+        model = BottleneckSurrogate.from_params({"random_state": seed, **dict(params or {})})
+    elif estimator == "local":
+        model = ConductanceSurrogate.from_preset(
+            preset, **{"random_state": seed, **dict(params or {}), "n_jobs": n_jobs}
+        )
+    else:
+        raise InputError(
+            f"The estimator must be 'local' (SOAP descriptors, networks) or 'bottleneck' "
+            f"(bottleneck features, boosted trees). Got {estimator!r}."
+        )
     if not 0 < holdout < 1:
         raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
     parts = [labelled_structures(n) for n in names]
@@ -192,13 +209,22 @@ def train_surrogate(
     metrics = _parity(fig.add_subplot(), y[test], pred, "held-out traces")
     model_path = model.save(model_path)
     fig.savefig(model_path.with_suffix(".parity.png"), dpi=120)
+    if estimator == "local":
+        described = {
+            "preset": preset,
+            "params": {k: v for k, v in model.non_default_params().items() if k != "n_jobs"},
+            "electrode_coupling": bool(model.electrode_coupling),
+            "bootstrap": bool(model.bootstrap),
+        }
+    else:
+        given = {"random_state": seed, **dict(params or {})}
+        described = {"params": {k: v for k, v in given.items() if k != "settings"}}
+        described["settings"] = model.settings_.to_dict()
     report = {
         "model": str(model_path),
+        "estimator": estimator,
         "training_stores": names,
-        "preset": preset,
-        "params": {k: v for k, v in model.non_default_params().items() if k != "n_jobs"},
-        "electrode_coupling": bool(model.electrode_coupling),
-        "bootstrap": bool(model.bootstrap),
+        **described,
         "n_train": int((~test).sum()),
         "held_out_traces": len(test_groups),
         "held_out": metrics,
