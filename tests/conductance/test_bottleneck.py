@@ -129,6 +129,16 @@ def test_save_and_load_give_the_same_predictions(tmp_path, wires):
     np.testing.assert_array_equal(again.predict(wires), mean)
 
 
+def test_the_flat_forest_gives_the_members_predictions(wires):
+    x = bottleneck_features(wires)
+    y = x[:, 0] ** 2
+    model = BottleneckSurrogate(n_estimators=3, max_iter=40, min_samples_leaf=5).fit(x, y)
+    assert model._forest is not None  # compiled with this scikit-learn
+    fast = model.predict(x)
+    model._forest = None  # the members' own predict (the fallback)
+    np.testing.assert_allclose(model.predict(x), fast, rtol=0, atol=1e-12)
+
+
 def test_model_files_of_both_kinds_and_other_files(tmp_path, wires):
     y = np.linspace(0.1, 2.0, len(wires))
     local = ConductanceSurrogate(n_estimators=1, hidden_layer_sizes=(4,), max_iter=5,
