@@ -11,6 +11,7 @@ import pytest
 pytest.importorskip("dscribe")  # the 'descriptors' extra
 from ase.io import write
 
+from vlab.campaign.kinds import get_kind
 from vlab.cli import main
 from vlab.conductance import (
     ConductanceSurrogate,
@@ -62,6 +63,9 @@ def test_a_changed_file_is_refused(model_dir):
     path.write_bytes(bytes(data))
     with pytest.raises(DataFileError, match="sha256 .* but its manifest records"):
         load_shipped_model("tiny")
+    kind = get_kind("conductance-surrogate")  # a campaign given the shipped model by name
+    with pytest.raises(DataFileError, match="tiny.npz' has sha256 .* but its manifest"):
+        kind.check_params({"model": "tiny"})
 
 
 def test_unknown_model_names_the_shipped_ones(model_dir):

@@ -137,7 +137,9 @@ def register(sub) -> None:
         help="train a conductance surrogate on reference stores",
         description="Train a ConductanceSurrogate (SOAP, slab pooling, soft "
         "minimum, MLP ensemble) on conductance-reference stores, holding out "
-        "whole traces; writes the model (.npz), a report JSON and a parity PNG. "
+        "whole traces (or, with --estimator bottleneck, a BottleneckSurrogate: bagged boosted "
+        "trees on features of the narrowest cut); writes the model (.npz), a report JSON and "
+        "a parity PNG. "
         "The estimator is a named preset with parameters set by their own names "
         "(as in ConductanceSurrogate.from_preset and the experiment file's model.train).",
     )

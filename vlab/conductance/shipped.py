@@ -42,6 +42,7 @@ __all__ = [
     "load_model_file",
     "load_shipped_model",
     "load_shipped_residuals",
+    "shipped_model_file",
     "shipped_model_info",
     "shipped_models",
 ]
@@ -98,8 +99,8 @@ def load_model_file(path: str | Path) -> ConductanceSurrogate | BottleneckSurrog
     return ConductanceSurrogate.load(path)  # also the error for any other file
 
 
-def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | BottleneckSurrogate:
-    """The shipped surrogate ``name``, after checking its file against the recorded sha256.
+def shipped_model_file(name: str) -> Path:
+    """The file of shipped model ``name``, after checking it against the recorded sha256.
 
     Raises
     ------
@@ -117,7 +118,20 @@ def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | Bot
             f"records {info['sha256']}: the file is damaged or was replaced. Reinstall vlab, "
             f"or regenerate it with {info.get('regenerate', 'benchmarks/train_headline.py')}."
         )
-    return load_model_file(path)
+    return path
+
+
+def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | BottleneckSurrogate:
+    """The shipped surrogate ``name``, after checking its file against the recorded sha256.
+
+    Raises
+    ------
+    InputError
+        If there is no shipped model ``name``.
+    DataFileError
+        If the file's sha256 differs from its manifest (a damaged or replaced file).
+    """
+    return load_model_file(shipped_model_file(name))
 
 
 def load_shipped_residuals(name: str = "spd-headline") -> ConditionalResiduals:

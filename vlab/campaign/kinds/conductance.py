@@ -524,12 +524,12 @@ class SurrogateParams(KindParams):
 
 
 def _sur_params(params: Mapping[str, Any]) -> SurrogateParams:
-    from vlab.conductance.shipped import MODEL_DIR, shipped_models
+    from vlab.conductance.shipped import shipped_model_file, shipped_models
 
     checked = parse_params(SurrogateParams, params, kind="conductance-surrogate")
     model = checked.model
     if isinstance(model, str) and model in shipped_models():
-        model = str(MODEL_DIR / f"{model}.npz")
+        model = str(shipped_model_file(model))  # checked against its recorded sha256
     if model is None or not _is_file(model):
         raise SpecError(
             "conductance-surrogate: 'model' must be the path of a model saved by "
