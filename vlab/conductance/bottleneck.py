@@ -289,8 +289,8 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
     Notes
     -----
     A saved model holds its training features and labels, not the trees: :meth:`load` fits
-    the members again (about a second for 6,000 structures; deterministic), so a file does
-    not depend on scikit-learn's internal tree format and needs no pickle.
+    the members again (fast, and deterministic), so a file does not depend on scikit-learn's
+    internal tree format and needs no pickle.
 
     Examples
     --------
@@ -483,11 +483,11 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 def _compile_forest(members: list, check: np.ndarray) -> dict | None:
     """All members' trees as flat arrays, evaluated in numpy for every tree at once.
 
-    scikit-learn walks its trees one Python call at a time (about 1 ms per member and call,
-    whatever the number of rows); the flat arrays answer one structure in ~0.1 ms. They are
-    read from the fitted trees' node tables; if those are not there or the compiled forest does
-    not reproduce scikit-learn's predictions on ``check`` to 1e-9 G0 (another scikit-learn
-    version), None: the members' own ``predict`` is used.
+    scikit-learn walks its trees one Python call per tree, a fixed cost per call whatever the
+    number of rows; the flat arrays walk all trees of all members together, level by level.
+    They are read from the fitted trees' node tables; if those are not there or the compiled
+    forest does not reproduce scikit-learn's predictions on ``check`` to 1e-9 G0 (another
+    scikit-learn version), None: the members' own ``predict`` is used.
     """
     try:
         tables, member_of, base = [], [], []
