@@ -9,8 +9,9 @@ The headline surrogate puts the spd histogram peak at ~0.89 G0 against 0.97 G0, 
 its own training set too: its predictions are shrunk towards the middle of the single-atom
 range (E[prediction | reference] rises by about half a G0 per G0 of reference between 0.5 and
 1 G0), and all 16 members stop at the L-BFGS iteration cap (200). This probe asks whether more
-fitting (more iterations, a weaker L2 penalty) removes the shrinkage, and whether weighting
-the loss towards the single-atom range (``sample_weight``) does.
+fitting (more iterations, a weaker L2 penalty) removes the shrinkage, whether weighting
+the loss towards the single-atom range (``sample_weight``) does, and whether a smooth absolute
+error (``loss="absolute"``: towards the conditional median) does.
 
 Protocol
 --------
@@ -63,6 +64,8 @@ VARIANTS = {
         {"random_state": 1},
         lambda y: 1.0 / np.maximum(y, 1.0) ** 2,
     ),
+    "absolute loss": ({"loss": "absolute"}, None),
+    "absolute loss, random_state 1": ({"loss": "absolute", "random_state": 1}, None),
     "sigma 0.2 Å, n_max 10": ({"descriptor_settings": SHARP}, None),
     "sigma 0.2 Å, n_max 10, weight 1/max(G, 1 G0)^2": (
         {"descriptor_settings": SHARP},

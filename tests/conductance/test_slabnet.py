@@ -26,14 +26,15 @@ def batch():
     return _slabnet.make_batch(descs, x.mean(axis=0), x.std(axis=0) + 1e-9, ends=True)
 
 
+@pytest.mark.parametrize("loss", ["squared", "absolute"])
 @pytest.mark.parametrize("head", [None, np.array([0.3, -0.2])])
-def test_gradient_matches_finite_differences(batch, head):
+def test_gradient_matches_finite_differences(batch, head, loss):
     rng = np.random.default_rng(0)
     params = _slabnet.init_params(batch.x.shape[1], HIDDEN, rng, 0.0)
     n_head = 0 if head is None else 2
     theta = np.concatenate([_slabnet._flatten(params), [] if head is None else head])
     y, weight = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 0.0, 1.0])
-    args = (batch, y, weight, HIDDEN, 0.1, 1e-2, n_head)
+    args = (batch, y, weight, HIDDEN, 0.1, 1e-2, n_head, loss)
     _, grad = _slabnet.loss_and_grad(theta, *args)
     n_net = len(theta) - n_head
     picks = [*rng.choice(n_net, 12, replace=False), *range(n_net, len(theta))]
@@ -76,3 +77,17 @@ def test_ensemble_forward_matches_members_in_double_precision(batch, hidden):
     got = _slabnet.forward_ensemble(members, batch, 0.1, heads)
     assert got.shape == (3, batch.n_structures)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_absolute_loss_is_the_smooth_absolute_error(batch):
+    params = _slabnet.init_params(batch.x.shape[1], HIDDEN, np.random.default_rng(1), 0.0)
+    theta = _slabnet._flatten(params)
+    g = _slabnet.forward(params, batch, 0.1)
+    y, weight = g + np.array([0.5, -0.5, 0.0, 1.0]), np.ones(4)
+    args = (batch, y, weight, HIDDEN, 0.1, 0.0, 0)
+    absolute = _slabnet.loss_and_grad(theta, *args, "absolute")[0]
+    squared = _slabnet.loss_and_grad(theta, *args, "squared")[0]
+    delta = _slabnet.ABSOLUTE_DELTA
+    expected = np.mean(np.sqrt(delta**2 + (y - g) ** 2) - delta)
+    assert absolute == pytest.approx(expected, rel=1e-9)
+    assert squared == pytest.approx(np.mean((y - g) ** 2), rel=1e-9)

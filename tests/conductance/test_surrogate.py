@@ -159,6 +159,8 @@ def test_fit_and_predict_validate_input(data):
         ConductanceSurrogate(hidden_layer_sizes=(8, -1)).fit(descs[:2], y[:2])
     with pytest.raises(InputError, match=r"'electrode_coupling' parameter .* True or False"):
         ConductanceSurrogate(electrode_coupling="yes").fit(descs[:2], y[:2])
+    with pytest.raises(InputError, match=r"'loss' parameter .* 'squared' or 'absolute'. Got 'l1'"):
+        ConductanceSurrogate(loss="l1").fit(descs[:2], y[:2])
     for jobs in (0, 1.5, "all"):
         with pytest.raises(InputError, match=r"'n_jobs' parameter .* None or a nonzero integer"):
             ConductanceSurrogate(n_jobs=jobs).fit(descs[:2], y[:2])
@@ -308,3 +310,13 @@ def test_warm_start_continues_from_the_fitted_members(data, fitted):
     assert warm.coefs_[0][0].shape[1] == 4
     warm.fit(descs, y)
     assert warm.loss_[0] <= cold.loss_[0] * 1.5
+
+
+def test_absolute_loss_fits_and_is_saved(tmp_path, data):
+    _, descs, y, _ = data
+    model = ConductanceSurrogate(**{**FAST, "loss": "absolute"}).fit(descs, y)
+    pred = model.predict(descs)
+    assert np.median(np.abs(pred - y)) < np.median(np.abs(y - np.median(y)))
+    again = ConductanceSurrogate.load(model.save(tmp_path / "abs.npz"))
+    assert again.loss == "absolute"
+    np.testing.assert_array_equal(again.predict(descs), pred)

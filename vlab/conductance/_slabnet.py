@@ -189,9 +189,16 @@ def forward_ensemble(members: list[list[np.ndarray]], batch: Batch, temperature:
     return np.stack([pool(c, batch, temperature, head)[0] for c, head in zip(sums, heads)])
 
 
-def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha, n_head=0):
-    """Weighted MSE + L2 penalty, and its gradient with respect to the flat parameters
-    (network parameters, then the ``n_head`` coupling parameters)."""
+#: Width of the smooth absolute error sqrt(δ² + r²) - δ, G0 (``loss="absolute"``).
+ABSOLUTE_DELTA = 0.02
+
+
+def loss_and_grad(
+    theta, batch: Batch, y, weight, hidden, temperature, alpha, n_head=0, loss="squared"
+):
+    """Weighted mean squared (or smooth absolute) error + L2 penalty, and its gradient with
+    respect to the flat parameters (network parameters, then the ``n_head`` coupling
+    parameters)."""
     n_in = batch.x.shape[1]
     head = theta[len(theta) - n_head :] if n_head else None
     params = _unflatten(theta[: len(theta) - n_head], n_in, hidden)
@@ -200,11 +207,13 @@ def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha, n_
     resid = g - y
     total = weight.sum()
     weights = params[::2]
-    loss = (
-        float(weight @ resid**2) / total
-        + 0.5 * alpha * sum(float((p**2).sum()) for p in weights) / batch.n_structures
-    )
-    dc, dhead = unpool(2.0 * weight * resid / total, cache, batch, temperature)
+    if loss == "absolute":
+        root = np.sqrt(ABSOLUTE_DELTA**2 + resid**2)
+        error, derror = float(weight @ (root - ABSOLUTE_DELTA)) / total, resid / root
+    else:
+        error, derror = float(weight @ resid**2) / total, 2.0 * resid
+    value = error + 0.5 * alpha * sum(float((p**2).sum()) for p in weights) / batch.n_structures
+    dc, dhead = unpool(weight * derror / total, cache, batch, temperature)
     da = batch.slabs.T @ dc
     delta = (da / (1.0 + np.exp(-o)))[:, None]
     grads = []
@@ -214,10 +223,13 @@ def loss_and_grad(theta, batch: Batch, y, weight, hidden, temperature, alpha, n_
         if k:
             delta = (delta @ weights[k].T) * (1.0 - acts[k] ** 2)
     flat = _flatten(grads)
-    return loss, flat if dhead is None else np.concatenate([flat, dhead])
+    return value, flat if dhead is None else np.concatenate([flat, dhead])
 
 
-def train(params, batch: Batch, y, weight, *, hidden, temperature, alpha, max_iter, tol, head=None):
+def train(
+    params, batch, y, weight, *, hidden, temperature, alpha, max_iter, tol, head=None,
+    loss="squared",
+):  # fmt: skip
     """Minimise the loss with L-BFGS from ``params`` (and the coupling ``head``, if given);
     return (params, head, n_iter, final loss)."""
     n_in = batch.x.shape[1]
@@ -226,7 +238,7 @@ def train(params, batch: Batch, y, weight, *, hidden, temperature, alpha, max_it
     result = optimize.minimize(
         loss_and_grad,
         theta,
-        args=(batch, y, weight, hidden, temperature, alpha, n_head),
+        args=(batch, y, weight, hidden, temperature, alpha, n_head, loss),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": max_iter, "ftol": tol, "gtol": 1e-10},

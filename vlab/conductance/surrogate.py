@@ -281,6 +281,11 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         the same for any ``n_jobs`` (their initial weights and resamples are drawn first).
         Extra processes are forked (Linux); where forking is unavailable, or inside a daemonic
         process such as a Dask worker, the members are trained one after the other. Not saved.
+    loss : {"squared", "absolute"}
+        Training error per structure: squared (the ensemble predicts the conditional mean of
+        G) or a smooth absolute error sqrt(δ² + r²) - δ with δ = 0.02 G0 (close to the
+        conditional median, which sits nearer the most common value where the spread of G
+        given the structure is skewed, as on the single-atom plateau).
     warm_start : bool
         When the model is already fitted with the same network shape and ensemble size, start
         each member from its fitted weights and keep the fitted standardisation of the
@@ -318,6 +323,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         random_state: int | np.random.Generator | None = None,
         n_jobs: int | None = None,
         warm_start: bool = False,
+        loss: str = "squared",
     ):
         self.descriptor_settings = descriptor_settings
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -331,6 +337,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.warm_start = warm_start
+        self.loss = loss
 
     # ------------------------------------------------------------------- configuration
     @classmethod
@@ -444,6 +451,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         for name in ("bootstrap", "electrode_coupling", "warm_start"):
             value = getattr(self, name)
             _check_param(name, value, isinstance(value, (bool, np.bool_)), "True or False")
+        _check_param("loss", self.loss, self.loss in ("squared", "absolute"),
+                     "'squared' or 'absolute'")  # fmt: skip
         for name in ("softmin_temperature", "tol"):
             value = getattr(self, name)
             _check_param(name, value, _is_pos(value), "a positive number")
@@ -466,7 +475,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         y : array-like, shape (n_structures,)
             Reference conductances, G0.
         sample_weight : array-like, shape (n_structures,), optional
-            Weight of each structure in the squared-error loss (finite, >= 0, not all 0);
+            Weight of each structure in the loss (finite, >= 0, not all 0);
             default equal weights. With ``bootstrap``, multiplied by the resample counts.
 
         Returns
@@ -509,6 +518,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             "alpha": float(self.alpha),
             "max_iter": self.max_iter,
             "tol": self.tol,
+            "loss": self.loss,
         }
         fitted = zip(*_train_members(starts, batch, y, options, self.n_jobs), strict=True)
         self.coefs_, self.heads_, self.n_iter_, self.loss_ = map(list, fitted)
