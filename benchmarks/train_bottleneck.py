@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: I001  (pins BLAS threads first)
-from surrogate_spd import TRAIN_EXTRA, TRAIN_TRACES
+from train_headline import training_structures
 
 import numpy as np
 
@@ -64,20 +64,6 @@ REGENERATE = "python benchmarks/train_bottleneck.py, then python benchmarks/surr
 GRID = [(lr, leaves, it) for lr in (0.05, 0.1) for leaves in (15, 31) for it in (200, 500)]
 OTHER_KIND = ROOT / "vlab-results" / "au-spd-experiment-spd.zarr"
 VALIDATION = (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None))
-
-
-def training_set() -> tuple[list, np.ndarray, dict]:
-    """Structures and spd labels of the headline training set, and its description."""
-    structures, y, traces, _ = labelled_structures(DATA / "au-spd-2x2.zarr")
-    keep = np.flatnonzero(traces < TRAIN_TRACES)
-    cells, labels = [structures[i] for i in keep], [y[keep]]
-    stores = {"au-spd-2x2": {"traces": f"0-{TRAIN_TRACES - 1}", "structures": len(keep)}}
-    for name in TRAIN_EXTRA:
-        more, y_more, _, _ = labelled_structures(DATA / f"{name}.zarr")
-        cells += more
-        labels.append(y_more)
-        stores[name] = {"traces": "all", "structures": len(more)}
-    return cells, np.concatenate(labels), stores
 
 
 def validation_set() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
@@ -131,7 +117,7 @@ def sha256(path: Path) -> str:
 
 
 def main() -> dict:
-    cells, y, stores = training_set()
+    cells, y, stores = training_structures()
     val_cells, y_val, t_val, traces = validation_set()
     start = time.perf_counter()
     x = bottleneck_features(cells)

@@ -39,21 +39,25 @@ MANIFEST = MODEL_DIR / "spd-headline.json"
 REGENERATE = "python benchmarks/train_headline.py, then python benchmarks/surrogate_shipped.py"
 
 
-def training_set(settings=SETTINGS) -> tuple[list, np.ndarray, dict]:
-    """Descriptors (headline settings unless ``settings``) and spd labels of the headline
-    training set, and its description."""
+def training_structures() -> tuple[list, np.ndarray, dict]:
+    """Structures and spd labels of the headline training set, and its description."""
     structures, y, traces, _ = labelled_structures(ROOT / "catalogs" / "data" / "au-spd-2x2.zarr")
     keep = np.flatnonzero(traces < TRAIN_TRACES)
-    descs = compute_descriptors([structures[i] for i in keep], settings)
-    labels = [y[keep]]
+    cells, labels = [structures[i] for i in keep], [y[keep]]
     stores = {"au-spd-2x2": {"traces": f"0-{TRAIN_TRACES - 1}", "structures": len(keep)}}
     for name in TRAIN_EXTRA:
         more, y_more, _, _ = labelled_structures(ROOT / "catalogs" / "data" / f"{name}.zarr")
-        descs += compute_descriptors(more, settings)
+        cells += more
         labels.append(y_more)
         stores[name] = {"traces": "all", "structures": len(more)}
-        print(f"descriptors of {name}: {len(more)}", flush=True)
-    return descs, np.concatenate(labels), stores
+    return cells, np.concatenate(labels), stores
+
+
+def training_set(settings=SETTINGS) -> tuple[list, np.ndarray, dict]:
+    """Descriptors (headline settings unless ``settings``) and spd labels of the headline
+    training set, and its description."""
+    cells, y, stores = training_structures()
+    return compute_descriptors(cells, settings), y, stores
 
 
 def sha256(path: Path) -> str:
