@@ -37,18 +37,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, write_result  # noqa: I001  (pins BLAS threads first)
-from train_headline import training_set
+from train_headline import training_set, validation_structures
 
 import numpy as np
 from sklearn.base import clone
 
-from vlab import catalog
 from vlab.conductance import ConductanceSurrogate, DescriptorSettings, compute_descriptors
-from vlab.workflows.conductance import labelled_structures
 from vlab.workflows.learning import validation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "catalogs" / "data"
 N_MEMBERS = 2
 # sharper SOAP than the headline's (sigma 0.3 Å, n_max 8): resolves smaller displacements
 SHARP = DescriptorSettings(sigma=0.2, n_max=10)
@@ -81,17 +78,9 @@ WEIGHT_RULES = {
 
 
 def validation_set(settings) -> tuple[list, np.ndarray, np.ndarray]:
-    """Descriptors, spd labels and temperatures of traces 18-23 and au-spd-2x2-more."""
-    descs, labels, temps = [], [], []
-    for name, keep in (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None)):
-        structures, y, traces, _ = labelled_structures(DATA / f"{name}.zarr")
-        ds = catalog.select(catalog.open_store(DATA / f"{name}.zarr"), status="done")
-        temp = ds["temperature"].values.astype(float)
-        rows = np.arange(len(y)) if keep is None else np.flatnonzero(keep(traces))
-        descs += compute_descriptors([structures[i] for i in rows], settings)
-        labels.append(y[rows])
-        temps.append(temp[rows])
-    return descs, np.concatenate(labels), np.concatenate(temps)
+    """Descriptors, spd labels and temperatures of the headline's validation traces."""
+    cells, y, temps, _ = validation_structures()
+    return compute_descriptors(cells, settings), y, temps
 
 
 def shrinkage(y: np.ndarray, pred: np.ndarray) -> dict:

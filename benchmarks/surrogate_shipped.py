@@ -67,6 +67,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from train_headline import validation_structures
 
 import numpy as np
 from scipy.spatial.distance import cdist
@@ -93,9 +94,6 @@ TRACE = 18
 REPEATS = 7
 WARM_UP = 8  # warm reference calls after the cold one, not counted
 BLIND = "au-spd-2x2-test"
-DATA = ROOT / "catalogs" / "data"
-# validation traces (not trained on, not blind): (store, traces kept or None for all)
-VALIDATION = (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None))
 DRAWS = 20
 
 
@@ -195,15 +193,8 @@ def unchanged_environments(trace, model) -> float:
 
 def record_residuals(model) -> ConditionalResiduals:
     """The model's residuals on the validation traces, written into the shipped manifest."""
-    predicted, reference = [], []
-    for name, keep in VALIDATION:
-        structures, y, traces, _ = labelled_structures(DATA / f"{name}.zarr")
-        rows = np.arange(len(y)) if keep is None else np.flatnonzero(keep(traces))
-        predicted.append(model.predict([structures[i] for i in rows]))
-        reference.append(y[rows])
-    residuals = ConditionalResiduals(
-        np.concatenate(predicted), np.concatenate(reference), bin_width=0.1, min_count=30
-    )
+    cells, reference, _, _ = validation_structures()
+    residuals = ConditionalResiduals(model.predict(cells), reference, bin_width=0.1, min_count=30)
     path = MODEL_DIR / f"{NAME}.json"
     manifest = json.loads(path.read_text())
     manifest["residuals"] = {

@@ -33,7 +33,6 @@ Protocol
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -41,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import write_result  # noqa: I001  (pins BLAS threads first)
-from train_headline import training_structures
+from train_headline import sha256, training_structures, validation_structures
 
 import numpy as np
 
@@ -56,29 +55,12 @@ from vlab.workflows.learning import validation_metrics
 from vlab import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "catalogs" / "data"
 MODEL_DIR = ROOT / "vlab" / "conductance" / "models"
 NAME = "spd-bottleneck"
 REGENERATE = "python benchmarks/train_bottleneck.py, then python benchmarks/surrogate_shipped.py"
 # (learning_rate, max_leaf_nodes, max_iter) of each member
 GRID = [(lr, leaves, it) for lr in (0.05, 0.1) for leaves in (15, 31) for it in (200, 500)]
 OTHER_KIND = ROOT / "vlab-results" / "au-spd-experiment-spd.zarr"
-VALIDATION = (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None))
-
-
-def validation_set() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
-    """Structures, spd labels, temperatures and trace numbers of the validation traces."""
-    cells, labels, temps, trace_ids = [], [], [], []
-    for name, keep in VALIDATION:
-        structures, y, traces, _ = labelled_structures(DATA / f"{name}.zarr")
-        ds = catalog.select(catalog.open_store(DATA / f"{name}.zarr"), status="done")
-        temp = ds["temperature"].values.astype(float)
-        rows = np.arange(len(y)) if keep is None else np.flatnonzero(keep(traces))
-        cells += [structures[i] for i in rows]
-        labels.append(y[rows])
-        temps.append(temp[rows])
-        trace_ids.append(traces[rows])
-    return cells, np.concatenate(labels), np.concatenate(temps), np.concatenate(trace_ids)
 
 
 def stacked(x_val, headline_pred, y_val, t_val, traces, params: dict) -> dict:
@@ -111,14 +93,9 @@ def other_kind(models: dict) -> dict | None:
     return {name: validation_metrics(y, m.predict(cells), temp) for name, m in models.items()}
 
 
-def sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main() -> dict:
     cells, y, stores = training_structures()
-    val_cells, y_val, t_val, traces = validation_set()
+    val_cells, y_val, t_val, traces = validation_structures()
     start = time.perf_counter()
     x = bottleneck_features(cells)
     x_val = bottleneck_features(val_cells)

@@ -16,7 +16,6 @@ held-out traces (``au-spd-2x2-test``, never used to choose anything), which
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -29,7 +28,9 @@ from surrogate_spd import MODEL, PRESET, SETTINGS, TRAIN_EXTRA, TRAIN_TRACES
 import numpy as np
 from sklearn.base import clone
 
+from vlab import catalog
 from vlab.conductance import compute_descriptors
+from vlab.conductance.shipped import file_sha256 as sha256
 from vlab.workflows.conductance import labelled_structures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,16 +54,31 @@ def training_structures() -> tuple[list, np.ndarray, dict]:
     return cells, np.concatenate(labels), stores
 
 
+#: validation traces of the headline (not trained on, not blind): (store, traces kept or None)
+VALIDATION = (("au-spd-2x2", lambda t: (t >= 18) & (t < 24)), ("au-spd-2x2-more", None))
+
+
+def validation_structures() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
+    """Structures, spd labels, temperatures and trace numbers of the headline's validation
+    traces (18-23 of ``au-spd-2x2`` and ``au-spd-2x2-more``; not trained on, not blind)."""
+    cells, labels, temps, trace_ids = [], [], [], []
+    for name, keep in VALIDATION:
+        path = ROOT / "catalogs" / "data" / f"{name}.zarr"
+        structures, y, traces, _ = labelled_structures(path)
+        temp = catalog.select(catalog.open_store(path), status="done")["temperature"].values
+        rows = np.arange(len(y)) if keep is None else np.flatnonzero(keep(traces))
+        cells += [structures[i] for i in rows]
+        labels.append(y[rows])
+        temps.append(temp[rows].astype(float))
+        trace_ids.append(traces[rows])
+    return cells, np.concatenate(labels), np.concatenate(temps), np.concatenate(trace_ids)
+
+
 def training_set(settings=SETTINGS) -> tuple[list, np.ndarray, dict]:
     """Descriptors (headline settings unless ``settings``) and spd labels of the headline
     training set, and its description."""
     cells, y, stores = training_structures()
     return compute_descriptors(cells, settings), y, stores
-
-
-def sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main() -> dict:
