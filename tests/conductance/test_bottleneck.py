@@ -57,6 +57,32 @@ def test_features_do_not_depend_on_position_or_atom_order():
     np.testing.assert_allclose(f[2], f[0], atol=1e-9)
 
 
+def test_the_neck_spectra_are_those_of_the_atoms_at_the_cut():
+    wire = perturb(build_wire("Au", cross_section=(1, 1), length=4), amplitude=0.05, rng=2)
+    settings = BottleneckSettings(neck_centres=3)
+    f = bottleneck_features([wire], settings)[0]
+    names = settings.feature_names()
+    assert len(f) == settings.n_features == 11 + 2 * 105 and names[11] == "neck_soap_mean_0"
+    geometry = bottleneck_features([wire], BottleneckSettings(neck_centres=0))[0]
+    np.testing.assert_array_equal(f[:11], geometry)
+    spectra = f[11:].reshape(2, 105)
+    assert np.all(spectra[1] <= spectra[0] + 1e-12)  # the minimum is at most the mean
+    lonely = wire.copy()
+    z = lonely.positions[:, 2]
+    cut = np.median(z[lonely.get_tags() == 0])
+    lonely.positions[z > cut, 2] += 1.5  # a gap: fewer neighbours for the atoms at the cut
+    g = bottleneck_features([lonely], settings)[0]
+    assert g[11:116].sum() < f[11:116].sum()
+
+
+def test_neck_spectra_need_known_species():
+    wire = build_wire("Au", cross_section=(1, 1), length=2)
+    wire[0].symbol = "Ag"
+    with pytest.raises(InputError, match="Structure 0 contains \\['Ag'\\], which are not in"):
+        bottleneck_features([wire])
+    assert bottleneck_features([wire], BottleneckSettings(neck_centres=0)).shape == (1, 11)
+
+
 def test_a_stretched_neck_has_weaker_links():
     wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
     stretched = wire.copy()
@@ -78,6 +104,12 @@ def test_a_stretched_neck_has_weaker_links():
         ({"decays": (1.0, -2.0, 3.0)}, "three numbers per Å in (0, 20]"),
         ({"grid_spacing": 0.0}, "'grid_spacing' parameter of BottleneckSettings must be"),
         ({"bond_length": "2.88"}, "'bond_length' parameter of BottleneckSettings must be"),
+        ({"neck_centres": -1}, "'neck_centres' parameter of BottleneckSettings must be an integer"),
+        ({"neck_centres": 2.5}, "an integer in [0, 64]. Got 2.5"),
+        ({"soap_r_cut": 20}, "'soap_r_cut' parameter of BottleneckSettings must be a number"),
+        ({"soap_l_max": 10}, "'soap_l_max' parameter of BottleneckSettings must be an integer"),
+        ({"species": ("Au", "Xx")}, "chemical symbols; ['Xx'] are not. Got ('Au', 'Xx')"),
+        ({"species": "Au"}, "'species' parameter of BottleneckSettings must be a non-empty list"),
     ],
 )
 def test_bad_settings_name_the_parameter(settings, message):
@@ -112,8 +144,11 @@ def test_model_errors_name_the_input(wires):
         BottleneckSurrogate(min_samples_leaf=5).fit(wires, y[:3])
     with pytest.raises(InputError, match="needs at least 2 x min_samples_leaf = 40 structures"):
         BottleneckSurrogate().fit(wires[:10], y[:10])
-    with pytest.raises(InputError, match="array of shape \\(n, 11\\). Got shape \\(4, 3\\)"):
+    with pytest.raises(InputError, match="array of shape \\(n, 221\\). Got shape \\(4, 3\\)"):
         BottleneckSurrogate(min_samples_leaf=5).fit(np.zeros((4, 3)), y[:4])
+    geometry = BottleneckSettings(neck_centres=0)
+    with pytest.raises(InputError, match="array of shape \\(n, 11\\). Got shape \\(4, 3\\)"):
+        BottleneckSurrogate(settings=geometry, min_samples_leaf=5).fit(np.zeros((4, 3)), y[:4])
 
 
 def test_save_and_load_give_the_same_predictions(tmp_path, wires):
@@ -127,6 +162,32 @@ def test_save_and_load_give_the_same_predictions(tmp_path, wires):
     again = load_model_file(path)
     assert isinstance(again, BottleneckSurrogate) and path.name == "fast.npz"
     np.testing.assert_array_equal(again.predict(wires), mean)
+    np.testing.assert_array_equal(again.predict(wires, return_std=True)[1], std)
+    assert again.n_train_ == len(wires) and again.settings_ == model.settings_
+    # a file that cannot hold the trees (they could not be read) holds the training data
+    model._forest = None
+    again = load_model_file(model.save(tmp_path / "refit"))
+    np.testing.assert_allclose(again.predict(wires), mean, rtol=0, atol=1e-12)
+
+
+def test_files_of_the_first_format_still_load(tmp_path, wires):
+    """A version-1 file: the 11 geometric features, fitted again on load."""
+    from vlab._utils import write_model_file
+
+    geometry = BottleneckSettings(neck_centres=0)
+    x = bottleneck_features(wires, geometry)
+    model = BottleneckSurrogate(settings=geometry, n_estimators=2, max_iter=20,
+                                min_samples_leaf=5).fit(x, x[:, 1])  # fmt: skip
+    settings = {k: v for k, v in geometry.to_dict().items()
+                if k in ("bond_length", "decays", "cutoff", "bond_cutoff", "grid_spacing",
+                         "neck_half_width")}  # fmt: skip
+    params = model.get_params(deep=False) | {"settings": settings}
+    path = write_model_file(tmp_path / "v1", model_type="vlab-bottleneck-surrogate",
+                            format_version=1, metadata={"params": params},
+                            arrays={"train_features": x, "train_targets": x[:, 1]})  # fmt: skip
+    old = load_model_file(path)
+    assert old.settings_.neck_centres == 0
+    np.testing.assert_allclose(old.predict(wires), model.predict(wires), rtol=0, atol=1e-12)
 
 
 def test_the_flat_forest_gives_the_members_predictions(wires):
@@ -184,3 +245,12 @@ def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, c
     assert "the bottleneck estimator takes parameters only" in capsys.readouterr().err
     assert main([*args, "--model", str(model), "--set", "settings.r_cut=5"]) == 2
     assert "Unknown BottleneckSettings keys ['r_cut']" in capsys.readouterr().err
+
+
+def test_the_number_of_tree_nodes_is_that_of_the_members(wires):
+    x = bottleneck_features(wires, BottleneckSettings(neck_centres=0))
+    model = BottleneckSurrogate(settings=BottleneckSettings(neck_centres=0), n_estimators=2,
+                                max_iter=10, min_samples_leaf=5).fit(x, x[:, 0])  # fmt: skip
+    compiled = model.n_tree_nodes
+    model._forest = None
+    assert model.n_tree_nodes == compiled > 2 * 10

@@ -4,8 +4,8 @@ The local-descriptor surrogate (:mod:`vlab.conductance.surrogate`) computes a SO
 every atom near the scattering region, which bounds its speed. For break-junction snapshots
 of one kind of junction (same metal, same electrodes), most of what decides the conductance
 is the bottleneck: the plane across the wire where the fewest and longest bonds connect the
-two sides. This module describes a structure by 11 such numbers and learns G from them with
-bagged gradient-boosted trees.
+two sides. This module describes a structure by 11 such numbers and the pooled SOAP spectra
+of the atoms at the bottleneck, and learns G from them with bagged gradient-boosted trees.
 
 Bottleneck features
 -------------------
@@ -20,7 +20,13 @@ or above it. On planes every ``grid_spacing`` Å across the device region (tag 0
      smallest);
 6-8. the three shortest crossing links there (Å; ``cutoff`` where there are fewer);
 9.   atoms within ``neck_half_width`` of that plane;
-10-11. the smallest and the mean coordination number (bonds) of those atoms.
+10-11. the smallest and the mean coordination number (bonds) of those atoms;
+
+and, unless ``neck_centres`` is 0, the SOAP power spectra (``dscribe``; ``soap_r_cut``,
+``soap_n_max``, ``soap_l_max``, ``soap_sigma``) of the ``neck_centres`` atoms nearest that
+plane (along z), pooled over them: their mean, then their minimum, component by component
+(``2 x n_soap`` numbers, ``n_soap`` = 105 for one species and the default sizes). The 11
+numbers say how much connects the two sides; the spectra say how the contact atoms sit.
 
 The features ignore periodic images (junction cells are not periodic across the wire) and
 need the geometry contract of :mod:`vlab.conductance.structures` (device atoms tagged 0).
@@ -38,12 +44,15 @@ Examples
 >>> wire = build_wire("Au", cross_section=(1, 1), length=4, electrode_layers=2)
 >>> f = bottleneck_features([wire])
 >>> f.shape, int(f[0, 3])   # a 1x1-cell wire is crossed by four bonds at its thinnest plane
-((1, 11), 4)
+((1, 221), 4)
+>>> bottleneck_features([wire], BottleneckSettings(neck_centres=0)).shape   # geometry only
+(1, 11)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,6 +61,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
 from scipy.spatial import cKDTree
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
@@ -66,7 +76,7 @@ __all__ = [
     "bottleneck_features",
 ]
 
-#: Names of the columns of :func:`bottleneck_features`.
+#: Names of the first 11 columns of :func:`bottleneck_features` (the geometry of the cut).
 FEATURE_NAMES = (
     "log_strength_decay0",
     "log_strength_decay1",
@@ -82,7 +92,8 @@ FEATURE_NAMES = (
 )
 
 _FORMAT = "vlab-bottleneck-surrogate"
-FORMAT_VERSION = 1
+#: 1: training features and labels (the trees are fitted again on load); 2: the trees.
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,6 +114,14 @@ class BottleneckSettings:
         Spacing of the planes across the device, Å (0.01-1).
     neck_half_width : float
         Atoms within this distance along z of the bottleneck plane form the neck, Å.
+    neck_centres : int
+        Atoms nearest the bottleneck plane whose SOAP spectra are pooled into features
+        (0-64; 0: the 11 geometric features only).
+    species : tuple of str
+        Chemical symbols that may occur (SOAP channels).
+    soap_r_cut, soap_n_max, soap_l_max, soap_sigma
+        SOAP cutoff (Å, 3-8), radial basis size (1-12), angular degree (0-9) and Gaussian
+        width (Å, > 0) of those spectra.
 
     Examples
     --------
@@ -118,6 +137,12 @@ class BottleneckSettings:
     bond_cutoff: float = 3.3
     grid_spacing: float = 0.1
     neck_half_width: float = 1.5
+    neck_centres: int = 8
+    species: tuple[str, ...] = ("Au",)
+    soap_r_cut: float = 5.0
+    soap_n_max: int = 6
+    soap_l_max: int = 4
+    soap_sigma: float = 0.4
 
     def __post_init__(self) -> None:
         decays = self.decays
@@ -131,10 +156,57 @@ class BottleneckSettings:
         _check(self, "neck_half_width", 0.1, 5.0, "a number of Å in [0.1, 5]")
         rule = f"a number of Å in ({self.bond_cutoff:g}, 12] (longer than bond_cutoff)"
         _check(self, "cutoff", self.bond_cutoff + 1e-9, 12.0, rule)
+        for name, low, high in (("neck_centres", 0, 64), ("soap_n_max", 1, 12),
+                                ("soap_l_max", 0, 9)):  # fmt: skip
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise _bad(name, f"an integer in [{low}, {high}]", value)
+            if not low <= value <= high:
+                raise _bad(name, f"an integer in [{low}, {high}]", value)
+        _check(self, "soap_r_cut", 3.0, 8.0, "a number of Å in [3, 8]")
+        _check(self, "soap_sigma", 0.01, 2.0, "a number of Å in [0.01, 2]")
+        species = self.species
+        if isinstance(species, str) or not isinstance(species, Sequence) or not species:
+            raise _bad("species", "a non-empty list of chemical symbols", species)
+        unknown = [x for x in species if x not in chemical_symbols[1:]]
+        if unknown:
+            raise _bad("species", f"chemical symbols; {unknown} are not", species)
+        object.__setattr__(self, "species", tuple(species))
+
+    @property
+    def n_soap(self) -> int:
+        """Numbers in one SOAP power spectrum (per neck atom)."""
+        n, k = self.soap_n_max, len(self.species)
+        return (k * n) * (k * n + 1) // 2 * (self.soap_l_max + 1)
+
+    @property
+    def n_features(self) -> int:
+        """Columns of :func:`bottleneck_features` with these settings."""
+        return len(FEATURE_NAMES) + (2 * self.n_soap if self.neck_centres else 0)
+
+    def feature_names(self) -> tuple[str, ...]:
+        """Names of the columns of :func:`bottleneck_features` with these settings.
+
+        >>> BottleneckSettings().feature_names()[11], BottleneckSettings().n_features
+        ('neck_soap_mean_0', 221)
+        """
+        if not self.neck_centres:
+            return FEATURE_NAMES
+        return (*FEATURE_NAMES, *(f"neck_soap_{pool}_{k}" for pool in ("mean", "min")
+                                  for k in range(self.n_soap)))  # fmt: skip
+
+    def _soap(self):
+        """The dscribe SOAP generator of the neck spectra (built once per settings)."""
+        return _soap_generator(
+            self.species, self.soap_r_cut, self.soap_n_max, self.soap_l_max, self.soap_sigma
+        )
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (inverse of :meth:`from_dict`)."""
-        return dataclasses.asdict(self) | {"decays": list(self.decays)}
+        return dataclasses.asdict(self) | {
+            "decays": list(self.decays),
+            "species": list(self.species),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BottleneckSettings:
@@ -150,7 +222,16 @@ class BottleneckSettings:
             raise InputError(
                 f"Unknown BottleneckSettings keys {unknown}; allowed: {sorted(names)}."
             )
-        return cls(**{k: tuple(v) if k == "decays" else v for k, v in data.items()})
+        tuples = ("decays", "species")
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
+
+
+@functools.lru_cache(maxsize=8)
+def _soap_generator(species, r_cut, n_max, l_max, sigma):
+    from dscribe.descriptors import SOAP
+
+    return SOAP(species=list(species), r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma,
+                periodic=False)  # fmt: skip
 
 
 def _number(value: object) -> bool:
@@ -188,10 +269,14 @@ def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
             "geometry contract of vlab.conductance.structures (device 0, electrodes 1 and 2)."
         )
     grid = np.arange(z[device].min(), z[device].max() + s.grid_spacing / 2, s.grid_spacing)
-    pairs = cKDTree(pos).query_pairs(s.cutoff, output_type="ndarray")
+    # a link that crosses a plane, or a bond of an atom within neck_half_width of one, has
+    # both ends within cutoff of the planes: only those atoms are paired
+    reach = s.cutoff + s.neck_half_width
+    near = np.flatnonzero((z >= grid[0] - reach) & (z <= grid[-1] + reach))
+    pairs = cKDTree(pos[near]).query_pairs(s.cutoff, output_type="ndarray")
     if len(pairs) == 0:
         pairs = np.zeros((0, 2), dtype=int)
-    i, j = pairs[:, 0], pairs[:, 1]
+    i, j = near[pairs[:, 0]], near[pairs[:, 1]]
     d = np.linalg.norm(pos[i] - pos[j], axis=1)
     low, high = np.minimum(z[i], z[j]), np.maximum(z[i], z[j])
     bonded = d < s.bond_cutoff
@@ -210,7 +295,7 @@ def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
     neck = np.abs(z - z0) < s.neck_half_width
     cn = coordination[neck] if neck.any() else np.zeros(1)
     strength = np.log(np.maximum(sums[:, :3].min(axis=0), 1e-12))
-    return np.array([
+    geometry = np.array([
         *strength,
         np.rint(sums[:, 3].min()),
         np.rint(sums[plane, 3]),
@@ -219,12 +304,21 @@ def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
         float(cn.min()),
         float(cn.mean()),
     ])  # fmt: skip
+    if not s.neck_centres:
+        return geometry
+    nearest = np.argsort(np.abs(z - z0), kind="stable")[: s.neck_centres]
+    if atoms.pbc.any():  # the cut is not periodic
+        atoms = Atoms(numbers=atoms.numbers, positions=pos)
+    spectra = np.asarray(s._soap().create(atoms, centers=pos[nearest]), dtype=float)
+    spectra = spectra.reshape(len(nearest), -1)
+    return np.concatenate([geometry, spectra.mean(axis=0), spectra.min(axis=0)])
 
 
 def bottleneck_features(
     structures: Sequence[Atoms], settings: BottleneckSettings | None = None
 ) -> np.ndarray:
-    """The 11 bottleneck features of each structure (columns :data:`FEATURE_NAMES`).
+    """The bottleneck features of each structure (columns ``settings.feature_names()``: the
+    11 of :data:`FEATURE_NAMES`, then the pooled neck spectra unless ``neck_centres`` is 0).
 
     Parameters
     ----------
@@ -235,12 +329,13 @@ def bottleneck_features(
 
     Returns
     -------
-    ndarray, shape (n_structures, 11)
+    ndarray, shape (n_structures, settings.n_features)
 
     Raises
     ------
     InputError
-        If ``structures`` is not a list of ase.Atoms or ``settings`` is not BottleneckSettings.
+        If ``structures`` is not a list of ase.Atoms, ``settings`` is not BottleneckSettings,
+        or a structure holds an element not in ``settings.species`` (with neck spectra).
     InvalidStructureError
         If a structure has no device atoms.
     """
@@ -256,6 +351,7 @@ def bottleneck_features(
             f"The 'settings' parameter of {caller} must be a BottleneckSettings. "
             f"Got {type(settings).__name__}."
         )
+    allowed = [atomic_numbers[x] for x in settings.species]
     rows = []
     for k, atoms in enumerate(structures):
         if not isinstance(atoms, Atoms):
@@ -263,8 +359,16 @@ def bottleneck_features(
                 f"The 'structures' parameter of {caller} must be a list of ase.Atoms; item {k} "
                 f"is a {type(atoms).__name__}."
             )
+        if settings.neck_centres and not np.isin(atoms.numbers, allowed).all():
+            unknown = set(atoms.get_chemical_symbols()) - set(settings.species)
+            if unknown:
+                raise InputError(
+                    f"Structure {k} contains {sorted(unknown)}, which are not in the species "
+                    f"{list(settings.species)} of the neck spectra. Add them to "
+                    "BottleneckSettings(species=...)."
+                )
         rows.append(_features(atoms, settings, k))
-    return np.array(rows, dtype=float).reshape(len(rows), len(FEATURE_NAMES))
+    return np.array(rows, dtype=float).reshape(len(rows), settings.n_features)
 
 
 # ------------------------------------------------------------------------------ model
@@ -374,10 +478,10 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
     def _features(self, X, settings: BottleneckSettings, caller: str) -> np.ndarray:
         if isinstance(X, np.ndarray) and X.ndim == 2:
-            if X.shape[1] != len(FEATURE_NAMES) or not np.all(np.isfinite(X)):
+            if X.shape[1] != settings.n_features or not np.all(np.isfinite(X)):
                 raise InputError(
                     f"The 'X' parameter of {caller} must be ase.Atoms or a finite feature array "
-                    f"of shape (n, {len(FEATURE_NAMES)}). Got shape {X.shape}."
+                    f"of shape (n, {settings.n_features}). Got shape {X.shape}."
                 )
             return X.astype(float)
         return bottleneck_features(X, settings)
@@ -399,6 +503,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
             )
         self.settings_ = settings
         self.train_features_, self.train_targets_ = features, y
+        self.n_train_ = len(y)
         self.members_ = self._fit_members(features, y)
         self._forest = _compile_forest(self.members_, features)
         return self
@@ -426,11 +531,11 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list of ase.Atoms, or ndarray of shape (n, 11) from :func:`bottleneck_features`
+        X : list of ase.Atoms, or an array of :func:`bottleneck_features` (same settings)
         return_std : bool
             Also return the standard deviation over the members, G0.
         """
-        check_is_fitted(self, "members_")
+        check_is_fitted(self, "settings_")
         features = self._features(X, self.settings_, "BottleneckSurrogate.predict")
         forest = getattr(self, "_forest", None)
         if forest is not None:
@@ -440,17 +545,38 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         mean = np.maximum(preds.mean(axis=0), 0.0)
         return (mean, preds.std(axis=0)) if return_std else mean
 
+    @property
+    def n_tree_nodes(self) -> int:
+        """Nodes in all trees of all members (the cost of a prediction grows with it)."""
+        check_is_fitted(self, "settings_")
+        forest = getattr(self, "_forest", None)
+        if forest is not None:
+            return len(forest["feature"])
+        return sum(len(p.nodes) for m in self.members_ for (p,) in m._predictors)
+
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the model (settings, parameters, training features and labels) to ``.npz``."""
-        check_is_fitted(self, "members_")
+        """Write the model (settings, parameters and its trees as flat arrays) to ``.npz``.
+
+        Where the trees could not be read from scikit-learn (another version of its internals)
+        the file holds the training features and labels instead, and :meth:`load` fits the
+        members again.
+        """
+        check_is_fitted(self, "settings_")
         params = self.get_params(deep=False)
         params["settings"] = self.settings_.to_dict()
-        meta = {"params": params, "feature_names": list(FEATURE_NAMES)}
-        arrays = {"train_features": self.train_features_, "train_targets": self.train_targets_}
+        meta = {"params": params, "feature_names": list(self.settings_.feature_names())}
+        forest = getattr(self, "_forest", None)
+        if forest is not None:
+            meta |= {"depth": forest["depth"], "n_train": self.n_train_}
+            arrays = {k: _compact(forest[k]) for k in _FOREST_ARRAYS}
+            version = FORMAT_VERSION
+        else:
+            arrays = {"train_features": self.train_features_, "train_targets": self.train_targets_}
+            version = 1
         return write_model_file(
             path,
             model_type=_FORMAT,
-            format_version=FORMAT_VERSION,
+            format_version=version,
             metadata=meta,
             arrays=arrays,
             compress=True,
@@ -458,7 +584,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> BottleneckSurrogate:
-        """Read a model written by :meth:`save` (fits its members again, deterministically).
+        """Read a model written by :meth:`save`.
 
         Raises
         ------
@@ -470,16 +596,35 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         meta, arrays = read_model_file(
             path,
             model_type=_FORMAT,
-            versions=(FORMAT_VERSION,),
+            versions=(1, FORMAT_VERSION),
             saver="BottleneckSurrogate.save",
             name="BottleneckSurrogate",
         )
         params = dict(meta["params"])
-        params["settings"] = BottleneckSettings.from_dict(params["settings"])
-        return cls(**params).fit(arrays["train_features"], arrays["train_targets"])
+        # files written before the neck spectra existed have the 11 geometric features only
+        params["settings"] = BottleneckSettings.from_dict({"neck_centres": 0} | params["settings"])
+        model = cls(**params)
+        if meta["format_version"] == 1:
+            return model.fit(arrays["train_features"], arrays["train_targets"])
+        model.settings_ = params["settings"]
+        model.members_ = []
+        model.n_train_ = int(meta["n_train"])
+        forest = {k: arrays[k].astype(np.intp) if arrays[k].dtype.kind == "i" else arrays[k]
+                  for k in _FOREST_ARRAYS}  # fmt: skip
+        model._forest = forest | {"depth": int(meta["depth"])}
+        return model
 
 
 # ------------------------------------------------------------------------------ fast path
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Integer arrays as int32 in files (node indices and feature numbers fit)."""
+    return values.astype(np.int32) if values.dtype.kind == "i" else values
+
+
+_FOREST_ARRAYS = ("feature", "threshold", "left", "right", "leaf", "value", "roots", "member",
+                  "base")  # fmt: skip
+
+
 def _compile_forest(members: list, check: np.ndarray) -> dict | None:
     """All members' trees as flat arrays, evaluated in numpy for every tree at once.
 
@@ -524,20 +669,28 @@ def _compile_forest(members: list, check: np.ndarray) -> dict | None:
 
 
 def _forest_predict(forest: dict, features: np.ndarray) -> np.ndarray:
-    """Predictions of every member, shape (n_members, n_structures), from the flat forest."""
-    n_members = len(forest["base"])
+    """Predictions of every member, shape (n_members, n_structures), from the flat forest.
+
+    Every (structure, tree) pair steps down one level at a time, and pairs that reached a
+    leaf drop out, so the work is the summed depth of the leaves reached, not the depth of
+    the deepest tree times the number of trees.
+    """
+    roots, member = forest["roots"], forest["member"]
+    n_members, n_trees = len(forest["base"]), len(roots)
     out = np.empty((n_members, len(features)))
-    for start in range(0, len(features), 512):  # bounded memory: rows x trees node indices
-        x = features[start : start + 512]
-        node = np.broadcast_to(forest["roots"], (len(x), len(forest["roots"]))).copy()
-        rows = np.arange(len(x))[:, None]
-        for _ in range(forest["depth"]):
-            left = x[rows, forest["feature"][node]] <= forest["threshold"][node]
-            step = np.where(left, forest["left"][node], forest["right"][node])
-            node = np.where(forest["leaf"][node], node, step)
-        leaves = forest["value"][node]  # (rows, trees)
+    chunk = max(1, 200_000 // max(n_trees, 1))  # bounded memory: rows x trees node indices
+    for start in range(0, len(features), chunk):
+        x = features[start : start + chunk]
+        node = np.tile(roots, len(x))
+        row = np.repeat(np.arange(len(x)), n_trees)
+        active = np.flatnonzero(~forest["leaf"][node])
+        while active.size:
+            at = node[active]
+            left = x[row[active], forest["feature"][at]] <= forest["threshold"][at]
+            step = np.where(left, forest["left"][at], forest["right"][at])
+            node[active] = step
+            active = active[~forest["leaf"][step]]
+        leaves = forest["value"][node].reshape(len(x), n_trees)
         for k in range(n_members):
-            out[k, start : start + len(x)] = forest["base"][k] + leaves[
-                :, forest["member"] == k
-            ].sum(axis=1)
+            out[k, start : start + len(x)] = forest["base"][k] + leaves[:, member == k].sum(axis=1)
     return out
