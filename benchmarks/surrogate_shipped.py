@@ -46,9 +46,10 @@ Protocol
   (``benchmarks/predictive_histogram.py``) before the blind traces were scored.
   Reported: ``peak_blind_predictive_G0`` (all) and per temperature in the blind block.
 * The fast ``spd-bottleneck`` model (``benchmarks/train_bottleneck.py``: bagged trees on 11
-  bottleneck features, trained on the same cells, settings chosen on the validation traces):
-  timed in the same interleaved loop as the headline (batched trace and one snapshot alone,
-  from ase.Atoms: features and trees; loading, which fits the trees, is not counted) and
+  bottleneck features and the pooled SOAP spectra of the atoms at the cut, trained on the same
+  cells, settings chosen on the validation traces): timed in the same interleaved loop as the
+  headline (batched trace and one snapshot alone, from ase.Atoms: features and trees; loading
+  is not counted) and
   scored on the blind traces with the same keys, suffixed ``_bottleneck``; its predictive
   draws use its own validation residuals (in its manifest).
 * ``--speed-only`` (when the shipped file is not there yet): the speed part only, with a
