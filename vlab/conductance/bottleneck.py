@@ -392,9 +392,10 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
     Notes
     -----
-    A saved model holds its training features and labels, not the trees: :meth:`load` fits
-    the members again (fast, and deterministic), so a file does not depend on scikit-learn's
-    internal tree format and needs no pickle.
+    A saved model holds its trees as flat numeric arrays (node features, thresholds, children,
+    leaf values), so a file needs no pickle and does not depend on scikit-learn's internal tree
+    format; a loaded model predicts with them (``members_`` is then empty). Files of the first
+    format held the training features and labels, and :meth:`load` fits those again.
 
     Examples
     --------
