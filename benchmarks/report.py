@@ -37,6 +37,11 @@ DESCRIPTIONS = {
         "traces by replaying the loop with labels read from the pool stores.",
         ["active_learning_settings.py"],
     ),
+    "active_learning_fast": (
+        "Active against random labels with the fast bottleneck model (a learner whose curve "
+        "reaches R² 0.95), in memory on the validation traces: labels to the target.",
+        ["active_learning_fast.py"],
+    ),
     "design": (
         "iQSPR inverse design of polymer repeat units: sampler speed, hit rates, library quality.",
         ["design.py"],

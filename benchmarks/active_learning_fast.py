@@ -1,0 +1,130 @@
+"""Active against random labelling with the fast model: does a stronger learner change the ratio?
+
+Run from the repository root (about 10 min on 2 cores)::
+
+    python benchmarks/active_learning_fast.py   # -> benchmarks/results/active_learning_fast.json
+
+The loop of ``benchmarks/active_learning.py`` uses small networks (4 members of 16 units),
+whose learning curves flatten near R² 0.935-0.946 whatever the labels, so labels-to-target is
+read where both curves are flat. This benchmark asks the same question with a learner whose
+curve keeps rising to the target: :class:`vlab.conductance.BottleneckSurrogate` (default
+settings, 4 bagged members, ``min_samples_leaf`` 10 for the small early training sets), which
+fits in seconds, so the loop runs in memory (no campaigns; the labels are those stored in the
+catalog).
+
+Protocol
+--------
+* Pool: the 4,724 snapshots of ``POOL`` (as in ``active_learning.py``). Validation: the 1,367
+  snapshots of ``au-spd-2x2-more`` (traces 48-95). The blind traces are not read: this is a
+  study of the method, not a score of a model.
+* Strategies: ``uncertainty`` (the batch of largest member spread among all unlabelled
+  snapshots) and ``random``; both start from the same ``INITIAL`` random snapshots of a seed,
+  add ``BATCH`` per round up to ``BUDGET``, fitted afresh on all labels each round.
+* Labels to target: as in ``active_learning.py`` (``_common.labels_to_target``: mean curves
+  over ``SEEDS``, linear interpolation between rounds), target validation R² ``TARGET_R2``.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import labels_to_target, write_result  # noqa: I001 (pins BLAS threads first)
+
+import numpy as np
+
+from vlab.conductance import BottleneckSurrogate, bottleneck_features
+from vlab.workflows.conductance import labelled_structures
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "catalogs" / "data"
+POOL = ["au-spd-2x2-train", "au-spd-2x2", "au-spd-2x2-extra"]
+VALIDATION = "au-spd-2x2-more"
+INITIAL, BATCH, BUDGET = 50, 50, 1000
+SEEDS = (0, 1, 2)
+TARGET_R2 = 0.95
+MIN_SAMPLES_LEAF = 10
+
+
+def _features(names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    x, y = [], []
+    for name in names:
+        structures, labels, _, _ = labelled_structures(DATA / f"{name}.zarr")
+        x.append(bottleneck_features(structures))
+        y.append(labels)
+    return np.concatenate(x), np.concatenate(y)
+
+
+def _r2(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(1.0 - np.sum((pred - y) ** 2) / np.sum((y - y.mean()) ** 2))
+
+
+def curve(x, y, x_val, y_val, strategy: str, seed: int) -> list[float]:
+    """Validation R² after each round of one loop."""
+    rng = np.random.default_rng(seed)
+    labelled = list(rng.choice(len(y), INITIAL, replace=False))
+    scores = []
+    while True:
+        model = BottleneckSurrogate(min_samples_leaf=MIN_SAMPLES_LEAF, random_state=seed)
+        model.fit(x[labelled], y[labelled])
+        scores.append(round(_r2(model.predict(x_val), y_val), 4))
+        if len(labelled) >= BUDGET:
+            return scores
+        free = np.setdiff1d(np.arange(len(y)), labelled)
+        if strategy == "random":
+            pick = rng.choice(free, BATCH, replace=False)
+        else:
+            _, std = model.predict(x[free], return_std=True)
+            pick = free[np.argsort(-std, kind="stable")[:BATCH]]
+        labelled += list(pick)
+
+
+def main() -> dict:
+    start = time.perf_counter()
+    x, y = _features(POOL)
+    x_val, y_val = _features([VALIDATION])
+    full = BottleneckSurrogate(min_samples_leaf=MIN_SAMPLES_LEAF).fit(x, y)
+    all_labels = round(_r2(full.predict(x_val), y_val), 4)
+    print(f"pool {len(y)}, validation {len(y_val)}; all pool labels: R² {all_labels}", flush=True)
+    n = list(range(INITIAL, BUDGET + 1, BATCH))
+    r2 = {}
+    for strategy in ("uncertainty", "random"):
+        for seed in SEEDS:
+            r2[(strategy, seed)] = curve(x, y, x_val, y_val, strategy, seed)
+            print(f"  {strategy} seed {seed}: " + ", ".join(
+                f"{k} {v:.3f}" for k, v in zip(n[::4], r2[(strategy, seed)][::4], strict=False)
+            ), flush=True)  # fmt: skip
+    reach = labels_to_target(n, r2, SEEDS, TARGET_R2)
+    curves = {
+        f"{strategy}_r2": {str(seed): r2[(strategy, seed)] for seed in SEEDS}
+        for strategy in ("uncertainty", "random")
+    }
+    out = {
+        "pool": POOL,
+        "validation": VALIDATION,
+        "pool_snapshots": len(y),
+        "model": f"BottleneckSurrogate(min_samples_leaf={MIN_SAMPLES_LEAF}), default settings",
+        "settings": {"initial": INITIAL, "batch": BATCH, "budget": BUDGET, "seeds": list(SEEDS)},
+        "target_r2": TARGET_R2,
+        "all_pool_labels_r2": all_labels,
+        **reach,
+        "learning_curves": {"n_labels": n} | curves,
+        "wall_s": round(time.perf_counter() - start, 1),
+    }
+    per_seed = reach["labels_to_target_per_seed"]
+    rows = [
+        ("validation R² with all pool labels", f"{all_labels:.4f}"),
+        (f"labels to validation R² {reach['target_r2_used']} (mean curves): active / random",
+         f"{reach['labels_to_target_active']} / {reach['labels_to_target_random']} = "
+         f"{reach['labels_to_target_ratio']}"),
+        ("per seed ratio (mean, min-max)",
+         f"{per_seed['ratio']['mean']} ({per_seed['ratio']['min']}-{per_seed['ratio']['max']})"),
+    ]  # fmt: skip
+    write_result("active_learning_fast", out, rows)
+    return out
+
+
+if __name__ == "__main__":
+    main()
