@@ -164,6 +164,10 @@ def test_save_and_load_give_the_same_predictions(tmp_path, wires):
     np.testing.assert_array_equal(again.predict(wires), mean)
     np.testing.assert_array_equal(again.predict(wires, return_std=True)[1], std)
     assert again.n_train_ == len(wires) and again.settings_ == model.settings_
+    with np.load(path) as data:  # an incomplete file is named, not a KeyError
+        np.savez(tmp_path / "broken.npz", **{k: data[k] for k in data.files if k != "leaf"})
+    with pytest.raises(DataFileError, match="broken.npz' is incomplete \\(missing \\['leaf'\\]"):
+        load_model_file(tmp_path / "broken.npz")
     # a file that cannot hold the trees (they could not be read) holds the training data
     model._forest = None
     again = load_model_file(model.save(tmp_path / "refit"))

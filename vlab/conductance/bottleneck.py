@@ -67,7 +67,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab._utils import read_model_file, write_model_file
-from vlab.errors import InputError, InvalidStructureError
+from vlab.errors import DataFileError, InputError, InvalidStructureError
 
 __all__ = [
     "FEATURE_NAMES",
@@ -605,6 +605,15 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         # files written before the neck spectra existed have the 11 geometric features only
         params["settings"] = BottleneckSettings.from_dict({"neck_centres": 0} | params["settings"])
         model = cls(**params)
+        needed = (
+            ("train_features", "train_targets") if meta["format_version"] == 1 else (_FOREST_ARRAYS)
+        )
+        missing = [k for k in needed if k not in arrays]
+        if missing or (meta["format_version"] > 1 and not {"depth", "n_train"} <= set(meta)):
+            raise DataFileError(
+                f"The BottleneckSurrogate file {str(path)!r} is incomplete (missing "
+                f"{missing or ['depth', 'n_train']}). Save the model again."
+            )
         if meta["format_version"] == 1:
             return model.fit(arrays["train_features"], arrays["train_targets"])
         model.settings_ = params["settings"]
