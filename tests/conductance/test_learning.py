@@ -162,6 +162,35 @@ def test_retrain_is_afresh_unless_warm_start(tmp_path, warm):
     assert same is not warm
 
 
+def test_the_fast_estimator_runs_the_loop_and_resumes(tmp_path):
+    """model.estimator: bottleneck; round k's model is the seed's model fitted on its labels."""
+    from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.conductance import BottleneckSurrogate, load_model_file
+
+    params = {"n_estimators": 2, "max_iter": 20, "min_samples_leaf": 2}
+    model = {"estimator": "bottleneck", "params": params}
+    spec = {**BASE, "reference": {"fidelity": "sband"}, "budget": 14, "seed": 2, "model": model}
+    summary = run_learning(parse_learning(spec | {"out": str(tmp_path / "o")}), synchronous=True,
+                           echo=None)  # fmt: skip
+    assert summary["n_labels"] == [8, 14]
+    rec = records(tmp_path / "o")
+    assert rec[1]["strategy"] == "uncertainty" and len(rec[1]["spread_G0"]) == 6
+    final = load_model_file(tmp_path / "o" / "round-001.npz")
+    assert isinstance(final, BottleneckSurrogate)
+    items = {
+        (it["trace"], it["snapshot"]): it["structure"]
+        for it in snapshot_items(catalog.open("au-sband-small"))
+    }
+    structures = [items[(t, s)] for r in rec for _, t, s in r["snapshots"]]
+    labels = np.array([g for r in rec for g in r["labels_G0"]])
+    scratch = BottleneckSurrogate(random_state=2, **params).fit(structures, labels)
+    np.testing.assert_allclose(final.predict(structures), scratch.predict(structures), atol=1e-12)
+    # a larger budget continues from the saved rounds (the round model is read back)
+    more = run_learning(parse_learning(spec | {"budget": 20, "out": str(tmp_path / "o")}),
+                        synchronous=True, echo=None)  # fmt: skip
+    assert more["n_labels"] == [8, 14, 20] and records(tmp_path / "o")[2]["computed"] == 0
+
+
 def test_loop_on_a_dask_cluster(tmp_path, dask_client):
     spec = parse_learning({**BASE, "budget": 14, "out": str(tmp_path / "o")})
     lines: list[str] = []
@@ -251,6 +280,20 @@ def test_train_stores_are_fitted_in_every_round(tmp_path, monkeypatch):
         ({"stop": {"r2": 0.1}}, "'stop' must be a mapping with keys"),
         ({"stop": {"patience": 0}}, "'patience' must be an integer >= 1"),
         ({"model": {"params": {"n_layers": 3}}}, "'model': Unknown ConductanceSurrogate"),
+        ({"model": {"estimator": "forest"}}, "'model.estimator' must be one of ('local', 'bot"),
+        (
+            {"model": {"estimator": "bottleneck", "preset": "spd-headline"}},
+            "the bottleneck estimator takes 'model.params' only. Got preset 'spd-headline'.",
+        ),
+        (
+            {"model": {"estimator": "bottleneck", "params": {"warm_start": True}}},
+            "'model.params.warm_start' is a parameter of the local estimator",
+        ),
+        (
+            {"model": {"estimator": "bottleneck", "params": {"depth": 3}}},
+            "'model': Unknown BottleneckSurrogate parameter(s) ['depth']",
+        ),
+        ({"model": {"kind": "x"}}, "'model' has the keys ['estimator', 'params', 'preset']"),
         ({"reference": {"fidelity": "dft"}}, "'reference': conductance-reference: 'fidelity'"),
         ({"reference": {"energy": 1}}, "'reference' has the keys"),
         ({"validation": ["au-sband-small"]}, "'validation' must not share stores with 'pool'"),

@@ -150,8 +150,9 @@ def register(sub) -> None:
         choices=("local", "bottleneck"),
         default="local",
         help="local: SOAP descriptors and a network ensemble, transfers to larger junctions "
-        "(default); bottleneck: 11 features of the narrowest cut and boosted trees, fast, for "
-        "junctions like the training ones (--set n_estimators=..., settings.cutoff=...)",
+        "(default); bottleneck: the narrowest cut (11 numbers and the SOAP of its atoms) and "
+        "boosted trees, fast, for junctions like the training ones (--set n_estimators=..., "
+        "settings.neck_centres=...)",
     )
     p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
     p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")

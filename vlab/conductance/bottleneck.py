@@ -478,6 +478,9 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         return settings
 
     def _features(self, X, settings: BottleneckSettings, caller: str) -> np.ndarray:
+        rows = isinstance(X, Sequence) and len(X) > 0
+        if rows and all(isinstance(r, np.ndarray) and r.ndim == 1 for r in X):
+            X = np.vstack(X)  # a list of feature rows, one per structure
         if isinstance(X, np.ndarray) and X.ndim == 2:
             if X.shape[1] != settings.n_features or not np.all(np.isfinite(X)):
                 raise InputError(
@@ -532,7 +535,8 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : list of ase.Atoms, or an array of :func:`bottleneck_features` (same settings)
+        X : list of ase.Atoms, or an array (or list of rows) of :func:`bottleneck_features`
+            with the model's settings
         return_std : bool
             Also return the standard deviation over the members, G0.
         """

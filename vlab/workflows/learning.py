@@ -20,7 +20,11 @@
    stores, labelled snapshots that every round trains on and none selects: a model trained
    elsewhere extended to a new kind of structure), afresh from the same seed (or,
    with ``model.params.warm_start: true``, starting from the last round's members), saved,
-   and scored on the validation stores (never selected).
+   and scored on the validation stores (never selected). The model is the local-descriptor
+   :class:`~vlab.conductance.ConductanceSurrogate` (``model.preset``, ``model.params``) or,
+   with ``model.estimator: bottleneck``, the fast
+   :class:`~vlab.conductance.BottleneckSurrogate` (``model.params``; its batch rule measures
+   distances between rows of bottleneck features).
 
 Every round leaves ``round-NNN.selection.json`` (written before labelling), its label stores
 ``round-NNN/*.zarr`` (registered in the catalog as ``NAME-rNNN-POOL``), the model
@@ -85,6 +89,7 @@ _KEYS = {
 }
 _REQUIRED = {"name", "pool", "validation", "batch", "budget", "out"}
 _STRATEGIES = ("uncertainty", "random")
+_ESTIMATORS = ("local", "bottleneck")
 _SPREADS = ("absolute", "relative")
 RELATIVE_FLOOR_G0 = 0.1  # G0; the relative spread divides by max(predicted G, this)
 _STOP_KEYS = {"r2_change", "peak_change", "patience"}
@@ -241,8 +246,23 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
 
 
 def _check_model(model: Mapping, source: str) -> None:
-    if set(model) - {"preset", "params"}:
-        raise _err(source, f"'model' has the keys ['params', 'preset']. Got {sorted(model)}.")
+    if set(model) - {"estimator", "preset", "params"}:
+        raise _err(
+            source, f"'model' has the keys ['estimator', 'params', 'preset']. Got {sorted(model)}."
+        )
+    estimator = model.get("estimator", "local")
+    if estimator not in _ESTIMATORS:
+        raise _err(
+            source,
+            f"'model.estimator' must be one of {_ESTIMATORS} (local: SOAP descriptors and a "
+            f"network ensemble; bottleneck: the fast tree model). Got {estimator!r}.",
+        )
+    if estimator == "bottleneck" and "preset" in model:
+        raise _err(
+            source,
+            "'model.preset' names settings of the local estimator; the bottleneck estimator "
+            f"takes 'model.params' only. Got preset {model['preset']!r}.",
+        )
     if not isinstance(model.get("params", {}), Mapping):
         raise _err(
             source,
@@ -250,6 +270,12 @@ def _check_model(model: Mapping, source: str) -> None:
             f"Got {model['params']!r}.",
         )
     warm = _warm_start(model)
+    if estimator == "bottleneck" and "warm_start" in (model.get("params") or {}):
+        raise _err(
+            source,
+            "'model.params.warm_start' is a parameter of the local estimator; the bottleneck "
+            "estimator is fitted afresh every round.",
+        )
     if not isinstance(warm, bool):
         raise _err(
             source,
@@ -293,9 +319,11 @@ def _warm_start(model: Mapping):
 
 
 def _estimator(model: Mapping, seed: int):
-    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance import BottleneckSurrogate, ConductanceSurrogate
 
     params = {"random_state": seed, **dict(model.get("params") or {})}
+    if model.get("estimator", "local") == "bottleneck":
+        return BottleneckSurrogate.from_params(params)
     params["warm_start"] = _warm_start(model)
     return ConductanceSurrogate.from_preset(model.get("preset", "default"), **params)
 
@@ -313,15 +341,38 @@ class _Pool:
 
 def snapshot_fingerprint(desc) -> np.ndarray:
     """Fixed-length vector of one snapshot's LocalDescriptors: the mean and standard
-    deviation of its window atoms' features (where the batch rule measures distances)."""
+    deviation of its window atoms' features (where the batch rule measures distances); a
+    snapshot's row of bottleneck features is its own fingerprint."""
+    if isinstance(desc, np.ndarray):
+        return desc
     f = desc.features[desc.window]
     return np.concatenate([f.mean(axis=0), f.std(axis=0)])
+
+
+def _describe(structures: list, settings) -> list:
+    """What the estimator reads of each structure: LocalDescriptors (``DescriptorSettings``)
+    or a row of bottleneck features (``BottleneckSettings``)."""
+    from vlab.conductance import BottleneckSettings, bottleneck_features
+    from vlab.conductance.descriptors import compute_descriptors
+
+    if isinstance(settings, BottleneckSettings):
+        return list(bottleneck_features(structures, settings))
+    return compute_descriptors(structures, settings)
+
+
+def _settings(model) -> Any:
+    """The descriptor or feature settings of an (unfitted) estimator."""
+    from vlab.conductance import BottleneckSettings, BottleneckSurrogate
+    from vlab.conductance.descriptors import DescriptorSettings
+
+    if isinstance(model, BottleneckSurrogate):
+        return model.settings or BottleneckSettings()
+    return model.descriptor_settings or DescriptorSettings()
 
 
 def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
     from vlab import catalog
     from vlab.campaign.kinds.conductance import snapshot_items
-    from vlab.conductance.descriptors import compute_descriptors
 
     cache = {} if cache is None else cache
     keys, temps, descs = [], [], []
@@ -333,7 +384,7 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
             cache[ck] = (
                 [(name, it["trace"], it["snapshot"]) for it in items],
                 [it["temperature"] for it in items],
-                compute_descriptors([it["structure"] for it in items], settings),
+                _describe([it["structure"] for it in items], settings),
             )
         k, t, d = cache[ck]
         keys += k
@@ -347,7 +398,6 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
 def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
     """Descriptors, reference labels and temperatures of labelled stores (validation, train)."""
     from vlab import catalog
-    from vlab.conductance.descriptors import compute_descriptors
     from vlab.workflows.conductance import labelled_structures
 
     cache = {} if cache is None else cache
@@ -360,7 +410,7 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
             ds = catalog.select(catalog.open_store(path), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
-            cache[ck] = (compute_descriptors(structures, settings), y, temp)
+            cache[ck] = (_describe(structures, settings), y, temp)
         d, y, t = cache[ck]
         descs += d
         ys.append(y)
@@ -698,21 +748,21 @@ def run_learning(
     import contextlib
 
     from vlab.campaign import connect
-    from vlab.conductance import ConductanceSurrogate
-    from vlab.conductance.descriptors import DescriptorSettings
+    from vlab.conductance import ConductanceSurrogate, load_model_file
 
     spec = spec if isinstance(spec, LearningSpec) else load_learning(spec)
     echo = echo or (lambda line: None)
     spec.out.mkdir(parents=True, exist_ok=True)
-    settings = _estimator(spec.model, spec.seed).descriptor_settings or DescriptorSettings()
+    settings = _settings(_estimator(spec.model, spec.seed))
     pool = _load_pool(spec, settings, cache)
     val = _load_labelled(spec.validation, settings, cache)
     base = _load_labelled(spec.train, settings, cache)
     rounds = _rounds_done(spec.out)
     model = None
     if rounds:
-        model = ConductanceSurrogate.load(spec.out / f"round-{len(rounds) - 1:03d}.npz")
-        model.set_params(warm_start=_warm_start(spec.model))
+        model = load_model_file(spec.out / f"round-{len(rounds) - 1:03d}.npz")
+        if isinstance(model, ConductanceSurrogate):
+            model.set_params(warm_start=_warm_start(spec.model))
     with contextlib.ExitStack() as stack:
         client = None
         if not synchronous:
