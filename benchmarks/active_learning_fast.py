@@ -10,7 +10,8 @@ read where both curves are flat. This benchmark asks the same question with a le
 curve keeps rising to the target: :class:`vlab.conductance.BottleneckSurrogate` (default
 settings, 4 bagged members, ``min_samples_leaf`` 10 for the small early training sets), which
 fits in seconds, so the loop runs in memory (no campaigns; the labels are those stored in the
-catalog).
+catalog). The same loop through the engine is ``vlab conductance learn`` with
+``model: {estimator: bottleneck}``.
 
 Protocol
 --------
