@@ -42,6 +42,11 @@ DESCRIPTIONS = {
         "reaches R² 0.95), in memory on the validation traces: labels to the target.",
         ["active_learning_fast.py"],
     ),
+    "bottleneck_loss": (
+        "The fast bottleneck model with a squared or an absolute loss (conditional means or "
+        "medians), refitted with the shipped settings and scored on the validation traces.",
+        ["bottleneck_loss.py"],
+    ),
     "design": (
         "iQSPR inverse design of polymer repeat units: sampler speed, hit rates, library quality.",
         ["design.py"],

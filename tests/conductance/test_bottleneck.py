@@ -138,6 +138,8 @@ def test_model_errors_name_the_input(wires):
     y = np.linspace(0.1, 2.0, len(wires))
     with pytest.raises(InputError, match="'n_estimators' parameter of BottleneckSurrogate"):
         BottleneckSurrogate(n_estimators=0).fit(wires, y)
+    with pytest.raises(InputError, match="'loss' parameter .* \\['absolute', 'squared'\\]"):
+        BottleneckSurrogate(loss="huber").fit(wires, y)
     with pytest.raises(InputError, match="'learning_rate' parameter .* in \\(0, 1\\]. Got 2"):
         BottleneckSurrogate(learning_rate=2).fit(wires, y)
     with pytest.raises(InputError, match="one finite conductance per structure: got 3 values"):
@@ -258,3 +260,22 @@ def test_the_number_of_tree_nodes_is_that_of_the_members(wires):
     compiled = model.n_tree_nodes
     model._forest = None
     assert model.n_tree_nodes == compiled > 2 * 10
+
+
+def test_the_absolute_loss_predicts_conditional_medians(tmp_path, wires):
+    """Two groups of identical inputs with skewed labels: squared loss gives each group's mean,
+    absolute loss its median (and the flat forest and a saved file agree)."""
+    x = np.zeros((40, 11))
+    x[20:, 0] = 1.0
+    y = np.concatenate([[0.97] * 15 + [0.2] * 5, [2.0] * 15 + [3.0] * 5])
+    geometry = BottleneckSettings(neck_centres=0)
+    common = {"settings": geometry, "n_estimators": 1, "max_iter": 200, "learning_rate": 0.3,
+              "min_samples_leaf": 5}  # fmt: skip
+    mean = BottleneckSurrogate(**common).fit(x, y)
+    median = BottleneckSurrogate(**common, loss="absolute").fit(x, y)
+    np.testing.assert_allclose(mean.predict(x[[0, 20]]), [0.7775, 2.25], atol=1e-3)
+    np.testing.assert_allclose(median.predict(x[[0, 20]]), [0.97, 2.0], atol=1e-3)
+    assert median._forest is not None
+    again = load_model_file(median.save(tmp_path / "median"))
+    assert again.loss == "absolute"
+    np.testing.assert_array_equal(again.predict(x), median.predict(x))

@@ -91,6 +91,7 @@ FEATURE_NAMES = (
     "neck_mean_coordination",
 )
 
+_LOSSES = {"squared": "squared_error", "absolute": "absolute_error"}  # scikit-learn's names
 _FORMAT = "vlab-bottleneck-surrogate"
 #: 1: training features and labels (the trees are fitted again on load); 2: the trees.
 FORMAT_VERSION = 2
@@ -389,6 +390,10 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         Of each member's ``HistGradientBoostingRegressor`` (no early stopping).
     random_state : int
         Seed of the resamples.
+    loss : {"squared", "absolute"}
+        What each member's trees minimise: the squared error (they predict conditional means)
+        or the absolute error (conditional medians, which sit nearer the common value where
+        the reference is skewed, as on the one-channel plateau).
 
     Notes
     -----
@@ -419,6 +424,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         max_leaf_nodes: int = 15,
         min_samples_leaf: int = 20,
         random_state: int = 0,
+        loss: str = "squared",
     ):
         self.settings = settings
         self.n_estimators = n_estimators
@@ -427,6 +433,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         self.max_leaf_nodes = max_leaf_nodes
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
+        self.loss = loss
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> BottleneckSurrogate:
@@ -464,6 +471,11 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         for name, low in (("n_estimators", 1), ("max_iter", 1), ("max_leaf_nodes", 2),
                           ("min_samples_leaf", 1), ("random_state", 0)):  # fmt: skip
             integer(name, low)
+        if self.loss not in _LOSSES:
+            raise InputError(
+                f"The 'loss' parameter of BottleneckSurrogate must be one of {sorted(_LOSSES)}. "
+                f"Got {self.loss!r}."
+            )
         if not (_number(self.learning_rate) and 0 < self.learning_rate <= 1):
             raise InputError(
                 "The 'learning_rate' parameter of BottleneckSurrogate must be a number in "
@@ -522,6 +534,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
             member = HistGradientBoostingRegressor(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
+                loss=_LOSSES[self.loss],
                 max_leaf_nodes=self.max_leaf_nodes,
                 min_samples_leaf=self.min_samples_leaf,
                 early_stopping=False,

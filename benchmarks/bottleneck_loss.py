@@ -1,0 +1,81 @@
+"""The fast model's loss: squared error (conditional means) or absolute error (medians).
+
+Run from the repository root (about 3 min on 2 cores)::
+
+    python benchmarks/bottleneck_loss.py   # -> benchmarks/results/bottleneck_loss.json
+
+Protocol
+--------
+* Training set and validation traces: those of ``benchmarks/train_bottleneck.py`` (the
+  headline's 6,295 cells; traces 18-23 of ``au-spd-2x2`` and ``au-spd-2x2-more``). The blind
+  traces are not read, and the shipped ``spd-bottleneck`` is not changed.
+* Models: the shipped model's settings and tree parameters (from its manifest), with
+  ``loss="squared"`` (as shipped) and ``loss="absolute"``, each with ``random_state`` 0 and 1.
+* Reported on the validation traces: R², MAE, R² on 0-3 G0, MAE on the 0.8-1.2 G0 plateau and
+  the histogram peaks of the point predictions (all, 4 K, 300 K) against the reference's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from train_headline import training_structures, validation_structures
+
+import numpy as np
+
+from vlab.conductance import BottleneckSettings, BottleneckSurrogate, bottleneck_features
+from vlab.conductance.shipped import MODEL_DIR
+from vlab.workflows.learning import validation_metrics
+
+LOSSES = ("squared", "absolute")
+SEEDS = (0, 1)
+
+
+def main() -> dict:
+    manifest = json.loads((MODEL_DIR / "spd-bottleneck.json").read_text())
+    settings = BottleneckSettings.from_dict(manifest["settings"])
+    params = {k: v for k, v in manifest["params"].items() if k not in ("random_state", "loss")}
+    cells, y, _ = training_structures()
+    val_cells, y_val, t_val, _ = validation_structures()
+    x, x_val = bottleneck_features(cells, settings), bottleneck_features(val_cells, settings)
+    plateau = (y_val >= 0.8) & (y_val <= 1.2)
+    scores = {}
+    for loss in LOSSES:
+        for seed in SEEDS:
+            model = BottleneckSurrogate(settings=settings, loss=loss, random_state=seed, **params)
+            pred = model.fit(x, y).predict(x_val)
+            plateau_mae = round(float(np.abs(pred - y_val)[plateau].mean()), 4)
+            scores[f"{loss}-{seed}"] = validation_metrics(y_val, pred, t_val) | {
+                "mae_0_8_1_2G0": plateau_mae
+            }
+            s = scores[f"{loss}-{seed}"]
+            print(f"  {loss} loss, seed {seed}: R² {s['r2']:.4f}, peak {s['peak_surrogate_G0']}",
+                  flush=True)  # fmt: skip
+    out = {
+        "model": "spd-bottleneck settings and tree parameters (manifest), refitted",
+        "validation": "au-spd-2x2 traces 18-23 and au-spd-2x2-more",
+        "scores": scores,
+    }
+    for key in ("r2", "mae_G0", "r2_0_3G0", "mae_0_8_1_2G0", "peak_surrogate_G0",
+                "peak_4K_surrogate_G0", "peak_300K_surrogate_G0"):  # fmt: skip
+        for loss in LOSSES:
+            out[f"{key}_{loss}"] = [scores[f"{loss}-{seed}"][key] for seed in SEEDS]
+    ref = scores[f"squared-{SEEDS[0]}"]
+    rows = [
+        (f"validation {key} (seeds {', '.join(map(str, SEEDS))}): squared / absolute loss",
+         f"{out[f'{key}_squared']} / {out[f'{key}_absolute']}")
+        for key in ("r2", "mae_G0", "mae_0_8_1_2G0", "peak_surrogate_G0", "peak_4K_surrogate_G0",
+                    "peak_300K_surrogate_G0")
+    ] + [("reference peaks: all / 4 K / 300 K",
+          f"{ref['peak_reference_G0']} / {ref['peak_4K_reference_G0']} / "
+          f"{ref['peak_300K_reference_G0']}")]  # fmt: skip
+    write_result("bottleneck_loss", out, rows)
+    return out
+
+
+if __name__ == "__main__":
+    main()
