@@ -100,6 +100,20 @@ def labels_to_target(n, r2: dict, seeds, goal: float | None = None) -> dict:
     }
 
 
+#: the single-atom plateau, G0: reference conductances in [low, high]
+PLATEAU_G0 = (0.8, 1.2)
+
+
+def plateau_mae(y, pred) -> float:
+    """Mean absolute error of ``pred`` on the snapshots whose reference ``y`` lies on the
+    single-atom plateau (``PLATEAU_G0``), G0, 4 decimals."""
+    import numpy as np
+
+    y, pred = np.asarray(y, float), np.asarray(pred, float)
+    window = (y >= PLATEAU_G0[0]) & (y <= PLATEAU_G0[1])
+    return round(float(np.abs(pred - y)[window].mean()), 4)
+
+
 def spread(values: list) -> dict:
     """Per-seed values with their mean, min and max (None entries left out of those)."""
     ok = [v for v in values if v is not None]

@@ -22,10 +22,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from _common import plateau_mae, write_result  # noqa: I001  (pins BLAS threads first)
 from train_headline import training_structures, validation_structures
 
-import numpy as np
 
 from vlab.conductance import BottleneckSettings, BottleneckSurrogate, bottleneck_features
 from vlab.conductance.shipped import MODEL_DIR
@@ -42,15 +41,13 @@ def main() -> dict:
     cells, y, _ = training_structures()
     val_cells, y_val, t_val, _ = validation_structures()
     x, x_val = bottleneck_features(cells, settings), bottleneck_features(val_cells, settings)
-    plateau = (y_val >= 0.8) & (y_val <= 1.2)
     scores = {}
     for loss in LOSSES:
         for seed in SEEDS:
             model = BottleneckSurrogate(settings=settings, loss=loss, random_state=seed, **params)
             pred = model.fit(x, y).predict(x_val)
-            plateau_mae = round(float(np.abs(pred - y_val)[plateau].mean()), 4)
             scores[f"{loss}-{seed}"] = validation_metrics(y_val, pred, t_val) | {
-                "mae_0_8_1_2G0": plateau_mae
+                "mae_0_8_1_2G0": plateau_mae(y_val, pred)
             }
             s = scores[f"{loss}-{seed}"]
             print(f"  {loss} loss, seed {seed}: R² {s['r2']:.4f}, peak {s['peak_surrogate_G0']}",

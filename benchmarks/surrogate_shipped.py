@@ -67,7 +67,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from _common import PLATEAU_G0, plateau_mae, write_result  # noqa: I001  (BLAS first)
 from train_headline import validation_structures
 
 import numpy as np
@@ -220,9 +220,9 @@ def blind(model, name: str = NAME) -> dict:
     for t in np.unique(temp):
         rows = temp == t
         out[f"peak_{t:g}K_predictive_G0"] = round(histogram_peak(draws[rows].ravel()), 3)
-    window = (y >= 0.8) & (y <= 1.2)
+    window = (y >= PLATEAU_G0[0]) & (y <= PLATEAU_G0[1])
     out["n_0_8_1_2G0"] = int(window.sum())
-    out["mae_0_8_1_2G0"] = round(float(np.abs(pred - y)[window].mean()), 4)
+    out["mae_0_8_1_2G0"] = plateau_mae(y, pred)
     out["mean_error_0_8_1_2G0"] = round(float((pred - y)[window].mean()), 4)
     out["reference_std_0_8_1_2G0"] = round(float(y[window].std()), 4)
     out["store"] = f"{BLIND} (traces 96-119)"

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import write_result  # noqa: I001  (pins BLAS threads first)
+from _common import plateau_mae, write_result  # noqa: I001  (pins BLAS threads first)
 from train_headline import sha256, training_structures, validation_structures
 
 import numpy as np
@@ -84,12 +84,9 @@ def stacked(x_val, headline_pred, y_val, t_val, traces, params: dict) -> dict:
     for train, test in GroupKFold(5).split(inputs, y_val, traces):
         trees = HistGradientBoostingRegressor(**params, min_samples_leaf=20, early_stopping=False)
         pred[test] = np.maximum(trees.fit(inputs[train], y_val[train]).predict(inputs[test]), 0)
-    plateau = (y_val >= 0.8) & (y_val <= 1.2)
     out = {}
     for name, p in (("stacked", pred), ("headline", headline_pred)):
-        out[name] = validation_metrics(y_val, p, t_val) | {
-            "mae_0_8_1_2G0": round(float(np.abs(p - y_val)[plateau].mean()), 4)
-        }
+        out[name] = validation_metrics(y_val, p, t_val) | {"mae_0_8_1_2G0": plateau_mae(y_val, p)}
     return out
 
 

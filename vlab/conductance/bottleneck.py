@@ -622,16 +622,15 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         # files written before the neck spectra existed have the 11 geometric features only
         params["settings"] = BottleneckSettings.from_dict({"neck_centres": 0} | params["settings"])
         model = cls(**params)
-        needed = (
-            ("train_features", "train_targets") if meta["format_version"] == 1 else (_FOREST_ARRAYS)
-        )
+        first = meta["format_version"] == 1
+        needed = ("train_features", "train_targets") if first else _FOREST_ARRAYS
         missing = [k for k in needed if k not in arrays]
-        if missing or (meta["format_version"] > 1 and not {"depth", "n_train"} <= set(meta)):
+        if missing or (not first and not {"depth", "n_train"} <= set(meta)):
             raise DataFileError(
                 f"The BottleneckSurrogate file {str(path)!r} is incomplete (missing "
                 f"{missing or ['depth', 'n_train']}). Save the model again."
             )
-        if meta["format_version"] == 1:
+        if first:
             return model.fit(arrays["train_features"], arrays["train_targets"])
         model.settings_ = params["settings"]
         model.members_ = []
