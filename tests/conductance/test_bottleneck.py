@@ -232,6 +232,18 @@ def test_the_shipped_fast_model_predicts_held_out_traces():
     assert r2 > 0.85
 
 
+def test_the_shipped_fast_model_reproduces_its_recorded_blind_error():
+    """Scored on the second blind set (chosen after the first had been read), with the MAE its
+    manifest records."""
+    info = shipped_model_info("spd-bottleneck")
+    assert info["blind"]["store"].startswith("au-spd-2x2-test-c ")
+    assert info["params"]["loss"] == "absolute"
+    structures, y, _, _ = labelled_structures("au-spd-2x2-test-c")
+    pred = load_shipped_model("spd-bottleneck").predict(structures)
+    assert len(y) == info["blind"]["n"]
+    assert np.mean(np.abs(pred - y)) == pytest.approx(info["blind"]["mae_G0"], abs=2e-3)
+
+
 def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, capsys):
     from vlab.cli import main
 
