@@ -20,6 +20,8 @@ The 'chunk_size' key of spec.yaml must be a positive integer. Got -1.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 __all__ = [
     "CalculationFailed",
     "CatalogError",
@@ -34,6 +36,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "VlabError",
+    "reject_unknown",
 ]
 
 
@@ -90,3 +93,20 @@ class ClusterError(VlabError, RuntimeError):
 
 class CalculationFailed(VlabError, RuntimeError):
     """A calculation failed on valid input (e.g. a singular Green's function)."""
+
+
+def reject_unknown(given: Iterable[str], allowed: Iterable[str], what: str, of: str = "") -> None:
+    """Raise :class:`InputError` naming the names in ``given`` that are not in ``allowed``
+    (``what`` says what they are, ``of`` whose), and listing the allowed ones.
+
+    >>> reject_unknown({"r_cut": 5}, ["r_cut", "n_max"], "settings keys")
+    >>> reject_unknown({"rcut": 5}, ["r_cut", "n_max"], "settings keys", of="MyModel")
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InputError: Unknown settings keys ['rcut'] of MyModel; allowed: ['n_max', 'r_cut'].
+    """
+    allowed = set(allowed)
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        owner = f" of {of}" if of else ""
+        raise InputError(f"Unknown {what} {unknown}{owner}; allowed: {sorted(allowed)}.")

@@ -67,7 +67,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab._utils import read_model_file, write_model_file
-from vlab.errors import DataFileError, InputError, InvalidStructureError
+from vlab.errors import DataFileError, InputError, InvalidStructureError, reject_unknown
 
 __all__ = [
     "FEATURE_NAMES",
@@ -217,12 +217,7 @@ class BottleneckSettings:
         >>> BottleneckSettings.from_dict(s.to_dict()) == s
         True
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise InputError(
-                f"Unknown BottleneckSettings keys {unknown}; allowed: {sorted(names)}."
-            )
+        reject_unknown(data, (f.name for f in dataclasses.fields(cls)), "BottleneckSettings keys")
         tuples = ("decays", "species")
         return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
 
@@ -449,12 +444,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         vlab.errors.InputError: Unknown BottleneckSurrogate parameter(s) ['depth']; allowed: ...
         """
         params = dict(params or {})
-        allowed = sorted(cls._get_param_names())
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise InputError(
-                f"Unknown BottleneckSurrogate parameter(s) {unknown}; allowed: {allowed}."
-            )
+        reject_unknown(params, cls._get_param_names(), "BottleneckSurrogate parameter(s)")
         if isinstance(params.get("settings"), Mapping):
             params["settings"] = BottleneckSettings.from_dict(params["settings"])
         return cls(**params)

@@ -42,7 +42,7 @@ import numpy as np
 from ase import Atoms
 
 from vlab.conductance.transport import lead_layers
-from vlab.errors import InputError
+from vlab.errors import InputError, reject_unknown
 
 __all__ = [
     "DescriptorSettings",
@@ -136,12 +136,7 @@ class DescriptorSettings:
         >>> DescriptorSettings.from_dict(s.to_dict()) == s
         True
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise InputError(
-                f"Unknown DescriptorSettings keys {unknown}; allowed: {sorted(names)}."
-            )
+        reject_unknown(data, (f.name for f in dataclasses.fields(cls)), "DescriptorSettings keys")
         return cls(**{k: tuple(v) if k == "species" else v for k, v in data.items()})
 
     def _soap(self):

@@ -72,7 +72,7 @@ from sklearn.utils.validation import check_is_fitted
 from vlab._utils import read_model_file, write_model_file
 from vlab.conductance import _slabnet
 from vlab.conductance.descriptors import DescriptorSettings, LocalDescriptors, compute_descriptors
-from vlab.errors import InputError
+from vlab.errors import InputError, reject_unknown
 
 __all__ = ["FORMAT_VERSION", "SURROGATE_PRESETS", "ConductanceSurrogate", "DescriptorTransformer"]
 
@@ -361,22 +361,12 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         (4, 8)
         """
         params = dict(params or {})
-        allowed = sorted(cls._get_param_names())
-        unknown = sorted(set(params) - set(allowed))
-        if unknown:
-            raise InputError(
-                f"Unknown ConductanceSurrogate parameter(s) {unknown}; allowed: {allowed}."
-            )
+        reject_unknown(params, cls._get_param_names(), "ConductanceSurrogate parameter(s)")
         settings = params.get("descriptor_settings")
         if isinstance(settings, Mapping):
-            fields = sorted(DescriptorSettings.__dataclass_fields__)
-            bad = sorted(set(settings) - set(fields))
-            if bad:
-                raise InputError(
-                    f"Unknown descriptor_settings field(s) {bad} of ConductanceSurrogate; "
-                    f"allowed: {fields}."
-                )
-            params["descriptor_settings"] = DescriptorSettings(**settings)
+            fields, owner = DescriptorSettings.__dataclass_fields__, "ConductanceSurrogate"
+            reject_unknown(settings, fields, "descriptor_settings field(s)", of=owner)
+            params["descriptor_settings"] = DescriptorSettings.from_dict(settings)
         if isinstance(params.get("hidden_layer_sizes"), list):
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
         return cls(**params)
