@@ -4,6 +4,7 @@ Run from the repository root (the spd labels come from the catalog entries commi
 ``catalogs/data/``; about 40 min on 2 cores)::
 
     python benchmarks/active_learning.py   # -> benchmarks/results/active_learning.json + .png
+    python benchmarks/active_learning.py --fast   # -> results/active_learning_fast_blind.json
 
 Protocol
 --------
@@ -36,6 +37,12 @@ Protocol
   ``peak_{300K_,4K_,}predictive{,_random}_G0`` (median over seeds).
 * Round time: median over the active rounds after round 0 of predict / select / label /
   retrain (the label campaign runs on a 2-worker LocalCluster).
+* ``--fast``: the same protocol with the fast tree model (``FAST``: ``BottleneckSurrogate``
+  with the shipped model's absolute loss and ``min_samples_leaf`` 10 for the small early
+  training sets), whose learning curve reaches R² 0.95 on the validation traces, and the batch
+  rule with the fewest labels to that R² on the validation traces in
+  ``benchmarks/active_learning_fast.py`` (farthest points among 4 x the batch of largest
+  spread, every unlabelled snapshot scored); written to ``active_learning_fast_blind.json``.
 """
 
 from __future__ import annotations
@@ -67,13 +74,20 @@ SCAN = 1500  # unlabelled snapshots the ensemble scores per round (a random subs
 SEEDS = (0, 1, 2)
 TARGET_R2 = 0.95
 STRATEGIES = ("uncertainty", "random")
+SETUP = {"name": "active_learning", "model": MODEL, "candidates": CANDIDATES, "scan": SCAN}
+FAST = {
+    "name": "active_learning_fast_blind",
+    "model": {"estimator": "bottleneck", "params": {"loss": "absolute", "min_samples_leaf": 10}},
+    "candidates": 4,
+    "scan": None,  # every unlabelled snapshot (the fast model predicts them in ~2 s)
+}
 # predictive histogram of the final models: the settings benchmarks/predictive_histogram.py
 # chose on the validation traces of the headline model, residuals from VALIDATION
 RESIDUALS = {"bin_width": 0.1, "min_count": 30}
 DRAWS = 20
 
 
-def run_loops(work: Path) -> dict:
+def run_loops(work: Path, setup: dict) -> dict:
     """Run every (strategy, seed) loop; return their summaries and round records."""
     from vlab.workflows.learning import parse_learning, run_learning
 
@@ -87,13 +101,13 @@ def run_loops(work: Path) -> dict:
                     "pool": POOL,
                     "validation": VALIDATION,
                     "reference": {"fidelity": "spd"},
-                    "model": MODEL,
+                    "model": setup["model"],
                     "strategy": strategy,
                     "initial": INITIAL,
                     "batch": BATCH,
                     "budget": BUDGET,
-                    "candidates": CANDIDATES,
-                    "scan": SCAN,
+                    "candidates": setup["candidates"],
+                    "scan": setup["scan"],
                     "seed": seed,
                     "out": str(work / f"{strategy}-{seed}"),
                 },
@@ -109,23 +123,27 @@ def run_loops(work: Path) -> dict:
 def blind_curves(work: Path, runs: dict) -> dict:
     """Blind R², MAE (and final-model details) of every round's model of every loop."""
     from vlab import catalog
-    from vlab.conductance import ConductanceSurrogate
+    from vlab.conductance import BottleneckSurrogate, bottleneck_features, load_model_file
     from vlab.conductance.descriptors import compute_descriptors
     from vlab.workflows.conductance import labelled_structures
     from vlab.workflows.learning import validation_metrics
 
     structures, y, _, _ = labelled_structures(BLIND)
     temps = catalog.select(catalog.open(BLIND), status="done")["temperature"].values.astype(float)
-    model0 = ConductanceSurrogate.load(runs[(STRATEGIES[0], SEEDS[0])]["model"])
-    descs = compute_descriptors(structures, model0.descriptor_settings_)
+    model0 = load_model_file(runs[(STRATEGIES[0], SEEDS[0])]["model"])
     val_structures, val_y, _, _ = labelled_structures(VALIDATION[0])
-    val_descs = compute_descriptors(val_structures, model0.descriptor_settings_)
+    if isinstance(model0, BottleneckSurrogate):  # feature rows, computed once
+        descs = list(bottleneck_features(structures, model0.settings_))
+        val_descs = list(bottleneck_features(val_structures, model0.settings_))
+    else:
+        descs = compute_descriptors(structures, model0.descriptor_settings_)
+        val_descs = compute_descriptors(val_structures, model0.descriptor_settings_)
     out = {}
     for (strategy, seed), summary in runs.items():
         folder = work / f"{strategy}-{seed}"
         metrics = []
         for k in range(summary["rounds"]):
-            model = ConductanceSurrogate.load(folder / f"round-{k:03d}.npz")
+            model = load_model_file(folder / f"round-{k:03d}.npz")
             pred = model.predict(descs)
             metrics.append(validation_metrics(y, pred, temps))
         metrics[-1].update(predictive_peaks(model.predict(val_descs), val_y, pred, temps))
@@ -147,7 +165,7 @@ def predictive_peaks(val_pred, val_y, pred, temps) -> dict:
     return out
 
 
-def plot(n: np.ndarray, curves: dict, path: Path) -> None:
+def plot(n: np.ndarray, curves: dict, path: Path, setup: dict) -> None:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(9, 3.8), layout="constrained")
@@ -161,14 +179,15 @@ def plot(n: np.ndarray, curves: dict, path: Path) -> None:
         ax.set(xlabel="reference (spd) labels", ylabel=label)
         ax.grid(alpha=0.3)
     fig.axes[0].legend(loc="lower right")
+    model = setup["model"].get("estimator", "networks")
     fig.suptitle(
-        f"Active (ensemble spread, candidates {CANDIDATES} x batch) vs random labelling, "
-        "blind traces"
+        f"Active (ensemble spread, candidates {setup['candidates']} x batch) vs random "
+        f"labelling, {model}, blind traces"
     )
     fig.savefig(path, dpi=120)
 
 
-def summarise(runs: dict, curves: dict) -> dict:
+def summarise(runs: dict, curves: dict, setup: dict) -> dict:
     n = np.array(runs[(STRATEGIES[0], SEEDS[0])]["n_labels"], float)
     r2 = {key: np.array([m["r2"] for m in curve]) for key, curve in curves.items()}
     reach = labels_to_target(n, r2, SEEDS, goal=TARGET_R2)
@@ -178,12 +197,12 @@ def summarise(runs: dict, curves: dict) -> dict:
         "validation": VALIDATION,
         "blind": BLIND,
         "settings": {
-            "model": MODEL,
+            "model": setup["model"],
             "initial": INITIAL,
             "batch": BATCH,
             "budget": BUDGET,
-            "candidates": CANDIDATES,
-            "scan": SCAN,
+            "candidates": setup["candidates"],
+            "scan": setup["scan"],
             "seeds": list(SEEDS),
         },
         "target_r2": TARGET_R2,
@@ -202,7 +221,7 @@ def summarise(runs: dict, curves: dict) -> dict:
                 for s in STRATEGIES
             },
         },
-        "figure": "benchmarks/results/active_learning.png",
+        "figure": f"benchmarks/results/{setup['name']}.png",
     }
     data.update(final_models(curves))
     data.update(round_times(runs))
@@ -247,20 +266,21 @@ def round_times(runs: dict) -> dict:
 
 
 def main() -> int:
+    setup = FAST if "--fast" in sys.argv[1:] else SETUP
     os.environ.setdefault("VLAB_CAMPAIGN__PERFORMANCE_REPORT", "false")
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vlab-al-") as tmp:
         work = Path(tmp)
         os.environ["VLAB_CATALOG__INDEX_DIR"] = str(work / "catalog")  # round stores stay here
-        runs = run_loops(work)
+        runs = run_loops(work, setup)
         curves = blind_curves(work, runs)
         computed = sum(r["computed"] for summary in runs.values() for r in _records(work, summary))
-        data = summarise(runs, curves)
+        data = summarise(runs, curves, setup)
         data["labels_computed"] = computed
         data["pool_snapshots"] = _records_pool(work)
     data["wall_s"] = round(time.perf_counter() - start, 1)
     n = data["learning_curves"]["n_labels"]
-    plot(np.array(n), curves, RESULTS / "active_learning.png")
+    plot(np.array(n), curves, RESULTS / f"{setup['name']}.png", setup)
     rows = [
         ("target R² (used)", f"{data['target_r2_used']} (goal {TARGET_R2})"),
         (
@@ -304,7 +324,7 @@ def main() -> int:
         ("spd labels computed (the rest copied)", str(computed)),
         ("wall time", f"{data['wall_s']} s"),
     ]
-    write_result("active_learning", data, rows)
+    write_result(setup["name"], data, rows)
     return 0
 
 

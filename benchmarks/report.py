@@ -42,9 +42,16 @@ DESCRIPTIONS = {
         "reaches R² 0.95), in memory on the validation traces: labels to the target.",
         ["active_learning_fast.py"],
     ),
+    "active_learning_fast_blind": (
+        "Active learning through the engine with the fast bottleneck model and the batch rule "
+        "chosen on the validation traces, against random labels: learning curves on the blind "
+        "traces.",
+        ["active_learning.py"],
+    ),
     "bottleneck_loss": (
         "The fast bottleneck model with a squared or an absolute loss (conditional means or "
-        "medians), refitted with the shipped settings and scored on the validation traces.",
+        "medians), refitted with the settings chosen for the squared loss and scored on the "
+        "validation traces.",
         ["bottleneck_loss.py"],
     ),
     "design": (
