@@ -1,7 +1,7 @@
 """Active against random labelling of the conductance surrogate, same pool, same batches.
 
 Run from the repository root (the spd labels come from the catalog entries committed under
-``catalogs/data/``; about 40 min on 2 cores)::
+``catalogs/data/``; about 40 min on 2 cores, 15 min with ``--fast``)::
 
     python benchmarks/active_learning.py   # -> benchmarks/results/active_learning.json + .png
     python benchmarks/active_learning.py --fast   # -> results/active_learning_fast_blind.json
