@@ -166,6 +166,7 @@ def main() -> dict:
         "settings": model.settings_.to_dict(),
         "training_stores": stores,
         "n_train": len(y),
+        "range_of_use_atoms": [min(len(a) for a in cells), max(len(a) for a in cells)],
         "reference": "spd (ExtendedHuckel, au-tail parameters)",
         "validation": {
             "traces": "au-spd-2x2 traces 18-23 and au-spd-2x2-more",

@@ -244,6 +244,24 @@ def test_the_shipped_fast_model_reproduces_its_recorded_blind_error():
     assert np.mean(np.abs(pred - y)) == pytest.approx(info["blind"]["mae_G0"], abs=2e-3)
 
 
+def test_predict_with_the_fast_model_warns_outside_its_range_of_use(tmp_path, capsys):
+    """48-atom wires are outside the fast model's 112-160-atom training cells: the report
+    and a UserWarning say so; the second blind set's 160-atom wires are inside."""
+    from vlab.cli import main
+    from vlab.workflows.conductance import predict_conductance
+
+    assert shipped_model_info("spd-bottleneck")["range_of_use_atoms"] == [112, 160]
+    with pytest.warns(UserWarning, match=r"training cells \(112-160 atoms\); 309 of the 309"):
+        report = predict_conductance(["au-spd-small"], model="spd-bottleneck")
+    assert "use the spd-headline model" in report["sources"]["au-spd-small"]["warning"]
+    inside = predict_conductance(["au-spd-2x2-test-c"], model="spd-bottleneck")
+    assert "warning" not in inside["sources"]["au-spd-2x2-test-c"]
+    with pytest.warns(UserWarning):
+        assert main(["conductance", "predict", "au-spd-small", "--model", "spd-bottleneck",
+                     "--out", str(tmp_path / "p.json")]) == 0  # fmt: skip
+    assert "48 atoms" in json.loads(capsys.readouterr().out)["sources"]["au-spd-small"]["warning"]
+
+
 def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, capsys):
     from vlab.cli import main
 

@@ -74,6 +74,8 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
     for source, entry in report["sources"].items():
         mean = entry["conductance_G0"]
         row = {"n": entry["n"], "first": mean[:5]}
+        if "warning" in entry:
+            row["warning"] = entry["warning"]
         if "peak_predictive_G0" in entry:
             row["peak_predictive_G0"] = entry["peak_predictive_G0"]
         if "against_reference" in entry:
