@@ -123,21 +123,15 @@ def run_loops(work: Path, setup: dict) -> dict:
 def blind_curves(work: Path, runs: dict) -> dict:
     """Blind R², MAE (and final-model details) of every round's model of every loop."""
     from vlab import catalog
-    from vlab.conductance import BottleneckSurrogate, bottleneck_features, load_model_file
-    from vlab.conductance.descriptors import compute_descriptors
+    from vlab.conductance import load_model_file
     from vlab.workflows.conductance import labelled_structures
-    from vlab.workflows.learning import validation_metrics
+    from vlab.workflows.learning import describe, validation_metrics
 
     structures, y, _, _ = labelled_structures(BLIND)
     temps = catalog.select(catalog.open(BLIND), status="done")["temperature"].values.astype(float)
     model0 = load_model_file(runs[(STRATEGIES[0], SEEDS[0])]["model"])
     val_structures, val_y, _, _ = labelled_structures(VALIDATION[0])
-    if isinstance(model0, BottleneckSurrogate):  # feature rows, computed once
-        descs = list(bottleneck_features(structures, model0.settings_))
-        val_descs = list(bottleneck_features(val_structures, model0.settings_))
-    else:
-        descs = compute_descriptors(structures, model0.descriptor_settings_)
-        val_descs = compute_descriptors(val_structures, model0.descriptor_settings_)
+    descs, val_descs = describe(structures, model0), describe(val_structures, model0)
     out = {}
     for (strategy, seed), summary in runs.items():
         folder = work / f"{strategy}-{seed}"

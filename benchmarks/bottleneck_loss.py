@@ -38,14 +38,13 @@ PARAMS = {"learning_rate": 0.05, "max_iter": 200, "max_leaf_nodes": 15, "min_sam
 
 
 def main() -> dict:
-    settings, params = SETTINGS, PARAMS
     cells, y, _ = training_structures()
     val_cells, y_val, t_val, _ = validation_structures()
-    x, x_val = bottleneck_features(cells, settings), bottleneck_features(val_cells, settings)
+    x, x_val = bottleneck_features(cells, SETTINGS), bottleneck_features(val_cells, SETTINGS)
     scores = {}
     for loss in LOSSES:
         for seed in SEEDS:
-            model = BottleneckSurrogate(settings=settings, loss=loss, random_state=seed, **params)
+            model = BottleneckSurrogate(settings=SETTINGS, loss=loss, random_state=seed, **PARAMS)
             pred = model.fit(x, y).predict(x_val)
             scores[f"{loss}-{seed}"] = validation_metrics(y_val, pred, t_val) | {
                 "mae_0_8_1_2G0": plateau_mae(y_val, pred)

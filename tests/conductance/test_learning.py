@@ -398,3 +398,21 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert "no such learning spec file" in err and err.strip().count("\n") == 0
     assert main(["conductance", "learn", str(write_spec(tmp_path, batch=-1))]) == 2
     assert "'batch' must be an integer >= 1. Got -1." in capsys.readouterr().err
+
+
+def test_describe_gives_what_each_model_reads_so_rounds_can_share_it():
+    """Fast model: rows of its bottleneck features; headline: its LocalDescriptors; both
+    predict from them what they predict from the structures."""
+    from vlab.conductance import bottleneck_features, load_shipped_model, shipped_models
+    from vlab.workflows.conductance import labelled_structures
+    from vlab.workflows.learning import describe
+
+    structures = labelled_structures("au-spd-2x2-test-c")[0][:6]
+    fast = load_shipped_model("spd-bottleneck")
+    rows = describe(structures, fast)
+    assert np.array_equal(np.vstack(rows), bottleneck_features(structures, fast.settings_))
+    assert np.allclose(fast.predict(rows), fast.predict(structures))
+    if "spd-headline" in shipped_models():
+        headline = load_shipped_model("spd-headline")
+        assert np.allclose(headline.predict(describe(structures, headline)),
+                           headline.predict(structures))  # fmt: skip

@@ -52,6 +52,7 @@ from vlab.errors import InputError, SpecError
 __all__ = [
     "LearningSpec",
     "choose_batch",
+    "describe",
     "load_learning",
     "parse_learning",
     "plot_learning_curve",
@@ -368,6 +369,14 @@ def _settings(model) -> Any:
     if isinstance(model, BottleneckSurrogate):
         return model.settings or BottleneckSettings()
     return model.descriptor_settings or DescriptorSettings()
+
+
+def describe(structures: list, model) -> list:
+    """What surrogate ``model`` reads of each structure, computed once so that many models
+    with the same settings (the rounds of a loop) can predict from it: LocalDescriptors for a
+    :class:`~vlab.conductance.ConductanceSurrogate`, a row of bottleneck features for a
+    :class:`~vlab.conductance.BottleneckSurrogate`."""
+    return _describe(structures, _settings(model))
 
 
 def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
