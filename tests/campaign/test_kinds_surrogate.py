@@ -87,16 +87,17 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys, tiny_md_spec
     assert sur.done == ref.done and sur.failed == 0
     g, std = open_store(sur.store)["conductance"].values, open_store(sur.store)["conductance_std"]
     assert np.isfinite(g).all() and (std.values >= 0).all()
-    fast = _run(
-        tmp_path,
-        {
-            **REF,
-            "name": "fast",
-            "kind": "conductance-surrogate",
-            "store": "fast.zarr",
-            "params": {"model": "spd-bottleneck"},  # a shipped model, by name
-        },
-    )
+    fast_spec = {
+        **REF,
+        "name": "fast",
+        "kind": "conductance-surrogate",
+        "store": "fast.zarr",
+        "params": {"model": "spd-bottleneck"},  # a shipped model, by name
+    }
+    # these small wires lie outside the fast model's range of use (112-160 atoms): said once,
+    # before any work, and the campaign still runs
+    with pytest.warns(UserWarning, match=r"spd-bottleneck model is for junctions like its"):
+        fast = _run(tmp_path, fast_spec)
     assert fast.done == ref.done and fast.failed == 0
     g = open_store(fast.store)["conductance"].values
     assert np.isfinite(g).all() and (g >= 0).all()

@@ -162,3 +162,19 @@ def test_models_without_residuals_report_no_predictive_peak(model_dir, wires, tm
     write(xyz, structures)
     entry = predict_conductance([str(xyz)], model="tiny")["sources"][str(xyz)]
     assert "peak_predictive_G0" not in entry
+
+
+def test_shipped_model_names_and_ranges_of_use(tmp_path):
+    """A shipped model file is known by its name wherever its path is given; only a model
+    whose manifest records a range of use warns, and only for structures outside it."""
+    path = shipped.shipped_model_file("spd-bottleneck")
+    assert shipped.shipped_model_name(path) == "spd-bottleneck"
+    assert shipped.shipped_model_name(str(path)) == "spd-bottleneck"
+    copy = tmp_path / path.name
+    copy.write_bytes(path.read_bytes())
+    assert shipped.shipped_model_name(copy) is None
+    assert shipped.shipped_model_name(tmp_path / "missing.npz") is None
+    assert shipped.range_of_use_warning([112, 140, 160], "spd-bottleneck", "a") is None
+    message = shipped.range_of_use_warning([48, 160, 280, 280], "spd-bottleneck", "b.xyz")
+    assert "3 of the 4 structures of 'b.xyz' have 48, 280 atoms" in message
+    assert shipped.range_of_use_warning([48, 280], "spd-headline", "c") is None  # no range

@@ -42,8 +42,10 @@ __all__ = [
     "load_model_file",
     "load_shipped_model",
     "load_shipped_residuals",
+    "range_of_use_warning",
     "shipped_model_file",
     "shipped_model_info",
+    "shipped_model_name",
     "shipped_models",
 ]
 
@@ -119,6 +121,44 @@ def shipped_model_file(name: str) -> Path:
             f"or regenerate it with {info.get('regenerate', 'benchmarks/train_headline.py')}."
         )
     return path
+
+
+def shipped_model_name(path: str | Path) -> str | None:
+    """The name of the shipped model whose file is ``path``, or None for any other file."""
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, TypeError, ValueError):
+        return None
+    for name in shipped_models():
+        if (MODEL_DIR / shipped_model_info(name)["file"]).resolve() == resolved:
+            return name
+    return None
+
+
+def range_of_use_warning(atom_counts, name: str, source: str) -> str | None:
+    """A warning if any of ``atom_counts`` (atoms per structure of ``source``) lies outside
+    the range of use that shipped model ``name`` records (``range_of_use_atoms`` in its
+    manifest); None if all lie inside, or the model records no range.
+
+    >>> print(range_of_use_warning([160, 280], "spd-bottleneck", "my.xyz"))
+    The spd-bottleneck model is for junctions like its training cells (112-160 atoms); 1 of the 2
+    structures of 'my.xyz' have 280 atoms. Its trees do not extrapolate: use the spd-headline
+    model for other kinds or sizes of junction.
+    """
+    sizes = shipped_model_info(name).get("range_of_use_atoms")
+    counts = np.asarray(atom_counts, dtype=int).reshape(-1)
+    if sizes is None or counts.size == 0:
+        return None
+    outside = (counts < sizes[0]) | (counts > sizes[1])
+    if not outside.any():
+        return None
+    seen = ", ".join(str(c) for c in np.unique(counts[outside])[:5])
+    return (
+        f"The {name} model is for junctions like its training cells ({sizes[0]}-{sizes[1]} "
+        f"atoms); {int(outside.sum())} of the {counts.size} structures of {source!r} have "
+        f"{seen} atoms. Its trees do not extrapolate: use the spd-headline model for other "
+        "kinds or sizes of junction."
+    )
 
 
 def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | BottleneckSurrogate:

@@ -278,22 +278,6 @@ def load_surrogate(model: str | os.PathLike):
     return load_model_file(path), {"path": str(path)}
 
 
-def _outside_sizes(structures, sizes, name: str, source: str) -> str | None:
-    """A warning if structures of ``source`` have atom counts outside ``sizes`` ([low, high]),
-    the range of use that the shipped model ``name`` records; None if all are inside."""
-    counts = np.array([len(a) for a in structures])
-    outside = (counts < sizes[0]) | (counts > sizes[1])
-    if not outside.any():
-        return None
-    seen = ", ".join(str(c) for c in np.unique(counts[outside])[:5])
-    return (
-        f"The {name} model is for junctions like its training cells ({sizes[0]}-{sizes[1]} "
-        f"atoms); {int(outside.sum())} of the {len(counts)} structures of {source!r} have "
-        f"{seen} atoms. Its trees do not extrapolate: use the spd-headline model for other "
-        "kinds or sizes of junction."
-    )
-
-
 def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
     """Structures of a store (catalog name or path) or of a structure file (ase.io.read, e.g.
     extended XYZ with tags and ``lead_period``), and the store's reference conductances."""
@@ -355,17 +339,17 @@ def predict_conductance(
         source with structures of other sizes gets a ``warning`` (also issued as a
         ``UserWarning``).
     """
-    from vlab.conductance import histogram_peak, load_shipped_residuals, shipped_model_info
+    from vlab.conductance import histogram_peak, load_shipped_residuals
+    from vlab.conductance.shipped import range_of_use_warning
     from vlab.workflows.learning import validation_metrics
 
     surrogate, described = load_surrogate(model)
-    residuals, sizes = None, None
+    residuals = None
     if "shipped" in described:
         try:
             residuals = load_shipped_residuals(described["shipped"])
         except InputError:  # a shipped model without recorded residuals
             residuals = None
-        sizes = shipped_model_info(described["shipped"]).get("range_of_use_atoms")
     report: dict[str, Any] = {"model": described, "sources": {}}
     for source in sources:
         structures, ref = _input_structures(source)
@@ -375,8 +359,9 @@ def predict_conductance(
             "conductance_G0": np.round(mean, 4).tolist(),
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
-        if sizes is not None:
-            warning = _outside_sizes(structures, sizes, described["shipped"], source)
+        if "shipped" in described:
+            counts = [len(a) for a in structures]
+            warning = range_of_use_warning(counts, described["shipped"], source)
             if warning:
                 warnings.warn(warning, UserWarning, stacklevel=2)
                 entry["warning"] = warning

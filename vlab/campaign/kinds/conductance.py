@@ -20,6 +20,7 @@ and its results into per-item arrays. No physics here.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -462,9 +463,19 @@ def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
 
 
 def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
+    """The snapshots of an input store; a UserWarning if the model is a shipped one that
+    records a range of use (atoms per structure) and some snapshots lie outside it."""
+    from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
+
     items = snapshot_items(ds, stride=params["snapshot_stride"])
     for item in items:
         item.pop(SOURCE_HASH, None)
+    name = shipped_model_name(params["model"])
+    if name is not None:
+        counts = [len(item["structure"]) for item in items]
+        warning = range_of_use_warning(counts, name, "the campaign's input store")
+        if warning:
+            warnings.warn(warning, UserWarning, stacklevel=2)
     return items
 
 
