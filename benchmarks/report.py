@@ -48,6 +48,12 @@ DESCRIPTIONS = {
         "traces.",
         ["active_learning.py"],
     ),
+    "neck_physics": (
+        "A physics term at the constriction: wide-band s-band and spd transmissions of the "
+        "atoms around the neck plane, added to the fast model's features or alone, scored on "
+        "the validation traces (and the 280-atom junctions).",
+        ["neck_physics.py"],
+    ),
     "bottleneck_loss": (
         "The fast bottleneck model with a squared or an absolute loss (conditional means or "
         "medians), refitted with the settings chosen for the squared loss and scored on the "

@@ -10,7 +10,7 @@ from vlab._utils import content_hash
 from vlab.conductance import _junctions as J
 from vlab.conductance import _negf
 from vlab.conductance._eht import eht_matrices
-from vlab.conductance._slater import PARAMETER_SETS, huckel_matrices
+from vlab.conductance._slater import PARAMETER_SETS, TAPER, huckel_matrices
 from vlab.conductance.transport import (
     ExtendedHuckel,
     SBandTightBinding,
@@ -330,3 +330,29 @@ def test_eht_explicit_fermi_energy_shifts_energy_axis():
     assert calc.conductance(atoms) == pytest.approx(1.0, abs=0.02)
     assert auto.transmission(atoms, [0.3])[0] == pytest.approx(calc.conductance(atoms), abs=0.02)
     assert calc.transmission(atoms, [-8.0])[0] < 0.02  # below all bands
+
+
+def test_electrode_fermi_energy_is_the_one_transmission_uses():
+    atoms = J.chain(2)
+    eht = ExtendedHuckel()
+    e_f = eht.electrode_fermi_energy(atoms)
+    assert -12.0 < e_f < -8.0
+    fixed = ExtendedHuckel(fermi_energy=e_f)
+    assert fixed.conductance(atoms) == pytest.approx(eht.conductance(atoms), abs=1e-9)
+    assert ExtendedHuckel(fermi_energy=-9.0).electrode_fermi_energy(atoms) == -9.0
+
+
+def test_cluster_matrices_are_those_of_the_atoms_alone():
+    atoms = J.chain(2)
+    h, s = ExtendedHuckel().matrices(atoms)
+    assert h.shape == s.shape == (9 * len(atoms), 9 * len(atoms))
+    expected = huckel_matrices(
+        PARAMETER_SETS["au-tail"], atoms.get_chemical_symbols(), atoms.positions, taper=TAPER
+    )
+    assert np.array_equal(h, expected[0]) and np.array_equal(s, expected[1])
+    from ase import Atoms
+
+    with pytest.raises(InvalidStructureError, match="no atoms"):
+        ExtendedHuckel().matrices(Atoms())
+    with pytest.raises(InvalidStructureError, match="covers Au; got \\['Fe'\\]"):
+        ExtendedHuckel().matrices(Atoms("Fe2", positions=[(0, 0, 0), (0, 0, 2.5)]))

@@ -477,6 +477,38 @@ class ExtendedHuckel:
     def transmission(self, atoms, energies) -> np.ndarray:
         """Transmission T(E) at ``energies`` (eV relative to the Fermi energy)."""
         energies = _energies(energies)
+        h, s, left, right, e_f = self._junction(atoms)
+        return _negf.transmission(h, s, energies + e_f, left, right, eta=self.eta)
+
+    def electrode_fermi_energy(self, atoms) -> float:
+        """The absolute Fermi energy (eV) that :meth:`transmission` uses for ``atoms``:
+        ``fermi_energy`` if given, else that of the periodic left electrode.
+
+        >>> from ase import Atoms
+        >>> chain = Atoms("Au6", positions=[(0, 0, 2.885 * i) for i in range(6)])
+        >>> chain.set_tags([1, 1, 0, 0, 2, 2])
+        >>> chain.info["lead_period"] = 2.885
+        >>> ExtendedHuckel(fermi_energy=-9.5).electrode_fermi_energy(chain)
+        -9.5
+        """
+        return self._junction(atoms)[4]
+
+    def matrices(self, atoms) -> tuple[np.ndarray, np.ndarray]:
+        """Hamiltonian ``H`` (eV) and overlap ``S`` of ``atoms`` as a finite cluster: no
+        electrodes attached (tags, ``lead_period`` and pbc are ignored), ``ORBITALS_PER_ATOM``
+        orbitals per atom (6s, 6p, 5d for gold) in atom order.
+
+        >>> from ase import Atoms
+        >>> h, s = ExtendedHuckel().matrices(Atoms("Au2", positions=[(0, 0, 0), (0, 0, 2.9)]))
+        >>> h.shape, bool(np.allclose(np.diag(s), 1.0)), bool(np.allclose(h, h.T))
+        ((18, 18), True, True)
+        """
+        if len(atoms) == 0:
+            raise InvalidStructureError("ExtendedHuckel.matrices got a structure with no atoms.")
+        return self._matrices(atoms.get_chemical_symbols(), _finite_positions(atoms))
+
+    def _junction(self, atoms):
+        """H, S, lead blocks and absolute Fermi energy of a junction (electrodes padded)."""
         layers = lead_layers(atoms)
         symbols = [atoms.get_chemical_symbols()[i] for i in layers.order]
         positions = atoms.get_positions()[layers.order]
@@ -487,7 +519,7 @@ class ExtendedHuckel:
         left, right = _super_blocks(layers, len(syms), ORBITALS_PER_ATOM[syms[0]], k)
         _check_leads(h, left, right, k * layers.period)
         e_f = self._fermi(h, s, left, syms[: k * len(layers.left[0])])  # one super-PL
-        return _negf.transmission(h, s, energies + e_f, left, right, eta=self.eta)
+        return h, s, left, right, e_f
 
     def conductance(self, atoms) -> float:
         """Conductance G/G0 = T(E_F) (dimensionless, in units of G0 = 2e²/h)."""
