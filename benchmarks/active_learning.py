@@ -122,13 +122,12 @@ def run_loops(work: Path, setup: dict) -> dict:
 
 def blind_curves(work: Path, runs: dict) -> dict:
     """Blind R², MAE (and final-model details) of every round's model of every loop."""
-    from vlab import catalog
     from vlab.conductance import load_model_file
-    from vlab.workflows.conductance import labelled_structures
+    from vlab.workflows.conductance import labelled_structures, labelled_temperatures
     from vlab.workflows.learning import describe, validation_metrics
 
     structures, y, _, _ = labelled_structures(BLIND)
-    temps = catalog.select(catalog.open(BLIND), status="done")["temperature"].values.astype(float)
+    temps = labelled_temperatures(BLIND)
     model0 = load_model_file(runs[(STRATEGIES[0], SEEDS[0])]["model"])
     val_structures, val_y, _, _ = labelled_structures(VALIDATION[0])
     descs, val_descs = describe(structures, model0), describe(val_structures, model0)

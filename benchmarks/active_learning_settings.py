@@ -80,9 +80,8 @@ def _name(strategy: str, warm: bool, candidates: int, strata: int, spread: str) 
 
 
 def _data():
-    from vlab import catalog
     from vlab.conductance.descriptors import DescriptorSettings, compute_descriptors
-    from vlab.workflows.conductance import labelled_structures
+    from vlab.workflows.conductance import labelled_structures, labelled_temperatures
     from vlab.workflows.learning import snapshot_fingerprint
 
     structures, labels = [], []
@@ -94,8 +93,8 @@ def _data():
     settings = DescriptorSettings()
     desc = compute_descriptors(structures, settings)
     fp = np.array([snapshot_fingerprint(d) for d in desc])
-    temps = catalog.select(catalog.open(VALIDATION), status="done")["temperature"].values
-    val = (compute_descriptors(val_s, settings), val_y, temps.astype(float))
+    temps = labelled_temperatures(VALIDATION)
+    val = (compute_descriptors(val_s, settings), val_y, temps)
     return desc, np.concatenate(labels), fp, val
 
 

@@ -54,7 +54,7 @@ from vlab.conductance import (
     bottleneck_features,
     shipped_model_info,
 )
-from vlab.workflows.conductance import labelled_structures
+from vlab.workflows.conductance import labelled_structures, labelled_temperatures
 from vlab.workflows.learning import validation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -187,8 +187,7 @@ def main() -> dict:
     other = None
     if catalog.store_exists(OTHER_KIND):
         other_cells, y_other, _, _ = labelled_structures(OTHER_KIND)
-        ds = catalog.select(catalog.open_store(OTHER_KIND), status="done")
-        t_other = ds["temperature"].values.astype(float)
+        t_other = labelled_temperatures(OTHER_KIND)
         other_x = bottleneck_features(other_cells, settings)
         other_physics = np.array([neck_transmissions(a, e_fermi) for a in other_cells])
         other = {}

@@ -89,8 +89,7 @@ from vlab.conductance import (
 )
 from vlab.conductance.descriptors import centre_atoms, compute_descriptors
 from vlab.conductance.shipped import MODEL_DIR
-from vlab.workflows.conductance import labelled_structures
-from vlab import catalog
+from vlab.workflows.conductance import labelled_structures, labelled_temperatures
 from vlab.workflows.learning import validation_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -217,8 +216,7 @@ def record_residuals(model) -> ConditionalResiduals:
 def blind(model, name: str = NAME, store: str = BLIND) -> dict:
     """Scores and histogram peaks of the shipped model ``name`` on the blind set ``store``."""
     structures, y, _, _ = labelled_structures(store)
-    ds = catalog.select(catalog.open_store(catalog.get_entry(store).location), status="done")
-    temp = ds["temperature"].values.astype(float)
+    temp = labelled_temperatures(store)
     pred = model.predict(structures)
     out = validation_metrics(y, pred, temp)
     residuals = load_shipped_residuals(name)

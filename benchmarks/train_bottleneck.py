@@ -57,7 +57,7 @@ from vlab.conductance import (
     bottleneck_features,
     load_shipped_model,
 )
-from vlab.workflows.conductance import labelled_structures
+from vlab.workflows.conductance import labelled_structures, labelled_temperatures
 from vlab.workflows.learning import validation_metrics
 from vlab import catalog
 
@@ -100,8 +100,7 @@ def other_kind(models: dict) -> dict | None:
     if not catalog.store_exists(OTHER_KIND):
         return None
     cells, y, _, _ = labelled_structures(OTHER_KIND)
-    ds = catalog.select(catalog.open_store(OTHER_KIND), status="done")
-    temp = ds["temperature"].values.astype(float)
+    temp = labelled_temperatures(OTHER_KIND)
     return {name: validation_metrics(y, m.predict(cells), temp) for name, m in models.items()}
 
 

@@ -28,10 +28,9 @@ from surrogate_spd import MODEL, PRESET, SETTINGS, TRAIN_EXTRA, TRAIN_TRACES
 import numpy as np
 from sklearn.base import clone
 
-from vlab import catalog
 from vlab.conductance import compute_descriptors
 from vlab.conductance.shipped import file_sha256 as sha256
-from vlab.workflows.conductance import labelled_structures
+from vlab.workflows.conductance import labelled_structures, labelled_temperatures
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "vlab" / "conductance" / "models"
@@ -65,7 +64,7 @@ def validation_structures() -> tuple[list, np.ndarray, np.ndarray, np.ndarray]:
     for name, keep in VALIDATION:
         path = ROOT / "catalogs" / "data" / f"{name}.zarr"
         structures, y, traces, _ = labelled_structures(path)
-        temp = catalog.select(catalog.open_store(path), status="done")["temperature"].values
+        temp = labelled_temperatures(path)
         rows = np.arange(len(y)) if keep is None else np.flatnonzero(keep(traces))
         cells += [structures[i] for i in rows]
         labels.append(y[rows])

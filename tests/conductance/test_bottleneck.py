@@ -309,3 +309,15 @@ def test_the_absolute_loss_predicts_conditional_medians(tmp_path, wires):
     again = load_model_file(median.save(tmp_path / "median"))
     assert again.loss == "absolute"
     np.testing.assert_array_equal(again.predict(x), median.predict(x))
+
+
+def test_labelled_temperatures_follow_the_labelled_structures(tmp_path):
+    from vlab.workflows.conductance import labelled_temperatures
+
+    structures, y, traces, _ = labelled_structures("au-spd-2x2-test-c")
+    temps = labelled_temperatures("au-spd-2x2-test-c")
+    assert len(temps) == len(y) == 645 and set(temps) == {4.0, 300.0}
+    for t in np.unique(traces):  # one temperature per trace
+        assert len(set(temps[traces == t])) == 1
+    with pytest.raises(InputError, match="records no temperature per snapshot"):
+        labelled_temperatures("polymers-polymon_tg")

@@ -137,6 +137,27 @@ def labelled_structures(
     return structures, ds["conductance"].values.astype(float), traces, path.stem
 
 
+def labelled_temperatures(name_or_path: str | os.PathLike) -> np.ndarray:
+    """MD temperatures (K) of the snapshots of a reference store, in the order of
+    :func:`labelled_structures` (its done items).
+
+    Raises
+    ------
+    InputError
+        If the store has no ``temperature`` variable.
+    """
+    path = catalog.as_location(name_or_path)
+    if not catalog.store_exists(path):
+        path = catalog.get_entry(str(name_or_path)).location
+    ds = catalog.select(catalog.open_store(path), status="done")
+    if "temperature" not in ds:
+        raise InputError(
+            f"The store {str(path)!r} records no temperature per snapshot; give a "
+            "conductance-reference store made from break-junction MD traces."
+        )
+    return ds["temperature"].values.astype(float)
+
+
 def _parity(ax, y, p, title: str) -> dict[str, float]:
     from sklearn.metrics import mean_absolute_error, r2_score
 
