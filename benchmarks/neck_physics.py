@@ -47,6 +47,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from vlab import catalog
+from vlab.conductance.bottleneck import LOSSES
 from vlab.conductance import (
     BottleneckSettings,
     ExtendedHuckel,
@@ -133,7 +134,7 @@ def bagged_trees(x, y, params: dict):
         member = HistGradientBoostingRegressor(
             max_iter=params["max_iter"],
             learning_rate=params["learning_rate"],
-            loss="absolute_error" if params["loss"] == "absolute" else "squared_error",
+            loss=LOSSES[params["loss"]],
             max_leaf_nodes=params["max_leaf_nodes"],
             min_samples_leaf=params["min_samples_leaf"],
             early_stopping=False,

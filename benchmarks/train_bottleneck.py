@@ -50,6 +50,7 @@ from train_headline import sha256, training_structures, validation_structures
 
 import numpy as np
 
+from vlab.conductance.bottleneck import LOSSES
 from vlab.conductance import (
     BottleneckSettings,
     BottleneckSurrogate,
@@ -149,7 +150,7 @@ def main() -> dict:
         "learning_rate": lr,
         "max_leaf_nodes": leaves,
         "max_iter": it,
-        "loss": "absolute_error" if LOSS == "absolute" else "squared_error",
+        "loss": LOSSES[LOSS],
     }
     stack = stacked(x_val, headline_pred, y_val, t_val, traces, chosen_params)
     path = model.save(MODEL_DIR / f"{NAME}.npz")

@@ -71,6 +71,7 @@ from vlab.errors import DataFileError, InputError, InvalidStructureError, reject
 
 __all__ = [
     "FEATURE_NAMES",
+    "LOSSES",
     "BottleneckSettings",
     "BottleneckSurrogate",
     "bottleneck_features",
@@ -91,7 +92,8 @@ FEATURE_NAMES = (
     "neck_mean_coordination",
 )
 
-_LOSSES = {"squared": "squared_error", "absolute": "absolute_error"}  # scikit-learn's names
+#: The ``loss`` values of :class:`BottleneckSurrogate` and scikit-learn's name for each.
+LOSSES = {"squared": "squared_error", "absolute": "absolute_error"}
 _FORMAT = "vlab-bottleneck-surrogate"
 #: 1: training features and labels (the trees are fitted again on load); 2: the trees.
 FORMAT_VERSION = 2
@@ -461,9 +463,9 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         for name, low in (("n_estimators", 1), ("max_iter", 1), ("max_leaf_nodes", 2),
                           ("min_samples_leaf", 1), ("random_state", 0)):  # fmt: skip
             integer(name, low)
-        if self.loss not in _LOSSES:
+        if self.loss not in LOSSES:
             raise InputError(
-                f"The 'loss' parameter of BottleneckSurrogate must be one of {sorted(_LOSSES)}. "
+                f"The 'loss' parameter of BottleneckSurrogate must be one of {sorted(LOSSES)}. "
                 f"Got {self.loss!r}."
             )
         if not (_number(self.learning_rate) and 0 < self.learning_rate <= 1):
@@ -524,7 +526,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
             member = HistGradientBoostingRegressor(
                 max_iter=self.max_iter,
                 learning_rate=self.learning_rate,
-                loss=_LOSSES[self.loss],
+                loss=LOSSES[self.loss],
                 max_leaf_nodes=self.max_leaf_nodes,
                 min_samples_leaf=self.min_samples_leaf,
                 early_stopping=False,
