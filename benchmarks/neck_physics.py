@@ -5,7 +5,7 @@ Run from the repository root (about 6 min on 2 cores)::
     python benchmarks/neck_physics.py   # -> results/neck_physics.json
 
 The point predictions of both shipped models put the histogram peak 0.06-0.11 G0 below the
-reference's (docs/conductance.md, "Why the headline model's peak sits low"). This asks
+reference's (docs/conductance.md, "Why the point predictions peak low"). This asks
 whether the missing information is electronic structure at the neck that a cheap calculation
 could supply, measured on validation traces only (the blind traces are not read).
 
