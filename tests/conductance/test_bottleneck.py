@@ -19,7 +19,7 @@ from vlab.conductance import (
     shipped_model_info,
 )
 from vlab.conductance.bottleneck import FEATURE_NAMES
-from vlab.conductance.shipped import MODEL_DIR, file_sha256
+from vlab.conductance.shipped import MODEL_DIR, file_sha256, shipped_model_file
 from vlab.errors import DataFileError, InputError, InvalidStructureError
 from vlab.workflows.conductance import labelled_structures
 
@@ -254,6 +254,9 @@ def test_predict_with_the_fast_model_warns_outside_its_range_of_use(tmp_path, ca
     with pytest.warns(UserWarning, match=r"training cells \(112-160 atoms\); 309 of the 309"):
         report = predict_conductance(["au-spd-small"], model="spd-bottleneck")
     assert "use the spd-headline model" in report["sources"]["au-spd-small"]["warning"]
+    by_file = str(shipped_model_file("spd-bottleneck"))  # the same model by its file
+    with pytest.warns(UserWarning, match=r"309 of the 309"):
+        predict_conductance(["au-spd-small"], model=by_file)
     inside = predict_conductance(["au-spd-2x2-test-c"], model="spd-bottleneck")
     assert "warning" not in inside["sources"]["au-spd-2x2-test-c"]
     with pytest.warns(UserWarning):
@@ -314,7 +317,7 @@ def test_the_absolute_loss_predicts_conditional_medians(tmp_path, wires):
 def test_labelled_temperatures_follow_the_labelled_structures(tmp_path):
     from vlab.workflows.conductance import labelled_temperatures
 
-    structures, y, traces, _ = labelled_structures("au-spd-2x2-test-c")
+    _, y, traces, _ = labelled_structures("au-spd-2x2-test-c")
     temps = labelled_temperatures("au-spd-2x2-test-c")
     assert len(temps) == len(y) == 645 and set(temps) == {4.0, 300.0}
     for t in np.unique(traces):  # one temperature per trace

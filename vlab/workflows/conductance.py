@@ -119,13 +119,17 @@ def peak_or_none(values: np.ndarray, func) -> float | None:
         return None
 
 
+def _store_location(name_or_path: str | os.PathLike):
+    """The location of a store given by path, or else by catalog name."""
+    path = catalog.as_location(name_or_path)
+    return path if catalog.store_exists(path) else catalog.get_entry(str(name_or_path)).location
+
+
 def labelled_structures(
     name_or_path: str | os.PathLike,
 ) -> tuple[list, np.ndarray, np.ndarray, str]:
     """Structures, reference conductances and trace numbers of a reference store."""
-    path = catalog.as_location(name_or_path)
-    if not catalog.store_exists(path):
-        path = catalog.get_entry(str(name_or_path)).location
+    path = _store_location(name_or_path)
     ds = catalog.select(catalog.open_store(path), status="done").load()
     if "structure_positions" not in ds or "conductance" not in ds:
         raise InputError(
@@ -146,9 +150,7 @@ def labelled_temperatures(name_or_path: str | os.PathLike) -> np.ndarray:
     InputError
         If the store has no ``temperature`` variable.
     """
-    path = catalog.as_location(name_or_path)
-    if not catalog.store_exists(path):
-        path = catalog.get_entry(str(name_or_path)).location
+    path = _store_location(name_or_path)
     ds = catalog.select(catalog.open_store(path), status="done")
     if "temperature" not in ds:
         raise InputError(
@@ -356,16 +358,17 @@ def predict_conductance(
         draws of the reference's spread around the predictions
         (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
         surrogate's estimate of the reference histogram's peak. With a shipped model that
-        records its range of use (``range_of_use_atoms``, the fast ``spd-bottleneck``), a
-        source with structures of other sizes gets a ``warning`` (also issued as a
-        ``UserWarning``).
+        records its range of use (``range_of_use_atoms``, the fast ``spd-bottleneck``; given
+        by name or by its file), a source with structures of other sizes gets a ``warning``
+        (also issued as a ``UserWarning``).
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
-    from vlab.conductance.shipped import range_of_use_warning
+    from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
     from vlab.workflows.learning import validation_metrics
 
     surrogate, described = load_surrogate(model)
     residuals = None
+    shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))
     if "shipped" in described:
         try:
             residuals = load_shipped_residuals(described["shipped"])
@@ -380,9 +383,9 @@ def predict_conductance(
             "conductance_G0": np.round(mean, 4).tolist(),
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
-        if "shipped" in described:
+        if shipped_name is not None:
             counts = [len(a) for a in structures]
-            warning = range_of_use_warning(counts, described["shipped"], source)
+            warning = range_of_use_warning(counts, shipped_name, source)
             if warning:
                 warnings.warn(warning, UserWarning, stacklevel=2)
                 entry["warning"] = warning
