@@ -368,3 +368,25 @@ def test_polymers_predict_exits_1_when_no_smiles_is_valid_and_0_otherwise(capsys
     assert main(["polymers", "predict", "xx", "*CC*"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and "*CC*\tλ = " in captured.out and "xx\terror:" in captured.out
+
+
+def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):
+    """The fast model's range-of-use warning, seen from a shell: one ``vlab: warning:`` line
+    (the exit status stays 0); with --debug, Python's own form with file and line."""
+    pytest.importorskip("dscribe")
+    from ase.io import write
+
+    from vlab.conductance import build_wire
+
+    path = tmp_path / "wire.xyz"
+    write(path, build_wire("Au", cross_section=(1, 1), length=6, electrode_layers=3))
+    cmd = [sys.executable, "-m", "vlab.cli", "conductance", "predict", str(path),
+           "--model", "spd-bottleneck", "--out", str(tmp_path / "p.json")]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vlab: warning: The spd-bottleneck model")
+    assert "48 atoms" in lines[0]
+    debug = subprocess.run([*cmd[:3], "--debug", *cmd[3:]], capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert debug.returncode == 0 and "UserWarning: The spd-bottleneck model" in debug.stderr

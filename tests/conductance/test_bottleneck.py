@@ -126,8 +126,11 @@ def test_bad_structures_are_named():
         bottleneck_features([wire, "x"])
     untagged = wire.copy()
     untagged.set_tags(1)
-    with pytest.raises(InvalidStructureError, match="Structure 0 has no device atoms"):
+    with pytest.raises(InvalidStructureError, match=r"Structure 0 has tags \[1\]; bottleneck"):
         bottleneck_features([untagged])
+    untagged.set_tags(0)  # no electrodes: not a junction (the headline model refuses it too)
+    with pytest.raises(InvalidStructureError, match=r"Structure 1 has tags \[0\]; .* all three"):
+        bottleneck_features([wire, untagged])
     with pytest.raises(InputError, match="'settings' parameter of bottleneck_features"):
         bottleneck_features([wire], settings={"cutoff": 5})
     with pytest.raises(InputError, match="Unknown BottleneckSettings keys \\['r_cut'\\]"):

@@ -14,7 +14,10 @@ import argparse
 import os
 import shlex
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from vlab import __version__
 from vlab._utils import pin_blas_threads
@@ -25,6 +28,7 @@ from vlab.errors import InputError, StoreLockedError, VlabError
 __all__ = ["main"]
 
 _EPILOG = "Docs and examples: README.md. Configuration: vlab config (VLAB_* variables override)."
+_PACKAGE = Path(__file__).resolve().parent.parent
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,13 +56,37 @@ def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
     return f"vlab: interrupted: {'; '.join(notes)}. Resume with the same command: {command}"
 
 
+@contextmanager
+def _plain_warnings(debug: bool) -> Iterator[None]:
+    """Show vlab's own warnings as one line ``vlab: warning: ...`` (not Python's file, line
+    and source line; those stay with ``--debug`` and for warnings from other packages)."""
+    original = warnings.formatwarning
+
+    def format_warning(message, category, filename, lineno, line=None):
+        try:
+            ours = Path(filename).resolve().is_relative_to(_PACKAGE)
+        except (OSError, TypeError, ValueError):
+            ours = False
+        if ours and issubclass(category, UserWarning):
+            return f"vlab: warning: {one_line(message, 2000)}\n"
+        return original(message, category, filename, lineno, line)
+
+    if not debug:
+        warnings.formatwarning = format_warning
+    try:
+        yield
+    finally:
+        warnings.formatwarning = original
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vlab`` command."""
     pin_blas_threads(1)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _plain_warnings(args.debug):
+            return int(args.func(args) or 0)
     except (InputError, StoreLockedError) as err:
         return _error(err, args.debug, 2)
     except VlabError as err:

@@ -260,11 +260,14 @@ def _crossing_below(sorted_ends: np.ndarray, cumulative: np.ndarray, grid: np.nd
 def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
     pos = atoms.positions
     z = pos[:, 2]
-    device = atoms.get_tags() == 0
-    if not device.any():
+    tags = atoms.get_tags()
+    device = tags == 0
+    found = sorted({int(t) for t in tags})
+    if not device.any() or not set(found) <= {0, 1, 2} or not {1, 2} <= set(found):
         raise InvalidStructureError(
-            f"Structure {index} has no device atoms (tag 0); bottleneck_features needs the "
-            "geometry contract of vlab.conductance.structures (device 0, electrodes 1 and 2)."
+            f"Structure {index} has tags {found}; bottleneck_features needs the geometry "
+            "contract of vlab.conductance.structures: device atoms tagged 0 between a left "
+            "(1) and a right (2) electrode, all three present."
         )
     grid = np.arange(z[device].min(), z[device].max() + s.grid_spacing / 2, s.grid_spacing)
     # a link that crosses a plane, or a bond of an atom within neck_half_width of one, has
