@@ -159,3 +159,16 @@ def test_checking_a_spec_does_not_import_the_storage_stack(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip().splitlines()[-1] == "2 []", done.stdout + done.stderr
     assert "Unknown campaign kind 'nope'" in done.stderr
+
+
+def test_unknown_entry_among_many_names_the_closest_and_counts(_private_catalog):
+    for k in range(30):
+        name = f"loop-r{k:03d}"
+        (_private_catalog / f"{name}.yaml").write_text(f"name: {name}\nlocation: x.zarr\n")
+    with pytest.raises(CatalogError) as err:
+        get_entry("loop-r0100")
+    message = str(err.value)
+    assert "Closest: loop-r010, " in message
+    total = len(list_entries())  # the shipped entries and these 30
+    assert f"{total} entries are known: " in message and "loop-r029" not in message
+    assert "vlab catalog list" in message

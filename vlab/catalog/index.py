@@ -37,6 +37,7 @@ True
 
 from __future__ import annotations
 
+import difflib
 import os
 import posixpath
 import re
@@ -116,6 +117,7 @@ def shipped_dir() -> Path:
 MAX_INDEX_FILE_BYTES = 65_536
 """Largest catalog index file (bytes): an entry is a few lines."""
 _MAX_TEXT = 4096
+_SHOWN_NAMES = 20  # names listed in "no such entry" errors
 
 
 def _text_value(data: dict, key: str, shown: str, *, required: bool = False) -> str:
@@ -260,12 +262,23 @@ def get_entry(name: str) -> CatalogEntry:
     for entry in entries:
         if entry.name == name:
             return entry
-    known = ", ".join(e.name for e in entries) or "none"
     raise CatalogError(
         f"No catalog entry named {name!r} (shipped: {str(shipped_dir())!r}; yours: "
-        f"{str(index_dir())!r}). Known entries: {known}. "
+        f"{str(index_dir())!r}). {_known_names([e.name for e in entries], str(name))} "
         "List them with `vlab catalog list`."
     )
+
+
+def _known_names(names: list[str], wanted: str, shown: int = _SHOWN_NAMES) -> str:
+    """``Known entries: ...`` for an error message: all names when there are few, else the
+    closest to ``wanted`` and a count."""
+    if not names:
+        return "Known entries: none."
+    if len(names) <= shown:
+        return f"Known entries: {', '.join(names)}."
+    close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.5)
+    hint = f"Closest: {', '.join(close)}. " if close else ""
+    return f"{hint}{len(names)} entries are known: {', '.join(names[:shown])}, ..."
 
 
 def open(name: str) -> xr.Dataset:
