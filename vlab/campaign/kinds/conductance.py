@@ -473,7 +473,8 @@ def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     name = shipped_model_name(params["model"])
     if name is not None:
         counts = [len(item["structure"]) for item in items]
-        warning = range_of_use_warning(counts, name, "the campaign's input store")
+        source = str(ds.attrs.get("title") or "the input store")
+        warning = range_of_use_warning(counts, name, source)
         if warning:
             warnings.warn(warning, UserWarning, stacklevel=2)
     return items
