@@ -13,8 +13,9 @@ Protocol
 --------
 * Training set and validation traces of the shipped models (``train_headline``: 6,295 cells
   of 112-160 atoms; traces 18-23 of ``au-spd-2x2`` and ``au-spd-2x2-more``, 1,555 snapshots).
-* The plane of the constriction: across the device, planes every 0.1 Å; the one crossed by the
-  smallest summed link strength exp(-2 (d - 2.88 Å)) (links shorter than 4 Å).
+* The plane of the constriction: ``neck_plane`` with the shipped fast model's settings (the
+  cut its features describe: across the device, planes every 0.1 Å; the one crossed by the
+  smallest summed link strength exp(-2 (d - 2.88 Å))).
 * Neck transmission: the atoms within ``L`` of that plane form a cluster; those within
   ``FACE`` of either face are coupled to a wide-band electrode (self-energy -iγ/2 on each of
   their orbitals), and T(E) = γ² Σ |G_ij|² over orbitals i on the left face and j on the
@@ -44,7 +45,6 @@ from _common import plateau_mae, write_result  # noqa: I001  (pins BLAS threads 
 from train_headline import training_structures, validation_structures
 
 import numpy as np
-from scipy.spatial.distance import cdist
 
 from vlab import catalog
 from vlab.conductance.bottleneck import LOSSES
@@ -53,6 +53,7 @@ from vlab.conductance import (
     ExtendedHuckel,
     SBandTightBinding,
     bottleneck_features,
+    neck_plane,
     shipped_model_info,
 )
 from vlab.workflows.conductance import labelled_structures, labelled_temperatures
@@ -65,22 +66,6 @@ SPD = ((4.5, 5.0), (6.0, 10.0))
 SBAND_DELTA, SPD_DELTA = 0.5, 0.3  # eV
 FACE = 2.2  # Å: one [001] layer and a little
 ETA = 1e-6
-
-
-def neck_plane(atoms) -> float:
-    """z (Å) of the plane across the device crossed by the weakest links."""
-    pos = atoms.positions
-    z = pos[:, 2]
-    device = atoms.get_tags() == 0
-    grid = np.arange(z[device].min(), z[device].max() + 0.05, 0.1)
-    near = np.flatnonzero((z > grid[0] - 4.0) & (z < grid[-1] + 4.0))
-    i, j = np.triu_indices(len(near), 1)
-    d = cdist(pos[near], pos[near])[i, j]
-    keep = d < 4.0
-    zi, zj = z[near][i[keep]], z[near][j[keep]]
-    low, high = np.minimum(zi, zj), np.maximum(zi, zj)
-    crossing = (low[None] < grid[:, None]) & (grid[:, None] <= high[None])
-    return float(grid[np.argmin(crossing @ np.exp(-2.0 * (d[keep] - 2.88)))])
 
 
 def _wide_band_t(h, s, faces, gamma: float, energies) -> list[float]:
@@ -99,9 +84,9 @@ def _faces(dz: np.ndarray, length: float, per_atom: int):
     return np.repeat(dz < -(length - FACE), per_atom), np.repeat(dz > length - FACE, per_atom)
 
 
-def neck_transmissions(atoms, e_fermi: float) -> np.ndarray:
+def neck_transmissions(atoms, e_fermi: float, settings) -> np.ndarray:
     """The s-band then the spd neck transmissions of one structure (``SBAND``, ``SPD``)."""
-    z0 = neck_plane(atoms)
+    z0 = neck_plane(atoms, settings)
     z = atoms.positions[:, 2]
     row = []
     tb = SBandTightBinding()
@@ -169,10 +154,10 @@ def main() -> dict:
     val_cells, y_val, t_val, _ = validation_structures()
     e_fermi = ExtendedHuckel().electrode_fermi_energy(val_cells[0])
     start = time.perf_counter()
-    physics_val = np.array([neck_transmissions(a, e_fermi) for a in val_cells])
+    physics_val = np.array([neck_transmissions(a, e_fermi, settings) for a in val_cells])
     physics_s = (time.perf_counter() - start) / len(val_cells)
     print(f"neck transmissions: {physics_s * 1e3:.1f} ms per cell", flush=True)
-    physics = np.array([neck_transmissions(a, e_fermi) for a in cells])
+    physics = np.array([neck_transmissions(a, e_fermi, settings) for a in cells])
     base, base_val = bottleneck_features(cells, settings), bottleneck_features(val_cells, settings)
     n_sband = 3 * len(SBAND)
     columns = {
@@ -190,7 +175,7 @@ def main() -> dict:
         other_cells, y_other, _, _ = labelled_structures(OTHER_KIND)
         t_other = labelled_temperatures(OTHER_KIND)
         other_x = bottleneck_features(other_cells, settings)
-        other_physics = np.array([neck_transmissions(a, e_fermi) for a in other_cells])
+        other_physics = np.array([neck_transmissions(a, e_fermi, settings) for a in other_cells])
         other = {}
     validation, shipped_pred = {}, None
     for name, (x, x_val) in columns.items():

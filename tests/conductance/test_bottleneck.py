@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from ase import Atoms
 
 from vlab.conductance import (
     BottleneckSettings,
@@ -15,6 +16,7 @@ from vlab.conductance import (
     build_wire,
     load_model_file,
     load_shipped_model,
+    neck_plane,
     perturb,
     shipped_model_info,
 )
@@ -91,6 +93,11 @@ def test_a_stretched_neck_has_weaker_links():
     stretched.positions[z > cut, 2] += 1.0  # open a 1 Å gap in the middle of the device
     f, g = bottleneck_features([wire, stretched])
     assert np.all(g[:3] < f[:3]) and g[_column("min_crossing_bonds")] == 0
+    # the cut lies inside the gap opened between the two halves
+    below, above = z[z <= cut].max(), stretched.positions[z > cut, 2].min()
+    assert below < neck_plane(stretched) <= above
+    with pytest.raises(InvalidStructureError, match=r"has tags \[0\]"):
+        neck_plane(Atoms("Au2", positions=[(0, 0, 0), (0, 0, 2.9)]))
 
 
 @pytest.mark.parametrize(

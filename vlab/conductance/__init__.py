@@ -9,6 +9,7 @@ from vlab.conductance.bottleneck import (
     BottleneckSettings,
     BottleneckSurrogate,
     bottleneck_features,
+    neck_plane,
 )
 from vlab.conductance.breakjunction import (
     BreakJunctionProtocol,
@@ -87,6 +88,7 @@ __all__ = [
     "load_model_file",
     "load_shipped_model",
     "load_shipped_residuals",
+    "neck_plane",
     "perturb",
     "plot_histogram",
     "plot_traces",

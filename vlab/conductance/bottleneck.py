@@ -67,6 +67,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab._utils import read_model_file, write_model_file
+from vlab.conductance.structures import has_junction_tags
 from vlab.errors import DataFileError, InputError, InvalidStructureError, reject_unknown
 
 __all__ = [
@@ -75,6 +76,7 @@ __all__ = [
     "BottleneckSettings",
     "BottleneckSurrogate",
     "bottleneck_features",
+    "neck_plane",
 ]
 
 #: Names of the first 11 columns of :func:`bottleneck_features` (the geometry of the cut).
@@ -257,17 +259,18 @@ def _crossing_below(sorted_ends: np.ndarray, cumulative: np.ndarray, grid: np.nd
     return padded[k]
 
 
-def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
+def _cut(atoms: Atoms, s: BottleneckSettings, index: int):
+    """The links near the device and, per plane across it, their summed weights; the plane
+    of the constriction (the smallest sum for the second decay)."""
     pos = atoms.positions
     z = pos[:, 2]
     tags = atoms.get_tags()
     device = tags == 0
-    found = sorted({int(t) for t in tags})
-    if not device.any() or not set(found) <= {0, 1, 2} or not {1, 2} <= set(found):
+    if not device.any() or not has_junction_tags(tags):
         raise InvalidStructureError(
-            f"Structure {index} has tags {found}; bottleneck_features needs the geometry "
-            "contract of vlab.conductance.structures: device atoms tagged 0 between a left "
-            "(1) and a right (2) electrode, all three present."
+            f"Structure {index} has tags {sorted({int(t) for t in tags})}; bottleneck_features "
+            "needs the geometry contract of vlab.conductance.structures: device atoms tagged 0 "
+            "between a left (1) and a right (2) electrode, all three present."
         )
     grid = np.arange(z[device].min(), z[device].max() + s.grid_spacing / 2, s.grid_spacing)
     # a link that crosses a plane, or a bond of an atom within neck_half_width of one, has
@@ -289,7 +292,24 @@ def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
     sums = _crossing_below(low[by_low], np.cumsum(weights[by_low], axis=0), grid)
     sums -= _crossing_below(high[by_high], np.cumsum(weights[by_high], axis=0), grid)
     plane = int(np.argmin(sums[:, 1]))
-    z0 = grid[plane]
+    return z, i, j, d, low, high, bonded, sums, plane, float(grid[plane])
+
+
+def neck_plane(atoms: Atoms, settings: BottleneckSettings | None = None) -> float:
+    """z (Å) of the plane across the device of a junction where the links are weakest: the
+    cut that :func:`bottleneck_features` describes.
+
+    Raises
+    ------
+    InvalidStructureError
+        If ``atoms`` does not follow the geometry contract (device 0, electrodes 1 and 2).
+    """
+    return _cut(atoms, BottleneckSettings() if settings is None else settings, 0)[-1]
+
+
+def _features(atoms: Atoms, s: BottleneckSettings, index: int) -> np.ndarray:
+    pos = atoms.positions
+    z, i, j, d, low, high, bonded, sums, plane, z0 = _cut(atoms, s, index)
     crossing = (low < z0) & (z0 <= high)
     shortest = np.concatenate([np.sort(d[crossing])[:3], np.full(3, s.cutoff)])[:3]
     coordination = np.bincount(np.concatenate([i[bonded], j[bonded]]), minlength=len(pos))

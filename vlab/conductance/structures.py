@@ -46,6 +46,7 @@ __all__ = [
     "build_contact",
     "build_point_contact",
     "build_wire",
+    "has_junction_tags",
     "perturb",
     "validate_structure",
 ]
@@ -476,9 +477,20 @@ def _check_electrode(atoms: Atoms, tag: int, period: float) -> None:
         )
 
 
+def has_junction_tags(tags) -> bool:
+    """Whether ``tags`` follow the geometry contract: only 0 (device), 1 (left electrode) and
+    2 (right electrode), both electrodes present.
+
+    >>> has_junction_tags([1, 1, 0, 2, 2]), has_junction_tags([0, 0, 0])
+    (True, False)
+    """
+    found = {int(t) for t in np.unique(tags)}
+    return found <= {0, 1, 2} and {1, 2} <= found
+
+
 def _check_tags(atoms: Atoms) -> None:
     tags = atoms.get_tags()
-    if not set(np.unique(tags)) <= {0, 1, 2} or not {1, 2} <= set(np.unique(tags)):
+    if not has_junction_tags(tags):
         raise InvalidStructureError(
             "The tags of the structure must be 1 (left electrode), 2 (right electrode) or 0 "
             "(scattering region), with both electrodes present. "

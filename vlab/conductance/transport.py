@@ -34,6 +34,7 @@ from scipy.spatial.distance import cdist
 from vlab.conductance import _negf
 from vlab.conductance._eht import ORBITALS_PER_ATOM, eht_matrices
 from vlab.conductance._slater import PARAMETER_SETS, TAPER, huckel_matrices
+from vlab.conductance.structures import has_junction_tags
 from vlab.errors import InputError, InvalidStructureError
 
 __all__ = ["ExtendedHuckel", "LeadLayers", "SBandTightBinding", "lead_layers"]
@@ -133,7 +134,7 @@ def _finite_positions(atoms) -> np.ndarray:
 def _checked_tags(atoms) -> np.ndarray:
     tags = np.asarray(atoms.get_tags())
     found = sorted({int(t) for t in tags})
-    if not set(found) <= {0, 1, 2} or not {1, 2} <= set(found):
+    if not has_junction_tags(tags):
         raise InvalidStructureError(
             "The atoms must be tagged 1 (left electrode), 2 (right electrode) or 0 (device), "
             f"with both electrodes present. Got tags {found}; use atoms.set_tags(...)."
