@@ -48,6 +48,12 @@ DESCRIPTIONS = {
         "traces.",
         ["active_learning.py"],
     ),
+    "point_estimates": (
+        "Which point estimate of a snapshot's conductance (the prediction, or the mean, median "
+        "or mode of the reference given it) places the histogram peak, against the predictive "
+        "draws; shipped models, validation traces split by trace.",
+        ["point_estimates.py"],
+    ),
     "neck_physics": (
         "A physics term at the constriction: wide-band s-band and spd transmissions of the "
         "atoms around the neck plane, added to the fast model's features or alone, scored on "
