@@ -101,7 +101,22 @@ def test_predict_command_on_files_and_stores(model_dir, wires, tmp_path, capsys)
     small = report["sources"]["au-spd-small"]
     assert small["n"] == len(small["conductance_std_G0"]) > 100
     assert set(small["against_reference"]) >= {"r2", "mae_G0", "peak_reference_G0"}
-    assert json.loads(capsys.readouterr().out)["model"] == {"shipped": "tiny"}
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["model"] == {"shipped": "tiny"}
+    # a histogram beside the report for the store (> 20 structures), none for 3 structures
+    assert small["histogram_png"] == str(tmp_path / "pred-au-spd-small.png")
+    assert (tmp_path / "pred-au-spd-small.png").stat().st_size > 10_000
+    assert printed["sources"]["au-spd-small"]["histogram_png"] == small["histogram_png"]
+    assert "histogram_png" not in report["sources"][str(xyz)]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["pred-au-spd-small.png"]
+
+
+def test_predict_command_without_plots(model_dir, tmp_path):
+    out = tmp_path / "sub" / "pred.json"
+    argv = ["conductance", "predict", "au-spd-small", "--model", "tiny", "--no-plot"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "histogram_png" not in json.loads(out.read_text())["sources"]["au-spd-small"]
+    assert list(tmp_path.rglob("*.png")) == []
 
 
 def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):

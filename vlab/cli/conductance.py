@@ -69,7 +69,9 @@ def _cmd_conductance_validate(args: argparse.Namespace) -> int:
 def _cmd_conductance_predict(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import predict_conductance
 
-    report = predict_conductance(args.sources, model=args.model, out=args.out)
+    report = predict_conductance(
+        args.sources, model=args.model, out=args.out, plot=not args.no_plot
+    )
     summary = {"model": report["model"], "out": args.out, "sources": {}}
     for source, entry in report["sources"].items():
         mean = entry["conductance_G0"]
@@ -78,6 +80,8 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
             row["warning"] = entry["warning"]
         if "peak_predictive_G0" in entry:
             row["peak_predictive_G0"] = entry["peak_predictive_G0"]
+        if "histogram_png" in entry:
+            row["histogram_png"] = entry["histogram_png"]
         if "against_reference" in entry:
             row["against_reference"] = {
                 k: entry["against_reference"][k]
@@ -198,7 +202,9 @@ def register(sub) -> None:
         "with a trained surrogate: by default the shipped spd-headline model (no training "
         "needed; its sha256 is checked on load), or the faster spd-bottleneck model for "
         "junctions like its training cells. Stores with reference conductances also get "
-        "R², MAE and histogram peaks. Writes a JSON report.",
+        "R², MAE and histogram peaks. Writes a JSON report and, for each source of 20 or "
+        "more structures, its conductance histogram (point predictions, predictive draws, "
+        "reference) as a PNG beside it.",
     )
     p.add_argument("sources", nargs="+", help="stores (catalog names or paths) or structure files")
     p.add_argument(
@@ -208,6 +214,7 @@ def register(sub) -> None:
         "model file (vlab conductance train)",
     )
     p.add_argument("--out", default="vlab-results/predictions.json", help="report JSON to write")
+    p.add_argument("--no-plot", action="store_true", help="write no histogram PNGs")
     p.set_defaults(func=_cmd_conductance_predict)
     p = actions.add_parser(
         "experiment",

@@ -38,6 +38,7 @@ __all__ = [
 
 #: Draws per snapshot of a predictive histogram (prediction + held-out residual).
 PREDICTIVE_DRAWS = 20
+PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
 def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
@@ -337,6 +338,7 @@ def predict_conductance(
     *,
     model: str | os.PathLike = "spd-headline",
     out: str | os.PathLike | None = None,
+    plot: bool = True,
 ) -> dict[str, Any]:
     """Surrogate conductance (ensemble mean and spread, G0) of every structure of ``sources``.
 
@@ -348,6 +350,12 @@ def predict_conductance(
         A shipped model name (default ``spd-headline``, its sha256 checked) or a model file.
     out : path, optional
         JSON file to write the report to.
+    plot : bool
+        With ``out``, also draw the conductance histogram of each source of at least
+        ``PLOT_MIN_STRUCTURES`` structures beside it (``OUT-SOURCE.png``, linear and log
+        axes): the point predictions, the predictive draws (shipped models with residuals)
+        and the reference conductances (stores that have them), each with its peak. The
+        entry's ``histogram_png`` names the file.
 
     Returns
     -------
@@ -394,8 +402,33 @@ def predict_conductance(
             entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
         if ref is not None:
             entry["against_reference"] = validation_metrics(ref, mean)
+        if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
+            figure = _prediction_histogram(
+                source, mean, draws if residuals is not None else None, ref, out, described
+            )
+            entry["histogram_png"] = str(figure)
         report["sources"][source] = entry
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(json.dumps(report, indent=2) + "\n")
     return report
+
+
+def _prediction_histogram(source, mean, draws, ref, out, described) -> Path:
+    """Histogram figure of one source's predictions (and draws and reference), beside ``out``."""
+    import re
+
+    from vlab.conductance.histogram import plot_histogram_comparison
+
+    out = Path(out)
+    name = Path(str(source)).name.removesuffix(".zarr")
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "source"
+    model = described.get("shipped") or Path(str(described.get("path", "model"))).name
+    samples = {f"point predictions, {mean.size:,} structures": mean}
+    if draws is not None:
+        samples[f"predictive draws, {PREDICTIVE_DRAWS} per structure"] = draws
+    if ref is not None:
+        samples[f"reference, {ref.size:,} structures"] = ref
+    path = out.with_name(f"{out.stem}-{slug}.png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return plot_histogram_comparison(samples, path, title=f"{source}: surrogate {model}")
