@@ -193,3 +193,21 @@ def test_shipped_model_names_and_ranges_of_use(tmp_path):
     message = shipped.range_of_use_warning([48, 160, 280, 280], "spd-bottleneck", "b.xyz")
     assert "3 of the 4 structures of 'b.xyz' have 48, 280 atoms" in message
     assert shipped.range_of_use_warning([48, 280], "spd-headline", "c") is None  # no range
+
+
+def test_predict_figures_of_sources_with_the_same_name(model_dir, wires, tmp_path):
+    """Two structure files of the same name in different folders get two figures."""
+    from vlab.workflows.conductance import PLOT_MIN_STRUCTURES, predict_conductance
+
+    structures, _ = wires
+    many = [structures[k % len(structures)] for k in range(PLOT_MIN_STRUCTURES)]
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "wires.extxyz")
+        write(paths[-1], many)
+    out = tmp_path / "out" / "pred.json"
+    report = predict_conductance([str(p) for p in paths], model="tiny", out=out)
+    figures = [report["sources"][str(p)]["histogram_png"] for p in paths]
+    assert [Path(f).name for f in figures] == ["pred-wires.extxyz.png", "pred-wires.extxyz-2.png"]
+    assert all(Path(f).stat().st_size > 10_000 for f in figures)

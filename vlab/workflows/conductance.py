@@ -383,6 +383,7 @@ def predict_conductance(
         except InputError:  # a shipped model without recorded residuals
             residuals = None
     report: dict[str, Any] = {"model": described, "sources": {}}
+    taken: set[str] = set()  # figure names written by this call
     for source in sources:
         structures, ref = _input_structures(source)
         mean, std = surrogate.predict(structures, return_std=True)
@@ -404,8 +405,9 @@ def predict_conductance(
             entry["against_reference"] = validation_metrics(ref, mean)
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
-                source, mean, draws if residuals is not None else None, ref, out, described
+                source, mean, draws if residuals is not None else None, ref, out, described, taken
             )
+            taken.add(figure.name)
             entry["histogram_png"] = str(figure)
         report["sources"][source] = entry
     if out is not None:
@@ -414,8 +416,9 @@ def predict_conductance(
     return report
 
 
-def _prediction_histogram(source, mean, draws, ref, out, described) -> Path:
-    """Histogram figure of one source's predictions (and draws and reference), beside ``out``."""
+def _prediction_histogram(source, mean, draws, ref, out, described, taken) -> Path:
+    """Histogram figure of one source's predictions (and draws and reference), beside ``out``;
+    a name in ``taken`` (another source of the same name) gets a number."""
     import re
 
     from vlab.conductance.histogram import plot_histogram_comparison
@@ -430,5 +433,9 @@ def _prediction_histogram(source, mean, draws, ref, out, described) -> Path:
     if ref is not None:
         samples[f"reference, {ref.size:,} structures"] = ref
     path = out.with_name(f"{out.stem}-{slug}.png")
+    k = 1
+    while path.name in taken:
+        k += 1
+        path = out.with_name(f"{out.stem}-{slug}-{k}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
     return plot_histogram_comparison(samples, path, title=f"{source}: surrogate {model}")
