@@ -211,3 +211,31 @@ def test_predict_figures_of_sources_with_the_same_name(model_dir, wires, tmp_pat
     figures = [report["sources"][str(p)]["histogram_png"] for p in paths]
     assert [Path(f).name for f in figures] == ["pred-wires.extxyz.png", "pred-wires.extxyz-2.png"]
     assert all(Path(f).stat().st_size > 10_000 for f in figures)
+
+
+@pytest.mark.skipif(
+    "spd-headline" not in shipped_models(),
+    reason="the headline model file is made by benchmarks/train_headline.py",
+)
+def test_third_blind_set_and_its_recorded_peaks():
+    """The shipped third blind set has 48 traces, 24 per temperature; on it the headline's
+    predictions and predictive draws give the peaks that blind_peaks.py recorded."""
+    from vlab.workflows.conductance import (
+        labelled_structures,
+        labelled_temperatures,
+        predict_conductance,
+    )
+
+    root = Path(__file__).resolve().parents[2]
+    recorded = json.loads((root / "benchmarks" / "results" / "blind_peaks.json").read_text())
+    _, y, traces, _ = labelled_structures("au-spd-2x2-test-d")
+    temps = labelled_temperatures("au-spd-2x2-test-d")
+    assert len(y) == recorded["snapshots"] == 1401
+    for t in (4.0, 300.0):
+        assert np.unique(traces[temps == t]).size == 24
+    entry = predict_conductance(["au-spd-2x2-test-d"])["sources"]["au-spd-2x2-test-d"]
+    draws, point = (recorded["spd-headline"][k]["peak_G0"] for k in ("predictive", "prediction"))
+    assert entry["peak_predictive_G0"] == pytest.approx(draws, abs=0.005)
+    against = entry["against_reference"]
+    assert against["peak_surrogate_G0"] == pytest.approx(point, abs=0.005)
+    assert against["peak_reference_G0"] == pytest.approx(recorded["reference_peak_G0"], abs=1e-3)
