@@ -32,7 +32,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import PLATEAU_G0, write_result  # noqa: I001  (pins BLAS threads first)
+from _common import plateau_mae, write_result  # noqa: I001  (pins BLAS threads first)
 from point_estimates import MODELS, conditional_maps
 from train_headline import validation_structures
 
@@ -40,6 +40,7 @@ import numpy as np
 
 from vlab.conductance import histogram_peak, load_shipped_model, load_shipped_residuals
 from vlab.workflows.conductance import labelled_structures, labelled_temperatures
+from vlab.workflows.learning import validation_metrics
 
 BLIND = "au-spd-2x2-test-d"
 DRAWS = 20
@@ -83,17 +84,10 @@ def peaks(estimate, temp_estimate, reference) -> dict:
 
 
 def errors(y, estimate) -> dict:
-    small = y <= 3.0
-    plateau = (y >= PLATEAU_G0[0]) & (y <= PLATEAU_G0[1])
-
-    def r2(a, b):
-        return float(1 - np.sum((a - b) ** 2) / np.sum((a - a.mean()) ** 2))
-
-    return {
-        "r2": round(r2(y, estimate), 4),
-        "mae_G0": round(float(np.abs(y - estimate).mean()), 4),
-        "r2_0_3G0": round(r2(y[small], estimate[small]), 4),
-        "mae_0_8_1_2G0": round(float(np.abs(y - estimate)[plateau].mean()), 4),
+    """R², MAE and R² on 0-3 G0 (``validation_metrics``) and MAE on the plateau."""
+    metrics = validation_metrics(y, estimate)
+    return {k: metrics[k] for k in ("r2", "mae_G0", "r2_0_3G0")} | {
+        "mae_0_8_1_2G0": plateau_mae(y, estimate)
     }
 
 
