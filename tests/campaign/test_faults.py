@@ -7,6 +7,7 @@ Every test compares, item by item, with an uninterrupted run of the same spec
 import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -277,6 +278,44 @@ def test_losing_the_scheduler_leaves_items_pending_and_the_rerun_completes(tmp_p
         assert "Traceback" not in err and "AttributeError" not in err
         counts = catalog.count_status(catalog.read_ledger(store)["status"])
         assert counts["failed"] == 0 and counts["pending"] > 0
+        cluster.close()
+        cluster.start(2)
+        again = _vlab("run", path, "--scheduler", cluster.address, "--no-progress")
+        assert again.returncode == 0, again.stderr
+    finally:
+        cluster.close()
+    assert compare_stores(store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+@pytest.mark.cluster
+def test_losing_the_scheduler_while_finished_chunks_wait_to_be_written_saves_them(
+    tmp_path, reference, monkeypatch
+):
+    # writes are held back, so the runner waits on its futures with chunks to write when
+    # the scheduler goes: the cancelled futures are a lost cluster, and the held chunks land
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
+    cluster = ExternalCluster(tmp_path / "cluster")
+    try:
+        path = probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, params={"seconds": 0.5})
+        proc = _vlab_popen("run", path, "--scheduler", cluster.address, "--no-progress")
+        store = tmp_path / "run" / "probe.zarr"
+
+        def laid_out():
+            try:
+                return catalog.read_ledger(store) is not None
+            except Exception:  # not laid out yet
+                return False
+
+        wait_for(laid_out, 120, "the store to be laid out")
+        time.sleep(3.0)  # a few chunks of 2 s finish on the 2 workers
+        cluster.kill_scheduler()
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 1
+        lines = [line for line in err.splitlines() if line.startswith("vlab: error:")]
+        assert len(lines) == 1 and "Lost the Dask cluster" in lines[0], err
+        assert "Traceback" not in err
+        counts = catalog.count_status(catalog.read_ledger(store)["status"])
+        assert counts["failed"] == 0 and counts["done"] > 0 and counts["pending"] > 0, counts
         cluster.close()
         cluster.start(2)
         again = _vlab("run", path, "--scheduler", cluster.address, "--no-progress")

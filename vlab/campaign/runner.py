@@ -24,6 +24,7 @@ import time
 import warnings
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -637,7 +638,11 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
         rest = iter(queue[window:])
         stream = as_completed(list(by_future))
         while not stream.is_empty():
-            if writer.pending and not _first_finished(by_future, last[0] + interval):
+            try:
+                idle = writer.pending and not _first_finished(by_future, last[0] + interval)
+            except CancelledError as err:  # the scheduler connection is lost
+                raise _cluster_lost(plan, client, err, len(by_future)) from None
+            if idle:
                 flush()  # nothing finished before the assembled chunks were due
                 continue
             batch = stream.next_batch(block=True)  # every future finished by now
