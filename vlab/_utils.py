@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -147,7 +148,7 @@ def read_model_file(
             arrays = {key: data[key] for key in data.files}
         key = "metadata" if "metadata" in arrays else "meta"
         meta = json.loads(str(arrays.pop(key)))
-    except (OSError, ValueError, KeyError) as err:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise DataFileError(
             f"Could not read a saved {name} from {str(path)!r} ({' '.join(str(err).split())}). "
             f"Give the path of a .npz file written by {saver}."

@@ -246,6 +246,9 @@ def test_load_rejects_other_files(tmp_path):
         ConductanceSurrogate.load(tmp_path / "other.npz")
     with pytest.raises(DataFileError, match=r"Could not read"):
         ConductanceSurrogate.load(tmp_path / "missing.npz")
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "other.npz").read_bytes()[:100])
+    with pytest.raises(DataFileError, match=r"Could not read a saved ConductanceSurrogate .*cut"):
+        ConductanceSurrogate.load(tmp_path / "cut.npz")  # a truncated file (not a zip)
     np.savez(tmp_path / "foreign.npz", metadata=np.array(json.dumps({"format": "x"})))
     with pytest.raises(DataFileError, match=r"is not a saved ConductanceSurrogate"):
         ConductanceSurrogate.load(tmp_path / "foreign.npz")

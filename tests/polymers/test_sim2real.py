@@ -217,3 +217,77 @@ def test_chosen_counts_and_most_chosen_break_ties_by_name():
     assert res.most_chosen() == "md_correction"
     with pytest.raises(InputError, match="'which' of chosen_counts must be 'chosen' or"):
         res.chosen_counts("best")
+
+
+def test_builtin_model_ships_measured_for_the_current_settings(tmp_path):
+    from vlab.polymers.transfer import build_measured_tc
+
+    model = build_measured_tc(cache_dir=tmp_path)
+    # the shipped record matches the table and settings of this code: nothing is measured
+    assert model.origin.startswith("shipped (measured with vlab ")
+    assert "scikit-learn" in model.origin and "rdkit" in model.origin
+    assert not list(tmp_path.iterdir())
+    mean, std = model.predict(["*CC*", "*CC(*)c1ccccc1"], return_std=True)
+    assert np.isfinite(mean).all() and (std > 0).all()
+
+
+def test_shipped_record_is_used_only_for_its_settings(tmp_path):
+    from vlab.polymers.transfer import SHIPPED_FILE
+    from vlab.polymers.transfer.measured import _read_shipped, _settings_key, _table
+
+    smiles, y, morph = _table()
+    key = _settings_key(smiles, y, morph)
+    fit, net, origin = _read_shipped(SHIPPED_FILE, key)
+    assert origin.startswith("shipped (measured with")
+    assert fit.n == len(y) and len(fit.columns) == len(net.members[0].x_mean)
+    assert _read_shipped(SHIPPED_FILE, "0" * 20) is None
+    assert _read_shipped(tmp_path / "missing.npz", key) is None
+    assert _settings_key(smiles, y + 0.001, morph) != key  # a changed table measures anew
+    assert _settings_key(smiles[::-1], y[::-1], morph[::-1]) != key
+
+
+def test_a_cached_record_comes_first_and_a_broken_shipped_file_is_named(tmp_path, monkeypatch):
+    import json
+    from dataclasses import asdict, replace
+
+    from vlab._utils import content_hash
+    from vlab.errors import DataFileError
+    from vlab.polymers.transfer import SHIPPED_FILE, build_measured_tc, measured
+
+    smiles, y, morph = measured._table()
+    settings = measured._settings_key(smiles, y, morph)
+    fit, net, _ = measured._read_shipped(SHIPPED_FILE, settings)
+    versions = measured._versions()
+    key = content_hash(settings, versions["vlab"], versions["scikit-learn"])[:20]
+    mine = replace(fit, variant="scratch_ridge")
+    (tmp_path / f"measured-tc-{key}.json").write_text(json.dumps(asdict(mine)))
+    measured._save_net(tmp_path / f"measured-tc-{key}-md.npz", net)
+    model = build_measured_tc(cache_dir=tmp_path)
+    assert model.origin == "read from the model cache" and model.fit.variant == "scratch_ridge"
+
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(SHIPPED_FILE.read_bytes()[:1000])
+    monkeypatch.setattr(measured, "SHIPPED_FILE", broken)
+    with pytest.raises(DataFileError, match="broken.npz"):
+        build_measured_tc(cache_dir=tmp_path / "empty")
+
+
+def test_shipped_calibration_is_what_the_code_measures_with_the_shipped_network():
+    from vlab.polymers.transfer import SHIPPED_FILE, featurize, signed_log1p
+    from vlab.polymers.transfer import measured as m
+    from vlab.polymers.uncertainty import IntervalCalibrator
+
+    smiles, y, morph = m._table()
+    fit, net, _ = m._read_shipped(SHIPPED_FILE, m._settings_key(smiles, y, morph))
+    X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
+    folds, n_families = m._family_folds(smiles, len(y))
+    fam = nested_compare(
+        X, y, morph, {"md": net}, splits=folds, variants=m.MEASURED_PROCEDURE,
+        rng=np.random.default_rng(4),
+    )  # fmt: skip
+    calib = IntervalCalibrator.fit(fam.y, fam.pred["best"], fam.std["best"])
+    assert n_families == fit.n_families
+    assert fam.metrics("best")["mae"] == pytest.approx(fit.family_mae, rel=1e-6)
+    assert (calib.a, calib.z[0.68], calib.z[0.95]) == pytest.approx(
+        (fit.scale, fit.z68, fit.z95), rel=1e-6
+    )

@@ -582,8 +582,10 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
     :func:`~vlab.polymers.transfer.build_measured_tc`), fitted on all of it, with the
     morphology flag as an input. Its card holds the nested leave-one-out error of the
     selection procedure next to the mean predictor's and the conformal 68 %/95 % multipliers
-    fitted on a split by chemical family. The first call pretrains and measures (several
-    minutes) and caches the result in :func:`model_cache_dir`; later calls take seconds.
+    fitted on a split by chemical family. The selection and calibration ship with vlab,
+    measured ahead; only if the table or the settings differ from the shipped ones does the
+    first call pretrain and measure (several minutes) and cache the result in
+    :func:`model_cache_dir`. A call takes seconds otherwise.
 
     Parameters
     ----------
@@ -624,7 +626,7 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
         "leave-one-out among the "
         "mean, ridge, random forest and the MD-λ network used as is, corrected or as features",
         training="the embedded measured table experimental_tc (room-temperature values of "
-        "homopolymers, cited per row)",
+        f"homopolymers, cited per row); selection and calibration {model.origin}",
         n_train=fit.n,
         skill=ModelSkill(
             n=fit.n,

@@ -45,9 +45,11 @@ conductivity that the nested comparison selects, with conformal intervals).
 from vlab.polymers.transfer.features import featurize, signed_log1p, split_by_unit
 from vlab.polymers.transfer.measured import (
     MEASURED_PROCEDURE,
+    SHIPPED_FILE,
     MeasuredFit,
     MeasuredTCModel,
     build_measured_tc,
+    ship_measured_tc,
 )
 from vlab.polymers.transfer.plots import plot_report
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
@@ -83,6 +85,7 @@ __all__ = [
     "INNER_REPEATS",
     "MEASURED_PROCEDURE",
     "MORPHOLOGIES",
+    "SHIPPED_FILE",
     "SIM2REAL_LEARNERS",
     "SIM2REAL_VARIANTS",
     "TRANSFER_SOURCES",
@@ -108,6 +111,7 @@ __all__ = [
     "protocol_a",
     "protocol_b",
     "select_variant",
+    "ship_measured_tc",
     "signed_log1p",
     "source_overlap",
     "split_by_unit",

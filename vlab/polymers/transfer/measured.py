@@ -18,9 +18,16 @@ and measures what it is worth on data it did not train on:
 The candidates are the variants of ``benchmarks/sim2real.py`` that need at most the ``md``
 network (the slow fine-tuning and the multi-task networks, which need the Tg and Cp sets, are
 left out); network, descriptor columns (finite and varying over PI1070) and seeds are those
-of the benchmark. The choice, the measured errors and the calibration (JSON) and the network
-(``.npz``, no pickle) are stored in :func:`~vlab.polymers.model_cache_dir` and reused while
-the table, the settings and the vlab and scikit-learn versions are unchanged.
+of the benchmark.
+
+The model ships with vlab, measured ahead (:data:`SHIPPED_FILE`, written by
+:func:`ship_measured_tc`: the choice, the measured errors, the calibration and the network in
+one ``.npz`` file, no pickle), so the first prediction on a new machine takes seconds. It is
+used while its *settings key* matches: the measured table, the candidates and their settings,
+the network, the PI1070 file's checksum and RDKit's descriptor list. Otherwise (or with
+``shipped=False``) the model is measured here (several minutes) and stored in
+:func:`~vlab.polymers.model_cache_dir`, where it is reused while the settings key and the
+vlab and scikit-learn versions are unchanged; such a record is preferred to the shipped one.
 """
 
 from __future__ import annotations
@@ -45,7 +52,14 @@ from vlab.polymers.transfer.sim2real_eval import (
     outer_splits,
 )
 
-__all__ = ["MEASURED_PROCEDURE", "MeasuredFit", "MeasuredTCModel", "build_measured_tc"]
+__all__ = [
+    "MEASURED_PROCEDURE",
+    "SHIPPED_FILE",
+    "MeasuredFit",
+    "MeasuredTCModel",
+    "build_measured_tc",
+    "ship_measured_tc",
+]
 
 #: Candidates of the deployed selection: the mean, the learners without a network and the
 #: ``md`` network (pretrained on PI1070 MD λ) used as is, corrected by ridge, or as features.
@@ -56,6 +70,9 @@ MEASURED_PROCEDURE = (
 MD_NET = PretrainOptions(hidden=(256, 64), n_members=2, epochs=150, patience=25)
 _BUTINA_CUTOFF = 0.7  # as benchmarks/sim2real.py
 _N_FAMILY_FOLDS = 5
+#: The built-in model as measured for this release (see :func:`ship_measured_tc`).
+SHIPPED_FILE = Path(__file__).resolve().parents[1] / "shipped" / "measured-tc.npz"
+_FILE_TYPE, _FILE_VERSION = "measured-tc", 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,12 +127,18 @@ class MeasuredTCModel:
         Fitted on all measured rows (descriptors + morphology flag).
     morphology : str
         Sample morphology assumed for new polymers (one of :data:`MORPHOLOGIES`).
+    origin : str, optional
+        Where the record and the network come from: the shipped file (with the versions it
+        was measured with), the model cache, or measured by this call.
     """
 
-    def __init__(self, fit: MeasuredFit, regressor: Sim2RealRegressor, morphology: str):
+    def __init__(
+        self, fit: MeasuredFit, regressor: Sim2RealRegressor, morphology: str, origin: str = ""
+    ):
         self.fit = fit
         self.regressor = regressor
         self.morphology = morphology
+        self.origin = origin
 
     def design(self, smiles: Sequence[str]) -> np.ndarray:
         """Input rows ``[signed_log1p(descriptors) | morphology flag]``."""
@@ -162,31 +185,45 @@ def _pretrain_md(progress) -> tuple[list[int], PretrainedNet]:
     return np.flatnonzero(keep).tolist(), net
 
 
-def _save_net(path, net: PretrainedNet) -> None:
+def _net_arrays(net: PretrainedNet) -> dict[str, np.ndarray]:
     arrays = {"log_tasks": np.asarray(net.log_tasks, dtype=bool)}
     for i, m in enumerate(net.members):
         for j, (w, b) in enumerate(zip(m.coefs, m.intercepts, strict=True)):
             arrays[f"m{i}_w{j}"], arrays[f"m{i}_b{j}"] = w, b
         for name in ("x_mean", "x_scale", "y_mean", "y_scale"):
             arrays[f"m{i}_{name}"] = getattr(m, name)
+    return arrays
+
+
+def _net_from_arrays(z) -> PretrainedNet:
+    files = list(z)
+    members = []
+    for i in range(sum(k.endswith("_x_mean") for k in files)):
+        n = sum(k.startswith(f"m{i}_w") for k in files)
+        members.append(
+            _mlp.MLPWeights(
+                coefs=tuple(np.asarray(z[f"m{i}_w{j}"]) for j in range(n)),
+                intercepts=tuple(np.asarray(z[f"m{i}_b{j}"]) for j in range(n)),
+                **{
+                    k: np.asarray(z[f"m{i}_{k}"])
+                    for k in ("x_mean", "x_scale", "y_mean", "y_scale")
+                },
+            )
+        )
+    return PretrainedNet(
+        members=tuple(members), log_tasks=tuple(np.asarray(z["log_tasks"]).tolist())
+    )
+
+
+def _save_net(path, net: PretrainedNet) -> None:
     tmp = path.with_name(f".{path.stem}.{id(net)}.npz")
-    np.savez(tmp, **arrays)
+    np.savez(tmp, **_net_arrays(net))
     tmp.replace(path)
 
 
 def _load_net(path) -> PretrainedNet:
     with np.load(path, allow_pickle=False) as z:
-        members = []
-        for i in range(sum(k.endswith("_x_mean") for k in z.files)):
-            n = sum(k.startswith(f"m{i}_w") for k in z.files)
-            members.append(
-                _mlp.MLPWeights(
-                    coefs=tuple(z[f"m{i}_w{j}"] for j in range(n)),
-                    intercepts=tuple(z[f"m{i}_b{j}"] for j in range(n)),
-                    **{k: z[f"m{i}_{k}"] for k in ("x_mean", "x_scale", "y_mean", "y_scale")},
-                )
-            )
-        return PretrainedNet(members=tuple(members), log_tasks=tuple(z["log_tasks"].tolist()))
+        return _net_from_arrays({k: z[k] for k in z.files})
 
 
 def _family_folds(smiles, n):
@@ -232,32 +269,133 @@ def _measure(smiles, X, y, morph, columns, nets, progress) -> MeasuredFit:
     )
 
 
+def _table():
+    """Repeat units, measured λ and morphology flags of the embedded measured table."""
+    from vlab.polymers.datasets import load_experimental_tc
+
+    table = load_experimental_tc()
+    y = np.asarray(table.column("thermal_conductivity"), dtype=float)
+    return list(table.smiles), y, morphology_flags(table.text["morphology"])
+
+
+def _settings_key(smiles, y, morph) -> str:
+    """Hash of everything a measured record depends on, versions of the libraries aside."""
+    from vlab._utils import content_hash
+    from vlab.polymers.datasets import SOURCES
+    from vlab.polymers.features import DEFAULT_DESCRIPTORS
+
+    return content_hash(
+        "measured-tc", "most-chosen", MEASURED_PROCEDURE, INNER_REPEATS, repr(MD_NET),
+        _BUTINA_CUTOFF, _N_FAMILY_FOLDS, SOURCES["radonpy_pi1070"].sha256,
+        list(DEFAULT_DESCRIPTORS), smiles, y.tolist(), morph.ravel().tolist(),
+    )[:20]  # fmt: skip
+
+
+def _versions() -> dict[str, str]:
+    import rdkit
+    import sklearn
+
+    from vlab import __version__
+
+    return {
+        "vlab": __version__,
+        "scikit-learn": sklearn.__version__,
+        "rdkit": rdkit.__version__,
+        "numpy": np.__version__,
+    }
+
+
+def _measure_all(smiles, y, morph, progress) -> tuple[MeasuredFit, PretrainedNet]:
+    columns, net = _pretrain_md(progress)
+    X = signed_log1p(featurize(smiles, normalized=True)[:, columns])
+    return _measure(smiles, X, y, morph, columns, {"md": net}, progress), net
+
+
+def _read_shipped(path: Path, key: str) -> tuple[MeasuredFit, PretrainedNet, str] | None:
+    """The shipped record if its settings key is ``key`` (else None)."""
+    from vlab._utils import read_model_file
+
+    if not path.is_file():
+        return None
+    meta, arrays = read_model_file(
+        path, model_type=_FILE_TYPE, versions=(_FILE_VERSION,), saver="ship_measured_tc"
+    )
+    if meta.get("settings_key") != key:
+        return None
+    made = ", ".join(f"{k} {v}" for k, v in meta["measured_with"].items())
+    return MeasuredFit(**meta["fit"]), _net_from_arrays(arrays), f"shipped (measured with {made})"
+
+
+def ship_measured_tc(path=None, *, progress=None) -> Path:
+    """Measure the built-in model afresh and write it as the file that vlab ships.
+
+    Pretrains the network and runs the nested selection and the calibration (as
+    :func:`build_measured_tc` does on a cache miss; no cache is read), then writes the record,
+    the network, the settings key and the versions measured with to one ``.npz`` file.
+
+    Parameters
+    ----------
+    path : path, optional
+        Where to write (default :data:`SHIPPED_FILE`, inside the package).
+    progress : callable, optional
+        Called with a short message before each long step.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from vlab._utils import write_model_file
+
+    smiles, y, morph = _table()
+    fit, net = _measure_all(smiles, y, morph, progress)
+    path = Path(SHIPPED_FILE if path is None else path)
+    tmp = path.with_name(f".{path.stem}.{id(fit)}.npz")
+    write_model_file(
+        tmp,
+        model_type=_FILE_TYPE,
+        format_version=_FILE_VERSION,
+        metadata={
+            "settings_key": _settings_key(smiles, y, morph),
+            "measured_with": _versions(),
+            "fit": asdict(fit),
+        },
+        arrays=_net_arrays(net),
+        compress=True,
+    )
+    tmp.replace(path)
+    return path
+
+
 def build_measured_tc(
-    *, morphology: str = "amorphous", cache_dir=None, progress=None
+    *, morphology: str = "amorphous", cache_dir=None, shipped: bool = True, progress=None
 ) -> MeasuredTCModel:
     """The selected learner fitted on the whole measured table, with its measured record.
+
+    The record and the network come from the model cache if it holds them for these
+    settings and library versions, else from the shipped file (:data:`SHIPPED_FILE`) if its
+    settings key matches, else they are measured here (PI1070 descriptors, the network,
+    nested leave-one-out, family split: several minutes) and cached. The chosen head is then
+    refitted on the measured table (seconds).
 
     Parameters
     ----------
     morphology : {"amorphous", "semicrystalline"}
         Morphology assumed for the polymers to predict (an input of the model).
     cache_dir : path, optional
-        Folder of the JSON record and the network (default
-        :func:`~vlab.polymers.model_cache_dir`); the first call pretrains and measures
-        (PI1070 descriptors, the network, nested leave-one-out, family split: several
-        minutes), later calls only refit the chosen head (seconds).
+        Folder of the cached record and network (default
+        :func:`~vlab.polymers.model_cache_dir`).
+    shipped : bool, default True
+        False ignores the shipped file (measure, or read the cache).
     progress : callable, optional
         Called with a short message before each long step.
 
     Returns
     -------
     MeasuredTCModel
+        Its ``origin`` says where the record came from.
     """
-    import sklearn
-
-    from vlab import __version__
     from vlab._utils import content_hash
-    from vlab.polymers.datasets import load_experimental_tc
     from vlab.polymers.models import model_cache_dir
 
     if str(morphology).strip().lower() not in MORPHOLOGIES:
@@ -265,26 +403,26 @@ def build_measured_tc(
             f"The morphology must be one of {', '.join(MORPHOLOGIES)}. Got {morphology!r}."
         )
     morphology = str(morphology).strip().lower()
-    table = load_experimental_tc()
-    smiles = list(table.smiles)
-    y = np.asarray(table.column("thermal_conductivity"), dtype=float)
-    morph = morphology_flags(table.text["morphology"])
-    key = content_hash(
-        "measured-tc", "most-chosen", __version__, sklearn.__version__, MEASURED_PROCEDURE,
-        INNER_REPEATS,
-        repr(MD_NET), _BUTINA_CUTOFF, smiles, y.tolist(), morph.ravel().tolist(),
-    )[:20]  # fmt: skip
+    smiles, y, morph = _table()
+    settings = _settings_key(smiles, y, morph)
+    versions = _versions()
+    key = content_hash(settings, versions["vlab"], versions["scikit-learn"])[:20]
     folder = model_cache_dir() if cache_dir is None else Path(cache_dir)
     path = folder / f"measured-tc-{key}.json"
     net_path = folder / f"measured-tc-{key}-md.npz"
+    found = None
     try:
-        fit, net = MeasuredFit(**json.loads(path.read_text())), _load_net(net_path)
+        found = (
+            MeasuredFit(**json.loads(path.read_text())),
+            _load_net(net_path),
+            "read from the model cache",
+        )
     except (OSError, ValueError, TypeError, KeyError):
-        fit = None
-    if fit is None:
-        columns, net = _pretrain_md(progress)
-        X = signed_log1p(featurize(smiles, normalized=True)[:, columns])
-        fit = _measure(smiles, X, y, morph, columns, {"md": net}, progress)
+        if shipped:
+            found = _read_shipped(SHIPPED_FILE, settings)
+    if found is None:
+        fit, net = _measure_all(smiles, y, morph, progress)
+        origin = "measured by this run"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             _save_net(net_path, net)
@@ -294,10 +432,11 @@ def build_measured_tc(
         except OSError:  # a read-only cache: measured again next time
             pass
     else:
-        X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
+        fit, net, origin = found
+    X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
     key_net, learner = SIM2REAL_VARIANTS[fit.variant]
     regressor = Sim2RealRegressor(
         net if key_net else None, learner=learner, n_extra=1, n_boot=8, random_state=0
     )
     regressor.fit(np.hstack([X, morph]), y)
-    return MeasuredTCModel(fit, regressor, morphology)
+    return MeasuredTCModel(fit, regressor, morphology, origin)
