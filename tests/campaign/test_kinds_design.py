@@ -95,6 +95,8 @@ def test_margin_zero_aims_at_the_target_itself(tmp_path):
         ({"forward_model": "forest"}, SpecError, "'forward_model' must be one of"),
         ({"margin": -0.5}, SpecError, "'margin' must be a number >= 0 and <= 5"),
         ({"margin": "big"}, SpecError, "'margin' must be a number"),
+        ({"order": 30}, SpecError, "'order' must be an integer >= 2 and <= 20"),
+        ({"n_augment": -1}, SpecError, "'n_augment' must be an integer >= 0 and <= 100"),
     ],
 )
 def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):

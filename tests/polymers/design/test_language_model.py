@@ -146,3 +146,32 @@ def test_bad_parameters_and_unfitted():
 def test_unknown_tokens_are_reported(design_lm):
     with pytest.raises(InputError, match=r"tokens \['\[U\]'\] .* are not in the vocabulary"):
         design_lm.encode("*CC(*)[U]")
+
+
+def test_fitted_language_model_is_kept_in_the_cache_and_refitted_when_broken(tmp_path, monkeypatch):
+    from vlab.polymers.design import fitted_language_model
+
+    units = ["*CC*", "*CCO*", "*CC(*)c1ccccc1", "*c1ccc(*)cc1"]
+    first = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
+    (path,) = tmp_path.glob("ngram-*.npz")
+    fresh = NGramModel(order=5, n_augment=2).fit(units)
+    assert first.n_nodes_ == fresh.n_nodes_ and first.log_prob("*CCO*") == fresh.log_prob("*CCO*")
+
+    def no_fit(self, smiles):
+        raise AssertionError("fitted again")
+
+    monkeypatch.setattr(NGramModel, "fit", no_fit)
+    again = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
+    assert again.log_prob("*CC(*)c1ccccc1") == first.log_prob("*CC(*)c1ccccc1")
+    with pytest.raises(AssertionError, match="fitted again"):  # other settings, other entry
+        fitted_language_model(units, order=5, n_augment=3, cache_dir=tmp_path)
+    with pytest.raises(AssertionError, match="fitted again"):  # other data
+        fitted_language_model(units[:3], order=5, n_augment=2, cache_dir=tmp_path)
+    monkeypatch.undo()
+
+    path.write_bytes(path.read_bytes()[:200])  # a damaged entry is fitted and written again
+    mended = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
+    assert mended.log_prob("*CCO*") == first.log_prob("*CCO*")
+    assert NGramModel.load(path).n_nodes_ == first.n_nodes_
+    with pytest.raises(InputError, match="'order' parameter of NGramModel"):
+        fitted_language_model(units, order=1, cache_dir=tmp_path)

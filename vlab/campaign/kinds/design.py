@@ -54,9 +54,9 @@ class DesignParams(KindParams):
     #: Best distinct candidates kept per chain.
     keep: int = field(default=2000, metadata=_COUNT)
     #: Order of the SMILES n-gram language model.
-    order: int = field(default=10, metadata={"min": 1, "max": 50})
+    order: int = field(default=10, metadata={"min": 2, "max": 20})
     #: Randomised SMILES per training repeat unit of the language model.
-    n_augment: int = field(default=5, metadata={"min": 1, "max": 1000})
+    n_augment: int = field(default=5, metadata={"min": 0, "max": 100})
     #: Forward models: ``gp`` (Tanimoto-kernel GPs with an applicability-domain term chosen on
     #: a validation split) or ``ridge`` (Bayesian ridge on Morgan counts, no domain term).
     forward_model: str = field(default="gp", metadata={"choices": ("gp", "ridge")})
@@ -156,8 +156,8 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list
     from vlab.polymers.design import (
         MorganRidgeModels,
-        NGramModel,
         fit_design_models,
+        fitted_language_model,
         parse_target,
         shifted_target,
         training_smiles,
@@ -167,14 +167,15 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     data = _training_data(target, params.get("training", {}))
     scale = {p: float(np.nanstd(np.asarray(y, float))) for p, (_, y) in data.items()}
     aim = shifted_target(target, scale, float(params.get("margin", 0.0)))
-    lm = NGramModel(order=params["order"], n_augment=params["n_augment"], random_state=0)
     if params.get("forward_model", "gp") == "ridge":
         predictor, log_domain = MorganRidgeModels().fit(data), None
     else:
         predictor = fit_design_models(data, rng=0)[0]
         log_domain = predictor.log_domain
     return {
-        "lm": lm.fit(training_smiles()),
+        "lm": fitted_language_model(
+            training_smiles(), order=params["order"], n_augment=params["n_augment"]
+        ),
         "predictor": predictor,
         "log_domain": log_domain,
         "target": aim,

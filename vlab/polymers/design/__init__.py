@@ -18,7 +18,7 @@ from vlab.polymers.design.forward import (
     fit_design_models,
     tanimoto_matrix,
 )
-from vlab.polymers.design.language_model import FORMAT_VERSION, NGramModel
+from vlab.polymers.design.language_model import FORMAT_VERSION, NGramModel, fitted_language_model
 from vlab.polymers.design.library import (
     draw_grid,
     mean_pairwise_tanimoto,
@@ -79,6 +79,7 @@ __all__ = [
     "conditional_ess",
     "draw_grid",
     "fit_design_models",
+    "fitted_language_model",
     "log_probability_in_box",
     "mean_pairwise_tanimoto",
     "merge_results",

@@ -75,11 +75,11 @@ import numpy as np
 from rdkit import Chem
 
 from vlab._utils import read_model_file, write_model_file
-from vlab.errors import DataFileError, InputError
+from vlab.errors import DataFileError, IncompatibleVersionError, InputError
 from vlab.polymers.design.tokens import END_MARKER, tokenize
 from vlab.polymers.smiles import repeat_unit_mol
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "NGramModel"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "NGramModel", "fitted_language_model"]
 
 FORMAT_NAME = "vlab-ngram"
 FORMAT_VERSION = 1
@@ -579,6 +579,60 @@ class NGramModel:
     def __repr__(self) -> str:
         fitted = f", n_nodes_={self.n_nodes_}" if hasattr(self, "vocabulary_") else ""
         return f"NGramModel(order={self.order}, n_augment={self.n_augment}{fitted})"
+
+
+def fitted_language_model(
+    smiles: Sequence[str],
+    *,
+    order: int = 10,
+    n_augment: int = 5,
+    random_state: int = 0,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> NGramModel:
+    """``NGramModel(order=, n_augment=, random_state=).fit(smiles)``, kept in the model cache.
+
+    A fit on thousands of repeat units takes about a minute (RDKit's random SMILES and the
+    counting); the fitted model is saved in ``cache_dir`` (default
+    :func:`~vlab.polymers.model_cache_dir`) under a key of the SMILES, the parameters and the
+    vlab and RDKit versions, and later calls with the same inputs load it (about a second).
+    An unreadable cache file is fitted again; a read-only cache only costs the saving.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> a = fitted_language_model(["*CC*", "*CCO*"], order=4, n_augment=2, cache_dir=folder)
+    >>> b = fitted_language_model(["*CC*", "*CCO*"], order=4, n_augment=2, cache_dir=folder)
+    >>> b.vocabulary_ == a.vocabulary_ and b.log_prob("*CCO*") == a.log_prob("*CCO*")
+    True
+    """
+    import rdkit
+
+    from vlab import __version__
+    from vlab._utils import content_hash
+    from vlab.polymers.models import model_cache_dir
+
+    model = NGramModel(order=order, n_augment=n_augment, random_state=random_state)
+    model._check_params()
+    smiles = list(smiles)
+    key = content_hash(
+        FORMAT_NAME, FORMAT_VERSION, __version__, rdkit.__version__, int(order), int(n_augment),
+        int(random_state), smiles,
+    )[:20]  # fmt: skip
+    path = Path(model_cache_dir() if cache_dir is None else cache_dir) / f"ngram-{key}.npz"
+    if path.is_file():
+        try:
+            return NGramModel.load(path)
+        except (DataFileError, IncompatibleVersionError):
+            pass
+    model.fit(smiles)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = model.save(path.with_name(f".{path.stem}.{os.getpid()}.{id(model)}.npz"))
+        tmp.replace(path)
+    except OSError:
+        pass
+    return model
 
 
 def _augmented(smiles: Iterable[str], n_augment: int, seed: int) -> tuple[list[str], int, int]:

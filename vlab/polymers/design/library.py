@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -105,8 +106,12 @@ def _key(smiles: str, normalize: bool) -> str | None:
         return canonical_repeat_unit(smiles)
 
 
+@lru_cache(maxsize=65536)
 def _reduced_formula(smiles: str) -> tuple | None:
-    """Element counts (H included, ``*`` excluded) divided by their gcd; ``None`` if invalid."""
+    """Element counts (H included, ``*`` excluded) divided by their gcd; ``None`` if invalid.
+
+    Kept per process: the training set is the same in every library drawn.
+    """
     mol = _parse(smiles)[0]
     if mol is None:
         return None
