@@ -86,6 +86,11 @@ DESCRIPTIONS = {
         "judge on a third of it), never on the blind judge of design.py.",
         ["design_selection.py"],
     ),
+    "emt": (
+        "EMT for the break-junction MD: ASE's, vlab's vectorised one and asap3's, force calls and "
+        "a short trace, interleaved in one run; forces of ASE's and the vectorised one compared.",
+        ["emt.py"],
+    ),
     "engine": (
         "Campaign engine: parallel efficiency, overhead against a plain loop, resume scan.",
         ["engine.py"],

@@ -140,7 +140,7 @@ def test_trace_arrays_and_rigid_electrodes(broken_trace, tiny_wire):
     assert np.allclose(moved[..., :2], 0.0)
     assert np.allclose(moved[..., 2], tr.elongation[:, None])
     assert not tr.positions.flags.writeable
-    assert tr.calculator == ("asap3" if HAVE_ASAP else "ase")
+    assert tr.calculator == ("asap3" if HAVE_ASAP else "numpy")
 
 
 def test_trace_ruptures_and_records_tunnelling_tail(broken_trace):
@@ -229,6 +229,10 @@ def test_ase_emt_gives_the_same_physics(tiny_wire):
     protocol = BreakJunctionProtocol(temperature=4.0, max_elongation=0.2, seed=1, **FAST)
     tr = run_trace(tiny_wire, protocol, calculator="ase")
     assert tr.calculator == "ase" and len(tr) == 3
+    vector = run_trace(tiny_wire, protocol, calculator="numpy")
+    assert vector.calculator == "numpy"
+    # the same forces to rounding: the same trajectory over 20 steps, to far below a bond
+    assert np.abs(vector.positions - tr.positions).max() < 1e-8
     if HAVE_ASAP:
         other = run_trace(tiny_wire, protocol, calculator="asap3")
         assert np.abs(other.positions - tr.positions).max() < 0.02
@@ -254,7 +258,9 @@ def test_run_trace_rejects_bad_input(tiny_wire):
     ):
         run_trace(tiny_wire, {"speed": 1.0})  # type: ignore[arg-type]
     with pytest.raises(
-        InputError, match="The 'calculator' parameter must be one of 'auto', 'asap3', 'ase'"
+        InputError,
+        match="The 'calculator' parameter must be one of 'auto', 'asap3', 'numpy', 'ase'. "
+        "Got 'lammps'",
     ):
         run_trace(tiny_wire, calculator="lammps")
 

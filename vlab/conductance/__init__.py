@@ -24,6 +24,7 @@ from vlab.conductance.descriptors import (
     compute_descriptors,
 )
 from vlab.conductance.embedding import embed_neck
+from vlab.conductance.emt import VectorEMT
 from vlab.conductance.histogram import (
     ConditionalResiduals,
     conductance_histogram,
@@ -74,6 +75,7 @@ __all__ = [
     "LocalDescriptors",
     "SBandTightBinding",
     "Trace",
+    "VectorEMT",
     "bottleneck_features",
     "build_contact",
     "build_point_contact",

@@ -4,8 +4,9 @@ The protocol mimics a mechanically controllable break junction: the electrode bl
 tagged structure (see :mod:`vlab.conductance.structures`) are held rigid, the left one fixed
 and the right one pulled along +z at constant speed, while the atoms between them follow
 Langevin dynamics with the EMT potential (``asap3.EMT`` if asap3 is importable, else
-:class:`ase.calculators.emt.EMT`; both implement the same Jacobsen-Stoltze-Nørskov EMT with
-the same parameters). A snapshot is stored every ``snapshot_every`` Å of elongation.
+:class:`vlab.conductance.emt.VectorEMT`, which computes what :class:`ase.calculators.emt.EMT`
+computes with array operations; all three implement the same Jacobsen-Stoltze-Nørskov EMT
+with the same parameters). A snapshot is stored every ``snapshot_every`` Å of elongation.
 
 Rupture criterion
 -----------------
@@ -52,6 +53,7 @@ from vlab.conductance.structures import validate_structure
 from vlab.errors import InputError
 
 __all__ = [
+    "EMT_CALCULATORS",
     "BreakJunctionProtocol",
     "Trace",
     "emt_calculator",
@@ -235,7 +237,8 @@ class Trace:
     rupture_index : int
         Index of the first snapshot without contact (-1 if none).
     calculator : str
-        EMT implementation used: "asap3" or "ase".
+        EMT implementation used: "asap3", "numpy" (:class:`~vlab.conductance.emt.VectorEMT`)
+        or "ase".
     protocol : BreakJunctionProtocol
         The full protocol.
     """
@@ -287,18 +290,26 @@ class Trace:
 
 
 # --------------------------------------------------------------------------- physics helpers
+EMT_CALCULATORS = ("auto", "asap3", "numpy", "ase")
+"""Choices of EMT implementation: ``auto`` is asap3 when importable, else ``numpy``."""
+
+
 def emt_calculator(kind: str = "auto"):
-    """Return an EMT calculator: ``"asap3"``, ``"ase"``, or ``"auto"`` (asap3 if importable).
+    """Return an EMT calculator of the kind named in :data:`EMT_CALCULATORS`.
+
+    ``"asap3"``: asap3's compiled EMT; ``"numpy"``: :class:`vlab.conductance.emt.VectorEMT`
+    (ASE's EMT with array operations, the same results to rounding); ``"ase"``:
+    :class:`ase.calculators.emt.EMT` (a Python loop over the atoms, the slowest); ``"auto"``:
+    asap3 if importable, else numpy.
 
     Examples
     --------
-    >>> type(emt_calculator("ase")).__name__
-    'EMT'
+    >>> type(emt_calculator("ase")).__name__, type(emt_calculator("numpy")).__name__
+    ('EMT', 'VectorEMT')
     """
-    if kind not in ("auto", "asap3", "ase"):
-        raise InputError(
-            f"The 'calculator' parameter must be one of 'auto', 'asap3', 'ase'. Got {kind!r}."
-        )
+    if kind not in EMT_CALCULATORS:
+        allowed = ", ".join(repr(k) for k in EMT_CALCULATORS)
+        raise InputError(f"The 'calculator' parameter must be one of {allowed}. Got {kind!r}.")
     if kind in ("auto", "asap3"):
         try:
             import asap3
@@ -306,17 +317,25 @@ def emt_calculator(kind: str = "auto"):
             if kind == "asap3":
                 raise InputError(
                     "calculator='asap3' needs the asap3 package, which is not importable. "
-                    "Install it (pip install --no-build-isolation asap3) or use 'auto'/'ase'."
+                    "Install it (pip install --no-build-isolation asap3) or use "
+                    "'auto'/'numpy'/'ase'."
                 ) from None
         else:
             return asap3.EMT()
-    from ase.calculators.emt import EMT
+    if kind == "ase":
+        from ase.calculators.emt import EMT
 
-    return EMT()
+        return EMT()
+    from vlab.conductance.emt import VectorEMT
+
+    return VectorEMT()
 
 
 def _calculator_name(calc) -> str:
-    return "asap3" if type(calc).__module__.startswith("asap3") else "ase"
+    module = type(calc).__module__
+    if module.startswith("asap3"):
+        return "asap3"
+    return "numpy" if module.startswith("vlab") else "ase"
 
 
 def in_contact(atoms: Atoms, *, bond_cutoff: float) -> bool:
@@ -494,8 +513,9 @@ def run_trace(
     protocol : BreakJunctionProtocol, optional
         Temperature, speed, snapshots, rupture criterion, cycles and seed; default:
         ``BreakJunctionProtocol()``.
-    calculator : {"auto", "asap3", "ase"}
-        EMT implementation; "auto" uses asap3 when importable (about 20-40 times faster).
+    calculator : {"auto", "asap3", "numpy", "ase"}
+        EMT implementation (see :func:`emt_calculator`); "auto" uses asap3 when importable,
+        else vlab's vectorised EMT.
 
     Returns
     -------

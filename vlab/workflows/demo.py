@@ -1,7 +1,7 @@
 """``vlab demo``: the conductance lab end to end on an embedded default (no downloads).
 
 1. a ``break-junction-md`` campaign: gold [001] contacts stretched until they break, at 4 K
-   and 300 K (EMT molecular dynamics; asap3 when installed, else ASE's EMT);
+   and 300 K (EMT molecular dynamics; asap3 when installed, else vlab's vectorised EMT);
 2. a ``conductance-reference`` campaign: the s-band tight-binding Landauer conductance of
    every snapshot, read from the first campaign's store through the catalog;
 3. figures: conductance traces and the conductance histogram (linear and log axes), and a

@@ -117,8 +117,9 @@ class BreakJunctionParams(KindParams):
     #: :class:`vlab.conductance.BreakJunctionProtocol` parameters (as given; the temperature
     #: and seed come from each item).
     protocol: Mapping[str, Any] = field(default_factory=dict)
-    #: EMT implementation: ``auto`` (asap3 if importable), ``asap3`` or ``ase``.
-    calculator: str = field(default="auto", metadata={"choices": ("auto", "asap3", "ase")})
+    #: EMT implementation: ``auto`` (asap3 if importable, else ``numpy``), ``asap3``, ``numpy``
+    #: (vlab's vectorised EMT) or ``ase`` (ASE's Python EMT).
+    calculator: str = field(default="auto", metadata={"choices": ("auto", "asap3", "numpy", "ase")})
     #: Snapshots stored per trace; None: the protocol's upper bound.
     max_snapshots: int | None = field(default=None, metadata={"min": 1, "max": _MAX_SNAPSHOTS})
 
@@ -236,7 +237,7 @@ def _bj_outputs(params: Mapping[str, Any], items: Sequence[Item]) -> dict[str, V
         "lead_period": Variable(units="angstrom", long_name="electrode principal-layer period"),
         "ruptured": Variable(dtype="bool", long_name="the first stretch ruptured the junction"),
         "rupture_index": Variable(dtype="int32", long_name="first snapshot without contact"),
-        "calculator": Variable(dtype="str", long_name="EMT implementation (asap3 or ase)"),
+        "calculator": Variable(dtype="str", long_name="EMT implementation (asap3, numpy or ase)"),
     }
 
 
