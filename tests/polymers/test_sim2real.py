@@ -191,15 +191,27 @@ def test_family_folds_hold_out_whole_clusters():
     assert n_families == groups.max() + 1 and len(folds) == 5
 
 
-def test_cached_network_round_trips_without_pickle(sim, tmp_path):
-    from vlab.polymers.transfer.measured import _load_net, _save_net
+def test_record_and_network_round_trip_through_one_file_without_pickle(sim, tmp_path):
+    from vlab.errors import DataFileError
+    from vlab.polymers.transfer.measured import MeasuredFit, _read_record, _write_record
 
     net, X, _, _ = sim
-    _save_net(tmp_path / "net.npz", net)
-    back = _load_net(tmp_path / "net.npz")
+    fit = MeasuredFit(
+        columns=list(range(X.shape[1])), variant="md_correction", n=3, nested_mae=0.05,
+        nested_mae_mean=0.06, chosen={"md_correction": 3}, scale=1.2, z68=1.0, z95=2.0,
+        family_mae=0.1, n_families=2,
+    )  # fmt: skip
+    path = _write_record(tmp_path / "record.npz", "k" * 20, fit, net)
+    assert [p.name for p in tmp_path.iterdir()] == ["record.npz"]  # no temporary file left
+    back_fit, back, meta = _read_record(path, "k" * 20)
+    assert back_fit == fit and meta["measured_with"]["rdkit"]
     assert back.log_tasks == net.log_tasks and len(back.members) == len(net.members)
     np.testing.assert_array_equal(back.predict(X), net.predict(X))
     np.testing.assert_array_equal(back.hidden(X), net.hidden(X))
+    assert _read_record(path, "other settings") is None
+    path.write_bytes(path.read_bytes()[:500])
+    with pytest.raises(DataFileError, match="record.npz"):
+        _read_record(path, "k" * 20)
 
 
 def test_chosen_counts_and_most_chosen_break_ties_by_name():
@@ -247,8 +259,7 @@ def test_shipped_record_is_used_only_for_its_settings(tmp_path):
 
 
 def test_a_cached_record_comes_first_and_a_broken_shipped_file_is_named(tmp_path, monkeypatch):
-    import json
-    from dataclasses import asdict, replace
+    from dataclasses import replace
 
     from vlab._utils import content_hash
     from vlab.errors import DataFileError
@@ -260,10 +271,13 @@ def test_a_cached_record_comes_first_and_a_broken_shipped_file_is_named(tmp_path
     versions = measured._versions()
     key = content_hash(settings, versions["vlab"], versions["scikit-learn"])[:20]
     mine = replace(fit, variant="scratch_ridge")
-    (tmp_path / f"measured-tc-{key}.json").write_text(json.dumps(asdict(mine)))
-    measured._save_net(tmp_path / f"measured-tc-{key}-md.npz", net)
+    measured._write_record(tmp_path / f"measured-tc-{key}.npz", settings, mine, net)
     model = build_measured_tc(cache_dir=tmp_path)
     assert model.origin == "read from the model cache" and model.fit.variant == "scratch_ridge"
+    # a damaged cache file is not an error: the shipped record is used (and nothing measured)
+    (tmp_path / f"measured-tc-{key}.npz").write_bytes(b"not a zip file")
+    model = build_measured_tc(cache_dir=tmp_path)
+    assert model.origin.startswith("shipped (measured with")
 
     broken = tmp_path / "broken.npz"
     broken.write_bytes(SHIPPED_FILE.read_bytes()[:1000])

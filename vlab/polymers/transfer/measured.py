@@ -26,20 +26,20 @@ one ``.npz`` file, no pickle), so the first prediction on a new machine takes se
 used while its *settings key* matches: the measured table, the candidates and their settings,
 the network, the PI1070 file's checksum and RDKit's descriptor list. Otherwise (or with
 ``shipped=False``) the model is measured here (several minutes) and stored in
-:func:`~vlab.polymers.model_cache_dir`, where it is reused while the settings key and the
-vlab and scikit-learn versions are unchanged; such a record is preferred to the shipped one.
+:func:`~vlab.polymers.model_cache_dir` as a file of the same format, reused while the settings
+key and the vlab and scikit-learn versions are unchanged; such a record is preferred to the
+shipped one, and a damaged one is passed over.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from vlab.errors import InputError
+from vlab.errors import DataFileError, InputError
 from vlab.polymers import _mlp
 from vlab.polymers.transfer.features import featurize, signed_log1p
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
@@ -215,17 +215,6 @@ def _net_from_arrays(z) -> PretrainedNet:
     )
 
 
-def _save_net(path, net: PretrainedNet) -> None:
-    tmp = path.with_name(f".{path.stem}.{id(net)}.npz")
-    np.savez(tmp, **_net_arrays(net))
-    tmp.replace(path)
-
-
-def _load_net(path) -> PretrainedNet:
-    with np.load(path, allow_pickle=False) as z:
-        return _net_from_arrays({k: z[k] for k in z.files})
-
-
 def _family_folds(smiles, n):
     """Butina-cluster folds drawn as in ``benchmarks/sim2real.py`` (same seeds)."""
     from vlab.polymers.uncertainty import butina_clusters
@@ -311,19 +300,54 @@ def _measure_all(smiles, y, morph, progress) -> tuple[MeasuredFit, PretrainedNet
     return _measure(smiles, X, y, morph, columns, {"md": net}, progress), net
 
 
-def _read_shipped(path: Path, key: str) -> tuple[MeasuredFit, PretrainedNet, str] | None:
-    """The shipped record if its settings key is ``key`` (else None)."""
+def _write_record(path: Path, settings: str, fit: MeasuredFit, net: PretrainedNet) -> Path:
+    """Write the record and the network to one ``.npz`` file (atomically: whole or not at all)."""
+    from vlab._utils import write_model_file
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{id(fit)}.npz")
+    write_model_file(
+        tmp,
+        model_type=_FILE_TYPE,
+        format_version=_FILE_VERSION,
+        metadata={"settings_key": settings, "measured_with": _versions(), "fit": asdict(fit)},
+        arrays=_net_arrays(net),
+        compress=True,
+    )
+    tmp.replace(path)
+    return path
+
+
+def _read_record(path: Path, settings: str) -> tuple[MeasuredFit, PretrainedNet, dict] | None:
+    """Record, network and metadata of a file written by :func:`_write_record`, if it exists
+    and was measured for the settings key ``settings`` (else None).
+
+    Raises
+    ------
+    DataFileError
+        If the file exists but cannot be read as such a record.
+    """
     from vlab._utils import read_model_file
 
+    path = Path(path)
     if not path.is_file():
         return None
     meta, arrays = read_model_file(
         path, model_type=_FILE_TYPE, versions=(_FILE_VERSION,), saver="ship_measured_tc"
     )
-    if meta.get("settings_key") != key:
+    if meta.get("settings_key") != settings:
         return None
+    return MeasuredFit(**meta["fit"]), _net_from_arrays(arrays), meta
+
+
+def _read_shipped(path: Path, key: str) -> tuple[MeasuredFit, PretrainedNet, str] | None:
+    """The shipped record if its settings key is ``key`` (else None)."""
+    record = _read_record(path, key)
+    if record is None:
+        return None
+    fit, net, meta = record
     made = ", ".join(f"{k} {v}" for k, v in meta["measured_with"].items())
-    return MeasuredFit(**meta["fit"]), _net_from_arrays(arrays), f"shipped (measured with {made})"
+    return fit, net, f"shipped (measured with {made})"
 
 
 def ship_measured_tc(path=None, *, progress=None) -> Path:
@@ -345,26 +369,11 @@ def ship_measured_tc(path=None, *, progress=None) -> Path:
     Path
         The file written.
     """
-    from vlab._utils import write_model_file
-
     smiles, y, morph = _table()
     fit, net = _measure_all(smiles, y, morph, progress)
-    path = Path(SHIPPED_FILE if path is None else path)
-    tmp = path.with_name(f".{path.stem}.{id(fit)}.npz")
-    write_model_file(
-        tmp,
-        model_type=_FILE_TYPE,
-        format_version=_FILE_VERSION,
-        metadata={
-            "settings_key": _settings_key(smiles, y, morph),
-            "measured_with": _versions(),
-            "fit": asdict(fit),
-        },
-        arrays=_net_arrays(net),
-        compress=True,
+    return _write_record(
+        Path(SHIPPED_FILE if path is None else path), _settings_key(smiles, y, morph), fit, net
     )
-    tmp.replace(path)
-    return path
 
 
 def build_measured_tc(
@@ -408,27 +417,22 @@ def build_measured_tc(
     versions = _versions()
     key = content_hash(settings, versions["vlab"], versions["scikit-learn"])[:20]
     folder = model_cache_dir() if cache_dir is None else Path(cache_dir)
-    path = folder / f"measured-tc-{key}.json"
-    net_path = folder / f"measured-tc-{key}-md.npz"
+    path = folder / f"measured-tc-{key}.npz"
     found = None
     try:
-        found = (
-            MeasuredFit(**json.loads(path.read_text())),
-            _load_net(net_path),
-            "read from the model cache",
-        )
-    except (OSError, ValueError, TypeError, KeyError):
-        if shipped:
-            found = _read_shipped(SHIPPED_FILE, settings)
+        record = _read_record(path, settings)
+    except DataFileError:  # a damaged cache file: the shipped record, or measure and replace
+        record = None
+    if record is not None:
+        found = (*record[:2], "read from the model cache")
+    elif shipped:
+        found = _read_shipped(SHIPPED_FILE, settings)
     if found is None:
         fit, net = _measure_all(smiles, y, morph, progress)
         origin = "measured by this run"
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _save_net(net_path, net)
-            tmp = path.with_suffix(f".{id(fit)}.tmp")
-            tmp.write_text(json.dumps(asdict(fit)))
-            tmp.replace(path)
+            _write_record(path, settings, fit, net)
         except OSError:  # a read-only cache: measured again next time
             pass
     else:
