@@ -20,6 +20,7 @@ from _common import write_result
 from vlab.conductance import BreakJunctionProtocol, build_contact, build_wire, run_trace
 from vlab.conductance.breakjunction import emt_calculator
 from vlab.conductance.structures import perturb
+from vlab.workflows.demo import demo_specs
 
 REPEATS = 7
 
@@ -30,21 +31,19 @@ try:
 except ImportError:
     KINDS = ("ase", "numpy")
 
+QUICK_DEMO = demo_specs(quick=True)["breakjunction"]["params"]
 STRUCTURES = {  # the quick demo's junction, the demo's wire, a 3x3 wire
     "contact_104_atoms": build_contact(
-        neck_cross_section=(1, 1), electrode_cross_section=(2, 2), length=2, electrode_layers=3
+        **{k: v for k, v in QUICK_DEMO["structure"].items() if k != "builder"}
     ),
     "wire_160_atoms": build_wire(cross_section=(2, 2), length=4, electrode_layers=3),
     "wire_360_atoms": build_wire(cross_section=(3, 3), length=4, electrode_layers=3),
 }
-TRACE = BreakJunctionProtocol(  # the quick demo's protocol, stopped after 2 Å
+# the quick demo's protocol at 300 K, stopped after 2 Å or 0.5 Å after rupture
+TRACE = BreakJunctionProtocol(
     temperature=300.0,
     seed=1,
-    speed=0.5,
-    snapshot_every=0.1,
-    equilibration=1.0,
-    max_elongation=2.0,
-    post_rupture=0.5,
+    **{**QUICK_DEMO["protocol"], "max_elongation": 2.0, "post_rupture": 0.5},
 )
 
 
