@@ -82,6 +82,7 @@ class VectorEMT(Calculator):
                 f"{', '.join(_ASE_PARAMETERS)} (ASE's EMT table)."
             )
         table = np.array([_ASE_PARAMETERS[chemical_symbols[z]] for z in numbers], dtype=float)
+        table = table.reshape(len(numbers), 7)
         e0, s0, v0, eta2, kappa, lam, n0 = table.T
         s0, eta2, kappa = s0 * Bohr, eta2 / Bohr, kappa / Bohr
         shells = np.array([12.0, 6.0, 24.0])  # 1st, 2nd, 3rd fcc neighbours
@@ -173,7 +174,7 @@ class VectorEMT(Calculator):
         # E_c and the second term of E_AS, per atom with neighbours
         energies = np.zeros(n)
         deds = np.zeros(n)
-        sigma1 = np.bincount(i, weights=dsigma1s, minlength=n)
+        sigma1 = np.bincount(i, weights=dsigma1s, minlength=n).astype(float)
         has = sigma1 > 0.0
         e0, lam = p["E0"][has], p["lambda"][has]
         eta2, kappa, v0 = p["eta2"][has], p["kappa"][has], p["V0"][has]
@@ -192,7 +193,9 @@ class VectorEMT(Calculator):
         dedr += deds[i] * dsigma1s * (dwdroverw - eta2j)
         dedr += deds[j] * dsigma1o * (dwdroverw - eta2i)
         f = (dedr / r)[:, None] * d
-        forces = np.stack([np.bincount(i, weights=f[:, k], minlength=n) for k in range(3)], 1)
+        forces = np.zeros((n, 3))
+        for k in range(3):  # (a bincount without pairs is of integers)
+            forces[:, k] = np.bincount(i, weights=f[:, k], minlength=n)
 
         energies -= p["E0"]
         energy = float(energies.sum())
