@@ -111,3 +111,22 @@ def test_auto_falls_back_to_the_vectorised_emt_without_asap3(monkeypatch):
     with pytest.raises(InputError, match="calculator='asap3' needs the asap3 package"):
         emt_calculator("asap3")
     assert type(emt_calculator("ase")) is EMT
+
+
+def test_state_check_sees_every_change_and_keeps_results_without_one():
+    atoms = STRUCTURES["open junction"]()
+    calc = VectorEMT()
+    atoms.calc = calc
+    atoms.get_forces()
+    first = calc.results["forces"]
+    assert calc.check_state(atoms) == []
+    atoms.get_forces()
+    assert calc.results["forces"] is first  # kept, not computed again
+    atoms.positions[3, 0] += 1e-9
+    assert calc.check_state(atoms) == ["positions"]
+    atoms.numbers[0] = 29
+    atoms.pbc = [False, False, True]
+    assert calc.check_state(atoms) == ["pbc", "numbers", "positions"]
+    reference = atoms.copy()
+    reference.calc = EMT()
+    np.testing.assert_allclose(atoms.get_forces(), reference.get_forces(), rtol=0, atol=1e-10)

@@ -150,6 +150,30 @@ class VectorEMT(Calculator):
         keep = r < self.rc_list
         return i[keep], j[keep], d[keep], r[keep]
 
+    def check_state(self, atoms, tol=1e-15):
+        """What changed since the last calculation: ASE's check, with exact comparisons.
+
+        ASE compares every array with a tolerance (``numpy.isclose``), which costs as much as
+        a force call here; an exact comparison reports at least every change ASE reports.
+        """
+        old = self.atoms
+        if old is None:
+            return list(all_changes)
+        changes = [
+            name
+            for name, a, b in (
+                ("cell", old.cell.array, atoms.cell.array),
+                ("pbc", old.pbc, atoms.pbc),
+            )
+            if not np.array_equal(a, b)
+        ]
+        watched = set(all_changes) - {"cell", "pbc"}
+        changes += sorted(watched & (set(old.arrays) ^ set(atoms.arrays)))
+        for name in sorted(watched & set(old.arrays) & set(atoms.arrays)):
+            if not np.array_equal(old.arrays[name], atoms.arrays[name]):
+                changes.append(name)
+        return changes
+
     # ------------------------------------------------------------------ the calculation
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
         super().calculate(atoms, properties, system_changes)
