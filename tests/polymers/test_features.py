@@ -63,6 +63,29 @@ def test_descriptors():
         RDKitDescriptors(names=["Nope"]).fit(["*CC*"])
 
 
+def test_descriptors_fit_transform_is_fit_then_transform_with_the_fill_values():
+    smiles = ["*CC*", "*CC(*)[Sn](C)(C)C", "*C(*)[Te]C", "*CC(*)c1ccccc1", "not a unit"]
+    once = RDKitDescriptors(on_error="nan")
+    X = once.fit_transform(smiles)
+    twice = RDKitDescriptors(on_error="nan").fit(smiles)
+    np.testing.assert_array_equal(X, twice.transform(smiles))
+    np.testing.assert_array_equal(once.fill_values_, twice.fill_values_)
+    names = list(once.get_feature_names_out())
+    tin = X[1, names.index("MaxPartialCharge")]  # no Gasteiger charge for Sn: the median
+    assert tin == once.fill_values_[names.index("MaxPartialCharge")] and np.isfinite(tin)
+    assert np.isnan(X[4]).all() and np.isfinite(X[:4]).all()
+
+
+def test_transformers_give_data_frames_with_set_output():
+    d = RDKitDescriptors(names=["MolWt", "NumHDonors"]).set_output(transform="pandas")
+    frame = d.fit_transform(["*CC(*)O", "*CC*"])
+    assert list(frame.columns) == ["MolWt", "NumHDonors"]
+    assert frame["NumHDonors"].tolist() == [1.0, 0.0]
+    assert list(d.transform(["*CC(*)O"]).columns) == ["MolWt", "NumHDonors"]
+    fp = MorganCounts(n_bits=8).set_output(transform="pandas").fit_transform(["*CC*"])
+    assert fp.shape == (1, 8)
+
+
 def test_pipeline_and_clone():
     union = make_union(MorganCounts(n_bits=32), RDKitDescriptors(names=["MolWt", "TPSA"]))
     pipe = make_pipeline(union, Ridge())

@@ -132,6 +132,10 @@ class _SmilesTransformer(TransformerMixin, BaseEstimator):
 
     def transform(self, X) -> np.ndarray:
         """Feature matrix of shape ``(n_samples, n_features_out_)``."""
+        return self._matrix(X)
+
+    def _matrix(self, X) -> np.ndarray:
+        # not wrapped by scikit-learn's set_output, so subclasses get an array
         check_is_fitted(self, "n_features_out_")
         rows = _as_smiles_list(X, type(self).__name__)
         out = np.empty((len(rows), self.n_features_out_), dtype=float)
@@ -281,6 +285,16 @@ class RDKitDescriptors(_SmilesTransformer):
 
     def fit(self, X, y=None):
         """Check the names and learn the fill values of non-finite descriptors."""
+        self._learn_fill(self._check_and_raw(X, y))
+        return self
+
+    def fit_transform(self, X, y=None, **fit_params) -> np.ndarray:
+        """``fit(X).transform(X)``, with the descriptors computed once."""
+        raw = self._check_and_raw(X, y)
+        self._learn_fill(raw)
+        return self._fill(raw)
+
+    def _check_and_raw(self, X, y) -> np.ndarray:
         unknown = [n for n in self._names() if n not in _DESCRIPTOR_FUNCS]
         if unknown:
             raise InputError(
@@ -288,25 +302,24 @@ class RDKitDescriptors(_SmilesTransformer):
                 "allowed: the names of rdkit.Chem.Descriptors._descList."
             )
         super().fit(X, y)
-        self.fill_values_ = np.zeros(self.n_features_out_)
-        raw = self._raw(X)
+        return self._raw(X)
+
+    def _learn_fill(self, raw: np.ndarray) -> None:
         with np.errstate(all="ignore"):
             med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else 0
         self.fill_values_ = np.where(np.isfinite(med), med, 0.0)
-        return self
 
     def _raw(self, X) -> np.ndarray:
-        return super().transform(X)
+        return self._matrix(X)
 
     def transform(self, X) -> np.ndarray:
         """Descriptor matrix; non-finite values replaced by ``fill_values_``."""
         check_is_fitted(self, "fill_values_")
-        raw = self._raw(X)
-        bad = ~np.isfinite(raw)
-        valid_row = ~np.all(np.isnan(raw), axis=1)  # rows of invalid SMILES stay NaN
-        raw[bad & valid_row[:, None]] = np.broadcast_to(self.fill_values_, raw.shape)[
-            bad & valid_row[:, None]
-        ]
+        return self._fill(self._raw(X))
+
+    def _fill(self, raw: np.ndarray) -> np.ndarray:
+        bad = ~np.isfinite(raw) & ~np.all(np.isnan(raw), axis=1)[:, None]  # invalid rows stay NaN
+        raw[bad] = np.broadcast_to(self.fill_values_, raw.shape)[bad]
         return raw
 
     def _row(self, smiles: str) -> np.ndarray:
