@@ -7,6 +7,7 @@ Only the tests that compare a published CSV file with its store need the file it
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 
 import vlab.catalog
 from vlab import config
-from vlab.errors import DataFileError, InputError
+from vlab.errors import DataFileError, InputError, InvalidSMILESError
 from vlab.polymers import datasets
 from vlab.polymers.datasets import (
     SOURCES,
@@ -27,7 +28,12 @@ from vlab.polymers.datasets import (
     pi1070_source_columns,
     source_rows,
 )
-from vlab.polymers.smiles import canonicalize_many, normalize_many
+from vlab.polymers.smiles import (
+    _normalize_memo,
+    canonicalize_many,
+    normalize_many,
+    normalize_repeat_unit,
+)
 
 SHIPPED = ("radonpy_pi1070", "polymon_tg", "polymon_tg_raw")
 
@@ -287,6 +293,15 @@ def test_normalize_many_equals_reference_path_on_crafted_units():
     fast, bad = normalize_many(units)
     reference, ref_bad = canonicalize_many(units, normalize=True)
     assert fast == reference and bad == ref_bad and bad.count == 2
+    for unit in units:  # one at a time, memoised (twice: computed, then kept)
+        try:
+            expected = normalize_repeat_unit(unit)
+        except InvalidSMILESError as err:
+            for _ in range(2):
+                with pytest.raises(InvalidSMILESError, match=re.escape(str(err))):
+                    _normalize_memo(unit)
+        else:
+            assert _normalize_memo(unit) == _normalize_memo(unit) == expected
 
 
 def test_normalize_many_equals_reference_path_on_tg_sample():

@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab.errors import InputError, InvalidSMILESError
-from vlab.polymers.smiles import _parse, normalize_repeat_unit, oligomer, repeat_unit_mol, shorten
+from vlab.polymers.smiles import _normalize_memo, _parse, oligomer, repeat_unit_mol, shorten
 
 __all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors", "molecule_mol"]
 
@@ -224,7 +224,7 @@ class MorganCounts(_SmilesTransformer):
     def _row(self, smiles: str) -> np.ndarray:
         if self.kind == "molecule":
             return self.generator_.GetCountFingerprintAsNumPy(molecule_mol(smiles)).astype(float)
-        unit = normalize_repeat_unit(smiles) if self.normalize else smiles
+        unit = _normalize_memo(smiles) if self.normalize else smiles
         mol = repeat_unit_mol(unit)
         star_a, star_b = (a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
         a = mol.GetAtomWithIdx(star_a).GetNeighbors()[0].GetIdx()
@@ -326,7 +326,7 @@ class RDKitDescriptors(_SmilesTransformer):
         if self.kind == "molecule":
             mol = molecule_mol(smiles)
         else:
-            unit = normalize_repeat_unit(smiles) if self.normalize else smiles
+            unit = _normalize_memo(smiles) if self.normalize else smiles
             mol = oligomer(unit, 1, cap="H")
         out = np.empty(len(self._names()))
         for j, name in enumerate(self._names()):

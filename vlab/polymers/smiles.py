@@ -559,6 +559,30 @@ def _normalized_key(canonical: str, mol: Chem.Mol | None = None) -> str:
     return key
 
 
+_NORMALIZED_INPUT: dict[str, str] = {}  # a valid unit as given -> key
+
+
+def _normalize_memo(smiles: str) -> str:
+    """:func:`normalize_repeat_unit` of one unit on the fast path, kept per process by the
+    string as given (featurisers see the same training units in every fit).
+
+    Raises
+    ------
+    InvalidSMILESError
+        As :func:`normalize_repeat_unit` does.
+    """
+    key = _NORMALIZED_INPUT.get(smiles) if isinstance(smiles, str) else None
+    if key is None:
+        mol, why = _check(smiles)
+        if mol is None:
+            raise _fail(smiles, why)
+        key = _normalized_key(Chem.MolToSmiles(mol), mol)
+        if len(_NORMALIZED_INPUT) >= _NORMALIZED_MAX:
+            _NORMALIZED_INPUT.clear()
+        _NORMALIZED_INPUT[smiles] = key
+    return key
+
+
 def normalize_many(smiles_list: Iterable[object]) -> tuple[list[str], BadRows]:
     """``canonicalize_many(smiles_list, normalize=True)``, fast for large tables.
 

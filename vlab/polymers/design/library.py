@@ -27,7 +27,7 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import Draw, rdFingerprintGenerator
 
 from vlab.errors import InputError, InvalidSMILESError
-from vlab.polymers.smiles import _parse, canonical_repeat_unit, normalize_repeat_unit, shorten
+from vlab.polymers.smiles import _normalize_memo, _parse, canonical_repeat_unit, shorten
 
 __all__ = ["draw_grid", "mean_pairwise_tanimoto", "nearest_neighbours", "novel_mask"]
 
@@ -99,7 +99,7 @@ def mean_pairwise_tanimoto(smiles: Sequence[str], *, radius: int = 2, n_bits: in
 def _key(smiles: str, normalize: bool) -> str | None:
     """Comparison key of a repeat unit (``None`` if invalid)."""
     try:
-        return normalize_repeat_unit(smiles) if normalize else canonical_repeat_unit(smiles)
+        return _normalize_memo(smiles) if normalize else canonical_repeat_unit(smiles)
     except InvalidSMILESError:
         return None
     except Chem.rdchem.MolSanitizeException:  # a shifted unit RDKit cannot kekulise
