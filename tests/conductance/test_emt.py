@@ -74,6 +74,12 @@ def test_same_energies_forces_and_stress_as_ase(name):
     assert mine["forces"].dtype == float and mine["forces"].shape == (len(atoms), 3)
     if name == "a far atom without neighbours":  # ASE's convention: an isolated atom has -E0
         assert mine["energies"][2] == pytest.approx(3.80)
+    elif not len(atoms):
+        empty = Atoms(cell=[5.0, 5.0, 5.0])
+        empty.calc = VectorEMT()
+        assert empty.get_potential_energy() == 0.0
+        empty.calc.reset()  # computed again, from the stored (empty) candidate pairs
+        assert empty.get_potential_energy() == 0.0 and empty.get_forces().shape == (0, 3)
     elif len(atoms) > 1:
         assert np.abs(mine["forces"]).max() > 0.05  # the comparison is not of zeros
 

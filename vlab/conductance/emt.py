@@ -118,7 +118,9 @@ class VectorEMT(Calculator):
             or len(cache["positions"]) != len(positions)
             or not np.array_equal(cache["cell"], atoms.cell.array)
             or not np.array_equal(cache["pbc"], atoms.pbc)
-            or np.einsum("ij,ij->i", moved := positions - cache["positions"], moved).max()
+            or np.einsum("ij,ij->i", moved := positions - cache["positions"], moved).max(
+                initial=0.0
+            )
             > (0.5 * self.skin) ** 2
         ):
             reach = self.rc_list + self.skin
