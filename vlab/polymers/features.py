@@ -50,7 +50,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab.errors import InputError, InvalidSMILESError
-from vlab.polymers.smiles import _normalize_memo, _parse, oligomer, repeat_unit_mol, shorten
+from vlab.polymers.smiles import _ends, _normalize_memo, _parse, oligomer, repeat_unit_mol, shorten
 
 __all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors", "molecule_mol"]
 
@@ -226,9 +226,7 @@ class MorganCounts(_SmilesTransformer):
             return self.generator_.GetCountFingerprintAsNumPy(molecule_mol(smiles)).astype(float)
         unit = _normalize_memo(smiles) if self.normalize else smiles
         mol = repeat_unit_mol(unit)
-        star_a, star_b = (a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 0)
-        a = mol.GetAtomWithIdx(star_a).GetNeighbors()[0].GetIdx()
-        b = mol.GetAtomWithIdx(star_b).GetNeighbors()[0].GetIdx()
+        _, a, b, _ = _ends(mol)
         step = len(Chem.GetShortestPath(mol, a, b)) if a != b else 1  # bonds per unit
         side = max(1, math.ceil(self.radius / step))
         chain = oligomer(unit, 2 * side + 1)

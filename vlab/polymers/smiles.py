@@ -401,12 +401,18 @@ def _n_heavy(mol: Chem.Mol) -> int:
     return mol.GetNumAtoms() - len(_star_indices(mol))
 
 
+def _atom_keys(mol: Chem.Mol) -> list[tuple | None]:
+    """Per atom: (element, hydrogens, aromatic, degree), or None for a dummy atom."""
+    return [
+        (x.GetAtomicNum(), x.GetTotalNumHs(), x.GetIsAromatic(), x.GetDegree())
+        if x.GetAtomicNum()
+        else None
+        for x in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms()))
+    ]
+
+
 def _composition(mol: Chem.Mol) -> Counter:
-    out: Counter = Counter()
-    for x in map(mol.GetAtomWithIdx, range(mol.GetNumAtoms())):
-        if x.GetAtomicNum() > 0:
-            out[(x.GetAtomicNum(), x.GetTotalNumHs(), x.GetIsAromatic(), x.GetDegree())] += 1
-    return out
+    return Counter(key for key in _atom_keys(mol) if key is not None)
 
 
 def _primitive(mol: Chem.Mol) -> Chem.Mol:
@@ -414,15 +420,10 @@ def _primitive(mol: Chem.Mol) -> Chem.Mol:
     n_heavy = _n_heavy(mol)
     _, a, _, _ = _ends(mol)
     target = None
-    whole = _composition(mol)
+    keys = _atom_keys(mol)
+    whole = Counter(key for key in keys if key is not None)
     atoms = [mol.GetAtomWithIdx(i) for i in range(mol.GetNumAtoms())]
     neighbours = [[x.GetIdx() for x in atom.GetNeighbors()] for atom in atoms]
-    keys = [
-        (x.GetAtomicNum(), x.GetTotalNumHs(), x.GetIsAromatic(), x.GetDegree())
-        if x.GetAtomicNum()
-        else None
-        for x in atoms
-    ]
     for u, v in _cuttable(mol):
         # the heavy atoms on a's side of the bridge u-v: the head's size and composition,
         # found on the graph before any molecule is cut
