@@ -41,6 +41,14 @@ def _alloy() -> Atoms:
     return atoms
 
 
+def _small_cell() -> Atoms:
+    """Two atoms in a cell smaller than the cutoff: each atom sees its own periodic images."""
+    atoms = bulk("Pd", "fcc", a=3.9, orthorhombic=True)
+    atoms.numbers[1] = 79
+    atoms.positions[1] += [0.07, -0.05, 0.11]
+    return atoms
+
+
 def _slab() -> Atoms:
     slab = fcc111("Ag", (3, 3, 4), vacuum=5.0)
     slab.rattle(0.05, seed=1)
@@ -55,6 +63,7 @@ STRUCTURES = {
     ),
     "periodic alloy": _alloy,
     "slab periodic in x and y": _slab,
+    "a cell smaller than the cutoff": _small_cell,
     "a far atom without neighbours": lambda: Atoms(
         "Au3", positions=[[0, 0, 0], [0, 0, 2.9], [20, 0, 0]]
     ),

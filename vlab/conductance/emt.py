@@ -105,7 +105,11 @@ class VectorEMT(Calculator):
         }
 
     def _pairs(self, atoms: Atoms) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Both orderings of every pair closer than the cutoff: ``i, j, d = r_j - r_i, |d|``.
+        """Every pair closer than the cutoff once: ``i, j, d = r_j - r_i, |d|``.
+
+        A pair appears in one order only (``i < j``, or for an atom and its own periodic image
+        the image with the first nonzero cell shift positive); the terms of both atoms come from
+        it.
 
         The candidate pairs (within the cutoff plus a skin of :attr:`skin` Å) are searched again
         only when an atom has moved by more than half the skin or the cell or periodicity
@@ -128,14 +132,15 @@ class VectorEMT(Calculator):
                 from scipy.spatial import cKDTree
 
                 pairs = cKDTree(positions).query_pairs(reach, output_type="ndarray")
-                i = np.concatenate([pairs[:, 0], pairs[:, 1]])
-                j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+                i, j = pairs[:, 0], pairs[:, 1]  # i < j
                 offsets = None
             else:
                 from ase.neighborlist import neighbor_list
 
                 i, j, shifts = neighbor_list("ijS", atoms, reach)
-                offsets = shifts @ atoms.cell.array
+                lead = shifts[np.arange(len(shifts)), np.argmax(shifts != 0, axis=1)]
+                once = (i < j) | ((i == j) & (lead > 0))
+                i, j, offsets = i[once], j[once], shifts[once] @ atoms.cell.array
             cache = self._candidates = {
                 "positions": positions.copy(),
                 "cell": atoms.cell.array.copy(),
@@ -188,19 +193,31 @@ class VectorEMT(Calculator):
 
         w = 1.0 / (1.0 + np.exp(self.acut * (r - self.rc)))
         dwdroverw = self.acut * (w - 1.0)
-        chi = p["n0"][j] / p["n0"][i]
-        s0i, s0j = p["s0"][i], p["s0"][j]
-        eta2i, eta2j = p["eta2"][i], p["eta2"][j]
-        kappai, kappaj = p["kappa"][i], p["kappa"][j]
-        dsigma1s = np.exp(-eta2j * (r - beta * s0j)) * chi * w
-        dsigma1o = np.exp(-eta2i * (r - beta * s0i)) / chi * w
-        dsigma2s = np.exp(-kappaj * (r / beta - s0j)) * chi * w
-        dsigma2o = np.exp(-kappai * (r / beta - s0i)) / chi * w
+        if n and np.all(numbers == numbers[0]):  # one element: both atoms' terms are equal
+            eta2i = eta2j = p["eta2"][0]
+            kappai = kappaj = p["kappa"][0]
+            dsigma1s = dsigma1o = np.exp(-eta2i * (r - beta * p["s0"][0])) * w
+            dsigma2s = dsigma2o = np.exp(-kappai * (r / beta - p["s0"][0])) * w
+        else:
+            chi = p["n0"][j] / p["n0"][i]
+            s0i, s0j = p["s0"][i], p["s0"][j]
+            eta2i, eta2j = p["eta2"][i], p["eta2"][j]
+            kappai, kappaj = p["kappa"][i], p["kappa"][j]
+            dsigma1s = np.exp(-eta2j * (r - beta * s0j)) * chi * w
+            dsigma1o = np.exp(-eta2i * (r - beta * s0i)) / chi * w
+            dsigma2s = np.exp(-kappaj * (r / beta - s0j)) * chi * w
+            dsigma2o = np.exp(-kappai * (r / beta - s0i)) / chi * w
+
+        def per_atom(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            """Sum of the pair values ``a`` on atoms ``i`` and ``b`` on atoms ``j``."""
+            # (a bincount without pairs is of integers)
+            out = np.bincount(i, weights=a, minlength=n) + np.bincount(j, weights=b, minlength=n)
+            return out.astype(float)
 
         # E_c and the second term of E_AS, per atom with neighbours
         energies = np.zeros(n)
         deds = np.zeros(n)
-        sigma1 = np.bincount(i, weights=dsigma1s, minlength=n).astype(float)
+        sigma1 = per_atom(dsigma1s, dsigma1o)
         has = sigma1 > 0.0
         e0, lam = p["E0"][has], p["lambda"][has]
         eta2, kappa, v0 = p["eta2"][has], p["kappa"][has], p["V0"][has]
@@ -214,20 +231,19 @@ class VectorEMT(Calculator):
         # the first term of E_AS (pair sum) and the forces of both terms
         es = p["neghalfv0overgamma2"][i] * dsigma2s
         eo = p["neghalfv0overgamma2"][j] * dsigma2o
-        energies += 0.5 * np.bincount(i, weights=es + eo, minlength=n)
+        half = 0.5 * (es + eo)
+        energies += per_atom(half, half)
         dedr = es * (dwdroverw - kappaj / beta) + eo * (dwdroverw - kappai / beta)
         dedr += deds[i] * dsigma1s * (dwdroverw - eta2j)
         dedr += deds[j] * dsigma1o * (dwdroverw - eta2i)
         f = (dedr / r)[:, None] * d
-        forces = np.zeros((n, 3))
-        for k in range(3):  # (a bincount without pairs is of integers)
-            forces[:, k] = np.bincount(i, weights=f[:, k], minlength=n)
+        forces = np.stack([per_atom(f[:, k], -f[:, k]) for k in range(3)], axis=1)
 
         energies -= p["E0"]
         energy = float(energies.sum())
         self.results.update(energy=energy, free_energy=energy, energies=energies, forces=forces)
         if atoms.cell.rank == 3:
-            stress = 0.5 * (d.T @ f)
+            stress = d.T @ f
             stress = 0.5 * (stress + stress.T) / atoms.get_volume()
             self.results["stress"] = stress.flat[[0, 4, 8, 5, 2, 1]]
         elif "stress" in properties:
