@@ -63,6 +63,22 @@ def test_descriptors():
         RDKitDescriptors(names=["Nope"]).fit(["*CC*"])
 
 
+def test_descriptors_are_rdkits_values_of_the_capped_unit():
+    from rdkit.Chem import Descriptors
+
+    from vlab.polymers.smiles import normalize_repeat_unit, oligomer
+
+    units = ["*CC(*)c1ccccc1", "*Oc1ccc(cc1)C(C)(C)c1ccc(cc1)OC(=O)*", "*C(F)(F)C(F)(F)*"]
+    d = RDKitDescriptors().fit(units)
+    X = d.transform(units)
+    funcs = dict(Descriptors._descList)
+    for row, unit in zip(X, units):
+        for name, value in zip(d.get_feature_names_out(), row):
+            # the four E-state descriptors share one computation of the indices
+            expected = float(funcs[name](oligomer(normalize_repeat_unit(unit), 1, cap="H")))
+            assert value == expected or (np.isnan(value) and np.isnan(expected)), (unit, name)
+
+
 def test_descriptors_fit_transform_is_fit_then_transform_with_the_fill_values():
     smiles = ["*CC*", "*CC(*)[Sn](C)(C)C", "*C(*)[Te]C", "*CC(*)c1ccccc1", "not a unit"]
     once = RDKitDescriptors(on_error="nan")

@@ -57,6 +57,11 @@ __all__ = ["DEFAULT_DESCRIPTORS", "MorganCounts", "RDKitDescriptors", "molecule_
 #: All RDKit 2D descriptors except ``Ipc`` (values up to 1e30+, numerically useless).
 DEFAULT_DESCRIPTORS: tuple[str, ...] = tuple(n for n, _ in Descriptors._descList if n != "Ipc")
 _DESCRIPTOR_FUNCS = dict(Descriptors._descList)
+# these four take RDKit's E-state indices of the molecule; with force=False they share one
+# computation (kept on the molecule), where each would compute them again
+_SHARED_ESTATE = frozenset(
+    {"MaxEStateIndex", "MinEStateIndex", "MaxAbsEStateIndex", "MinAbsEStateIndex"}
+)
 
 
 def _as_smiles_list(X, caller: str) -> list[str]:
@@ -329,7 +334,8 @@ class RDKitDescriptors(_SmilesTransformer):
         out = np.empty(len(self._names()))
         for j, name in enumerate(self._names()):
             try:
-                out[j] = float(_DESCRIPTOR_FUNCS[name](mol))
+                func = _DESCRIPTOR_FUNCS[name]
+                out[j] = float(func(mol, force=False) if name in _SHARED_ESTATE else func(mol))
             except (ValueError, ZeroDivisionError, OverflowError, RuntimeError):
                 out[j] = np.nan
         return out
