@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import statistics
 import time
@@ -25,6 +26,17 @@ def median_time(func, repeats: int) -> tuple[float, list[float]]:
     return statistics.median(runs), runs
 
 
+def standard_json(value):
+    """``value`` with NaN and infinities as None, so that the JSON written is standard."""
+    if isinstance(value, dict):
+        return {k: standard_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [standard_json(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_result(
     name: str, data: dict, rows: list[tuple[str, str]], *, drop: tuple[str, ...] = ()
 ) -> Path:
@@ -41,7 +53,9 @@ def write_result(
         "cpus": _cpus(),
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    path.write_text(json.dumps(old, indent=2, sort_keys=True) + "\n")
+    path.write_text(
+        json.dumps(standard_json(old), indent=2, sort_keys=True, allow_nan=False) + "\n"
+    )
     width = max(len(k) for k, _ in rows)
     print(f"\n{name} benchmark ({path.relative_to(RESULTS.parent.parent)})")
     for key, value in rows:

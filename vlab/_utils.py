@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import zipfile
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ __all__ = [
     "content_hash",
     "pin_blas_threads",
     "read_model_file",
+    "report_json",
     "write_model_file",
 ]
 
@@ -64,6 +66,36 @@ def canonical_json(obj: Any) -> str:
     '{"a":[1.5,"x"],"b":1}'
     """
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_default)
+
+
+def _report_value(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {str(k): _report_value(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_report_value(v) for v in obj]
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, (str, type(None))):
+        return obj
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return _report_value(float(obj))
+
+
+def report_json(obj: Any, *, indent: int | None = 2) -> str:
+    """Standard JSON text of a report: an undefined number (NaN, infinity) is ``null``.
+
+    Python's ``json`` writes ``NaN``, which JSON readers other than Python's refuse. numpy
+    numbers and arrays become JSON numbers and lists, paths strings.
+
+    >>> report_json({"r2": np.nan, "n": np.int64(3), "x": np.array([0.5, np.inf])}, indent=None)
+    '{"r2": null, "n": 3, "x": [0.5, null]}'
+    """
+    return json.dumps(_report_value(obj), indent=indent, allow_nan=False)
 
 
 def content_hash(*parts: Any) -> str:

@@ -157,7 +157,13 @@ def test_transfer_command_writes_a_report(tmp_path, capsys):
     # PI1070 from the data cache, else from the shipped store polymers-radonpy_pi1070
     args = ["--splits", "1", "--draws", "2", "--epochs", "3", "--out", str(tmp_path)]
     assert main(["polymers", "transfer", *args]) == 0
-    report = json.loads((tmp_path / "transfer.json").read_text())
+
+    def refuse(constant):
+        raise ValueError(f"not standard JSON: {constant}")
+
+    # standard JSON: an undefined R² (splits with one test point) is null, not NaN
+    report = json.loads((tmp_path / "transfer.json").read_text(), parse_constant=refuse)
+    assert report["protocol_b"]["r2_mean"] is None
     assert report["protocol_a"]["n_draws"] == 2 and "thermal_conductivity" not in str(
         report["source_tasks"]
     )

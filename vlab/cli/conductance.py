@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from vlab._utils import report_json
 from vlab.cli._options import add_cluster_options, store_path
 from vlab.errors import InputError
 
@@ -17,7 +17,7 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
 
     store = store_path(args.store)
     summary = conductance_figures(store, Path(args.out), max_traces=args.traces)
-    print(json.dumps(summary, indent=2))
+    print(report_json(summary))
     return 0
 
 
@@ -55,14 +55,14 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         estimator=args.estimator,
     )
-    print(json.dumps(report, indent=2))
+    print(report_json(report))
     return 0
 
 
 def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import validate_surrogate
 
-    print(json.dumps(validate_surrogate(args.model, args.stores, args.out), indent=2))
+    print(report_json(validate_surrogate(args.model, args.stores, args.out)))
     return 0
 
 
@@ -88,7 +88,7 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
                 for k in ("r2", "mae_G0", "peak_surrogate_G0", "peak_reference_G0")
             }
         summary["sources"][source] = row
-    print(json.dumps(summary, indent=2))
+    print(report_json(summary))
     return 0
 
 
@@ -102,7 +102,7 @@ def _cmd_conductance_experiment(args: argparse.Namespace) -> int:
         synchronous=args.synchronous,
         progress=not args.no_progress,
     )
-    print(json.dumps(summary, indent=2))
+    print(report_json(summary))
     return 0
 
 
@@ -112,7 +112,7 @@ def _cmd_conductance_learn(args: argparse.Namespace) -> int:
     summary = run_learning(
         args.spec, workers=args.workers, scheduler=args.scheduler, synchronous=args.synchronous
     )
-    print(json.dumps({k: summary[k] for k in ("name", "stopped", "rounds", "model")}, indent=2))
+    print(report_json({k: summary[k] for k in ("name", "stopped", "rounds", "model")}))
     return 0
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
+
+from vlab._utils import report_json
 
 __all__ = ["register"]
 
@@ -161,7 +162,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     if not finished:
         print(f"{spec_path} not written: {report.failed} of {report.n_items} chains failed.")
     summary = design_library(spec.store, out / f"{name}-library", n=args.n)
-    print(json.dumps(summary, indent=2))
+    print(report_json(summary))
     return 0
 
 
@@ -217,7 +218,7 @@ def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
         seed=args.seed,
         epochs=args.epochs,
     )
-    print(json.dumps(report, indent=2, default=float))
+    print(report_json(report))
     return 0
 
 

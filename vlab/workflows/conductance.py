@@ -12,7 +12,6 @@ After a ``conductance-reference`` campaign::
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
+from vlab._utils import report_json
 from vlab.errors import InputError
 
 __all__ = [
@@ -108,7 +108,7 @@ def conductance_figures(
         g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
         summary[f"histogram_peak_G0_{temp:g}K"] = peak_or_none(g, histogram_peak)
     summary["files"] = {k: str(v) for k, v in files.items()}
-    (out / f"{name}-summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / f"{name}-summary.json").write_text(report_json(summary) + "\n")
     return summary
 
 
@@ -255,7 +255,7 @@ def train_surrogate(
         "held_out": metrics,
         "parity_png": str(model_path.with_suffix(".parity.png")),
     }
-    model_path.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    model_path.with_suffix(".report.json").write_text(report_json(report) + "\n")
     return report
 
 
@@ -278,7 +278,7 @@ def validate_surrogate(
         report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
     fig.savefig(out / "validation-parity.png", dpi=120)
     report["parity_png"] = str(out / "validation-parity.png")
-    (out / "validation.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "validation.json").write_text(report_json(report) + "\n")
     return report
 
 
@@ -412,7 +412,7 @@ def predict_conductance(
         report["sources"][source] = entry
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(report, indent=2) + "\n")
+        Path(out).write_text(report_json(report) + "\n")
     return report
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
+from vlab._utils import report_json
 from vlab.errors import InputError, SpecError
 from vlab.workflows.conductance import PREDICTIVE_DRAWS, peak_or_none, train_surrogate
 
@@ -441,5 +442,5 @@ def run_experiment(
         for role, s, r in zip(("md", "surrogate", "reference"), specs, reports, strict=True)
     }
     spec.summary.parent.mkdir(parents=True, exist_ok=True)
-    spec.summary.write_text(json.dumps(summary, indent=2) + "\n")
+    spec.summary.write_text(report_json(summary) + "\n")
     return summary

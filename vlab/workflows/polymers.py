@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
+from vlab._utils import report_json
 from vlab.errors import InputError
 from vlab.polymers.transfer import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
@@ -199,7 +200,7 @@ def design_library(
         "mean_similarity_to_nearest_training": float(np.mean(lib["tanimoto_to_nearest"])),
         "files": {"library": str(out / "library.csv"), "top10": str(out / "top10.png")},
     }
-    (out / "design-report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "design-report.json").write_text(report_json(report) + "\n")
     return report
 
 
@@ -526,7 +527,7 @@ def transfer_report(
         ),
         source_tasks=list(TRANSFER_SOURCE_TASKS),
     )
-    (out / "transfer.json").write_text(json.dumps(report, indent=2, default=float) + "\n")
+    (out / "transfer.json").write_text(report_json(report) + "\n")
     return report
 
 
