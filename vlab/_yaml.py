@@ -146,6 +146,7 @@ _ERRNO_WORDS = {
     errno.ENOENT: "no such file or folder: {}",
     errno.ENOTDIR: "a part of the path {} is not a folder",
     errno.EISDIR: "{} is a folder, not a file",
+    errno.EEXIST: "{} already exists, where a new folder or file was to be made",
     errno.ENAMETOOLONG: "the path {} is too long",
     errno.EIO: "input/output error on {}",
     errno.EMFILE: "too many open files (reading {})",

@@ -316,6 +316,7 @@ def test_vlab_run_refuses_hostile_specs_with_exit_2_and_one_line(case, tmp_path)
         (errno.EROFS, "the file system holding '/data/x.zarr' is read-only"),
         (errno.EACCES, "permission denied for '/data/x.zarr'"),
         (errno.EIO, "input/output error on '/data/x.zarr'"),
+        (errno.EEXIST, "'/data/x.zarr' already exists, where a new folder or file was to be made"),
         (errno.ETIMEDOUT, "Connection timed out ('/data/x.zarr')"),
     ],
 )

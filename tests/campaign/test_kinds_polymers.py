@@ -152,6 +152,17 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
     assert out[2] == f"*CC*\tρ = {mean[0]:.3f} ± {1.5 * std[0]:.3f} g/cm^3"
 
 
+def test_transfer_to_a_file_fails_before_any_work(tmp_path, capsys):
+    (tmp_path / "notes").write_text("mine\n")
+    assert main(["polymers", "transfer", "--out", str(tmp_path / "notes")]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        f"vlab: error: {str(tmp_path / 'notes')!r} already exists, where a new folder or file "
+        "was to be made\n"
+    )
+    assert (tmp_path / "notes").read_text() == "mine\n"
+
+
 @pytest.mark.slow
 def test_transfer_command_writes_a_report(tmp_path, capsys):
     # PI1070 from the data cache, else from the shipped store polymers-radonpy_pi1070

@@ -252,6 +252,14 @@ def test_load_rejects_other_files(tmp_path):
     np.savez(tmp_path / "foreign.npz", metadata=np.array(json.dumps({"format": "x"})))
     with pytest.raises(DataFileError, match=r"is not a saved ConductanceSurrogate"):
         ConductanceSurrogate.load(tmp_path / "foreign.npz")
+    # the loader of `vlab conductance predict --model FILE`: the same errors, no traceback
+    from vlab.conductance.shipped import load_model_file
+
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    for name in ("cut.npz", "empty.npz", "notes.txt", "missing.npz"):
+        with pytest.raises(DataFileError, match=rf"Could not read a saved .*{name}"):
+            load_model_file(tmp_path / name)
 
 
 def test_spd_headline_preset_is_the_benchmarked_model():

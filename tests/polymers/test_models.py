@@ -9,7 +9,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.linear_model import Ridge
 
-from vlab.errors import IncompatibleVersionError, InputError
+from vlab.errors import DataFileError, IncompatibleVersionError, InputError
 from vlab.polymers.models import (
     EnsembleRegressor,
     ForestRegressorStd,
@@ -78,8 +78,6 @@ def _tamper(path, **changes):
 
 
 def test_a_tampered_format_is_a_one_line_error(tmp_path):
-    from vlab.errors import DataFileError
-
     model = PolymerPropertyModel(n_bits=64, descriptors=False, random_state=0)
     path = model.fit(ALKYL, np.arange(len(ALKYL))).save(tmp_path / "m")
     _tamper(path, format_version=3)
@@ -103,6 +101,12 @@ def test_format_version_1_pairs_still_load(tmp_path):
     (tmp_path / "old.json").write_text(json.dumps(legacy))
     loaded = load_model(tmp_path / "old.json")
     np.testing.assert_array_equal(loaded.predict(ALKYL), model.predict(ALKYL))
+    (tmp_path / "old.npz").write_bytes(b"")  # the pair's arrays damaged, then missing
+    with pytest.raises(DataFileError, match=r"Could not read the arrays .*old\.npz"):
+        load_model(tmp_path / "old.json")
+    (tmp_path / "old.npz").unlink()
+    with pytest.raises(DataFileError, match=r"Could not read the arrays .*old\.npz"):
+        load_model(tmp_path / "old.json")
     (tmp_path / "old.json").write_text(json.dumps(meta | {"format": "something/0"}))
     with pytest.raises(IncompatibleVersionError, match="has format 'something/0'"):
         load_model(tmp_path / "old.json")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def load_model_file(path: str | Path) -> ConductanceSurrogate | BottleneckSurrog
         with np.load(path, allow_pickle=False) as data:
             key = "metadata" if "metadata" in data.files else "meta"
             kind = json.loads(str(data[key])).get("format") if key in data.files else None
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         kind = None
     if kind == "vlab-bottleneck-surrogate":
         return BottleneckSurrogate.load(path)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -774,7 +775,16 @@ def _read_saved(path) -> tuple[dict, dict]:
                 f"({__version__}) reads {_FORMAT!r} files (.npz, format version 2) and "
                 f"{_FORMAT_V1!r} (.json). Re-train and save the model again."
             )
-        return meta, dict(np.load(path.with_suffix(".npz"), allow_pickle=False))
+        arrays_path = path.with_suffix(".npz")
+        try:
+            with np.load(arrays_path, allow_pickle=False) as data:
+                return meta, {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+            raise DataFileError(
+                f"Could not read the arrays {str(arrays_path)!r} of the saved "
+                f"PolymerPropertyModel {str(path)!r} ({' '.join(str(err).split())}). A "
+                "format-version-1 model is a .json file with its .npz beside it."
+            ) from None
     return read_model_file(
         path,
         model_type=_FORMAT,

@@ -497,9 +497,9 @@ def transfer_report(
     from vlab.polymers.transfer import plot_report
 
     variants = parse_variants(sources)
-    data = _transfer_data(variants)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)  # before the work: a bad folder fails at once
+    data = _transfer_data(variants)
     report: dict[str, Any] = {"variants": {}, "files": {}}
     for k, variant in enumerate(variants):
         name = "+".join(variant)
