@@ -133,13 +133,13 @@ def test_registering_twice_keeps_the_first_model_unless_replaced(small_store):
     [
         (
             ["Tg=pi-small", "--name", "m"],
-            r"the catalog store 'pi-small' \(--training Tg=pi-small\) has no variable 'Tg'",
+            r"the catalog store 'pi-small' \(training data Tg=pi-small\) has no variable 'Tg'",
         ),
         (
             ["Tg=nowhere", "--name", "m"],
-            r"--training Tg=nowhere names the store 'nowhere', which is not in the catalog",
+            r"training data Tg=nowhere names the store 'nowhere', which is not in the catalog",
         ),
-        (["Tg", "--name", "m"], r"--training must be PROPERTY=STORE"),
+        (["Tg", "--name", "m"], r"^vlab: error: The training data \(PROPERTY=STORE\) must be"),
         (
             ["thermal_conductivity=pi-small", "--name", "../x"],
             r"A model name must be 1 to 100 letters",

@@ -101,7 +101,7 @@ def _margin(text: str) -> float:
     return value
 
 
-def _training_option(values: list[str]) -> dict[str, str]:
+def _training_option(values: list[str], what: str = "--training") -> dict[str, str]:
     """``PROPERTY=STORE`` options as a mapping; a clear error for any other form."""
     from vlab.errors import InputError
 
@@ -110,7 +110,7 @@ def _training_option(values: list[str]) -> dict[str, str]:
         prop, sep, store = text.partition("=")
         if not sep or not prop.strip() or not store.strip():
             raise InputError(
-                f"--training must be PROPERTY=STORE, e.g. Tg=polymers-polymon_tg. Got {text!r}."
+                f"{what} must be PROPERTY=STORE, e.g. Tg=polymers-polymon_tg. Got {text!r}."
             )
         out[prop.strip()] = store.strip()
     return out
@@ -169,7 +169,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
 def _cmd_polymers_train(args: argparse.Namespace) -> int:
     from vlab.workflows.polymers import train_model
 
-    training = _training_option([args.training])
+    training = _training_option([args.training], "The training data (PROPERTY=STORE)")
     ((prop, store),) = training.items()
     print(f"training {prop} on catalog store {store} ({args.folds}-fold cross-validation first)")
     summary = train_model(

@@ -71,7 +71,7 @@ def train_model(
     from vlab.polymers.registry import check_model_name
 
     check_model_name(name)
-    where = f"--training {prop}={store}"
+    where = f"training data {prop}={store}"
     smiles, y, units, digest = catalog.training_set(store, prop, where=where)
     if len(y) < max(folds, 3):
         raise InputError(
