@@ -177,15 +177,15 @@ def test_store_and_library_report_plausibility(tmp_path, monkeypatch):
 def test_cli_sizes_the_run_from_n_and_counts_steps(tmp_path, capsys):
     from vlab.cli import main
 
-    args = ["polymers", "design", "--n", "12", "--particles", "4", "--synchronous"]
+    args = ["polymers", "design", "--n", "6", "--particles", "4", "--synchronous"]
     args += ["--forward-model", "ridge", "--training", "Tg=polymers-polymon_tg"]
     assert main([*args, "--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    # max(20, ceil(30 * 12 / (2 * 4))) = 45 steps per chain; the bar counts them
-    assert "2 chains x 4 particles x 45 SMC steps for a library of 12" in out
-    assert "design: 100%" in err and "90/90" in err and "step/s" in err
+    # max(20, ceil(30 * 6 / (2 * 4))) = 23 steps per chain; the bar counts them
+    assert "2 chains x 4 particles x 23 SMC steps for a library of 6" in out
+    assert "design: 100%" in err and "46/46" in err and "step/s" in err
     params = yaml.safe_load((tmp_path / "design.yaml").read_text())["params"]
-    assert params["n_steps"] == 45 and params["training"] == {"Tg": "polymers-polymon_tg"}
+    assert params["n_steps"] == 23 and params["training"] == {"Tg": "polymers-polymon_tg"}
 
 
 @pytest.mark.parametrize(
