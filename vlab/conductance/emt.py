@@ -92,6 +92,7 @@ class VectorEMT(Calculator):
         gamma1 = (x * np.exp(-eta2[:, None] * (r - rnn))).sum(axis=1)
         gamma2 = (x * np.exp(-kappa[:, None] / beta * (r - rnn))).sum(axis=1)
         self._numbers = numbers.copy()
+        self._one_element = bool(len(numbers)) and bool(np.all(numbers == numbers[0]))
         self._p = {
             "E0": e0,
             "s0": s0,
@@ -193,7 +194,7 @@ class VectorEMT(Calculator):
 
         w = 1.0 / (1.0 + np.exp(self.acut * (r - self.rc)))
         dwdroverw = self.acut * (w - 1.0)
-        if n and np.all(numbers == numbers[0]):  # one element: both atoms' terms are equal
+        if self._one_element:  # both atoms' terms of a pair are equal
             eta2i = eta2j = p["eta2"][0]
             kappai = kappaj = p["kappa"][0]
             dsigma1s = dsigma1o = np.exp(-eta2i * (r - beta * p["s0"][0])) * w

@@ -305,20 +305,17 @@ class RDKitDescriptors(_SmilesTransformer):
                 "allowed: the names of rdkit.Chem.Descriptors._descList."
             )
         super().fit(X, y)
-        return self._raw(X)
+        return self._matrix(X)
 
     def _learn_fill(self, raw: np.ndarray) -> None:
         with np.errstate(all="ignore"):
             med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else 0
         self.fill_values_ = np.where(np.isfinite(med), med, 0.0)
 
-    def _raw(self, X) -> np.ndarray:
-        return self._matrix(X)
-
     def transform(self, X) -> np.ndarray:
         """Descriptor matrix; non-finite values replaced by ``fill_values_``."""
         check_is_fitted(self, "fill_values_")
-        return self._fill(self._raw(X))
+        return self._fill(self._matrix(X))
 
     def _fill(self, raw: np.ndarray) -> np.ndarray:
         bad = ~np.isfinite(raw) & ~np.all(np.isnan(raw), axis=1)[:, None]  # invalid rows stay NaN
