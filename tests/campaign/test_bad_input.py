@@ -343,6 +343,21 @@ def test_out_of_memory_is_one_line(monkeypatch, capsys, tmp_path):
     )
 
 
+def test_a_closed_dask_connection_is_named_as_such_not_as_a_file(monkeypatch, capsys, tmp_path):
+    from distributed.comm.core import CommClosedError
+
+    def fail(args):
+        raise CommClosedError("ConnectionPool closing.")
+
+    monkeypatch.setattr("vlab.cli.campaign._cmd_run", fail)
+    assert main(["run", str(tmp_path / "s.yaml")]) == 1
+    assert capsys.readouterr().err == (
+        "vlab: error: Lost the connection to the Dask cluster (CommClosedError: ConnectionPool "
+        "closing.). Run the same command again once the scheduler is reachable; campaigns "
+        "resume where they stopped.\n"
+    )
+
+
 def test_multi_line_messages_are_printed_on_one_line(monkeypatch, capsys, tmp_path):
     def fail(args):
         raise SpecError("first\nsecond\x00")

@@ -307,6 +307,80 @@ def test_losing_the_scheduler_leaves_items_pending_and_the_rerun_completes(
     assert compare_stores(store, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 
+@pytest.mark.cluster
+@pytest.mark.parametrize("where", ["waiting", "submitting"])
+def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
+    tmp_path, reference, dask_client, monkeypatch, where
+):
+    # Under load the lost scheduler can surface first as distributed's CommClosedError (an
+    # OSError: "ConnectionPool closing.") from the wait or from a submit, not as cancelled
+    # futures: it is the same lost cluster, with what finished written and nothing failed.
+    from distributed.comm.core import CommClosedError
+
+    from vlab.campaign import runner
+    from vlab.errors import ClusterError
+
+    calls = {"n": 0}
+    if where == "waiting":  # chunks held back, so the runner waits with chunks to write
+        monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
+        wait = runner._first_finished
+
+        def first_finished(futures, deadline):
+            calls["n"] += 1
+            if calls["n"] == 2:
+                raise CommClosedError("ConnectionPool closing.")
+            return wait(futures, deadline)
+
+        monkeypatch.setattr(runner, "_first_finished", first_finished)
+    else:  # a window of 4 chunks: the fifth submit refills it after the first finished one
+        monkeypatch.setenv("VLAB_CAMPAIGN__FUTURES_PER_WORKER", "1")
+        executor = runner._executor
+
+        def make_executor(client, plan, retries):
+            submit, as_completed = executor(client, plan, retries)
+
+            def failing_submit(chunk):
+                calls["n"] += 1
+                if calls["n"] == 5:
+                    raise CommClosedError("ConnectionPool closing.")
+                return submit(chunk)
+
+            return failing_submit, as_completed
+
+        monkeypatch.setattr(runner, "_executor", make_executor)
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    with pytest.raises(ClusterError, match="Lost the Dask cluster") as caught:
+        run_campaign(spec, client=dask_client, progress=False)
+    assert "CommClosedError: ConnectionPool closing." in str(caught.value)
+    assert "stay pending (not failed)" in str(caught.value)
+    counts = catalog.count_status(catalog.read_ledger(spec.store)["status"])
+    assert counts["failed"] == 0 and counts["pending"] > 0 and counts["done"] > 0, counts
+    monkeypatch.undo()  # the connection is back: the rerun completes
+    monkeypatch.setenv("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "8")
+    report = run_campaign(spec, client=dask_client, progress=False)
+    assert report.failed == 0 and report.pending == 0
+    assert report.computed == counts["pending"]
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+@pytest.mark.cluster
+def test_an_os_error_of_the_store_is_not_taken_for_a_lost_cluster(
+    tmp_path, dask_client, monkeypatch
+):
+    from vlab.campaign import runner
+    from vlab.errors import ClusterError
+
+    def first_finished(futures, deadline):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
+    monkeypatch.setattr(runner, "_first_finished", first_finished)
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    with pytest.raises(OSError, match="No space left") as caught:
+        run_campaign(spec, client=dask_client, progress=False)
+    assert not isinstance(caught.value, ClusterError)
+
+
 def test_a_second_writer_through_a_symlink_is_refused(tmp_path):
     spec = load_spec(probe_spec(tmp_path / "real", "probe", n=8, chunk_size=4))
     run_campaign(spec, progress=False)

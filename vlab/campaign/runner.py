@@ -637,16 +637,30 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
             by_future[submit(chunk)] = chunk
         rest = iter(queue[window:])
         stream = as_completed(list(by_future))
-        while not stream.is_empty():
+        done: list = []  # (chunk, result) fetched from the cluster, not yet passed on
+
+        @contextlib.contextmanager
+        def talking():
+            """A lost scheduler while talking to the cluster: what finished is written and
+            the campaign ends with a ClusterError (the chunks in flight stay pending)."""
             try:
-                idle = writer.pending and not _first_finished(by_future, last[0] + interval)
-            except CancelledError as err:  # the scheduler connection is lost
+                yield
+            except (CancelledError, OSError) as err:
+                if isinstance(err, OSError) and not _comm_lost(client, err):
+                    raise
+                for c, r in done:
+                    finish(c, r)
+                done.clear()
                 raise _cluster_lost(plan, client, err, len(by_future)) from None
+
+        while not stream.is_empty():
+            with talking():
+                idle = writer.pending and not _first_finished(by_future, last[0] + interval)
             if idle:
                 flush()  # nothing finished before the assembled chunks were due
                 continue
-            batch = stream.next_batch(block=True)  # every future finished by now
-            done = []
+            with talking():
+                batch = stream.next_batch(block=True)  # every future finished by now
             fetched = _gather_finished(client, batch)
             for future in batch:
                 chunk = by_future.pop(future)
@@ -663,15 +677,17 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
                             finish(c, r)
                         raise _cluster_lost(plan, client, err, len(by_future) + 1) from None
                     result = _failed_chunk(chunk, plan, err)  # the task died (KilledWorker, ...)
-                future.release()
                 done.append((chunk, result))
                 nxt = next(rest, None)
-                if nxt is not None:  # refill the window before writing
-                    f = submit(nxt)
-                    by_future[f] = nxt
-                    stream.add(f)
+                with talking():
+                    future.release()
+                    if nxt is not None:  # refill the window before writing
+                        f = submit(nxt)
+                        by_future[f] = nxt
+                        stream.add(f)
             for c, r in done:
                 finish(c, r)
+            done.clear()
             flush(due=False)
         flush()
     except BaseException:
@@ -717,6 +733,14 @@ def _gather_finished(client, futures) -> dict:
         return dict(zip([f.key for f in finished], client.gather(finished), strict=True))
     except Exception:  # fetched one by one instead, where each failure is told apart
         return {}
+
+
+def _comm_lost(client, err: OSError) -> bool:
+    """Whether ``err`` is distributed's closed connection, or came from a client that has
+    lost its scheduler (not, say, a full disk)."""
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(err, CommClosedError) or getattr(client, "status", "running") != "running"
 
 
 def _cluster_lost(plan: Plan, client, err: BaseException, in_flight: int) -> ClusterError:

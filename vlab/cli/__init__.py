@@ -98,9 +98,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as err:  # a full or read-only disk, a permission denied, ...
+        if type(err).__module__.startswith("distributed."):  # CommClosedError and its kin
+            return _error(_connection_lost(err), args.debug, 1)
         return _error(os_error_text(err), args.debug, 1)
     except MemoryError:
         return _error("out of memory; use smaller inputs or more memory", args.debug, 1)
+
+
+def _connection_lost(err: OSError) -> str:
+    return (
+        f"Lost the connection to the Dask cluster ({type(err).__name__}: "
+        f"{one_line(err, 200) or 'no detail'}). Run the same command again once the "
+        "scheduler is reachable; campaigns resume where they stopped."
+    )
 
 
 def _error(err: object, debug: bool, code: int) -> int:
