@@ -350,3 +350,20 @@ def test_cli_training_option_must_be_property_equals_store(tmp_path, capsys):
     assert "--training must be PROPERTY=STORE, e.g. Tg=polymers-polymon_tg. Got 'Tg'." in (
         capsys.readouterr().err
     )
+
+
+def test_forward_models_are_fitted_once_per_process_for_the_same_training_data():
+    from vlab.campaign.kinds import design
+    from vlab.polymers.design import MorganRidgeModels
+
+    smiles = ["*CC*", "*CC(*)C", "*CC(*)c1ccccc1", "*CCO*", "*CC(*)Cl", "*C(F)(F)C(*)(F)F"]
+    tg = np.array([200.0, 270.0, 373.0, 206.0, 354.0, 400.0])
+    first = design._forward_models("ridge", {"Tg": (smiles, tg)})
+    again = design._forward_models("ridge", {"Tg": (list(smiles), tg.copy())})
+    assert again is first  # equal data: the fitted models are reused
+    changed = design._forward_models("ridge", {"Tg": (smiles, tg + 1.0)})
+    assert changed is not first  # other values: fitted anew
+    fresh = MorganRidgeModels().fit({"Tg": (smiles, tg + 1.0)})
+    probe = ["*CC(*)CC*", "*CC(*)c1ccccc1"]
+    for got, want in zip(changed(probe)["Tg"], fresh(probe)["Tg"], strict=True):
+        np.testing.assert_array_equal(got, want)

@@ -152,11 +152,34 @@ def _training_identity(params: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+_FORWARD: dict[str, Any] = {}  # fitted forward models of this process, by model and data
+_MAX_FORWARD = 4
+
+
+def _forward_models(model: str, data: Mapping[str, tuple[list, np.ndarray]]):
+    """The forward models ``model`` (``gp`` or ``ridge``) fitted on ``data``, fitted once per
+    process for the same training data (a fit is deterministic and is only read afterwards):
+    campaigns that change the target, margin or sampler settings reuse it."""
+    from vlab._utils import content_hash
+    from vlab.polymers.design import MorganRidgeModels, fit_design_models
+
+    key = content_hash(
+        model, {p: [list(smiles), np.asarray(y, float).tolist()] for p, (smiles, y) in data.items()}
+    )
+    if key not in _FORWARD:
+        if len(_FORWARD) >= _MAX_FORWARD:
+            _FORWARD.pop(next(iter(_FORWARD)))
+        if model == "ridge":
+            _FORWARD[key] = MorganRidgeModels().fit(data)
+        else:
+            _FORWARD[key] = fit_design_models(data, rng=0)[0]
+    return _FORWARD[key]
+
+
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list
     from vlab.polymers.design import (
         MorganRidgeModels,
-        fit_design_models,
         fitted_language_model,
         parse_target,
         shifted_target,
@@ -167,11 +190,8 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     data = _training_data(target, params.get("training", {}))
     scale = {p: float(np.nanstd(np.asarray(y, float))) for p, (_, y) in data.items()}
     aim = shifted_target(target, scale, float(params.get("margin", 0.0)))
-    if params.get("forward_model", "gp") == "ridge":
-        predictor, log_domain = MorganRidgeModels().fit(data), None
-    else:
-        predictor = fit_design_models(data, rng=0)[0]
-        log_domain = predictor.log_domain
+    predictor = _forward_models(params.get("forward_model", "gp"), data)
+    log_domain = None if isinstance(predictor, MorganRidgeModels) else predictor.log_domain
     return {
         "lm": fitted_language_model(
             training_smiles(), order=params["order"], n_augment=params["n_augment"]

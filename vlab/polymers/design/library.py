@@ -44,6 +44,13 @@ def _fingerprints(smiles: Sequence[str], radius: int, n_bits: int) -> list:
     return [gen.GetFingerprint(m) for m in mols]
 
 
+@lru_cache(maxsize=2)
+def _training_fingerprints(training: tuple[str, ...], radius: int, n_bits: int) -> list:
+    """:func:`_fingerprints` of a training set, kept per process: every library drawn in a
+    process is compared with the same training set."""
+    return _fingerprints(training, radius, n_bits)
+
+
 def nearest_neighbours(
     candidates: Sequence[str],
     training: Sequence[str],
@@ -69,7 +76,7 @@ def nearest_neighbours(
     """
     if not len(training):
         raise InputError("nearest_neighbours needs a non-empty training set. Got 0 SMILES.")
-    train_fp = _fingerprints(training, radius, n_bits)
+    train_fp = _training_fingerprints(tuple(training), radius, n_bits)
     best, sims = [], []
     for fp in _fingerprints(candidates, radius, n_bits):
         row = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, train_fp))
