@@ -586,9 +586,11 @@ def validation_metrics(
 
 # ------------------------------------------------------------------------ state on disk
 def _write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON all or nothing (a temporary file, then a rename)."""
+    """Write ``data`` as standard JSON all or nothing (a temporary file, then a rename)."""
+    from vlab._utils import report_json
+
     tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.write_text(report_json(data) + "\n")
     os.replace(tmp, path)
 
 
