@@ -167,7 +167,12 @@ def test_transfer_to_a_file_fails_before_any_work(tmp_path, capsys):
 def test_transfer_command_writes_a_report(tmp_path, capsys):
     # PI1070 from the data cache, else from the shipped store polymers-radonpy_pi1070
     args = ["--splits", "1", "--draws", "2", "--epochs", "3", "--out", str(tmp_path)]
+    capsys.readouterr()
     assert main(["polymers", "transfer", *args]) == 0
+    # the bar counts 1 x 2 draws of protocol A, then one fit per row of protocol B
+    bar = capsys.readouterr().err.split("\r")[-1]
+    done = re.search(r"pi1070: protocol B: 100%.* (\d+)/(\d+) ", bar)
+    assert done and done[1] == done[2] and int(done[1]) > 2, bar
 
     def refuse(constant):
         raise ValueError(f"not standard JSON: {constant}")

@@ -217,6 +217,7 @@ def _cmd_polymers_transfer(args: argparse.Namespace) -> int:
         draws=args.draws,
         seed=args.seed,
         epochs=args.epochs,
+        progress=not args.no_progress,
     )
     print(report_json(report))
     return 0
@@ -434,4 +435,5 @@ def register(sub) -> None:
         "the network's own, 150 and 100); fewer give a quick, rougher report",
     )
     p.add_argument("--out", default="vlab-results/transfer", help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_polymers_transfer)

@@ -424,7 +424,7 @@ def _transfer_data(variants):
     return pi, x(f_pi), ex, ex_x, extras
 
 
-def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None):
+def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None, bar=None):
     from dataclasses import replace
 
     from vlab.polymers.transfer import PretrainOptions, protocol_a, protocol_b
@@ -445,18 +445,24 @@ def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None):
             finetune_epochs=min(options.finetune_epochs, epochs),
         )
     extra, keys = transfer_inputs(variant, units, extras)
+    name, update = "+".join(variant), None if bar is None else bar.update
+    if bar is not None:
+        bar.set_description(f"{name}: protocol A")
     res_a = protocol_a(
         x_pi[ok], y_pi[ok], y_src[ok] if with_pi else None, n_splits=splits,
         draws_per_split=draws, extra=extra, units=units, extra_units=keys, options=options,
-        rng=np.random.default_rng(seed),
+        rng=np.random.default_rng(seed), progress=update,
     )  # fmt: skip
     src = ok & ~np.isin(np.array(pi.smiles), np.array(ex.smiles))
     extra_b, _ = transfer_inputs(variant, ex.smiles, extras)
     x_src = x_pi[src] if with_pi else np.empty((0, x_pi.shape[1]))
     y_b = y_src[src] if with_pi else np.empty((0, 0))
+    if bar is not None:
+        bar.set_description(f"{name}: protocol B")
     res_b = protocol_b(
-        x_ex, y_ex, x_src, y_b, extra=extra_b, options=options, rng=np.random.default_rng(seed)
-    )
+        x_ex, y_ex, x_src, y_b, extra=extra_b, options=options, rng=np.random.default_rng(seed),
+        progress=update,
+    )  # fmt: skip
     return res_a, res_b
 
 
@@ -468,6 +474,7 @@ def transfer_report(
     draws: int = 5,
     seed: int = 0,
     epochs: int | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Protocols A and B for each pretraining variant; writes ``transfer.json`` and PNGs.
 
@@ -491,6 +498,9 @@ def transfer_report(
         At most this many epochs of pretraining and of fine-tuning (default: the network's
         own, :class:`~vlab.polymers.transfer.PretrainOptions`); fewer give a quick, rougher
         report.
+    progress : bool, default True
+        A progress bar (tqdm, on stderr) over the featurisation, then the draws of protocol
+        A and the rows of protocol B of every variant.
     """
     if epochs is not None and not (isinstance(epochs, int) and 1 <= epochs <= 10_000):
         raise InputError(f"epochs must be an integer from 1 to 10000, not {epochs!r}.")
@@ -499,13 +509,21 @@ def transfer_report(
     variants = parse_variants(sources)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)  # before the work: a bad folder fails at once
-    data = _transfer_data(variants)
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="featurising", unit="fit", disable=not progress, smoothing=0.1) as bar:
+        data = _transfer_data(variants)
+        bar.total = len(variants) * (splits * draws + len(data[3]))
+        bar.refresh()
+        results = [
+            _transfer_variant(
+                variant, data, splits=splits, draws=draws, seed=seed, epochs=epochs, bar=bar
+            )
+            for variant in variants
+        ]
     report: dict[str, Any] = {"variants": {}, "files": {}}
-    for k, variant in enumerate(variants):
+    for k, (variant, (res_a, res_b)) in enumerate(zip(variants, results, strict=True)):
         name = "+".join(variant)
-        res_a, res_b = _transfer_variant(
-            variant, data, splits=splits, draws=draws, seed=seed, epochs=epochs
-        )
         suffix = "" if k == 0 else f"-{name.replace('+', '_')}"
         for key, res in (("protocol_a", res_a), ("protocol_b", res_b)):
             report["files"][f"{key}{suffix}"] = str(plot_report(res, out / f"{key}{suffix}.png"))

@@ -9,7 +9,7 @@ draw are the rest of the pool. Extra source rows may not stand for a target poly
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -146,6 +146,7 @@ def protocol_a(
     options: PretrainOptions = PretrainOptions(),
     learners: Sequence[str] = LEARNERS,
     rng: np.random.Generator,
+    progress: Callable[[int], None] | None = None,
 ) -> TransferResult:
     """Protocol A: per split pretrain on the source part, then few-point target draws.
 
@@ -174,6 +175,8 @@ def protocol_a(
         Subset of ``scratch, outputs, outputs+x, frozen, finetune, scratch_mlp, mean``.
     rng : numpy.random.Generator
         Splits, draws and network initialisation.
+    progress : callable, optional
+        Called with 1 after each draw (``n_splits * draws_per_split`` calls in all).
     """
     learners = check_learners(learners)
     _check_disjoint(units, extra_units, "protocol_a")
@@ -200,6 +203,8 @@ def protocol_a(
                 net, X, y, tr, te, P=P, H=H, options=options, rng=rng, learners=learners
             )
             records.append({"y": y[te], "pred": pred, "split": s})
+            if progress is not None:
+                progress(1)
     return collect(
         records, n_train=n_train, protocol="A", notes={"source_fraction": source_fraction}
     )
@@ -215,12 +220,14 @@ def protocol_b(
     options: PretrainOptions = PretrainOptions(),
     learners: Sequence[str] = LEARNERS,
     rng: np.random.Generator,
+    progress: Callable[[int], None] | None = None,
 ) -> TransferResult:
     """Protocol B: leave-one-out over a small target table (e.g. experimental λ).
 
     The network is pretrained once on ``(X_source, Y_source)`` (plus ``extra``), which the
     caller keeps disjoint from the target rows; each target row is then predicted by the
-    learners trained on all the other target rows.
+    learners trained on all the other target rows. ``progress``, if given, is called with 1
+    after each row.
     """
     learners = check_learners(learners)
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
@@ -235,6 +242,8 @@ def protocol_b(
         tr, te = np.delete(np.arange(len(X)), i), np.array([i])
         pred = predict_all(net, X, y, tr, te, P=P, H=H, options=options, rng=rng, learners=learners)
         records.append({"y": y[te], "pred": pred, "split": 0})
+        if progress is not None:
+            progress(1)
     return collect(records, n_train=len(X) - 1, protocol="B", notes={})
 
 
