@@ -17,6 +17,9 @@ reference's distribution given p is estimated; on the other half it is applied a
 * ``mean_map`` / ``median_map`` / ``mode_map``: the mean, median and mode of the reference
   given p, estimated with Gaussian kernel weights in p (width ``P_WIDTH``) and, for the mode, a
   Gaussian kernel density in G (width ``G_WIDTH``); fixed before the run, not tuned;
+* ``quantile_map``: per temperature, the monotone map that gives the predictions of the first
+  half the distribution of its reference (quantile mapping: a prediction's quantile among the
+  first half's predictions, read off the first half's reference);
 * ``predictive``: no point estimate, the histogram of ``ConditionalResiduals`` draws (residuals
   of the first half drawn around each prediction of the second).
 
@@ -43,7 +46,7 @@ SPLITS = 20
 P_WIDTH = 0.05  # G0, kernel width along the prediction
 G_WIDTH = 0.03  # G0, kernel width of the density of the reference (mode)
 DRAWS = 20
-ESTIMATES = ("prediction", "mean_map", "median_map", "mode_map", "predictive")
+ESTIMATES = ("prediction", "mean_map", "median_map", "mode_map", "quantile_map", "predictive")
 
 
 def conditional_maps(p_fit, y_fit, p_new) -> dict[str, np.ndarray]:
@@ -63,6 +66,17 @@ def conditional_maps(p_fit, y_fit, p_new) -> dict[str, np.ndarray]:
         name: np.interp(p_new, grid_p, values)
         for name, values in (("mean_map", mean), ("median_map", median), ("mode_map", mode))
     }
+
+
+def quantile_map(p_fit, y_fit, t_fit, p_new, t_new) -> np.ndarray:
+    """Per temperature, ``p_new`` mapped so that ``p_fit`` would take the distribution of
+    ``y_fit``: the empirical quantile of a prediction among ``p_fit``, read off ``y_fit``."""
+    out = np.empty_like(p_new, dtype=float)
+    for t in np.unique(t_new):
+        ps, ys = np.sort(p_fit[t_fit == t]), np.sort(y_fit[t_fit == t])
+        q = np.interp(p_new[t_new == t], ps, np.linspace(0.0, 1.0, ps.size))
+        out[t_new == t] = np.interp(q, np.linspace(0.0, 1.0, ys.size), ys)
+    return out
 
 
 def scores(y, estimate, temp_estimate, temp_y) -> dict[str, float]:
@@ -92,6 +106,7 @@ def evaluate(pred, y, temp, traces) -> dict:
         new = ~fit
         maps = conditional_maps(pred[fit], y[fit], pred[new])
         maps["prediction"] = pred[new]
+        maps["quantile_map"] = quantile_map(pred[fit], y[fit], temp[fit], pred[new], temp[new])
         residuals = ConditionalResiduals(pred[fit], y[fit], bin_width=0.1, min_count=30)
         draws = residuals.sample(pred[new], draws=DRAWS, rng=0)
         maps["predictive"] = draws
