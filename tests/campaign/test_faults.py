@@ -259,8 +259,10 @@ def test_same_name_campaigns_on_one_scheduler_keep_their_own_results(tmp_path):
 @pytest.mark.parametrize(
     ("flush_seconds", "seconds", "ready", "pause"),
     [
-        # chunks are written as they finish: the scheduler goes between writes
-        (None, 0.15, lambda status: status.sum() >= 8, 0.0),
+        # chunks are written as they finish: the scheduler goes between writes (chunks of
+        # 4 x 0.4 s: after the first two, about 5 s of work are left, so the scheduler goes
+        # before the end even on a busy machine)
+        (None, 0.4, lambda status: status.sum() >= 8, 0.0),
         # writes are held back: the runner waits on its futures with finished chunks to write
         # when the scheduler goes; the cancelled futures are a lost cluster, the chunks land
         ("3600", 0.5, lambda status: True, 3.0),
@@ -360,6 +362,27 @@ def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
     report = run_campaign(spec, client=dask_client, progress=False)
     assert report.failed == 0 and report.pending == 0
     assert report.computed == counts["pending"]
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+@pytest.mark.cluster
+def test_a_scheduler_lost_after_the_last_chunk_costs_only_the_performance_report(
+    tmp_path, reference, dask_client, monkeypatch
+):
+    # the race of a scheduler that goes away after the last chunk was written: the campaign is
+    # complete; only the performance report, fetched from the scheduler at the end, is missing
+    from distributed import performance_report
+    from distributed.comm.core import CommClosedError
+
+    def unreachable(self, *exc):
+        raise CommClosedError("ConnectionPool closing.")
+
+    monkeypatch.setenv("VLAB_CAMPAIGN__PERFORMANCE_REPORT", "true")
+    monkeypatch.setattr(performance_report, "__exit__", unreachable)
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    with pytest.warns(UserWarning, match="ran to its end .* performance report was not written"):
+        report = run_campaign(spec, client=dask_client, progress=False)
+    assert report.done == 30 and report.performance_report == ""
     assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 

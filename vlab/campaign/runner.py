@@ -863,7 +863,7 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
     chunks, _ = _make_chunks(plan, todo, set(copies))
     with (
         _progress(plan, todo, client, progress) as bar,
-        _perf_report(client, store) as report_path,
+        _perf_report(client, store) as report_paths,
         _one_line_client_logs(),
     ):
         _run_chunks(plan, chunks, writer, client, bar)
@@ -880,7 +880,7 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
         copied=writer.copied,
         seconds=time.perf_counter() - t0,
         dashboard_link=getattr(client, "dashboard_link", "") or "",
-        performance_report=str(report_path or ""),
+        performance_report=report_paths[0],
         errors=tuple(writer.errors),
     )
 
@@ -942,15 +942,25 @@ def _perf_report(client, store: Path | catalog.StoreURL):
     from vlab import config
 
     if client is None or not config.get("campaign.performance_report") or catalog.is_url(store):
-        yield ""
+        yield [""]
         return
     from distributed import performance_report
 
     path = store.with_name(store.name + ".performance.html")
     report = performance_report(filename=str(path))
     report.__enter__()
-    yield str(path)  # a run that fails or is interrupted writes no report
-    report.__exit__(None, None, None)
+    written = [str(path)]
+    yield written  # a run that fails or is interrupted writes no report
+    try:
+        report.__exit__(None, None, None)  # fetches the report from the scheduler
+    except (OSError, CancelledError) as err:  # the scheduler went away after the last chunk
+        written[0] = ""
+        warnings.warn(
+            f"The campaign ran to its end and its results are saved in {str(store)!r}, but its "
+            "Dask performance report was not written: the scheduler could not be reached "
+            f"({type(err).__name__}: {' '.join(str(err).split())[:120] or 'no detail'}).",
+            stacklevel=2,
+        )
 
 
 def run_campaigns(
