@@ -65,7 +65,10 @@ def test_train_validate_and_predict_as_a_campaign(tmp_path, capsys, tiny_md_spec
         )
         == 0
     )
+    bar = capsys.readouterr().err.split("\r")[-1]  # a progress bar over the members
+    assert "training members: 100%" in bar and " 2/2 " in bar, bar
     report = json.loads(model.with_suffix(".report.json").read_text())
+    assert "verbose" not in report["params"] and "n_jobs" not in report["params"]
     assert report["held_out"]["n"] > 0 and model.with_suffix(".parity.png").is_file()
     assert report["electrode_coupling"] is True and report["bootstrap"] is False
     assert report["params"]["descriptor_settings"]["n_max"] == 5

@@ -129,11 +129,14 @@ def test_uncertainty(data, fitted):
     assert np.all(mean >= 0)  # softplus contributions: conductance is never negative
 
 
-def test_parallel_members_equal_serial_ones(data, fitted):
+def test_parallel_members_equal_serial_ones(data, fitted, capsys):
     _, descs, y, _ = data
-    parallel = ConductanceSurrogate(**FAST, n_jobs=2).fit(descs, y)
+    parallel = ConductanceSurrogate(**FAST, n_jobs=2, verbose=1).fit(descs, y)
     assert parallel.n_iter_ == fitted.n_iter_
     np.testing.assert_array_equal(parallel.predict_members(descs), fitted.predict_members(descs))
+    n = FAST["n_estimators"]
+    bar = capsys.readouterr().err.split("\r")[-1]  # the progress bar of verbose=1
+    assert "training members: 100%" in bar and f" {n}/{n} " in bar, bar
     coupled = {**FAST, "electrode_coupling": True, "bootstrap": False}
     serial = ConductanceSurrogate(**coupled).fit(descs, y)
     every_cpu = ConductanceSurrogate(**coupled, n_jobs=-1).fit(descs, y)
@@ -164,6 +167,9 @@ def test_fit_and_predict_validate_input(data):
     for jobs in (0, 1.5, "all"):
         with pytest.raises(InputError, match=r"'n_jobs' parameter .* None or a nonzero integer"):
             ConductanceSurrogate(n_jobs=jobs).fit(descs[:2], y[:2])
+    for verbose in (-1, 0.5, "yes"):
+        with pytest.raises(InputError, match=r"'verbose' parameter .* an integer >= 0"):
+            ConductanceSurrogate(verbose=verbose).fit(descs[:2], y[:2])
     other = compute_descriptors(structures[:2], DescriptorSettings(n_max=4))
     fitted = model.fit(descs[:6], y[:6])
     with pytest.raises(InputError, match=r"computed with other settings"):

@@ -54,6 +54,7 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         params=_parse_settings(args.set),
         n_jobs=args.jobs,
         estimator=args.estimator,
+        progress=not args.no_progress,
     )
     print(report_json(report))
     return 0
@@ -182,6 +183,9 @@ def register(sub) -> None:
         default=None,
         help="processes that train the members at once (-1: one per CPU; default 1); "
         "the model does not depend on it",
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar over the ensemble members"
     )
     p.set_defaults(func=_cmd_conductance_train)
     p = actions.add_parser(

@@ -291,6 +291,9 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         each member from its fitted weights and keep the fitted standardisation of the
         descriptors (as in scikit-learn's MLP); otherwise start afresh. Used when a model is
         retrained on a growing set of labels (active learning).
+    verbose : int
+        0: silent; 1 or more: a progress bar (tqdm, on stderr) over the members as they finish
+        training. Not saved.
 
     Attributes
     ----------
@@ -324,6 +327,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         n_jobs: int | None = None,
         warm_start: bool = False,
         loss: str = "squared",
+        verbose: int = 0,
     ):
         self.descriptor_settings = descriptor_settings
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -338,6 +342,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.warm_start = warm_start
         self.loss = loss
+        self.verbose = verbose
 
     # ------------------------------------------------------------------- configuration
     @classmethod
@@ -446,6 +451,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         for name in ("softmin_temperature", "tol"):
             value = getattr(self, name)
             _check_param(name, value, _is_pos(value), "a positive number")
+        verbose = self.verbose
+        _check_param("verbose", verbose, _is_int(verbose) and verbose >= 0, "an integer >= 0")
         jobs = self.n_jobs
         _check_param(
             "n_jobs",
@@ -510,7 +517,8 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
             "tol": self.tol,
             "loss": self.loss,
         }
-        fitted = zip(*_train_members(starts, batch, y, options, self.n_jobs), strict=True)
+        trained = _train_members(starts, batch, y, options, self.n_jobs, self.verbose)
+        fitted = zip(*trained, strict=True)
         self.coefs_, self.heads_, self.n_iter_, self.loss_ = map(list, fitted)
         return self
 
@@ -586,6 +594,7 @@ class ConductanceSurrogate(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "coefs_")
         params = self.get_params(deep=False)
         params.pop("n_jobs")  # how to train, not part of the model
+        params.pop("verbose")
         params["descriptor_settings"] = self.descriptor_settings_.to_dict()
         params["hidden_layer_sizes"] = list(self.hidden_layer_sizes)
         if not (params["random_state"] is None or _is_int(params["random_state"])):
@@ -654,15 +663,30 @@ def _train_member(k: int):
     )
 
 
-def _train_members(starts: list, batch, y: np.ndarray, options: dict, n_jobs: int | None) -> list:
-    """(params, head, n_iter, loss) of each member trained from ``starts``, in order."""
+def _train_members(
+    starts: list, batch, y: np.ndarray, options: dict, n_jobs: int | None, verbose: int = 0
+) -> list:
+    """(params, head, n_iter, loss) of each member trained from ``starts``, in order; with
+    ``verbose``, a progress bar over the members as they finish."""
+    from tqdm.auto import tqdm
+
     processes = min(joblib.effective_n_jobs(n_jobs), len(starts))  # scikit-learn's convention
     can_fork = "fork" in multiprocessing.get_all_start_methods()
-    if processes <= 1 or not can_fork or multiprocessing.current_process().daemon:
-        return [_slabnet.train(p, batch, y, w, head=h, **options) for p, h, w in starts]
-    _FORKED.update(starts=starts, batch=batch, y=y, options=options)
-    try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            return pool.map(_train_member, range(len(starts)), chunksize=1)
-    finally:
-        _FORKED.clear()
+    bar = tqdm(total=len(starts), desc="training members", unit="member", disable=not verbose)
+    with bar:
+        if processes <= 1 or not can_fork or multiprocessing.current_process().daemon:
+            out = []
+            for p, h, w in starts:
+                out.append(_slabnet.train(p, batch, y, w, head=h, **options))
+                bar.update()
+            return out
+        _FORKED.update(starts=starts, batch=batch, y=y, options=options)
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                out = []
+                for member in pool.imap(_train_member, range(len(starts)), chunksize=1):
+                    out.append(member)  # in order
+                    bar.update()
+                return out
+        finally:
+            _FORKED.clear()

@@ -186,6 +186,7 @@ def train_surrogate(
     params: Mapping[str, Any] | None = None,
     n_jobs: int | None = None,
     estimator: str = "local",
+    progress: bool = True,
 ) -> dict:
     """Train a surrogate on reference stores, holding out whole traces.
 
@@ -196,7 +197,8 @@ def train_surrogate(
     train the members at once (the model does not depend on it). With
     ``estimator="bottleneck"`` it is :meth:`BottleneckSurrogate.from_params` of ``params``
     (fast, for junctions like the training ones; no presets). ``random_state`` defaults to
-    ``seed``.
+    ``seed``. ``progress``: a progress bar over the members of the local estimator as they
+    finish training (its ``verbose``).
     """
     from matplotlib.figure import Figure
 
@@ -210,9 +212,8 @@ def train_surrogate(
             )
         model = BottleneckSurrogate.from_params({"random_state": seed, **dict(params or {})})
     elif estimator == "local":
-        model = ConductanceSurrogate.from_preset(
-            preset, **{"random_state": seed, **dict(params or {}), "n_jobs": n_jobs}
-        )
+        given = {"random_state": seed, "verbose": int(progress), **dict(params or {})}
+        model = ConductanceSurrogate.from_preset(preset, **given, n_jobs=n_jobs)
     else:
         raise InputError(
             f"The estimator must be 'local' (SOAP descriptors, networks) or 'bottleneck' "
@@ -237,7 +238,11 @@ def train_surrogate(
     if estimator == "local":
         described = {
             "preset": preset,
-            "params": {k: v for k, v in model.non_default_params().items() if k != "n_jobs"},
+            "params": {
+                k: v
+                for k, v in model.non_default_params().items()
+                if k not in ("n_jobs", "verbose")
+            },
             "electrode_coupling": bool(model.electrode_coupling),
             "bootstrap": bool(model.bootstrap),
         }
