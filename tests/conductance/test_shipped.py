@@ -179,6 +179,24 @@ def test_models_without_residuals_report_no_predictive_peak(model_dir, wires, tm
     assert "peak_predictive_G0" not in entry
 
 
+def test_predict_goes_in_chunks_under_a_bar_with_the_same_numbers(
+    model_dir, wires, tmp_path, monkeypatch, capsys
+):
+    import vlab.workflows.conductance as workflow
+
+    structures, _ = wires
+    xyz = tmp_path / "w.extxyz"
+    write(xyz, structures)
+    whole = workflow.predict_conductance([str(xyz)], model="tiny", progress=False)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(workflow, "PREDICT_CHUNK", 3)
+    chunked = workflow.predict_conductance([str(xyz)], model="tiny")
+    assert chunked["sources"] == whole["sources"]
+    n = len(structures)
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "w.extxyz: 100%" in bar and f" {n}/{n} " in bar, bar
+
+
 def test_shipped_model_names_and_ranges_of_use(tmp_path):
     """A shipped model file is known by its name wherever its path is given; only a model
     whose manifest records a range of use warns, and only for structures outside it."""

@@ -71,7 +71,11 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import predict_conductance
 
     report = predict_conductance(
-        args.sources, model=args.model, out=args.out, plot=not args.no_plot
+        args.sources,
+        model=args.model,
+        out=args.out,
+        plot=not args.no_plot,
+        progress=not args.no_progress,
     )
     summary = {"model": report["model"], "out": args.out, "sources": {}}
     for source, entry in report["sources"].items():
@@ -219,6 +223,7 @@ def register(sub) -> None:
     )
     p.add_argument("--out", default="vlab-results/predictions.json", help="report JSON to write")
     p.add_argument("--no-plot", action="store_true", help="write no histogram PNGs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_conductance_predict)
     p = actions.add_parser(
         "experiment",

@@ -38,6 +38,7 @@ __all__ = [
 
 #: Draws per snapshot of a predictive histogram (prediction + held-out residual).
 PREDICTIVE_DRAWS = 20
+PREDICT_CHUNK = 512  # structures per surrogate call in predict_conductance
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
@@ -344,6 +345,7 @@ def predict_conductance(
     model: str | os.PathLike = "spd-headline",
     out: str | os.PathLike | None = None,
     plot: bool = True,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Surrogate conductance (ensemble mean and spread, G0) of every structure of ``sources``.
 
@@ -361,6 +363,9 @@ def predict_conductance(
         axes): the point predictions, the predictive draws (shipped models with residuals)
         and the reference conductances (stores that have them), each with its peak. The
         entry's ``histogram_png`` names the file.
+    progress : bool
+        A progress bar (tqdm, on stderr) over the structures of each source of more than
+        ``PREDICT_CHUNK`` of them, predicted that many at a time (the same numbers as at once).
 
     Returns
     -------
@@ -391,7 +396,7 @@ def predict_conductance(
     taken: set[str] = set()  # figure names written by this call
     for source in sources:
         structures, ref = _input_structures(source)
-        mean, std = surrogate.predict(structures, return_std=True)
+        mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
             "conductance_G0": np.round(mean, 4).tolist(),
@@ -419,6 +424,23 @@ def predict_conductance(
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(report_json(report) + "\n")
     return report
+
+
+def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool):
+    """``surrogate.predict(structures, return_std=True)``, ``PREDICT_CHUNK`` structures at a
+    time under a progress bar (each structure's prediction does not depend on the others)."""
+    from tqdm.auto import tqdm
+
+    parts = []
+    show = progress and len(structures) > PREDICT_CHUNK
+    with tqdm(total=len(structures), desc=str(source), unit="structure", disable=not show) as bar:
+        for start in range(0, len(structures), PREDICT_CHUNK):
+            chunk = structures[start : start + PREDICT_CHUNK]
+            parts.append(surrogate.predict(chunk, return_std=True))
+            bar.update(len(chunk))
+    if not parts:
+        return surrogate.predict(structures, return_std=True)
+    return np.concatenate([m for m, _ in parts]), np.concatenate([s for _, s in parts])
 
 
 def _prediction_histogram(source, mean, draws, ref, out, described, taken) -> Path:
