@@ -76,7 +76,10 @@ def nearest_neighbours(
     """
     if not len(training):
         raise InputError("nearest_neighbours needs a non-empty training set. Got 0 SMILES.")
-    train_fp = _training_fingerprints(tuple(training), radius, n_bits)
+    try:
+        train_fp = _training_fingerprints(tuple(training), radius, n_bits)
+    except TypeError:  # an unhashable entry, not a SMILES: _fingerprints names it
+        train_fp = _fingerprints(training, radius, n_bits)
     best, sims = [], []
     for fp in _fingerprints(candidates, radius, n_bits):
         row = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, train_fp))
