@@ -179,7 +179,6 @@ def _forward_models(model: str, data: Mapping[str, tuple[list, np.ndarray]]):
 def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab.polymers import load_smiles_list
     from vlab.polymers.design import (
-        MorganRidgeModels,
         fitted_language_model,
         parse_target,
         shifted_target,
@@ -190,8 +189,9 @@ def _setup(params: Mapping[str, Any]) -> dict[str, Any]:
     data = _training_data(target, params.get("training", {}))
     scale = {p: float(np.nanstd(np.asarray(y, float))) for p, (_, y) in data.items()}
     aim = shifted_target(target, scale, float(params.get("margin", 0.0)))
-    predictor = _forward_models(params.get("forward_model", "gp"), data)
-    log_domain = None if isinstance(predictor, MorganRidgeModels) else predictor.log_domain
+    model = params.get("forward_model", "gp")
+    predictor = _forward_models(model, data)
+    log_domain = None if model == "ridge" else predictor.log_domain
     return {
         "lm": fitted_language_model(
             training_smiles(), order=params["order"], n_augment=params["n_augment"]
