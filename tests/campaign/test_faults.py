@@ -323,15 +323,16 @@ def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
     from vlab.errors import ClusterError
 
     calls = {"n": 0}
-    if where == "waiting":  # chunks held back, so the runner waits with chunks to write
+    params = {}
+    if where == "waiting":
+        # chunks held back, so the runner waits with chunks to write; items of 0.3 s, so the
+        # 8 chunks of 4 finish on the 2 workers in several batches and the runner does wait
         monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
-        wait = runner._first_finished
+        params = {"seconds": 0.3}
 
         def first_finished(futures, deadline):
             calls["n"] += 1
-            if calls["n"] == 2:
-                raise CommClosedError("ConnectionPool closing.")
-            return wait(futures, deadline)
+            raise CommClosedError("ConnectionPool closing.")
 
         monkeypatch.setattr(runner, "_first_finished", first_finished)
     else:  # a window of 4 chunks: the fifth submit refills it after the first finished one
@@ -350,9 +351,10 @@ def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
             return failing_submit, as_completed
 
         monkeypatch.setattr(runner, "_executor", make_executor)
-    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, params=params))
     with pytest.raises(ClusterError, match="Lost the Dask cluster") as caught:
         run_campaign(spec, client=dask_client, progress=False)
+    assert calls["n"] == {"waiting": 1, "submitting": 5}[where]
     assert "CommClosedError: ConnectionPool closing." in str(caught.value)
     assert "stay pending (not failed)" in str(caught.value)
     counts = catalog.count_status(catalog.read_ledger(spec.store)["status"])
