@@ -398,9 +398,10 @@ def test_an_os_error_of_the_store_is_not_taken_for_a_lost_cluster(
     def first_finished(futures, deadline):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")
+    monkeypatch.setenv("VLAB_CAMPAIGN__FLUSH_SECONDS", "3600")  # the runner waits (see above)
     monkeypatch.setattr(runner, "_first_finished", first_finished)
-    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4))
+    params = {"seconds": 0.3}
+    spec = load_spec(probe_spec(tmp_path / "run", "probe", n=30, chunk_size=4, params=params))
     with pytest.raises(OSError, match="No space left") as caught:
         run_campaign(spec, client=dask_client, progress=False)
     assert not isinstance(caught.value, ClusterError)
