@@ -424,7 +424,7 @@ def _transfer_data(variants):
     return pi, x(f_pi), ex, ex_x, extras
 
 
-def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None, bar=None):
+def _transfer_variant(variant, data, *, splits, draws, seed, bar, epochs=None):
     from dataclasses import replace
 
     from vlab.polymers.transfer import PretrainOptions, protocol_a, protocol_b
@@ -445,23 +445,21 @@ def _transfer_variant(variant, data, *, splits, draws, seed, epochs=None, bar=No
             finetune_epochs=min(options.finetune_epochs, epochs),
         )
     extra, keys = transfer_inputs(variant, units, extras)
-    name, update = "+".join(variant), None if bar is None else bar.update
-    if bar is not None:
-        bar.set_description(f"{name}: protocol A")
+    name = "+".join(variant)
+    bar.set_description(f"{name}: protocol A")
     res_a = protocol_a(
         x_pi[ok], y_pi[ok], y_src[ok] if with_pi else None, n_splits=splits,
         draws_per_split=draws, extra=extra, units=units, extra_units=keys, options=options,
-        rng=np.random.default_rng(seed), progress=update,
+        rng=np.random.default_rng(seed), progress=bar.update,
     )  # fmt: skip
     src = ok & ~np.isin(np.array(pi.smiles), np.array(ex.smiles))
     extra_b, _ = transfer_inputs(variant, ex.smiles, extras)
     x_src = x_pi[src] if with_pi else np.empty((0, x_pi.shape[1]))
     y_b = y_src[src] if with_pi else np.empty((0, 0))
-    if bar is not None:
-        bar.set_description(f"{name}: protocol B")
+    bar.set_description(f"{name}: protocol B")
     res_b = protocol_b(
         x_ex, y_ex, x_src, y_b, extra=extra_b, options=options, rng=np.random.default_rng(seed),
-        progress=update,
+        progress=bar.update,
     )  # fmt: skip
     return res_a, res_b
 
