@@ -19,6 +19,7 @@ from vlab.conductance import (
     neck_plane,
     perturb,
     shipped_model_info,
+    shipped_models,
 )
 from vlab.conductance.bottleneck import FEATURE_NAMES
 from vlab.conductance.shipped import MODEL_DIR, file_sha256, shipped_model_file
@@ -294,6 +295,40 @@ def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, c
     assert "the bottleneck estimator takes parameters only" in capsys.readouterr().err
     assert main([*args, "--model", str(model), "--set", "settings.r_cut=5"]) == 2
     assert "Unknown BottleneckSettings keys ['r_cut']" in capsys.readouterr().err
+
+
+def test_validate_shows_a_bar_over_the_structures_unless_told_not_to(tmp_path, monkeypatch, capsys):
+    import vlab.workflows.conductance as workflow
+    from vlab.cli import main
+
+    args = ["conductance", "validate", str(shipped_model_file("spd-bottleneck")), "au-sband-small"]
+    assert main([*args, "--out", str(tmp_path / "a"), "--no-progress"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == ""
+    whole = json.loads(quiet.out)["stores"]
+    monkeypatch.setattr(workflow, "PREDICT_CHUNK", 100)  # a bar for more than that many
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    shown = capsys.readouterr()
+    assert json.loads(shown.out)["stores"] == whole
+    n = whole["au-sband-small"]["n"]
+    bar = shown.err.split("\r")[-1]
+    assert "au-sband-small: 100%" in bar and f" {n}/{n} " in bar, bar
+
+
+@pytest.mark.parametrize("name", ["spd-bottleneck", "spd-headline"])
+def test_validation_predicts_in_one_call_what_it_featurised_in_chunks(name, monkeypatch):
+    """Bit for bit the predictions of one call, of both kinds of model (in chunks of 7 of the
+    309 structures, predicting chunk by chunk would change the local model's, from its
+    single-precision products, and the fast model's of the last chunk's one structure)."""
+    import vlab.workflows.conductance as workflow
+
+    if name not in shipped_models():
+        pytest.skip("the headline model file is made by benchmarks/train_headline.py")
+    model = load_shipped_model(name)
+    structures = labelled_structures("au-sband-small")[0]
+    monkeypatch.setattr(workflow, "PREDICT_CHUNK", 7)
+    got = workflow._featurise_in_chunks_then_predict(model, structures, "s", progress=False)
+    np.testing.assert_array_equal(got, model.predict(structures))
 
 
 def test_the_number_of_tree_nodes_is_that_of_the_members(wires):

@@ -128,6 +128,20 @@ def test_registering_twice_keeps_the_first_model_unless_replaced(small_store):
     assert Path(path).read_bytes() == before
 
 
+def test_train_shows_a_bar_over_the_folds_and_the_fit_unless_told_not_to(small_store, capsys):
+    shown = load_model(_fast("lam-small")["path"])  # 2 folds, then the fit on all rows
+    bar = capsys.readouterr().err.split("\r")[-1]
+    assert "training thermal_conductivity: 100%" in bar and " 3/3 " in bar, bar
+    argv = ["thermal_conductivity=pi-small", "--name", "lam-quiet", "--bits", "64"]
+    assert main(["polymers", "train", *argv, "--folds", "2", "--seed", "3", "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""
+    quiet = load_model(resolve_model("lam-quiet"))
+    assert load_model_card(resolve_model("lam-quiet")) == load_model_card(
+        resolve_model("lam-small")
+    )
+    np.testing.assert_array_equal(quiet.predict(PROBE), shown.predict(PROBE))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -63,7 +63,8 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
 def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import validate_surrogate
 
-    print(report_json(validate_surrogate(args.model, args.stores, args.out)))
+    report = validate_surrogate(args.model, args.stores, args.out, progress=not args.no_progress)
+    print(report_json(report))
     return 0
 
 
@@ -201,6 +202,7 @@ def register(sub) -> None:
     p.add_argument("model", help="model file written by vlab conductance train")
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--out", default="vlab-results/validation", help="output folder")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar over the structures")
     p.set_defaults(func=_cmd_conductance_validate)
     p = actions.add_parser(
         "predict",

@@ -181,6 +181,7 @@ def _cmd_polymers_train(args: argparse.Namespace) -> int:
         folds=args.folds,
         seed=args.seed,
         replace=args.replace,
+        progress=not args.no_progress,
     )
     print("\n".join(f"# {line}" for line in summary["card"]))
     print(f"registered {summary['name']}: {summary['path']}")
@@ -381,6 +382,9 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of folds and nets"
+    )
+    p.add_argument(
+        "--no-progress", action="store_true", help="no progress bar over the folds and the fit"
     )
     p.set_defaults(func=_cmd_polymers_train)
     p = actions.add_parser(

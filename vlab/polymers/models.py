@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -331,11 +331,20 @@ def leave_one_out_skill(model, smiles, y) -> ModelSkill:
     return _fold_skill(model, smiles, y, None, "leave_one_out_skill")
 
 
-def cross_validated_skill(model, smiles, y, *, folds: int = 5, random_state=0) -> ModelSkill:
+def cross_validated_skill(
+    model,
+    smiles,
+    y,
+    *,
+    folds: int = 5,
+    random_state=0,
+    progress: Callable[[int], None] | None = None,
+) -> ModelSkill:
     """As :func:`leave_one_out_skill` with ``folds`` shuffled folds (for larger training sets).
 
     Each point is predicted by the model refitted on the other folds, and the mean predictor
-    of a point is the mean of those other folds' values.
+    of a point is the mean of those other folds' values. ``progress``, if given, is called
+    with 1 after each fold (e.g. a progress bar's ``update``).
 
     Examples
     --------
@@ -350,11 +359,13 @@ def cross_validated_skill(model, smiles, y, *, folds: int = 5, random_state=0) -
     """
     if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
         raise InputError(f"cross_validated_skill: folds must be an integer >= 2. Got {folds!r}.")
-    return _fold_skill(model, smiles, y, (folds, random_state), "cross_validated_skill")
+    kfold = (folds, random_state)
+    return _fold_skill(model, smiles, y, kfold, "cross_validated_skill", progress=progress)
 
 
-def _fold_skill(model, smiles, y, kfold, name: str) -> ModelSkill:
-    """Refit per fold, predict the held-out points; ``kfold`` None: one point per fold."""
+def _fold_skill(model, smiles, y, kfold, name: str, *, progress=None) -> ModelSkill:
+    """Refit per fold, predict the held-out points; ``kfold`` None: one point per fold;
+    ``progress(1)`` after each fold."""
     from sklearn.model_selection import KFold
 
     smiles, y = list(smiles), np.asarray(y, dtype=float)
@@ -375,6 +386,8 @@ def _fold_skill(model, smiles, y, kfold, name: str) -> ModelSkill:
         mean_t, std_t = fold.predict([smiles[i] for i in test], return_std=True)
         residual[test], std[test] = y[test] - mean_t, std_t
         baseline[test] = y[test] - y[train].mean()
+        if progress is not None:
+            progress(1)
     z = residual / np.maximum(std, np.finfo(float).tiny)
     return ModelSkill(
         n=n,

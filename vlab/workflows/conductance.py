@@ -38,7 +38,7 @@ __all__ = [
 
 #: Draws per snapshot of a predictive histogram (prediction + held-out residual).
 PREDICTIVE_DRAWS = 20
-PREDICT_CHUNK = 512  # structures per surrogate call in predict_conductance
+PREDICT_CHUNK = 512  # structures per surrogate call (predict), per featurisation (validate)
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
@@ -266,9 +266,20 @@ def train_surrogate(
 
 
 def validate_surrogate(
-    model_path: str | os.PathLike, names: list[str], out_dir: str | os.PathLike
+    model_path: str | os.PathLike,
+    names: list[str],
+    out_dir: str | os.PathLike,
+    *,
+    progress: bool = True,
 ) -> dict:
-    """R², MAE and a parity plot of a saved surrogate against each reference store."""
+    """R², MAE and a parity plot of a saved surrogate against each reference store.
+
+    Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. ``progress``: a
+    progress bar (tqdm, on stderr) over the structures of each store of more than
+    ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features) that many
+    at a time and then predicted in one call, so the predictions are those of one call bit
+    for bit; the bar reaches the end when the predictions are made.
+    """
     from matplotlib.figure import Figure
 
     from vlab.conductance.shipped import load_model_file
@@ -280,12 +291,52 @@ def validate_surrogate(
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
-        pred = model.predict(structures)
+        pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
     fig.savefig(out / "validation-parity.png", dpi=120)
     report["parity_png"] = str(out / "validation-parity.png")
     (out / "validation.json").write_text(report_json(report) + "\n")
     return report
+
+
+def _featurise_in_chunks_then_predict(model, structures: list, desc: str, progress: bool):
+    """``model.predict(structures)`` under a progress bar: the features of ``PREDICT_CHUNK``
+    structures at a time (each structure's do not depend on the others), then one prediction
+    from all of them. Predicting in chunks would not give the numbers of one call: the
+    network's single-precision matrix products depend on how the rows are grouped."""
+    from tqdm.auto import tqdm
+
+    from vlab.conductance import BottleneckSurrogate, bottleneck_features, compute_descriptors
+
+    if not structures:
+        return model.predict(structures)  # its own error
+    if isinstance(model, BottleneckSurrogate):  # a feature array
+
+        def featurise(chunk):
+            return bottleneck_features(chunk, model.settings_)
+
+        def join(parts):
+            return np.concatenate(parts)
+    else:  # a list of LocalDescriptors
+
+        def featurise(chunk):
+            return compute_descriptors(chunk, model.descriptor_settings_)
+
+        def join(parts):
+            return [d for part in parts for d in part]
+
+    n, parts = len(structures), []
+    show = progress and n > PREDICT_CHUNK
+    with tqdm(total=n, desc=str(desc), unit="structure", disable=not show) as bar:
+        for start in range(0, n, PREDICT_CHUNK):
+            parts.append(featurise(structures[start : start + PREDICT_CHUNK]))
+            if start + PREDICT_CHUNK < n:  # the last chunk counts once predicted
+                bar.update(PREDICT_CHUNK)
+        bar.set_postfix_str("predicting")
+        pred = model.predict(join(parts))
+        bar.set_postfix_str("", refresh=False)
+        bar.update(n - bar.n)
+    return pred
 
 
 def load_surrogate(model: str | os.PathLike):

@@ -44,6 +44,7 @@ def train_model(
     folds: int = 5,
     seed: int = 0,
     replace: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Train a property model on a catalog store's rows, measure it, and register it as ``name``.
 
@@ -52,7 +53,9 @@ def train_model(
     of ``store`` with a value of ``prop`` (:func:`vlab.catalog.training_rows`). Its card holds
     the ``folds``-fold cross-validated error against predicting the mean and the factor that
     calibrates its std; the saved file records the store's name, property, row count and the
-    SHA-256 of its training rows (:func:`vlab.catalog.training_digest`).
+    SHA-256 of its training rows (:func:`vlab.catalog.training_digest`). ``progress``: a
+    progress bar (tqdm, on stderr) over the fits, the ``folds`` cross-validation folds and
+    then the final fit on all rows (``folds + 1``).
 
     Returns a summary: ``name``, ``path``, ``training`` (the identity saved), ``card`` lines.
 
@@ -61,6 +64,8 @@ def train_model(
     ``vlab polymers train Tg=polymers-polymon_tg --name tg-net`` on the command line, then
     ``vlab polymers predict --model tg-net '*CC(*)c1ccccc1'``.
     """
+    from tqdm.auto import tqdm
+
     from vlab.polymers import (
         ModelCard,
         PolymerPropertyModel,
@@ -80,8 +85,12 @@ def train_model(
         )
     units = units or "1"
     template = PolymerPropertyModel(n_bits=n_bits, descriptors=descriptors, random_state=seed)
-    skill = cross_validated_skill(template, smiles, y, folds=folds, random_state=seed)
-    model = template.fit(smiles, y)
+    with tqdm(total=folds + 1, desc=f"training {prop}", unit="fit", disable=not progress) as bar:
+        skill = cross_validated_skill(
+            template, smiles, y, folds=folds, random_state=seed, progress=bar.update
+        )
+        model = template.fit(smiles, y)
+        bar.update(1)
     training = [{"store": store, "property": prop, "n_rows": len(y), "sha256": digest}]
     card = ModelCard(
         property=prop,
