@@ -179,7 +179,7 @@ def test_models_without_residuals_report_no_predictive_peak(model_dir, wires, tm
     assert "peak_predictive_G0" not in entry
 
 
-def test_predict_goes_in_chunks_under_a_bar_with_the_same_numbers(
+def test_predict_goes_in_chunks_under_a_bar_with_the_same_report(
     model_dir, wires, tmp_path, monkeypatch, capsys
 ):
     import vlab.workflows.conductance as workflow

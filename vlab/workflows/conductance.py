@@ -416,7 +416,9 @@ def predict_conductance(
         entry's ``histogram_png`` names the file.
     progress : bool
         A progress bar (tqdm, on stderr) over the structures of each source of more than
-        ``PREDICT_CHUNK`` of them, predicted that many at a time (the same numbers as at once).
+        ``PREDICT_CHUNK`` of them, predicted that many at a time (within ~1e-7 G0 of one call:
+        the network's single-precision products depend on how rows are grouped; the report's
+        rounded numbers are the same).
 
     Returns
     -------
