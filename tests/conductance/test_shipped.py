@@ -123,6 +123,7 @@ def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
     assert main(["conductance", "predict", "au-spd-small", "--model", "none.npz"]) == 2
     err = capsys.readouterr().err.strip()
     assert "neither a shipped surrogate (tiny) nor an existing .npz file" in err
+    assert "The spd-headline model file is missing from this installation" in err
     assert len(err.splitlines()) == 1
     bad = tmp_path / "bad.extxyz"
     bad.write_text("not a structure\n")
@@ -257,3 +258,15 @@ def test_third_blind_set_and_its_recorded_peaks():
     against = entry["against_reference"]
     assert against["peak_surrogate_G0"] == pytest.approx(point, abs=0.005)
     assert against["peak_reference_G0"] == pytest.approx(recorded["reference_peak_G0"], abs=1e-3)
+
+
+def test_an_unknown_model_name_lists_the_shipped_ones():
+    import vlab.workflows.conductance as workflow
+
+    with pytest.raises(InputError) as info:
+        workflow.load_surrogate("no-such-model")
+    message = str(info.value)
+    assert "'no-such-model' is neither a shipped surrogate (" in message
+    assert all(name in message for name in shipped.shipped_models())
+    if "spd-headline" in shipped.shipped_models():
+        assert "missing" not in message

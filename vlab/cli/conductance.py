@@ -131,7 +131,10 @@ def register(sub) -> None:
         description="Conductance lab commands. plot: conductance traces G(elongation) and the "
         "conductance histogram (linear and log axes, bins in G0) of a conductance-reference "
         "store, as PNG files, with a summary JSON (histogram peak). train/validate: the "
-        "surrogate. experiment: MD + surrogate + reference histograms in one command.",
+        "surrogate. predict: conductances (and histograms) of stores or structure files from "
+        "a shipped or trained surrogate. experiment: MD + surrogate + reference histograms in "
+        "one command. learn: rounds of active learning, the surrogate choosing which "
+        "snapshots the reference labels.",
     )
     actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
     p = actions.add_parser(

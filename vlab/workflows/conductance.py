@@ -346,15 +346,19 @@ def load_surrogate(model: str | os.PathLike):
     from vlab.conductance import load_shipped_model, shipped_models
     from vlab.conductance.shipped import load_model_file
 
-    if str(model) in shipped_models():
+    shipped = shipped_models()
+    if str(model) in shipped:
         return load_shipped_model(str(model)), {"shipped": str(model)}
     path = Path(model)
     if not path.is_file():
+        missing = "" if "spd-headline" in shipped else (
+            " (The spd-headline model file is missing from this installation; "
+            "benchmarks/train_headline.py makes it.)"
+        )  # fmt: skip
         raise InputError(
             f"The model {str(model)!r} is neither a shipped surrogate "
-            f"({', '.join(shipped_models()) or 'none'}) nor an existing .npz file written by "
-            "vlab conductance train. The spd-headline file is made by "
-            "benchmarks/train_headline.py."
+            f"({', '.join(shipped) or 'none'}) nor an existing .npz file written by "
+            f"vlab conductance train.{missing}"
         )
     return load_model_file(path), {"path": str(path)}
 
