@@ -289,6 +289,8 @@ def test_design_refuses_a_bad_target_before_any_cluster(
     code, err, seconds = _timed_main(argv, capsys)
     assert code == 2, err
     assert message in err and no_cluster == [] and seconds < 1.0
+    assert err.startswith("vlab: error: vlab polymers design: polymer-design: "), err
+    assert ".yaml" not in err  # no spec file the user did not write
 
 
 def test_experiment_refuses_a_bad_campaign_before_any_cluster(

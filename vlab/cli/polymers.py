@@ -148,8 +148,8 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "inputs": {"generator": "chains", "n": chains, "seed": args.seed},
         "store": f"{name}.zarr",
     }
-    spec_path = out / f"{name}.yaml"
-    spec = parse_spec(data, source=str(spec_path), base=out)
+    spec_path = out / f"{name}.yaml"  # written once the run is complete
+    spec = parse_spec(data, source="vlab polymers design", base=out)
     report = run_campaigns(
         [spec], synchronous=args.synchronous, workers=args.workers, retry_failed=args.retry_failed
     )[0]
