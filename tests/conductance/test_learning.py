@@ -115,12 +115,19 @@ def test_rerun_after_the_end_computes_nothing(loop):
     assert not any("round" in line and "labels (+" in line for line in again)
 
 
-def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, monkeypatch):
-    """With the shipped store's own calculator, every label is copied from it."""
-    spec = parse_learning(
-        {**BASE, "reference": {"fidelity": "sband"}, "budget": 8, "out": str(tmp_path / "o")}
-    )
+def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, capsys):
+    """With the shipped store's own calculator, every label is copied from it. The round shows
+    progress bars over the labels and the members, unless told not to."""
+    data = {**BASE, "reference": {"fidelity": "sband"}, "budget": 8}
+    spec = parse_learning(data | {"out": str(tmp_path / "o")})
+    capsys.readouterr()
     summary = run_learning(spec, synchronous=True, echo=None)
+    bars = [line.strip() for line in capsys.readouterr().err.replace("\r", "\n").splitlines()]
+    assert any(b.startswith("tiny-learn-r000-au-sband-small: 100%") and " 8/8 " in b for b in bars)
+    assert any(b.startswith("training members: 100%") and " 2/2 " in b for b in bars), bars
+    quiet = parse_learning(data | {"out": str(tmp_path / "q")})
+    run_learning(quiet, synchronous=True, echo=None, progress=False)
+    assert capsys.readouterr().err == ""
     (rec,) = records(tmp_path / "o")
     assert (rec["computed"], rec["copied"]) == (0, 8)
     shipped = catalog.open("au-sband-small")

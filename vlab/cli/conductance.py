@@ -116,7 +116,11 @@ def _cmd_conductance_learn(args: argparse.Namespace) -> int:
     from vlab.workflows.learning import run_learning
 
     summary = run_learning(
-        args.spec, workers=args.workers, scheduler=args.scheduler, synchronous=args.synchronous
+        args.spec,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        synchronous=args.synchronous,
+        progress=not args.no_progress,
     )
     print(report_json({k: summary[k] for k in ("name", "stopped", "rounds", "model")}))
     return 0
@@ -255,4 +259,5 @@ def register(sub) -> None:
     )
     p.add_argument("spec", help="learning spec (YAML)")
     add_cluster_options(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bars in the rounds")
     p.set_defaults(func=_cmd_conductance_learn)

@@ -654,7 +654,7 @@ def predict_with_spread(model, descriptors: list, size: int = 256) -> tuple[np.n
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def _label(spec, selection: dict, k: int, client) -> tuple[dict, list]:
+def _label(spec, selection: dict, k: int, client, progress: bool) -> tuple[dict, list]:
     """Run the label campaign(s) of a selection; ``{(store, trace, snapshot): G}``."""
     from vlab import catalog
     from vlab.campaign import parse_spec, run_campaign
@@ -679,7 +679,7 @@ def _label(spec, selection: dict, k: int, client) -> tuple[dict, list]:
             },
             source=f"{spec.name}: round {k} labels",
         )
-        report = run_campaign(cspec, client=client, progress=False)
+        report = run_campaign(cspec, client=client, progress=progress)
         reports.append(report)
         ds = catalog.select(catalog.open_store(store), status="done")
         ds = ds[["trace", "snapshot", "conductance"]].load()
@@ -735,6 +735,7 @@ def run_learning(
     synchronous: bool = False,
     echo: Callable[[str], None] | None = print,
     cache: dict | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Run (or continue) the active-learning loop of ``spec`` (see the module docstring).
 
@@ -748,6 +749,10 @@ def run_learning(
         Receives the dashboard link and one progress line per round.
     cache : dict, optional
         Descriptors of the pool and validation stores, kept across calls (benchmarks).
+    progress : bool
+        Progress bars (tqdm, on stderr) in each round: over the chosen snapshots as the
+        reference labels them, and over the ensemble members as the surrogate retrains
+        (networks; the boosted-tree estimator has none).
 
     Returns
     -------
@@ -786,10 +791,12 @@ def run_learning(
             labelled = set(_all_labels(spec, rounds))
             selection, timings = _selection(spec, pool, model, labelled, k, rng)
             t0 = time.perf_counter()
-            new, reports = _label(spec, selection, k, client)
+            new, reports = _label(spec, selection, k, client, progress)
             timings["label_s"] = round(time.perf_counter() - t0, 3)
             rounds.append(None)  # placeholder while the model trains
-            model, record = _retrain(spec, pool, val, base, rounds[:-1], selection, new, model, k)
+            model, record = _retrain(
+                spec, pool, val, base, rounds[:-1], selection, new, model, k, progress
+            )
             record.update(
                 computed=sum(r.computed for r in reports),
                 copied=sum(r.copied for r in reports),
@@ -859,7 +866,9 @@ def plot_learning_curve(rounds: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
-def _retrain(spec, pool, val, base, done: list[dict], selection, new: dict, model, k: int):
+def _retrain(
+    spec, pool, val, base, done: list[dict], selection, new: dict, model, k: int, progress: bool
+):
     keys = [tuple(s) for s in selection["snapshots"]]
     missing = [key for key in keys if key not in new]
     if missing:
@@ -873,6 +882,8 @@ def _retrain(spec, pool, val, base, done: list[dict], selection, new: dict, mode
     t0 = time.perf_counter()
     if model is None:
         model = _estimator(spec.model, spec.seed)
+    if "verbose" in model.get_params():  # a bar over the ensemble members (not saved)
+        model.set_params(verbose=int(progress))
     model.fit(
         [*base["descriptors"], *(pool.descriptors[i] for i in rows)],
         np.concatenate([base["y"], list(labels.values())]),
