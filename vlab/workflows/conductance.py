@@ -485,7 +485,9 @@ def predict_conductance(
 
 def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool):
     """``surrogate.predict(structures, return_std=True)``, ``PREDICT_CHUNK`` structures at a
-    time under a progress bar (each structure's prediction does not depend on the others)."""
+    time under a progress bar (each structure's prediction does not depend on the others).
+    Unlike validation (:func:`_featurise_in_chunks_then_predict`) it predicts chunk by chunk:
+    the descriptors of a whole campaign's snapshots need not fit in memory."""
     from tqdm.auto import tqdm
 
     parts = []
