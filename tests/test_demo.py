@@ -20,6 +20,9 @@ def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
     assert (out / "specs" / "breakjunction.yaml").is_file()
     assert "histogram peak" in printed
     assert "demo-sband" in printed and "vlab catalog list" in printed
+    listing = printed[printed.index("Results in") :].splitlines()[1:]
+    starts = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in listing if ": " in line}
+    assert len(starts) == 1, f"the demo's listing of results is not aligned:\n{printed}"
 
     names = [e.name for e in catalog.list_entries()]  # the demo's stores join the shipped ones
     assert {"demo-breakjunction", "demo-sband", "au-sband-small"} <= set(names)

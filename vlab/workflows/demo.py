@@ -110,14 +110,19 @@ def run_demo(
     summary = conductance_figures(reports[1].store, out / "figures")
     minutes = (time.perf_counter() - start) / 60
     print(f"\nvlab demo finished in {minutes:.1f} min. Results in {out}:")
-    print(f"  stores:   {reports[0].store}\n            {reports[1].store}")
     registered = ", ".join(c.name for c in campaigns)
-    print(f"  catalog:  {registered} in {catalog.index_dir()} (see: vlab catalog list)")
-    for key, path in summary["files"].items():
-        print(f"  {key + ':':<14}{path}")
+    rows = [
+        ("stores", str(reports[0].store)),
+        ("", str(reports[1].store)),
+        ("catalog", f"{registered} in {catalog.index_dir()} (see: vlab catalog list)"),
+    ]
+    rows += [(key.replace("_", " "), str(path)) for key, path in summary["files"].items()]
     peak = summary["histogram_peak_G0"]
-    print(
-        f"  histogram peak: {peak} G0 over {summary['snapshots']} snapshots "
-        f"(experiment: just below 1 G0)"
-    )
+    rows.append(
+        ("histogram peak", f"{peak} G0 over {summary['snapshots']} snapshots "
+         "(experiment: just below 1 G0)")
+    )  # fmt: skip
+    width = max(len(label) for label, _ in rows) + 2
+    for label, value in rows:
+        print(f"  {label + ':' if label else '':<{width}}{value}")
     return summary
