@@ -7,7 +7,19 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
+
+# The user's catalog and model registry are never the tests': a private pair for the whole run,
+# under the per-test pair of ``_private_catalog``, so that a test that undoes its patches (or a
+# subprocess it starts) still writes here, not into ~/.local/share/vlab.
+_SESSION_HOME = tempfile.mkdtemp(prefix="vlab-tests-")
+atexit.register(shutil.rmtree, _SESSION_HOME, ignore_errors=True)
+os.environ["VLAB_CATALOG__INDEX_DIR"] = os.path.join(_SESSION_HOME, "catalogs")
+os.environ["VLAB_POLYMERS__MODELS_DIR"] = os.path.join(_SESSION_HOME, "models")
 
 from vlab._utils import pin_blas_threads  # noqa: E402
 

@@ -80,3 +80,15 @@ def test_bad_user_configuration_values_are_one_line_errors(tmp_path, monkeypatch
     monkeypatch.setenv("VLAB_CLUSTER__N_WORKERS", "[1, 2]")
     with pytest.raises(ConfigError, match="'cluster.n_workers'"):
         config.as_dict()
+
+
+def test_a_test_that_undoes_its_patches_still_cannot_reach_the_users_catalog(monkeypatch):
+    from pathlib import Path
+
+    from vlab.catalog import index_dir
+    from vlab.polymers import models_dir
+
+    monkeypatch.undo()  # also undoes the per-test private folders of conftest
+    home = Path("~/.local/share").expanduser()
+    for folder in (index_dir(), models_dir()):
+        assert not Path(str(folder)).is_relative_to(home), folder

@@ -324,6 +324,7 @@ def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
 
     calls = {"n": 0}
     params = {}
+    originals = {"_first_finished": runner._first_finished, "_executor": runner._executor}
     if where == "waiting":
         # chunks held back, so the runner waits with chunks to write; items of 0.3 s, so the
         # 8 chunks of 4 finish on the 2 workers in several batches and the runner does wait
@@ -359,7 +360,11 @@ def test_a_closed_scheduler_connection_is_a_lost_cluster_whatever_call_meets_it(
     assert "stay pending (not failed)" in str(caught.value)
     counts = catalog.count_status(catalog.read_ledger(spec.store)["status"])
     assert counts["failed"] == 0 and counts["pending"] > 0 and counts["done"] > 0, counts
-    monkeypatch.undo()  # the connection is back: the rerun completes
+    # the connection is back: the rerun completes
+    for name, original in originals.items():
+        monkeypatch.setattr(runner, name, original)
+    for var in ("VLAB_CAMPAIGN__FLUSH_SECONDS", "VLAB_CAMPAIGN__FUTURES_PER_WORKER"):
+        monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "8")
     report = run_campaign(spec, client=dask_client, progress=False)
     assert report.failed == 0 and report.pending == 0

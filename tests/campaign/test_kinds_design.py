@@ -104,7 +104,9 @@ def test_bad_design_targets_are_clear_errors(tmp_path, params, error, message):
         run_campaign(_spec(tmp_path, **params), progress=False)
 
 
-def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypatch, capsys):
+def test_failed_design_keeps_the_previous_spec_and_is_retried(
+    tmp_path, monkeypatch, capsys, _private_catalog
+):
     import vlab.polymers.design as design
     from vlab.cli import main
     from vlab.errors import CalculationFailed
@@ -117,9 +119,10 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
     args += ["--particles", "8", "--synchronous", "--out", str(tmp_path)]
     spec = tmp_path / "design.yaml"
     spec.write_text("# the spec of the previous run\n")
-    monkeypatch.setattr(design, "run_smc", diverges)
     capsys.readouterr()
-    assert main(args) == 1
+    with monkeypatch.context() as patched:
+        patched.setattr(design, "run_smc", diverges)
+        assert main(args) == 1
     out, err = capsys.readouterr()
     store = tmp_path / "design.zarr"
     assert f"{spec} not written: 2 of 2 chains failed." in out
@@ -130,7 +133,6 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
     assert "run the same command again with --retry-failed" in err
     assert spec.read_text() == "# the spec of the previous run\n"
     assert sorted(p.name for p in tmp_path.glob("*.yaml")) == ["design.yaml"]  # no draft left
-    monkeypatch.undo()
     assert main(args) == 1  # failed chains stay failed without --retry-failed: same message
     assert "has no finished chain: 2 of 2 chains failed" in capsys.readouterr().err
     assert main([*args, "--retry-failed"]) == 0
@@ -138,6 +140,7 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(tmp_path, monkeypa
     assert "2 items in" in out and "2 done, 0 failed" in out
     assert yaml.safe_load(spec.read_text())["kind"] == "polymer-design"
     assert (tmp_path / "design-library" / "library.csv").is_file()
+    assert (_private_catalog / "design.yaml").is_file()  # registered in the test's own catalog
 
 
 def test_store_and_library_report_plausibility(tmp_path, monkeypatch):

@@ -160,14 +160,14 @@ def test_fitted_language_model_is_kept_in_the_cache_and_refitted_when_broken(tmp
     def no_fit(self, smiles):
         raise AssertionError("fitted again")
 
-    monkeypatch.setattr(NGramModel, "fit", no_fit)
-    again = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
-    assert again.log_prob("*CC(*)c1ccccc1") == first.log_prob("*CC(*)c1ccccc1")
-    with pytest.raises(AssertionError, match="fitted again"):  # other settings, other entry
-        fitted_language_model(units, order=5, n_augment=3, cache_dir=tmp_path)
-    with pytest.raises(AssertionError, match="fitted again"):  # other data
-        fitted_language_model(units[:3], order=5, n_augment=2, cache_dir=tmp_path)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:
+        patched.setattr(NGramModel, "fit", no_fit)
+        again = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
+        assert again.log_prob("*CC(*)c1ccccc1") == first.log_prob("*CC(*)c1ccccc1")
+        with pytest.raises(AssertionError, match="fitted again"):  # other settings, other entry
+            fitted_language_model(units, order=5, n_augment=3, cache_dir=tmp_path)
+        with pytest.raises(AssertionError, match="fitted again"):  # other data
+            fitted_language_model(units[:3], order=5, n_augment=2, cache_dir=tmp_path)
 
     path.write_bytes(path.read_bytes()[:200])  # a damaged entry is fitted and written again
     mended = fitted_language_model(units, order=5, n_augment=2, cache_dir=tmp_path)
