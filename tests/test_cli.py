@@ -71,6 +71,22 @@ def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
     assert "No catalog entry named 'nope'" in capsys.readouterr().err
 
 
+def test_catalog_list_keeps_its_columns_for_long_names_and_shows_where_undescribed_stores_are(
+    _private_catalog, capsys
+):
+    long_name = "design-screen-thermal_conductivity-with-a-long-name"
+    (_private_catalog / "long.yaml").write_text(
+        f"name: {long_name}\nlocation: somewhere.zarr\nkind: polymer-predict\n"
+    )
+    assert main(["catalog", "list"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    kind_columns = {row.index(kind) for row in rows for kind in ("polymer-predict",) if kind in row}
+    kind_columns |= {row.index("conductance-reference") for row in rows if "au-spd-2x2 " in row}
+    assert len(kind_columns) == 1, rows
+    (row,) = [r for r in rows if long_name in r]
+    assert "(no description) " in row and str(_private_catalog / "somewhere.zarr") in row
+
+
 def test_status_of_a_missing_store_is_one_clear_line(tmp_path, capsys):
     assert main(["status", str(tmp_path / "none.zarr")]) == 2
     err = capsys.readouterr().err

@@ -18,8 +18,11 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
             f"catalog: {len(entries)} entries (shipped: {catalog.shipped_dir()}; "
             f"yours: {catalog.index_dir()})"
         )
+        name_width = max((len(e.name) for e in entries), default=0)
+        kind_width = max((len(e.kind) for e in entries), default=0)
         for e in entries:
-            print(f"  {e.name:28s} {e.kind:22s} {e.description}")
+            about = e.description or f"(no description) {e.location}"
+            print(f"  {e.name:{name_width}s}  {e.kind:{kind_width}s}  {about}")
         return 0
     if not args.name:
         raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
