@@ -75,6 +75,7 @@ def test_catalog_list_keeps_its_columns_for_long_names_and_shows_where_undescrib
     _private_catalog, capsys
 ):
     long_name = "design-screen-thermal_conductivity-with-a-long-name"
+    (_private_catalog / "somewhere.zarr").mkdir()
     (_private_catalog / "long.yaml").write_text(
         f"name: {long_name}\nlocation: somewhere.zarr\nkind: polymer-predict\n"
     )
@@ -85,6 +86,24 @@ def test_catalog_list_keeps_its_columns_for_long_names_and_shows_where_undescrib
     assert len(kind_columns) == 1, rows
     (row,) = [r for r in rows if long_name in r]
     assert "(no description) " in row and str(_private_catalog / "somewhere.zarr") in row
+
+
+def test_an_entry_whose_store_was_deleted_is_marked_and_named_in_one_clear_line(
+    _private_catalog, tmp_path, capsys
+):
+    gone = tmp_path / "moved-away.zarr"
+    (_private_catalog / "gone.yaml").write_text(f"name: gone\nlocation: {gone}\nkind: k\n")
+    assert main(["catalog", "list"]) == 0
+    (row,) = [r for r in capsys.readouterr().out.splitlines() if " gone " in r]
+    assert row.endswith(f"[missing: {gone}]")
+    expected = (
+        f"vlab: error: The catalog entry 'gone' points to {str(gone)!r}, which does not exist: "
+        "the store was moved or deleted. Register it again where it is now "
+        f"(vlab.catalog.register), or delete {str(_private_catalog / 'gone.yaml')!r}.\n"
+    )
+    for args in (["catalog", "open", "gone"], ["status", "gone"], ["catalog", "export", "gone"]):
+        assert main([*args, str(tmp_path / "copy.zarr")] if "export" in args else args) == 2
+        assert capsys.readouterr().err == expected, args
 
 
 def test_status_of_a_missing_store_is_one_clear_line(tmp_path, capsys):

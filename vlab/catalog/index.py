@@ -83,9 +83,27 @@ class CatalogEntry:
     source: str = ""
     index_file: Path | None = None
 
+    @property
+    def missing(self) -> bool:
+        """True when the entry's location is a local folder that does not exist (a store on
+        object storage is not looked up here)."""
+        return not is_url(self.location) and not Path(self.location).exists()
+
+    def checked_location(self) -> Path | StoreURL:
+        """The store's location; a :class:`CatalogError` naming the entry's file when it is a
+        local folder that does not exist (the store was moved or deleted)."""
+        if self.missing:
+            where = f"delete {str(self.index_file)!r}" if self.index_file else "remove the entry"
+            raise CatalogError(
+                f"The catalog entry {self.name!r} points to {str(self.location)!r}, which does "
+                "not exist: the store was moved or deleted. Register it again where it is now "
+                f"(vlab.catalog.register), or {where}."
+            )
+        return self.location
+
     def open(self) -> xr.Dataset:
         """Open the store lazily (see :func:`vlab.catalog.store.open_store`)."""
-        return open_store(self.location)
+        return open_store(self.checked_location())
 
 
 def index_dir() -> Path | StoreURL:

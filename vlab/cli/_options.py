@@ -15,7 +15,7 @@ def store_path(name_or_path: str) -> Path:
         return path
     from vlab import catalog
 
-    return catalog.get_entry(name_or_path).location
+    return catalog.get_entry(name_or_path).checked_location()
 
 
 def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False) -> None:

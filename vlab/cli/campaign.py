@@ -64,7 +64,7 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
         return path
     exists = path.exists()
     if not exists and name_or_path in {e.name for e in catalog.list_entries()}:
-        return catalog.get_entry(name_or_path).location
+        return catalog.get_entry(name_or_path).checked_location()
     what = "does not exist" if not exists else "is not a vlab store (no zarr.json)"
     if exists and catalog.is_url(path):
         what = "is not a vlab store (no zarr.json, or its creation did not finish)"

@@ -22,6 +22,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         kind_width = max((len(e.kind) for e in entries), default=0)
         for e in entries:
             about = e.description or f"(no description) {e.location}"
+            if e.missing:
+                about = f"[missing: {e.location}] {e.description}".rstrip()
             print(f"  {e.name:{name_width}s}  {e.kind:{kind_width}s}  {about}")
         return 0
     if not args.name:
@@ -48,7 +50,7 @@ def _export(args: argparse.Namespace) -> int:
         raise InputError("vlab catalog export needs NAME (or store path) and DEST.")
     source = catalog.as_location(args.name)
     if not catalog.store_exists(source):
-        source = catalog.get_entry(args.name).location
+        source = catalog.get_entry(args.name).checked_location()
     status = None if args.all else "done"
     target = catalog.export_store(source, args.dest, status=status, float32=not args.float64)
     print(f"exported {source} -> {target} ({catalog.open_store(target).sizes['item']} items)")

@@ -124,7 +124,9 @@ def peak_or_none(values: np.ndarray, func) -> float | None:
 def _store_location(name_or_path: str | os.PathLike):
     """The location of a store given by path, or else by catalog name."""
     path = catalog.as_location(name_or_path)
-    return path if catalog.store_exists(path) else catalog.get_entry(str(name_or_path)).location
+    if catalog.store_exists(path):
+        return path
+    return catalog.get_entry(str(name_or_path)).checked_location()
 
 
 def labelled_structures(
@@ -380,7 +382,7 @@ def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
             ) from None
     location = catalog.as_location(source)
     if not catalog.store_exists(location):
-        location = catalog.get_entry(source).location
+        location = catalog.get_entry(source).checked_location()
     ds = catalog.open_store(location)
     if "status" in ds:
         ds = catalog.select(ds, status="done")

@@ -415,7 +415,7 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
         ck = ("labelled", name, settings)
         if ck not in cache:
             structures, y, _, _ = labelled_structures(name)
-            path = Path(name) if Path(name).exists() else catalog.get_entry(name).location
+            path = Path(name) if Path(name).exists() else catalog.get_entry(name).checked_location()
             ds = catalog.select(catalog.open_store(path), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
