@@ -400,9 +400,9 @@ def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_before_any_cluster(t
     )
 
 
-def test_polymers_predict_exits_1_when_no_smiles_is_valid_and_0_otherwise(capsys):
+def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(capsys):
     huge = "*" + "C" * 20_000 + "*"  # used to crash RDKit (exit 139)
-    assert main(["polymers", "predict", "xx", huge]) == 1
+    assert main(["polymers", "predict", "xx", huge]) == 2
     captured = capsys.readouterr()
     assert captured.err == (
         "vlab: error: none of the 2 SMILES given is a valid repeat unit (the reasons are "
@@ -411,9 +411,15 @@ def test_polymers_predict_exits_1_when_no_smiles_is_valid_and_0_otherwise(capsys
     rows = [line for line in captured.out.splitlines() if not line.startswith("#")]
     assert rows[0].startswith("xx\terror: The repeat unit 'xx' is not a valid polymer SMILES")
     assert "at most 2,000 (MAX_SMILES_LENGTH)" in rows[1] and len(rows[1]) < 600
-    assert main(["polymers", "predict", "xx", "*CC*"]) == 0
+    assert main(["polymers", "predict", "xx", "*CC*"]) == 1
     captured = capsys.readouterr()
-    assert captured.err == "" and "*CC*\tλ = " in captured.out and "xx\terror:" in captured.out
+    assert "*CC*\tλ = " in captured.out and "xx\terror:" in captured.out
+    assert captured.err == (
+        "vlab: error: 1 of the 2 SMILES given is not a valid repeat unit (the reasons are "
+        "above); the others were predicted.\n"
+    )
+    assert main(["polymers", "predict", "*CC(*)c1ccccc1", "*CC*"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):

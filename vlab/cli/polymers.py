@@ -57,10 +57,19 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
                 f"{result['interval']:.3f}{span} {card.units}"
             )
-    if all(isinstance(result, Exception) for result in results):
+    invalid = sum(isinstance(result, Exception) for result in results)
+    if invalid == len(results):
         print(
             f"vlab: error: none of the {len(results)} SMILES given is a valid repeat unit "
             "(the reasons are above); nothing was predicted.",
+            file=sys.stderr,
+        )
+        return 2
+    if invalid:
+        print(
+            f"vlab: error: {invalid} of the {len(results)} SMILES given "
+            f"{'is not a valid repeat unit' if invalid == 1 else 'are not valid repeat units'} "
+            "(the reasons are above); the others were predicted.",
             file=sys.stderr,
         )
         return 1
@@ -260,9 +269,9 @@ def register(sub) -> None:
         "and calibration ship with vlab, measured ahead (the first line says so), so a run "
         "takes seconds. For a saved model the ± is the "
         "predictive std calibrated on its leave-one-out errors, or, for a model without "
-        "skill, the spread of the training data (said so). Exit status: 0 if at least one "
-        "SMILES is a valid repeat unit (invalid ones are listed with the reason, "
-        "'error: ...'); 1 if none is.",
+        "skill, the spread of the training data (said so). Invalid SMILES are listed with "
+        "the reason ('error: ...'). Exit status: 0 if every SMILES is a valid repeat unit; 1 "
+        "if some are not (the others are predicted); 2 if none is.",
     )
     p.add_argument("smiles", nargs="+", help="repeat-unit SMILES with two * ends")
     p.add_argument(
