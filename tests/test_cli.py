@@ -229,18 +229,28 @@ BAD_SPECS = {
         PROBE.replace("engine-probe", "engine-prob"),
         "Unknown campaign kind 'engine-prob'; registered kinds: ",
     ),
+    "unknown kind, the hint": (
+        PROBE.replace("engine-probe", "engine-prob"),
+        "polymer-predict. Did you mean 'engine-probe'?",
+    ),
     "wrong parameter type": (
         PROBE + "params: {seconds: fast}\n",
         "engine-probe: 'seconds' must be a number >= 0. Got 'fast'.",
     ),
     "misspelt key": (PROBE + "chunksize: 5\n", "unknown key 'chunksize'; allowed keys: chunk_size"),
+    "misspelt key, the hint": (PROBE + "chunksize: 5\n", "store. Did you mean 'chunk_size'?"),
     "misspelt inputs key": (
         PROBE.replace("n: 5", "n: 5, sed: 1"),
         "unknown key inputs.'sed'; allowed keys:",
     ),
     "unknown parameter": (
         PROBE + "params: {second: 1}\n",
-        "engine-probe: unknown parameter(s) ['second']; allowed: ['busy', 'fail_every', 'seconds']",
+        "engine-probe: unknown parameter(s) ['second']; allowed: ['busy', 'fail_every', "
+        "'seconds']. Did you mean 'seconds'?",
+    ),
+    "unknown parameter, no close one": (
+        PROBE + "params: {colour: 1}\n",
+        "allowed: ['busy', 'fail_every', 'seconds'].\n",
     ),
     "unknown generator": (
         PROBE.replace("generator: range", "generator: rnage"),
@@ -262,6 +272,16 @@ def test_run_refuses_a_bad_spec_fast_and_before_any_cluster(case, tmp_path, caps
     assert f"vlab: error: {spec}: " in err  # the message names the file
     assert no_cluster == [] and seconds < 1.0
     assert not (tmp_path / "p.zarr").exists()
+
+
+def test_run_prints_its_header_only_for_a_spec_whose_kind_and_parameters_are_good(
+    tmp_path, capsys, no_cluster
+):
+    spec = tmp_path / "p.yaml"
+    spec.write_text(PROBE + "params: {second: 1}\n")
+    assert main(["run", str(spec), "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "unknown parameter(s) ['second']" in err
 
 
 def test_run_refuses_a_store_path_that_is_a_file(tmp_path, capsys, no_cluster):

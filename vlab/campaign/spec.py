@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from vlab import config
-from vlab._utils import canonical_json, content_hash
+from vlab._utils import canonical_json, content_hash, did_you_mean
 from vlab._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
 from vlab.catalog.location import StoreURL, as_location
 from vlab.errors import InputError, SpecError
@@ -173,7 +173,8 @@ def _check_keys(data: Mapping, allowed: set[str], source: str, where: str = "") 
         if key not in allowed:
             raise _fail(
                 source,
-                f"unknown key {where}{_short(key)}; allowed keys: {', '.join(sorted(allowed))}.",
+                f"unknown key {where}{_short(key)}; allowed keys: {', '.join(sorted(allowed))}."
+                + did_you_mean(key, allowed),
             )
 
 

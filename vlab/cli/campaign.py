@@ -26,9 +26,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from vlab.campaign import load_spec, run_campaigns
+    from vlab.campaign import get_kind, load_spec, run_campaigns
 
     spec = load_spec(args.spec)
+    try:  # a bad kind or parameter is reported before the header
+        get_kind(spec.kind).check_params(dict(spec.params))
+    except InputError as err:
+        raise type(err)(f"{spec.source}: {err}") from None
     print(f"campaign {spec.name!r}: kind {spec.kind}, store {spec.store}")
     (report,) = run_campaigns(
         [spec],

@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from vlab._utils import did_you_mean
 from vlab.catalog.schema import Variable
 from vlab.errors import SpecError
 
@@ -191,7 +192,8 @@ def parse_params(cls: type[P], data: Any, *, kind: str, where: str = "") -> P:
     unknown = sorted(map(str, set(data) - set(fields)))
     if unknown:
         noun = f"{where} key(s)" if where else "parameter(s)"
-        raise SpecError(f"{kind}: unknown {noun} {unknown}; allowed: {sorted(fields)}.")
+        hint = did_you_mean(unknown[0], fields) if len(unknown) == 1 else ""
+        raise SpecError(f"{kind}: unknown {noun} {unknown}; allowed: {sorted(fields)}.{hint}")
     hints = typing.get_type_hints(cls)
     values = {
         name: _check_value(value, hints[name], fields[name].metadata, kind, prefix + name)
@@ -309,5 +311,6 @@ def get_kind(name: str) -> Kind:
     if name not in _REGISTRY:
         raise SpecError(
             f"Unknown campaign kind {name!r}; registered kinds: {', '.join(kind_names())}."
+            + did_you_mean(name, kind_names())
         )
     return _REGISTRY[name]
