@@ -92,3 +92,14 @@ def test_a_test_that_undoes_its_patches_still_cannot_reach_the_users_catalog(mon
     home = Path("~/.local/share").expanduser()
     for folder in (index_dir(), models_dir()):
         assert not Path(str(folder)).is_relative_to(home), folder
+
+
+def test_a_misspelt_environment_variable_is_named_with_the_key_it_probably_means(monkeypatch):
+    monkeypatch.setenv("VLAB_CLUSTER__N_WORKER", "4")
+    with pytest.raises(ConfigError) as caught:
+        config.get("cluster.n_workers")
+    assert str(caught.value).startswith(
+        "Unknown configuration key 'cluster.n_worker' in the VLAB_* environment variables; "
+        "allowed: cluster.dashboard_address, "
+    )
+    assert str(caught.value).endswith(". Did you mean 'cluster.n_workers'?")

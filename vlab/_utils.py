@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import math
@@ -201,10 +200,3 @@ def read_model_file(
             "vlab, or load it with the vlab version that wrote it."
         )
     return meta, arrays
-
-
-def did_you_mean(word: Any, options) -> str:
-    """`` Did you mean 'x'?`` when ``word`` is close to one of ``options`` (a typo), else ``""``;
-    for the end of an error message."""
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.75)
-    return f" Did you mean {close[0]!r}?" if close else ""

@@ -27,7 +27,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from vlab.errors import ConfigError
+from vlab.errors import ConfigError, did_you_mean
 
 __all__ = ["as_dict", "get", "override", "user_config_path"]
 
@@ -81,9 +81,10 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: 
     for key, value in extra.items():
         name = f"{prefix}{key}"
         if key not in base:
-            allowed = ", ".join(sorted(f"{prefix}{k}" for k in base))
+            keys = sorted(f"{prefix}{k}" for k in base)
             raise ConfigError(
-                f"Unknown configuration key {name!r} in {source}; allowed: {allowed}."
+                f"Unknown configuration key {name!r} in {source}; allowed: {', '.join(keys)}."
+                + did_you_mean(name, keys)
             )
         if isinstance(base[key], dict):
             if not isinstance(value, Mapping):

@@ -20,6 +20,7 @@ The 'chunk_size' key of spec.yaml must be a positive integer. Got -1.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "StoreError",
     "StoreLockedError",
     "VlabError",
+    "did_you_mean",
     "reject_unknown",
 ]
 
@@ -100,13 +102,25 @@ def reject_unknown(given: Iterable[str], allowed: Iterable[str], what: str, of: 
     (``what`` says what they are, ``of`` whose), and listing the allowed ones.
 
     >>> reject_unknown({"r_cut": 5}, ["r_cut", "n_max"], "settings keys")
-    >>> reject_unknown({"rcut": 5}, ["r_cut", "n_max"], "settings keys", of="MyModel")
+    >>> reject_unknown({"rcut": 5}, ["r_cut", "n_max"], "keys", of="M")
     Traceback (most recent call last):
     ...
-    vlab.errors.InputError: Unknown settings keys ['rcut'] of MyModel; allowed: ['n_max', 'r_cut'].
+    vlab.errors.InputError: Unknown keys ['rcut'] of M; allowed: [...]. Did you mean 'r_cut'?
     """
     allowed = set(allowed)
     unknown = sorted(set(given) - allowed)
     if unknown:
         owner = f" of {of}" if of else ""
-        raise InputError(f"Unknown {what} {unknown}{owner}; allowed: {sorted(allowed)}.")
+        hint = did_you_mean(unknown[0], allowed) if len(unknown) == 1 else ""
+        raise InputError(f"Unknown {what} {unknown}{owner}; allowed: {sorted(allowed)}.{hint}")
+
+
+def did_you_mean(word: object, options: Iterable) -> str:
+    """`` Did you mean 'x'?`` when ``word`` is close to one of ``options`` (a typo), else ``""``;
+    for the end of an error message.
+
+    >>> did_you_mean("chunksize", ["chunk_size", "store"]), did_you_mean("colour", ["store"])
+    (" Did you mean 'chunk_size'?", '')
+    """
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.75)
+    return f" Did you mean {close[0]!r}?" if close else ""

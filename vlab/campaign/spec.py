@@ -42,10 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from vlab import config
-from vlab._utils import canonical_json, content_hash, did_you_mean
+from vlab._utils import canonical_json, content_hash
 from vlab._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
 from vlab.catalog.location import StoreURL, as_location
-from vlab.errors import InputError, SpecError
+from vlab.errors import InputError, SpecError, did_you_mean
 
 __all__ = [
     "MAX_CHUNK_SIZE",

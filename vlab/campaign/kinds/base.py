@@ -44,9 +44,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from vlab._utils import did_you_mean
 from vlab.catalog.schema import Variable
-from vlab.errors import SpecError
+from vlab.errors import SpecError, did_you_mean
 
 __all__ = [
     "SOURCE_HASH",
