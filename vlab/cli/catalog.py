@@ -61,9 +61,13 @@ def register(sub) -> None:
     """Add this group's commands to the ``vlab`` sub-parsers."""
     p = sub.add_parser(
         "catalog",
-        help="list, show or open named stores of the catalog",
-        description="The catalog index (catalogs/*.yaml) names the stores. "
-        "list: all entries; show NAME: one entry; open NAME: the lazy Dataset; "
+        help="list, show, open or export named stores of the catalog",
+        description="Catalog entries name stores: the entries shipped with vlab (the "
+        "repository's catalogs/) and yours (configuration key catalog.index_dir, by default "
+        "~/.local/share/vlab/catalogs), where campaigns register the stores they write; "
+        "yours shadow shipped ones of the same name. "
+        "list: all entries ([missing: ...] when a store was moved or deleted); show NAME: one "
+        "entry; open NAME: the lazy Dataset; "
         "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
     )
     p.add_argument("action", choices=["list", "show", "open", "export"], help="what to do")
