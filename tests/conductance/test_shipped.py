@@ -129,6 +129,18 @@ def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
     bad.write_text("not a structure\n")
     assert main(["conductance", "predict", str(bad), "--model", "tiny"]) == 2
     assert "Could not read structures from" in capsys.readouterr().err
+    assert main(["conductance", "predict", "au-spd-small", "--model", "tinny"]) == 2
+    assert capsys.readouterr().err.strip().endswith("Did you mean 'tiny'?")
+    missing = tmp_path / "missing.xyz"
+    assert main(["conductance", "predict", str(missing), "--model", "tiny"]) == 2
+    assert capsys.readouterr().err == (
+        f"vlab: error: {str(missing)!r} is neither a structure file nor a store: no such file "
+        "or folder (and no catalog entry of that name). Give a structure file that "
+        "ase.io.read understands, a conductance-reference store, or a catalog entry name "
+        "(vlab catalog list).\n"
+    )
+    assert main(["conductance", "predict", "au-spd-smal", "--model", "tiny"]) == 2
+    assert "No catalog entry named 'au-spd-smal'" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

@@ -54,7 +54,7 @@ from vlab._yaml import load_yaml_file, one_line
 from vlab.catalog.location import StoreURL, as_location, is_url, storage_errors
 from vlab.catalog.schema import SCHEMA_VERSION
 from vlab.catalog.store import open_store
-from vlab.errors import CatalogError, InputError
+from vlab.errors import CatalogError, InputError, did_you_mean
 
 __all__ = [
     "CatalogEntry",
@@ -293,7 +293,7 @@ def _known_names(names: list[str], wanted: str, shown: int = _SHOWN_NAMES) -> st
     if not names:
         return "Known entries: none."
     if len(names) <= shown:
-        return f"Known entries: {', '.join(names)}."
+        return f"Known entries: {', '.join(names)}.{did_you_mean(wanted, names)}"
     close = difflib.get_close_matches(wanted, names, n=5, cutoff=0.5)
     hint = f"Closest: {', '.join(close)}. " if close else ""
     return f"{hint}{len(names)} entries are known: {', '.join(names[:shown])}, ..."

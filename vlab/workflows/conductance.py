@@ -22,7 +22,7 @@ import numpy as np
 
 from vlab import catalog
 from vlab._utils import report_json
-from vlab.errors import InputError
+from vlab.errors import InputError, did_you_mean
 
 __all__ = [
     "PREDICTIVE_DRAWS",
@@ -360,7 +360,7 @@ def load_surrogate(model: str | os.PathLike):
         raise InputError(
             f"The model {str(model)!r} is neither a shipped surrogate "
             f"({', '.join(shipped) or 'none'}) nor an existing .npz file written by "
-            f"vlab conductance train.{missing}"
+            f"vlab conductance train.{missing}" + did_you_mean(model, shipped)
         )
     return load_model_file(path), {"path": str(path)}
 
@@ -382,6 +382,14 @@ def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
             ) from None
     location = catalog.as_location(source)
     if not catalog.store_exists(location):
+        known = {e.name for e in catalog.list_entries()}
+        if str(source) not in known and not path.exists() and (path.suffix or len(path.parts) > 1):
+            raise InputError(
+                f"{str(source)!r} is neither a structure file nor a store: no such file or "
+                "folder (and no catalog entry of that name). Give a structure file that "
+                "ase.io.read understands, a conductance-reference store, or a catalog entry "
+                "name (vlab catalog list)."
+            )
         location = catalog.get_entry(source).checked_location()
     ds = catalog.open_store(location)
     if "status" in ds:
