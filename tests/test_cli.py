@@ -333,14 +333,17 @@ def test_demo_refuses_a_store_being_written_before_any_cluster(tmp_path, capsys,
     [
         ("Tg>=abc", "Cannot parse the target 'Tg>=abc'."),
         ("density>=1 g/cm3", "the target names ['density']; the forward models predict"),
+        ("thermal_conductivty>=0.3", "bandgap. Did you mean 'thermal_conductivity'?"),
     ],
 )
 def test_design_refuses_a_bad_target_before_any_cluster(
     target, message, tmp_path, capsys, no_cluster
 ):
     pytest.importorskip("rdkit")
-    argv = ["polymers", "design", "--target", target, "--out", str(tmp_path), "--workers", "2"]
+    out = tmp_path / "design"
+    argv = ["polymers", "design", "--target", target, "--out", str(out), "--workers", "2"]
     assert main(argv) == 2  # the first call imports the design modules; the timed one does not
+    assert capsys.readouterr().out == "" and not out.exists()  # nothing printed or made
     code, err, seconds = _timed_main(argv, capsys)
     assert code == 2, err
     assert message in err and no_cluster == [] and seconds < 1.0

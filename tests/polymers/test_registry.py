@@ -177,6 +177,8 @@ def test_unknown_model_names_list_the_registered_ones(small_store):
     _fast("lam-small")
     with pytest.raises(SpecError, match=r"registered: lam-small\) or the path .* Got 'nope'"):
         get_kind("polymer-predict").check_params({"model": "nope"})
+    with pytest.raises(SpecError, match=r"\(no such name or file\)\. Did you mean 'lam-small'\?$"):
+        get_kind("polymer-predict").check_params({"model": "lam-smal"})
 
 
 def test_store_errors_are_catalog_errors_by_default(small_store):

@@ -18,11 +18,11 @@ def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
     names = sorted(SOURCES) if args.source == ["all"] else args.source
     for name in names:
         if name not in SOURCES:
-            from vlab.errors import InputError
+            from vlab.errors import InputError, did_you_mean
 
             raise InputError(
                 f"Unknown polymer source {name!r}; sources: {', '.join(sorted(SOURCES))}"
-                " (or 'all')."
+                " (or 'all')." + did_you_mean(name, SOURCES)
             )
     for name in names:
         store = ingest_source(name, Path(args.out), replace=args.replace)
@@ -128,16 +128,14 @@ def _training_option(values: list[str], what: str = "--training") -> dict[str, s
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
-    from vlab.campaign import parse_spec, run_campaigns
+    from vlab.campaign import get_kind, parse_spec, run_campaigns
+    from vlab.errors import InputError
     from vlab.polymers.design import size_run
     from vlab.workflows.polymers import design_library
 
     chains, particles, steps = size_run(
         args.n, n_chains=args.chains, n_particles=args.particles, n_steps=args.steps
     )
-    print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     params = {
         "target": args.target,
         "n_steps": steps,
@@ -148,6 +146,13 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "training": _training_option(args.training),
         "keep": max(args.n, 100),
     }
+    try:  # a bad target or training store is reported before anything is printed or made
+        get_kind("polymer-design").check_params(params)
+    except InputError as err:
+        raise type(err)(f"vlab polymers design: {err}") from None
+    print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
     name = args.name or ("design-prior" if args.prior_only else "design")
     data = {
         "name": name,

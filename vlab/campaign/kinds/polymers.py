@@ -32,7 +32,7 @@ import numpy as np
 
 from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, register_kind, short_repr
 from vlab.catalog.schema import Variable
-from vlab.errors import InputError, InvalidSMILESError, SpecError
+from vlab.errors import InputError, InvalidSMILESError, SpecError, did_you_mean
 
 _BUILTIN = "builtin:experimental-tc"
 
@@ -66,6 +66,7 @@ def _params(params: Mapping[str, Any]) -> PredictParams:
                 f"polymer-predict: 'model' must be {_BUILTIN!r}, a registered model's name "
                 f"(registered: {names}) or the path of a saved model file. Got "
                 f"{short_repr(model)} (no such name or file)."
+                + did_you_mean(model, registered_models())
             ) from None
     if checked.morphology not in ("amorphous", "semicrystalline"):
         raise SpecError(

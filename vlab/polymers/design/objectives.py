@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import log_ndtr
 
-from vlab.errors import InputError
+from vlab.errors import InputError, did_you_mean
 
 __all__ = [
     "PROPERTY_SYMBOLS",
@@ -156,6 +156,7 @@ class TargetBox:
         if self.name not in _UNITS:
             raise InputError(
                 f"Unknown target property {self.name!r}. Allowed: {', '.join(_UNITS)}."
+                + did_you_mean(self.name, _UNITS)
             )
         canonical, _, floor = _UNITS[self.name]
         low, high = (_to_canonical(self.name, float(v), self.unit) for v in (self.low, self.high))
