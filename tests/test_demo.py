@@ -8,8 +8,9 @@ from vlab.cli import main
 
 def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--quick", "--synchronous", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    assert main(["demo", "--quick", "--synchronous", "--no-progress", "--out", str(out)]) == 0
+    printed, err = capsys.readouterr()
+    assert "item/s" not in err and "%|" not in err  # --no-progress: no bars
     summary = json.loads((out / "figures" / "sband-summary.json").read_text())
     assert summary["traces"] == 4 and summary["snapshots"] > 40
     for path in summary["files"].values():

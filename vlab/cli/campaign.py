@@ -21,7 +21,13 @@ __all__ = ["register"]
 def _cmd_demo(args: argparse.Namespace) -> int:
     from vlab.workflows.demo import run_demo
 
-    run_demo(Path(args.out), workers=args.workers, synchronous=args.synchronous, quick=args.quick)
+    run_demo(
+        Path(args.out),
+        workers=args.workers,
+        synchronous=args.synchronous,
+        quick=args.quick,
+        progress=not args.no_progress,
+    )
     return 0
 
 
@@ -161,6 +167,7 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: config)")
     p.add_argument("--synchronous", action="store_true", help="run in this process, without Dask")
     p.add_argument("--quick", action="store_true", help="a smaller demo (about a minute)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(

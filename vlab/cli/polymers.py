@@ -165,7 +165,11 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     spec_path = out / f"{name}.yaml"  # written once the run is complete
     spec = parse_spec(data, source="vlab polymers design", base=out)
     report = run_campaigns(
-        [spec], synchronous=args.synchronous, workers=args.workers, retry_failed=args.retry_failed
+        [spec],
+        synchronous=args.synchronous,
+        workers=args.workers,
+        retry_failed=args.retry_failed,
+        progress=not args.no_progress,
     )[0]
     finished = report.done == report.n_items
     if finished:  # the record of a complete run; a failed run leaves the previous one as it was
@@ -366,6 +370,7 @@ def register(sub) -> None:
         help="evaluate again the chains that failed in an earlier run of this design (the "
         "spec file NAME.yaml in --out is written only once every chain is done)",
     )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar over the chains")
     p.set_defaults(func=_cmd_polymers_design)
     p = actions.add_parser(
         "train",

@@ -94,9 +94,15 @@ def _write_specs(out: Path, quick: bool) -> dict[str, Path]:
 
 
 def run_demo(
-    out: Path, *, workers: int | None = None, synchronous: bool = False, quick: bool = False
+    out: Path,
+    *,
+    workers: int | None = None,
+    synchronous: bool = False,
+    quick: bool = False,
+    progress: bool = True,
 ) -> dict:
-    """Run the demo into ``out`` and print where the results and plots are."""
+    """Run the demo into ``out`` and print where the results and plots are (``progress``:
+    a progress bar per campaign, on stderr)."""
     from vlab.workflows.conductance import conductance_figures
 
     out = Path(out).resolve()
@@ -104,7 +110,7 @@ def run_demo(
     specs = _write_specs(out, quick)
     names = ("breakjunction", "sband")
     campaigns = [load_spec(specs[k]) for k in names]
-    reports = run_campaigns(campaigns, synchronous=synchronous, workers=workers)
+    reports = run_campaigns(campaigns, synchronous=synchronous, workers=workers, progress=progress)
     for report in reports:
         print(report.summary())
     summary = conductance_figures(reports[1].store, out / "figures")
