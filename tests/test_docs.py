@@ -1,8 +1,10 @@
-"""The documentation: README shape, generated benchmark page, relative links."""
+"""The documentation: README shape, generated benchmark page, relative links, Python examples."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import re
 from pathlib import Path
 
@@ -85,3 +87,52 @@ def test_readme_has_the_test_command_block():
 def test_relative_links_point_to_files(path):
     missing = [t for t in relative_links(path) if not (path.parent / t).exists()]
     assert not missing, f"{path.relative_to(ROOT)} links to missing files: {missing}"
+
+
+NOT_RUN = "<!-- not run:"  # put right before a ```python block that cannot run here
+
+
+def python_blocks(path: Path) -> list[tuple[int, str]]:
+    """(first line, code) of each ```python block of ``path`` not marked ``NOT_RUN``."""
+    lines = path.read_text().splitlines()
+    blocks, start = [], None
+    for i, line in enumerate(lines):
+        if start is None and line == "```python":
+            if not (i and lines[i - 1].startswith(NOT_RUN)):
+                start = i + 1
+            continue
+        if start is not None and line == "```":
+            blocks.append((start + 1, "\n".join(lines[start:i]) + "\n"))
+            start = None
+    return blocks
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+\.\d+", text)]
+
+
+EXAMPLES = [p for p in (README, *DOCS) if python_blocks(p)]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_in_the_documentation_run(path, tmp_path, monkeypatch):
+    """Every ```python block runs, in order, in one namespace per page; a block whose last
+    line is a comment ``# about X, Y and Z`` after a print must print those numbers (to
+    within 0.01)."""
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "__doc_example__"}
+    for line, code in python_blocks(path):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            exec(compile(code, f"{path.name}:{line}", "exec"), namespace)
+        last = code.strip().splitlines()[-1]
+        if last.startswith("# about"):
+            expected, got = _floats(last), _floats(printed.getvalue())
+            assert len(got) == len(expected), (path.name, line, printed.getvalue())
+            assert got == pytest.approx(expected, abs=0.01), (path.name, line, last)
+
+
+def test_a_marked_example_is_not_run(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(f"```python\na = 1\n```\n\n{NOT_RUN} no bucket -->\n```python\nb\n```\n")
+    assert python_blocks(page) == [(2, "a = 1\n")]
