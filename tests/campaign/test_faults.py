@@ -4,6 +4,7 @@ Every test compares, item by item, with an uninterrupted run of the same spec
 (:func:`vlab.campaign.faults.compare_stores`: nothing lost, nothing wrong).
 """
 
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,6 +182,23 @@ def test_a_broken_registered_store_or_index_file_never_stops_a_campaign(tmp_path
     assert report.done == 30
     assert any("garbage.yaml" in str(w.message) for w in caught)
     assert any("'broken'" in str(w.message) for w in caught)
+    assert compare_stores(fresh.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_registered_store_that_was_deleted_is_skipped_with_one_clear_warning(tmp_path, reference):
+    source = load_spec(probe_spec(tmp_path / "a", "deleted", n=30, chunk_size=4, register=True))
+    run_campaign(source, progress=False)
+    shutil.rmtree(source.store)
+    fresh = load_spec(probe_spec(tmp_path / "b", "other", n=30, chunk_size=4))
+    with pytest.warns(UserWarning) as caught:
+        report = run_campaign(fresh, progress=False)
+    assert report.done == 30 and report.computed == 30
+    (message,) = [str(w.message) for w in caught if "'deleted'" in str(w.message)]
+    assert message == (
+        "Skipping the catalog entry 'deleted' as a source of computed items: its store "
+        f"{str(source.store)!r} does not exist (moved or deleted; the entry is "
+        f"{str(catalog.index_dir() / 'deleted.yaml')!r})."
+    )
     assert compare_stores(fresh.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 

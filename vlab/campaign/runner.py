@@ -312,6 +312,14 @@ def _catalog_sources(plan: Plan, wanted: set[str]) -> dict[str, tuple[Path, int]
             break
         if entry.kind != plan.kind.name or _real(entry.location) == own:
             continue
+        if entry.missing:
+            warnings.warn(
+                f"Skipping the catalog entry {entry.name!r} as a source of computed items: its "
+                f"store {str(entry.location)!r} does not exist (moved or deleted; the entry is "
+                f"{str(entry.index_file)!r}).",
+                stacklevel=2,
+            )
+            continue
         try:
             ds = entry.open()
             ledger = catalog.read_ledger(entry.location, ("status", "input_hash"))
