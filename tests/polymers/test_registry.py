@@ -206,3 +206,18 @@ def test_training_set_reads_once_what_the_three_readers_give(small_store):
     np.testing.assert_array_equal(got.values, y)
     assert got.units == catalog.training_units("pi-small", "thermal_conductivity") == "W/(m K)"
     assert got.sha256 == catalog.training_digest("pi-small", "thermal_conductivity")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 5 iterations
+def test_models_registered_from_python_without_a_card_list_what_they_record(capsys):
+    from vlab.polymers import EnsembleRegressor, default_mlp
+
+    units = ["*CC*", "*CCO*", "*CC(*)c1ccccc1", "*c1ccc(*)cc1"]
+    members = EnsembleRegressor(default_mlp(max_iter=5), n_estimators=1, random_state=0)
+    model = PolymerPropertyModel(members, n_bits=32, descriptors=False).fit(units, [1, 2, 3, 4])
+    register_model("with-property", model, training=[{"source": "mine", "property": "Tg"}])
+    register_model("bare", model)
+    assert main(["polymers", "models"]) == 0
+    rows = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert rows["with-property"].startswith("Tg [units not recorded]; trained on mine")
+    assert rows["bare"].startswith("property not recorded")

@@ -220,7 +220,14 @@ def _cmd_polymers_models(args: argparse.Namespace) -> int:
             + (f", sha256 {str(t['sha256'])[:12]})" if t.get("sha256") else ")")
             for t in training
         )
-        what = f"{card.property} [{card.units}]" if card else "property not recorded"
+        named = sorted({str(t["property"]) for t in training if t.get("property")})
+        what = (
+            f"{card.property} [{card.units}]"
+            if card
+            else f"{', '.join(named)} [units not recorded]"
+            if named
+            else "property not recorded"
+        )
         skill = f"; {card.validation} skill {card.skill.skill:.0%}" if card and card.skill else ""
         print(f"{name}\t{what}; trained on {stores or 'data not recorded'}{skill}\t{path}")
     return 0
