@@ -33,11 +33,13 @@ __all__ = [
     "InputError",
     "InvalidSMILESError",
     "InvalidStructureError",
+    "MissingDependencyError",
     "SpecError",
     "StoreError",
     "StoreLockedError",
     "VlabError",
     "did_you_mean",
+    "optional_import",
     "reject_unknown",
 ]
 
@@ -95,6 +97,32 @@ class ClusterError(VlabError, RuntimeError):
 
 class CalculationFailed(VlabError, RuntimeError):
     """A calculation failed on valid input (e.g. a singular Green's function)."""
+
+
+class MissingDependencyError(VlabError, ImportError):
+    """An optional package that a feature needs is not installed; the message says how to
+    install it."""
+
+
+def optional_import(module: str, *, extra: str, purpose: str):
+    """Import ``module``; a :class:`MissingDependencyError` naming ``purpose`` and the pip
+    extra that installs it otherwise.
+
+    >>> optional_import("no_such_module_here", extra="md", purpose="for the demo")
+    Traceback (most recent call last):
+    ...
+    vlab.errors.MissingDependencyError: The Python package 'no_such_module_here', needed for ...
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        package = module.split(".")[0]
+        raise MissingDependencyError(
+            f"The Python package {package!r}, needed {purpose}, cannot be imported ({err}): "
+            f"pip install 'vlab[{extra}]'."
+        ) from None
 
 
 def reject_unknown(given: Iterable[str], allowed: Iterable[str], what: str, of: str = "") -> None:

@@ -160,3 +160,19 @@ def test_pool_global_modes():
     assert np.all(pool_global(descs, mode="max") >= pool_global(descs, mode="mean") - 1e-12)
     with pytest.raises(InputError, match=r"'mode' parameter of pool_global must be one of"):
         pool_global(descs, mode="sum")
+
+
+def test_a_missing_dscribe_is_one_clear_error_that_says_how_to_install_it(monkeypatch):
+    import sys
+
+    from vlab.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "dscribe.descriptors", None)  # as if not installed
+    wire = build_wire("Au", direction="001", cross_section=(1, 1), length=4, electrode_layers=2)
+    with pytest.raises(MissingDependencyError) as caught:
+        compute_descriptors([wire], DescriptorSettings())
+    message = str(caught.value)
+    assert message.startswith(
+        "The Python package 'dscribe', needed for the SOAP descriptors, cannot be imported ("
+    )
+    assert message.endswith("): pip install 'vlab[descriptors]'.") and "\n" not in message

@@ -316,3 +316,15 @@ def test_small_molecule_cp_plausibility_filter():
     assert "several fragments" in datasets._cp_problem("[Na+].[Cl-]", 50.0)
     assert "no parseable SMILES" in datasets._cp_problem("", 50.0)
     assert datasets._cp_problem("[Ar]", 20.79) == ""  # 5/2 R, monatomic ideal gas
+
+
+def test_a_missing_chemicals_package_is_one_clear_error(monkeypatch):
+    import sys
+
+    from vlab.errors import MissingDependencyError
+    from vlab.polymers import load_small_molecule_cp
+
+    monkeypatch.setitem(sys.modules, "chemicals.heat_capacity", None)  # as if not installed
+    expected = r"^The Python package 'chemicals', needed for the small-molecule heat capacities, "
+    with pytest.raises(MissingDependencyError, match=expected + r".*'vlab\[polymers\]'\.$"):
+        load_small_molecule_cp()

@@ -68,7 +68,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from vlab._utils import read_model_file, write_model_file
 from vlab.conductance.structures import has_junction_tags
-from vlab.errors import DataFileError, InputError, InvalidStructureError, reject_unknown
+from vlab.errors import (
+    DataFileError,
+    InputError,
+    InvalidStructureError,
+    optional_import,
+    reject_unknown,
+)
 
 __all__ = [
     "FEATURE_NAMES",
@@ -228,7 +234,9 @@ class BottleneckSettings:
 
 @functools.lru_cache(maxsize=8)
 def _soap_generator(species, r_cut, n_max, l_max, sigma):
-    from dscribe.descriptors import SOAP
+    SOAP = optional_import(
+        "dscribe.descriptors", extra="descriptors", purpose="for the SOAP descriptors"
+    ).SOAP
 
     return SOAP(species=list(species), r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma,
                 periodic=False)  # fmt: skip

@@ -42,7 +42,7 @@ import numpy as np
 from ase import Atoms
 
 from vlab.conductance.transport import lead_layers
-from vlab.errors import InputError, reject_unknown
+from vlab.errors import InputError, optional_import, reject_unknown
 
 __all__ = [
     "DescriptorSettings",
@@ -140,8 +140,9 @@ class DescriptorSettings:
         return cls(**{k: tuple(v) if k == "species" else v for k, v in data.items()})
 
     def _soap(self):
-        from dscribe.descriptors import SOAP
-
+        SOAP = optional_import(
+            "dscribe.descriptors", extra="descriptors", purpose="for the SOAP descriptors"
+        ).SOAP
         return SOAP(
             species=list(self.species),
             r_cut=float(self.r_cut),
