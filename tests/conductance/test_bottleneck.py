@@ -307,6 +307,7 @@ def test_validate_shows_a_bar_over_the_structures_unless_told_not_to(tmp_path, m
     assert quiet.err == ""
     whole = json.loads(quiet.out)["stores"]
     monkeypatch.setattr(workflow, "PREDICT_CHUNK", 100)  # a bar for more than that many
+    args[2] = "spd-bottleneck"  # the shipped model by name, as for predict: the same model
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     shown = capsys.readouterr()
     assert json.loads(shown.out)["stores"] == whole

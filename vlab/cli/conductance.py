@@ -206,7 +206,11 @@ def register(sub) -> None:
         description="Evaluate a saved surrogate against reference stores "
         "(e.g. larger structures); writes validation.json and a parity PNG.",
     )
-    p.add_argument("model", help="model file written by vlab conductance train")
+    p.add_argument(
+        "model",
+        help="model file written by vlab conductance train, or a shipped model "
+        "(spd-headline, spd-bottleneck)",
+    )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--out", default="vlab-results/validation", help="output folder")
     p.add_argument("--no-progress", action="store_true", help="no progress bar over the structures")

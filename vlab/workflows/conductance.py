@@ -274,7 +274,8 @@ def validate_surrogate(
     *,
     progress: bool = True,
 ) -> dict:
-    """R², MAE and a parity plot of a saved surrogate against each reference store.
+    """R², MAE and a parity plot of a surrogate against each reference store: a saved model
+    file, or a shipped model by name (``spd-headline``, ``spd-bottleneck``).
 
     Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. ``progress``: a
     progress bar (tqdm, on stderr) over the structures of each store of more than
@@ -284,9 +285,7 @@ def validate_surrogate(
     """
     from matplotlib.figure import Figure
 
-    from vlab.conductance.shipped import load_model_file
-
-    model = load_model_file(model_path)
+    model, _ = load_surrogate(model_path)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
