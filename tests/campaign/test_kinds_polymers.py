@@ -163,6 +163,21 @@ def test_transfer_to_a_file_fails_before_any_work(tmp_path, capsys):
     assert (tmp_path / "notes").read_text() == "mine\n"
 
 
+def test_transfer_with_cp_and_no_chemicals_package_fails_before_any_work(
+    tmp_path, capsys, monkeypatch
+):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "chemicals", None)  # as if not installed
+    out = tmp_path / "report"
+    assert main(["polymers", "transfer", "--sources", "pi1070+cp", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "vlab: error: The Python package 'chemicals', needed for the 'cp' transfer source, "
+    )
+    assert err.endswith("pip install 'vlab[polymers]'.\n") and not out.exists()
+
+
 @pytest.mark.slow
 def test_transfer_command_writes_a_report(tmp_path, capsys):
     # PI1070 from the data cache, else from the shipped store polymers-radonpy_pi1070

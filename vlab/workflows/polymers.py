@@ -19,7 +19,7 @@ import numpy as np
 
 from vlab import catalog
 from vlab._utils import report_json
-from vlab.errors import InputError
+from vlab.errors import InputError, optional_import
 from vlab.polymers.transfer import TRANSFER_SOURCE_TASKS, TRANSFER_SOURCES
 
 __all__ = [
@@ -514,6 +514,8 @@ def transfer_report(
     from vlab.polymers.transfer import plot_report
 
     variants = parse_variants(sources)
+    if any("cp" in v for v in variants):  # before the work: a missing package fails at once
+        optional_import("chemicals", extra="polymers", purpose="for the 'cp' transfer source")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)  # before the work: a bad folder fails at once
     from tqdm.auto import tqdm
