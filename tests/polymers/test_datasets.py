@@ -324,7 +324,7 @@ def test_a_missing_chemicals_package_is_one_clear_error(monkeypatch):
     from vlab.errors import MissingDependencyError
     from vlab.polymers import load_small_molecule_cp
 
-    monkeypatch.setitem(sys.modules, "chemicals.heat_capacity", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "chemicals", None)  # as if not installed
     expected = r"^The Python package 'chemicals', needed for the small-molecule heat capacities, "
     with pytest.raises(MissingDependencyError, match=expected + r".*'vlab\[polymers\]'\.$"):
         load_small_molecule_cp()

@@ -801,11 +801,9 @@ def load_small_molecule_cp(*, temperature: float = 298.15) -> PolymerTable:
     ideal-gas minimum 5/2 R or below R/2 per atom (hydrogens included; at 298 K real
     molecules have at least about 0.65 R per atom, the stiff cycloalkanes being lowest).
     """
-    what = "for the small-molecule heat capacities"
-    heat_capacity = optional_import("chemicals.heat_capacity", extra="polymers", purpose=what)
-    TRC_gas_data, TRCCp = heat_capacity.TRC_gas_data, heat_capacity.TRCCp
-    search_chemical = optional_import("chemicals.identifiers", extra="polymers", purpose=what)
-    search_chemical = search_chemical.search_chemical
+    optional_import("chemicals", extra="polymers", purpose="for the small-molecule heat capacities")
+    from chemicals.heat_capacity import TRC_gas_data, TRCCp
+    from chemicals.identifiers import search_chemical
 
     keys, cps, examples = [], [], []
     bad = 0

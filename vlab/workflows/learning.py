@@ -407,7 +407,7 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
 def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
     """Descriptors, reference labels and temperatures of labelled stores (validation, train)."""
     from vlab import catalog
-    from vlab.workflows.conductance import labelled_structures
+    from vlab.workflows.conductance import _store_location, labelled_structures
 
     cache = {} if cache is None else cache
     descs, ys, temps = [], [], []
@@ -415,8 +415,7 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
         ck = ("labelled", name, settings)
         if ck not in cache:
             structures, y, _, _ = labelled_structures(name)
-            path = Path(name) if Path(name).exists() else catalog.get_entry(name).checked_location()
-            ds = catalog.select(catalog.open_store(path), status="done")
+            ds = catalog.select(catalog.open_store(_store_location(name)), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
             cache[ck] = (_describe(structures, settings), y, temp)
