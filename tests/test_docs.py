@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
+import json
 import re
 from pathlib import Path
 
@@ -136,3 +137,77 @@ def test_a_marked_example_is_not_run(tmp_path):
     page = tmp_path / "page.md"
     page.write_text(f"```python\na = 1\n```\n\n{NOT_RUN} no bucket -->\n```python\nb\n```\n")
     assert python_blocks(page) == [(2, "a = 1\n")]
+
+
+def _at(data, path: str):
+    for part in path.split("."):
+        data = data[part]
+    return data
+
+
+def _faults(key: str):
+    return lambda d: sum(fault[key] for fault in d["faults"].values())
+
+
+# Each number of the README's results table, as the committed benchmark result gives it:
+# (results file, dotted key or function of the file's data, format).
+README_RESULTS = [
+    ("reference.json", "histogram_peak_G0", "{:.3f} G0"),
+    ("surrogate.json", "r2_same_size", "{:.3f}"),
+    ("surrogate.json", "r2_larger_a", "{:.3f}"),
+    ("surrogate.json", "r2_larger_b", "{:.3f}"),
+    ("surrogate.json", "speedup_warm_160_atoms", "{:,.0f}x"),
+    ("surrogate.json", "speedup_warm_160_atoms_bottleneck", "{:,.0f}x"),
+    ("surrogate.json", "speedup_at_150_atoms", "{:,.0f}x"),
+    ("surrogate.json", "peak_blind_reference_G0", "{:.3f}"),
+    ("surrogate.json", "peak_blind_predictive_G0", "{:.3f}"),
+    ("surrogate.json", "peak_blind_surrogate_G0", "{:.3f} G0"),
+    ("virtual_experiment_spd.json", "learning.labels_to_target_ratio", "{:.2f};"),
+    ("active_learning_fast_blind.json", "labels_to_target_ratio", "{:.2f}"),
+    ("polymers.json", "protocol_a_ratio", "{:.3f} ±"),
+    ("polymers.json", "protocol_a_ratio_std", "{:.3f}"),
+    ("polymers.json", "sim2real_deployed.loo_mae", "{:.4f}"),
+    ("polymers.json", "sim2real_deployed.loo_mae_scratch", "{:.4f}"),
+    ("polymers.json", "sim2real_loo_mae_mean", "{:.4f}"),
+    ("polymers.json", "tg_cv_mae_K", "MAE {:.1f} K"),
+    ("polymers.json", "tg_cv_r2", "R² {:.2f}"),
+    ("design.json", lambda d: 100 * d["judge_in_box_fraction"], "{:.1f} %"),
+    ("design.json", lambda d: 100 * d["valid_fraction"], "{:.0f} %"),
+    ("design.json", lambda d: 100 * d["novel_fraction"], "{:.1f} %"),
+    ("design.json", lambda d: 100 * d["judge_prior_only_in_box_fraction"], "{:.1f} %"),
+    ("design.json", lambda d: 100 * d["judge_base_rate"]["judge_training_units"], "{:.1f} %"),
+    ("engine.json", "efficiency_100ms_2workers", "{:.3f};"),
+    ("scale.json", "efficiency_64_slots", "{:.3f}"),
+    ("engine.json", "overhead_ratio_vs_loop", "{:.3f};"),
+    ("engine.json", "resume_scan_seconds_1e5", "{:.2f} s"),
+    ("scale.json", "writer_speedup_local", "×{:.0f}"),
+    ("scale.json", "writer_s3_by_chunk_size.10.speedup", "×{:.0f}"),
+    ("faults.json", _faults("survived"), "{} of"),
+    ("faults.json", _faults("trials"), "of {} trials"),
+    ("faults.json", lambda d: d["items_lost_total"] + d["items_wrong_total"], "{} items lost"),
+]
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+def readme_results_numbers() -> str:
+    """The 'number' column of the README's results table, one cell per line."""
+    text = README.read_text().split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ")]
+    return "\n".join(row[1] for row in rows[1:])  # below the header
+
+
+def test_readme_results_are_the_committed_benchmark_results():
+    results = ROOT / "benchmarks" / "results"
+    cells = readme_results_numbers()
+    expected = []
+    for name, key, fmt in README_RESULTS:
+        data = json.loads((results / name).read_text())
+        text = fmt.format(key(data) if callable(key) else _at(data, key))
+        expected.append(text)
+        assert text in cells, (
+            f"README.md's results table should show {text!r} ({name}: {key}); its numbers are:\n"
+            f"{cells}"
+        )
+    covered = {n for text in expected for n in NUMBER.findall(text)}
+    stray = [n for n in NUMBER.findall(cells) if n not in covered]
+    assert not stray, f"README.md's results table has numbers no benchmark result gives: {stray}"
