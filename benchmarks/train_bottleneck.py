@@ -46,7 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import plateau_mae, write_result  # noqa: I001  (pins BLAS threads first)
-from train_headline import sha256, training_structures, validation_structures
+from train_headline import electrode_range, sha256, training_structures, validation_structures
 
 import numpy as np
 
@@ -167,6 +167,7 @@ def main() -> dict:
         "training_stores": stores,
         "n_train": len(y),
         "range_of_use_atoms": [min(len(a) for a in cells), max(len(a) for a in cells)],
+        "electrode_atoms_per_layer": electrode_range(cells),
         "reference": "spd (ExtendedHuckel, au-tail parameters)",
         "validation": {
             "traces": "au-spd-2x2 traces 18-23 and au-spd-2x2-more",

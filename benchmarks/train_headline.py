@@ -28,7 +28,7 @@ from surrogate_spd import MODEL, PRESET, SETTINGS, TRAIN_EXTRA, TRAIN_TRACES
 import numpy as np
 from sklearn.base import clone
 
-from vlab.conductance import compute_descriptors
+from vlab.conductance import compute_descriptors, electrode_atoms_per_layer
 from vlab.conductance.shipped import file_sha256 as sha256
 from vlab.workflows.conductance import labelled_structures, labelled_temperatures
 
@@ -80,9 +80,17 @@ def training_set(settings=SETTINGS) -> tuple[list, np.ndarray, dict]:
     return compute_descriptors(cells, settings), y, stores
 
 
+def electrode_range(cells) -> list[int]:
+    """Smallest and largest electrode cross-section (atoms per principal layer) of ``cells``:
+    the manifest's ``electrode_atoms_per_layer``, the range of use the warnings check."""
+    widths = [electrode_atoms_per_layer(a) for a in cells]
+    return [min(widths), max(widths)]
+
+
 def main() -> dict:
     start = time.perf_counter()
-    descs, y, stores = training_set()
+    cells, y, stores = training_structures()
+    descs = compute_descriptors(cells, SETTINGS)
     desc_s = time.perf_counter() - start
     print(f"{len(y)} training cells, descriptors in {desc_s:.0f} s; training", flush=True)
     start = time.perf_counter()
@@ -98,6 +106,7 @@ def main() -> dict:
         "params": model.non_default_params() | {"n_jobs": None},
         "training_stores": stores,
         "n_train": len(y),
+        "electrode_atoms_per_layer": electrode_range(cells),
         "reference": "spd (ExtendedHuckel, au-tail parameters)",
         "fit_s": round(fit_s, 1),
         "regenerate": REGENERATE,

@@ -212,7 +212,8 @@ def test_predict_goes_in_chunks_under_a_bar_with_the_same_report(
 
 def test_shipped_model_names_and_ranges_of_use(tmp_path):
     """A shipped model file is known by its name wherever its path is given; only a model
-    whose manifest records a range of use warns, and only for structures outside it."""
+    whose manifest records a range of use warns, and only for structures outside it: other
+    sizes for the fast model, narrower electrodes than the training cells' for both."""
     path = shipped.shipped_model_file("spd-bottleneck")
     assert shipped.shipped_model_name(path) == "spd-bottleneck"
     assert shipped.shipped_model_name(str(path)) == "spd-bottleneck"
@@ -220,10 +221,25 @@ def test_shipped_model_names_and_ranges_of_use(tmp_path):
     copy.write_bytes(path.read_bytes())
     assert shipped.shipped_model_name(copy) is None
     assert shipped.shipped_model_name(tmp_path / "missing.npz") is None
-    assert shipped.range_of_use_warning([112, 140, 160], "spd-bottleneck", "a") is None
-    message = shipped.range_of_use_warning([48, 160, 280, 280], "spd-bottleneck", "b.xyz")
-    assert "3 of the 4 structures of 'b.xyz' have 48, 280 atoms" in message
-    assert shipped.range_of_use_warning([48, 280], "spd-headline", "c") is None  # no range
+    from vlab.conductance import build_wire
+
+    def wire(n: int, length: int, layers: int = 3):
+        return build_wire(cross_section=(n, n), length=length, electrode_layers=layers)
+
+    thin, w112, w160, thick, wide = wire(1, 6), wire(2, 3, 2), wire(2, 4), wire(3, 2), wire(4, 2)
+    assert [len(a) for a in (thin, w112, w160, thick, wide)] == [48, 112, 160, 288, 512]
+    assert shipped.range_of_use_warning([w112, w160], "spd-bottleneck", "a") is None
+    message = shipped.range_of_use_warning([thin, w160, thick, thick], "spd-bottleneck", "b.xyz")
+    assert "3 of the 4 structures of 'b.xyz' have 48, 288 atoms" in message
+    assert "narrower" not in message  # one reason is enough
+    # the headline model transfers to other sizes and wider electrodes, not narrower ones
+    assert shipped.range_of_use_warning([w112, thick, wide], "spd-headline", "c") is None
+    message = shipped.range_of_use_warning([thin, thick], "spd-headline", "d")
+    assert message.startswith("The spd-headline model was trained on junctions whose electrodes")
+    assert "1 of the 2 structures of 'd' have narrower electrodes (4 atoms per layer)" in message
+    untagged = w160.copy()
+    untagged.set_tags(0)
+    assert shipped.range_of_use_warning([untagged], "spd-headline", "e") is None
 
 
 def test_predict_figures_of_sources_with_the_same_name(model_dir, wires, tmp_path):
@@ -282,3 +298,17 @@ def test_an_unknown_model_name_lists_the_shipped_ones():
     assert all(name in message for name in shipped.shipped_models())
     if "spd-headline" in shipped.shipped_models():
         assert "missing" not in message
+
+
+def test_predict_warns_for_electrodes_narrower_than_the_training_cells():
+    """The 1x1-cell wires of au-spd-small (4 atoms per electrode layer) are outside the shipped
+    model's training cells (16-36): the report and a UserWarning say so."""
+    from vlab.workflows.conductance import predict_conductance
+
+    assert shipped.shipped_model_info("spd-headline")["electrode_atoms_per_layer"] == [16, 36]
+    with pytest.warns(UserWarning, match=r"narrower electrodes \(4 atoms per layer\)"):
+        report = predict_conductance(["au-spd-small"])
+    assert (
+        "309 of the 309 structures of 'au-spd-small'"
+        in report["sources"]["au-spd-small"]["warning"]
+    )

@@ -45,6 +45,7 @@ from vlab.conductance.structures import (
     build_contact,
     build_point_contact,
     build_wire,
+    electrode_atoms_per_layer,
     perturb,
     validate_structure,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "build_wire",
     "compute_descriptors",
     "conductance_histogram",
+    "electrode_atoms_per_layer",
     "embed_neck",
     "emt_calculator",
     "histogram_peak",

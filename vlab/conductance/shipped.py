@@ -136,30 +136,66 @@ def shipped_model_name(path: str | Path) -> str | None:
     return None
 
 
-def range_of_use_warning(atom_counts, name: str, source: str) -> str | None:
-    """A warning if any of ``atom_counts`` (atoms per structure of ``source``) lies outside
-    the range of use that shipped model ``name`` records (``range_of_use_atoms`` in its
-    manifest); None if all lie inside, or the model records no range.
+def range_of_use_warning(structures, name: str, source: str) -> str | None:
+    """A warning if structures of ``source`` lie outside what shipped model ``name`` was made
+    for, by its manifest; None if they all lie inside, or the model records no range.
 
-    >>> print(range_of_use_warning([160, 280], "spd-bottleneck", "my.xyz"))
-    The spd-bottleneck model is for junctions like its training cells (112-160 atoms); 1 of the 2
-    structures of 'my.xyz' have 280 atoms. Its trees do not extrapolate: use the spd-headline
-    model for other kinds or sizes of junction.
+    Two checks: the size (``range_of_use_atoms``: atoms per structure; the fast model's trees
+    do not extrapolate to other sizes) and the electrodes' cross-section
+    (``electrode_atoms_per_layer``, the range of the training cells: a structure whose
+    electrodes are narrower than any training cell's is outside the range of use; wider ones
+    are what the local-descriptor surrogate is built to transfer to).
+
+    Parameters
+    ----------
+    structures : sequence of ase.Atoms
+        The structures of ``source``.
+    name : str
+        A shipped model (:func:`shipped_models`).
+    source : str
+        How the structures are named in the warning (a store, a file).
+
+    Examples
+    --------
+    >>> from vlab.conductance.structures import build_wire
+    >>> wire = build_wire(cross_section=(1, 1), length=4)
+    >>> print(range_of_use_warning([wire], "spd-headline", "my.xyz"))
+    The spd-headline model was trained on junctions whose electrodes have 16-36 atoms per
+    principal layer; 1 of the 1 structures of 'my.xyz' have narrower electrodes (4 atoms per
+    layer), where its predictions are unreliable (docs/conductance.md, "Range of use"). Train a
+    surrogate on labelled structures of that kind: vlab conductance train STORE...
     """
-    sizes = shipped_model_info(name).get("range_of_use_atoms")
-    counts = np.asarray(atom_counts, dtype=int).reshape(-1)
-    if sizes is None or counts.size == 0:
-        return None
-    outside = (counts < sizes[0]) | (counts > sizes[1])
-    if not outside.any():
-        return None
-    seen = ", ".join(str(c) for c in np.unique(counts[outside])[:5])
-    return (
-        f"The {name} model is for junctions like its training cells ({sizes[0]}-{sizes[1]} "
-        f"atoms); {int(outside.sum())} of the {counts.size} structures of {source!r} have "
-        f"{seen} atoms. Its trees do not extrapolate: use the spd-headline model for other "
-        "kinds or sizes of junction."
-    )
+    from vlab.conductance.structures import electrode_atoms_per_layer
+
+    info = shipped_model_info(name)
+    messages = []
+    sizes = info.get("range_of_use_atoms")
+    counts = np.asarray([len(a) for a in structures], dtype=int)
+    if sizes is not None and counts.size:
+        outside = (counts < sizes[0]) | (counts > sizes[1])
+        if outside.any():
+            seen = ", ".join(str(c) for c in np.unique(counts[outside])[:5])
+            messages.append(
+                f"The {name} model is for junctions like its training cells ({sizes[0]}-"
+                f"{sizes[1]} atoms); {int(outside.sum())} of the {counts.size} structures of "
+                f"{source!r} have {seen} atoms. Its trees do not extrapolate: use the "
+                "spd-headline model for other kinds or sizes of junction."
+            )
+    widths = info.get("electrode_atoms_per_layer")
+    if widths is not None and counts.size and not messages:
+        found = np.asarray([electrode_atoms_per_layer(a) or 0 for a in structures])
+        narrow = (found > 0) & (found < widths[0])
+        if narrow.any():
+            seen = ", ".join(str(w) for w in np.unique(found[narrow])[:5])
+            messages.append(
+                f"The {name} model was trained on junctions whose electrodes have "
+                f"{widths[0]}-{widths[1]} atoms per principal layer; {int(narrow.sum())} of the "
+                f"{counts.size} structures of {source!r} have narrower electrodes ({seen} atoms "
+                'per layer), where its predictions are unreliable (docs/conductance.md, "Range '
+                'of use"). Train a surrogate on labelled structures of that kind: vlab '
+                "conductance train STORE..."
+            )
+    return " ".join(messages) or None
 
 
 def load_shipped_model(name: str = "spd-headline") -> ConductanceSurrogate | BottleneckSurrogate:

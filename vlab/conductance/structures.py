@@ -46,6 +46,7 @@ __all__ = [
     "build_contact",
     "build_point_contact",
     "build_wire",
+    "electrode_atoms_per_layer",
     "has_junction_tags",
     "perturb",
     "validate_structure",
@@ -486,6 +487,29 @@ def has_junction_tags(tags) -> bool:
     """
     found = {int(t) for t in np.unique(tags)}
     return found <= {0, 1, 2} and {1, 2} <= found
+
+
+def electrode_atoms_per_layer(atoms: Atoms) -> int | None:
+    """Atoms per principal layer of the narrower electrode: the electrodes' cross-section.
+
+    A 1x1-cell [001] gold wire has 4, a 2x2-cell one 16, a 3x3-cell one 36. None if the
+    structure has no electrode tags (1 and 2) or no positive ``info["lead_period"]``.
+
+    >>> [electrode_atoms_per_layer(build_wire(cross_section=(n, n), length=2)) for n in (1, 2, 3)]
+    [4, 16, 36]
+    """
+    tags = atoms.get_tags()
+    period = atoms.info.get("lead_period")
+    if not has_junction_tags(tags) or not isinstance(period, (int, float, np.floating)):
+        return None
+    if not np.isfinite(period) or period <= 0:
+        return None
+    widths = []
+    for tag in (1, 2):
+        z = atoms.positions[tags == tag, 2]
+        layers = int(np.floor((z.max() - z.min()) / period + _TOL / period)) + 1
+        widths.append(len(z) / layers)
+    return round(min(widths))
 
 
 def _check_tags(atoms: Atoms) -> None:

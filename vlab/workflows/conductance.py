@@ -442,9 +442,10 @@ def predict_conductance(
         draws of the reference's spread around the predictions
         (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
         surrogate's estimate of the reference histogram's peak. With a shipped model that
-        records its range of use (``range_of_use_atoms``, the fast ``spd-bottleneck``; given
-        by name or by its file), a source with structures of other sizes gets a ``warning``
-        (also issued as a ``UserWarning``).
+        records its range of use (given by name or by its file), a source with structures
+        outside it gets a ``warning`` (also issued as a ``UserWarning``): other sizes for the
+        fast ``spd-bottleneck``, narrower electrodes than the training cells' for both
+        (:func:`~vlab.conductance.shipped.range_of_use_warning`).
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -469,8 +470,7 @@ def predict_conductance(
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
         if shipped_name is not None:
-            counts = [len(a) for a in structures]
-            warning = range_of_use_warning(counts, shipped_name, source)
+            warning = range_of_use_warning(structures, shipped_name, source)
             if warning:
                 warnings.warn(warning, UserWarning, stacklevel=2)
                 entry["warning"] = warning

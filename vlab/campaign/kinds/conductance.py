@@ -465,7 +465,7 @@ def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
 
 def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     """The snapshots of an input store; a UserWarning if the model is a shipped one that
-    records a range of use (atoms per structure) and some snapshots lie outside it."""
+    records a range of use and some snapshots lie outside it."""
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
 
     items = snapshot_items(ds, stride=params["snapshot_stride"])
@@ -473,9 +473,8 @@ def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
         item.pop(SOURCE_HASH, None)
     name = shipped_model_name(params["model"])
     if name is not None:
-        counts = [len(item["structure"]) for item in items]
         source = str(ds.attrs.get("title") or "the input store")
-        warning = range_of_use_warning(counts, name, source)
+        warning = range_of_use_warning([item["structure"] for item in items], name, source)
         if warning:
             warnings.warn(warning, UserWarning, stacklevel=2)
     return items
