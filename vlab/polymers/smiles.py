@@ -82,8 +82,18 @@ def _cut(smiles: object, limit: int = MAX_SMILES_LENGTH) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+# Molecules parsed in this process, as RDKit binaries (small, and rebuilt faster than a SMILES
+# is parsed and sanitised): a design run reads its training units for the forward models, the
+# fingerprints and the novelty check.
+_PARSED: dict[str, bytes] = {}
+_PARSED_MAX = 1 << 15
+
+
 def _parse(smiles: object) -> tuple[Chem.Mol | None, str]:
-    """``(mol, "")`` if RDKit parses ``smiles`` within the limits, else ``(None, reason)``."""
+    """``(mol, "")`` if RDKit parses ``smiles`` within the limits, else ``(None, reason)``.
+
+    Valid molecules are kept per process (up to 32,768), so a SMILES seen before costs a
+    rebuild from RDKit's binary form instead of a parse and sanitisation."""
     if not isinstance(smiles, str):
         return None, f"expected a string, got {type(smiles).__name__}"
     if len(smiles) > MAX_SMILES_LENGTH:
@@ -95,12 +105,19 @@ def _parse(smiles: object) -> tuple[Chem.Mol | None, str]:
         return None, f"it has the control character {bad!r}"
     if not smiles.strip():
         return None, "it is empty"
-    mol = Chem.MolFromSmiles(smiles.strip())
+    text = smiles.strip()
+    known = _PARSED.get(text)
+    if known is not None:
+        return Chem.Mol(known), ""  # a new molecule each call: callers may edit theirs
+    mol = Chem.MolFromSmiles(text)
     if mol is None:
         return None, "RDKit cannot parse or sanitise it"
     heavy = mol.GetNumHeavyAtoms()
     if heavy > MAX_HEAVY_ATOMS:
         return None, f"it has {heavy:,} heavy atoms; at most {MAX_HEAVY_ATOMS:,} (MAX_HEAVY_ATOMS)"
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    _PARSED[text] = mol.ToBinary()
     return mol, ""
 
 
