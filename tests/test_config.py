@@ -1,7 +1,7 @@
 import pytest
 
 from vlab import config
-from vlab.errors import ConfigError
+from vlab.errors import ConfigError, InputError
 
 
 def test_defaults_are_read_from_the_package():
@@ -103,3 +103,28 @@ def test_a_misspelt_environment_variable_is_named_with_the_key_it_probably_means
         "allowed: cluster.dashboard_address, "
     )
     assert str(caught.value).endswith(". Did you mean 'cluster.n_workers'?")
+
+
+def test_a_yaml_text_is_parsed_once_and_every_caller_gets_its_own_copy(tmp_path, monkeypatch):
+    """The configuration is read on every get(): a text parsed before is not parsed again,
+    a caller that edits its result does not change the next one's, a changed file is read
+    anew, and a broken text fails on every call."""
+    from vlab import _yaml
+
+    text = "cluster:\n  n_workers: 3\nlist: [1, 2]\n"
+    first = _yaml.load_yaml_text(text, source="a.yaml")
+    first["cluster"]["n_workers"] = 99
+    first["list"].append(3)
+    assert _yaml.load_yaml_text(text, source="b.yaml") == {"cluster": {"n_workers": 3},
+                                                            "list": [1, 2]}  # fmt: skip
+    assert (text, _yaml.MAX_NODES) in _yaml._PARSED
+    user = tmp_path / "vlab.yaml"
+    user.write_text("cluster:\n  n_workers: 5\n")
+    monkeypatch.setenv("VLAB_CONFIG", str(user))
+    monkeypatch.delenv("VLAB_CLUSTER__N_WORKERS", raising=False)
+    assert config.get("cluster.n_workers") == 5
+    user.write_text("cluster:\n  n_workers: 6\n")
+    assert config.get("cluster.n_workers") == 6
+    for _ in range(2):
+        with pytest.raises(InputError, match=r"c.yaml: not valid YAML"):
+            _yaml.load_yaml_text("a: [1, 2", source="c.yaml")

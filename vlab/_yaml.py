@@ -19,6 +19,7 @@ vlab.errors.InputError: deep.yaml: not accepted as YAML: nested deeper than 32 l
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 from pathlib import Path
@@ -114,6 +115,11 @@ def _yaml_problem(err: Exception) -> str:
     return one_line(err, 200)
 
 
+_PARSED: dict[tuple[str, int], tuple[Any]] = {}  # (text, max_nodes) -> (parsed value,)
+_PARSED_MAX = 512
+_PARSED_MAX_CHARS = 65_536
+
+
 def load_yaml_text(
     text: str,
     *,
@@ -121,11 +127,26 @@ def load_yaml_text(
     error: type[VlabError] = InputError,
     max_nodes: int = MAX_NODES,
 ) -> Any:
-    """Parse YAML text with the safe loader and the limits; ``error`` for any failure."""
+    """Parse YAML text with the safe loader and the limits; ``error`` for any failure.
+
+    Texts parsed before in this process (up to :data:`_PARSED_MAX` of them, each at most
+    :data:`_PARSED_MAX_CHARS` characters) are not parsed again: the caller gets a deep copy of
+    the earlier result, so that configuration and catalog files read on every command cost a
+    copy instead of a parse. Failures are not kept; they are raised again on every call.
+    """
+    key = (text, max_nodes)
+    known = _PARSED.get(key) if isinstance(text, str) else None
+    if known is not None:
+        return copy.deepcopy(known[0])
     loader = None
     try:
         loader = _loader(max_nodes)(text)
-        return loader.get_single_data()
+        data = loader.get_single_data()
+        if isinstance(text, str) and len(text) <= _PARSED_MAX_CHARS:
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[key] = (copy.deepcopy(data),)
+        return data
     except _Limit as err:
         raise error(f"{one_line(source)}: not accepted as YAML: {err}.") from None
     except yaml.YAMLError as err:
