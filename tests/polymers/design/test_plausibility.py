@@ -14,6 +14,10 @@ PLAUSIBLE = {
     "PMMA": "*CC(*)(C)C(=O)OC",
     "norbornene, double bond away from the bridgeheads": "*C1CC2CC1C=C2*",
     "adamantane (bridged, unstrained)": "*C1C2CC3CC1CC(C2)C3*",
+    "perylene diimide (fused aromatics)": (
+        "*N1C(=O)c2ccc3c4ccc5C(=O)N(*)C(=O)c6ccc(c7ccc(C1=O)c2c37)c4c56"
+    ),
+    "pyromellitic diimide": "*c1ccc(-n2c(=O)c3cc4c(=O)n(*)c(=O)c4cc3c2=O)cc1",
 }
 
 
@@ -34,6 +38,10 @@ def test_common_polymers_pass(smiles):
         ("*C1=C2CCC1CC2*", ("anti_bredt",)),  # bridgehead double bond in norbornene
         ("*C1C#CCCC1*", ("strained_pi",)),  # cyclohexyne
         ("*CC(*)C1CC1", ("ring3",)),  # a pendant cyclopropane
+        ("*C1Cc2ccc(cc2)CC(*)c2ccc1cc2", ("bridged_arene",)),  # [2.2]paracyclophane
+        # found by the sampler: bridges of 3-7 atoms across a benzene ring (meta, para)
+        ("*c1ccc2c(=O)c(c1)C(=O)N(*)C2=O", ("bridged_arene",)),
+        ("*N1C(=O)c2ccc3cc(c4ccc-3cc4c(=O)n(*)c2=O)C1=O", ("bridged_arene",)),
         # found by the sampler: a cyclobutadiene that RDKit perceives as part of an aromatic
         # annulene, and a 4-membered ring in a fused aromatic system
         ("*NC(=O)C(=O)Nc1ccc2ncc3ccc3ccc3c(=O)n(*)c(=O)c3ccc2c1", ("ring4", "fused_small")),
@@ -68,3 +76,14 @@ def test_bad_inputs_are_clear_errors():
         sa_score("CC")
     with pytest.raises(InvalidSMILESError, match="not a valid polymer SMILES"):
         strain_flags("*C1CC*")
+
+
+def test_no_public_polymer_has_a_bridged_arene():
+    """The rule flags what the sampler invents, not what chemists make: none of the repeat
+    units of the shipped PI1070 and PoLyInfo Tg tables has a bridge across an aromatic ring."""
+    from vlab.polymers import load_source
+
+    for source in ("radonpy_pi1070", "polymon_tg"):
+        units = list(load_source(source, normalize=False).smiles)
+        flagged = [s for s in units if "bridged_arene" in strain_flags(s)]
+        assert len(units) > 1000 and flagged == [], (source, flagged[:3])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 from rdkit import Chem, DataStructs
-from rdkit.Chem import Draw, rdFingerprintGenerator
+from rdkit.Chem import Draw, rdCoordGen, rdFingerprintGenerator
 
 from vlab.errors import InputError, InvalidSMILESError
 from vlab.polymers.smiles import _normalize_memo, _parse, canonical_repeat_unit, shorten
@@ -173,8 +173,9 @@ def draw_grid(
 ) -> Path:
     """Draw repeat units as a PNG grid with captions and a title (RDKit + matplotlib).
 
-    Each molecule is drawn by RDKit (``Draw.MolToImage``); captions and the title are
-    matplotlib text, so Greek letters and ``±`` render (e.g. ``"λ 0.34 ± 0.05 W/(m K)"``).
+    Each molecule is laid out by RDKit's CoordGen and drawn by RDKit (``Draw.MolToImage``);
+    captions and the title are matplotlib text, so Greek letters and ``±`` render (e.g.
+    ``"λ 0.34 ± 0.05 W/(m K)"``).
 
     Parameters
     ----------
@@ -227,6 +228,7 @@ def draw_grid(
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k < len(mols):
+            rdCoordGen.AddCoords(mols[k])  # lays out macrocycles and bridged rings legibly
             ax.imshow(Draw.MolToImage(mols[k], size=size))
             if legends is not None:
                 ax.set_title(legends[k], fontsize=7.5, y=-0.02, va="top", pad=0)

@@ -23,6 +23,11 @@ Two checks flag them:
                       (bicyclobutane, prismane, cubane)
   ``bridged_small``   a bridgehead atom (bridged, not merely fused, ring system) in a
                       ring of 3-4 atoms
+  ``bridged_arene``   a bridgehead atom in an aromatic ring: a bridge spans the ring
+                      (a meta- or para-cyclophane), which bends the ring out of plane
+                      ([2.2]paracyclophane: ~31 kcal/mol; short bridges across a benzene
+                      are not isolable). Fused aromatics (naphthalene, perylene) are not
+                      bridged; none of the public polymers vlab learns from has one
   ``spiro_small``     a spiro atom in a ring of 3-4 atoms (spiropentane)
   ``anti_bredt``      a non-aromatic double bond at a bridgehead atom whose smallest ring
                       has fewer than 8 atoms (Bredt's rule)
@@ -67,6 +72,7 @@ STRAIN_FLAGS = (
     "ring4",
     "fused_small",
     "bridged_small",
+    "bridged_arene",
     "spiro_small",
     "anti_bredt",
     "strained_pi",
@@ -170,6 +176,8 @@ def strain_flags(smiles: str) -> tuple[str, ...]:
     (('ring3',), ())
     >>> strain_flags("*C1=C2CCC1CC2*")  # a bridgehead double bond in norbornene
     ('anti_bredt',)
+    >>> strain_flags("*N1C(=O)c2cc(c(=O)n(*)c(=O)c2)C1=O")  # a bridge across a benzene ring
+    ('bridged_arene',)
     """
     mol = _unit(smiles)
     info = mol.GetRingInfo()
@@ -183,6 +191,7 @@ def strain_flags(smiles: str) -> tuple[str, ...]:
         "ring4": 4 in sizes,
         "fused_small": any(_shares_bond(r, info) for r in small),
         "bridged_small": any(r & heads for r in small),
+        "bridged_arene": any(mol.GetAtomWithIdx(i).GetIsAromatic() for i in heads),
         "spiro_small": any(r & spiro for r in small),
         "anti_bredt": _anti_bredt(mol, heads),
         "strained_pi": _strained_pi(mol),
