@@ -18,6 +18,7 @@ PLAUSIBLE = {
         "*N1C(=O)c2ccc3c4ccc5C(=O)N(*)C(=O)c6ccc(c7ccc(C1=O)c2c37)c4c56"
     ),
     "pyromellitic diimide": "*c1ccc(-n2c(=O)c3cc4c(=O)n(*)c(=O)c4cc3c2=O)cc1",
+    "cyclooctyl methacrylate (a pendant medium ring)": "*CC(*)(C)C(=O)OC1CCCCCCC1",
 }
 
 
@@ -41,7 +42,9 @@ def test_common_polymers_pass(smiles):
         ("*C1Cc2ccc(cc2)CC(*)c2ccc1cc2", ("bridged_arene",)),  # [2.2]paracyclophane
         # found by the sampler: bridges of 3-7 atoms across a benzene ring (meta, para)
         ("*c1ccc2c(=O)c(c1)C(=O)N(*)C2=O", ("bridged_arene",)),
-        ("*N1C(=O)c2ccc3cc(c4ccc-3cc4c(=O)n(*)c2=O)C1=O", ("bridged_arene",)),
+        ("*N1C(=O)c2ccc3cc(c4ccc-3cc4c(=O)n(*)c2=O)C1=O", ("bridged_arene", "fused_medium")),
+        # ... and an 8-membered ring fused between a benzene ring and an imide
+        ("*c1ccc2c(=O)cc3c(cc(=O)c2c1)C(=O)N(*)C3=O", ("fused_medium",)),
         # found by the sampler: a cyclobutadiene that RDKit perceives as part of an aromatic
         # annulene, and a 4-membered ring in a fused aromatic system
         ("*NC(=O)C(=O)Nc1ccc2ncc3ccc3ccc3c(=O)n(*)c(=O)c3ccc2c1", ("ring4", "fused_small")),
@@ -78,12 +81,13 @@ def test_bad_inputs_are_clear_errors():
         strain_flags("*C1CC*")
 
 
-def test_no_public_polymer_has_a_bridged_arene():
-    """The rule flags what the sampler invents, not what chemists make: none of the repeat
-    units of the shipped PI1070 and PoLyInfo Tg tables has a bridge across an aromatic ring."""
+def test_no_public_polymer_has_a_bridged_arene_or_a_fused_medium_ring():
+    """The two rules flag what the sampler invents, not what chemists make: none of the repeat
+    units of the shipped PI1070 and PoLyInfo Tg tables has a bridge across an aromatic ring or
+    a fused carbon-rich ring of 8-11 atoms."""
     from vlab.polymers import load_source
 
     for source in ("radonpy_pi1070", "polymon_tg"):
         units = list(load_source(source, normalize=False).smiles)
-        flagged = [s for s in units if "bridged_arene" in strain_flags(s)]
+        flagged = [s for s in units if {"bridged_arene", "fused_medium"} & set(strain_flags(s))]
         assert len(units) > 1000 and flagged == [], (source, flagged[:3])

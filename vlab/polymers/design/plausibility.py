@@ -33,6 +33,11 @@ Two checks flag them:
                       has fewer than 8 atoms (Bredt's rule)
   ``strained_pi``     a triple bond or an allene (cumulated C=C=C) in a ring of fewer than
                       8 atoms
+  ``fused_medium``    a medium ring (8-11 atoms, at least 6 of them carbon) fused to another
+                      ring: transannular strain and a hard ring closure (a benzannulated
+                      cyclooctadienedione, say). None of the public polymers vlab learns
+                      from has one; a pendant cyclooctyl group or a silsesquioxane cage
+                      is not flagged
   ==================  =====================================================================
 
 A candidate is **plausible** when it has no strain flag and its SA score is at most
@@ -76,6 +81,7 @@ STRAIN_FLAGS = (
     "spiro_small",
     "anti_bredt",
     "strained_pi",
+    "fused_medium",
 )
 """Every flag :func:`strain_flags` can return, in the order it returns them."""
 
@@ -195,8 +201,18 @@ def strain_flags(smiles: str) -> tuple[str, ...]:
         "spiro_small": any(r & spiro for r in small),
         "anti_bredt": _anti_bredt(mol, heads),
         "strained_pi": _strained_pi(mol),
+        "fused_medium": _fused_medium(mol, info),
     }
     return tuple(flag for flag in STRAIN_FLAGS if found[flag])
+
+
+def _fused_medium(mol: Chem.Mol, info) -> bool:
+    """True if a ring of 8-11 atoms, at least 6 of them carbon, shares a bond with another."""
+    for ring in info.AtomRings():
+        carbons = sum(mol.GetAtomWithIdx(i).GetAtomicNum() == 6 for i in ring)
+        if 8 <= len(ring) <= 11 and carbons >= 6 and _shares_bond(frozenset(ring), info):
+            return True
+    return False
 
 
 def _aromatic(mol: Chem.Mol, ring: Sequence[int]) -> bool:
