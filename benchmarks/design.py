@@ -49,6 +49,7 @@ import argparse
 import json
 import multiprocessing as mp
 import time
+from collections import Counter
 
 import numpy as np
 from _common import RESULTS, write_result
@@ -61,6 +62,7 @@ from vlab.polymers.design import (
     LM_SOURCES,
     MorganRidgeModels,
     NGramModel,
+    assess,
     draw_grid,
     fit_design_models,
     mean_pairwise_tanimoto,
@@ -70,6 +72,7 @@ from vlab.polymers.design import (
     parse_target,
     run_smc,
     shifted_target,
+    strain_flags,
 )
 from vlab.polymers.smiles import is_valid_repeat_unit
 
@@ -265,6 +268,9 @@ def main() -> None:
     everything = list(dict.fromkeys([*every, *held]))
     novel = novel_mask(lib_smiles, everything, normalize=True)
     judged = judge.in_box(target, lib_smiles)
+    plausible = np.array([assess(s).plausible for s in lib_smiles])
+    prior_plausible = np.array([assess(s).plausible for s in prior_lib])
+    flag_counts = Counter(f for s in lib_smiles for f in strain_flags(s))
     judge_train = list(held)
     # judge's own units: out-of-fold predictions where the unit has the label, else the forest
     fitted = judge(judge_train)
@@ -305,6 +311,12 @@ def main() -> None:
             "cv5_r2": judge.cv_r2,
             "fit_seconds": judge_seconds,
         },
+        "library_plausible_fraction": float(plausible.mean()),
+        "prior_only_plausible_fraction": float(prior_plausible.mean()),
+        "judge_in_box_fraction_plausible": float(judged[plausible].mean()),
+        "library_strain_flag_counts": dict(sorted(flag_counts.items())),
+        "plausibility": "vlab.polymers.design.assess: SA score <= 6 and no strain flag; the "
+        "library is ranked by the likelihood alone, these keys say how much of it is plausible",
         "self_in_box_fraction": float(_hits(target, res)[lib].mean()),
         "self_judged_by": "the sampler's own forward models (predicted means)",
         "self_prior_only_in_box_fraction": float(_hits(target, prior)[prior.top(n_lib)].mean()),
@@ -389,6 +401,11 @@ def main() -> None:
             f"{judge.cv_r2['thermal_conductivity']:.2f}, {judge.cv_r2['Tg']:.2f}",
         ),
         ("self-judged in box", f"{out['self_in_box_fraction']:.3f}"),
+        (
+            "plausible: library / prior screened; judge in box among plausible",
+            f"{plausible.mean():.3f} / {prior_plausible.mean():.3f}; "
+            f"{out['judge_in_box_fraction_plausible']:.3f}",
+        ),
         ("valid / novel", f"{out['valid_fraction']:.3f} / {out['novel_fraction']:.3f}"),
         ("mean pairwise Tanimoto", f"{out['mean_pairwise_tanimoto']:.3f}"),
         (

@@ -176,6 +176,8 @@ README_RESULTS = [
     ("design.json", lambda d: 100 * d["novel_fraction"], "{:.1f} %"),
     ("design.json", lambda d: 100 * d["judge_prior_only_in_box_fraction"], "{:.1f} %"),
     ("design.json", lambda d: 100 * d["judge_base_rate"]["judge_training_units"], "{:.1f} %"),
+    ("design.json", lambda d: 100 * d["library_plausible_fraction"], "{:.1f} % that pass"),
+    ("design.json", lambda d: 100 * d["judge_in_box_fraction_plausible"], "rules: {:.1f} %"),
     ("engine.json", "efficiency_100ms_2workers", "{:.3f};"),
     ("scale.json", "efficiency_64_slots", "{:.3f}"),
     ("engine.json", "overhead_ratio_vs_loop", "{:.3f};"),
