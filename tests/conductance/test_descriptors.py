@@ -105,8 +105,26 @@ def test_descriptors_are_dscribe_soap_of_the_centre_atoms():
     [desc] = compute_descriptors([atoms], settings)
     padded, centres = centre_atoms(atoms, settings)
     assert np.array_equal(padded.positions[centres, 2], desc.z)
-    expected = settings._soap().create(padded, centers=centres.tolist())
+    from dscribe.descriptors import SOAP
+
+    plain = SOAP(species=["Au"], r_cut=settings.r_cut, n_max=4, l_max=3, sigma=0.3)
+    expected = plain.create(padded, centers=centres.tolist())  # dscribe's own checks
     assert np.array_equal(desc.features, expected)
+    assert np.array_equal(
+        settings._soap().create(padded, centers=padded.positions), plain.create(padded)
+    )
+
+
+def test_soap_generator_checks_centres_it_cannot_take_as_positions():
+    """Centres that are not an (n, 3) array of positions go through dscribe's own checks."""
+    from vlab.conductance.descriptors import soap_generator
+
+    soap = soap_generator(("Au",), 4.0, 2, 1, 0.5)
+    assert soap is soap_generator(("Au",), 4.0, 2, 1, 0.5)
+    atoms = _perturbed_wire(electrode_layers=2)
+    for bad in ([[0.0, 1.0]], np.zeros((2, 2)), []):
+        with pytest.raises(ValueError, match="positions"):
+            soap.create(atoms, centers=bad)
 
 
 # --------------------------------------------------------------------------- pooling
@@ -165,9 +183,12 @@ def test_pool_global_modes():
 def test_a_missing_dscribe_is_one_clear_error_that_says_how_to_install_it(monkeypatch):
     import sys
 
+    from vlab.conductance import descriptors
     from vlab.errors import MissingDependencyError
 
     monkeypatch.setitem(sys.modules, "dscribe.descriptors", None)  # as if not installed
+    descriptors.soap_generator.cache_clear()  # as in a process that never had it
+    descriptors._fast_soap_class.cache_clear()
     wire = build_wire("Au", direction="001", cross_section=(1, 1), length=4, electrode_layers=2)
     with pytest.raises(MissingDependencyError) as caught:
         compute_descriptors([wire], DescriptorSettings())

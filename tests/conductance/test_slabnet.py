@@ -79,6 +79,18 @@ def test_ensemble_forward_matches_members_in_double_precision(batch, hidden):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("rows", [1, 7, 10_000])
+def test_ensemble_forward_does_not_depend_on_its_block_size(batch, rows, monkeypatch):
+    """The centres go through the networks in blocks; every block size gives the same
+    predictions (to float32 rounding), blocks that split a structure and a last short one
+    included."""
+    rng = np.random.default_rng(4)
+    members = [_slabnet.init_params(batch.x.shape[1], (6, 5), rng, 0.2) for _ in range(3)]
+    expected = _slabnet.forward_ensemble(members, batch, 0.1)
+    monkeypatch.setattr(_slabnet, "FORWARD_ROWS", rows)
+    np.testing.assert_allclose(_slabnet.forward_ensemble(members, batch, 0.1), expected, rtol=1e-6)
+
+
 def test_absolute_loss_is_the_smooth_absolute_error(batch):
     params = _slabnet.init_params(batch.x.shape[1], HIDDEN, np.random.default_rng(1), 0.0)
     theta = _slabnet._flatten(params)

@@ -52,7 +52,6 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,12 +66,12 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from vlab._utils import read_model_file, write_model_file
+from vlab.conductance.descriptors import soap_generator
 from vlab.conductance.structures import has_junction_tags
 from vlab.errors import (
     DataFileError,
     InputError,
     InvalidStructureError,
-    optional_import,
     reject_unknown,
 )
 
@@ -208,7 +207,7 @@ class BottleneckSettings:
 
     def _soap(self):
         """The dscribe SOAP generator of the neck spectra (built once per settings)."""
-        return _soap_generator(
+        return soap_generator(
             self.species, self.soap_r_cut, self.soap_n_max, self.soap_l_max, self.soap_sigma
         )
 
@@ -230,16 +229,6 @@ class BottleneckSettings:
         reject_unknown(data, (f.name for f in dataclasses.fields(cls)), "BottleneckSettings keys")
         tuples = ("decays", "species")
         return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})
-
-
-@functools.lru_cache(maxsize=8)
-def _soap_generator(species, r_cut, n_max, l_max, sigma):
-    SOAP = optional_import(
-        "dscribe.descriptors", extra="descriptors", purpose="for the SOAP descriptors"
-    ).SOAP
-
-    return SOAP(species=list(species), r_cut=r_cut, n_max=n_max, l_max=l_max, sigma=sigma,
-                periodic=False)  # fmt: skip
 
 
 def _number(value: object) -> bool:

@@ -34,6 +34,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -140,18 +141,47 @@ class DescriptorSettings:
         return cls(**{k: tuple(v) if k == "species" else v for k, v in data.items()})
 
     def _soap(self):
-        SOAP = optional_import(
-            "dscribe.descriptors", extra="descriptors", purpose="for the SOAP descriptors"
-        ).SOAP
-        return SOAP(
-            species=list(self.species),
-            r_cut=float(self.r_cut),
-            n_max=int(self.n_max),
-            l_max=int(self.l_max),
-            sigma=float(self.sigma),
-            periodic=False,
-            sparse=False,
-        )
+        return soap_generator(self.species, self.r_cut, self.n_max, self.l_max, self.sigma)
+
+
+@functools.lru_cache(maxsize=16)
+def soap_generator(species, r_cut: float, n_max: int, l_max: int, sigma: float):
+    """dscribe's non-periodic SOAP with these settings (one shared instance per setting).
+
+    Centres given as an (n, 3) array of positions skip dscribe's per-centre checks (a Python
+    loop over the centres); the spectra are those of ``dscribe.descriptors.SOAP`` bit for bit.
+    """
+    return _fast_soap_class()(
+        species=list(species),
+        r_cut=float(r_cut),
+        n_max=int(n_max),
+        l_max=int(l_max),
+        sigma=float(sigma),
+        periodic=False,
+        sparse=False,
+    )
+
+
+@functools.cache
+def _fast_soap_class():
+    SOAP = optional_import(
+        "dscribe.descriptors", extra="descriptors", purpose="for the SOAP descriptors"
+    ).SOAP
+
+    class _SOAP(SOAP):
+        def prepare_centers(self, system, centers=None):
+            if (
+                not self.periodic
+                and isinstance(centers, np.ndarray)
+                and centers.ndim == 2
+                and centers.shape[0] > 0
+                and centers.shape[1] == 3
+                and centers.dtype.kind == "f"
+            ):
+                return np.asarray(centers, dtype=float), np.full(len(centers), -1, dtype=np.int64)
+            return super().prepare_centers(system, centers)
+
+    return _SOAP
 
 
 def _bad(name: str, rule: str, value: object) -> InputError:
