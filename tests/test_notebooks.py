@@ -33,5 +33,12 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}
     )
     client.execute(cwd=str(work))
+    stderr = [
+        out.get("text", "")
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stderr"
+    ]
+    assert not [text for text in stderr if "TqdmWarning" in text], stderr
     assert sorted(p.name for p in FOLDER.iterdir()) == before, "the notebook wrote into notebooks/"
     assert not (tmp_path / "empty-cache").exists() or not any((tmp_path / "empty-cache").iterdir())

@@ -17,6 +17,7 @@ __all__ = [
     "canonical_json",
     "content_hash",
     "pin_blas_threads",
+    "progress_bar",
     "read_model_file",
     "report_json",
     "write_model_file",
@@ -45,6 +46,18 @@ def pin_blas_threads(n: int = 1) -> None:
         threadpool_limits(n)
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
         pass
+
+
+def progress_bar(*args: Any, **kwargs: Any):
+    """A tqdm progress bar: a notebook widget in Jupyter when ipywidgets is installed, else
+    the text bar (tqdm.auto would warn there, 'IProgress not found', and fall back to it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is None:
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(*args, **kwargs)
 
 
 def _default(obj: Any) -> Any:

@@ -79,7 +79,7 @@ class ProgressBar:
         name: str = "",
         unit: str = "item",
     ) -> None:
-        from tqdm.auto import tqdm
+        from vlab._utils import progress_bar as tqdm
 
         self.units, self.client = list(units), client
         self._reported: dict[str, int] = {}

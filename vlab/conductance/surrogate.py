@@ -668,7 +668,7 @@ def _train_members(
 ) -> list:
     """(params, head, n_iter, loss) of each member trained from ``starts``, in order; with
     ``verbose``, a progress bar over the members as they finish."""
-    from tqdm.auto import tqdm
+    from vlab._utils import progress_bar as tqdm
 
     processes = min(joblib.effective_n_jobs(n_jobs), len(starts))  # scikit-learn's convention
     can_fork = "fork" in multiprocessing.get_all_start_methods()

@@ -305,8 +305,7 @@ def _featurise_in_chunks_then_predict(model, structures: list, desc: str, progre
     structures at a time (each structure's do not depend on the others), then one prediction
     from all of them. Predicting in chunks would not give the numbers of one call: the
     network's single-precision matrix products depend on how the rows are grouped."""
-    from tqdm.auto import tqdm
-
+    from vlab._utils import progress_bar as tqdm
     from vlab.conductance import BottleneckSurrogate, bottleneck_features, compute_descriptors
 
     if not structures:
@@ -497,7 +496,7 @@ def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool)
     time under a progress bar (each structure's prediction does not depend on the others).
     Unlike validation (:func:`_featurise_in_chunks_then_predict`) it predicts chunk by chunk:
     the descriptors of a whole campaign's snapshots need not fit in memory."""
-    from tqdm.auto import tqdm
+    from vlab._utils import progress_bar as tqdm
 
     parts = []
     show = progress and len(structures) > PREDICT_CHUNK

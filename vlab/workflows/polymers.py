@@ -64,8 +64,7 @@ def train_model(
     ``vlab polymers train Tg=polymers-polymon_tg --name tg-net`` on the command line, then
     ``vlab polymers predict --model tg-net '*CC(*)c1ccccc1'``.
     """
-    from tqdm.auto import tqdm
-
+    from vlab._utils import progress_bar as tqdm
     from vlab.polymers import (
         ModelCard,
         PolymerPropertyModel,
@@ -518,7 +517,7 @@ def transfer_report(
         optional_import("chemicals", extra="polymers", purpose="for the 'cp' transfer source")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)  # before the work: a bad folder fails at once
-    from tqdm.auto import tqdm
+    from vlab._utils import progress_bar as tqdm
 
     with tqdm(desc="featurising", unit="fit", disable=not progress, smoothing=0.1) as bar:
         data = _transfer_data(variants)
