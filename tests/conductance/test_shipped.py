@@ -312,3 +312,37 @@ def test_predict_warns_for_electrodes_narrower_than_the_training_cells():
         "309 of the 309 structures of 'au-spd-small'"
         in report["sources"]["au-spd-small"]["warning"]
     )
+
+
+def test_predict_says_which_structures_of_a_store_were_training_labels(tmp_path):
+    """A store whose items the shipped model was trained on (by input hash, so a copy too)
+    gets ``training_labels`` and a warning that R² and MAE there measure the fit; a blind
+    store gets 0 and no warning."""
+    import warnings
+
+    from vlab import catalog
+    from vlab.conductance import shipped_model_info
+    from vlab.workflows.conductance import predict_conductance, training_labels
+
+    trained = shipped_model_info("spd-bottleneck")["training_stores"]["au-spd-2x2"]
+    location = catalog.get_entry("au-spd-2x2").checked_location()
+    copy = catalog.export_store(location, tmp_path / "copy.zarr")
+    with pytest.warns(UserWarning) as caught:
+        report = predict_conductance(["au-spd-2x2", str(copy)], model="spd-bottleneck")
+    for source in ("au-spd-2x2", str(copy)):
+        entry = report["sources"][source]
+        assert entry["training_labels"] == trained["structures"] == 528  # traces 0-17 of 716
+        assert entry["warning"].startswith(
+            f"528 of the 716 structures of {source!r} were training labels of the "
+            "spd-bottleneck model: R² and MAE against their reference measure its fit, not its "
+            "accuracy (on blind snapshots, au-spd-2x2-test-c"
+        )
+    assert len(caught) == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        blind = predict_conductance(["au-spd-2x2-test-c"], model="spd-bottleneck")
+    assert blind["sources"]["au-spd-2x2-test-c"]["training_labels"] == 0
+    assert "warning" not in blind["sources"]["au-spd-2x2-test-c"]
+    assert len(training_labels("spd-headline")) == sum(
+        s["structures"] for s in shipped_model_info("spd-headline")["training_stores"].values()
+    )

@@ -84,6 +84,8 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
         row = {"n": entry["n"], "first": mean[:5]}
         if "warning" in entry:
             row["warning"] = entry["warning"]
+        if "training_labels" in entry:
+            row["training_labels"] = entry["training_labels"]
         if "peak_predictive_G0" in entry:
             row["peak_predictive_G0"] = entry["peak_predictive_G0"]
         if "histogram_png" in entry:

@@ -363,15 +363,16 @@ def load_surrogate(model: str | os.PathLike):
     return load_model_file(path), {"path": str(path)}
 
 
-def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
+def _input_structures(source: str) -> tuple[list, np.ndarray | None, np.ndarray | None]:
     """Structures of a store (catalog name or path) or of a structure file (ase.io.read, e.g.
-    extended XYZ with tags and ``lead_period``), and the store's reference conductances."""
+    extended XYZ with tags and ``lead_period``), and the store's reference conductances and
+    input hashes (None for a file)."""
     path = Path(source)
     if path.is_file():
         from ase.io import read
 
         try:
-            return list(read(path, index=":")), None
+            return list(read(path, index=":")), None, None
         except Exception as err:  # ase raises many kinds for unreadable files
             raise InputError(
                 f"Could not read structures from {source!r} ({type(err).__name__}: {err}). "
@@ -399,7 +400,53 @@ def _input_structures(source: str) -> tuple[list, np.ndarray | None]:
             "conductance-reference store or a structure file."
         )
     ref = ds["conductance"].values.astype(float) if "conductance" in ds else None
-    return catalog.decode_structures(ds, prefix="structure_"), ref
+    hashes = [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else None
+    return catalog.decode_structures(ds, prefix="structure_"), ref, hashes
+
+
+def training_labels(name: str) -> set[str]:
+    """Input hashes of the labelled structures that shipped model ``name`` was trained on (its
+    manifest's ``training_stores``: catalog names and their traces), as far as the catalog has
+    those stores. The engine gives the same calculation the same hash in any store (copies,
+    exports, a learning loop's labels), so a store's items in this set are training labels."""
+    from vlab.conductance import shipped_model_info
+
+    labels: set[str] = set()
+    for store, spec in (shipped_model_info(name).get("training_stores") or {}).items():
+        try:
+            ds = catalog.open(store)
+        except (InputError, OSError):  # not in this catalog: nothing to compare with
+            continue
+        if "input_hash" not in ds:
+            continue
+        keep = ds["status"].values == 1 if "status" in ds else np.ones(ds.sizes["item"], bool)
+        traces = str(spec.get("traces", "all")) if isinstance(spec, Mapping) else "all"
+        if traces != "all" and "trace" in ds:
+            low, _, high = traces.partition("-")
+            trace = ds["trace"].values
+            keep &= (trace >= int(low)) & (trace <= int(high or low))
+        labels.update(str(h) for h in ds["input_hash"].values[keep])
+    return labels
+
+
+def _training_overlap_warning(name: str, source: str, seen: int, n: int) -> str | None:
+    """A warning if ``seen`` of the ``n`` structures of ``source`` were training labels of
+    shipped model ``name``: its R² and MAE on them measure the fit, not the accuracy."""
+    from vlab.conductance import shipped_model_info
+
+    if not seen:
+        return None
+    blind = shipped_model_info(name).get("blind") or {}
+    where = (
+        f" (on blind snapshots, {blind['store']}: R² {blind['r2']:.3f}, MAE "
+        f"{blind['mae_G0']:.3f} G0)"
+        if {"store", "r2", "mae_G0"} <= blind.keys()
+        else ""
+    )
+    return (
+        f"{seen} of the {n} structures of {source!r} were training labels of the {name} "
+        f"model: R² and MAE against their reference measure its fit, not its accuracy{where}."
+    )
 
 
 def predict_conductance(
@@ -444,7 +491,10 @@ def predict_conductance(
         records its range of use (given by name or by its file), a source with structures
         outside it gets a ``warning`` (also issued as a ``UserWarning``): other sizes for the
         fast ``spd-bottleneck``, narrower electrodes than the training cells' for both
-        (:func:`~vlab.conductance.shipped.range_of_use_warning`).
+        (:func:`~vlab.conductance.shipped.range_of_use_warning`). A store with reference
+        conductances also gets ``training_labels``, how many of its structures the shipped
+        model was trained on (:func:`training_labels`), and a ``warning`` if any were: R² and
+        MAE on them measure the fit, not the accuracy.
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -460,8 +510,9 @@ def predict_conductance(
             residuals = None
     report: dict[str, Any] = {"model": described, "sources": {}}
     taken: set[str] = set()  # figure names written by this call
+    labels: set[str] | None = None  # the shipped model's training labels, read once
     for source in sources:
-        structures, ref = _input_structures(source)
+        structures, ref, hashes = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
@@ -469,10 +520,16 @@ def predict_conductance(
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
         if shipped_name is not None:
-            warning = range_of_use_warning(structures, shipped_name, source)
-            if warning:
+            found = [range_of_use_warning(structures, shipped_name, source)]
+            if ref is not None and hashes is not None:
+                labels = training_labels(shipped_name) if labels is None else labels
+                seen = sum(h in labels for h in hashes)
+                entry["training_labels"] = seen
+                found.append(_training_overlap_warning(shipped_name, source, seen, len(hashes)))
+            for warning in filter(None, found):
                 warnings.warn(warning, UserWarning, stacklevel=2)
-                entry["warning"] = warning
+            if any(found):
+                entry["warning"] = " ".join(filter(None, found))
         if residuals is not None:
             draws = residuals.sample(mean, draws=PREDICTIVE_DRAWS, rng=0)
             entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
