@@ -316,13 +316,17 @@ def test_predict_warns_for_electrodes_narrower_than_the_training_cells():
 
 def test_predict_says_which_structures_of_a_store_were_training_labels(tmp_path):
     """A store whose items the shipped model was trained on (by input hash, so a copy too)
-    gets ``training_labels`` and a warning that R² and MAE there measure the fit; a blind
-    store gets 0 and no warning."""
+    gets ``training_labels`` and a warning that R² and MAE there measure the fit, from predict
+    and validate; a blind store gets 0 and no warning."""
     import warnings
 
     from vlab import catalog
     from vlab.conductance import shipped_model_info
-    from vlab.workflows.conductance import predict_conductance, training_labels
+    from vlab.workflows.conductance import (
+        predict_conductance,
+        training_labels,
+        validate_surrogate,
+    )
 
     trained = shipped_model_info("spd-bottleneck")["training_stores"]["au-spd-2x2"]
     location = catalog.get_entry("au-spd-2x2").checked_location()
@@ -343,6 +347,9 @@ def test_predict_says_which_structures_of_a_store_were_training_labels(tmp_path)
         blind = predict_conductance(["au-spd-2x2-test-c"], model="spd-bottleneck")
     assert blind["sources"]["au-spd-2x2-test-c"]["training_labels"] == 0
     assert "warning" not in blind["sources"]["au-spd-2x2-test-c"]
+    with pytest.warns(UserWarning, match="528 of the 716 structures of 'au-spd-2x2' were"):
+        checked = validate_surrogate("spd-bottleneck", ["au-spd-2x2"], tmp_path / "v")
+    assert checked["stores"]["au-spd-2x2"]["training_labels"] == 528
     assert len(training_labels("spd-headline")) == sum(
         s["structures"] for s in shipped_model_info("spd-headline")["training_stores"].values()
     )

@@ -277,7 +277,9 @@ def validate_surrogate(
     """R², MAE and a parity plot of a surrogate against each reference store: a saved model
     file, or a shipped model by name (``spd-headline``, ``spd-bottleneck``).
 
-    Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. ``progress``: a
+    Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. For a shipped
+    model each store's entry counts its ``training_labels`` (:func:`training_labels`) and, if
+    there are any, warns that R² and MAE there measure the fit. ``progress``: a
     progress bar (tqdm, on stderr) over the structures of each store of more than
     ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features) that many
     at a time and then predicted in one call, so the predictions are those of one call bit
@@ -285,15 +287,27 @@ def validate_surrogate(
     """
     from matplotlib.figure import Figure
 
-    model, _ = load_surrogate(model_path)
+    from vlab.conductance.shipped import shipped_model_name
+
+    model, described = load_surrogate(model_path)
+    shipped = described.get("shipped") or shipped_model_name(described.get("path", ""))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
+    labels = training_labels(shipped) if shipped is not None else set()
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
+        if shipped is not None:
+            ds = catalog.select(catalog.open_store(_store_location(name)), status="done")
+            seen = sum(str(h) in labels for h in ds["input_hash"].values)
+            report["stores"][name]["training_labels"] = seen
+            warning = _training_overlap_warning(shipped, name, seen, len(y))
+            if warning:
+                warnings.warn(warning, UserWarning, stacklevel=2)
+                report["stores"][name]["warning"] = warning
     fig.savefig(out / "validation-parity.png", dpi=120)
     report["parity_png"] = str(out / "validation-parity.png")
     (out / "validation.json").write_text(report_json(report) + "\n")
