@@ -551,7 +551,14 @@ def predict_conductance(
             entry["against_reference"] = validation_metrics(ref, mean)
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
-                source, mean, draws if residuals is not None else None, ref, out, described, taken
+                source,
+                mean,
+                draws if residuals is not None else None,
+                ref,
+                out,
+                described,
+                taken,
+                trained_on=entry.get("training_labels", 0),
             )
             taken.add(figure.name)
             entry["histogram_png"] = str(figure)
@@ -581,9 +588,12 @@ def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool)
     return np.concatenate([m for m, _ in parts]), np.concatenate([s for _, s in parts])
 
 
-def _prediction_histogram(source, mean, draws, ref, out, described, taken) -> Path:
+def _prediction_histogram(
+    source, mean, draws, ref, out, described, taken, trained_on: int = 0
+) -> Path:
     """Histogram figure of one source's predictions (and draws and reference), beside ``out``;
-    a name in ``taken`` (another source of the same name) gets a number."""
+    a name in ``taken`` (another source of the same name) gets a number. The title says how
+    many structures were the model's training labels (``trained_on``), if any."""
     import re
 
     from vlab.conductance.histogram import plot_histogram_comparison
@@ -603,4 +613,7 @@ def _prediction_histogram(source, mean, draws, ref, out, described, taken) -> Pa
         k += 1
         path = out.with_name(f"{out.stem}-{slug}-{k}.png")
     path.parent.mkdir(parents=True, exist_ok=True)
-    return plot_histogram_comparison(samples, path, title=f"{source}: surrogate {model}")
+    title = f"{source}: surrogate {model}"
+    if trained_on:
+        title += f" ({trained_on:,} of the {mean.size:,} structures were its training labels)"
+    return plot_histogram_comparison(samples, path, title=title)
