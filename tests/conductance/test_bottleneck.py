@@ -286,9 +286,18 @@ def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, c
     assert report["estimator"] == "bottleneck" and report["params"]["min_samples_leaf"] == 5
     assert report["held_out"]["n"] > 0 and report["held_out"]["r2"] > 0.5
     assert isinstance(load_model_file(model), BottleneckSurrogate)
-    assert main(["conductance", "validate", str(model), "au-sband-small", "--out",
-                 str(tmp_path / "v")]) == 0  # fmt: skip
-    assert json.loads(capsys.readouterr().out)["stores"]["au-sband-small"]["n"] > 0
+    with pytest.warns(UserWarning, match="were training labels of the model fast.npz"):
+        assert main(["conductance", "validate", str(model), "au-sband-small", "--out",
+                     str(tmp_path / "v")]) == 0  # fmt: skip
+    checked = json.loads(capsys.readouterr().out)["stores"]["au-sband-small"]
+    # validated on its own training store: the training labels are counted, and said
+    assert report["training_labels"] == report["n_train"] == checked["training_labels"]
+    assert checked["n"] == report["n_train"] + report["held_out"]["n"]
+    assert checked["warning"].startswith(
+        f"{report['n_train']} of the {checked['n']} structures of 'au-sband-small' were "
+        "training labels of the model fast.npz: R² and MAE against their reference measure "
+        f"its fit, not its accuracy (on its held-out traces: R² {report['held_out']['r2']:.3f}"
+    )
     assert main([*args, "--model", str(model), "--set", "depth=3"]) == 2
     assert "Unknown BottleneckSurrogate parameter(s) ['depth']" in capsys.readouterr().err
     assert main([*args, "--model", str(model), "--preset", "spd-headline"]) == 2

@@ -56,6 +56,9 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         estimator=args.estimator,
         progress=not args.no_progress,
     )
+    hashes = report.pop("training_input_hashes", None)  # in MODEL.report.json, not on screen
+    if hashes is not None:
+        report["training_labels"] = len(hashes)
     print(report_json(report))
     return 0
 

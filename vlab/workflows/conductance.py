@@ -12,6 +12,7 @@ After a ``conductance-reference`` campaign::
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Mapping
@@ -38,6 +39,7 @@ __all__ = [
 
 #: Draws per snapshot of a predictive histogram (prediction + held-out residual).
 PREDICTIVE_DRAWS = 20
+LABEL_HASH_CHARS = 16  # of an input hash, to recognise a training label (64 bits)
 PREDICT_CHUNK = 512  # structures per surrogate call (predict), per featurisation (validate)
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
@@ -145,6 +147,13 @@ def labelled_structures(
     return structures, ds["conductance"].values.astype(float), traces, path.stem
 
 
+def _done_input_hashes(name_or_path: str | os.PathLike) -> list[str]:
+    """Input hashes of the done items of a store, in the order of :func:`labelled_structures`
+    (empty if the store records none)."""
+    ds = catalog.select(catalog.open_store(_store_location(name_or_path)), status="done")
+    return [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else []
+
+
 def labelled_temperatures(name_or_path: str | os.PathLike) -> np.ndarray:
     """MD temperatures (K) of the snapshots of a reference store, in the order of
     :func:`labelled_structures` (its done items).
@@ -193,7 +202,9 @@ def train_surrogate(
 ) -> dict:
     """Train a surrogate on reference stores, holding out whole traces.
 
-    Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces).
+    Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces). The
+    report lists the training items' input hashes (their first ``LABEL_HASH_CHARS``
+    characters), by which ``predict`` and ``validate`` recognise training labels.
     With ``estimator="local"`` the model is :meth:`ConductanceSurrogate.from_preset` of
     ``preset`` with ``params`` (estimator parameters by their own names;
     ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is the number of processes that
@@ -225,6 +236,7 @@ def train_surrogate(
     if not 0 < holdout < 1:
         raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
     parts = [labelled_structures(n) for n in names]
+    hashes = [h for n in names for h in _done_input_hashes(n)]
     structures = [s for p in parts for s in p[0]]
     y = np.concatenate([p[1] for p in parts])
     groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
@@ -263,6 +275,10 @@ def train_surrogate(
         "held_out": metrics,
         "parity_png": str(model_path.with_suffix(".parity.png")),
     }
+    if len(hashes) == len(y):  # the training labels, for predict and validate to recognise
+        report["training_input_hashes"] = sorted(
+            h[:LABEL_HASH_CHARS] for h, t in zip(hashes, test, strict=True) if not t
+        )
     model_path.with_suffix(".report.json").write_text(report_json(report) + "\n")
     return report
 
@@ -278,8 +294,9 @@ def validate_surrogate(
     file, or a shipped model by name (``spd-headline``, ``spd-bottleneck``).
 
     Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. For a shipped
-    model each store's entry counts its ``training_labels`` (:func:`training_labels`) and, if
-    there are any, warns that R² and MAE there measure the fit. ``progress``: a
+    model, or a model file whose ``.report.json`` lists its training labels (``vlab
+    conductance train``), each store's entry counts its ``training_labels`` and, if there are
+    any, warns that R² and MAE there measure the fit. ``progress``: a
     progress bar (tqdm, on stderr) over the structures of each store of more than
     ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features) that many
     at a time and then predicted in one call, so the predictions are those of one call bit
@@ -287,24 +304,19 @@ def validate_surrogate(
     """
     from matplotlib.figure import Figure
 
-    from vlab.conductance.shipped import shipped_model_name
-
     model, described = load_surrogate(model_path)
-    shipped = described.get("shipped") or shipped_model_name(described.get("path", ""))
+    known = _model_training_labels(described)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
-    labels = training_labels(shipped) if shipped is not None else set()
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
-        if shipped is not None:
-            ds = catalog.select(catalog.open_store(_store_location(name)), status="done")
-            seen = sum(str(h) in labels for h in ds["input_hash"].values)
+        if known is not None:
+            seen, warning = _training_overlap(known, name, _done_input_hashes(name))
             report["stores"][name]["training_labels"] = seen
-            warning = _training_overlap_warning(shipped, name, seen, len(y))
             if warning:
                 warnings.warn(warning, UserWarning, stacklevel=2)
                 report["stores"][name]["warning"] = warning
@@ -419,10 +431,11 @@ def _input_structures(source: str) -> tuple[list, np.ndarray | None, np.ndarray 
 
 
 def training_labels(name: str) -> set[str]:
-    """Input hashes of the labelled structures that shipped model ``name`` was trained on (its
-    manifest's ``training_stores``: catalog names and their traces), as far as the catalog has
-    those stores. The engine gives the same calculation the same hash in any store (copies,
-    exports, a learning loop's labels), so a store's items in this set are training labels."""
+    """Input hashes (their first ``LABEL_HASH_CHARS`` characters) of the labelled structures
+    that shipped model ``name`` was trained on: its manifest's ``training_stores`` (catalog
+    names and their traces), as far as the catalog has those stores. The engine gives the same
+    calculation the same hash in any store (copies, exports, a learning loop's labels), so a
+    store's items in this set are training labels."""
     from vlab.conductance import shipped_model_info
 
     labels: set[str] = set()
@@ -439,27 +452,56 @@ def training_labels(name: str) -> set[str]:
             low, _, high = traces.partition("-")
             trace = ds["trace"].values
             keep &= (trace >= int(low)) & (trace <= int(high or low))
-        labels.update(str(h) for h in ds["input_hash"].values[keep])
+        labels.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"].values[keep])
     return labels
 
 
-def _training_overlap_warning(name: str, source: str, seen: int, n: int) -> str | None:
-    """A warning if ``seen`` of the ``n`` structures of ``source`` were training labels of
-    shipped model ``name``: its R² and MAE on them measure the fit, not the accuracy."""
+def _model_training_labels(described: Mapping[str, Any]) -> tuple[set[str], str, str] | None:
+    """The training labels of a surrogate as :func:`load_surrogate` describes it, how to name
+    it and its held-out scores in words: a shipped model's (:func:`training_labels`, blind
+    set), or those a model file's ``.report.json`` lists (``vlab conductance train``,
+    held-out traces); None if unknown."""
     from vlab.conductance import shipped_model_info
+    from vlab.conductance.shipped import shipped_model_name
 
-    if not seen:
+    shipped = described.get("shipped") or shipped_model_name(described.get("path", ""))
+    if shipped is not None:
+        blind = shipped_model_info(shipped).get("blind") or {}
+        scores = (
+            f"on blind snapshots, {blind['store']}: R² {blind['r2']:.3f}, MAE "
+            f"{blind['mae_G0']:.3f} G0"
+            if {"store", "r2", "mae_G0"} <= blind.keys()
+            else ""
+        )
+        return training_labels(shipped), f"the {shipped} model", scores
+    path = Path(str(described.get("path", "")))
+    try:
+        report = json.loads(path.with_suffix(".report.json").read_text())
+        labels = set(report["training_input_hashes"])
+    except (OSError, ValueError, KeyError, TypeError):  # no readable record of its labels
         return None
-    blind = shipped_model_info(name).get("blind") or {}
-    where = (
-        f" (on blind snapshots, {blind['store']}: R² {blind['r2']:.3f}, MAE "
-        f"{blind['mae_G0']:.3f} G0)"
-        if {"store", "r2", "mae_G0"} <= blind.keys()
+    held = report.get("held_out") or {}
+    scores = (
+        f"on its held-out traces: R² {held['r2']:.3f}, MAE {held['mae_G0']:.3f} G0"
+        if isinstance(held, Mapping) and {"r2", "mae_G0"} <= held.keys()
         else ""
     )
-    return (
-        f"{seen} of the {n} structures of {source!r} were training labels of the {name} "
-        f"model: R² and MAE against their reference measure its fit, not its accuracy{where}."
+    return labels, f"the model {path.name}", scores
+
+
+def _training_overlap(known, source: str, hashes: list[str]) -> tuple[int, str | None]:
+    """How many of ``hashes`` (a store's items) are training labels of the model ``known``
+    (:func:`_model_training_labels`), and a warning if any are: R² and MAE against their
+    reference measure its fit, not its accuracy."""
+    labels, model, scores = known
+    seen = sum(h[:LABEL_HASH_CHARS] in labels for h in hashes)
+    if not seen:
+        return 0, None
+    where = f" ({scores})" if scores else ""
+    return seen, (
+        f"{seen} of the {len(hashes)} structures of {source!r} were training labels of "
+        f"{model}: R² and MAE against their reference measure its fit, not its "
+        f"accuracy{where}."
     )
 
 
@@ -506,9 +548,10 @@ def predict_conductance(
         outside it gets a ``warning`` (also issued as a ``UserWarning``): other sizes for the
         fast ``spd-bottleneck``, narrower electrodes than the training cells' for both
         (:func:`~vlab.conductance.shipped.range_of_use_warning`). A store with reference
-        conductances also gets ``training_labels``, how many of its structures the shipped
-        model was trained on (:func:`training_labels`), and a ``warning`` if any were: R² and
-        MAE on them measure the fit, not the accuracy.
+        conductances also gets ``training_labels``, how many of its structures the model was
+        trained on (a shipped model: :func:`training_labels`; a model file: the input hashes
+        its ``.report.json`` lists), and a ``warning`` if any were: R² and MAE on them
+        measure the fit, not the accuracy.
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -524,7 +567,7 @@ def predict_conductance(
             residuals = None
     report: dict[str, Any] = {"model": described, "sources": {}}
     taken: set[str] = set()  # figure names written by this call
-    labels: set[str] | None = None  # the shipped model's training labels, read once
+    known = _model_training_labels(described)  # read once for all sources
     for source in sources:
         structures, ref, hashes = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
@@ -533,17 +576,16 @@ def predict_conductance(
             "conductance_G0": np.round(mean, 4).tolist(),
             "conductance_std_G0": np.round(std, 4).tolist(),
         }
+        found = []
         if shipped_name is not None:
-            found = [range_of_use_warning(structures, shipped_name, source)]
-            if ref is not None and hashes is not None:
-                labels = training_labels(shipped_name) if labels is None else labels
-                seen = sum(h in labels for h in hashes)
-                entry["training_labels"] = seen
-                found.append(_training_overlap_warning(shipped_name, source, seen, len(hashes)))
-            for warning in filter(None, found):
-                warnings.warn(warning, UserWarning, stacklevel=2)
-            if any(found):
-                entry["warning"] = " ".join(filter(None, found))
+            found.append(range_of_use_warning(structures, shipped_name, source))
+        if known is not None and ref is not None and hashes is not None:
+            entry["training_labels"], overlap = _training_overlap(known, source, hashes)
+            found.append(overlap)
+        for warning in filter(None, found):
+            warnings.warn(warning, UserWarning, stacklevel=2)
+        if any(found):
+            entry["warning"] = " ".join(filter(None, found))
         if residuals is not None:
             draws = residuals.sample(mean, draws=PREDICTIVE_DRAWS, rng=0)
             entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
