@@ -278,3 +278,27 @@ def test_the_dashboard_opens_to_the_network_only_when_configured():
         port = _port(client.dashboard_link.rstrip("/").rsplit("/", 1)[0])
         assert _listening()[port] == {"0.0.0.0"}
         assert _listening()[_port(client.scheduler.address)] == {"127.0.0.1"}
+
+
+def test_a_script_without_the_main_guard_gets_one_clear_error(tmp_path):
+    """Worker processes import the main script again: without ``if __name__ == "__main__"``
+    the local cluster cannot start, and the error says why (not multiprocessing's)."""
+    script = tmp_path / "campaign.py"
+    script.write_text("from vlab.campaign import connect\n\nwith connect(workers=1):\n    pass\n")
+    env = os.environ | {"OMP_NUM_THREADS": "1"}
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 1
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("vlab.errors.ClusterError: The local Dask workers did not start"), last
+    assert last.endswith("""must do so under 'if __name__ == "__main__":'."""), last
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(
+        "from vlab.campaign import connect\n\nif __name__ == '__main__':\n"
+        "    with connect(workers=1) as client:\n        print(len(client.nthreads()))\n"
+    )
+    run = subprocess.run(
+        [sys.executable, str(guarded)], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert run.returncode == 0 and run.stdout.strip() == "1", run.stderr

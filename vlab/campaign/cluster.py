@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import signal
+import sys
 import threading
 import uuid
 import warnings
@@ -319,7 +320,35 @@ _LOCAL_SETTINGS = {
 }
 
 
+_SCRIPT_GUARD = (
+    "Worker processes start by importing the main script again, so a script that starts a "
+    "local cluster (vlab.campaign.connect, run_campaigns with workers) must do so under "
+    "'if __name__ == \"__main__\":'."
+)
+
+
 def _local_cluster(workers: int | None):
+    """A LocalCluster on loopback; a clear error where a script lacks the main guard."""
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        # a worker process importing the main script (as multiprocessing checks it): it must
+        # not start a cluster of its own
+        raise ClusterError(
+            f"A worker process tried to start a cluster while it started. {_SCRIPT_GUARD}"
+        )
+    try:
+        return _new_local_cluster(workers)
+    except Exception as err:
+        if getattr(sys.modules.get("__main__"), "__file__", None) and "failed to start" in str(err):
+            raise ClusterError(
+                f"The local Dask workers did not start ({type(err).__name__}: {err}). "
+                f"{_SCRIPT_GUARD}"
+            ) from err
+        raise
+
+
+def _new_local_cluster(workers: int | None):
     import dask
     from distributed import LocalCluster
 
