@@ -441,8 +441,14 @@ def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(ca
         "vlab: error: 1 of the 2 SMILES given is not a valid repeat unit (the reasons are "
         "above); the others were predicted.\n"
     )
-    assert main(["polymers", "predict", "*CC(*)c1ccccc1", "*CC*"]) == 0
-    assert capsys.readouterr().err == ""
+    assert main(["polymers", "predict", "*CC(*)c1ccccc1", "*CC*", "*CC(*)c1ccc(O)cc1"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    # rows of the built-in model's embedded table get their measured value and morphology
+    rows = captured.out.splitlines()[2:]
+    assert rows[0].endswith("\tin its training data (W/(m K)): 0.140 (amorphous)"), rows[0]
+    assert rows[1].endswith("\tin its training data (W/(m K)): 0.330 (semicrystalline)")
+    assert "training data" not in rows[2]
 
 
 def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):

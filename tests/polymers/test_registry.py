@@ -103,6 +103,12 @@ def test_a_registered_model_is_used_by_name(small_store, capsys):
     assert "catalog store pi-small (sha256 " in out[0]
     assert "2-fold cross-validation MAE" in out[1]
     assert out[2].startswith("*CC(*)c1ccccc1\tthermal_conductivity = ")
+    assert "in its training data" not in out[2]  # not a PI1070 row
+    # a training row: its measured value follows the prediction, also written another way
+    smiles, y = _pi1070_head()
+    assert main(["polymers", "predict", "--model", "lam-small", f"[*]{smiles[0][1:]}"]) == 0
+    line = capsys.readouterr().out.splitlines()[2]
+    assert line.endswith(f"\tin its training data (W/(m K)): {y[0]:.3f}"), line
     kind = get_kind("polymer-predict")
     params = kind.check_params({"model": "lam-small", "property": "thermal_conductivity"})
     assert params["model"] == str(resolve_model("lam-small"))

@@ -39,6 +39,8 @@ def _shown(smiles: str) -> str:
 
 def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind
+    from vlab.polymers.smiles import normalize_repeat_unit
+    from vlab.workflows.polymers import training_values
 
     kind = get_kind("polymer-predict")
     params = kind.check_params({"model": args.model, "morphology": args.morphology})
@@ -46,6 +48,7 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     card = context["card"]
     results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, context)
     print("\n".join(f"# {line}" for line in card.describe()))
+    measured = training_values(params["model"])
     for smiles, result in zip(args.smiles, results, strict=True):
         if isinstance(result, Exception):
             print(f"{_shown(smiles)}\terror: {result}")
@@ -53,9 +56,11 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
             wide = result.get("interval_95", float("nan"))
             low, high = result["mean"] - wide, result["mean"] + wide
             span = f" [{low:.3f}, {high:.3f}]" if wide == wide else ""  # NaN: no 95 % interval
+            known = measured.get(normalize_repeat_unit(result["canonical_smiles"]))
+            said = f"\tin its training data ({card.units}): {', '.join(known)}" if known else ""
             print(
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
-                f"{result['interval']:.3f}{span} {card.units}"
+                f"{result['interval']:.3f}{span} {card.units}{said}"
             )
     invalid = sum(isinstance(result, Exception) for result in results)
     if invalid == len(results):
@@ -285,7 +290,9 @@ def register(sub) -> None:
         "and calibration ship with vlab, measured ahead (the first line says so), so a run "
         "takes seconds. For a saved model the ± is the "
         "predictive std calibrated on its leave-one-out errors, or, for a model without "
-        "skill, the spread of the training data (said so). Invalid SMILES are listed with "
+        "skill, the spread of the training data (said so). A repeat unit that is in the "
+        "model's training data gets the measured value(s) it was trained on after the "
+        "prediction ('in its training data'). Invalid SMILES are listed with "
         "the reason ('error: ...'). Exit status: 0 if every SMILES is a valid repeat unit; 1 "
         "if some are not (the others are predicted); 2 if none is.",
     )

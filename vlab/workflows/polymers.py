@@ -105,6 +105,54 @@ def train_model(
     return {"name": name, "path": str(path), "training": training, "card": card.describe()}
 
 
+def training_values(model: str | os.PathLike) -> dict[str, list[str]]:
+    """The measured values a polymer model was trained on, by normalised repeat unit
+    (:func:`~vlab.polymers.smiles.normalize_repeat_unit`), as text: ``{"*C*": ["209.670"]}``.
+
+    ``model`` is ``builtin:experimental-tc`` (the embedded table of measured thermal
+    conductivities; each value with its sample morphology) or the file of a model whose
+    training data was recorded (``vlab polymers train``: catalog store and property; the
+    store's ``repeat_unit``, else its normalised ``smiles``). A store that changed since the
+    training, or is gone, gives nothing: this helps to read predictions, it checks nothing.
+    """
+    from vlab.polymers import load_experimental_tc, load_model_training
+
+    values: dict[str, list[str]] = {}
+    if str(model) == "builtin:experimental-tc":
+        table = load_experimental_tc()
+        tc, morphology = table.values["thermal_conductivity"], table.text["morphology"]
+        for unit, value, kind in zip(table.smiles, tc, morphology, strict=True):
+            values.setdefault(unit, []).append(f"{value:.3f} ({kind})")
+        return values
+    for record in load_model_training(model):
+        store, prop = record.get("store"), str(record.get("property"))
+        try:
+            ds = catalog.training_store(store, prop)
+            if catalog.training_digest(store, prop) != record.get("sha256"):
+                continue  # changed since the training: not the values it learned
+            ds = ds[[v for v in ("repeat_unit", "smiles", prop) if v in ds]].load()
+        except (InputError, OSError, KeyError):  # the store is gone: nothing to show
+            continue
+        for row, value in enumerate(ds[prop].values):
+            unit = _normalised(ds, row)
+            if unit is not None and np.isfinite(value):
+                values.setdefault(unit, []).append(f"{float(value):.3f}")
+    return values
+
+
+def _normalised(ds, row: int) -> str | None:
+    """A store row's normalised repeat unit: its ``repeat_unit``, else from its ``smiles``."""
+    from vlab.errors import InvalidSMILESError
+    from vlab.polymers.smiles import normalize_repeat_unit
+
+    if "repeat_unit" in ds:
+        return str(ds["repeat_unit"].values[row])
+    try:
+        return normalize_repeat_unit(str(ds["smiles"].values[row]))
+    except InvalidSMILESError:
+        return None
+
+
 def _check_design_chains(store: str | os.PathLike) -> None:
     """Refuse a design store without a finished chain, saying what happened and what to do."""
     from vlab.errors import StoreError
