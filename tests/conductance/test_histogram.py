@@ -241,3 +241,31 @@ def test_conditional_residual_draws_reject_bad_input():
         model.sample([1.0], draws=0)
     with pytest.raises(InputError, match="'predicted' parameter of ConditionalResiduals.sample"):
         model.sample([])
+
+
+def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys):
+    """``vlab conductance plot``: traces, the histogram (linear, log) and, for a store of two
+    temperatures, their histograms side by side; the summary's peaks are those of the store's
+    snapshots at each temperature."""
+    import json
+    from pathlib import Path
+
+    from vlab import catalog
+    from vlab.cli import main
+
+    assert main(["conductance", "plot", "au-spd-small", "--out", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert set(summary["files"]) == {
+        "histogram",
+        "histogram_log",
+        "traces",
+        "histogram_temperatures",
+    }
+    for path in summary["files"].values():
+        assert Path(path).stat().st_size > 10_000
+    ds = catalog.select(catalog.open("au-spd-small"), status="done")
+    g, temperature = ds["conductance"].values, ds["temperature"].values
+    assert summary["snapshots"] == g.size == 309
+    for t in (4, 300):
+        expected = round(float(histogram_peak(g[temperature == t])), 3)
+        assert summary[f"histogram_peak_G0_{t}K"] == expected

@@ -68,7 +68,8 @@ def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
 def conductance_figures(
     store: str | os.PathLike, out_dir: str | os.PathLike, *, max_traces: int = 12
 ) -> dict[str, Any]:
-    """Write the histogram (linear and log axes) and traces PNGs, and a summary JSON.
+    """Write the histogram (linear and log axes) and traces PNGs, and a summary JSON; for a
+    store of several temperatures also their histograms side by side, each with its peak.
 
     Returns
     -------
@@ -76,6 +77,7 @@ def conductance_figures(
         ``histogram_peak_G0`` (all snapshots), peaks per temperature, counts, and ``files``.
     """
     from vlab.conductance import histogram_peak, plot_histogram, plot_traces
+    from vlab.conductance.histogram import plot_histogram_comparison
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -107,9 +109,17 @@ def conductance_figures(
         "snapshots": int(all_g.size),
         "histogram_peak_G0": peak_or_none(all_g, histogram_peak),
     }
+    per_temperature = {}
     for temp in sorted({t["temperature"] for t in traces.values()}):
         g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
         summary[f"histogram_peak_G0_{temp:g}K"] = peak_or_none(g, histogram_peak)
+        per_temperature[f"{temp:g} K, {g.size:,} snapshots"] = g
+    if len(per_temperature) > 1:
+        files["histogram_temperatures"] = plot_histogram_comparison(
+            per_temperature,
+            out / f"{name}-histogram-temperatures.png",
+            title=f"{name}: conductance histogram per temperature",
+        )
     summary["files"] = {k: str(v) for k, v in files.items()}
     (out / f"{name}-summary.json").write_text(report_json(summary) + "\n")
     return summary
