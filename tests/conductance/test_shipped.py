@@ -167,7 +167,7 @@ def test_headline_model_reproduces_its_recorded_blind_error():
 def test_predict_reports_the_predictive_peak_with_shipped_residuals(tmp_path):
     """With the headline model, predict adds the peak of the predictive draws: on the blind
     traces the value surrogate_shipped.py recorded, near the reference's, not near the
-    point predictions' peak."""
+    point predictions' peak; for a store of two temperatures, also at each."""
     from vlab.workflows.conductance import predict_conductance
 
     root = Path(__file__).resolve().parents[2]
@@ -180,6 +180,14 @@ def test_predict_reports_the_predictive_peak_with_shipped_residuals(tmp_path):
     assert abs(entry["peak_predictive_G0"] - reference) < abs(
         entry["against_reference"]["peak_surrogate_G0"] - reference
     )
+    # and per temperature (4 K, 300 K), as the benchmark drew them
+    blind = recorded["surrogate_shipped"]["blind"]
+    for t in ("4K", "300K"):
+        assert entry[f"peak_{t}_predictive_G0"] == pytest.approx(
+            blind[f"peak_{t}_predictive_G0"], abs=0.005
+        )
+        for key in (f"peak_{t}_surrogate_G0", f"peak_{t}_reference_G0"):
+            assert entry["against_reference"][key] == pytest.approx(blind[key], abs=0.005)
 
 
 def test_models_without_residuals_report_no_predictive_peak(model_dir, wires, tmp_path):

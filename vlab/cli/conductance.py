@@ -89,14 +89,15 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
             row["warning"] = entry["warning"]
         if "training_labels" in entry:
             row["training_labels"] = entry["training_labels"]
-        if "peak_predictive_G0" in entry:
-            row["peak_predictive_G0"] = entry["peak_predictive_G0"]
+        for key in (k for k in entry if k.startswith("peak_") and k.endswith("predictive_G0")):
+            row[key] = entry[key]
         if "histogram_png" in entry:
             row["histogram_png"] = entry["histogram_png"]
         if "against_reference" in entry:
             row["against_reference"] = {
-                k: entry["against_reference"][k]
-                for k in ("r2", "mae_G0", "peak_surrogate_G0", "peak_reference_G0")
+                k: v
+                for k, v in entry["against_reference"].items()
+                if k in ("r2", "mae_G0") or k.startswith("peak_")
             }
         summary["sources"][source] = row
     print(report_json(summary))

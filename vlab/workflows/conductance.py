@@ -17,7 +17,7 @@ import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -399,16 +399,25 @@ def load_surrogate(model: str | os.PathLike):
     return load_model_file(path), {"path": str(path)}
 
 
-def _input_structures(source: str) -> tuple[list, np.ndarray | None, np.ndarray | None]:
+class _Source(NamedTuple):
+    """What :func:`predict_conductance` reads of a source (None: the source has no such)."""
+
+    structures: list
+    reference: np.ndarray | None = None
+    hashes: list[str] | None = None
+    temperature: np.ndarray | None = None
+
+
+def _input_structures(source: str) -> _Source:
     """Structures of a store (catalog name or path) or of a structure file (ase.io.read, e.g.
-    extended XYZ with tags and ``lead_period``), and the store's reference conductances and
-    input hashes (None for a file)."""
+    extended XYZ with tags and ``lead_period``), and the store's reference conductances, input
+    hashes and MD temperatures."""
     path = Path(source)
     if path.is_file():
         from ase.io import read
 
         try:
-            return list(read(path, index=":")), None, None
+            return _Source(list(read(path, index=":")))
         except Exception as err:  # ase raises many kinds for unreadable files
             raise InputError(
                 f"Could not read structures from {source!r} ({type(err).__name__}: {err}). "
@@ -437,7 +446,9 @@ def _input_structures(source: str) -> tuple[list, np.ndarray | None, np.ndarray 
         )
     ref = ds["conductance"].values.astype(float) if "conductance" in ds else None
     hashes = [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else None
-    return catalog.decode_structures(ds, prefix="structure_"), ref, hashes
+    temperature = ds["temperature"].values.astype(float) if "temperature" in ds else None
+    structures = catalog.decode_structures(ds, prefix="structure_")
+    return _Source(structures, ref, hashes, temperature)
 
 
 def training_labels(name: str) -> set[str]:
@@ -549,7 +560,8 @@ def predict_conductance(
     -------
     dict
         The model, and per source the predictions and, where the store has reference
-        conductances, R², MAE and histogram peaks against them. With a shipped model that
+        conductances, R², MAE and histogram peaks against them (and for a store of MD
+        snapshots at several temperatures, the peaks at each). With a shipped model that
         records held-out residuals, also ``peak_predictive_G0``: the histogram peak of
         draws of the reference's spread around the predictions
         (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
@@ -579,7 +591,7 @@ def predict_conductance(
     taken: set[str] = set()  # figure names written by this call
     known = _model_training_labels(described)  # read once for all sources
     for source in sources:
-        structures, ref, hashes = _input_structures(source)
+        structures, ref, hashes, temperature = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
@@ -596,11 +608,17 @@ def predict_conductance(
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):
             entry["warning"] = " ".join(filter(None, found))
+        temps = [] if temperature is None else np.unique(temperature[np.isfinite(temperature)])
         if residuals is not None:
             draws = residuals.sample(mean, draws=PREDICTIVE_DRAWS, rng=0)
             entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
+            per_structure = draws.reshape(len(mean), PREDICTIVE_DRAWS)
+            for temp in temps if len(temps) > 1 else []:
+                at = per_structure[temperature == temp].ravel()
+                entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(at, histogram_peak)
         if ref is not None:
-            entry["against_reference"] = validation_metrics(ref, mean)
+            several = temperature if len(temps) > 1 else None
+            entry["against_reference"] = validation_metrics(ref, mean, several)
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
                 source,
