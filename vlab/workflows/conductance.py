@@ -589,7 +589,7 @@ def predict_conductance(
             residuals = None
     report: dict[str, Any] = {"model": described, "sources": {}}
     taken: set[str] = set()  # figure names written by this call
-    known = _model_training_labels(described)  # read once for all sources
+    known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
         structures, ref, hashes, temperature = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
@@ -601,9 +601,11 @@ def predict_conductance(
         found = []
         if shipped_name is not None:
             found.append(range_of_use_warning(structures, shipped_name, source))
-        if known is not None and ref is not None and hashes is not None:
-            entry["training_labels"], overlap = _training_overlap(known, source, hashes)
-            found.append(overlap)
+        if ref is not None and hashes is not None:
+            known = _model_training_labels(described) if known is ... else known
+            if known is not None:
+                entry["training_labels"], overlap = _training_overlap(known, source, hashes)
+                found.append(overlap)
         for warning in filter(None, found):
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):
