@@ -46,6 +46,13 @@ def test_unknown_model_file_is_a_clear_error(tmp_path):
         run_campaign(_spec(tmp_path, params={"model": "nope.json"}), progress=False)
 
 
+def test_the_kind_names_the_builtin_model_as_the_science_package_does():
+    from vlab.campaign.kinds.polymers import PredictParams
+    from vlab.polymers import BUILTIN_TC_MODEL
+
+    assert PredictParams().model == BUILTIN_TC_MODEL
+
+
 def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     assert main(["polymers", "ingest", "experimental_tc", "--out", str(tmp_path)]) == 0
     ds = vlab.catalog.open("polymers-experimental_tc")

@@ -109,6 +109,23 @@ def test_labels_are_the_reference_of_the_chosen_snapshots(loop):
         assert g == pytest.approx(calc.conductance(items[(trace, snap)]), rel=1e-9)
 
 
+def test_round_models_know_their_training_labels(loop, tmp_path):
+    """A round's model lists the input hashes of the labels it learnt from, so that validate
+    (and predict) say when a store holds some of them."""
+    from vlab.workflows.conductance import validate_surrogate
+
+    out, *_ = loop
+    reports = [json.loads(p.read_text()) for p in sorted(out.glob("round-???.report.json"))]
+    assert [len(r["training_input_hashes"]) for r in reports] == [8, 14, 20]
+    assert reports[1]["held_out"] == records(out)[1]["validation"]
+    first = out / "round-000" / "au-sband-small.zarr"
+    with pytest.warns(UserWarning, match="were training labels of the model round-002.npz"):
+        checked = validate_surrogate(out / "round-002.npz", [str(first)], tmp_path, progress=False)
+    assert checked["stores"][str(first)]["training_labels"] == 8
+    checked = validate_surrogate(out / "round-000.npz", ["au-sband-large"], tmp_path / "v")
+    assert checked["stores"]["au-sband-large"]["training_labels"] == 0  # validation: never chosen
+
+
 def test_rerun_after_the_end_computes_nothing(loop):
     _, summary, _, rerun, again = loop
     assert rerun["n_labels"] == summary["n_labels"]

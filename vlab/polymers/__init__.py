@@ -28,6 +28,7 @@ from vlab.polymers.features import (
     molecule_mol,
 )
 from vlab.polymers.models import (
+    BUILTIN_TC_MODEL,
     EnsembleRegressor,
     ForestRegressorStd,
     ModelCard,
@@ -79,6 +80,7 @@ from vlab.polymers.transfer import (
 )
 
 __all__ = [
+    "BUILTIN_TC_MODEL",
     "DEFAULT_DESCRIPTORS",
     "SOURCES",
     "BadRows",

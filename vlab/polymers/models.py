@@ -587,6 +587,10 @@ def _cached_skill(model, smiles: list[str], y: np.ndarray) -> ModelSkill:
     return skill
 
 
+#: The name that stands for :func:`experimental_tc_model` wherever a model is named.
+BUILTIN_TC_MODEL = "builtin:experimental-tc"
+
+
 @lru_cache(maxsize=4)
 def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous"):
     """The built-in model of measured thermal conductivity, fitted, and its card.

@@ -305,12 +305,12 @@ def validate_surrogate(
 
     Writes ``validation.json`` and ``validation-parity.png`` in ``out_dir``. For a shipped
     model, or a model file whose ``.report.json`` lists its training labels (``vlab
-    conductance train``), each store's entry counts its ``training_labels`` and, if there are
-    any, warns that R² and MAE there measure the fit. ``progress``: a
-    progress bar (tqdm, on stderr) over the structures of each store of more than
-    ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features) that many
-    at a time and then predicted in one call, so the predictions are those of one call bit
-    for bit; the bar reaches the end when the predictions are made.
+    conductance train``, the rounds of ``vlab conductance learn``), each store's entry counts
+    its ``training_labels`` and, if there are any, warns that R² and MAE there measure the
+    fit. ``progress``: a progress bar (tqdm, on stderr) over the structures of each store of
+    more than ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features)
+    that many at a time and then predicted in one call, so the predictions are those of one
+    call bit for bit; the bar reaches the end when the predictions are made.
     """
     from matplotlib.figure import Figure
 

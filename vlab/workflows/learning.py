@@ -890,6 +890,16 @@ def _retrain(
     retrain = time.perf_counter() - t0
     path = model.save(spec.out / f"round-{k:03d}.npz")
     pred = predict_with_spread(model, val["descriptors"])[0]
+    metrics = validation_metrics(val["y"], pred, val["temperature"])
+    _write_json(  # what predict and validate read to recognise the model's training labels
+        path.with_suffix(".report.json"),
+        {
+            "model": str(path),
+            "training_stores": list(spec.train),
+            "held_out": metrics,
+            "training_input_hashes": _training_hashes(spec, k),
+        },
+    )
     record = {
         "round": k,
         "strategy": selection["strategy"],
@@ -898,11 +908,29 @@ def _retrain(
         "snapshots": selection["snapshots"],
         "spread_G0": selection["spread_G0"],
         "labels_G0": [new[key] for key in keys],
-        "validation": validation_metrics(val["y"], pred, val["temperature"]),
+        "validation": metrics,
         "model": str(path),
         "retrain_s": round(retrain, 3),
     }
     return model, record
+
+
+def _training_hashes(spec, k: int) -> list[str]:
+    """Input hashes (as ``vlab conductance train`` records them) of the labels the model of
+    round ``k`` learns from: the done items of the ``train`` stores and of the label stores of
+    rounds 0 to ``k``."""
+    from vlab import catalog
+    from vlab.workflows.conductance import LABEL_HASH_CHARS, _store_location
+
+    stores = [_store_location(name) for name in spec.train]
+    for j in range(k + 1):
+        stores += sorted((spec.out / f"round-{j:03d}").glob("*.zarr"))
+    hashes: set[str] = set()
+    for store in stores:
+        ds = catalog.read_ledger(store, ("status", "input_hash"))
+        done = ds["status"] == 1
+        hashes.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"][done])
+    return sorted(hashes)
 
 
 def _summary(spec: LearningSpec, rounds: list[dict], reason: str | None) -> dict[str, Any]:

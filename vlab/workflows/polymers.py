@@ -115,10 +115,10 @@ def training_values(model: str | os.PathLike) -> dict[str, list[str]]:
     store's ``repeat_unit``, else its normalised ``smiles``). A store that changed since the
     training, or is gone, gives nothing: this helps to read predictions, it checks nothing.
     """
-    from vlab.polymers import load_experimental_tc, load_model_training
+    from vlab.polymers import BUILTIN_TC_MODEL, load_experimental_tc, load_model_training
 
     values: dict[str, list[str]] = {}
-    if str(model) == "builtin:experimental-tc":
+    if str(model) == BUILTIN_TC_MODEL:
         table = load_experimental_tc()
         tc, morphology = table.values["thermal_conductivity"], table.text["morphology"]
         for unit, value, kind in zip(table.smiles, tc, morphology, strict=True):

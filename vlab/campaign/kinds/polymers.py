@@ -34,6 +34,7 @@ from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, regis
 from vlab.catalog.schema import Variable
 from vlab.errors import InputError, InvalidSMILESError, SpecError, did_you_mean
 
+# vlab.polymers.BUILTIN_TC_MODEL, spelt out: the kinds load without rdkit and scikit-learn
 _BUILTIN = "builtin:experimental-tc"
 
 
