@@ -141,6 +141,17 @@ def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
     )
     assert main(["conductance", "predict", "au-spd-smal", "--model", "tiny"]) == 2
     assert "No catalog entry named 'au-spd-smal'" in capsys.readouterr().err
+    from ase.build import bulk
+    from ase.io import write
+
+    from vlab.conductance import build_wire
+
+    mixed = tmp_path / "mixed.xyz"  # a junction, then bulk gold without electrode tags
+    write(mixed, [build_wire("Au", length=3), bulk("Au", cubic=True).repeat(2)])
+    assert main(["conductance", "predict", str(mixed), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vlab: error: {str(mixed)!r}, structure 1 (of 2): The tags of the ")
+    assert "electrodes tagged 1 and 2 at the two ends along z" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.skipif(

@@ -417,13 +417,15 @@ def _input_structures(source: str) -> _Source:
         from ase.io import read
 
         try:
-            return _Source(list(read(path, index=":")))
+            structures = list(read(path, index=":"))
         except Exception as err:  # ase raises many kinds for unreadable files
             raise InputError(
                 f"Could not read structures from {source!r} ({type(err).__name__}: {err}). "
                 "Give a structure file that ase.io.read understands (e.g. extended XYZ with "
                 "tags and lead_period), or a store with structure_* variables."
             ) from None
+        _check_junctions(structures, source)
+        return _Source(structures)
     location = catalog.as_location(source)
     if not catalog.store_exists(location):
         known = {e.name for e in catalog.list_entries()}
@@ -449,6 +451,24 @@ def _input_structures(source: str) -> _Source:
     temperature = ds["temperature"].values.astype(float) if "temperature" in ds else None
     structures = catalog.decode_structures(ds, prefix="structure_")
     return _Source(structures, ref, hashes, temperature)
+
+
+def _check_junctions(structures: list, source: str) -> None:
+    """Refuse a structure file whose structures are not junctions the surrogate can read,
+    naming the file, the first such structure and how to make one."""
+    from vlab.conductance import validate_structure
+    from vlab.errors import InvalidStructureError
+
+    for i, atoms in enumerate(structures):
+        try:
+            validate_structure(atoms)
+        except InvalidStructureError as err:
+            raise InputError(
+                f"{source!r}, structure {i} (of {len(structures)}): {err} The surrogate reads "
+                "junctions: electrodes tagged 1 and 2 at the two ends along z, the device "
+                "tagged 0, and info['lead_period'] (as vlab.conductance.build_wire and the MD "
+                "snapshots give them; extended XYZ keeps tags and info)."
+            ) from None
 
 
 def training_labels(name: str) -> set[str]:
