@@ -522,8 +522,9 @@ def _model_training_labels(described: Mapping[str, Any]) -> tuple[set[str], str,
     except (OSError, ValueError, KeyError, TypeError):  # no readable record of its labels
         return None
     held = report.get("held_out") or {}
+    where = str(report.get("held_out_what") or "its held-out traces")
     scores = (
-        f"on its held-out traces: R² {held['r2']:.3f}, MAE {held['mae_G0']:.3f} G0"
+        f"on {where}: R² {held['r2']:.3f}, MAE {held['mae_G0']:.3f} G0"
         if isinstance(held, Mapping) and {"r2", "mae_G0"} <= held.keys()
         else ""
     )

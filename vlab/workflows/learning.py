@@ -897,6 +897,7 @@ def _retrain(
             "model": str(path),
             "training_stores": list(spec.train),
             "held_out": metrics,
+            "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
             "training_input_hashes": _training_hashes(spec, k),
         },
     )
