@@ -28,7 +28,8 @@
 
 Every round leaves ``round-NNN.selection.json`` (written before labelling), its label stores
 ``round-NNN/*.zarr`` (registered in the catalog as ``NAME-rNNN-POOL``), the model
-``round-NNN.npz`` and ``round-NNN.json`` (selection, scores, labels, metrics and timings;
+``round-NNN.npz`` with ``round-NNN.report.json`` (the input hashes of its training labels and
+its validation scores) and ``round-NNN.json`` (selection, scores, labels, metrics and timings;
 written last, it marks the round complete). Running the same spec again continues after the
 last complete round: a selection on disk is reused, a label campaign resumes, nothing is
 computed twice. The loop stops at the label budget, after ``max_rounds`` rounds, or when the
