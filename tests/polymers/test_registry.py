@@ -159,6 +159,10 @@ def test_train_shows_a_bar_over_the_folds_and_the_fit_unless_told_not_to(small_s
             ["Tg=nowhere", "--name", "m"],
             r"training data Tg=nowhere names the store 'nowhere', which is not in the catalog",
         ),
+        (
+            ["Tg=pi-smal", "--name", "m"],
+            r"store 'pi-smal', which is not in the catalog; .* Did you mean 'pi-small'\?$",
+        ),
         (["Tg", "--name", "m"], r"^vlab: error: The training data \(PROPERTY=STORE\) must be"),
         (
             ["thermal_conductivity=pi-small", "--name", "../x"],

@@ -41,13 +41,14 @@ def training_store(store: Any, variable: str, *, where: str = "", error=CatalogE
     """
     from vlab.catalog.index import list_entries, open
     from vlab.catalog.query import select
+    from vlab.errors import did_you_mean
 
     said = f" ({where})" if where else ""
     known = sorted(e.name for e in list_entries())
     if not isinstance(store, str) or store not in known:
         raise error(
             f"{where or 'training store'} names the store {store!r}, which is not in the "
-            f"catalog; known stores: {', '.join(known) or 'none'}."
+            f"catalog; known stores: {', '.join(known) or 'none'}." + did_you_mean(store, known)
         )
     ds = open(store)
     missing = [v for v in ("smiles", variable) if v not in ds]
