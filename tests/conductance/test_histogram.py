@@ -138,6 +138,21 @@ def test_plot_traces_writes_png(tmp_path):
     assert out.exists()
 
 
+def test_plot_traces_colours_and_names_each_label_once(tmp_path, monkeypatch):
+    import vlab.conductance.histogram as histogram
+
+    figures = []
+    monkeypatch.setattr(histogram, "_save", lambda fig, path, who: figures.append(fig) or path)
+    x = np.linspace(0, 1, 5)
+    plot_traces([x, x, x], [x, x, x], tmp_path / "t.png", labels=["4 K", "300 K", "4 K"])
+    ax = figures[0].axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["4 K", "300 K", "1 G0"]
+    colours = [line.get_color() for line in ax.get_lines()[:3]]
+    assert colours[0] == colours[2] != colours[1]
+    with pytest.raises(InputError, match="one label per trace. Got 1 labels for 3 traces"):
+        plot_traces([x, x, x], [x, x, x], tmp_path / "t.png", labels=["4 K"])
+
+
 def test_plot_errors(tmp_path):
     x = np.linspace(0, 1, 5)
     with pytest.raises(

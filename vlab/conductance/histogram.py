@@ -398,6 +398,7 @@ def plot_traces(
     log: bool = False,
     offset: float = 0.0,
     title: str | None = None,
+    labels: Sequence[str] | None = None,
 ) -> Path:
     """Write a PNG of conductance traces G(elongation), with 1 G0 marked.
 
@@ -413,6 +414,9 @@ def plot_traces(
         Horizontal shift between successive traces, Å (as in experimental papers).
     title : str, optional
         Figure title.
+    labels : sequence of str, optional
+        A label per trace (e.g. its temperature): traces of one label share a colour and a
+        legend entry. Without labels each trace has its own colour.
 
     Returns
     -------
@@ -433,6 +437,13 @@ def plot_traces(
             "plot_traces needs one elongation array per conductance array. Got "
             f"{len(elongations)} elongation and {len(conductances)} conductance arrays."
         )
+    if labels is not None and len(labels) != len(conductances):
+        raise InputError(
+            f"plot_traces needs one label per trace. Got {len(labels)} labels for "
+            f"{len(conductances)} traces."
+        )
+    names = [str(label) for label in labels or []]
+    colours = {label: f"C{i % 10}" for i, label in enumerate(dict.fromkeys(names))}
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
     for k, (x, g) in enumerate(zip(elongations, conductances)):
@@ -442,7 +453,11 @@ def plot_traces(
                 f"Trace {k} of plot_traces must have 1-D elongation and conductance arrays of "
                 f"equal length. Got shapes {x.shape} and {g.shape}."
             )
-        ax.plot(x + k * offset, np.where(g > 0, g, np.nan) if log else g, lw=1.0)
+        style = {}
+        if labels is not None:  # one colour per label, each label once in the legend
+            label = names[k]
+            style = {"color": colours[label], "label": None if label in names[:k] else label}
+        ax.plot(x + k * offset, np.where(g > 0, g, np.nan) if log else g, lw=1.0, **style)
     ax.axhline(1.0, color="tab:red", linestyle="--", label="1 G0")
     ax.set_yscale("log" if log else "linear")
     ax.set_xlabel("Elongation (Å)" + (f", traces offset by {offset:g} Å" if offset else ""))

@@ -86,6 +86,7 @@ def conductance_figures(
         raise InputError(f"The store {str(store)!r} has no done snapshots to plot.")
     all_g = np.concatenate([t["conductance"] for t in traces.values()])
     name = Path(store).stem
+    shown = list(traces.values())[:max_traces]
     files = {
         "histogram": plot_histogram(
             all_g,
@@ -96,11 +97,13 @@ def conductance_figures(
             all_g, out / f"{name}-histogram-log.png", log=True, title=f"{name} (log axis)"
         ),
         "traces": plot_traces(
-            [t["elongation"] for t in list(traces.values())[:max_traces]],
-            [t["conductance"] for t in list(traces.values())[:max_traces]],
+            [t["elongation"] for t in shown],
+            [t["conductance"] for t in shown],
             out / f"{name}-traces.png",
             offset=1.0,
-            title=f"{name}: conductance traces",
+            title=f"{name}: conductance traces"
+            + (f" (the first {len(shown)} of {len(traces)})" if len(shown) < len(traces) else ""),
+            labels=[f"{t['temperature']:g} K" for t in shown],
         ),
     }
     summary: dict[str, Any] = {
