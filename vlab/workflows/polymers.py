@@ -190,7 +190,9 @@ def design_library(
     (no ring-strain flag and SA score <= 6, :func:`vlab.polymers.design.assess`), then by
     the likelihood of the box the chains aimed at (the target moved ``margin`` standard
     deviations inwards); the best ``n`` get their nearest training neighbour (Tanimoto
-    similarity), a novelty flag and an in-box flag (against the target itself). Writes
+    similarity), a novelty flag and an in-box flag (``predicted_in_target``: the forward
+    models' mean predictions against the target itself). The hit rates of the report are
+    those predictions, the sampler's own models: not an independent check of the designs. Writes
     ``library.csv`` (with ``rank``, ``sa_score``, ``strain_flags`` and ``plausible`` columns),
     ``top10.png`` (the ten most likely *plausible* candidates, implausible ones excluded, with
     predicted values and units) and ``design-report.json`` (with the ``margin`` and the
@@ -220,7 +222,7 @@ def design_library(
     pool, pool_hits = _design_pool(ds, props, target)
     lib = {k: v[:n] for k, v in pool.items()}
     smiles = [str(s) for s in lib["smiles"]]
-    lib["in_target"] = target.contains({p: (lib[f"mean_{p}"], None) for p in props})
+    lib["predicted_in_target"] = target.contains({p: (lib[f"mean_{p}"], None) for p in props})
     training = training_smiles()
     lib["nearest_training"], lib["tanimoto_to_nearest"] = nearest_neighbours(smiles, training)
     lib["novel"] = novel_mask(smiles, training)
@@ -246,10 +248,13 @@ def design_library(
         "top10.png shows the most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),
         "novel_fraction": float(np.mean(lib["novel"])),
-        "hit_rate": float(np.mean(lib["in_target"])),
+        "predicted_hit_rate": float(np.mean(lib["predicted_in_target"])),
         "plausible_fraction": float(np.mean(lib["plausible"])),
         "candidate_pool": len(pool_hits),
-        "candidate_hit_rate": float(np.mean(pool_hits)),
+        "candidate_predicted_hit_rate": float(np.mean(pool_hits)),
+        "hit_rates_judged_by": "the sampler's own forward models (mean predictions in the "
+        "target box): not an independent check; judge designs with a model trained on other "
+        "data (vlab polymers predict --model NAME)",
         "candidate_plausible_fraction": float(np.mean(pool["plausible"])),
         "top10_implausible_excluded": top["excluded"],
         "mean_pairwise_tanimoto": float(mean_pairwise_tanimoto(smiles)),
@@ -310,7 +315,7 @@ def _write_library_csv(path: Path, lib: dict[str, Any], props: list[str]) -> Non
                 "smiles",
                 *stats,
                 "log_likelihood",
-                "in_target",
+                "predicted_in_target",
                 "plausible",
                 "sa_score",
                 "strain_flags",
@@ -326,7 +331,7 @@ def _write_library_csv(path: Path, lib: dict[str, Any], props: list[str]) -> Non
                     smiles,
                     *(f"{lib[k][r]:.6g}" for k in stats),
                     f"{lib['log_likelihood'][r]:.6g}",
-                    bool(lib["in_target"][r]),
+                    bool(lib["predicted_in_target"][r]),
                     bool(lib["plausible"][r]),
                     f"{lib['sa_score'][r]:.2f}",
                     lib["strain_flags"][r],
