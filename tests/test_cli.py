@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -471,3 +472,19 @@ def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):
     debug = subprocess.run([*cmd[:3], "--debug", *cmd[3:]], capture_output=True, text=True,
                            timeout=120)  # fmt: skip
     assert debug.returncode == 0 and "UserWarning: The spd-bottleneck model" in debug.stderr
+
+
+@pytest.mark.parametrize(
+    ("words", "listed"),
+    [
+        ([], ["demo", "run", "conductance"]),
+        (["conductance"], ["predict", "learn"]),
+        (["polymers"], ["predict", "design"]),
+    ],
+)
+def test_a_command_group_without_a_command_prints_its_commands(words, listed, capsys):
+    assert main(words) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"usage: {' '.join(['vlab', *words])} ")
+    for name in listed:
+        assert re.search(rf"\n    {name}\s", captured.err), name

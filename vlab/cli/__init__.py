@@ -23,6 +23,7 @@ from vlab import __version__
 from vlab._utils import pin_blas_threads
 from vlab._yaml import one_line, os_error_text
 from vlab.cli import campaign, catalog, conductance, polymers
+from vlab.cli._options import help_when_bare
 from vlab.errors import InputError, StoreLockedError, VlabError
 
 __all__ = ["main"]
@@ -39,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     top.add_argument("--version", action="version", version=f"vlab {__version__}")
     top.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
+    help_when_bare(top)
 
     for group in (campaign, catalog, conductance, polymers):
         group.register(sub)

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-__all__ = ["add_cluster_options", "store_path"]
+__all__ = ["add_cluster_options", "help_when_bare", "store_path"]
+
+
+def help_when_bare(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser``, a command group, print its help (the commands it has) on stderr and
+    exit with status 2 when it is given no command, instead of argparse's one-line error."""
+
+    def show_help(args: argparse.Namespace) -> int:
+        sys.stderr.write(parser.format_help())
+        return 2
+
+    parser.set_defaults(func=show_help)
 
 
 def store_path(name_or_path: str) -> Path:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from vlab._utils import report_json
-from vlab.cli._options import add_cluster_options, store_path
+from vlab.cli._options import add_cluster_options, help_when_bare, store_path
 from vlab.errors import InputError
 
 __all__ = ["register"]
@@ -146,7 +146,8 @@ def register(sub) -> None:
         "one command. learn: rounds of active learning, the surrogate choosing which "
         "snapshots the reference labels.",
     )
-    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = group.add_subparsers(dest="action", metavar="ACTION")
+    help_when_bare(group)
     p = actions.add_parser(
         "plot",
         help="traces and histogram PNGs of a reference store",

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from vlab._utils import report_json
+from vlab.cli._options import help_when_bare
 
 __all__ = ["register"]
 
@@ -264,7 +265,8 @@ def register(sub) -> None:
         "models: the registered ones; predict: property of repeat units with uncertainty; "
         "design: iQSPR inverse design; transfer: transfer-learning report.",
     )
-    actions = group.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions = group.add_subparsers(dest="action", metavar="ACTION")
+    help_when_bare(group)
     p = actions.add_parser(
         "ingest",
         help="ingest data sources into the catalog",
