@@ -488,3 +488,11 @@ def test_a_command_group_without_a_command_prints_its_commands(words, listed, ca
     assert captured.out == "" and captured.err.startswith(f"usage: {' '.join(['vlab', *words])} ")
     for name in listed:
         assert re.search(rf"\n    {name}\s", captured.err), name
+
+
+def test_catalog_without_an_action_prints_its_help(capsys):
+    assert main(["catalog"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("usage: vlab catalog ")
+    assert "{list,show,open,export}" in captured.err
+    assert "Catalog entries name stores" in captured.err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from vlab.cli._options import help_when_bare
 from vlab.errors import InputError
 
 __all__ = ["register"]
@@ -70,9 +71,13 @@ def register(sub) -> None:
         "entry; open NAME: the lazy Dataset; "
         "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
     )
-    p.add_argument("action", choices=["list", "show", "open", "export"], help="what to do")
+    p.add_argument(
+        "action", nargs="?", choices=["list", "show", "open", "export"], help="what to do"
+    )
     p.add_argument("name", nargs="?", help="entry name (for show, open, export) or store path")
     p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
     p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
     p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
-    p.set_defaults(func=_cmd_catalog)
+    help_when_bare(p)
+    show_help = p.get_default("func")
+    p.set_defaults(func=lambda args: show_help(args) if args.action is None else _cmd_catalog(args))
