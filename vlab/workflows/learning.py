@@ -892,6 +892,7 @@ def _retrain(
     path = model.save(spec.out / f"round-{k:03d}.npz")
     pred = predict_with_spread(model, val["descriptors"])[0]
     metrics = validation_metrics(val["y"], pred, val["temperature"])
+    hashes = _training_hashes(spec, k)
     _write_json(  # what predict and validate read to recognise the model's training labels
         path.with_suffix(".report.json"),
         {
@@ -899,8 +900,8 @@ def _retrain(
             "training_stores": list(spec.train),
             "held_out": metrics,
             "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
-            "training_input_hashes": _training_hashes(spec, k),
-        },
+        }
+        | ({} if hashes is None else {"training_input_hashes": hashes}),
     )
     record = {
         "round": k,
@@ -917,10 +918,10 @@ def _retrain(
     return model, record
 
 
-def _training_hashes(spec, k: int) -> list[str]:
+def _training_hashes(spec, k: int) -> list[str] | None:
     """Input hashes (as ``vlab conductance train`` records them) of the labels the model of
     round ``k`` learns from: the done items of the ``train`` stores and of the label stores of
-    rounds 0 to ``k``."""
+    rounds 0 to ``k``; None if a store has no ledger of input hashes (not written by vlab)."""
     from vlab import catalog
     from vlab.workflows.conductance import LABEL_HASH_CHARS, _store_location
 
@@ -929,7 +930,10 @@ def _training_hashes(spec, k: int) -> list[str]:
         stores += sorted((spec.out / f"round-{j:03d}").glob("*.zarr"))
     hashes: set[str] = set()
     for store in stores:
-        ds = catalog.read_ledger(store, ("status", "input_hash"))
+        try:
+            ds = catalog.read_ledger(store, ("status", "input_hash"))
+        except KeyError:  # then the list would be incomplete: say nothing
+            return None
         done = ds["status"] == 1
         hashes.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"][done])
     return sorted(hashes)
