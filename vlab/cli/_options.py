@@ -9,15 +9,17 @@ from pathlib import Path
 __all__ = ["add_cluster_options", "help_when_bare", "store_path"]
 
 
-def help_when_bare(parser: argparse.ArgumentParser) -> None:
+def help_when_bare(parser: argparse.ArgumentParser):
     """Make ``parser``, a command group, print its help (the commands it has) on stderr and
-    exit with status 2 when it is given no command, instead of argparse's one-line error."""
+    exit with status 2 when it is given no command, instead of argparse's one-line error.
+    Returns that command function, for a parser whose command is an optional positional."""
 
     def show_help(args: argparse.Namespace) -> int:
         sys.stderr.write(parser.format_help())
         return 2
 
     parser.set_defaults(func=show_help)
+    return show_help
 
 
 def store_path(name_or_path: str) -> Path:

@@ -78,6 +78,5 @@ def register(sub) -> None:
     p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
     p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
     p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
-    help_when_bare(p)
-    show_help = p.get_default("func")
+    show_help = help_when_bare(p)
     p.set_defaults(func=lambda args: show_help(args) if args.action is None else _cmd_catalog(args))
