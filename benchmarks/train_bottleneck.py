@@ -58,7 +58,11 @@ from vlab.conductance import (
     bottleneck_features,
     load_shipped_model,
 )
-from vlab.workflows.conductance import labelled_structures, labelled_temperatures
+from vlab.workflows.conductance import (
+    labelled_structures,
+    labelled_temperatures,
+    one_reference,
+)
 from vlab.workflows.learning import validation_metrics
 from vlab import catalog
 
@@ -169,6 +173,7 @@ def main() -> dict:
         "range_of_use_atoms": [min(len(a) for a in cells), max(len(a) for a in cells)],
         "electrode_atoms_per_layer": electrode_range(cells),
         "reference": "spd (ExtendedHuckel, au-tail parameters)",
+        "reference_calculator": one_reference(list(stores), "training stores"),
         "validation": {
             "traces": "au-spd-2x2 traces 18-23 and au-spd-2x2-more",
             **selection[chosen],

@@ -30,7 +30,11 @@ from sklearn.base import clone
 
 from vlab.conductance import compute_descriptors, electrode_atoms_per_layer
 from vlab.conductance.shipped import file_sha256 as sha256
-from vlab.workflows.conductance import labelled_structures, labelled_temperatures
+from vlab.workflows.conductance import (
+    labelled_structures,
+    labelled_temperatures,
+    one_reference,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_DIR = ROOT / "vlab" / "conductance" / "models"
@@ -108,6 +112,7 @@ def main() -> dict:
         "n_train": len(y),
         "electrode_atoms_per_layer": electrode_range(cells),
         "reference": "spd (ExtendedHuckel, au-tail parameters)",
+        "reference_calculator": one_reference(list(stores), "training stores"),
         "fit_s": round(fit_s, 1),
         "regenerate": REGENERATE,
         "blind": old.get("blind") if old.get("sha256") == sha256(path) else None,

@@ -310,7 +310,7 @@ def test_validate_shows_a_bar_over_the_structures_unless_told_not_to(tmp_path, m
     import vlab.workflows.conductance as workflow
     from vlab.cli import main
 
-    args = ["conductance", "validate", str(shipped_model_file("spd-bottleneck")), "au-sband-small"]
+    args = ["conductance", "validate", str(shipped_model_file("spd-bottleneck")), "au-spd-small"]
     assert main([*args, "--out", str(tmp_path / "a"), "--no-progress"]) == 0
     quiet = capsys.readouterr()
     assert quiet.err == ""
@@ -320,9 +320,9 @@ def test_validate_shows_a_bar_over_the_structures_unless_told_not_to(tmp_path, m
     assert main([*args, "--out", str(tmp_path / "b")]) == 0
     shown = capsys.readouterr()
     assert json.loads(shown.out)["stores"] == whole
-    n = whole["au-sband-small"]["n"]
+    n = whole["au-spd-small"]["n"]
     bar = shown.err.split("\r")[-1]
-    assert "au-sband-small: 100%" in bar and f" {n}/{n} " in bar, bar
+    assert "au-spd-small: 100%" in bar and f" {n}/{n} " in bar, bar
 
 
 @pytest.mark.parametrize("name", ["spd-bottleneck", "spd-headline"])
@@ -379,3 +379,38 @@ def test_labelled_temperatures_follow_the_labelled_structures(tmp_path):
         assert len(set(temps[traces == t])) == 1
     with pytest.raises(InputError, match="records no temperature per snapshot"):
         labelled_temperatures("polymers-polymon_tg")
+
+
+def test_training_on_stores_of_two_references_is_refused(tmp_path, capsys):
+    """spd and s-band labels of the same snapshots: a model would learn a mix of the two."""
+    from vlab.cli import main
+
+    model = tmp_path / "mixed.npz"
+    args = ["conductance", "train", "au-spd-small", "au-sband-small", "--model", str(model)]
+    assert main([*args, "--estimator", "bottleneck"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert (
+        "The training stores were labelled by different reference calculators ('au-spd-small': "
+        "eht-spd v2 (au-tail); 'au-sband-small': sband-tb v1). A surrogate learns one "
+        "reference" in err
+    )
+    assert not model.exists() and not list(tmp_path.iterdir())
+
+
+def test_a_trained_model_records_its_reference_and_flags_other_stores(tmp_path, capsys):
+    from vlab.cli import main
+    from vlab.workflows.conductance import store_reference
+
+    model = tmp_path / "spd.npz"
+    args = ["conductance", "train", "au-spd-small", "--estimator", "bottleneck"]
+    assert main([*args, "--model", str(model), "--set", "min_samples_leaf=5"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["reference"] == store_reference("au-spd-small")
+    with pytest.warns(UserWarning, match="come from sband-tb v1, but the model spd.npz learned"):
+        assert main(["conductance", "validate", str(model), "au-sband-small", "--out",
+                     str(tmp_path / "v")]) == 0  # fmt: skip
+    assert (
+        "compare two references"
+        in json.loads(capsys.readouterr().out)["stores"]["au-sband-small"]["warning"]
+    )

@@ -140,7 +140,7 @@ def test_rerun_resumes_without_computing(experiment):
 
 @pytest.fixture(scope="module")
 def shipped_experiment(experiment, tiny_md_spec):
-    """The tiny experiment again with the shipped spd model and a random reference sample;
+    """The tiny experiment again with the shipped spd model and a random spd sample;
     the MD campaign is the first experiment's (resumed: nothing computed)."""
     folder = experiment[0].parent
     spec = tiny_experiment(tiny_md_spec, "unused.npz")
@@ -149,7 +149,7 @@ def shipped_experiment(experiment, tiny_md_spec):
     spec["campaigns"]["reference"] |= {
         "name": "tiny-sample",
         "store": "stores/sample.zarr",
-        "params": {"fidelity": "sband", "sample": 12, "sample_seed": 1},
+        "params": {"fidelity": "spd", "sample": 8, "sample_seed": 1},  # the model's reference
     }
     spec |= {"figure": "figures/shipped.png", "summary": "shipped.json"}
     path = write(folder, spec, "shipped.yaml")
@@ -166,7 +166,7 @@ def test_shipped_model_gives_the_predictive_histogram(shipped_experiment):
     assert summary["model"]["sha256"] == info["sha256"]
     assert summary["model"]["blind"] == info["blind"]
     assert summary["campaigns"]["md"]["this_run"]["computed"] == 0
-    assert summary["snapshots_reference"] == summary["common_snapshots"]["n"] == 12
+    assert summary["snapshots_reference"] == summary["common_snapshots"]["n"] == 8
     sur = catalog.open_store(path.parent / "stores/shipped.zarr")
     draws = load_shipped_residuals("spd-headline").sample(sur["conductance"].values, rng=0)
     assert draws.size == 20 * summary["snapshots_surrogate"]
@@ -300,3 +300,20 @@ def test_example_spd_experiment_is_valid():
     assert spec.reference.params["fidelity"] == "spd"
     assert spec.reference.params["sample"] == 600
     assert spec.md.inputs.n == 200
+
+
+def test_a_reference_other_than_the_surrogate_learned_is_refused(tmp_path, tiny_md_spec):
+    """The shipped model learned spd labels; an s-band reference campaign would compare two
+    references: refused before any campaign runs."""
+    spec = tiny_experiment(tiny_md_spec, "unused.npz")
+    spec["model"] = {"shipped": "spd-headline"}
+    path = write(tmp_path, spec)
+    with pytest.raises(SpecError) as err:
+        run_experiment(path, synchronous=True, progress=False)
+    assert str(err.value) == (
+        f"{path}: the surrogate learned eht-spd v2 (au-tail) labels, but "
+        "campaigns.reference computes sband-tb v1: the experiment would compare two "
+        "references. Give the reference campaign the surrogate's reference (params.fidelity, "
+        "params.calculator), or a surrogate trained on that reference's labels."
+    )
+    assert not (tmp_path / "stores").exists()

@@ -18,6 +18,7 @@ import yaml
 from vlab import catalog
 from vlab.errors import InputError, SpecError
 from vlab.workflows.learning import (
+    _check_label_references,
     choose_batch,
     load_learning,
     parse_learning,
@@ -441,3 +442,37 @@ def test_describe_gives_what_each_model_reads_so_rounds_can_share_it():
         headline = load_shipped_model("spd-headline")
         assert np.allclose(headline.predict(describe(structures, headline)),
                            headline.predict(structures))  # fmt: skip
+
+
+def test_stores_of_another_reference_are_refused_before_any_work(tmp_path):
+    """The loop labels with s-band TB: a validation (or train) store of spd labels would
+    score (or train) the model against another reference; the same calculator with another
+    broadening is accepted with a warning that names the difference."""
+    spec = write_spec(tmp_path, validation=["au-spd-large"])
+    with pytest.raises(InputError) as err:
+        run_learning(spec, synchronous=True, echo=None)
+    assert str(err.value) == (
+        "tiny-learn: the validation store 'au-spd-large' was labelled by eht-spd v2 (au-tail), "
+        "but the loop labels with sband-tb v1 (its 'reference'): the model would be scored "
+        "against a mix of two references. Give validation stores labelled like the loop's, or "
+        "set 'reference' to theirs."
+    )
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="the train store 'au-spd-large' was labelled by eht"):
+        run_learning(write_spec(tmp_path, train=["au-spd-large"]), synchronous=True, echo=None)
+    with pytest.warns(UserWarning) as caught:
+        _check_label_references(load_learning(write_spec(tmp_path)))
+    assert [str(w.message) for w in caught] == [
+        "tiny-learn: the validation store 'au-sband-large' was labelled by sband-tb v1 with "
+        "other parameters than the loop's 'reference' (eta 2e-06 against 1e-06); the loop "
+        "scores against them as they are."
+    ]
+
+
+def test_round_models_record_the_reference_they_learned(loop):
+    from vlab.workflows.conductance import campaign_reference
+
+    out = loop[0]
+    report = json.loads((out / "round-000.report.json").read_text())
+    assert report["reference"] == campaign_reference(BASE["reference"])
+    assert report["reference"]["params"]["eta"] == 2.0e-6

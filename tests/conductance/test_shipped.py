@@ -372,3 +372,59 @@ def test_predict_says_which_structures_of_a_store_were_training_labels(tmp_path)
     assert len(training_labels("spd-headline")) == sum(
         s["structures"] for s in shipped_model_info("spd-headline")["training_stores"].values()
     )
+
+
+def test_stores_of_another_reference_are_flagged_and_predictions_are_not_scored(tmp_path):
+    """The shipped models learned spd labels: a store of s-band labels gets a warning (from
+    predict and validate) that R² and MAE there compare two references; a store of spd
+    labels (a blind one: no training labels) gets none; a store of a surrogate's predictions
+    is predicted but not scored, and validate refuses it."""
+    import warnings
+
+    from vlab.campaign import parse_spec, run_campaign
+    from vlab.workflows.conductance import predict_conductance, validate_surrogate
+
+    said = (
+        "The reference conductances of 'au-sband-large' come from sband-tb v1, but the "
+        "spd-bottleneck model learned eht-spd v2 (au-tail): R² and MAE against them compare "
+        "two references, not the model's accuracy."
+    )
+    with pytest.warns(UserWarning) as caught:
+        report = predict_conductance(["au-sband-large"], model="spd-bottleneck")
+    assert report["sources"]["au-sband-large"]["warning"] == said
+    assert [str(w.message) for w in caught] == [said]
+    with pytest.warns(UserWarning, match="come from sband-tb v1, but the spd-bottleneck"):
+        checked = validate_surrogate("spd-bottleneck", ["au-sband-large"], tmp_path / "v")
+    assert checked["stores"]["au-sband-large"]["warning"] == said
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = predict_conductance(["au-spd-2x2-test"], model="spd-bottleneck")
+    assert "warning" not in same["sources"]["au-spd-2x2-test"]
+    spec = parse_spec(
+        {
+            "name": "predicted",
+            "kind": "conductance-surrogate",
+            "params": {"model": "spd-bottleneck"},
+            "inputs": {"catalog": "au-spd-large"},
+            "store": str(tmp_path / "predicted.zarr"),
+            "chunk_size": 32,
+        }
+    )
+    run_campaign(spec, progress=False)
+    predicted = str(tmp_path / "predicted.zarr")
+    entry = predict_conductance([predicted], model="spd-bottleneck")["sources"][predicted]
+    assert entry["n"] == 32 and "against_reference" not in entry
+    with pytest.raises(InputError, match="holds a surrogate's predictions") as err:
+        validate_surrogate("spd-bottleneck", [predicted], tmp_path / "w")
+    assert "Give a conductance-reference store." in str(err.value)
+
+
+def test_shipped_manifests_name_the_reference_of_their_training_stores():
+    from vlab.workflows.conductance import one_reference, reference_name, store_reference
+
+    for name in ("spd-headline", "spd-bottleneck"):
+        info = shipped_model_info(name)
+        recorded = info["reference_calculator"]
+        assert recorded == one_reference(list(info["training_stores"]), "training stores")
+        assert recorded == store_reference("au-spd-2x2")
+        assert reference_name(recorded) == "eht-spd v2 (au-tail)"

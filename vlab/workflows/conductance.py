@@ -31,8 +31,14 @@ __all__ = [
     "conductance_traces",
     "labelled_structures",
     "load_surrogate",
+    "one_reference",
+    "parameter_differences",
     "peak_or_none",
     "predict_conductance",
+    "reference_name",
+    "same_method",
+    "same_reference",
+    "store_reference",
     "train_surrogate",
     "validate_surrogate",
 ]
@@ -147,9 +153,18 @@ def _store_location(name_or_path: str | os.PathLike):
 def labelled_structures(
     name_or_path: str | os.PathLike,
 ) -> tuple[list, np.ndarray, np.ndarray, str]:
-    """Structures, reference conductances and trace numbers of a reference store."""
+    """Structures, reference conductances and trace numbers of a reference store.
+
+    Raises
+    ------
+    InputError
+        If the store has no structures and conductances, or if its conductances are a
+        surrogate's predictions (a ``conductance-surrogate`` store), not reference labels.
+    """
     path = _store_location(name_or_path)
-    ds = catalog.select(catalog.open_store(path), status="done").load()
+    ds = catalog.open_store(path)
+    _refuse_predictions(ds, str(path))
+    ds = catalog.select(ds, status="done").load()
     if "structure_positions" not in ds or "conductance" not in ds:
         raise InputError(
             f"The store {str(path)!r} is not a conductance-reference store of "
@@ -158,6 +173,171 @@ def labelled_structures(
     structures = catalog.decode_structures(ds, prefix="structure_")
     traces = ds["trace"].values if "trace" in ds else np.arange(len(structures))
     return structures, ds["conductance"].values.astype(float), traces, path.stem
+
+
+def _refuse_predictions(ds, where: str) -> None:
+    if ds.attrs.get("kind") == "conductance-surrogate":
+        raise InputError(
+            f"The store {where!r} holds a surrogate's predictions (a conductance-surrogate "
+            "store), not reference labels: training or scoring on them would measure one "
+            "model against another. Give a conductance-reference store."
+        )
+
+
+def store_reference(name_or_path: str | os.PathLike) -> dict[str, Any] | None:
+    """The reference calculator that labelled a ``conductance-reference`` store (catalog name
+    or path): its ``id``, ``version`` and ``params`` as the store records them; None if it
+    records none (a store not written by a ``conductance-reference`` campaign).
+
+    Examples
+    --------
+    >>> store_reference("au-spd-small")["id"]
+    'eht-spd'
+    >>> reference_name(store_reference("au-sband-small"))
+    'sband-tb v1'
+    """
+    return _reference_of(catalog.open_store(_store_location(name_or_path)))
+
+
+def _reference_of(ds) -> dict[str, Any] | None:
+    if ds.attrs.get("kind") != "conductance-reference":
+        return None
+    try:
+        identity = json.loads(ds.attrs.get("calculator") or "null")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(identity, Mapping) or "id" not in identity:
+        return None
+    return {k: v for k, v in identity.items() if k != "energies"}  # energies: extra outputs
+
+
+def campaign_reference(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The reference calculator (as :func:`store_reference` gives it) that a
+    ``conductance-reference`` campaign with parameters ``params`` computes."""
+    from vlab.campaign import get_kind
+
+    kind = get_kind("conductance-reference")
+    identity = kind.identify(kind.check_params(dict(params)))
+    return {k: v for k, v in json.loads(json.dumps(identity)).items() if k != "energies"}
+
+
+def reference_name(identity: Mapping[str, Any]) -> str:
+    """A reference calculator in a few words: its id, version and named parameter set, e.g.
+    ``eht-spd v2 (au-tail)``."""
+    params = identity.get("params") or {}
+    named = params.get("parameters") if isinstance(params, Mapping) else None
+    text = f"{identity.get('id')} v{identity.get('version')}"
+    return f"{text} ({named})" if isinstance(named, str) else text
+
+
+def same_reference(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two reference identities (:func:`store_reference`) are the same calculation:
+    the same id, version and parameters."""
+
+    def canonical(identity: Mapping[str, Any]) -> str:
+        keep = {k: v for k, v in identity.items() if k != "energies"}
+        return json.dumps(keep, sort_keys=True, default=str)
+
+    return canonical(a) == canonical(b)
+
+
+def same_method(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two reference identities are the same calculator (id and version), whatever
+    their parameters."""
+    return (a.get("id"), str(a.get("version"))) == (b.get("id"), str(b.get("version")))
+
+
+def parameter_differences(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    """The parameters in which two identities of one calculator differ, in words, e.g.
+    ``eta 1e-06 against 2e-06`` (a nested table: ``values differ``)."""
+    pa, pb = a.get("params") or {}, b.get("params") or {}
+    words = []
+    for key in sorted(set(pa) | set(pb), key=str):
+        x, y = pa.get(key), pb.get(key)
+        if json.dumps(x, sort_keys=True, default=str) == json.dumps(y, sort_keys=True, default=str):
+            continue
+        if isinstance(x, Mapping) or isinstance(y, Mapping):
+            words.append(f"{key} differ")
+        else:
+            words.append(f"{key} {x} against {y}")
+    return ", ".join(words)
+
+
+def one_reference(stores: list[str], what: str) -> dict[str, Any] | None:
+    """The reference calculator shared by ``stores`` (the first store's; None if none records
+    one). Stores labelled by one calculator with different parameters (e.g. another
+    broadening ``eta``) are accepted with a ``UserWarning`` that names the differences.
+
+    Raises
+    ------
+    InputError
+        If two stores were labelled by different calculators (e.g. s-band and spd): a model
+        would learn a mix of them. The message names each store's reference; ``what`` says
+        what the stores are for (e.g. "training stores").
+    """
+    known = [(name, ident) for name in stores if (ident := store_reference(name)) is not None]
+    if not known:
+        return None
+    first_name, first = known[0]
+    if not all(same_method(first, ident) for _, ident in known[1:]):
+        listed = "; ".join(f"{name!r}: {reference_name(ident)}" for name, ident in known)
+        raise InputError(
+            f"The {what} were labelled by different reference calculators ({listed}). A "
+            "surrogate learns one reference: give stores of one reference (one model per "
+            "reference)."
+        )
+    for name, ident in known[1:]:
+        if not same_reference(first, ident):
+            warnings.warn(
+                f"The {what} {first_name!r} and {name!r} were labelled by "
+                f"{reference_name(first)} with different parameters "
+                f"({parameter_differences(first, ident)}): the model learns both.",
+                UserWarning,
+                stacklevel=2,
+            )
+    return first
+
+
+def _model_reference(described: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The reference a surrogate learned, as :func:`load_surrogate` describes it: a shipped
+    model's manifest ``reference_calculator``, or a model file's ``.report.json``
+    ``reference``; None if unknown."""
+    from vlab.conductance import shipped_model_info
+    from vlab.conductance.shipped import shipped_model_name
+
+    shipped = described.get("shipped") or shipped_model_name(described.get("path", ""))
+    if shipped is not None:
+        found = shipped_model_info(shipped).get("reference_calculator")
+    else:
+        path = Path(str(described.get("path", "")))
+        try:
+            found = json.loads(path.with_suffix(".report.json").read_text()).get("reference")
+        except (OSError, ValueError, AttributeError):
+            return None
+    return dict(found) if isinstance(found, Mapping) and "id" in found else None
+
+
+def _model_words(described: Mapping[str, Any]) -> str:
+    if "shipped" in described:
+        return f"the {described['shipped']} model"
+    return f"the model {Path(str(described.get('path', 'model'))).name}"
+
+
+def _reference_warning(model_ref, store_ref, source: str, model: str) -> str | None:
+    """A warning if ``source`` was labelled by another reference than the model learned."""
+    if model_ref is None or store_ref is None or same_reference(model_ref, store_ref):
+        return None
+    if same_method(model_ref, store_ref):
+        other = (
+            f"{reference_name(store_ref)} with other parameters than {model} learned "
+            f"({parameter_differences(model_ref, store_ref)})"
+        )
+    else:
+        other = f"{reference_name(store_ref)}, but {model} learned {reference_name(model_ref)}"
+    return (
+        f"The reference conductances of {source!r} come from {other}: R² and MAE against "
+        "them compare two references, not the model's accuracy."
+    )
 
 
 def _done_input_hashes(name_or_path: str | os.PathLike) -> list[str]:
@@ -217,11 +397,13 @@ def train_surrogate(
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces). The
     report lists the training items' input hashes (their first ``LABEL_HASH_CHARS``
-    characters), by which ``predict`` and ``validate`` recognise training labels.
-    With ``estimator="local"`` the model is :meth:`ConductanceSurrogate.from_preset` of
-    ``preset`` with ``params`` (estimator parameters by their own names;
-    ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is the number of processes that
-    train the members at once (the model does not depend on it). With
+    characters), by which ``predict`` and ``validate`` recognise training labels, and the
+    reference calculator of the stores (``reference``), by which they recognise stores
+    labelled by another; stores labelled by different calculators are refused
+    (:func:`one_reference`). With ``estimator="local"`` the model is
+    :meth:`ConductanceSurrogate.from_preset` of ``preset`` with ``params`` (estimator
+    parameters by their own names; ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is
+    the number of processes that train the members at once (the model does not depend on it). With
     ``estimator="bottleneck"`` it is :meth:`BottleneckSurrogate.from_params` of ``params``
     (fast, for junctions like the training ones; no presets). ``random_state`` defaults to
     ``seed``. ``progress``: a progress bar over the members of the local estimator as they
@@ -248,6 +430,7 @@ def train_surrogate(
         )
     if not 0 < holdout < 1:
         raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
+    reference = one_reference(list(names), "training stores")
     parts = [labelled_structures(n) for n in names]
     hashes = [h for n in names for h in _done_input_hashes(n)]
     structures = [s for p in parts for s in p[0]]
@@ -282,6 +465,7 @@ def train_surrogate(
         "model": str(model_path),
         "estimator": estimator,
         "training_stores": names,
+        **({} if reference is None else {"reference": reference}),
         **described,
         "n_train": int((~test).sum()),
         "held_out_traces": len(test_groups),
@@ -313,12 +497,15 @@ def validate_surrogate(
     fit. ``progress``: a progress bar (tqdm, on stderr) over the structures of each store of
     more than ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features)
     that many at a time and then predicted in one call, so the predictions are those of one
-    call bit for bit; the bar reaches the end when the predictions are made.
+    call bit for bit; the bar reaches the end when the predictions are made. A store labelled
+    by another reference calculator than the model learned gets a ``warning`` (also issued as
+    a ``UserWarning``); a store of a surrogate's predictions is refused.
     """
     from matplotlib.figure import Figure
 
     model, described = load_surrogate(model_path)
     known = _model_training_labels(described)
+    learned = _model_reference(described)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
@@ -326,13 +513,18 @@ def validate_surrogate(
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
-        report["stores"][name] = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
+        entry = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
+        report["stores"][name] = entry
+        found = [_reference_warning(learned, store_reference(name), name, _model_words(described))]
         if known is not None:
-            seen, warning = _training_overlap(known, name, _done_input_hashes(name))
-            report["stores"][name]["training_labels"] = seen
-            if warning:
-                warnings.warn(warning, UserWarning, stacklevel=2)
-                report["stores"][name]["warning"] = warning
+            entry["training_labels"], overlap = _training_overlap(
+                known, name, _done_input_hashes(name)
+            )
+            found.append(overlap)
+        for warning in filter(None, found):
+            warnings.warn(warning, UserWarning, stacklevel=2)
+        if any(found):
+            entry["warning"] = " ".join(filter(None, found))
     fig.savefig(out / "validation-parity.png", dpi=120)
     report["parity_png"] = str(out / "validation-parity.png")
     (out / "validation.json").write_text(report_json(report) + "\n")
@@ -409,6 +601,7 @@ class _Source(NamedTuple):
     reference: np.ndarray | None = None
     hashes: list[str] | None = None
     temperature: np.ndarray | None = None
+    calculator: dict[str, Any] | None = None  # the reference that labelled the store
 
 
 def _input_structures(source: str) -> _Source:
@@ -441,6 +634,8 @@ def _input_structures(source: str) -> _Source:
             )
         location = catalog.get_entry(source).checked_location()
     ds = catalog.open_store(location)
+    calculator = _reference_of(ds)
+    predictions = ds.attrs.get("kind") == "conductance-surrogate"  # not a reference
     if "status" in ds:
         ds = catalog.select(ds, status="done")
     ds = ds.load()
@@ -449,11 +644,12 @@ def _input_structures(source: str) -> _Source:
             f"The store {source!r} holds no structures (structure_* variables); give a "
             "conductance-reference store or a structure file."
         )
-    ref = ds["conductance"].values.astype(float) if "conductance" in ds else None
+    has_ref = "conductance" in ds and not predictions
+    ref = ds["conductance"].values.astype(float) if has_ref else None
     hashes = [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else None
     temperature = ds["temperature"].values.astype(float) if "temperature" in ds else None
     structures = catalog.decode_structures(ds, prefix="structure_")
-    return _Source(structures, ref, hashes, temperature)
+    return _Source(structures, ref, hashes, temperature, calculator)
 
 
 def _check_junctions(structures: list, source: str) -> None:
@@ -597,7 +793,10 @@ def predict_conductance(
         conductances also gets ``training_labels``, how many of its structures the model was
         trained on (a shipped model: :func:`training_labels`; a model file: the input hashes
         its ``.report.json`` lists), and a ``warning`` if any were: R² and MAE on them
-        measure the fit, not the accuracy.
+        measure the fit, not the accuracy. A store labelled by another reference
+        calculator than the model learned (by the model's manifest or ``.report.json``) gets
+        a ``warning`` too: R² and MAE there compare two references. A store of a surrogate's
+        predictions (``conductance-surrogate``) is predicted but not scored against them.
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -611,11 +810,12 @@ def predict_conductance(
             residuals = load_shipped_residuals(described["shipped"])
         except InputError:  # a shipped model without recorded residuals
             residuals = None
+    learned = _model_reference(described)
     report: dict[str, Any] = {"model": described, "sources": {}}
     taken: set[str] = set()  # figure names written by this call
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
-        structures, ref, hashes, temperature = _input_structures(source)
+        structures, ref, hashes, temperature, calculator = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
@@ -625,6 +825,8 @@ def predict_conductance(
         found = []
         if shipped_name is not None:
             found.append(range_of_use_warning(structures, shipped_name, source))
+        if ref is not None:
+            found.append(_reference_warning(learned, calculator, source, _model_words(described)))
         if ref is not None and hashes is not None:
             known = _model_training_labels(described) if known is ... else known
             if known is not None:

@@ -378,6 +378,51 @@ def _train_if_missing(spec: ExperimentSpec, source: str) -> dict | None:
     return {**training, "wall_s": round(time.perf_counter() - start, 1)}
 
 
+def _check_one_reference(spec: ExperimentSpec, source: str) -> None:
+    """Refuse an experiment whose surrogate learned another reference calculator than its
+    reference campaign computes (by the shipped model's manifest, the model file's
+    ``.report.json``, or ``model.train``'s stores): it would compare two references. The
+    same calculator with other parameters gets a ``UserWarning``."""
+    import warnings
+
+    from vlab.workflows.conductance import (
+        _model_reference,
+        campaign_reference,
+        one_reference,
+        parameter_differences,
+        reference_name,
+        same_method,
+        same_reference,
+    )
+
+    if spec.shipped is not None:
+        learned = _model_reference({"shipped": spec.shipped})
+    elif spec.model.is_file():
+        learned = _model_reference({"path": str(spec.model)})
+    elif spec.train is not None:
+        learned = one_reference(list(spec.train["stores"]), "model.train stores")
+    else:
+        return  # no model and no way to train one: _train_if_missing says so
+    computed = campaign_reference(spec.reference.params)
+    if learned is None or same_reference(learned, computed):
+        return
+    if same_method(learned, computed):
+        warnings.warn(
+            f"{source}: campaigns.reference computes {reference_name(computed)} with other "
+            f"parameters than the surrogate learned ({parameter_differences(learned, computed)}).",
+            UserWarning,
+            stacklevel=3,
+        )
+        return
+    raise _experiment_error(
+        source,
+        f"the surrogate learned {reference_name(learned)} labels, but campaigns.reference "
+        f"computes {reference_name(computed)}: the experiment would compare two references. "
+        "Give the reference campaign the surrogate's reference (params.fidelity, "
+        "params.calculator), or a surrogate trained on that reference's labels.",
+    )
+
+
 def run_experiment(
     path: str | os.PathLike,
     *,
@@ -410,6 +455,7 @@ def run_experiment(
         load_shipped_model(spec.shipped)  # checks the file against its recorded sha256
         if "residuals" in shipped:
             residuals = load_shipped_residuals(spec.shipped)
+    _check_one_reference(spec, str(path))
     training = _train_if_missing(spec, str(path))
     specs = (spec.md, spec.surrogate, spec.reference)
     reports = run_campaigns(

@@ -768,6 +768,7 @@ def run_learning(
 
     spec = spec if isinstance(spec, LearningSpec) else load_learning(spec)
     echo = echo or (lambda line: None)
+    reference = _check_label_references(spec)
     spec.out.mkdir(parents=True, exist_ok=True)
     settings = _settings(_estimator(spec.model, spec.seed))
     pool = _load_pool(spec, settings, cache)
@@ -795,7 +796,7 @@ def run_learning(
             timings["label_s"] = round(time.perf_counter() - t0, 3)
             rounds.append(None)  # placeholder while the model trains
             model, record = _retrain(
-                spec, pool, val, base, rounds[:-1], selection, new, model, k, progress
+                spec, pool, val, base, rounds[:-1], selection, new, model, k, progress, reference
             )
             record.update(
                 computed=sum(r.computed for r in reports),
@@ -866,8 +867,66 @@ def plot_learning_curve(rounds: list[dict], path: str | os.PathLike) -> Path:
     return path
 
 
+def _check_label_references(spec: LearningSpec) -> dict[str, Any]:
+    """The reference calculator of the loop's labels (its spec's ``reference``); a
+    ``UserWarning`` for a ``train`` or ``validation`` store labelled by that calculator with
+    other parameters.
+
+    Raises
+    ------
+    InputError
+        If a ``train`` or ``validation`` store was labelled by another calculator: the model
+        would learn, or be scored against, a mix of two references.
+    """
+    import warnings
+
+    from vlab.workflows.conductance import (
+        campaign_reference,
+        parameter_differences,
+        reference_name,
+        same_method,
+        same_reference,
+        store_reference,
+    )
+
+    ours = campaign_reference(spec.reference)
+    for what, names in (("train", spec.train), ("validation", spec.validation)):
+        for name in names:
+            theirs = store_reference(name)
+            if theirs is None or same_reference(ours, theirs):
+                continue
+            mix = "learn" if what == "train" else "be scored against"
+            if same_method(ours, theirs):
+                warnings.warn(
+                    f"{spec.name}: the {what} store {name!r} was labelled by "
+                    f"{reference_name(theirs)} with other parameters than the loop's "
+                    f"'reference' ({parameter_differences(ours, theirs)}); the loop "
+                    f"{'trains on' if what == 'train' else 'scores against'} them as they are.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+                continue
+            raise InputError(
+                f"{spec.name}: the {what} store {name!r} was labelled by "
+                f"{reference_name(theirs)}, but the loop labels with {reference_name(ours)} "
+                f"(its 'reference'): the model would {mix} a mix of two references. Give "
+                f"{what} stores labelled like the loop's, or set 'reference' to theirs."
+            )
+    return ours
+
+
 def _retrain(
-    spec, pool, val, base, done: list[dict], selection, new: dict, model, k: int, progress: bool
+    spec,
+    pool,
+    val,
+    base,
+    done: list[dict],
+    selection,
+    new: dict,
+    model,
+    k: int,
+    progress: bool,
+    reference: Mapping[str, Any] | None = None,
 ):
     keys = [tuple(s) for s in selection["snapshots"]]
     missing = [key for key in keys if key not in new]
@@ -898,6 +957,7 @@ def _retrain(
         {
             "model": str(path),
             "training_stores": list(spec.train),
+            **({} if reference is None else {"reference": dict(reference)}),
             "held_out": metrics,
             "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
         }
