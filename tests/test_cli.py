@@ -89,6 +89,32 @@ def test_catalog_list_keeps_its_columns_for_long_names_and_shows_where_undescrib
     assert "(no description) " in row and str(_private_catalog / "somewhere.zarr") in row
 
 
+def test_catalog_list_takes_a_pattern_and_cuts_rows_to_the_terminal(
+    _private_catalog, capsys, monkeypatch
+):
+    import os
+    import sys
+
+    assert main(["catalog", "list", "spd-2x2-test"]) == 0
+    head, *rows = capsys.readouterr().out.splitlines()
+    assert head.startswith("catalog: 3 of ") and "entries match 'spd-2x2-test'" in head
+    assert [r.split()[0] for r in rows] == [
+        "au-spd-2x2-test",
+        "au-spd-2x2-test-c",
+        "au-spd-2x2-test-d",
+    ]
+    assert main(["catalog", "list", "au-sband-*"]) == 0
+    rows = capsys.readouterr().out.splitlines()[1:]
+    assert rows and all(r.split()[0].startswith("au-sband-") for r in rows)
+    assert max(len(r) for r in rows) > 120  # piped: whole descriptions
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setattr("shutil.get_terminal_size", lambda: os.terminal_size((100, 40)))
+    assert main(["catalog", "list", "au-sband-*"]) == 0
+    *rows, hint = capsys.readouterr().out.splitlines()[1:]
+    assert all(len(r) <= 100 for r in rows) and rows[0].endswith("...")
+    assert hint == "(vlab catalog show NAME: the whole entry)"
+
+
 def test_an_entry_whose_store_was_deleted_is_marked_and_named_in_one_clear_line(
     _private_catalog, tmp_path, capsys
 ):

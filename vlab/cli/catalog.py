@@ -14,19 +14,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     from vlab import catalog
 
     if args.action == "list":
-        entries = catalog.list_entries()
-        print(
-            f"catalog: {len(entries)} entries (shipped: {catalog.shipped_dir()}; "
-            f"yours: {catalog.index_dir()})"
-        )
-        name_width = max((len(e.name) for e in entries), default=0)
-        kind_width = max((len(e.kind) for e in entries), default=0)
-        for e in entries:
-            about = e.description or f"(no description) {e.location}"
-            if e.missing:
-                about = f"[missing: {e.location}] {e.description}".rstrip()
-            print(f"  {e.name:{name_width}s}  {e.kind:{kind_width}s}  {about}")
-        return 0
+        return _list(args.name)
     if not args.name:
         raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
     if args.action == "export":
@@ -41,6 +29,40 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     ds = entry.open()
     print(ds)
     print(f"\nIn Python: import vlab.catalog; ds = vlab.catalog.open({args.name!r})")
+    return 0
+
+
+def _list(pattern: str | None) -> int:
+    """Print the entries (those whose names match ``pattern``, a shell-style pattern or a part
+    of the name); on a terminal each row is cut to its width."""
+    import fnmatch
+    import shutil
+    import sys
+
+    from vlab import catalog
+
+    entries = catalog.list_entries()
+    where = f"shipped: {catalog.shipped_dir()}; yours: {catalog.index_dir()}"
+    if pattern:
+        glob = pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+        shown = [e for e in entries if fnmatch.fnmatchcase(e.name, glob)]
+        print(f"catalog: {len(shown)} of {len(entries)} entries match {pattern!r} ({where})")
+        entries = shown
+    else:
+        print(f"catalog: {len(entries)} entries ({where})")
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    name_width = max((len(e.name) for e in entries), default=0)
+    kind_width = max((len(e.kind) for e in entries), default=0)
+    for e in entries:
+        about = e.description or f"(no description) {e.location}"
+        if e.missing:
+            about = f"[missing: {e.location}] {e.description}".rstrip()
+        row = f"  {e.name:{name_width}s}  {e.kind:{kind_width}s}  {about}"
+        if width is not None and len(row) > width and not e.missing:
+            row = row[: max(width - 3, name_width + kind_width + 8)] + "..."
+        print(row)
+    if width is not None and entries:
+        print("(vlab catalog show NAME: the whole entry)")
     return 0
 
 
@@ -67,14 +89,20 @@ def register(sub) -> None:
         "repository's catalogs/) and yours (configuration key catalog.index_dir, by default "
         "~/.local/share/vlab/catalogs), where campaigns register the stores they write; "
         "yours shadow shipped ones of the same name. "
-        "list: all entries ([missing: ...] when a store was moved or deleted); show NAME: one "
-        "entry; open NAME: the lazy Dataset; "
+        "list [PATTERN]: all entries, or those whose names match PATTERN (a part of the name "
+        "or a shell pattern such as 'au-spd-*'), one row each, cut to the terminal's width "
+        "([missing: ...] when a store was moved or deleted); show NAME: one entry; open NAME: "
+        "the lazy Dataset; "
         "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
     )
     p.add_argument(
         "action", nargs="?", choices=["list", "show", "open", "export"], help="what to do"
     )
-    p.add_argument("name", nargs="?", help="entry name (for show, open, export) or store path")
+    p.add_argument(
+        "name",
+        nargs="?",
+        help="entry name (for show, open, export) or store path; list: a pattern of names",
+    )
     p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
     p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
     p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
