@@ -522,3 +522,11 @@ def test_catalog_without_an_action_prints_its_help(capsys):
     assert captured.out == "" and captured.err.startswith("usage: vlab catalog ")
     assert "{list,show,open,export}" in captured.err
     assert "Catalog entries name stores" in captured.err
+
+
+def test_status_names_the_calculator_of_a_reference_store(capsys):
+    assert main(["status", "au-spd-2x2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "  calculator: eht-spd v2 (au-tail)" in lines
+    assert main(["status", "au-sband-small"]) == 0
+    assert "  calculator: sband-tb v1" in capsys.readouterr().out.splitlines()
