@@ -414,3 +414,23 @@ def test_a_trained_model_records_its_reference_and_flags_other_stores(tmp_path, 
         "compare two references"
         in json.loads(capsys.readouterr().out)["stores"]["au-sband-small"]["warning"]
     )
+
+
+def test_train_does_not_replace_a_model_file_without_force(tmp_path, capsys):
+    from vlab.cli import main
+
+    model = tmp_path / "fast.npz"
+    args = ["conductance", "train", "au-sband-large", "--estimator", "bottleneck"]
+    args += ["--model", str(tmp_path / "fast"), "--set", "min_samples_leaf=2"]  # .npz appended
+    assert main(args) == 0
+    capsys.readouterr()
+    before = model.read_bytes()
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"vlab: error: The model file '{model}' exists; give another --model path, or --force "
+        "to replace it (and its .report.json and .parity.png).\n"
+    )
+    assert model.read_bytes() == before
+    assert main([*args, "--force", "--seed", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == str(model)
+    assert model.read_bytes() != before

@@ -55,6 +55,7 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         estimator=args.estimator,
         progress=not args.no_progress,
+        overwrite=args.force,
     )
     hashes = report.pop("training_input_hashes", None)  # in MODEL.report.json, not on screen
     if hashes is not None:
@@ -171,6 +172,11 @@ def register(sub) -> None:
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the model file if it exists (without: an error before any training)",
+    )
     p.add_argument(
         "--estimator",
         choices=("local", "bottleneck"),

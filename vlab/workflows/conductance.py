@@ -392,6 +392,7 @@ def train_surrogate(
     n_jobs: int | None = None,
     estimator: str = "local",
     progress: bool = True,
+    overwrite: bool = True,
 ) -> dict:
     """Train a surrogate on reference stores, holding out whole traces.
 
@@ -407,7 +408,8 @@ def train_surrogate(
     ``estimator="bottleneck"`` it is :meth:`BottleneckSurrogate.from_params` of ``params``
     (fast, for junctions like the training ones; no presets). ``random_state`` defaults to
     ``seed``. ``progress``: a progress bar over the members of the local estimator as they
-    finish training (its ``verbose``).
+    finish training (its ``verbose``). ``overwrite=False`` refuses, before any work, a
+    ``model_path`` that exists (``vlab conductance train`` without ``--force``).
     """
     from matplotlib.figure import Figure
 
@@ -430,6 +432,13 @@ def train_surrogate(
         )
     if not 0 < holdout < 1:
         raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
+    target = Path(model_path)
+    target = target if target.suffix == ".npz" else target.with_name(target.name + ".npz")
+    if target.exists() and not overwrite:
+        raise InputError(
+            f"The model file {str(target)!r} exists; give another --model path, or --force "
+            "to replace it (and its .report.json and .parity.png)."
+        )
     reference = one_reference(list(names), "training stores")
     parts = [labelled_structures(n) for n in names]
     hashes = [h for n in names for h in _done_input_hashes(n)]
