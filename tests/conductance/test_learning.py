@@ -476,3 +476,11 @@ def test_round_models_record_the_reference_they_learned(loop):
     report = json.loads((out / "round-000.report.json").read_text())
     assert report["reference"] == campaign_reference(BASE["reference"])
     assert report["reference"]["params"]["eta"] == 2.0e-6
+
+
+def test_a_missing_pool_store_leaves_no_output_folder(tmp_path):
+    from vlab.errors import CatalogError
+
+    with pytest.raises(CatalogError, match="No catalog entry named 'au-sband-smal'"):
+        run_learning(write_spec(tmp_path, pool=["au-sband-smal"]), synchronous=True, echo=None)
+    assert not (tmp_path / "out").exists()

@@ -769,11 +769,11 @@ def run_learning(
     spec = spec if isinstance(spec, LearningSpec) else load_learning(spec)
     echo = echo or (lambda line: None)
     reference = _check_label_references(spec)
-    spec.out.mkdir(parents=True, exist_ok=True)
     settings = _settings(_estimator(spec.model, spec.seed))
     pool = _load_pool(spec, settings, cache)
     val = _load_labelled(spec.validation, settings, cache)
     base = _load_labelled(spec.train, settings, cache)
+    spec.out.mkdir(parents=True, exist_ok=True)  # once the stores are known to be readable
     rounds = _rounds_done(spec.out)
     model = None
     if rounds:
