@@ -393,9 +393,13 @@ def test_stores_of_another_reference_are_flagged_and_predictions_are_not_scored(
         report = predict_conductance(["au-sband-large"], model="spd-bottleneck")
     assert report["sources"]["au-sband-large"]["warning"] == said
     assert [str(w.message) for w in caught] == [said]
+    assert report["model"] == {"shipped": "spd-bottleneck", "reference": "eht-spd v2 (au-tail)"}
+    assert report["sources"]["au-sband-large"]["against_reference"]["reference"] == "sband-tb v1"
     with pytest.warns(UserWarning, match="come from sband-tb v1, but the spd-bottleneck"):
         checked = validate_surrogate("spd-bottleneck", ["au-sband-large"], tmp_path / "v")
     assert checked["stores"]["au-sband-large"]["warning"] == said
+    assert checked["model_reference"] == "eht-spd v2 (au-tail)"
+    assert checked["stores"]["au-sband-large"]["reference"] == "sband-tb v1"
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         same = predict_conductance(["au-spd-2x2-test"], model="spd-bottleneck")

@@ -519,12 +519,17 @@ def validate_surrogate(
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
+    if learned is not None:
+        report["model_reference"] = reference_name(learned)
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         entry = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
         report["stores"][name] = entry
-        found = [_reference_warning(learned, store_reference(name), name, _model_words(described))]
+        labelled_by = store_reference(name)
+        if labelled_by is not None:
+            entry["reference"] = reference_name(labelled_by)
+        found = [_reference_warning(learned, labelled_by, name, _model_words(described))]
         if known is not None:
             entry["training_labels"], overlap = _training_overlap(
                 known, name, _done_input_hashes(name)
@@ -821,6 +826,8 @@ def predict_conductance(
             residuals = None
     learned = _model_reference(described)
     report: dict[str, Any] = {"model": described, "sources": {}}
+    if learned is not None:
+        report["model"] = {**described, "reference": reference_name(learned)}
     taken: set[str] = set()  # figure names written by this call
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
@@ -856,6 +863,8 @@ def predict_conductance(
         if ref is not None:
             several = temperature if len(temps) > 1 else None
             entry["against_reference"] = validation_metrics(ref, mean, several)
+            if calculator is not None:
+                entry["against_reference"]["reference"] = reference_name(calculator)
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
                 source,
