@@ -530,3 +530,16 @@ def test_status_names_the_calculator_of_a_reference_store(capsys):
     assert "  calculator: eht-spd v2 (au-tail)" in lines
     assert main(["status", "au-sband-small"]) == 0
     assert "  calculator: sband-tb v1" in capsys.readouterr().out.splitlines()
+
+
+def test_catalog_show_counts_the_items_and_names_the_calculator(_private_catalog, tmp_path, capsys):
+    assert main(["catalog", "show", "au-spd-small"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == [
+        "items: 309 (0 pending, 309 done, 0 failed)",
+        "calculator: eht-spd v2 (au-tail)",
+    ]
+    gone = tmp_path / "moved-away.zarr"
+    (_private_catalog / "gone.yaml").write_text(f"name: gone\nlocation: {gone}\nkind: k\n")
+    assert main(["catalog", "show", "gone"]) == 0  # the entry, nothing about its store
+    assert capsys.readouterr().out.splitlines()[-1].startswith("index_file: ")

@@ -44,3 +44,21 @@ def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False)
             help="create the cluster on Kubernetes (needs vlab[k8s])",
         )
     where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
+
+
+def calculator_words(attrs) -> str | None:
+    """The calculator (or model) that computed a store's items, in a few words (its id,
+    version and named parameter set), from its ``calculator`` record; None if it has none."""
+    import json
+
+    from vlab.workflows.conductance import reference_name
+
+    try:
+        identity = json.loads(attrs.get("calculator") or "null")
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(identity, dict) or not {"id", "version"} <= identity.keys():
+        return None
+    if identity["id"] == attrs.get("kind"):  # the kind's own identity: says nothing more
+        return None
+    return reference_name(identity)

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlab.cli._options import add_cluster_options
+from vlab.cli._options import add_cluster_options, calculator_words
 from vlab.errors import InputError
 
 if TYPE_CHECKING:
@@ -125,30 +125,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
     ):
         if key in ds.attrs:
             print(f"  {key}: {ds.attrs[key]}")
-        if key == "kind_version" and _calculator(ds.attrs):
-            print(f"  calculator: {_calculator(ds.attrs)}")
+        if key == "kind_version" and calculator_words(ds.attrs):
+            print(f"  calculator: {calculator_words(ds.attrs)}")
     failed = (ds["status"] == catalog.Status.FAILED).values.nonzero()[0]
     for i in failed[: args.errors]:
         print(f"  item {i} failed: {ds['error'].values[i]}")
     if args.json:
         print(json.dumps({"items": int(ds.sizes["item"]), **counts}))
     return 0
-
-
-def _calculator(attrs) -> str | None:
-    """The calculator (or model) that computed a store's items, in a few words (its id,
-    version and named parameter set), from its ``calculator`` record; None if it has none."""
-    from vlab.workflows.conductance import reference_name
-
-    try:
-        identity = json.loads(attrs.get("calculator") or "null")
-    except (TypeError, ValueError):
-        return None
-    if not isinstance(identity, dict) or not {"id", "version"} <= identity.keys():
-        return None
-    if identity["id"] == attrs.get("kind"):  # the kind's own identity: says nothing more
-        return None
-    return reference_name(identity)
 
 
 def _cmd_kinds(args: argparse.Namespace) -> int:

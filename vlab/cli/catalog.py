@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from vlab.cli._options import help_when_bare
-from vlab.errors import InputError
+from vlab.cli._options import calculator_words, help_when_bare
+from vlab.errors import InputError, VlabError
 
 __all__ = ["register"]
 
@@ -25,11 +25,31 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
         for key, value in entry_dict(entry).items():
             print(f"{key}: {value}")
+        _show_store(entry)
         return 0
     ds = entry.open()
     print(ds)
     print(f"\nIn Python: import vlab.catalog; ds = vlab.catalog.open({args.name!r})")
     return 0
+
+
+def _show_store(entry) -> None:
+    """What the entry's store holds: items by status and the calculator that computed them
+    (nothing if the store cannot be read: ``list`` marks missing stores)."""
+    from vlab import catalog
+
+    try:
+        ds = catalog.open_store(entry.location)
+        counts = catalog.count_status(ds["status"].values) if "status" in ds else None
+    except (VlabError, OSError, KeyError, ValueError):  # moved or damaged: the entry is all
+        return
+    n = ds.sizes.get("item", 0)
+    if counts is None:
+        print(f"items: {n}")
+    else:
+        print(f"items: {n} (" + ", ".join(f"{v} {k}" for k, v in counts.items()) + ")")
+    if calculator_words(ds.attrs):
+        print(f"calculator: {calculator_words(ds.attrs)}")
 
 
 def _list(pattern: str | None) -> int:
