@@ -172,3 +172,18 @@ def test_unknown_entry_among_many_names_the_closest_and_counts(_private_catalog)
     total = len(list_entries())  # the shipped entries and these 30
     assert f"{total} entries are known: " in message and "loop-r029" not in message
     assert "vlab catalog list" in message
+
+
+def test_a_missing_path_is_said_to_be_missing_not_an_unknown_entry():
+    from vlab.catalog import get_entry
+    from vlab.errors import CatalogError
+
+    with pytest.raises(CatalogError) as err:
+        get_entry("au-spd-2x2.zarr")
+    assert str(err.value) == (
+        "No store at 'au-spd-2x2.zarr' (no such folder) and no catalog entry of that name. "
+        "Give the path of a store written by vlab, or a catalog entry name (vlab catalog "
+        "list). Did you mean 'au-spd-2x2'?"
+    )
+    with pytest.raises(CatalogError, match="No store at 'runs/x' "):
+        get_entry("runs/x")

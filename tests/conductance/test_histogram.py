@@ -10,8 +10,10 @@ from vlab.conductance.histogram import (
     ConditionalResiduals,
     conductance_histogram,
     histogram_peak,
+    plateau_length,
     plot_histogram,
     plot_histogram_comparison,
+    plot_plateau_lengths,
     plot_traces,
 )
 from vlab.errors import InputError
@@ -275,6 +277,7 @@ def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys)
         "histogram_log",
         "traces",
         "histogram_temperatures",
+        "plateaus",
     }
     for path in summary["files"].values():
         assert Path(path).stat().st_size > 10_000
@@ -284,3 +287,45 @@ def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys)
     for t in (4, 300):
         expected = round(float(histogram_peak(g[temperature == t])), 3)
         assert summary[f"histogram_peak_G0_{t}K"] == expected
+    # plateau lengths: those of each trace, by temperature
+    traces, elongation = ds["trace"].values, ds["elongation"].values
+    for t in (4, 300):
+        lengths = [
+            plateau_length(elongation[traces == k], g[traces == k])
+            for k in np.unique(traces[temperature == t])
+        ]
+        assert summary[f"plateau_length_mean_A_{t}K"] == round(float(np.mean(lengths)), 3)
+        assert summary[f"plateau_length_median_A_{t}K"] == round(float(np.median(lengths)), 3)
+    assert summary["plateau_window_G0"] == [0.8, 1.2]
+    assert summary["snapshot_spacing_A"] == pytest.approx(0.4, abs=0.01)  # every 4th snapshot
+
+
+def test_plateau_length_is_the_longest_run_inside_the_window_with_crossings_interpolated():
+    x = np.arange(10.0)
+    #   index:     0    1    2    3    4    5    6    7    8    9
+    g = np.array([3.0, 1.0, 0.5, 1.2, 1.0, 0.9, 0.8, 0.6, 0.0, 0.0])
+    # run 1: index 1 alone, crossing 1.2 at 0.9 (from 3.0) and 0.8 at 1.4 (to 0.5): 0.5 Å
+    # run 2: indices 3-6 (1.2 and 0.8 are inside), entered where G rises through 0.8 between
+    # 0.5 and 1.2 (2 + 0.3 / 0.7), left where it falls through 0.8 towards 0.6 (at 6.0)
+    assert plateau_length(x, g) == pytest.approx(6.0 - (2 + 0.3 / 0.7), abs=1e-6)
+    assert plateau_length(x, np.full(10, 1.0)) == 9.0  # inside from the first to the last
+    assert plateau_length(x, np.linspace(3.0, 2.0, 10)) == 0.0  # never inside
+    # another window: runs at index 2 (1.6 to 2.286) and index 7 (6.5 to 7.333, leaving
+    # through the lower bound 0.4 towards index 8): the second is longer
+    assert plateau_length(x, g, window=(0.4, 0.7)) == pytest.approx(7 + 1 / 3 - 6.5, abs=1e-6)
+    assert plateau_length([0.0, 1.0], [2.0, 0.0]) == 0.0  # jumps over the window
+
+
+def test_plateau_length_and_its_plot_reject_bad_input(tmp_path):
+    with pytest.raises(InputError, match="plateau window must be two conductances"):
+        plateau_length([0.0, 1.0], [1.0, 1.0], window=(1.2, 0.8))
+    with pytest.raises(InputError, match="equal length"):
+        plateau_length([0.0, 1.0, 2.0], [1.0, 1.0])
+    with pytest.raises(InputError, match="'elongation' parameter of plateau_length .* elongations"):
+        plateau_length([0.0, np.nan], [1.0, 1.0])
+    with pytest.raises(InputError, match="needs at least one set"):
+        plot_plateau_lengths({}, tmp_path / "p.png")
+    with pytest.raises(InputError, match="bin width must be a positive length"):
+        plot_plateau_lengths({"4 K": [1.0]}, tmp_path / "p.png", bin_width=0)
+    out = plot_plateau_lengths({"4 K": [2.5, 5.0, 0.0], "300 K": [1.0]}, tmp_path / "p.png")
+    assert out.read_bytes()[:8] == PNG_MAGIC

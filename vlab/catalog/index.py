@@ -274,12 +274,20 @@ def get_entry(name: str) -> CatalogEntry:
     Raises
     ------
     CatalogError
-        If there is no such entry; the message lists the names there are.
+        If there is no such entry; the message lists the names there are (or, for a name that
+        reads as a path, says that there is no store there either).
     """
     entries = list_entries()
     for entry in entries:
         if entry.name == name:
             return entry
+    text = str(name)
+    if "/" in text or "\\" in text or text.endswith(".zarr"):  # meant as a path
+        raise CatalogError(
+            f"No store at {text!r} (no such folder) and no catalog entry of that name. Give "
+            "the path of a store written by vlab, or a catalog entry name (vlab catalog list)."
+            f"{did_you_mean(text, [e.name for e in entries])}"
+        )
     raise CatalogError(
         f"No catalog entry named {name!r} (shipped: {str(shipped_dir())!r}; yours: "
         f"{str(index_dir())!r}). {_known_names([e.name for e in entries], str(name))} "

@@ -29,7 +29,9 @@ from vlab.conductance.histogram import (
     ConditionalResiduals,
     conductance_histogram,
     histogram_peak,
+    plateau_length,
     plot_histogram,
+    plot_plateau_lengths,
     plot_traces,
 )
 from vlab.conductance.pooling import pool_global, slab_matrix, soft_minimum
@@ -94,7 +96,9 @@ __all__ = [
     "load_shipped_residuals",
     "neck_plane",
     "perturb",
+    "plateau_length",
     "plot_histogram",
+    "plot_plateau_lengths",
     "plot_traces",
     "pool_global",
     "run_trace",

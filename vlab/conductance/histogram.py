@@ -29,11 +29,14 @@ from vlab.errors import InputError
 
 __all__ = [
     "EXPERIMENT_WINDOW",
+    "PLATEAU_WINDOW",
     "ConditionalResiduals",
     "conductance_histogram",
     "histogram_peak",
+    "plateau_length",
     "plot_histogram",
     "plot_histogram_comparison",
+    "plot_plateau_lengths",
     "plot_traces",
 ]
 
@@ -467,6 +470,118 @@ def plot_traces(
     return _save(fig, path, "plot_traces")
 
 
+# --------------------------------------------------------------------------- plateau lengths
+#: Conductance window of the single-atom plateau for plateau lengths, G0.
+PLATEAU_WINDOW = (0.8, 1.2)
+
+
+def _crossing(x0: float, g0: float, x1: float, g1: float, window) -> float:
+    """Where G, linear between (x0, g0) outside the window and (x1, g1) inside, crosses the
+    window's bound on g0's side."""
+    bound = window[1] if g0 > window[1] else window[0]
+    return x0 + (x1 - x0) * (bound - g0) / (g1 - g0)
+
+
+def plateau_length(
+    elongation: np.ndarray | Sequence[float],
+    conductance: np.ndarray | Sequence[float],
+    window: tuple[float, float] = PLATEAU_WINDOW,
+) -> float:
+    """Length (Å of elongation) of the longest conductance plateau of one trace inside
+    ``window`` (G0; by default 0.8-1.2 G0, the single-atom plateau of gold).
+
+    The plateau is the longest run of consecutive snapshots whose G lies inside the window;
+    its ends are where G, linear between a snapshot outside and the first (last) one inside,
+    crosses the window's bound (a run that starts or ends the trace starts or ends at that
+    snapshot). Experiments histogram this length over many traces: on gold at 4 K monatomic
+    chains draw plateaus several atoms long. A trace without a snapshot in the window has 0.
+    With snapshots far apart the lengths are as coarse as their spacing.
+
+    Examples
+    --------
+    >>> x = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    >>> plateau_length(x, [2.0, 1.1, 1.0, 0.9, 0.4, 0.01])  # crosses 1.2 at 0.9, 0.8 at 3.2
+    2.3
+    >>> plateau_length(x, [2.0, 1.9, 1.5, 0.5, 0.1, 0.0])
+    0.0
+    """
+    low, high = window
+    if not (np.isfinite(low) and np.isfinite(high) and 0 <= low < high):
+        raise InputError(
+            f"The plateau window must be two conductances 0 <= low < high (G0). Got {window!r}."
+        )
+    x = _finite(elongation, "elongation", "plateau_length", "elongations (Å)")
+    g = _finite(conductance, "conductance", "plateau_length")
+    if x.shape != g.shape or x.ndim != 1:
+        raise InputError(
+            "plateau_length needs 1-D elongation and conductance arrays of equal length. Got "
+            f"shapes {x.shape} and {g.shape}."
+        )
+    inside = (g >= low) & (g <= high)
+    best, k = 0.0, 0
+    while k < g.size:
+        if not inside[k]:
+            k += 1
+            continue
+        end = k
+        while end + 1 < g.size and inside[end + 1]:
+            end += 1
+        start_x = x[k] if k == 0 else _crossing(x[k - 1], g[k - 1], x[k], g[k], window)
+        stop_x = (
+            x[end]
+            if end == g.size - 1
+            else _crossing(x[end + 1], g[end + 1], x[end], g[end], window)
+        )
+        best = max(best, float(stop_x - start_x))
+        k = end + 1
+    return round(best, 6)
+
+
+def plot_plateau_lengths(
+    lengths: Mapping[str, np.ndarray | Sequence[float]],
+    path: str | os.PathLike[str],
+    *,
+    bin_width: float = 0.5,
+    window: tuple[float, float] = PLATEAU_WINDOW,
+    title: str | None = None,
+) -> Path:
+    """Write a PNG of plateau-length histograms (one per label, e.g. per temperature), each
+    with its mean, and the share of traces never inside the window (length 0) in the legend.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     out = plot_plateau_lengths({"4 K": [2.5, 5.1, 0.0]}, pathlib.Path(folder) / "p.png")
+    ...     out.suffix
+    '.png'
+    """
+    if not lengths:
+        raise InputError("plot_plateau_lengths needs at least one set of plateau lengths.")
+    if not (np.isfinite(bin_width) and bin_width > 0):
+        raise InputError(f"The bin width must be a positive length in Å. Got {bin_width!r}.")
+    values = {
+        str(k): _finite(v, f"lengths[{k!r}]", "plot_plateau_lengths", "plateau lengths (Å)")
+        for k, v in lengths.items()
+    }
+    top = max([float(v.max()) for v in values.values() if v.size] + [bin_width])
+    edges = np.arange(0.0, top + 2 * bin_width, bin_width)
+    fig = Figure(figsize=(6.0, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    for i, (label, v) in enumerate(values.items()):
+        counts, _ = np.histogram(v[v > 0], bins=edges)
+        mean = float(v.mean()) if v.size else float("nan")
+        none = float(np.mean(v == 0)) if v.size else float("nan")
+        said = f"{label}: {v.size} traces, mean {mean:.2f} Å, {none:.0%} never inside"
+        ax.stairs(counts, edges, fill=True, alpha=0.45, color=f"C{i % 10}", label=said)
+        ax.axvline(mean, color=f"C{i % 10}", linestyle="--", lw=1.0)
+    ax.set_xlabel(f"Plateau length (Å of elongation with {window[0]:g}-{window[1]:g} G0)")
+    ax.set_ylabel("Traces per bin")
+    ax.set_title(title or "Plateau lengths")
+    ax.legend(fontsize="small")
+    return _save(fig, path, "plot_plateau_lengths")
+
+
 # --------------------------------------------------------------------------- predictive samples
 class ConditionalResiduals:
     """The spread of the reference around a surrogate's prediction, given the prediction.
@@ -586,7 +701,7 @@ class ConditionalResiduals:
         )
 
 
-def _finite(values: object, name: str, caller: str) -> np.ndarray:
+def _finite(values: object, name: str, caller: str, what: str = "conductances (G0)") -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
@@ -594,6 +709,6 @@ def _finite(values: object, name: str, caller: str) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
         raise InputError(
             f"The '{name}' parameter of {caller} must be a non-empty 1-D array of finite "
-            f"conductances (G0). Got shape {np.shape(arr)}."
+            f"{what}. Got shape {np.shape(arr)}."
         )
     return arr

@@ -51,8 +51,9 @@ PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
 def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
-    """Per-trace elongation and conductance arrays (done items only) of a reference store."""
-    ds = catalog.open_store(store)
+    """Per-trace elongation and conductance arrays (done items only) of a reference store
+    (a path, or a catalog name)."""
+    ds = catalog.open_store(_store_location(store))
     needed = {"conductance", "trace", "elongation", "temperature"}
     if not needed <= set(ds.variables):
         raise InputError(
@@ -74,16 +75,28 @@ def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
 def conductance_figures(
     store: str | os.PathLike, out_dir: str | os.PathLike, *, max_traces: int = 12
 ) -> dict[str, Any]:
-    """Write the histogram (linear and log axes) and traces PNGs, and a summary JSON; for a
-    store of several temperatures also their histograms side by side, each with its peak.
+    """Write the histogram (linear and log axes), traces and plateau-length PNGs, and a
+    summary JSON; for a store of several temperatures also their histograms side by side, each
+    with its peak.
 
     Returns
     -------
     dict
-        ``histogram_peak_G0`` (all snapshots), peaks per temperature, counts, and ``files``.
+        ``histogram_peak_G0`` (all snapshots), peaks per temperature, counts, plateau lengths
+        (:func:`~vlab.conductance.plateau_length` of each trace in
+        :data:`~vlab.conductance.histogram.PLATEAU_WINDOW`: their mean and median in Å and the
+        share of traces with a snapshot in the window, ``traces_in_window``, in all and per
+        temperature; the median elongation step between the store's snapshots,
+        ``snapshot_spacing_A``, sets their resolution), and ``files``.
     """
-    from vlab.conductance import histogram_peak, plot_histogram, plot_traces
-    from vlab.conductance.histogram import plot_histogram_comparison
+    from vlab.conductance import (
+        histogram_peak,
+        plateau_length,
+        plot_histogram,
+        plot_plateau_lengths,
+        plot_traces,
+    )
+    from vlab.conductance.histogram import PLATEAU_WINDOW, plot_histogram_comparison
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -123,6 +136,29 @@ def conductance_figures(
         g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
         summary[f"histogram_peak_G0_{temp:g}K"] = peak_or_none(g, histogram_peak)
         per_temperature[f"{temp:g} K, {g.size:,} snapshots"] = g
+    lengths: dict[str, list[float]] = {}
+    for t in traces.values():
+        length = plateau_length(t["elongation"], t["conductance"])
+        lengths.setdefault(f"{t['temperature']:g} K", []).append(length)
+    steps = [np.diff(t["elongation"]) for t in traces.values() if t["elongation"].size > 1]
+    summary["plateau_window_G0"] = list(PLATEAU_WINDOW)
+    summary["snapshot_spacing_A"] = (
+        round(float(np.median(np.concatenate(steps))), 3) if steps else None
+    )
+    every = np.concatenate([np.asarray(v) for v in lengths.values()])
+    for suffix, values in [("", every)] + [
+        (f"_{label.removesuffix(' K')}K", np.asarray(v)) for label, v in lengths.items()
+    ] * (len(lengths) > 1):
+        summary[f"plateau_length_mean_A{suffix}"] = round(float(values.mean()), 3)
+        summary[f"plateau_length_median_A{suffix}"] = round(float(np.median(values)), 3)
+        summary[f"traces_in_window{suffix}"] = round(float(np.mean(values > 0)), 3)
+    files["plateaus"] = plot_plateau_lengths(
+        lengths,
+        out / f"{name}-plateaus.png",
+        window=PLATEAU_WINDOW,
+        title=f"{name}: single-atom plateau lengths\n{len(traces)} traces"
+        + (f", snapshots every {summary['snapshot_spacing_A']:g} Å" if steps else ""),
+    )
     if len(per_temperature) > 1:
         files["histogram_temperatures"] = plot_histogram_comparison(
             per_temperature,

@@ -128,6 +128,15 @@ def run_demo(
         ("histogram peak", f"{peak} G0 over {summary['snapshots']} snapshots "
          "(experiment: just below 1 G0)")
     )  # fmt: skip
+    means = [
+        f"{key.removeprefix('plateau_length_mean_A_')[:-1]} K {value:.2f} Å"
+        for key, value in summary.items()
+        if key.startswith("plateau_length_mean_A_")
+    ] or [f"{summary['plateau_length_mean_A']:.2f} Å"]
+    rows.append(
+        ("plateau length", "mean " + ", ".join(means) + " (0.8-1.2 G0; in experiments on "
+         "gold, monatomic chains make them longer at 4 K)")
+    )  # fmt: skip
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:
         print(f"  {label + ':' if label else '':<{width}}{value}")
