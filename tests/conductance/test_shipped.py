@@ -432,3 +432,26 @@ def test_shipped_manifests_name_the_reference_of_their_training_stores():
         assert recorded == one_reference(list(info["training_stores"]), "training stores")
         assert recorded == store_reference("au-spd-2x2")
         assert reference_name(recorded) == "eht-spd v2 (au-tail)"
+
+
+def test_predict_gives_the_plateau_lengths_of_predicted_and_reference_traces(tmp_path):
+    from vlab import catalog
+    from vlab.conductance import plateau_length
+    from vlab.workflows.conductance import conductance_figures, predict_conductance
+
+    report = predict_conductance(["au-spd-2x2-test-c"], model="spd-bottleneck")
+    entry = report["sources"]["au-spd-2x2-test-c"]
+    ds = catalog.select(catalog.open("au-spd-2x2-test-c"), status="done").load()
+    trace, temperature = ds["trace"].values, ds["temperature"].values
+    predicted = np.asarray(entry["conductance_G0"])
+    for t in (4, 300):
+        lengths = [
+            plateau_length(ds["elongation"].values[trace == k], predicted[trace == k])
+            for k in np.unique(trace[temperature == t])
+        ]
+        assert entry[f"plateau_length_mean_A_{t}K"] == pytest.approx(np.mean(lengths), abs=2e-3)
+    figures = conductance_figures("au-spd-2x2-test-c", tmp_path)
+    reference = entry["against_reference"]["reference_plateaus"]
+    for key, value in reference.items():
+        assert figures[key] == value, key
+    assert reference["plateau_length_mean_A_4K"] > reference["plateau_length_mean_A_300K"]

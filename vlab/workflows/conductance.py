@@ -145,13 +145,7 @@ def conductance_figures(
     summary["snapshot_spacing_A"] = (
         round(float(np.median(np.concatenate(steps))), 3) if steps else None
     )
-    every = np.concatenate([np.asarray(v) for v in lengths.values()])
-    for suffix, values in [("", every)] + [
-        (f"_{label.removesuffix(' K')}K", np.asarray(v)) for label, v in lengths.items()
-    ] * (len(lengths) > 1):
-        summary[f"plateau_length_mean_A{suffix}"] = round(float(values.mean()), 3)
-        summary[f"plateau_length_median_A{suffix}"] = round(float(np.median(values)), 3)
-        summary[f"traces_in_window{suffix}"] = round(float(np.mean(values > 0)), 3)
+    summary |= _plateau_summary(lengths)
     files["plateaus"] = plot_plateau_lengths(
         lengths,
         out / f"{name}-plateaus.png",
@@ -168,6 +162,41 @@ def conductance_figures(
     summary["files"] = {k: str(v) for k, v in files.items()}
     (out / f"{name}-summary.json").write_text(report_json(summary) + "\n")
     return summary
+
+
+def _plateau_summary(lengths: Mapping[str, list[float]]) -> dict[str, float]:
+    """Mean and median plateau length (Å) and the share of traces ever in the window, of
+    all traces and, for several temperatures (labels ``"4 K"``, ...), of each."""
+    out: dict[str, float] = {}
+    every = np.concatenate([np.asarray(v, dtype=float) for v in lengths.values()])
+    parts = [("", every)]
+    if len(lengths) > 1:
+        parts += [(f"_{k.removesuffix(' K')}K", np.asarray(v)) for k, v in lengths.items()]
+    for suffix, values in parts:
+        if values.size:
+            out[f"plateau_length_mean_A{suffix}"] = round(float(values.mean()), 3)
+            out[f"plateau_length_median_A{suffix}"] = round(float(np.median(values)), 3)
+            out[f"traces_in_window{suffix}"] = round(float(np.mean(values > 0)), 3)
+    return out
+
+
+def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[str, float]:
+    """:func:`_plateau_summary` of the traces of a store's snapshots (trace numbers, snapshot
+    order, elongations, temperatures) with the conductances ``conductance`` (a reference's,
+    or a surrogate's predictions)."""
+    from vlab.conductance import plateau_length
+
+    lengths: dict[str, list[float]] = {}
+    for k in np.unique(trace):
+        rows = np.flatnonzero(trace == k)
+        rows = rows[np.argsort(order[rows], kind="stable")]
+        label = f"{float(temperature[rows[0]]):g} K" if temperature is not None else "all"
+        if rows.size:
+            g, x = conductance[rows], elongation[rows]
+            keep = np.isfinite(g) & np.isfinite(x)
+            if keep.any():
+                lengths.setdefault(label, []).append(plateau_length(x[keep], g[keep]))
+    return _plateau_summary(lengths) if lengths else {}
 
 
 def peak_or_none(values: np.ndarray, func) -> float | None:
@@ -652,6 +681,7 @@ class _Source(NamedTuple):
     hashes: list[str] | None = None
     temperature: np.ndarray | None = None
     calculator: dict[str, Any] | None = None  # the reference that labelled the store
+    traces: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # trace, order, elongation
 
 
 def _input_structures(source: str) -> _Source:
@@ -699,7 +729,11 @@ def _input_structures(source: str) -> _Source:
     hashes = [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else None
     temperature = ds["temperature"].values.astype(float) if "temperature" in ds else None
     structures = catalog.decode_structures(ds, prefix="structure_")
-    return _Source(structures, ref, hashes, temperature, calculator)
+    traces = None
+    if {"trace", "elongation"} <= set(ds.variables):  # MD snapshots: traces to follow
+        order = ds["snapshot"].values if "snapshot" in ds else np.arange(len(structures))
+        traces = (ds["trace"].values, order, ds["elongation"].values.astype(float))
+    return _Source(structures, ref, hashes, temperature, calculator, traces)
 
 
 def _check_junctions(structures: list, source: str) -> None:
@@ -847,6 +881,10 @@ def predict_conductance(
         calculator than the model learned (by the model's manifest or ``.report.json``) gets
         a ``warning`` too: R² and MAE there compare two references. A store of a surrogate's
         predictions (``conductance-surrogate``) is predicted but not scored against them.
+        For a store of MD snapshots (trace numbers and elongations), the plateau lengths of
+        the predicted traces (``plateau_length_mean_A``, per temperature too; see
+        :func:`~vlab.conductance.plateau_length`), and in ``against_reference`` those of the
+        reference's traces (``reference_plateaus``).
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -867,7 +905,7 @@ def predict_conductance(
     taken: set[str] = set()  # figure names written by this call
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
-        structures, ref, hashes, temperature, calculator = _input_structures(source)
+        structures, ref, hashes, temperature, calculator, traces = _input_structures(source)
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
@@ -896,11 +934,17 @@ def predict_conductance(
             for temp in temps if len(temps) > 1 else []:
                 at = per_structure[temperature == temp].ravel()
                 entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(at, histogram_peak)
+        if traces is not None:
+            entry |= _trace_plateaus(*traces, temperature, mean)
         if ref is not None:
             several = temperature if len(temps) > 1 else None
             entry["against_reference"] = validation_metrics(ref, mean, several)
             if calculator is not None:
                 entry["against_reference"]["reference"] = reference_name(calculator)
+            if traces is not None:
+                entry["against_reference"]["reference_plateaus"] = _trace_plateaus(
+                    *traces, temperature, ref
+                )
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
                 source,
