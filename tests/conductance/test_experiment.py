@@ -317,3 +317,31 @@ def test_a_reference_other_than_the_surrogate_learned_is_refused(tmp_path, tiny_
         "params.calculator), or a surrogate trained on that reference's labels."
     )
     assert not (tmp_path / "stores").exists()
+
+
+def test_plateau_lengths_of_the_surrogate_and_of_a_strided_reference(experiment):
+    """The reference labels every 2nd snapshot: its traces' plateau lengths are given, with
+    the surrogate's on the same snapshots; the surrogate's on all its snapshots too."""
+    from vlab.conductance import plateau_length
+
+    path, summary, _ = experiment
+    ref = catalog.select(catalog.open_store(path.parent / "stores/sband.zarr"), status="done")
+    ref = ref.load()
+    lengths = []
+    for k in np.unique(ref["trace"].values):
+        rows = np.flatnonzero(ref["trace"].values == k)
+        rows = rows[np.argsort(ref["snapshot"].values[rows])]
+        lengths.append(
+            plateau_length(ref["elongation"].values[rows], ref["conductance"].values[rows])
+        )
+    reference = summary["plateaus_reference"]
+    assert reference["plateau_length_mean_A"] == round(float(np.mean(lengths)), 3)
+    assert {"4K", "300K"} <= {k.rsplit("_", 1)[-1] for k in reference if k.endswith("K")}
+    for key in ("plateaus_surrogate", "plateaus_surrogate_on_reference_snapshots"):
+        assert set(summary[key]) == set(reference), key
+
+
+def test_a_sampled_reference_gets_no_plateau_lengths(shipped_experiment):
+    _, summary = shipped_experiment  # a random sample of 8 snapshots: no traces to follow
+    assert "plateau_length_mean_A" in summary["plateaus_surrogate"]
+    assert "plateaus_reference" not in summary

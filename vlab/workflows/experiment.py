@@ -211,7 +211,8 @@ def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
 
 
 def _snapshot_table(store: str | os.PathLike) -> dict[str, Any]:
-    """Done items of a conductance store as arrays: trace, snapshot, temperature, conductance."""
+    """Done items of a conductance store as arrays: trace, snapshot, temperature, conductance
+    (and elongation, where the store has it)."""
     ds = catalog.open_store(store)
     needed = ["trace", "snapshot", "temperature", "conductance"]
     if not set(needed) <= set(ds.variables):
@@ -220,8 +221,9 @@ def _snapshot_table(store: str | os.PathLike) -> dict[str, Any]:
             "(conductance-reference or conductance-surrogate): it lacks "
             f"{sorted(set(needed) - set(ds.variables))}."
         )
-    done = catalog.select(ds[[*needed, "status"]], status="done").load()
-    table = {k: done[k].values for k in needed}
+    extra = ["elongation"] if "elongation" in ds.variables else []
+    done = catalog.select(ds[[*needed, *extra, "status"]], status="done").load()
+    table = {k: done[k].values for k in (*needed, *extra)}
     table["title"] = str(ds.attrs.get("title", Path(store).stem))
     return table
 
@@ -277,7 +279,12 @@ def experiment_figure(
         e.g. ``histogram_peak_reference_G0_4K``), their difference, whether the surrogate
         peak is in the experimental window, counts, R²/MAE on the common snapshots and
         ``figure``; with ``residuals`` also ``histogram_peak_predictive_G0`` (and per
-        temperature) and the predictive peak on the reference's snapshots.
+        temperature) and the predictive peak on the reference's snapshots. Plateau lengths
+        (:func:`~vlab.conductance.plateau_length`, mean and median per temperature) of the
+        surrogate's traces (``plateaus_surrogate``) and, where the reference labels evenly
+        spaced snapshots of each trace (a stride, not a random sample), of the reference's
+        traces and of the surrogate's on the same snapshots (``plateaus_reference``,
+        ``plateaus_surrogate_on_reference_snapshots``: lengths compare at one spacing only).
     """
     from vlab.conductance import histogram_peak
     from vlab.conductance.histogram import EXPERIMENT_WINDOW, plot_histogram_comparison
@@ -319,6 +326,7 @@ def experiment_figure(
         snapshots_reference=int(ref["conductance"].size),
         common_snapshots=_parity_scores(ref["conductance"][ib], sur["conductance"][ia]),
     )
+    summary |= _experiment_plateaus(sur, ref, ia)
     samples = {f"surrogate, {sur['conductance'].size:,} snapshots": sur["conductance"]}
     peaks = [s]
     if predictive is not None:
@@ -333,6 +341,37 @@ def experiment_figure(
     figure = plot_histogram_comparison(samples, path, peaks=peaks, title=title or sur["title"])
     summary["figure"] = str(figure)
     return summary
+
+
+def _experiment_plateaus(sur: dict, ref: dict, ia: np.ndarray) -> dict[str, Any]:
+    """Plateau lengths of the surrogate's traces and, where the reference labels evenly spaced
+    snapshots of every trace, of the reference's and of the surrogate's on those snapshots."""
+    from vlab.workflows.conductance import _trace_plateaus
+
+    if "elongation" not in sur:
+        return {}
+
+    def plateaus(table: dict, rows: np.ndarray, conductance: np.ndarray) -> dict:
+        return _trace_plateaus(
+            table["trace"][rows],
+            table["snapshot"][rows],
+            table["elongation"][rows],
+            table["temperature"][rows],
+            conductance,
+        )
+
+    every = np.arange(sur["conductance"].size)
+    out: dict[str, Any] = {"plateaus_surrogate": plateaus(sur, every, sur["conductance"])}
+    even = all(
+        np.unique(np.diff(np.sort(ref["snapshot"][ref["trace"] == k]))).size <= 1
+        for k in np.unique(ref["trace"])
+    )
+    if even and "elongation" in ref:
+        out["plateaus_reference"] = plateaus(
+            ref, np.arange(ref["conductance"].size), ref["conductance"]
+        )
+        out["plateaus_surrogate_on_reference_snapshots"] = plateaus(sur, ia, sur["conductance"][ia])
+    return out
 
 
 def _store_info(store: Path) -> dict[str, Any]:
