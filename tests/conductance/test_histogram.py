@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vlab.conductance.displacement import rupture_elongation
 from vlab.conductance.histogram import (
     EXPERIMENT_WINDOW,
     ConditionalResiduals,
@@ -278,6 +279,7 @@ def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys)
         "traces",
         "histogram_temperatures",
         "plateaus",
+        "histogram_displacement",
     }
     for path in summary["files"].values():
         assert Path(path).stat().st_size > 10_000
@@ -296,6 +298,15 @@ def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys)
         ]
         assert summary[f"plateau_length_mean_A_{t}K"] == round(float(np.mean(lengths)), 3)
         assert summary[f"plateau_length_median_A_{t}K"] == round(float(np.median(lengths)), 3)
+        # ruptures: the traces whose G falls through 0.5 G0, and where
+        breaks = [
+            rupture_elongation(elongation[traces == k], g[traces == k])
+            for k in np.unique(traces[temperature == t])
+        ]
+        broke = [b for b in breaks if b is not None]
+        assert summary[f"traces_broken_{t}K"] == len(broke) > 0
+        assert summary[f"rupture_elongation_median_A_{t}K"] == round(float(np.median(broke)), 3)
+    assert summary["traces_broken"] == summary["traces_broken_4K"] + summary["traces_broken_300K"]
     assert summary["plateau_window_G0"] == [0.8, 1.2]
     assert summary["snapshot_spacing_A"] == pytest.approx(0.4, abs=0.01)  # every 4th snapshot
 

@@ -140,9 +140,9 @@ def register(sub) -> None:
         help="conductance lab: plots, surrogate training and validation, virtual experiment, "
         "active learning",
         description="Conductance lab commands. plot: conductance traces G(elongation), the "
-        "conductance histogram (linear and log axes, bins in G0) and the plateau lengths of a "
-        "conductance-reference store, as PNG files, with a summary JSON (histogram peak, "
-        "plateau lengths). train/validate: the "
+        "conductance histogram (linear and log axes, bins in G0), the plateau lengths and G "
+        "against displacement from the break of a conductance-reference store, as PNG files, "
+        "with a summary JSON (histogram peak, plateau lengths, ruptures). train/validate: the "
         "surrogate. predict: conductances (and histograms) of stores or structure files from "
         "a shipped or trained surrogate. experiment: MD + surrogate + reference histograms in "
         "one command. learn: rounds of active learning, the surrogate choosing which "
@@ -152,12 +152,14 @@ def register(sub) -> None:
     help_when_bare(group)
     p = actions.add_parser(
         "plot",
-        help="traces, histogram and plateau-length PNGs of a reference store",
+        help="traces, histogram, plateau-length and displacement PNGs of a reference store",
         description="Draw G versus elongation for traces, the conductance histogram (linear "
-        "and log axes; per temperature for a store of several) and the single-atom plateau "
-        "lengths (Å of elongation in 0.8-1.2 G0, per temperature) from a "
-        "conductance-reference store (path or catalog name); the summary JSON has the "
-        "histogram peaks and the plateau lengths' mean and median.",
+        "and log axes; per temperature for a store of several), the single-atom plateau "
+        "lengths (Å of elongation in 0.8-1.2 G0, per temperature) and the "
+        "conductance-displacement histogram (every trace shifted to 0 where G last falls "
+        "through 0.5 G0, per temperature) from a conductance-reference store (path or catalog "
+        "name); the summary JSON has the histogram peaks, the plateau lengths' mean and median, "
+        "the traces that break and the median elongation at which they do.",
     )
     p.add_argument("store", help="store path or catalog entry name (e.g. au-sband)")
     p.add_argument("--out", default="vlab-results/figures", help="folder for the PNG files")

@@ -23,6 +23,12 @@ from vlab.conductance.descriptors import (
     LocalDescriptors,
     compute_descriptors,
 )
+from vlab.conductance.displacement import (
+    DisplacementHistogram,
+    displacement_histogram,
+    plot_displacement_histogram,
+    rupture_elongation,
+)
 from vlab.conductance.embedding import embed_neck
 from vlab.conductance.emt import VectorEMT
 from vlab.conductance.histogram import (
@@ -73,6 +79,7 @@ __all__ = [
     "ConductanceSurrogate",
     "DescriptorSettings",
     "DescriptorTransformer",
+    "DisplacementHistogram",
     "ExtendedHuckel",
     "LeadLayers",
     "LocalDescriptors",
@@ -85,6 +92,7 @@ __all__ = [
     "build_wire",
     "compute_descriptors",
     "conductance_histogram",
+    "displacement_histogram",
     "electrode_atoms_per_layer",
     "embed_neck",
     "emt_calculator",
@@ -97,11 +105,13 @@ __all__ = [
     "neck_plane",
     "perturb",
     "plateau_length",
+    "plot_displacement_histogram",
     "plot_histogram",
     "plot_plateau_lengths",
     "plot_traces",
     "pool_global",
     "run_trace",
+    "rupture_elongation",
     "shipped_model_info",
     "shipped_models",
     "slab_matrix",

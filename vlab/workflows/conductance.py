@@ -75,9 +75,9 @@ def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
 def conductance_figures(
     store: str | os.PathLike, out_dir: str | os.PathLike, *, max_traces: int = 12
 ) -> dict[str, Any]:
-    """Write the histogram (linear and log axes), traces and plateau-length PNGs, and a
-    summary JSON; for a store of several temperatures also their histograms side by side, each
-    with its peak.
+    """Write the histogram (linear and log axes), traces, plateau-length and
+    conductance-displacement PNGs, and a summary JSON; for a store of several temperatures also
+    their histograms side by side, each with its peak.
 
     Returns
     -------
@@ -87,15 +87,21 @@ def conductance_figures(
         :data:`~vlab.conductance.histogram.PLATEAU_WINDOW`: their mean and median in Å and the
         share of traces with a snapshot in the window, ``traces_in_window``, in all and per
         temperature; the median elongation step between the store's snapshots,
-        ``snapshot_spacing_A``, sets their resolution), and ``files``.
+        ``snapshot_spacing_A``, sets their resolution), the traces that break
+        (``traces_broken``: G falls through
+        :data:`~vlab.conductance.displacement.BREAK_THRESHOLD`) and the median elongation at
+        which they do (``rupture_elongation_median_A``), in all and per temperature, and
+        ``files``.
     """
     from vlab.conductance import (
         histogram_peak,
         plateau_length,
+        plot_displacement_histogram,
         plot_histogram,
         plot_plateau_lengths,
         plot_traces,
     )
+    from vlab.conductance.displacement import BREAK_THRESHOLD
     from vlab.conductance.histogram import PLATEAU_WINDOW, plot_histogram_comparison
 
     out = Path(out_dir)
@@ -153,6 +159,16 @@ def conductance_figures(
         title=f"{name}: single-atom plateau lengths\n{len(traces)} traces"
         + (f", snapshots every {summary['snapshot_spacing_A']:g} Å" if steps else ""),
     )
+    summary |= _rupture_summary(traces.values())
+    files["histogram_displacement"] = plot_displacement_histogram(
+        [t["elongation"] for t in traces.values()],
+        [t["conductance"] for t in traces.values()],
+        out / f"{name}-histogram-displacement.png",
+        labels=[f"{t['temperature']:g} K" for t in traces.values()],
+        x_bin=max(0.25, summary["snapshot_spacing_A"] or 0.0),
+        title=f"{name}: conductance against displacement from the break "
+        f"(G falls through {BREAK_THRESHOLD:g} G0)",
+    )
     if len(per_temperature) > 1:
         files["histogram_temperatures"] = plot_histogram_comparison(
             per_temperature,
@@ -162,6 +178,28 @@ def conductance_figures(
     summary["files"] = {k: str(v) for k, v in files.items()}
     (out / f"{name}-summary.json").write_text(report_json(summary) + "\n")
     return summary
+
+
+def _rupture_summary(traces) -> dict[str, Any]:
+    """How many traces break and the median elongation at which they do (Å), in all and, for
+    several temperatures, per temperature."""
+    from vlab.conductance import rupture_elongation
+
+    at: dict[str, list[float | None]] = {}
+    for t in traces:
+        key = f"_{t['temperature']:g}K"
+        at.setdefault(key, []).append(rupture_elongation(t["elongation"], t["conductance"]))
+    parts = [("", [x for v in at.values() for x in v])]
+    if len(at) > 1:
+        parts += list(at.items())
+    out: dict[str, Any] = {}
+    for suffix, values in parts:
+        broke = [x for x in values if x is not None]
+        out[f"traces_broken{suffix}"] = len(broke)
+        out[f"rupture_elongation_median_A{suffix}"] = (
+            round(float(np.median(broke)), 3) if broke else None
+        )
+    return out
 
 
 def _plateau_summary(lengths: Mapping[str, list[float]]) -> dict[str, float]:

@@ -137,6 +137,21 @@ def run_demo(
         ("plateau length", "mean " + ", ".join(means) + " (0.8-1.2 G0; in experiments on "
          "gold, monatomic chains make them longer at 4 K)")
     )  # fmt: skip
+    suffixes = [k.removeprefix("traces_broken") for k in summary if k.startswith("traces_broken_")]
+    medians = [
+        f"{suffix[1:-1] + ' K ' if suffix else ''}"
+        + (
+            f"{at:.1f} Å"
+            if (at := summary[f"rupture_elongation_median_A{suffix}"]) is not None
+            else "none"
+        )
+        for suffix in suffixes or [""]
+    ]
+    intact = summary["traces"] - summary["traces_broken"]
+    rows.append(
+        ("rupture", "median elongation " + ", ".join(medians) + f"; {intact} of "
+         f"{summary['traces']} traces do not break (G stays above 0.5 G0)")
+    )  # fmt: skip
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:
         print(f"  {label + ':' if label else '':<{width}}{value}")
