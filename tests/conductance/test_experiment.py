@@ -341,6 +341,26 @@ def test_plateau_lengths_of_the_surrogate_and_of_a_strided_reference(experiment)
         assert set(summary[key]) == set(reference), key
 
 
+def test_the_surrogates_traces_get_a_displacement_histogram_and_their_ruptures(experiment):
+    from vlab.conductance import rupture_elongation
+
+    path, summary, _ = experiment
+    figure = Path(summary["figure_displacement"])
+    assert figure == path.parent / "figures/experiment-displacement.png"
+    assert figure.read_bytes()[:8] == PNG_MAGIC
+    sur = catalog.select(catalog.open_store(path.parent / "stores/surrogate.zarr"), status="done")
+    sur = sur.load()
+    breaks = []
+    for k in np.unique(sur["trace"].values):
+        rows = np.flatnonzero(sur["trace"].values == k)
+        rows = rows[np.argsort(sur["snapshot"].values[rows])]
+        x, g = sur["elongation"].values[rows], sur["conductance"].values[rows]
+        breaks.append(rupture_elongation(x, g))
+    ruptures = summary["ruptures_surrogate"]
+    assert ruptures["traces_broken"] == sum(b is not None for b in breaks)
+    assert set(ruptures) >= {"traces_broken_4K", "traces_broken_300K"}
+
+
 def test_a_sampled_reference_gets_no_plateau_lengths(shipped_experiment):
     _, summary = shipped_experiment  # a random sample of 8 snapshots: no traces to follow
     assert "plateau_length_mean_A" in summary["plateaus_surrogate"]

@@ -285,6 +285,10 @@ def experiment_figure(
         spaced snapshots of each trace (a stride, not a random sample), of the reference's
         traces and of the surrogate's on the same snapshots (``plateaus_reference``,
         ``plateaus_surrogate_on_reference_snapshots``: lengths compare at one spacing only).
+        The conductance-displacement histogram of the surrogate's traces
+        (``figure_displacement``: ``path`` with ``-displacement`` added to its name) and the
+        traces that break, with the median elongation at which they do
+        (``ruptures_surrogate``).
     """
     from vlab.conductance import histogram_peak
     from vlab.conductance.histogram import EXPERIMENT_WINDOW, plot_histogram_comparison
@@ -340,7 +344,39 @@ def experiment_figure(
     peaks = dict(zip(samples, [*peaks, r], strict=True))
     figure = plot_histogram_comparison(samples, path, peaks=peaks, title=title or sur["title"])
     summary["figure"] = str(figure)
+    summary |= _experiment_displacement(sur, Path(path), title or sur["title"])
     return summary
+
+
+def _experiment_displacement(sur: dict, path: Path, title: str) -> dict[str, Any]:
+    """The conductance-displacement histogram of the surrogate's traces (a panel per
+    temperature, beside ``path``) and which of them break where."""
+    from vlab.conductance import plot_displacement_histogram
+    from vlab.workflows.conductance import _rupture_summary
+
+    if "elongation" not in sur:
+        return {}
+    traces = []
+    for k in np.unique(sur["trace"]):
+        rows = np.flatnonzero(sur["trace"] == k)
+        rows = rows[np.argsort(sur["snapshot"][rows], kind="stable")]
+        traces.append(
+            {
+                "elongation": sur["elongation"][rows],
+                "conductance": sur["conductance"][rows],
+                "temperature": float(sur["temperature"][rows[0]]),
+            }
+        )
+    steps = np.concatenate([np.diff(t["elongation"]) for t in traces])
+    figure = plot_displacement_histogram(
+        [t["elongation"] for t in traces],
+        [t["conductance"] for t in traces],
+        path.with_name(f"{path.stem}-displacement.png"),
+        labels=[f"{t['temperature']:g} K" for t in traces],
+        x_bin=max(0.25, float(np.median(steps)) if steps.size else 0.0),
+        title=f"{title}: the surrogate's G against displacement from the break",
+    )
+    return {"ruptures_surrogate": _rupture_summary(traces), "figure_displacement": str(figure)}
 
 
 def _experiment_plateaus(sur: dict, ref: dict, ia: np.ndarray) -> dict[str, Any]:
