@@ -92,3 +92,24 @@ def test_displacement_plot_has_a_panel_per_label_and_survives_traces_that_never_
         plot_displacement_histogram([x, x], [broken, intact], tmp_path / "e.png", labels=["a"])
     with pytest.raises(InputError, match="must be in an existing folder"):
         plot_displacement_histogram([x], [broken], tmp_path / "missing" / "e.png")
+
+
+def test_a_cycled_trace_has_one_stretch_per_cycle_and_each_breaks_on_its_own():
+    from vlab.conductance import stretches
+    from vlab.workflows.conductance import _rupture_summary, stretch_traces
+
+    #   stretch 1 (0-4 Å, breaks at 3.5), compression back to 1 Å (contact re-forms),
+    #   stretch 2 (1-5 Å, breaks at 4.5)
+    x = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    g = np.array([3.0, 2.0, 1.0, 1.0, 0.0, 0.0, 0.0, 1.5, 1.0, 1.0, 1.0, 0.0])
+    assert [s.tolist() for s in stretches(x)] == [[0, 1, 2, 3, 4], [7, 8, 9, 10, 11]]
+    assert [s.tolist() for s in stretches(np.arange(4.0))] == [[0, 1, 2, 3]]
+    assert stretches([1.0]) == []
+    legs = stretch_traces([{"elongation": x, "conductance": g, "temperature": 4.0}])
+    assert [float(rupture_elongation(t["elongation"], t["conductance"])) for t in legs] == [
+        3.5,
+        4.5,
+    ]
+    assert _rupture_summary(legs) == {"traces_broken": 2, "rupture_elongation_median_A": 4.0}
+    # without the split, the trace "breaks" once, at its last fall
+    assert rupture_elongation(x, g) == 4.5

@@ -286,6 +286,7 @@ def test_conductance_plot_draws_the_store_and_its_temperatures(tmp_path, capsys)
     ds = catalog.select(catalog.open("au-spd-small"), status="done")
     g, temperature = ds["conductance"].values, ds["temperature"].values
     assert summary["snapshots"] == g.size == 309
+    assert summary["stretches"] == summary["traces"] == 24  # one stretch per trace
     for t in (4, 300):
         expected = round(float(histogram_peak(g[temperature == t])), 3)
         assert summary[f"histogram_peak_G0_{t}K"] == expected

@@ -28,6 +28,7 @@ from vlab.conductance.displacement import (
     displacement_histogram,
     plot_displacement_histogram,
     rupture_elongation,
+    stretches,
 )
 from vlab.conductance.embedding import embed_neck
 from vlab.conductance.emt import VectorEMT
@@ -116,5 +117,6 @@ __all__ = [
     "shipped_models",
     "slab_matrix",
     "soft_minimum",
+    "stretches",
     "validate_structure",
 ]

@@ -38,6 +38,7 @@ __all__ = [
     "displacement_histogram",
     "plot_displacement_histogram",
     "rupture_elongation",
+    "stretches",
 ]
 
 #: Conductance through which a trace falls when its last contact breaks, G0 (the alignment
@@ -110,6 +111,26 @@ def rupture_elongation(
             f"{x.size} elongations and {g.size} conductances."
         )
     return _break(x, g, threshold)
+
+
+def stretches(elongation: np.ndarray | Sequence[float]) -> list[np.ndarray]:
+    """Indices of the snapshots of each stretch of a trace, in order: the runs along which
+    the elongation does not decrease, of two snapshots or more.
+
+    A trace of one stretch is one run; a trace of several stretch-compress cycles
+    (``BreakJunctionProtocol(cycles=...)``) has one run per stretch and the compressions
+    between them are left out (each stretch ends at its largest elongation and the next one
+    starts at the smallest). Plateau lengths, ruptures and conductance-displacement
+    histograms are properties of a stretch, as the opening traces of an experiment.
+
+    Examples
+    --------
+    >>> [s.tolist() for s in stretches([0.0, 1.0, 2.0, 1.0, 0.0, 1.0, 2.0, 3.0])]
+    [[0, 1, 2], [4, 5, 6, 7]]
+    """
+    x = _finite(elongation, "elongation", "stretches", "elongations (Å)")
+    cuts = np.flatnonzero(np.diff(x) < 0) + 1
+    return [run for run in np.split(np.arange(x.size), cuts) if run.size > 1]
 
 
 def _break(x: np.ndarray, g: np.ndarray, threshold: float) -> float | None:
@@ -280,6 +301,7 @@ def plot_displacement_histogram(
     x_bin: float = 0.25,
     log: bool = False,
     title: str | None = None,
+    noun: str = "traces",
 ) -> Path:
     """Write a PNG of the conductance-displacement histogram, one panel per label.
 
@@ -294,6 +316,8 @@ def plot_displacement_histogram(
         colour scale. Without labels, one panel.
     title : str, optional
         Figure title.
+    noun : str
+        What the curves are, in the panel titles ("2 of 3 traces"; e.g. "stretches").
 
     Examples
     --------
@@ -336,9 +360,9 @@ def plot_displacement_histogram(
         ax.axhline(1.0, color="tab:red", linestyle="--", lw=0.8, alpha=0.7)
         if align_at is not None:
             ax.axvline(0.0, color="0.4", linestyle=":", lw=1.0)
-        counted = f"{h.traces} of {h.traces_total} traces"
+        counted = f"{h.traces} of {h.traces_total} {noun}"
         if align_at is None:
-            counted = f"{h.traces} traces"
+            counted = f"{h.traces} {noun}"
         ax.set_title(f"{name}: {counted}" if name else counted, fontsize="medium")
         if align_at is not None and h.traces == 0:
             ax.text(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +39,7 @@ __all__ = [
     "same_method",
     "same_reference",
     "store_reference",
+    "stretch_traces",
     "train_surrogate",
     "validate_surrogate",
 ]
@@ -51,8 +52,8 @@ PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
 def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
-    """Per-trace elongation and conductance arrays (done items only) of a reference store
-    (a path, or a catalog name)."""
+    """Per-trace elongation and conductance arrays (done items only, in snapshot order) and
+    temperature of a reference store (a path, or a catalog name)."""
     ds = catalog.open_store(_store_location(store))
     needed = {"conductance", "trace", "elongation", "temperature"}
     if not needed <= set(ds.variables):
@@ -60,10 +61,14 @@ def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
             f"The store {str(store)!r} is not a conductance-reference store of break-junction "
             f"snapshots: it lacks {sorted(needed - set(ds.variables))}."
         )
-    ds = catalog.select(ds[[*needed, "status"]], status="done").load()
+    order = ["snapshot"] if "snapshot" in ds.variables else []
+    ds = catalog.select(ds[[*needed, *order, "status"]], status="done").load()
     traces: dict[int, dict[str, Any]] = {}
     for t in np.unique(ds["trace"].values):
-        part = ds.isel(item=np.flatnonzero(ds["trace"].values == t))
+        rows = np.flatnonzero(ds["trace"].values == t)
+        if order:  # snapshots in the order of the trace, whatever the order of the items
+            rows = rows[np.argsort(ds["snapshot"].values[rows], kind="stable")]
+        part = ds.isel(item=rows)
         traces[int(t)] = {
             "elongation": part["elongation"].values,
             "conductance": part["conductance"].values,
@@ -83,7 +88,7 @@ def conductance_figures(
     -------
     dict
         ``histogram_peak_G0`` (all snapshots), peaks per temperature, counts, plateau lengths
-        (:func:`~vlab.conductance.plateau_length` of each trace in
+        (:func:`~vlab.conductance.plateau_length` of each stretch in
         :data:`~vlab.conductance.histogram.PLATEAU_WINDOW`: their mean and median in Å and the
         share of traces with a snapshot in the window, ``traces_in_window``, in all and per
         temperature; the median elongation step between the store's snapshots,
@@ -91,7 +96,9 @@ def conductance_figures(
         (``traces_broken``: G falls through
         :data:`~vlab.conductance.displacement.BREAK_THRESHOLD`) and the median elongation at
         which they do (``rupture_elongation_median_A``), in all and per temperature, and
-        ``files``.
+        ``files``. Plateau lengths, ruptures and the conductance-displacement histogram count
+        stretches (:func:`stretch_traces`; ``stretches``): one per trace, unless the MD ran
+        several stretch-compress cycles.
     """
     from vlab.conductance import (
         histogram_peak,
@@ -142,8 +149,13 @@ def conductance_figures(
         g = np.concatenate([t["conductance"] for t in traces.values() if t["temperature"] == temp])
         summary[f"histogram_peak_G0_{temp:g}K"] = peak_or_none(g, histogram_peak)
         per_temperature[f"{temp:g} K, {g.size:,} snapshots"] = g
+    opening = stretch_traces(traces.values())  # each stretch of a cycled trace on its own
+    counted = f"{len(traces)} traces" + (
+        f" ({len(opening)} stretches)" if len(opening) != len(traces) else ""
+    )
+    summary["stretches"] = len(opening)
     lengths: dict[str, list[float]] = {}
-    for t in traces.values():
+    for t in opening:
         length = plateau_length(t["elongation"], t["conductance"])
         lengths.setdefault(f"{t['temperature']:g} K", []).append(length)
     steps = [np.diff(t["elongation"]) for t in traces.values() if t["elongation"].size > 1]
@@ -156,16 +168,17 @@ def conductance_figures(
         lengths,
         out / f"{name}-plateaus.png",
         window=PLATEAU_WINDOW,
-        title=f"{name}: single-atom plateau lengths\n{len(traces)} traces"
+        title=f"{name}: single-atom plateau lengths\n{counted}"
         + (f", snapshots every {summary['snapshot_spacing_A']:g} Å" if steps else ""),
     )
-    summary |= _rupture_summary(traces.values())
+    summary |= _rupture_summary(opening)
     files["histogram_displacement"] = plot_displacement_histogram(
-        [t["elongation"] for t in traces.values()],
-        [t["conductance"] for t in traces.values()],
+        [t["elongation"] for t in opening],
+        [t["conductance"] for t in opening],
         out / f"{name}-histogram-displacement.png",
-        labels=[f"{t['temperature']:g} K" for t in traces.values()],
+        labels=[f"{t['temperature']:g} K" for t in opening],
         x_bin=max(0.25, summary["snapshot_spacing_A"] or 0.0),
+        noun="traces" if len(opening) == len(traces) else "stretches",
         title=f"{name}: conductance against displacement from the break "
         f"(G falls through {BREAK_THRESHOLD:g} G0)",
     )
@@ -222,7 +235,7 @@ def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[
     """:func:`_plateau_summary` of the traces of a store's snapshots (trace numbers, snapshot
     order, elongations, temperatures) with the conductances ``conductance`` (a reference's,
     or a surrogate's predictions)."""
-    from vlab.conductance import plateau_length
+    from vlab.conductance import plateau_length, stretches
 
     lengths: dict[str, list[float]] = {}
     for k in np.unique(trace):
@@ -232,9 +245,28 @@ def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[
         if rows.size:
             g, x = conductance[rows], elongation[rows]
             keep = np.isfinite(g) & np.isfinite(x)
-            if keep.any():
-                lengths.setdefault(label, []).append(plateau_length(x[keep], g[keep]))
+            for run in stretches(x[keep]) if keep.any() else []:
+                lengths.setdefault(label, []).append(plateau_length(x[keep][run], g[keep][run]))
     return _plateau_summary(lengths) if lengths else {}
+
+
+def stretch_traces(traces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Each stretch of each trace (:func:`~vlab.conductance.stretches`) as a trace of its own:
+    ``elongation``, ``conductance`` and ``temperature``. A trace of one stretch stays as it is;
+    the compressions of a trace of several stretch-compress cycles are left out."""
+    from vlab.conductance import stretches
+
+    out = []
+    for t in traces:
+        for run in stretches(t["elongation"]):
+            out.append(
+                {
+                    "elongation": t["elongation"][run],
+                    "conductance": t["conductance"][run],
+                    "temperature": t["temperature"],
+                }
+            )
+    return out
 
 
 def peak_or_none(values: np.ndarray, func) -> float | None:

@@ -352,7 +352,7 @@ def _experiment_displacement(sur: dict, path: Path, title: str) -> dict[str, Any
     """The conductance-displacement histogram of the surrogate's traces (a panel per
     temperature, beside ``path``) and which of them break where."""
     from vlab.conductance import plot_displacement_histogram
-    from vlab.workflows.conductance import _rupture_summary
+    from vlab.workflows.conductance import _rupture_summary, stretch_traces
 
     if "elongation" not in sur:
         return {}
@@ -367,7 +367,8 @@ def _experiment_displacement(sur: dict, path: Path, title: str) -> dict[str, Any
                 "temperature": float(sur["temperature"][rows[0]]),
             }
         )
-    steps = np.concatenate([np.diff(t["elongation"]) for t in traces])
+    n_traces, traces = len(traces), stretch_traces(traces)
+    steps = np.concatenate([np.diff(t["elongation"]) for t in traces] + [np.empty(0)])
     figure = plot_displacement_histogram(
         [t["elongation"] for t in traces],
         [t["conductance"] for t in traces],
@@ -375,6 +376,7 @@ def _experiment_displacement(sur: dict, path: Path, title: str) -> dict[str, Any
         labels=[f"{t['temperature']:g} K" for t in traces],
         x_bin=max(0.25, float(np.median(steps)) if steps.size else 0.0),
         title=f"{title}: the surrogate's G against displacement from the break",
+        noun="traces" if len(traces) == n_traces else "stretches",
     )
     return {"ruptures_surrogate": _rupture_summary(traces), "figure_displacement": str(figure)}
 
