@@ -223,6 +223,8 @@ def test_compression_stops_at_min_elongation(tiny_wire):
     assert tr.elongation.min() == pytest.approx(-0.5)
     assert not tr.contact[back].any()  # this seed's tips only touch again at -2.4 Å
     assert len(tr) <= protocol.max_snapshots
+    # no contact at the deepest compression: the trace ends there, no second stretch
+    assert not (tr.cycle == 1).any() and tr.direction[-1] == -1
 
 
 def test_ase_emt_gives_the_same_physics(tiny_wire):

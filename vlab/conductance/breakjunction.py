@@ -19,7 +19,8 @@ it has *ruptured* at the first snapshot without contact. Stretching then goes on
 electrode is pushed back until contact re-forms and ``compress_depth`` Å further, and the next
 stretch starts. Compression stops at ``min_elongation`` (default -5 Å) and never brings the
 electrodes closer than half their initial separation, as in an experiment where the tips are
-pushed together but not crushed.
+pushed together but not crushed; if contact has not re-formed there (a thin wire can recoil
+into compact tips far apart), the trace ends: another stretch would pull a broken junction.
 
 Examples
 --------
@@ -115,7 +116,8 @@ class BreakJunctionProtocol:
         Bond length used by the rupture criterion, Å; None: 1.25 × the nearest-neighbour
         distance of the electrode atoms.
     cycles : int
-        Number of stretches (>= 1); between two stretches the junction is compressed.
+        Largest number of stretches (>= 1); between two stretches the junction is compressed,
+        and a trace whose contact does not re-form under compression ends there.
     compress_depth : float
         Compression beyond the elongation at which contact re-forms, Å (>= 0).
     min_elongation : float
@@ -429,7 +431,8 @@ def _stretch(rec: _Recorder, cycle: int) -> None:
             stop = min(top, rec.level + extra)
 
 
-def _compress(rec: _Recorder, cycle: int) -> None:
+def _compress(rec: _Recorder, cycle: int) -> bool:
+    """Push the right electrode back; whether contact re-formed."""
     p = rec.protocol
     depth = round(p.compress_depth / p.snapshot_every)
     lowest = max(p.min_elongation, -rec.floor)
@@ -440,6 +443,7 @@ def _compress(rec: _Recorder, cycle: int) -> None:
         if rec.record(cycle, -1) and not touched:
             touched = True
             stop = max(stop, rec.level - depth)
+    return touched
 
 
 def _setup(atoms: Atoms, protocol: BreakJunctionProtocol, calculator: str) -> _Recorder:
@@ -543,6 +547,6 @@ def run_trace(
     rec.record(0, +1)
     for cycle in range(protocol.cycles):
         _stretch(rec, cycle)
-        if cycle < protocol.cycles - 1:
-            _compress(rec, cycle)
+        if cycle < protocol.cycles - 1 and not _compress(rec, cycle):
+            break  # the tips no longer meet: another stretch would pull a broken junction
     return _to_trace(rec, atoms)
