@@ -108,7 +108,12 @@ def test_predict_command_on_files_and_stores(model_dir, wires, tmp_path, capsys)
     assert (tmp_path / "pred-au-spd-small.png").stat().st_size > 10_000
     assert printed["sources"]["au-spd-small"]["histogram_png"] == small["histogram_png"]
     assert "histogram_png" not in report["sources"][str(xyz)]
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["pred-au-spd-small.png"]
+    # MD snapshots of traces: their conductance-displacement histograms too
+    assert small["displacement_png"] == str(tmp_path / "pred-au-spd-small-displacement.png")
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "pred-au-spd-small-displacement.png",
+        "pred-au-spd-small.png",
+    ]
 
 
 def test_predict_command_without_plots(model_dir, tmp_path):
@@ -454,4 +459,7 @@ def test_predict_gives_the_plateau_lengths_of_predicted_and_reference_traces(tmp
     reference = entry["against_reference"]["reference_plateaus"]
     for key, value in reference.items():
         assert figures[key] == value, key
+    ruptures = entry["against_reference"]["reference_ruptures"]  # as `vlab conductance plot`
+    assert ruptures and all(figures[key] == value for key, value in ruptures.items())
+    assert {"traces_broken_4K", "rupture_elongation_median_A_300K"} <= set(entry)
     assert reference["plateau_length_mean_A_4K"] > reference["plateau_length_mean_A_300K"]

@@ -313,7 +313,8 @@ def plot_displacement_histogram(
         Output PNG file (its folder must exist).
     labels : sequence of str, optional
         A label per trace (e.g. its temperature): one panel per label, on the same axes and
-        colour scale. Without labels, one panel.
+        colour scale (in a row up to three panels, else two per row). Without labels, one
+        panel.
     title : str, optional
         Figure title.
     noun : str
@@ -351,10 +352,15 @@ def plot_displacement_histogram(
     filled = np.concatenate([h.density[h.counts > 0] for h in panels.values()])
     # the few bins just after the break (every trace passes there) would wash out the rest
     top = float(np.percentile(filled, 99)) if filled.size else 1.0
-    fig = Figure(figsize=(4.2 * len(panels) + 1.0, 4.0), layout="constrained")
-    axes = fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    columns = len(panels) if len(panels) <= 3 else 2
+    rows = math.ceil(len(panels) / columns)
+    fig = Figure(figsize=(4.2 * columns + 1.0, 3.6 * rows + 0.4), layout="constrained")
+    grid = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    axes = grid.ravel()[: len(panels)]
+    for spare in grid.ravel()[len(panels) :]:
+        spare.set_visible(False)
     mesh = None
-    for ax, (name, h) in zip(axes, panels.items()):
+    for i, (ax, (name, h)) in enumerate(zip(axes, panels.items())):
         shown = np.ma.masked_equal(h.density.T, 0.0)
         mesh = ax.pcolormesh(h.x_edges, h.g_edges, shown, cmap="viridis", vmin=0.0, vmax=top)
         ax.axhline(1.0, color="tab:red", linestyle="--", lw=0.8, alpha=0.7)
@@ -374,13 +380,16 @@ def plot_displacement_histogram(
                 va="center",
             )
         ax.set_yscale("log" if log else "linear")
-        ax.set_xlabel(
-            f"Displacement from the break (Å; 0: G falls through {align_at:g} G0)"
-            if align_at is not None
-            else "Elongation (Å)",
-            fontsize="small",
-        )
-    axes[0].set_ylabel(_G_LABEL)
+        if i + columns >= len(panels):  # the lowest panel of its column
+            ax.xaxis.set_tick_params(labelbottom=True)
+            ax.set_xlabel(
+                f"Displacement from the break (Å; 0: G falls through {align_at:g} G0)"
+                if align_at is not None
+                else "Elongation (Å)",
+                fontsize="small",
+            )
+        if i % columns == 0:
+            ax.set_ylabel(_G_LABEL)
     fig.colorbar(mesh, ax=list(axes), label="Snapshots per trace and bin", extend="max")
     fig.suptitle(title or "Conductance-displacement histogram")
     return _save(fig, path, caller)

@@ -200,7 +200,7 @@ def _rupture_summary(traces) -> dict[str, Any]:
 
     at: dict[str, list[float | None]] = {}
     for t in traces:
-        key = f"_{t['temperature']:g}K"
+        key = "" if t["temperature"] is None else f"_{t['temperature']:g}K"
         at.setdefault(key, []).append(rupture_elongation(t["elongation"], t["conductance"]))
     parts = [("", [x for v in at.values() for x in v])]
     if len(at) > 1:
@@ -231,23 +231,39 @@ def _plateau_summary(lengths: Mapping[str, list[float]]) -> dict[str, float]:
     return out
 
 
-def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[str, float]:
-    """:func:`_plateau_summary` of the traces of a store's snapshots (trace numbers, snapshot
-    order, elongations, temperatures) with the conductances ``conductance`` (a reference's,
-    or a surrogate's predictions)."""
-    from vlab.conductance import plateau_length, stretches
-
-    lengths: dict[str, list[float]] = {}
+def _row_traces(trace, order, elongation, temperature, conductance) -> list[dict[str, Any]]:
+    """The stretches (:func:`stretch_traces`) of the traces of a store's snapshots (trace
+    numbers, snapshot order, elongations, temperatures or None) with the conductances
+    ``conductance`` (a reference's, or a surrogate's predictions); non-finite ones left out."""
+    traces = []
     for k in np.unique(trace):
         rows = np.flatnonzero(trace == k)
         rows = rows[np.argsort(order[rows], kind="stable")]
-        label = f"{float(temperature[rows[0]]):g} K" if temperature is not None else "all"
-        if rows.size:
-            g, x = conductance[rows], elongation[rows]
-            keep = np.isfinite(g) & np.isfinite(x)
-            for run in stretches(x[keep]) if keep.any() else []:
-                lengths.setdefault(label, []).append(plateau_length(x[keep][run], g[keep][run]))
+        g, x = conductance[rows], elongation[rows]
+        keep = np.isfinite(g) & np.isfinite(x)
+        temp = None if temperature is None else float(temperature[rows[0]])
+        traces.append({"elongation": x[keep], "conductance": g[keep], "temperature": temp})
+    return stretch_traces(traces)
+
+
+def _label(t: Mapping[str, Any]) -> str:
+    return "all" if t["temperature"] is None else f"{t['temperature']:g} K"
+
+
+def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[str, float]:
+    """:func:`_plateau_summary` of the stretches of :func:`_row_traces`."""
+    from vlab.conductance import plateau_length
+
+    lengths: dict[str, list[float]] = {}
+    for t in _row_traces(trace, order, elongation, temperature, conductance):
+        lengths.setdefault(_label(t), []).append(plateau_length(t["elongation"], t["conductance"]))
     return _plateau_summary(lengths) if lengths else {}
+
+
+def _trace_ruptures(trace, order, elongation, temperature, conductance) -> dict[str, Any]:
+    """:func:`_rupture_summary` of the stretches of :func:`_row_traces`."""
+    traces = _row_traces(trace, order, elongation, temperature, conductance)
+    return _rupture_summary(traces) if traces else {}
 
 
 def stretch_traces(traces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -954,7 +970,11 @@ def predict_conductance(
         For a store of MD snapshots (trace numbers and elongations), the plateau lengths of
         the predicted traces (``plateau_length_mean_A``, per temperature too; see
         :func:`~vlab.conductance.plateau_length`), and in ``against_reference`` those of the
-        reference's traces (``reference_plateaus``).
+        reference's traces (``reference_plateaus``); so also the traces that break and the
+        median elongation at which they do (``traces_broken``, ``rupture_elongation_median_A``;
+        ``reference_ruptures``), and with ``plot`` their conductance-displacement histograms
+        (``displacement_png``: ``OUT-SOURCE-displacement.png``, predicted and reference
+        traces, a panel per temperature).
     """
     from vlab.conductance import histogram_peak, load_shipped_residuals
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
@@ -1006,6 +1026,7 @@ def predict_conductance(
                 entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(at, histogram_peak)
         if traces is not None:
             entry |= _trace_plateaus(*traces, temperature, mean)
+            entry |= _trace_ruptures(*traces, temperature, mean)
         if ref is not None:
             several = temperature if len(temps) > 1 else None
             entry["against_reference"] = validation_metrics(ref, mean, several)
@@ -1013,6 +1034,9 @@ def predict_conductance(
                 entry["against_reference"]["reference"] = reference_name(calculator)
             if traces is not None:
                 entry["against_reference"]["reference_plateaus"] = _trace_plateaus(
+                    *traces, temperature, ref
+                )
+                entry["against_reference"]["reference_ruptures"] = _trace_ruptures(
                     *traces, temperature, ref
                 )
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
@@ -1028,11 +1052,36 @@ def predict_conductance(
             )
             taken.add(figure.name)
             entry["histogram_png"] = str(figure)
+            if traces is not None:
+                shown = _prediction_displacement(figure, traces, temperature, mean, ref, source)
+                entry["displacement_png"] = str(shown)
         report["sources"][source] = entry
     if out is not None:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(report_json(report) + "\n")
     return report
+
+
+def _prediction_displacement(histogram: Path, traces, temperature, mean, ref, source) -> Path:
+    """Conductance-displacement histograms of the predicted traces (and of the reference's),
+    a panel per temperature, beside the histogram figure ``histogram``."""
+    from vlab.conductance import plot_displacement_histogram
+
+    shown = {"surrogate": _row_traces(*traces, temperature, mean)}
+    if ref is not None:
+        shown["reference"] = _row_traces(*traces, temperature, ref)
+    every = [(who, t) for who, legs in shown.items() for t in legs]
+    steps = np.concatenate([np.diff(t["elongation"]) for _, t in every] + [np.empty(0)])
+    cycled = len(shown["surrogate"]) != np.unique(traces[0]).size
+    return plot_displacement_histogram(
+        [t["elongation"] for _, t in every],
+        [t["conductance"] for _, t in every],
+        histogram.with_name(f"{histogram.stem}-displacement.png"),
+        labels=[f"{who}, {_label(t)}" for who, t in every],
+        x_bin=max(0.25, float(np.median(steps)) if steps.size else 0.0),
+        title=f"{source}: G against displacement from the break",
+        noun="stretches" if cycled else "traces",
+    )
 
 
 def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool):
