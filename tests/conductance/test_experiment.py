@@ -319,21 +319,22 @@ def test_a_reference_other_than_the_surrogate_learned_is_refused(tmp_path, tiny_
     assert not (tmp_path / "stores").exists()
 
 
+def _store_traces(store):
+    """(elongation, conductance) of each trace of a store's done snapshots, in order."""
+    ds = catalog.select(catalog.open_store(store), status="done").load()
+    for k in np.unique(ds["trace"].values):
+        rows = np.flatnonzero(ds["trace"].values == k)
+        rows = rows[np.argsort(ds["snapshot"].values[rows])]
+        yield ds["elongation"].values[rows], ds["conductance"].values[rows]
+
+
 def test_plateau_lengths_of_the_surrogate_and_of_a_strided_reference(experiment):
     """The reference labels every 2nd snapshot: its traces' plateau lengths are given, with
     the surrogate's on the same snapshots; the surrogate's on all its snapshots too."""
     from vlab.conductance import plateau_length
 
     path, summary, _ = experiment
-    ref = catalog.select(catalog.open_store(path.parent / "stores/sband.zarr"), status="done")
-    ref = ref.load()
-    lengths = []
-    for k in np.unique(ref["trace"].values):
-        rows = np.flatnonzero(ref["trace"].values == k)
-        rows = rows[np.argsort(ref["snapshot"].values[rows])]
-        lengths.append(
-            plateau_length(ref["elongation"].values[rows], ref["conductance"].values[rows])
-        )
+    lengths = [plateau_length(x, g) for x, g in _store_traces(path.parent / "stores/sband.zarr")]
     reference = summary["plateaus_reference"]
     assert reference["plateau_length_mean_A"] == round(float(np.mean(lengths)), 3)
     assert {"4K", "300K"} <= {k.rsplit("_", 1)[-1] for k in reference if k.endswith("K")}
@@ -348,14 +349,8 @@ def test_the_surrogates_traces_get_a_displacement_histogram_and_their_ruptures(e
     figure = Path(summary["figure_displacement"])
     assert figure == path.parent / "figures/experiment-displacement.png"
     assert figure.read_bytes()[:8] == PNG_MAGIC
-    sur = catalog.select(catalog.open_store(path.parent / "stores/surrogate.zarr"), status="done")
-    sur = sur.load()
-    breaks = []
-    for k in np.unique(sur["trace"].values):
-        rows = np.flatnonzero(sur["trace"].values == k)
-        rows = rows[np.argsort(sur["snapshot"].values[rows])]
-        x, g = sur["elongation"].values[rows], sur["conductance"].values[rows]
-        breaks.append(rupture_elongation(x, g))
+    stores = path.parent / "stores"
+    breaks = [rupture_elongation(x, g) for x, g in _store_traces(stores / "surrogate.zarr")]
     ruptures = summary["ruptures_surrogate"]
     assert ruptures["traces_broken"] == sum(b is not None for b in breaks)
     assert set(ruptures) >= {"traces_broken_4K", "traces_broken_300K"}
