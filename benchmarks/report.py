@@ -216,7 +216,8 @@ def render(results: Path = RESULTS) -> str:
         "with `python benchmarks/report.py` after running a benchmark. Nested keys are joined "
         f"with dots; floats have 4 significant digits; lists longer than {MAX_LIST} items are "
         "left out (they are in the JSON files). The narratives are in "
-        "[conductance.md](conductance.md), [polymers.md](polymers.md) and [engine.md](engine.md).",
+        "[conductance.md](conductance.md), [active-learning.md](active-learning.md), "
+        "[polymers.md](polymers.md) and [engine.md](engine.md).",
         "",
         "Contents: " + ", ".join(f"[{p.stem}](#{p.stem})" for p in paths) + ".",
         "",
