@@ -188,7 +188,10 @@ def _shifted(traces, align_at: float | None) -> list[np.ndarray | None]:
 
 
 def _x_edges(shifted, x_bin: float, x_range, caller: str) -> np.ndarray:
-    if not (isinstance(x_bin, (int, float)) and math.isfinite(x_bin) and x_bin > 0):
+    number = isinstance(x_bin, (int, float, np.integer, np.floating)) and not isinstance(
+        x_bin, bool
+    )
+    if not (number and math.isfinite(x_bin) and x_bin > 0):
         raise InputError(
             f"The 'x_bin' parameter of {caller} must be a length > 0 Å. Got {x_bin!r}."
         )
