@@ -278,3 +278,20 @@ def test_realistic_wire_thins_to_a_single_atom_before_rupture():
     z = np.sort(mobile[:, 2])
     narrowest = min(int(((z > z0 - 1.0) & (z < z0 + 1.0)).sum()) for z0 in z)
     assert narrowest <= 2  # a single atom, or a dimer/chain, carries the last contact
+
+
+def test_compression_stops_where_a_device_atom_reaches_an_electrode_layer(tiny_wire):
+    """Squeezed atoms of a thin cell can flow around its finite electrodes: compression stops
+    once a device atom is level with an electrode's inner layer."""
+    from vlab.conductance.breakjunction import _compress, _setup
+
+    protocol = BreakJunctionProtocol(temperature=4.0, cycles=2, seed=1, **FAST)
+    rec = _setup(tiny_wire, protocol, "numpy")
+    assert not rec.crushed()  # the built wire: device atoms between the electrodes
+    z, tags = rec.atoms.positions[:, 2], rec.atoms.get_tags()
+    moved = rec.atoms.positions.copy()
+    moved[np.flatnonzero(tags == 0)[0], 2] = z[tags == 2].min()  # level with the right layer
+    rec.atoms.positions = moved
+    assert rec.crushed()
+    rec.record(0, +1)
+    assert _compress(rec, 0) is False and len(rec.rows) == 1  # not a single step further

@@ -19,7 +19,9 @@ it has *ruptured* at the first snapshot without contact. Stretching then goes on
 electrode is pushed back until contact re-forms and ``compress_depth`` Å further, and the next
 stretch starts. Compression stops at ``min_elongation`` (default -5 Å) and never brings the
 electrodes closer than half their initial separation, as in an experiment where the tips are
-pushed together but not crushed; if contact has not re-formed there (a thin wire can recoil
+pushed together but not crushed; it also stops once a device atom has been pushed level with an
+electrode's inner layer (the electrodes of a cell are finite across the wire, and squeezed
+atoms would flow around them). If contact has not re-formed there (a thin wire can recoil
 into compact tips far apart), the trace ends: another stretch would pull a broken junction.
 
 Examples
@@ -408,6 +410,17 @@ class _Recorder:
         self.frames.append(positions)
         return contact
 
+    def crushed(self) -> bool:
+        """Whether a device atom has been pushed level with or past an electrode's inner layer
+        (the finite electrodes of a cell let squeezed atoms flow around them, which a real,
+        laterally infinite electrode would not)."""
+        z, tags = self.atoms.positions[:, 2], self.atoms.get_tags()
+        device = z[tags == 0]
+        return bool(
+            device.size
+            and (device.min() <= z[tags == 1].max() or device.max() >= z[tags == 2].min())
+        )
+
     def advance(self, direction: int) -> None:
         """Move the right electrode by one snapshot interval, one MD step at a time."""
         n = self.protocol.steps_per_snapshot
@@ -438,7 +451,7 @@ def _compress(rec: _Recorder, cycle: int) -> bool:
     lowest = max(p.min_elongation, -rec.floor)
     stop = int(np.ceil(lowest / p.snapshot_every - 1e-9))
     touched = False
-    while rec.level > stop:
+    while rec.level > stop and not rec.crushed():
         rec.advance(-1)
         if rec.record(cycle, -1) and not touched:
             touched = True
