@@ -543,3 +543,38 @@ def test_catalog_show_counts_the_items_and_names_the_calculator(_private_catalog
     (_private_catalog / "gone.yaml").write_text(f"name: gone\nlocation: {gone}\nkind: k\n")
     assert main(["catalog", "show", "gone"]) == 0  # the entry, nothing about its store
     assert capsys.readouterr().out.splitlines()[-1].startswith("index_file: ")
+
+
+def test_outputs_default_to_the_configured_results_folder(tmp_path, monkeypatch, capsys):
+    """`--out` defaults live in `results_dir` (VLAB_RESULTS_DIR, a top-level setting)."""
+    import json
+
+    monkeypatch.setenv("VLAB_RESULTS_DIR", str(tmp_path / "runs"))
+    assert main(["conductance", "plot", "au-spd-small"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["summary_json"] == str(tmp_path / "runs/figures/au-spd-small-summary.json")
+    with pytest.raises(SystemExit):
+        main(["conductance", "plot", "--help"])
+    assert "RESULTS_DIR/figures" in capsys.readouterr().out
+
+
+def test_bad_outputs_and_stores_are_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("keep me")
+    (tmp_path / "folder").mkdir()
+    cases = [
+        (["conductance", "plot", "au-spd-small", "--out", "afile"], "is an existing file"),
+        (["conductance", "predict", "au-spd-small", "--out", "afile"], "must be a .json file"),
+        (["conductance", "predict", "au-spd-small", "--out", "folder"], "must be a .json file"),
+        (["conductance", "plot", "folder"], "'folder' is a folder but not a vlab store"),
+        (["status", "au-spd-smal"], "Did you mean 'au-spd-small'?"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2, argv
+        assert message in capsys.readouterr().err, argv
+    assert (tmp_path / "afile").read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "folder"]  # nothing made
+    with pytest.raises(SystemExit) as exit_info:
+        main(["conductance", "plot", "au-spd-small", "--traces", "0"])
+    assert exit_info.value.code == 2
+    assert "--traces must be an integer >= 1. Got '0'." in capsys.readouterr().err

@@ -128,3 +128,12 @@ def test_a_yaml_text_is_parsed_once_and_every_caller_gets_its_own_copy(tmp_path,
     for _ in range(2):
         with pytest.raises(InputError, match=r"c.yaml: not valid YAML"):
             _yaml.load_yaml_text("a: [1, 2", source="c.yaml")
+
+
+def test_a_top_level_setting_has_its_own_variable_and_others_are_ignored(monkeypatch):
+    monkeypatch.setenv("VLAB_RESULTS_DIR", "/data/runs")
+    monkeypatch.setenv("VLAB_SOMETHING_ELSE", "x")  # not a setting: left alone
+    monkeypatch.setenv("VLAB_CLUSTER", "4")  # a section, not a value: left alone
+    assert config.get("results_dir") == "/data/runs"
+    assert "something_else" not in config.as_dict()
+    assert isinstance(config.get("cluster"), dict)

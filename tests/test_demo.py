@@ -25,6 +25,7 @@ def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
     )
     assert "rupture:                median elongation 4 K " in printed
     assert f"{summary['traces'] - summary['traces_broken']} of 4 traces do not break" in printed
+    assert f"summary:                {out / 'figures' / 'sband-summary.json'}" in printed
     assert "demo-sband" in printed and "vlab catalog list" in printed
     listing = printed[printed.index("Results in") :].splitlines()[1:]
     starts = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in listing if ": " in line}

@@ -194,8 +194,11 @@ def read_model_file(
         key = "metadata" if "metadata" in arrays else "meta"
         meta = json.loads(str(arrays.pop(key)))
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        why = " ".join(str(err).split())
+        if "pickled" in why:  # numpy's reading of a file that is not .npz at all
+            why = "not an .npz archive"
         raise DataFileError(
-            f"Could not read a saved {name} from {str(path)!r} ({' '.join(str(err).split())}). "
+            f"Could not read a saved {name} from {str(path)!r} ({why}). "
             f"Give the path of a .npz file written by {saver}."
         ) from None
     found = meta.get("format") if isinstance(meta, dict) else None

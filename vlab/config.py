@@ -4,7 +4,8 @@ Precedence, lowest to highest:
 
 1. ``vlab.yaml`` shipped inside the package (the documented defaults);
 2. the user file named by ``$VLAB_CONFIG`` (default ``~/.config/vlab/vlab.yaml``);
-3. environment variables ``VLAB_<SECTION>__<KEY>=value`` (values parsed as YAML scalars);
+3. environment variables ``VLAB_<SECTION>__<KEY>=value`` and, for a top-level setting,
+   ``VLAB_<KEY>=value`` (e.g. ``VLAB_RESULTS_DIR``; values parsed as YAML scalars);
 4. :func:`override` blocks in code (tests, notebooks).
 
 Examples
@@ -101,12 +102,17 @@ def _env_value(var: str, text: str) -> Any:
     return load_yaml_text(text, source=f"${var}", error=ConfigError) if text else None
 
 
-def _env_overrides() -> dict[str, Any]:
+def _env_overrides(top: Mapping[str, Any]) -> dict[str, Any]:
+    """``VLAB_<SECTION>__<KEY>`` values, and ``VLAB_<KEY>`` for the top-level settings of
+    ``top`` that are not sections (e.g. ``VLAB_RESULTS_DIR``)."""
     tree: dict[str, Any] = {}
     for var, text in os.environ.items():
-        if not var.startswith(_ENV_PREFIX) or var == "VLAB_CONFIG" or "__" not in var:
+        if not var.startswith(_ENV_PREFIX) or var == "VLAB_CONFIG":
             continue
-        path = var[len(_ENV_PREFIX) :].lower().split("__")
+        name = var[len(_ENV_PREFIX) :].lower()
+        if "__" not in var and not (name in top and not isinstance(top[name], dict)):
+            continue
+        path = name.split("__")
         node = tree
         for part in path[:-1]:
             node = node.setdefault(part, {})
@@ -121,7 +127,7 @@ def as_dict() -> dict[str, Any]:
     user = user_config_path()
     if user.is_file():
         _merge(conf, _read_yaml(user.read_text(encoding="utf-8"), str(user)), str(user))
-    _merge(conf, _env_overrides(), "the VLAB_* environment variables")
+    _merge(conf, _env_overrides(conf), "the VLAB_* environment variables")
     for layer in _overrides:
         for dotted, value in layer.items():
             node = conf

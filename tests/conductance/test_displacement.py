@@ -113,3 +113,18 @@ def test_a_cycled_trace_has_one_stretch_per_cycle_and_each_breaks_on_its_own():
     assert _rupture_summary(legs) == {"traces_broken": 2, "rupture_elongation_median_A": 4.0}
     # without the split, the trace "breaks" once, at its last fall
     assert rupture_elongation(x, g) == 4.5
+
+
+def test_trace_inputs_are_read_as_users_give_them_and_bad_values_are_named():
+    x, g = [0.0, 1.0, 2.0], [1.0, 0.6, 0.1]
+    assert displacement_histogram(x, g).traces == 1  # one trace as plain lists
+    lazy = displacement_histogram((np.asarray(v) for v in [x]), (np.asarray(v) for v in [g]))
+    assert lazy.traces == 1  # generators
+    with pytest.raises(InputError, match=r"2 negative values, the first -0.5 at index 1"):
+        rupture_elongation(x, [1.0, -0.5, -1.0])
+    with pytest.raises(InputError, match=r"1 non-finite values \(NaN or infinite\), the first at"):
+        displacement_histogram([x], [[1.0, np.nan, 0.0]])
+    with pytest.raises(InputError, match="a str that is not an array of numbers"):
+        rupture_elongation("abc", g)
+    with pytest.raises(InputError, match=r"makes 2,000,000,000 displacement bins .*at most"):
+        displacement_histogram([x], [g], x_bin=1e-9)

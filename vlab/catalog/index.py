@@ -282,6 +282,19 @@ def get_entry(name: str) -> CatalogEntry:
         if entry.name == name:
             return entry
     text = str(name)
+    here = Path(text).expanduser()
+    if here.exists():  # a local file or folder of that name
+        if (here / "zarr.json").is_file():
+            raise CatalogError(
+                f"{text!r} is a store, not a catalog entry: open it by its path "
+                "(vlab.catalog.open_store), or register it under a name."
+            )
+        what = "a file" if here.is_file() else "a folder"
+        raise CatalogError(
+            f"{text!r} is {what} but not a vlab store (no zarr.json), and no catalog entry has "
+            "that name. Give the path of a store written by vlab, or a catalog entry name "
+            f"(vlab catalog list).{did_you_mean(text, [e.name for e in entries])}"
+        )
     if "/" in text or "\\" in text or text.endswith(".zarr"):  # meant as a path
         raise CatalogError(
             f"No store at {text!r} (no such folder) and no catalog entry of that name. Give "

@@ -23,12 +23,16 @@ from vlab import __version__
 from vlab._utils import pin_blas_threads
 from vlab._yaml import one_line, os_error_text
 from vlab.cli import campaign, catalog, conductance, polymers
-from vlab.cli._options import help_when_bare
+from vlab.cli._options import help_when_bare, resolve_results_paths
 from vlab.errors import InputError, StoreLockedError, VlabError
 
 __all__ = ["main"]
 
-_EPILOG = "Docs and examples: README.md. Configuration: vlab config (VLAB_* variables override)."
+_EPILOG = (
+    "Docs and examples: README.md. Configuration: vlab config (VLAB_* variables override). "
+    "Outputs go by default to RESULTS_DIR, the results_dir setting (./vlab-results unless set, "
+    "e.g. VLAB_RESULTS_DIR=/data/runs)."
+)
 _PACKAGE = Path(__file__).resolve().parent.parent
 
 
@@ -88,6 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         with _plain_warnings(args.debug):
+            resolve_results_paths(args)
             return int(args.func(args) or 0)
     except (InputError, StoreLockedError) as err:
         return _error(err, args.debug, 2)

@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["add_cluster_options", "help_when_bare", "store_path"]
+__all__ = [
+    "ResultsPath",
+    "add_cluster_options",
+    "help_when_bare",
+    "positive_int",
+    "resolve_results_paths",
+    "store_path",
+]
 
 
 def help_when_bare(parser: argparse.ArgumentParser):
@@ -20,6 +27,48 @@ def help_when_bare(parser: argparse.ArgumentParser):
 
     parser.set_defaults(func=show_help)
     return show_help
+
+
+class ResultsPath(str):
+    """A default output path inside the configured results folder (``results_dir`` of
+    ``vlab config``). Its text, shown by ``--help``, is ``RESULTS_DIR/SUB``;
+    :func:`resolve_results_paths` replaces it once the command line is parsed."""
+
+    sub: str
+
+    def __new__(cls, sub: str) -> ResultsPath:
+        obj = super().__new__(cls, f"RESULTS_DIR/{sub}")
+        obj.sub = sub
+        return obj
+
+
+def resolve_results_paths(args: argparse.Namespace) -> None:
+    """Replace every :class:`ResultsPath` default of ``args`` by its path in ``results_dir``."""
+    defaults = {k: v for k, v in vars(args).items() if isinstance(v, ResultsPath)}
+    if defaults:
+        from vlab import config
+
+        base = Path(str(config.get("results_dir"))).expanduser()
+        for key, value in defaults.items():
+            setattr(args, key, str(base / value.sub))
+
+
+def positive_int(option: str, high: int | None = None, low: int = 1):
+    """argparse type: an integer from ``low`` (1) to ``high``, with an error naming ``option``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            allowed = f">= {low}" if high is None else f"from {low} to {high:,}"
+            raise argparse.ArgumentTypeError(
+                f"{option} must be an integer {allowed}. Got {text[:40]!r}."
+            )
+        return value
+
+    return parse
 
 
 def store_path(name_or_path: str) -> Path:

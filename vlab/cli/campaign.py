@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlab.cli._options import add_cluster_options, calculator_words
-from vlab.errors import InputError
+from vlab.cli._options import ResultsPath, add_cluster_options, calculator_words
+from vlab.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
     from vlab.catalog.location import StoreURL
@@ -73,7 +73,8 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
     if catalog.store_exists(path):
         return path
     exists = path.exists()
-    if not exists and name_or_path in {e.name for e in catalog.list_entries()}:
+    names = [e.name for e in catalog.list_entries()]
+    if not exists and name_or_path in names:
         return catalog.get_entry(name_or_path).checked_location()
     what = "does not exist" if not exists else "is not a vlab store (no zarr.json)"
     if exists and catalog.is_url(path):
@@ -81,6 +82,7 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
     raise InputError(
         f"{name_or_path!r} {what}. vlab status takes the path or s3:// URL of a .zarr store "
         "written by vlab run, or a catalog entry name (see vlab catalog list)."
+        + ("" if exists else did_you_mean(str(name_or_path), names))
     )
 
 
@@ -164,7 +166,7 @@ def register(sub) -> None:
         "cluster and print where its results and plots are.",
     )
     p.add_argument(
-        "--out", default="vlab-results/demo", help="output folder (default: %(default)s)"
+        "--out", default=ResultsPath("demo"), help="output folder (default: %(default)s)"
     )
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: config)")
     p.add_argument("--synchronous", action="store_true", help="run in this process, without Dask")

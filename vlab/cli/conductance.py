@@ -6,7 +6,13 @@ import argparse
 from pathlib import Path
 
 from vlab._utils import report_json
-from vlab.cli._options import add_cluster_options, help_when_bare, store_path
+from vlab.cli._options import (
+    ResultsPath,
+    add_cluster_options,
+    help_when_bare,
+    positive_int,
+    store_path,
+)
 from vlab.errors import InputError
 
 __all__ = ["register"]
@@ -72,6 +78,9 @@ def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+_PER_STRUCTURE = ("conductance_G0", "conductance_std_G0", "against_reference")
+
+
 def _cmd_conductance_predict(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import predict_conductance
 
@@ -85,20 +94,15 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
     summary = {"model": report["model"], "out": args.out, "sources": {}}
     for source, entry in report["sources"].items():
         mean = entry["conductance_G0"]
-        row = {"n": entry["n"], "first": mean[:5]}
-        if "warning" in entry:
-            row["warning"] = entry["warning"]
-        if "training_labels" in entry:
-            row["training_labels"] = entry["training_labels"]
-        for key in (k for k in entry if k.startswith("peak_") and k.endswith("predictive_G0")):
-            row[key] = entry[key]
-        if "histogram_png" in entry:
-            row["histogram_png"] = entry["histogram_png"]
+        row = {"n": entry["n"], "conductance_G0_first_5": mean[:5]}
+        # the numbers, not the per-structure lists (those are in the report file)
+        row |= {k: v for k, v in entry.items() if k not in _PER_STRUCTURE and k != "n"}
         if "against_reference" in entry:
             row["against_reference"] = {
                 k: v
                 for k, v in entry["against_reference"].items()
-                if k in ("r2", "mae_G0") or k.startswith("peak_")
+                if k in ("r2", "mae_G0", "r2_0_3G0", "mae_0_3G0", "reference")
+                or k.startswith("peak_")
             }
         summary["sources"][source] = row
     print(report_json(summary))
@@ -161,9 +165,15 @@ def register(sub) -> None:
         "name); the summary JSON has the histogram peaks, the plateau lengths' mean and median, "
         "the traces that break and the median elongation at which they do.",
     )
-    p.add_argument("store", help="store path or catalog entry name (e.g. au-sband)")
-    p.add_argument("--out", default="vlab-results/figures", help="folder for the PNG files")
-    p.add_argument("--traces", type=int, default=12, help="traces to draw (default 12)")
+    p.add_argument("store", help="store path or catalog entry name (e.g. au-spd-small)")
+    p.add_argument(
+        "--out",
+        default=ResultsPath("figures"),
+        help="folder for the PNG files and the summary JSON (default: %(default)s)",
+    )
+    p.add_argument(
+        "--traces", type=positive_int("--traces"), default=12, help="traces to draw (default 12)"
+    )
     p.set_defaults(func=_cmd_conductance_plot)
     p = actions.add_parser(
         "train",
@@ -177,7 +187,11 @@ def register(sub) -> None:
         "(as in ConductanceSurrogate.from_preset and the experiment file's model.train).",
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
-    p.add_argument("--model", default="vlab-results/surrogate.npz", help="model file to write")
+    p.add_argument(
+        "--model",
+        default=ResultsPath("surrogate.npz"),
+        help="model file to write (default: %(default)s)",
+    )
     p.add_argument(
         "--force",
         action="store_true",
@@ -231,7 +245,9 @@ def register(sub) -> None:
         "(spd-headline, spd-bottleneck)",
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
-    p.add_argument("--out", default="vlab-results/validation", help="output folder")
+    p.add_argument(
+        "--out", default=ResultsPath("validation"), help="output folder (default: %(default)s)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar over the structures")
     p.set_defaults(func=_cmd_conductance_validate)
     p = actions.add_parser(
@@ -254,7 +270,11 @@ def register(sub) -> None:
         help="shipped model name (spd-headline, the default, or spd-bottleneck) or a .npz "
         "model file (vlab conductance train)",
     )
-    p.add_argument("--out", default="vlab-results/predictions.json", help="report JSON to write")
+    p.add_argument(
+        "--out",
+        default=ResultsPath("predictions.json"),
+        help="report JSON to write, replaced if it exists (default: %(default)s)",
+    )
     p.add_argument("--no-plot", action="store_true", help="write no histogram PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_conductance_predict)

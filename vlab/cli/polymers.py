@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from vlab._utils import report_json
-from vlab.cli._options import help_when_bare
+from vlab.cli._options import ResultsPath, help_when_bare, positive_int
 
 __all__ = ["register"]
 
@@ -80,24 +80,6 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
-
-
-def _positive(option: str, high: int | None = None, low: int = 1):
-    """argparse type: an integer from ``low`` (1) to ``high``, with an error naming ``option``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low or (high is not None and value > high):
-            allowed = f">= {low}" if high is None else f"from {low} to {high:,}"
-            raise argparse.ArgumentTypeError(
-                f"{option} must be an integer {allowed}. Got {text[:40]!r}."
-            )
-        return value
-
-    return parse
 
 
 _MAX_SEED = 2**32 - 1
@@ -274,7 +256,9 @@ def register(sub) -> None:
         "canonical repeat unit, and write each source as a catalog store.",
     )
     p.add_argument("source", nargs="+", help="source names (see vlab.polymers.SOURCES) or 'all'")
-    p.add_argument("--out", default="vlab-results/polymers", help="folder of the stores")
+    p.add_argument(
+        "--out", default=ResultsPath("polymers"), help="folder of the stores (default: %(default)s)"
+    )
     p.add_argument("--replace", action="store_true", help="replace existing stores")
     p.set_defaults(func=_cmd_polymers_ingest)
     p = actions.add_parser(
@@ -328,16 +312,18 @@ def register(sub) -> None:
         default="thermal_conductivity>=0.3 W/(m K); Tg>=450 K",
         help="property boxes, e.g. 'thermal_conductivity>=0.3 W/(m K); Tg>=450 K'",
     )
-    p.add_argument("--n", type=_positive("--n"), default=1000, help="library size (default 1000)")
+    p.add_argument(
+        "--n", type=positive_int("--n"), default=1000, help="library size (default 1000)"
+    )
     p.add_argument(
         "--chains",
-        type=_positive("--chains"),
+        type=positive_int("--chains"),
         default=2,
         help="independent SMC chains, run in parallel (default 2)",
     )
     p.add_argument(
         "--steps",
-        type=_positive("--steps"),
+        type=positive_int("--steps"),
         default=None,
         help="SMC steps per chain (default: from --n, 30 proposals per wanted candidate: "
         "max(20, ceil(30 n / (chains x particles))), i.e. 20 for --n 100 and 150 for "
@@ -345,12 +331,15 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--particles",
-        type=_positive("--particles"),
+        type=positive_int("--particles"),
         default=100,
         help="particles per chain (default 100, as Wu et al.)",
     )
     p.add_argument(
-        "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of the chain seeds"
+        "--seed",
+        type=positive_int("--seed", _MAX_SEED, 0),
+        default=0,
+        help="seed of the chain seeds",
     )
     p.add_argument("--prior-only", action="store_true", help="switch the likelihood off")
     p.add_argument(
@@ -376,7 +365,9 @@ def register(sub) -> None:
         help="catalog store a forward model learns from, e.g. "
         "thermal_conductivity=polymers-radonpy_pi1070 (repeatable; default: the public sources)",
     )
-    p.add_argument("--out", default="vlab-results/design", help="output folder")
+    p.add_argument(
+        "--out", default=ResultsPath("design"), help="output folder (default: %(default)s)"
+    )
     p.add_argument("--name", default=None, help="campaign name (default design / design-prior)")
     p.add_argument("--workers", type=int, default=None, help="LocalCluster workers")
     p.add_argument("--synchronous", action="store_true", help="run here, without Dask")
@@ -402,13 +393,13 @@ def register(sub) -> None:
     p.add_argument("--replace", action="store_true", help="replace a model of that name")
     p.add_argument(
         "--folds",
-        type=_positive("--folds", 20, 2),
+        type=positive_int("--folds", 20, 2),
         default=5,
         help="cross-validation folds, 2 to 20 (default 5)",
     )
     p.add_argument(
         "--bits",
-        type=_positive("--bits", 8192, 16),
+        type=positive_int("--bits", 8192, 16),
         default=512,
         help="Morgan fingerprint length, 16 to 8192 (default 512)",
     )
@@ -416,7 +407,10 @@ def register(sub) -> None:
         "--descriptors", action="store_true", help="add RDKit 2D descriptors to the features"
     )
     p.add_argument(
-        "--seed", type=_positive("--seed", _MAX_SEED, 0), default=0, help="seed of folds and nets"
+        "--seed",
+        type=positive_int("--seed", _MAX_SEED, 0),
+        default=0,
+        help="seed of folds and nets",
     )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar over the folds and the fit"
@@ -450,29 +444,31 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--splits",
-        type=_positive("--splits", 100),
+        type=positive_int("--splits", 100),
         default=4,
         help="source/target splits, 1 to 100 (default 4)",
     )
     p.add_argument(
         "--draws",
-        type=_positive("--draws", 1000),
+        type=positive_int("--draws", 1000),
         default=5,
         help="draws of 28 per split, 1 to 1000 (default 5)",
     )
     p.add_argument(
         "--seed",
-        type=_positive("--seed", _MAX_SEED, 0),
+        type=positive_int("--seed", _MAX_SEED, 0),
         default=0,
         help="seed of splits and draws",
     )
     p.add_argument(
         "--epochs",
-        type=_positive("--epochs", 10_000),
+        type=positive_int("--epochs", 10_000),
         default=None,
         help="at most this many epochs of pretraining and fine-tuning, 1 to 10000 (default: "
         "the network's own, 150 and 100); fewer give a quick, rougher report",
     )
-    p.add_argument("--out", default="vlab-results/transfer", help="output folder")
+    p.add_argument(
+        "--out", default=ResultsPath("transfer"), help="output folder (default: %(default)s)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_polymers_transfer)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from vlab.conductance.histogram import _G_LABEL, _edges, _finite, _save
+from vlab.conductance.histogram import _G_LABEL, _conductances, _edges, _finite, _save
 from vlab.errors import InputError
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
 BREAK_THRESHOLD = 0.5
 
 _G_BINS = 60  # 0.05 G0 on (0, 3); 60 log bins span (1e-5, 10) in 0.1 decades
+_MAX_X_BINS = 100_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,7 +105,7 @@ def rupture_elongation(
     """
     _check_threshold(threshold, "rupture_elongation")
     x = _finite(elongation, "elongation", "rupture_elongation", "elongations (Å)")
-    g = _finite(conductance, "conductance", "rupture_elongation")
+    g = _conductances(conductance, "conductance", "rupture_elongation")
     if x.shape != g.shape:
         raise InputError(
             "rupture_elongation needs elongation and conductance arrays of equal length. Got "
@@ -154,7 +155,11 @@ def _check_threshold(threshold: object, caller: str) -> None:
 
 
 def _traces(elongations, conductances, caller: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    if isinstance(elongations, np.ndarray) and elongations.ndim == 1:
+    if not isinstance(elongations, (Sequence, np.ndarray)):  # e.g. a generator
+        elongations = list(elongations)
+    if not isinstance(conductances, (Sequence, np.ndarray)):
+        conductances = list(conductances)
+    if len(elongations) and np.ndim(elongations[0]) == 0:  # one trace, not a list of traces
         elongations, conductances = [elongations], [conductances]
     if len(elongations) != len(conductances):
         raise InputError(
@@ -166,7 +171,7 @@ def _traces(elongations, conductances, caller: str) -> list[tuple[np.ndarray, np
     out = []
     for k, (x, g) in enumerate(zip(elongations, conductances)):
         x = _finite(x, f"elongations[{k}]", caller, "elongations (Å)")
-        g = _finite(g, f"conductances[{k}]", caller)
+        g = _conductances(g, f"conductances[{k}]", caller)
         if x.shape != g.shape:
             raise InputError(
                 f"Trace {k} of {caller} has {x.size} elongations and {g.size} conductances; "
@@ -213,6 +218,11 @@ def _x_edges(shifted, x_bin: float, x_range, caller: str) -> np.ndarray:
         hi = math.ceil(max(float(x.max()) for x in used) / x_bin) * x_bin
         hi = max(hi, lo + x_bin)
     n = max(1, round((hi - lo) / x_bin))
+    if n > _MAX_X_BINS:
+        raise InputError(
+            f"The 'x_bin' parameter of {caller} makes {n:,} displacement bins over "
+            f"{hi - lo:g} Å (at most {_MAX_X_BINS:,}). Got {x_bin!r} Å; use wider bins."
+        )
     return np.linspace(lo, lo + n * x_bin, n + 1)
 
 

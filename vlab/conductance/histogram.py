@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -198,6 +199,11 @@ def histogram_peak(
 
 def _save(fig: Figure, path: str | os.PathLike[str], caller: str) -> Path:
     out = Path(path)
+    if out.suffix.lower() != ".png":
+        raise InputError(
+            f"The 'path' parameter of {caller} must be a .png file (the figure is a PNG). "
+            f"Got {str(out)!r}."
+        )
     if not out.parent.is_dir():
         raise InputError(
             f"The 'path' parameter of {caller} must be in an existing folder. Got {str(out)!r}; "
@@ -219,9 +225,10 @@ def _outside_note(G: np.ndarray, edges: np.ndarray) -> str:
 
 
 def _annotate_outside(ax, G: np.ndarray, edges: np.ndarray) -> None:
+    """Say under the x axis how many of ``G`` lie outside the drawn range (never over bars)."""
     note = _outside_note(G, edges)
     if note:
-        ax.text(0.98, 0.70, note, transform=ax.transAxes, ha="right", va="top", fontsize=8)
+        ax.set_xlabel(f"{ax.get_xlabel()}\n({note})")
 
 
 def plot_histogram(
@@ -264,7 +271,14 @@ def plot_histogram(
     counts, edges = conductance_histogram(G, bins=bins, range=range, log=log)
     fig = Figure(figsize=(6.0, 4.0), layout="constrained")
     ax = fig.add_subplot()
-    ax.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.7, label="MD traces")
+    ax.stairs(
+        counts,
+        edges,
+        fill=True,
+        color="tab:blue",
+        alpha=0.7,
+        label=f"{counts.sum():,} conductances",
+    )
     ax.axvline(1.0, color="tab:red", linestyle="--", label="1 G0 (experimental peak)")
     ax.set_xscale("log" if log else "linear")
     ax.set_xlabel(_G_LABEL)
@@ -374,8 +388,15 @@ def plot_histogram_comparison(
             short = label.split(",")[0]
             lin.axvline(peak, color=color, ls="--", lw=1.2, label=f"{short} peak {peak:.3f} G0")
     lin.set(xlabel=_G_LABEL, ylabel="Probability density (1/G0)", xlim=(0, 3))
-    first = next(iter(values.values()))
-    _annotate_outside(lin, first, conductance_histogram(first, bins=bins)[1])
+    edges = conductance_histogram(next(iter(values.values())), bins=bins)[1]
+    outside = {
+        label.split(",")[0]: float(np.mean(np.less(G, edges[0]) | np.greater(G, edges[-1])))
+        for label, G in values.items()
+    }
+    if any(outside.values()):  # under the axis, never over the bars
+        shares = ", ".join(f"{label} {share:.0%}" for label, share in outside.items())
+        note = f"outside {edges[0]:g}-{edges[-1]:g} G0, not drawn: {shares}"
+        lin.set_xlabel(f"{_G_LABEL}\n" + textwrap.fill(note, 70), fontsize="small")
     if top > 0:
         lin.set_ylim(0, 1.3 * top)
     log.set(xscale="log", xlabel=_G_LABEL, ylabel="Probability density (per decade)")
@@ -511,7 +532,7 @@ def plateau_length(
             f"The plateau window must be two conductances 0 <= low < high (G0). Got {window!r}."
         )
     x = _finite(elongation, "elongation", "plateau_length", "elongations (Å)")
-    g = _finite(conductance, "conductance", "plateau_length")
+    g = _conductances(conductance, "conductance", "plateau_length")
     if x.shape != g.shape or x.ndim != 1:
         raise InputError(
             "plateau_length needs 1-D elongation and conductance arrays of equal length. Got "
@@ -702,13 +723,35 @@ class ConditionalResiduals:
 
 
 def _finite(values: object, name: str, caller: str, what: str = "conductances (G0)") -> np.ndarray:
+    """``values`` as a non-empty 1-D float array of finite numbers, else an InputError that
+    says what is wrong with it."""
+    start = f"The '{name}' parameter of {caller} must be a non-empty 1-D array of finite {what}"
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
-        arr = np.array([np.nan])
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
         raise InputError(
-            f"The '{name}' parameter of {caller} must be a non-empty 1-D array of finite "
-            f"{what}. Got shape {np.shape(arr)}."
+            f"{start}. Got a {type(values).__name__} that is not an array of numbers (text, or "
+            "lists of different lengths?)."
+        ) from None
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(f"{start}. Got shape {arr.shape}.")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise InputError(
+            f"{start}. Got {bad.size} non-finite values (NaN or infinite), the first at index "
+            f"{int(bad[0])}."
         )
     return arr
+
+
+def _conductances(values: object, name: str, caller: str) -> np.ndarray:
+    """:func:`_finite` conductances that are also >= 0 G0 (to rounding)."""
+    arr = _finite(values, name, caller)
+    negative = np.flatnonzero(arr < -1e-6)
+    if negative.size:
+        raise InputError(
+            f"The '{name}' parameter of {caller} must hold conductances >= 0 G0. Got "
+            f"{negative.size} negative values, the first {arr[negative[0]]:g} at index "
+            f"{int(negative[0])}."
+        )
+    return np.clip(arr, 0.0, None)

@@ -98,7 +98,7 @@ def conductance_figures(
         which they do (``rupture_elongation_median_A``), in all and per temperature, and
         ``files``. Plateau lengths, ruptures and the conductance-displacement histogram count
         stretches (:func:`stretch_traces`; ``stretches``): one per trace, unless the MD ran
-        several stretch-compress cycles.
+        several stretch-compress cycles. ``summary_json`` names the JSON file written.
     """
     from vlab.conductance import (
         histogram_peak,
@@ -112,8 +112,13 @@ def conductance_figures(
     from vlab.conductance.histogram import PLATEAU_WINDOW, plot_histogram_comparison
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise InputError(
+            f"The output folder {str(out)!r} is an existing file; give a folder (it is made if "
+            "missing)."
+        )
     traces = conductance_traces(store)
+    out.mkdir(parents=True, exist_ok=True)
     if not traces:
         raise InputError(f"The store {str(store)!r} has no done snapshots to plot.")
     all_g = np.concatenate([t["conductance"] for t in traces.values()])
@@ -189,6 +194,7 @@ def conductance_figures(
             title=f"{name}: conductance histogram per temperature",
         )
     summary["files"] = {k: str(v) for k, v in files.items()}
+    summary["summary_json"] = str(out / f"{name}-summary.json")
     (out / f"{name}-summary.json").write_text(report_json(summary) + "\n")
     return summary
 
@@ -980,6 +986,11 @@ def predict_conductance(
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
     from vlab.workflows.learning import validation_metrics
 
+    if out is not None and (Path(out).suffix != ".json" or Path(out).is_dir()):
+        raise InputError(
+            f"The report file {str(out)!r} must be a .json file path (not a folder); an "
+            "existing report of that name is replaced."
+        )
     surrogate, described = load_surrogate(model)
     residuals = None
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))

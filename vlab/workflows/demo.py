@@ -123,6 +123,7 @@ def run_demo(
         ("catalog", f"{registered} in {catalog.index_dir()} (see: vlab catalog list)"),
     ]
     rows += [(key.replace("_", " "), str(path)) for key, path in summary["files"].items()]
+    rows.append(("summary", summary["summary_json"]))
     peak = summary["histogram_peak_G0"]
     rows.append(
         ("histogram peak", f"{peak} G0 over {summary['snapshots']} snapshots "
@@ -150,7 +151,7 @@ def run_demo(
     intact = summary["traces"] - summary["traces_broken"]
     rows.append(
         ("rupture", "median elongation " + ", ".join(medians) + f"; {intact} of "
-         f"{summary['traces']} traces do not break (G stays above 0.5 G0)")
+         f"{summary['traces']} traces do not break (G never falls through 0.5 G0)")
     )  # fmt: skip
     width = max(len(label) for label, _ in rows) + 2
     for label, value in rows:
