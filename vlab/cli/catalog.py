@@ -24,7 +24,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         from vlab.catalog.index import entry_dict
 
         for key, value in entry_dict(entry).items():
-            print(f"{key}: {value}")
+            print(f"{key}: {value if value not in ('', None) else '(not recorded)'}")
         _show_store(entry)
         return 0
     ds = entry.open()
