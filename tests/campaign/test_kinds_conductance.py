@@ -92,3 +92,8 @@ def test_bad_structure_requests_fail_at_planning_time(tmp_path, md):
     assert not (tmp_path / "bj.zarr").exists()
     with pytest.raises(SpecError, match="unknown protocol key"):
         run_campaign(_write(tmp_path, {**md, "params": {"protocol": {"sped": 1}}}), progress=False)
+    # a temperature out of the protocol's range: refused with the spec, not item by item
+    hot = {**md, "inputs": {**md["inputs"], "params": {"temperatures": [4.0, -3]}}}
+    with pytest.raises(SpecError, match=r"temperatures between 0 and 1000 K. Got \[4.0, -3\]"):
+        run_campaign(_write(tmp_path, hot), progress=False)
+    assert not (tmp_path / "bj.zarr").exists()

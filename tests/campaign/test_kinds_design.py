@@ -59,7 +59,7 @@ def test_chains_then_library(tmp_path):
     assert saved["forward_models"].startswith("Bayesian ridge")  # provenance names the models
     # the chains aimed DEFAULT_MARGIN training stds past each bound; judged on the target
     assert saved["margin"] == DEFAULT_MARGIN
-    aimed = {b.name: b.low for b in parse_target(saved["aimed_at"].split(", ")).boxes}
+    aimed = {b.name: b.low for b in parse_target(saved["aimed_at"]).boxes}
     for prop, store in training.items():
         _, values = training_rows(store, prop)
         low = {"thermal_conductivity": 0.3, "Tg": 450.0}[prop]
@@ -76,7 +76,7 @@ def test_a_two_sided_box_is_narrowed_not_emptied_by_the_default_margin(tmp_path)
     report = run_campaign(_spec(tmp_path, target=target), progress=False)
     assert report.done == 2
     summary = design_library(report.store, tmp_path / "lib", n=10)
-    (_, tg) = parse_target(summary["aimed_at"].split(", ")).boxes
+    (_, tg) = parse_target(summary["aimed_at"]).boxes
     assert (tg.low, tg.high) == pytest.approx((480.0, 520.0))  # 0.4 of the width at most
 
 

@@ -109,6 +109,9 @@ def test_builtin_model_card_measures_its_skill():
     assert low[0] < model.predict(["*CC*"])[0] < high[0]
     with pytest.raises(InputError, match="The 'level' must be 0.68 or 0.95"):
         model.interval(["*CC*"], level=0.9)
+    # one polymer written three ways (a repeat unit is normalised first): one prediction
+    same = model.predict(["*C*", "*CC*", "*CCCC*"])
+    assert same[0] == same[1] == same[2]
 
 
 def test_builtin_model_morphology_is_checked(tmp_path):
@@ -142,7 +145,7 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
     assert main(["polymers", "predict", "*CC*", "--model", str(bare)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
-        "# thermal_conductivity [1]: bootstrap ensemble of 5 MLPs (64 hidden units) on "
+        "# prediction [1]: bootstrap ensemble of 5 MLPs (64 hidden units) on "
         "count-Morgan fingerprints (radius 2, 64 bits), trained on data not recorded in bare.npz."
     )
     assert out[1] == (
@@ -158,6 +161,20 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
     )
     mean, std = model.predict(["*CC*"], return_std=True)
     assert out[2] == f"*CC*\tρ = {mean[0]:.3f} ± {1.5 * std[0]:.3f} g/cm^3"
+    # a campaign stores the model's own property and units, and refuses others
+    run_campaign(_spec(tmp_path, params={"model": str(carded)}), progress=False)
+    ds = vlab.catalog.open("screen")
+    assert ds["mean"].attrs["units"] == "g/cm^3"
+    assert ds["mean"].attrs["long_name"] == "predicted density ρ (ensemble mean)"
+    for params, said in (
+        ({"model": str(carded), "property": "Tg"}, "'property' says 'Tg'"),
+        ({"model": str(carded), "units": "K"}, "'units' says 'K'"),
+        ({"property": "Tg", "units": "K"}, "the model predicts thermal_conductivity in W m-1 K-1"),
+    ):
+        with pytest.raises(SpecError, match=said):
+            run_campaign(_spec(tmp_path, params=params, store="other.zarr"), progress=False)
+    spelt = _spec(tmp_path, params={"property": "thermal conductivity", "units": "W/(m K)"})
+    assert spelt.params["property"] == "thermal conductivity"  # other spellings of the same
 
 
 def test_transfer_to_a_file_fails_before_any_work(tmp_path, capsys):

@@ -64,3 +64,9 @@ def test_margins_and_scales_are_checked():
         shifted_target(TARGET, SCALE, -1)
     with pytest.raises(InputError, match=r"positive finite scale for 'Tg'; got 0.0"):
         ranking_scores(MEAN, STD, TARGET, {**SCALE, "Tg": 0.0}, np.zeros(4), "likelihood")
+
+
+def test_a_margin_that_crosses_a_physical_floor_is_blamed_on_the_margin():
+    with pytest.raises(InputError, match=r"aimed 2.5 training standard deviations .* smaller "):
+        shifted_target(parse_target(["Tg<=100 K"]), {"Tg": 110.0}, 2.5)
+    assert str(shifted_target(parse_target(["Tg<=100 K"]), {"Tg": 110.0}, 0.0)) == "Tg<=100 K"

@@ -126,11 +126,16 @@ def test_a_registered_model_is_used_by_name(small_store, capsys):
     assert f"({N_ROWS} rows, sha256 " in listing
 
 
-def test_registering_twice_keeps_the_first_model_unless_replaced(small_store):
+def test_registering_twice_keeps_the_first_model_unless_replaced(small_store, monkeypatch):
     path = _fast("lam-small")["path"]
     before = Path(path).read_bytes()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the name was checked")
+
+    monkeypatch.setattr("vlab.polymers.cross_validated_skill", no_training)
     with pytest.raises(InputError, match=r"model named 'lam-small' is already registered"):
-        _fast("lam-small")
+        _fast("lam-small")  # refused before any training
     assert Path(path).read_bytes() == before
 
 

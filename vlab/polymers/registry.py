@@ -101,6 +101,19 @@ def resolve_model(model: str) -> Path:
     return model_path(model)
 
 
+def check_free_name(name: str, *, replace: bool = False) -> Path:
+    """The file a model registered as ``name`` would have; an :class:`InputError` if the name
+    is not allowed, or is taken and not ``replace`` (check before a costly training)."""
+    name = check_model_name(name)
+    target = models_dir() / f"{name}.npz"
+    if target.exists() and not replace:
+        raise InputError(
+            f"A model named {name!r} is already registered ({target}); choose another name "
+            "or replace it (replace=True, or --replace on the command line)."
+        )
+    return target
+
+
 def register_model(
     name: str,
     model,
@@ -117,14 +130,8 @@ def register_model(
     """
     from vlab.polymers.models import save_model
 
-    name = check_model_name(name)
-    folder = models_dir()
-    target = folder / f"{name}.npz"
-    if target.exists() and not replace:
-        raise InputError(
-            f"A model named {name!r} is already registered ({target}); choose another name "
-            "or replace it (replace=True, or --replace on the command line)."
-        )
+    target = check_free_name(name, replace=replace)
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{name}.{os.getpid()}.tmp.npz"
     try:

@@ -72,9 +72,9 @@ def train_model(
         describe_estimator,
         register_model,
     )
-    from vlab.polymers.registry import check_model_name
+    from vlab.polymers.registry import check_free_name
 
-    check_model_name(name)
+    check_free_name(name, replace=replace)  # before the training, not after it
     where = f"training data {prop}={store}"
     smiles, y, units, digest = catalog.training_set(store, prop, where=where)
     if len(y) < max(folds, 3):
@@ -255,7 +255,7 @@ def design_library(
         "hit_rates_judged_by": "the sampler's own forward models (mean predictions in the "
         "target box): not an independent check; judge designs with a model trained on other "
         "data (vlab polymers predict --model NAME)",
-        "candidate_plausible_fraction": float(np.mean(pool["plausible"])),
+        "candidate_plausible_fraction": round(float(np.mean(pool["plausible"])), 4),
         "top10_implausible_excluded": top["excluded"],
         "mean_pairwise_tanimoto": float(mean_pairwise_tanimoto(smiles)),
         "mean_similarity_to_nearest_training": float(np.mean(lib["tanimoto_to_nearest"])),

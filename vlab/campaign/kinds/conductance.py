@@ -176,10 +176,12 @@ def _build(structure: Mapping[str, Any]):
 
 def _bj_traces(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[Item]:
     temperatures = list(gen.get("temperatures", [4.0, 300.0]))
-    if not temperatures or any(not isinstance(t, (int, float)) for t in temperatures):
+    numbers = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in temperatures)
+    if not temperatures or not numbers or not all(0 <= t <= 1000 for t in temperatures):
+        # the MD protocol's range, checked here: a bad value fails at once, not per item
         raise SpecError(
-            "break-junction-md: inputs.params.temperatures must be a list of K. "
-            f"Got {temperatures!r}."
+            "break-junction-md: inputs.params.temperatures must be a list of temperatures "
+            f"between 0 and 1000 K. Got {temperatures!r}."
         )
     seeds = rng.integers(0, 2**31 - 1, size=n)
     return [

@@ -15,8 +15,10 @@ Parameters (``params:`` of the spec)
     ``builtin:experimental-tc`` (thermal conductivity: the learner selected by the nested
     comparison on the embedded measured table, fitted at setup, with conformal 68 %/95 %
     intervals; :func:`vlab.polymers.experimental_tc_model`). ``property``/``units``: name and
-    units of the prediction. ``morphology``: ``amorphous`` (default) or ``semicrystalline``,
-    the sample morphology the built-in model assumes.
+    units of the prediction; by default the model's own (its saved card's), and a spec that
+    names another property or unit than the model's is refused. ``morphology``:
+    ``amorphous`` (default) or ``semicrystalline``, the sample morphology the built-in model
+    assumes.
 Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog store with a
 ``smiles`` variable, or the generator ``dataset`` (``params: {source: hightcond_initial_smiles}``).
 """
@@ -45,9 +47,11 @@ class PredictParams(KindParams):
     #: ``builtin:experimental-tc``, a registered model's name, or the path of a model saved
     #: by :func:`vlab.polymers.save_model`.
     model: str = _BUILTIN
-    #: Name of the predicted property.
-    property: str = "thermal_conductivity"
-    #: Units of the prediction; None: ``W m-1 K-1`` for the built-in model, ``1`` otherwise.
+    #: Name of the predicted property; None: the model's own (from the card saved with it;
+    #: ``thermal_conductivity`` for the built-in model, ``prediction`` without a card).
+    property: str | None = None
+    #: Units of the prediction; None: the model's own (``W m-1 K-1`` for the built-in model,
+    #: ``1`` without a card).
     units: str | None = None
     #: Sample morphology assumed by the built-in model: ``amorphous`` or ``semicrystalline``.
     morphology: str = "amorphous"
@@ -74,9 +78,50 @@ def _params(params: Mapping[str, Any]) -> PredictParams:
             "polymer-predict: 'morphology' must be 'amorphous' or 'semicrystalline'. Got "
             f"{short_repr(checked.morphology)}."
         )
-    if checked.units is None:
-        checked = replace(checked, units="W m-1 K-1" if model == _BUILTIN else "1")
-    return checked
+    own = _model_property(checked.model)
+    if own is not None:
+        for key, given, known in (
+            ("property", checked.property, own[0]),
+            ("units", checked.units, own[1]),
+        ):
+            if given is not None and not _same(given, known):
+                raise SpecError(
+                    f"polymer-predict: the model predicts {own[0]} in {own[1]}, but {key!r} "
+                    f"says {short_repr(given)}. Leave {key!r} out (the model's own is used) "
+                    "or give a model of that property."
+                )
+    property_, units = own if own is not None else ("prediction", "1")
+    return replace(
+        checked,
+        property=checked.property or property_,
+        units=checked.units or units,
+    )
+
+
+#: Spellings of one property or unit (lower case, no spaces or underscores).
+_SAME = (
+    {"thermalconductivity", "thermalconductivityλ", "λ", "tc"},
+    {"wm-1k-1", "w/(mk)", "w/mk", "w/(m·k)", "wm^-1k^-1"},
+)
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two names of a property (or unit) are spellings of one."""
+    a, b = ("".join(str(t).lower().replace("_", " ").split()) for t in (a, b))
+    return a == b or any(a in group and b in group for group in _SAME)
+
+
+def _model_property(model: str) -> tuple[str, str] | None:
+    """(property, units) of a model: the built-in one's, or its saved card's (None: none)."""
+    if model == _BUILTIN:
+        return "thermal_conductivity", "W m-1 K-1"
+    from vlab.polymers import load_model_card
+
+    try:
+        card = load_model_card(model)
+    except (InputError, OSError, ValueError, KeyError):
+        return None  # refused with a clear message when the model is loaded
+    return None if card is None else (card.property, card.units)
 
 
 def _identity(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -254,7 +254,8 @@ class Target:
         return np.logical_and.reduce(hits)
 
     def __str__(self) -> str:
-        return ", ".join(str(b) for b in self.boxes)
+        """The boxes as :func:`parse_target` reads them back (``;`` between boxes)."""
+        return "; ".join(str(b) for b in self.boxes)
 
 
 def log_probability_in_box(
@@ -327,7 +328,7 @@ def parse_target(texts: str | Iterable[str]) -> Target:
     Examples
     --------
     >>> str(parse_target("thermal_conductivity>=0.3 W/(m K); 400<=Tg<=600 K"))
-    'thermal_conductivity>=0.3 W/(m K), 400<=Tg<=600 K'
+    'thermal_conductivity>=0.3 W/(m K); 400<=Tg<=600 K'
     >>> parse_target("Tg>=450 W/(m K)")
     Traceback (most recent call last):
     ...

@@ -152,5 +152,13 @@ def shifted_target(target: Target, scale: Mapping[str, float], margin: float) ->
         d = margin * float(scale[b.name])
         if np.isfinite(b.low) and np.isfinite(b.high):
             d = min(d, 0.4 * (b.high - b.low))
-        boxes.append(TargetBox(name=b.name, low=b.low + d, high=b.high - d, unit=b.unit))
+        try:
+            boxes.append(TargetBox(name=b.name, low=b.low + d, high=b.high - d, unit=b.unit))
+        except InputError:
+            raise InputError(
+                f"The target {b} aimed {margin:g} training standard deviations ({d:.4g} "
+                f"{b.unit}) inside its bounds is impossible ({b.name} has a physical floor). "
+                "Use a smaller margin (--margin; 0 aims at the bounds themselves) or a wider "
+                "target."
+            ) from None
     return Target(boxes=tuple(boxes))

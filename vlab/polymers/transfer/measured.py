@@ -141,8 +141,9 @@ class MeasuredTCModel:
         self.origin = origin
 
     def design(self, smiles: Sequence[str]) -> np.ndarray:
-        """Input rows ``[signed_log1p(descriptors) | morphology flag]``."""
-        F = featurize(list(smiles), normalized=True)[:, self.fit.columns]
+        """Input rows ``[signed_log1p(descriptors) | morphology flag]`` of the repeat units,
+        each normalised first (``*CC*`` is ``*C*``: one polymer, one prediction)."""
+        F = featurize(list(smiles))[:, self.fit.columns]
         flags = morphology_flags([self.morphology] * len(F))
         return np.hstack([signed_log1p(F), flags])
 
