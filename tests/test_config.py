@@ -68,6 +68,9 @@ def test_bad_user_configuration_values_are_one_line_errors(tmp_path, monkeypatch
         "campaign: {chunk_size: true}\n": "must be an integer",
         "data: {offline: 'yes'}\n": "'data.offline' .* must be true or false",
         "\n".join(bomb) + "\n": "not accepted as YAML",
+        "cluster: {n_workers: 2}\ncluster: {n_workers: 3}\n": (
+            r"the key 'cluster' is given twice in one mapping \(lines 1 and 2\)"
+        ),
     }
     for text, message in cases.items():
         path = tmp_path / "vlab.yaml"

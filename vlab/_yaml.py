@@ -82,6 +82,24 @@ def _loader(max_nodes: int) -> type[yaml.SafeLoader]:
                 self._sizes[id(node)] = self._size(node)
             return node
 
+        def construct_mapping(self, node, deep=False):
+            """A key given twice in one mapping is refused (YAML forbids it; PyYAML keeps the
+            last one silently)."""
+            if isinstance(node, yaml.MappingNode):
+                seen: dict[tuple[str, str], int] = {}
+                for key, _ in node.value:
+                    if not isinstance(key, yaml.ScalarNode) or key.tag.endswith(":merge"):
+                        continue
+                    line = key.start_mark.line + 1
+                    first = seen.get((key.tag, key.value))
+                    seen[(key.tag, key.value)] = line
+                    if first is not None:
+                        raise _Limit(
+                            f"the key {one_line(key.value, 60)!r} is given twice in one mapping "
+                            f"(lines {first} and {line})"
+                        )
+            return super().construct_mapping(node, deep)
+
         def _size(self, node: yaml.Node) -> int:
             size = 1
             for child in _children(node):

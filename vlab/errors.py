@@ -149,6 +149,10 @@ def did_you_mean(word: object, options: Iterable) -> str:
 
     >>> did_you_mean("chunksize", ["chunk_size", "store"]), did_you_mean("colour", ["store"])
     (" Did you mean 'chunk_size'?", '')
+    >>> did_you_mean("tg", ["Tg", "Tm"])
+    " Did you mean 'Tg'?"
     """
-    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.75)
+    options = [str(o) for o in options]
+    same = [o for o in options if o.lower() == str(word).lower()]  # another case: tg -> Tg
+    close = same or difflib.get_close_matches(str(word), options, n=1, cutoff=0.75)
     return f" Did you mean {close[0]!r}?" if close else ""

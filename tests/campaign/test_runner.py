@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 import yaml
@@ -306,3 +308,18 @@ def test_new_stores_share_zarr_chunks_and_stores_laid_out_before_resume_as_they_
     assert report.computed + report.copied == 3  # copies come from the new store
     assert open_store(old.store)["value"].encoding["chunks"] == (8,)
     assert compare_stores(old.store, new.store) == {"items": 50, "lost": 0, "wrong": 0}
+
+
+def test_a_name_that_moves_to_another_store_is_said(tmp_path):
+    from vlab import catalog
+
+    run_campaign(_batch_spec(tmp_path, "probe"), progress=False)
+    first = catalog.get_entry("probe").location
+    again = _batch_spec(tmp_path, "probe")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same store again: nothing to say
+        run_campaign(again, progress=False)
+    other = _batch_spec(tmp_path, "probe", store="other.zarr")
+    with pytest.warns(UserWarning, match=r"The catalog name 'probe' now names .*other.zarr \(it"):
+        run_campaign(other, progress=False)
+    assert catalog.get_entry("probe").location != first and first.exists()

@@ -48,7 +48,7 @@ from vlab.catalog.integrity import (
 )
 from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
-from vlab.errors import ClusterError, ConfigError, InputError, SpecError, StoreError
+from vlab.errors import CatalogError, ClusterError, ConfigError, InputError, SpecError, StoreError
 
 __all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
@@ -820,8 +820,26 @@ def run_campaign(
     with catalog.writer_lock(spec.store), _reads_here():
         report = _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
     if spec.register:
-        catalog.register(spec.name, spec.store, description=spec.description, kind=plan.kind.name)
+        _register(spec, plan.kind.name)
     return report
+
+
+def _register(spec: CampaignSpec, kind: str) -> None:
+    """Register the campaign's store under its name; a UserWarning if that name named another
+    store before (the older store stays where it is, but the name no longer finds it)."""
+    try:
+        before = catalog.get_entry(spec.name).location
+    except CatalogError:
+        before = None
+    entry = catalog.register(spec.name, spec.store, description=spec.description, kind=kind)
+    if before is not None and str(before) != str(entry.location):
+        warnings.warn(
+            f"The catalog name {spec.name!r} now names {entry.location} (it named {before}, "
+            "which is unchanged but no longer found by that name). Give campaigns of other "
+            "stores their own 'name:' to keep both in the catalog.",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _reads_here():
@@ -1027,9 +1045,7 @@ def run_campaigns(
                 err.add_note(_saved_note(spec))
                 raise
             if spec.register:
-                catalog.register(
-                    spec.name, spec.store, description=spec.description, kind=spec.kind
-                )
+                _register(spec, spec.kind)
             reports.append(report)
     return reports
 

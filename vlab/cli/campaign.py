@@ -56,7 +56,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"performance report: {report.performance_report}")
     if report.failed or report.pending:
         print(
-            f"vlab: {report.failed} items failed, {report.pending} pending: "
+            f"vlab: {report.failed} {'item' if report.failed == 1 else 'items'} failed, "
+            f"{report.pending} pending: "
             f"vlab status {shlex.quote(str(report.store))} shows the errors; "
             "run again with --retry-failed to evaluate failed items again.",
             file=sys.stderr,
