@@ -103,7 +103,6 @@ def conductance_figures(
     from vlab.conductance import (
         histogram_peak,
         plateau_length,
-        plot_displacement_histogram,
         plot_histogram,
         plot_plateau_lengths,
         plot_traces,
@@ -177,14 +176,11 @@ def conductance_figures(
         + (f", snapshots every {summary['snapshot_spacing_A']:g} Å" if steps else ""),
     )
     summary |= _rupture_summary(opening)
-    files["histogram_displacement"] = plot_displacement_histogram(
-        [t["elongation"] for t in opening],
-        [t["conductance"] for t in opening],
+    files["histogram_displacement"] = _displacement_figure(
+        {"": opening},
+        len(traces),
         out / f"{name}-histogram-displacement.png",
-        labels=[f"{t['temperature']:g} K" for t in opening],
-        x_bin=max(0.25, summary["snapshot_spacing_A"] or 0.0),
-        noun="traces" if len(opening) == len(traces) else "stretches",
-        title=f"{name}: conductance against displacement from the break "
+        f"{name}: conductance against displacement from the break "
         f"(G falls through {BREAK_THRESHOLD:g} G0)",
     )
     if len(per_temperature) > 1:
@@ -212,7 +208,7 @@ def _rupture_summary(traces) -> dict[str, Any]:
     if len(at) > 1:
         parts += list(at.items())
     out: dict[str, Any] = {}
-    for suffix, values in parts:
+    for suffix, values in parts if at else []:
         broke = [x for x in values if x is not None]
         out[f"traces_broken{suffix}"] = len(broke)
         out[f"rupture_elongation_median_A{suffix}"] = (
@@ -256,20 +252,19 @@ def _label(t: Mapping[str, Any]) -> str:
     return "all" if t["temperature"] is None else f"{t['temperature']:g} K"
 
 
-def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[str, float]:
-    """:func:`_plateau_summary` of the stretches of :func:`_row_traces`."""
+def _plateau_summary_of(stretches: list[dict[str, Any]]) -> dict[str, float]:
+    """:func:`_plateau_summary` of the plateau lengths of stretches (by temperature)."""
     from vlab.conductance import plateau_length
 
     lengths: dict[str, list[float]] = {}
-    for t in _row_traces(trace, order, elongation, temperature, conductance):
+    for t in stretches:
         lengths.setdefault(_label(t), []).append(plateau_length(t["elongation"], t["conductance"]))
     return _plateau_summary(lengths) if lengths else {}
 
 
-def _trace_ruptures(trace, order, elongation, temperature, conductance) -> dict[str, Any]:
-    """:func:`_rupture_summary` of the stretches of :func:`_row_traces`."""
-    traces = _row_traces(trace, order, elongation, temperature, conductance)
-    return _rupture_summary(traces) if traces else {}
+def _trace_plateaus(trace, order, elongation, temperature, conductance) -> dict[str, float]:
+    """:func:`_plateau_summary_of` the stretches of :func:`_row_traces`."""
+    return _plateau_summary_of(_row_traces(trace, order, elongation, temperature, conductance))
 
 
 def stretch_traces(traces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -1035,20 +1030,23 @@ def predict_conductance(
             for temp in temps if len(temps) > 1 else []:
                 at = per_structure[temperature == temp].ravel()
                 entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(at, histogram_peak)
+        legs = {}  # the stretches of the predicted (and reference) traces
         if traces is not None:
-            entry |= _trace_plateaus(*traces, temperature, mean)
-            entry |= _trace_ruptures(*traces, temperature, mean)
+            legs["surrogate"] = _row_traces(*traces, temperature, mean)
+            entry |= _plateau_summary_of(legs["surrogate"]) | _rupture_summary(legs["surrogate"])
+            if ref is not None:
+                legs["reference"] = _row_traces(*traces, temperature, ref)
         if ref is not None:
             several = temperature if len(temps) > 1 else None
             entry["against_reference"] = validation_metrics(ref, mean, several)
             if calculator is not None:
                 entry["against_reference"]["reference"] = reference_name(calculator)
             if traces is not None:
-                entry["against_reference"]["reference_plateaus"] = _trace_plateaus(
-                    *traces, temperature, ref
+                entry["against_reference"]["reference_plateaus"] = _plateau_summary_of(
+                    legs["reference"]
                 )
-                entry["against_reference"]["reference_ruptures"] = _trace_ruptures(
-                    *traces, temperature, ref
+                entry["against_reference"]["reference_ruptures"] = _rupture_summary(
+                    legs["reference"]
                 )
         if plot and out is not None and len(structures) >= PLOT_MIN_STRUCTURES:
             figure = _prediction_histogram(
@@ -1064,7 +1062,12 @@ def predict_conductance(
             taken.add(figure.name)
             entry["histogram_png"] = str(figure)
             if traces is not None:
-                shown = _prediction_displacement(figure, traces, temperature, mean, ref, source)
+                shown = _displacement_figure(
+                    legs,
+                    np.unique(traces[0]).size,
+                    figure.with_name(f"{figure.stem}-displacement.png"),
+                    f"{source}: G against displacement from the break",
+                )
                 entry["displacement_png"] = str(shown)
         report["sources"][source] = entry
     if out is not None:
@@ -1073,25 +1076,26 @@ def predict_conductance(
     return report
 
 
-def _prediction_displacement(histogram: Path, traces, temperature, mean, ref, source) -> Path:
-    """Conductance-displacement histograms of the predicted traces (and of the reference's),
-    a panel per temperature, beside the histogram figure ``histogram``."""
+def _displacement_figure(
+    groups: Mapping[str, list[dict[str, Any]]], n_traces: int, path: Path, title: str
+) -> Path:
+    """Conductance-displacement histogram of stretches (:func:`stretch_traces` dicts), a panel
+    per group and temperature (``groups``: a panel-label prefix, "" for none, -> stretches),
+    binned at the snapshots' spacing; the panels say "stretches" when the first group has
+    more of them than the ``n_traces`` traces they come from."""
     from vlab.conductance import plot_displacement_histogram
 
-    shown = {"surrogate": _row_traces(*traces, temperature, mean)}
-    if ref is not None:
-        shown["reference"] = _row_traces(*traces, temperature, ref)
-    every = [(who, t) for who, legs in shown.items() for t in legs]
+    every = [(who, t) for who, legs in groups.items() for t in legs]
     steps = np.concatenate([np.diff(t["elongation"]) for _, t in every] + [np.empty(0)])
-    cycled = len(shown["surrogate"]) != np.unique(traces[0]).size
+    first = next(iter(groups.values()), [])
     return plot_displacement_histogram(
         [t["elongation"] for _, t in every],
         [t["conductance"] for _, t in every],
-        histogram.with_name(f"{histogram.stem}-displacement.png"),
-        labels=[f"{who}, {_label(t)}" for who, t in every],
+        path,
+        labels=[f"{who}, {_label(t)}" if who else _label(t) for who, t in every],
         x_bin=max(0.25, float(np.median(steps)) if steps.size else 0.0),
-        title=f"{source}: G against displacement from the break",
-        noun="stretches" if cycled else "traces",
+        title=title,
+        noun="traces" if len(first) == n_traces else "stretches",
     )
 
 

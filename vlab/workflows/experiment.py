@@ -351,34 +351,19 @@ def experiment_figure(
 def _experiment_displacement(sur: dict, path: Path, title: str) -> dict[str, Any]:
     """The conductance-displacement histogram of the surrogate's traces (a panel per
     temperature, beside ``path``) and which of them break where."""
-    from vlab.conductance import plot_displacement_histogram
-    from vlab.workflows.conductance import _rupture_summary, stretch_traces
+    from vlab.workflows.conductance import _displacement_figure, _row_traces, _rupture_summary
 
     if "elongation" not in sur:
         return {}
-    traces = []
-    for k in np.unique(sur["trace"]):
-        rows = np.flatnonzero(sur["trace"] == k)
-        rows = rows[np.argsort(sur["snapshot"][rows], kind="stable")]
-        traces.append(
-            {
-                "elongation": sur["elongation"][rows],
-                "conductance": sur["conductance"][rows],
-                "temperature": float(sur["temperature"][rows[0]]),
-            }
-        )
-    n_traces, traces = len(traces), stretch_traces(traces)
-    steps = np.concatenate([np.diff(t["elongation"]) for t in traces] + [np.empty(0)])
-    figure = plot_displacement_histogram(
-        [t["elongation"] for t in traces],
-        [t["conductance"] for t in traces],
+    columns = (sur[k] for k in ("trace", "snapshot", "elongation", "temperature", "conductance"))
+    legs = _row_traces(*columns)
+    figure = _displacement_figure(
+        {"": legs},
+        np.unique(sur["trace"]).size,
         path.with_name(f"{path.stem}-displacement.png"),
-        labels=[f"{t['temperature']:g} K" for t in traces],
-        x_bin=max(0.25, float(np.median(steps)) if steps.size else 0.0),
-        title=f"{title}: the surrogate's G against displacement from the break",
-        noun="traces" if len(traces) == n_traces else "stretches",
+        f"{title}: the surrogate's G against displacement from the break",
     )
-    return {"ruptures_surrogate": _rupture_summary(traces), "figure_displacement": str(figure)}
+    return {"ruptures_surrogate": _rupture_summary(legs), "figure_displacement": str(figure)}
 
 
 def _experiment_plateaus(sur: dict, ref: dict, ia: np.ndarray) -> dict[str, Any]:
