@@ -434,3 +434,70 @@ def test_train_does_not_replace_a_model_file_without_force(tmp_path, capsys):
     assert main([*args, "--force", "--seed", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == str(model)
     assert model.read_bytes() != before
+
+
+def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_path, capsys):
+    import shutil
+
+    from vlab.cli import main
+    from vlab.conductance import ConditionalResiduals, histogram_peak
+    from vlab.workflows.conductance import (
+        _done_input_hashes,
+        model_residuals,
+        predict_conductance,
+        train_surrogate,
+        validate_surrogate,
+    )
+
+    model = tmp_path / "fast.npz"
+    params = {"min_samples_leaf": 5, "n_estimators": 2}
+    report = train_surrogate(["au-spd-small"], model, estimator="bottleneck", params=params)
+    held = report["held_out"]["n"]
+    assert report["model_sha256"] == file_sha256(model)
+    assert len(report["residuals"]["reference_G0"]) == held >= 30
+    assert len(report["residual_input_hashes"]) == held
+    residuals = model_residuals(model)
+    assert isinstance(residuals, ConditionalResiduals) and residuals.reference.size == held
+    # the residuals are those of the held-out snapshots: their reference and prediction
+    structures, y, _, _ = labelled_structures("au-spd-small")
+    pred = load_model_file(model).predict(structures)
+    listed = set(report["residual_input_hashes"])
+    rows = [i for i, h in enumerate(_done_input_hashes("au-spd-small")) if h[:16] in listed]
+    assert len(rows) == held and len(listed & set(report["training_input_hashes"])) == 0
+    order = np.argsort(residuals.reference, kind="stable")
+    np.testing.assert_allclose(np.sort(y[rows]), residuals.reference[order], atol=1e-4)
+    np.testing.assert_allclose(
+        np.sort(pred[rows] - y[rows]),
+        np.sort(residuals.predicted - residuals.reference),
+        atol=2e-4,
+    )
+    # predict and validate draw the predictive histogram, and say that this store holds the
+    # snapshots the residuals came from
+    with pytest.warns(UserWarning, match="whose residuals the predictive draws use"):
+        entry = predict_conductance(["au-spd-small"], model=model, progress=False)["sources"][
+            "au-spd-small"
+        ]
+    draws = residuals.sample(np.array(entry["conductance_G0"]), draws=20, rng=0)
+    assert entry["peak_predictive_G0"] == pytest.approx(histogram_peak(draws), abs=1e-3)
+    assert (
+        f"{held} of the {len(y)} structures of 'au-spd-small' are the held-out"
+        in (entry["warning"])
+    )
+    with pytest.warns(UserWarning, match="whose residuals the predictive draws use"):
+        checked = validate_surrogate(model, ["au-spd-small"], tmp_path / "v", progress=False)
+    store = checked["stores"]["au-spd-small"]
+    assert {"peak_surrogate_G0", "peak_predictive_G0", "peak_reference_G0"} <= store.keys()
+    # the command line prints how many residuals, not each
+    args = ["conductance", "train", "au-spd-small", "--estimator", "bottleneck", "--force"]
+    assert main([*args, "--model", str(model), "--set", "min_samples_leaf=5"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["residuals"] == held and "residual_input_hashes" not in printed
+    # a model file replaced without its report: the report's residuals are not used
+    other = tmp_path / "other.npz"
+    train_surrogate(["au-spd-small"], other, estimator="bottleneck", params=params, seed=1)
+    shutil.copyfile(other, model)
+    with pytest.warns(UserWarning, match="is of another model file"):
+        assert model_residuals(model) is None
+    with pytest.warns(UserWarning, match="is of another model file"):
+        entry = predict_conductance(["au-spd-small"], model=model, progress=False)
+    assert "peak_predictive_G0" not in entry["sources"]["au-spd-small"]

@@ -75,14 +75,24 @@ def write(folder: Path, data: dict, name: str = "experiment.yaml") -> Path:
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory) -> Path:
-    """A small surrogate trained on every 27th committed 2x2-wire snapshot (40 structures)."""
-    ds = catalog.select(catalog.open_store(COMMITTED), status="done").load()
-    ds = ds.isel(item=slice(0, None, 27))
+    """A small surrogate trained on every 27th committed 2x2-wire snapshot (40 structures),
+    with a report of its residuals on 40 other committed snapshots, as ``vlab conductance
+    train`` writes it."""
+    from vlab.conductance import ConditionalResiduals
+    from vlab.conductance.shipped import file_sha256
+
+    done = catalog.select(catalog.open_store(COMMITTED), status="done").load()
+    ds, held = done.isel(item=slice(0, None, 27)), done.isel(item=slice(13, None, 27))
     structures = catalog.decode_structures(ds, prefix="structure_")
     model = ConductanceSurrogate(
         n_estimators=2, hidden_layer_sizes=(16,), max_iter=80, random_state=0
     ).fit(structures, ds["conductance"].values)
-    return model.save(tmp_path_factory.mktemp("model") / "tiny.npz")
+    path = model.save(tmp_path_factory.mktemp("model") / "tiny.npz")
+    pred = model.predict(catalog.decode_structures(held, prefix="structure_"))
+    residuals = ConditionalResiduals(pred, held["conductance"].values).to_dict()
+    report = {"model_sha256": file_sha256(path), "residuals": residuals}
+    path.with_suffix(".report.json").write_text(json.dumps(report))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +123,18 @@ def test_experiment_runs_the_three_campaigns_and_draws_the_figure(experiment):
     runs = {role: c["this_run"]["computed"] for role, c in summary["campaigns"].items()}
     assert runs == {"md": 4, "surrogate": n_snapshots, "reference": summary["snapshots_reference"]}
     assert summary["model"]["path"].endswith("tiny.npz")
+
+
+def test_a_model_file_with_held_out_residuals_gives_the_predictive_histogram(experiment):
+    from vlab.workflows.conductance import model_residuals
+
+    path, summary, _ = experiment
+    sur = catalog.open_store(path.parent / "stores/surrogate.zarr")
+    residuals = model_residuals(summary["model"]["path"])
+    draws = residuals.sample(sur["conductance"].values, rng=0)
+    expected = round(histogram_peak(draws), 3) if (draws >= 0.3).any() else None
+    assert summary["histogram_peak_predictive_G0"] == expected
+    assert summary["predictive_draws_per_snapshot"] == 20
 
 
 def test_peaks_are_those_of_the_stores(experiment):

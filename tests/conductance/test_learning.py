@@ -124,8 +124,22 @@ def test_round_models_know_their_training_labels(loop, tmp_path):
     with pytest.warns(UserWarning, match=said + r"\(au-sband-large\): R²"):
         checked = validate_surrogate(out / "round-002.npz", [str(first)], tmp_path, progress=False)
     assert checked["stores"][str(first)]["training_labels"] == 8
-    checked = validate_surrogate(out / "round-000.npz", ["au-sband-large"], tmp_path / "v")
+    with pytest.warns(UserWarning, match="whose residuals the predictive draws use"):
+        checked = validate_surrogate(out / "round-000.npz", ["au-sband-large"], tmp_path / "v")
     assert checked["stores"]["au-sband-large"]["training_labels"] == 0  # validation: never chosen
+    # each round's model keeps its validation residuals, for predictive draws
+    from vlab.conductance.shipped import file_sha256
+    from vlab.workflows.conductance import model_residuals
+
+    last = reports[-1]
+    assert last["model_sha256"] == file_sha256(out / "round-002.npz")
+    assert len(last["residuals"]["reference_G0"]) == last["held_out"]["n"] >= 30
+    assert model_residuals(out / "round-002.npz").reference.size == last["held_out"]["n"]
+    assert "peak_predictive_G0" in checked["stores"]["au-sband-large"]
+    assert len(last["residual_input_hashes"]) == last["held_out"]["n"]
+    assert (
+        "whose residuals the predictive draws use" in checked["stores"]["au-sband-large"]["warning"]
+    )  # the residuals are of this store's snapshots
 
 
 def test_rerun_after_the_end_computes_nothing(loop):

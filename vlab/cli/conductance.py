@@ -66,6 +66,9 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
     hashes = report.pop("training_input_hashes", None)  # in MODEL.report.json, not on screen
     if hashes is not None:
         report["training_labels"] = len(hashes)
+    report.pop("residual_input_hashes", None)
+    if "residuals" in report:  # the held-out residuals: how many, not each
+        report["residuals"] = len(report["residuals"]["reference_G0"])
     print(report_json(report))
     return 0
 

@@ -31,6 +31,7 @@ __all__ = [
     "conductance_traces",
     "labelled_structures",
     "load_surrogate",
+    "model_residuals",
     "one_reference",
     "parameter_differences",
     "peak_or_none",
@@ -46,6 +47,9 @@ __all__ = [
 
 #: Draws per snapshot of a predictive histogram (prediction + held-out residual).
 PREDICTIVE_DRAWS = 20
+#: Held-out snapshots a model's report needs to record residuals for predictive draws (the
+#: minimum count per bin of :class:`~vlab.conductance.ConditionalResiduals`).
+RESIDUALS_MIN = 30
 LABEL_HASH_CHARS = 16  # of an input hash, to recognise a training label (64 bits)
 PREDICT_CHUNK = 512  # structures per surrogate call (predict), per featurisation (validate)
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
@@ -469,6 +473,79 @@ def _model_reference(described: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(found) if isinstance(found, Mapping) and "id" in found else None
 
 
+def model_residuals(model: str | os.PathLike) -> Any:
+    """The held-out residuals of a surrogate, for predictive draws, or None if it has none.
+
+    ``model`` is a shipped model's name (its manifest's residuals, on validation traces) or
+    the path of a model file: then the residuals that its ``.report.json`` records (``vlab
+    conductance train``: the held-out traces; ``vlab conductance learn``: the loop's
+    validation stores), if that report is of this very file (its ``model_sha256``; a report
+    left beside a replaced model file gives none, with a ``UserWarning``).
+
+    Returns
+    -------
+    ConditionalResiduals or None
+        ``sample(predicted)`` draws the reference's spread around new predictions; the
+        histogram of the draws is the surrogate's estimate of the reference histogram.
+
+    Examples
+    --------
+    >>> model_residuals("spd-headline").sample([0.9], draws=3, rng=0).shape
+    (3,)
+    """
+    from vlab.conductance import ConditionalResiduals, load_shipped_residuals, shipped_models
+    from vlab.conductance.shipped import file_sha256, shipped_model_name
+
+    shipped = str(model) if str(model) in shipped_models() else shipped_model_name(model)
+    if shipped is not None:
+        try:
+            return load_shipped_residuals(shipped)
+        except InputError:  # a shipped model without recorded residuals
+            return None
+    path = Path(model)
+    try:
+        report = json.loads(path.with_suffix(".report.json").read_text())
+        recorded, kept = report["residuals"], report["model_sha256"]
+    except (OSError, ValueError, KeyError, TypeError):  # no readable record of residuals
+        return None
+    if not path.is_file() or file_sha256(path) != kept:
+        warnings.warn(
+            f"The report {path.with_suffix('.report.json').name!r} beside the model "
+            f"{str(path)!r} is of another model file (sha256 differs): its held-out "
+            "residuals are not used (no predictive draws).",
+            UserWarning,
+            stacklevel=2,
+        )
+        return None
+    try:
+        return ConditionalResiduals.from_dict(recorded)
+    except (InputError, KeyError, TypeError, ValueError):  # a damaged record
+        return None
+
+
+def _residual_hashes(model: str | os.PathLike) -> set[str]:
+    """Input hashes (first ``LABEL_HASH_CHARS`` characters) of the held-out items whose
+    residuals a model file's ``.report.json`` records; empty if unknown."""
+    try:
+        report = json.loads(Path(model).with_suffix(".report.json").read_text())
+        return {str(h) for h in report["residual_input_hashes"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _residual_overlap(known: set[str], source: str, hashes: list[str]) -> str | None:
+    """A warning if some of ``hashes`` (a store's items) are the held-out items whose
+    residuals the predictive draws use: the predictive histogram there is not independent."""
+    seen = sum(h[:LABEL_HASH_CHARS] in known for h in hashes)
+    if not seen:
+        return None
+    return (
+        f"{seen} of the {len(hashes)} structures of {source!r} are the held-out snapshots "
+        "whose residuals the predictive draws use: the predictive peak there is not an "
+        "independent estimate."
+    )
+
+
 def _model_words(described: Mapping[str, Any]) -> str:
     if "shipped" in described:
         return f"the {described['shipped']} model"
@@ -550,9 +627,13 @@ def train_surrogate(
 
     Writes the model, ``MODEL.report.json`` and ``MODEL.parity.png`` (held-out traces). The
     report lists the training items' input hashes (their first ``LABEL_HASH_CHARS``
-    characters), by which ``predict`` and ``validate`` recognise training labels, and the
+    characters), by which ``predict`` and ``validate`` recognise training labels, the
     reference calculator of the stores (``reference``), by which they recognise stores
-    labelled by another; stores labelled by different calculators are refused
+    labelled by another, and, with at least ``RESIDUALS_MIN`` held-out snapshots, their
+    residuals (``residuals``: a :class:`~vlab.conductance.ConditionalResiduals`, with the
+    model file's ``model_sha256`` and the held-out items' input hashes), from which
+    ``predict``, ``validate`` and ``experiment`` draw the predictive histogram
+    (:func:`model_residuals`); stores labelled by different calculators are refused
     (:func:`one_reference`). With ``estimator="local"`` the model is
     :meth:`ConductanceSurrogate.from_preset` of ``preset`` with ``params`` (estimator
     parameters by their own names; ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is
@@ -565,7 +646,8 @@ def train_surrogate(
     """
     from matplotlib.figure import Figure
 
-    from vlab.conductance import BottleneckSurrogate, ConductanceSurrogate
+    from vlab.conductance import BottleneckSurrogate, ConditionalResiduals, ConductanceSurrogate
+    from vlab.conductance.shipped import file_sha256
 
     if estimator == "bottleneck":
         if preset != "default":
@@ -637,6 +719,13 @@ def train_surrogate(
         report["training_input_hashes"] = sorted(
             h[:LABEL_HASH_CHARS] for h, t in zip(hashes, test, strict=True) if not t
         )
+    report["model_sha256"] = file_sha256(model_path)
+    if test.sum() >= RESIDUALS_MIN:  # the spread of the reference around new predictions
+        report["residuals"] = ConditionalResiduals(pred, y[test]).to_dict()
+        if len(hashes) == len(y):
+            report["residual_input_hashes"] = sorted(
+                h[:LABEL_HASH_CHARS] for h, t in zip(hashes, test, strict=True) if t
+            )
     model_path.with_suffix(".report.json").write_text(report_json(report) + "\n")
     return report
 
@@ -655,7 +744,10 @@ def validate_surrogate(
     model, or a model file whose ``.report.json`` lists its training labels (``vlab
     conductance train``, the rounds of ``vlab conductance learn``), each store's entry counts
     its ``training_labels`` and, if there are any, warns that R² and MAE there measure the
-    fit. ``progress``: a progress bar (tqdm, on stderr) over the structures of each store of
+    fit. Each entry has the histogram peaks of the point predictions and of the reference
+    and, for a model with held-out residuals (:func:`model_residuals`), of the predictive
+    draws (``peak_predictive_G0``). ``progress``: a progress bar (tqdm, on stderr) over the
+    structures of each store of
     more than ``PREDICT_CHUNK`` of them, featurised (SOAP descriptors, or bottleneck features)
     that many at a time and then predicted in one call, so the predictions are those of one
     call bit for bit; the bar reaches the end when the predictions are made. A store labelled
@@ -664,9 +756,15 @@ def validate_surrogate(
     """
     from matplotlib.figure import Figure
 
+    from vlab.conductance import histogram_peak
+    from vlab.conductance.shipped import shipped_model_name
+
     model, described = load_surrogate(model_path)
     known = _model_training_labels(described)
     learned = _model_reference(described)
+    residuals = model_residuals(described.get("shipped") or described["path"])
+    shipped = described.get("shipped") or shipped_model_name(described["path"])
+    held_out = set() if shipped else _residual_hashes(described["path"])
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
@@ -678,15 +776,21 @@ def validate_surrogate(
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         entry = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
         report["stores"][name] = entry
+        entry["peak_surrogate_G0"] = peak_or_none(pred, histogram_peak)
+        if residuals is not None:
+            draws = residuals.sample(pred, draws=PREDICTIVE_DRAWS, rng=0)
+            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
+        entry["peak_reference_G0"] = peak_or_none(y, histogram_peak)
         labelled_by = store_reference(name)
         if labelled_by is not None:
             entry["reference"] = reference_name(labelled_by)
         found = [_reference_warning(learned, labelled_by, name, _model_words(described))]
+        hashes = _done_input_hashes(name) if known is not None or held_out else []
         if known is not None:
-            entry["training_labels"], overlap = _training_overlap(
-                known, name, _done_input_hashes(name)
-            )
+            entry["training_labels"], overlap = _training_overlap(known, name, hashes)
             found.append(overlap)
+        if residuals is not None and held_out:
+            found.append(_residual_overlap(held_out, name, hashes))
         for warning in filter(None, found):
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):
@@ -938,9 +1042,9 @@ def predict_conductance(
     plot : bool
         With ``out``, also draw the conductance histogram of each source of at least
         ``PLOT_MIN_STRUCTURES`` structures beside it (``OUT-SOURCE.png``, linear and log
-        axes): the point predictions, the predictive draws (shipped models with residuals)
-        and the reference conductances (stores that have them), each with its peak. The
-        entry's ``histogram_png`` names the file.
+        axes): the point predictions, the predictive draws (models with held-out residuals,
+        :func:`model_residuals`) and the reference conductances (stores that have them),
+        each with its peak. The entry's ``histogram_png`` names the file.
     progress : bool
         A progress bar (tqdm, on stderr) over the structures of each source of more than
         ``PREDICT_CHUNK`` of them, predicted that many at a time (within ~1e-7 G0 of one call:
@@ -952,12 +1056,14 @@ def predict_conductance(
     dict
         The model, and per source the predictions and, where the store has reference
         conductances, R², MAE and histogram peaks against them (and for a store of MD
-        snapshots at several temperatures, the peaks at each). With a shipped model that
-        records held-out residuals, also ``peak_predictive_G0``: the histogram peak of
-        draws of the reference's spread around the predictions
-        (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure, seed 0), the
-        surrogate's estimate of the reference histogram's peak. With a shipped model that
-        records its range of use (given by name or by its file), a source with structures
+        snapshots at several temperatures, the peaks at each). With a model that records
+        held-out residuals (a shipped model's manifest, or the ``.report.json`` that ``vlab
+        conductance train`` writes beside a model file; :func:`model_residuals`), also
+        ``peak_predictive_G0``: the histogram peak of draws of the reference's spread around
+        the predictions (:class:`~vlab.conductance.ConditionalResiduals`, 20 per structure,
+        seed 0), the surrogate's estimate of the reference histogram's peak; a store that
+        holds the held-out snapshots of those residuals gets a ``warning``. With a shipped
+        model that records its range of use (given by name or by its file), a source with structures
         outside it gets a ``warning`` (also issued as a ``UserWarning``): other sizes for the
         fast ``spd-bottleneck``, narrower electrodes than the training cells' for both
         (:func:`~vlab.conductance.shipped.range_of_use_warning`). A store with reference
@@ -977,7 +1083,7 @@ def predict_conductance(
         (``displacement_png``: ``OUT-SOURCE-displacement.png``, predicted and reference
         traces, a panel per temperature).
     """
-    from vlab.conductance import histogram_peak, load_shipped_residuals
+    from vlab.conductance import histogram_peak
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
     from vlab.workflows.learning import validation_metrics
 
@@ -987,13 +1093,9 @@ def predict_conductance(
             "existing report of that name is replaced."
         )
     surrogate, described = load_surrogate(model)
-    residuals = None
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))
-    if "shipped" in described:
-        try:
-            residuals = load_shipped_residuals(described["shipped"])
-        except InputError:  # a shipped model without recorded residuals
-            residuals = None
+    residuals = model_residuals(described.get("shipped") or described["path"])
+    held_out = set() if shipped_name else _residual_hashes(described["path"])
     learned = _model_reference(described)
     report: dict[str, Any] = {"model": described, "sources": {}}
     if learned is not None:
@@ -1018,6 +1120,8 @@ def predict_conductance(
             if known is not None:
                 entry["training_labels"], overlap = _training_overlap(known, source, hashes)
                 found.append(overlap)
+            if residuals is not None and held_out:
+                found.append(_residual_overlap(held_out, source, hashes))
         for warning in filter(None, found):
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):

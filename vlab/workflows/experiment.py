@@ -20,7 +20,12 @@ import numpy as np
 from vlab import catalog
 from vlab._utils import report_json
 from vlab.errors import InputError, SpecError
-from vlab.workflows.conductance import PREDICTIVE_DRAWS, peak_or_none, train_surrogate
+from vlab.workflows.conductance import (
+    PREDICTIVE_DRAWS,
+    model_residuals,
+    peak_or_none,
+    train_surrogate,
+)
 
 __all__ = ["ExperimentSpec", "experiment_figure", "load_experiment", "run_experiment"]
 
@@ -42,8 +47,10 @@ class ExperimentSpec:
     Read from YAML by :func:`load_experiment` (see ``examples/au-virtual-experiment.yaml``).
     ``train`` (keyword arguments of :func:`train_surrogate`) is used only when ``model`` does
     not exist yet. With ``shipped`` (a model shipped with vlab), ``model`` is its file,
-    checked against its recorded sha256 before the campaigns run, and the model's held-out
-    residuals give the predictive histogram (see :func:`experiment_figure`).
+    checked against its recorded sha256 before the campaigns run. The model's held-out
+    residuals (a shipped model's manifest, or the report ``vlab conductance train`` writes
+    beside a model file: :func:`~vlab.workflows.conductance.model_residuals`) give the
+    predictive histogram (see :func:`experiment_figure`).
     """
 
     name: str
@@ -519,6 +526,8 @@ def run_experiment(
             residuals = load_shipped_residuals(spec.shipped)
     _check_one_reference(spec, str(path))
     training = _train_if_missing(spec, str(path))
+    if spec.shipped is None:  # a model file: the held-out residuals its report records
+        residuals = model_residuals(spec.model)
     specs = (spec.md, spec.surrogate, spec.reference)
     reports = run_campaigns(
         list(specs),

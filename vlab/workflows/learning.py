@@ -28,8 +28,9 @@
 
 Every round leaves ``round-NNN.selection.json`` (written before labelling), its label stores
 ``round-NNN/*.zarr`` (registered in the catalog as ``NAME-rNNN-POOL``), the model
-``round-NNN.npz`` with ``round-NNN.report.json`` (the input hashes of its training labels and
-its validation scores) and ``round-NNN.json`` (selection, scores, labels, metrics and timings;
+``round-NNN.npz`` with ``round-NNN.report.json`` (the input hashes of its training labels,
+its validation scores and residuals, from which ``vlab conductance predict`` draws its
+predictive histograms) and ``round-NNN.json`` (selection, scores, labels, metrics and timings;
 written last, it marks the round complete). Running the same spec again continues after the
 last complete round: a selection on disk is reused, a label campaign resumes, nothing is
 computed twice. The loop stops at the label budget, after ``max_rounds`` rounds, or when the
@@ -928,6 +929,10 @@ def _retrain(
     progress: bool,
     reference: Mapping[str, Any] | None = None,
 ):
+    from vlab.conductance import ConditionalResiduals
+    from vlab.conductance.shipped import file_sha256
+    from vlab.workflows.conductance import LABEL_HASH_CHARS, RESIDUALS_MIN, _done_input_hashes
+
     keys = [tuple(s) for s in selection["snapshots"]]
     missing = [key for key in keys if key not in new]
     if missing:
@@ -952,14 +957,22 @@ def _retrain(
     pred = predict_with_spread(model, val["descriptors"])[0]
     metrics = validation_metrics(val["y"], pred, val["temperature"])
     hashes = _training_hashes(spec, k)
+    residuals: dict[str, Any] = {}  # for predictive draws of this model (predict, validate)
+    if len(val["y"]) >= RESIDUALS_MIN:
+        residuals["residuals"] = ConditionalResiduals(pred, val["y"]).to_dict()
+        held = [h[:LABEL_HASH_CHARS] for n in spec.validation for h in _done_input_hashes(n)]
+        if len(held) == len(val["y"]):
+            residuals["residual_input_hashes"] = sorted(held)
     _write_json(  # what predict and validate read to recognise the model's training labels
         path.with_suffix(".report.json"),
         {
             "model": str(path),
+            "model_sha256": file_sha256(path),
             "training_stores": list(spec.train),
             **({} if reference is None else {"reference": dict(reference)}),
             "held_out": metrics,
             "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
+            **residuals,
         }
         | ({} if hashes is None else {"training_input_hashes": hashes}),
     )
