@@ -161,6 +161,14 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
     )
     mean, std = model.predict(["*CC*"], return_std=True)
     assert out[2] == f"*CC*\tρ = {mean[0]:.3f} ± {1.5 * std[0]:.3f} g/cm^3"
+    # the morphology is the built-in model's input: another model refuses it, not ignores it
+    assert main(["polymers", "predict", "*CC*", "--model", str(carded), "--morphology",
+                 "semicrystalline"]) == 2  # fmt: skip
+    assert capsys.readouterr().err == (
+        "vlab: error: polymer-predict: 'morphology' is an input of the built-in model "
+        "(builtin:experimental-tc) only; the model 'carded.npz' has none. Leave 'morphology' "
+        "out, or train a model on measured values of one morphology.\n"
+    )
     # a campaign stores the model's own property and units, and refuses others
     run_campaign(_spec(tmp_path, params={"model": str(carded)}), progress=False)
     ds = vlab.catalog.open("screen")
@@ -170,6 +178,7 @@ def test_saved_model_prints_its_card_or_says_it_is_unmeasured(tmp_path, capsys):
         ({"model": str(carded), "property": "Tg"}, "'property' says 'Tg'"),
         ({"model": str(carded), "units": "K"}, "'units' says 'K'"),
         ({"property": "Tg", "units": "K"}, "the model predicts thermal_conductivity in W m-1 K-1"),
+        ({"model": str(carded), "morphology": "amorphous"}, "'morphology' is an input of the"),
     ):
         with pytest.raises(SpecError, match=said):
             run_campaign(_spec(tmp_path, params=params, store="other.zarr"), progress=False)

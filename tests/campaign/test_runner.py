@@ -105,8 +105,11 @@ def test_a_store_of_another_spec_is_refused_and_left_untouched(tmp_path):
     run_campaign(spec, progress=False)
     before = _data(spec.store)
     other = _spec(tmp_path, n=12, store="probe.zarr", name="other")
-    with pytest.raises(StoreError, match="holds other items than this spec makes"):
+    with pytest.raises(StoreError, match="holds other items than this spec makes") as err:
         run_campaign(other, progress=False)
+    # the message says which settings of the spec that wrote the store differ
+    assert "(10 stored, 12 planned; written by a spec with " in str(err.value)
+    assert "inputs.n: 10 -> 12" in str(err.value) and 'name: "probe" -> "other"' in str(err.value)
     after = _data(spec.store)
     assert all(np.array_equal(before[k], after[k], equal_nan=True) for k in before)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import json
 import logging
 import os
 import signal
@@ -262,7 +263,8 @@ def _ensure_store(plan: Plan) -> set[int]:
     if damaged is None:
         raise StoreError(
             f"The store {str(store)!r} holds other items than this spec makes "
-            f"({len(stored)} stored, {len(plan.hashes)} planned, or different inputs/parameters). "
+            f"({len(stored)} stored, {len(plan.hashes)} planned"
+            f"{_what_changed(plan, store)}). "
             "It is left untouched: choose another 'store' path, or delete that store to start over."
         )
     ds = catalog.open_store(store)
@@ -272,6 +274,56 @@ def _ensure_store(plan: Plan) -> set[int]:
             f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}."
         )
     return damaged
+
+
+def _what_changed(plan: Plan, store) -> str:
+    """``; SETTING: STORED -> NOW, ...``: how the spec that wrote ``store`` (its ``spec`` and
+    ``kind_version`` attributes) differs from ``plan``'s, or ``, or different inputs or
+    parameters`` if that cannot be told (a store of an older vlab, or the same spec)."""
+    try:
+        attrs = catalog.open_store(store).attrs
+        before = json.loads(attrs["spec"]) if isinstance(attrs["spec"], str) else attrs["spec"]
+    except Exception:  # no readable record of the spec that wrote it
+        before = None
+    changes = []
+    if isinstance(before, dict):
+        now = plan.spec.as_dict(include_store=False)
+        before = {k: v for k, v in before.items() if k != "store"}
+        changes = _differences(before, now)
+        version = attrs.get("kind_version")
+        if version is not None and str(version) != str(plan.kind.version):
+            changes.append(f"version of kind {plan.kind.name!r}: {version} -> {plan.kind.version}")
+    if not changes:
+        return ", or different inputs or parameters"
+    shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+    return f"; written by a spec with {shown}"
+
+
+def _differences(before: Any, now: Any, at: str = "") -> list[str]:
+    """Dotted settings whose values differ between two plain-data specs, as ``KEY: A -> B``
+    (``(none)`` for a setting one of them lacks)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        out = []
+        for key in sorted(set(before) | set(now), key=str):
+            path = f"{at}.{key}" if at else str(key)
+            if key not in before or key not in now:
+                out.append(
+                    f"{path}: {_short(before.get(key, _NONE))} -> {_short(now.get(key, _NONE))}"
+                )
+            else:
+                out += _differences(before[key], now[key], path)
+        return out
+    return [] if before == now else [f"{at or 'spec'}: {_short(before)} -> {_short(now)}"]
+
+
+_NONE = object()
+
+
+def _short(value: Any) -> str:
+    if value is _NONE:
+        return "(none)"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _damaged_hashes(

@@ -292,8 +292,9 @@ def register(sub) -> None:
     p.add_argument(
         "--morphology",
         choices=("amorphous", "semicrystalline"),
-        default="amorphous",
-        help="sample morphology the built-in model assumes (default: amorphous)",
+        default=None,
+        help="sample morphology the built-in model assumes (default: amorphous; other "
+        "models have no such input)",
     )
     p.set_defaults(func=_cmd_polymers_predict)
     p = actions.add_parser(

@@ -18,7 +18,7 @@ Parameters (``params:`` of the spec)
     units of the prediction; by default the model's own (its saved card's), and a spec that
     names another property or unit than the model's is refused. ``morphology``:
     ``amorphous`` (default) or ``semicrystalline``, the sample morphology the built-in model
-    assumes.
+    assumes (refused with any other model).
 Items: ``{"smiles": "*CC(*)c1ccccc1", ...}`` from a CSV/YAML file, a catalog store with a
 ``smiles`` variable, or the generator ``dataset`` (``params: {source: hightcond_initial_smiles}``).
 """
@@ -53,8 +53,9 @@ class PredictParams(KindParams):
     #: Units of the prediction; None: the model's own (``W m-1 K-1`` for the built-in model,
     #: ``1`` without a card).
     units: str | None = None
-    #: Sample morphology assumed by the built-in model: ``amorphous`` or ``semicrystalline``.
-    morphology: str = "amorphous"
+    #: Sample morphology assumed by the built-in model: ``amorphous`` or ``semicrystalline``;
+    #: None: ``amorphous``. Refused with any other model (which has no such input).
+    morphology: str | None = None
 
 
 def _params(params: Mapping[str, Any]) -> PredictParams:
@@ -73,6 +74,13 @@ def _params(params: Mapping[str, Any]) -> PredictParams:
                 f"{short_repr(model)} (no such name or file)."
                 + did_you_mean(model, registered_models())
             ) from None
+    if checked.morphology is not None and checked.model != _BUILTIN:
+        raise SpecError(
+            f"polymer-predict: 'morphology' is an input of the built-in model "
+            f"({_BUILTIN}) only; the model {short_repr(Path(model).name)} has none. Leave "
+            "'morphology' out, or train a model on measured values of one morphology."
+        )
+    checked = replace(checked, morphology=checked.morphology or "amorphous")
     if checked.morphology not in ("amorphous", "semicrystalline"):
         raise SpecError(
             "polymer-predict: 'morphology' must be 'amorphous' or 'semicrystalline'. Got "
