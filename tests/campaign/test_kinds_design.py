@@ -372,3 +372,23 @@ def test_forward_models_are_fitted_once_per_process_for_the_same_training_data()
     probe = ["*CC(*)CC*", "*CC(*)c1ccccc1"]
     for got, want in zip(changed(probe)["Tg"], fresh(probe)["Tg"], strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_target_no_training_value_reaches_is_said_before_the_run(tmp_path, capsys):
+    import json
+
+    from vlab.campaign.kinds.design import training_in_target
+    from vlab.cli import main
+
+    found = training_in_target("Tg>=2000 K")["Tg"]
+    assert found["in_target"] == 0 and found["max"] < 2000 < found["n"]
+    args = ["polymers", "design", "--n", "4", "--particles", "4", "--steps", "2"]
+    args += ["--forward-model", "ridge", "--synchronous", "--target", "Tg>=2000 K"]
+    with pytest.warns(UserWarning, match="no training polymer's Tg lies in the target box") as got:
+        assert main([*args, "--out", str(tmp_path)]) == 0
+    assert (
+        f"({found['n']} training values, {found['min']:g}-{found['max']:g} K): the forward "
+        "model extrapolates there" in str(got[0].message)
+    )
+    report = json.loads((tmp_path / "design-library" / "design-report.json").read_text())
+    assert report["training_in_target"] == {"Tg": found}

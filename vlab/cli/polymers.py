@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from vlab._utils import report_json
@@ -117,6 +118,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
     from vlab.campaign import get_kind, parse_spec, run_campaigns
+    from vlab.campaign.kinds.design import training_in_target
     from vlab.errors import InputError
     from vlab.polymers.design import size_run
     from vlab.workflows.polymers import design_library
@@ -138,6 +140,16 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         get_kind("polymer-design").check_params(params)
     except InputError as err:
         raise type(err)(f"vlab polymers design: {err}") from None
+    for prop, found in training_in_target(args.target, params["training"]).items():
+        if found["in_target"] == 0 and found["n"]:
+            warnings.warn(
+                f"vlab polymers design: no training polymer's {prop} lies in the target box "
+                f"({found['n']} training values, {found['min']:g}-{found['max']:g} "
+                f"{found['units']}): the forward model extrapolates there, and the library "
+                "may hold no predicted hit.",
+                UserWarning,
+                stacklevel=1,
+            )
     print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)

@@ -195,8 +195,9 @@ def design_library(
     those predictions, the sampler's own models: not an independent check of the designs. Writes
     ``library.csv`` (with ``rank``, ``sa_score``, ``strain_flags`` and ``plausible`` columns),
     ``top10.png`` (the ten most likely *plausible* candidates, implausible ones excluded, with
-    predicted values and units) and ``design-report.json`` (with the ``margin`` and the
-    ``aimed_at`` box).
+    predicted values and units) and ``design-report.json`` (with the ``margin``, the
+    ``aimed_at`` box and, per property, how many training values lie in the target box:
+    ``training_in_target``, :func:`vlab.campaign.kinds.design.training_in_target`).
 
     Raises
     ------
@@ -204,6 +205,7 @@ def design_library(
         If no chain of the store is done (e.g. all failed): the message counts them and says
         how to evaluate them again (``--retry-failed``).
     """
+    from vlab.campaign.kinds.design import training_in_target
     from vlab.polymers.design import (
         mean_pairwise_tanimoto,
         nearest_neighbours,
@@ -244,6 +246,7 @@ def design_library(
         },
         "margin": float(params.get("margin", 0.0)),
         "aimed_at": _aimed_at(ds, target),
+        "training_in_target": training_in_target(params["target"], params.get("training")),
         "ranking": "plausible candidates first, then the log-likelihood of the aimed-at box; "
         "top10.png shows the most likely plausible candidates (implausible ones excluded)",
         "valid_fraction": float(np.mean([is_valid_repeat_unit(s) for s in smiles])),

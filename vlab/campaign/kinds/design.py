@@ -126,6 +126,39 @@ def _training_data(target, training: Mapping[str, str]) -> dict[str, tuple[list,
     return data
 
 
+def training_in_target(target_text: str, training: Mapping[str, str] | None = None) -> dict:
+    """Per property of the target: how many of its training values lie in the target's box,
+    of how many, and their range, from the data the forward models learn (``training``:
+    named catalog stores, else the built-in sources).
+
+    A box that no training value reaches asks the forward models to extrapolate: their
+    predictions there carry little information, and a library judged by them can be empty.
+
+    Examples
+    --------
+    >>> found = training_in_target("Tg>=2000 K")["Tg"]
+    >>> found["in_target"], found["n"] > 1000, found["max"] < 2000
+    (0, True, True)
+    """
+    from vlab.polymers.design import parse_target
+
+    target = parse_target(target_text)
+    data = _training_data(target, training or {})
+    out = {}
+    for box in target.boxes:
+        y = np.asarray(data[box.name][1], float)
+        y = y[np.isfinite(y)]
+        inside = int(np.sum((y >= box.low) & (y <= box.high)))
+        out[box.name] = {
+            "in_target": inside,
+            "n": int(y.size),
+            "min": round(float(y.min()), 4) if y.size else None,
+            "max": round(float(y.max()), 4) if y.size else None,
+            "units": box.unit,
+        }
+    return out
+
+
 def training_digest(store: str, prop: str) -> str:
     """SHA-256 of what the forward model of ``prop`` learns from catalog store ``store``.
 
