@@ -187,3 +187,18 @@ def test_a_missing_path_is_said_to_be_missing_not_an_unknown_entry():
     )
     with pytest.raises(CatalogError, match="No store at 'runs/x' "):
         get_entry("runs/x")
+
+
+def test_locate_takes_a_store_path_or_a_catalog_name(tmp_path):
+    from vlab import catalog
+    from vlab.errors import CatalogError
+
+    by_name = catalog.locate("au-sband-small")
+    assert by_name == catalog.get_entry("au-sband-small").location
+    assert catalog.locate(str(by_name)) == by_name  # a path is taken as it is
+    with pytest.raises(CatalogError, match="No catalog entry named 'au-sband-smal'") as err:
+        catalog.locate("au-sband-smal")
+    assert "Did you mean 'au-sband-small'?" in str(err.value)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CatalogError, match="is a folder but not a vlab store"):
+        catalog.locate(str(tmp_path / "plain"))

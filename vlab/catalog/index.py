@@ -308,6 +308,23 @@ def get_entry(name: str) -> CatalogEntry:
     )
 
 
+def locate(name_or_path: str | os.PathLike) -> Path | StoreURL:
+    """The location of a store given by its path (or URL), or else by its catalog name.
+
+    Raises
+    ------
+    CatalogError
+        If there is no store at that path and no catalog entry of that name (see
+        :func:`get_entry`: the message says which, and names near entries).
+    """
+    from vlab.catalog.store import store_exists
+
+    path = as_location(name_or_path)
+    if store_exists(path):
+        return path
+    return get_entry(str(name_or_path)).checked_location()
+
+
 def _known_names(names: list[str], wanted: str, shown: int = _SHOWN_NAMES) -> str:
     """``Known entries: ...`` for an error message: all names when there are few, else the
     closest to ``wanted`` and a count."""

@@ -12,7 +12,6 @@ __all__ = [
     "help_when_bare",
     "positive_int",
     "resolve_results_paths",
-    "store_path",
 ]
 
 
@@ -69,16 +68,6 @@ def positive_int(option: str, high: int | None = None, low: int = 1):
         return value
 
     return parse
-
-
-def store_path(name_or_path: str) -> Path:
-    """A store path, or the location of a catalog entry of that name."""
-    path = Path(name_or_path)
-    if path.exists():
-        return path
-    from vlab import catalog
-
-    return catalog.get_entry(name_or_path).checked_location()
 
 
 def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False) -> None:

@@ -11,7 +11,6 @@ from vlab.cli._options import (
     add_cluster_options,
     help_when_bare,
     positive_int,
-    store_path,
 )
 from vlab.errors import InputError
 
@@ -19,9 +18,10 @@ __all__ = ["register"]
 
 
 def _cmd_conductance_plot(args: argparse.Namespace) -> int:
+    from vlab import catalog
     from vlab.workflows.conductance import conductance_figures
 
-    store = store_path(args.store)
+    store = catalog.locate(args.store)
     summary = conductance_figures(store, Path(args.out), max_traces=args.traces)
     print(report_json(summary))
     return 0

@@ -58,7 +58,7 @@ PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 def conductance_traces(store: str | os.PathLike) -> dict[str, Any]:
     """Per-trace elongation and conductance arrays (done items only, in snapshot order) and
     temperature of a reference store (a path, or a catalog name)."""
-    ds = catalog.open_store(_store_location(store))
+    ds = catalog.open_store(catalog.locate(store))
     needed = {"conductance", "trace", "elongation", "temperature"}
     if not needed <= set(ds.variables):
         raise InputError(
@@ -298,14 +298,6 @@ def peak_or_none(values: np.ndarray, func) -> float | None:
         return None
 
 
-def _store_location(name_or_path: str | os.PathLike):
-    """The location of a store given by path, or else by catalog name."""
-    path = catalog.as_location(name_or_path)
-    if catalog.store_exists(path):
-        return path
-    return catalog.get_entry(str(name_or_path)).checked_location()
-
-
 def labelled_structures(
     name_or_path: str | os.PathLike,
 ) -> tuple[list, np.ndarray, np.ndarray, str]:
@@ -317,7 +309,7 @@ def labelled_structures(
         If the store has no structures and conductances, or if its conductances are a
         surrogate's predictions (a ``conductance-surrogate`` store), not reference labels.
     """
-    path = _store_location(name_or_path)
+    path = catalog.locate(name_or_path)
     ds = catalog.open_store(path)
     _refuse_predictions(ds, str(path))
     ds = catalog.select(ds, status="done").load()
@@ -352,7 +344,7 @@ def store_reference(name_or_path: str | os.PathLike) -> dict[str, Any] | None:
     >>> reference_name(store_reference("au-sband-small"))
     'sband-tb v1'
     """
-    return _reference_of(catalog.open_store(_store_location(name_or_path)))
+    return _reference_of(catalog.open_store(catalog.locate(name_or_path)))
 
 
 def _reference_of(ds) -> dict[str, Any] | None:
@@ -572,7 +564,7 @@ def _reference_warning(model_ref, store_ref, source: str, model: str) -> str | N
 def _done_input_hashes(name_or_path: str | os.PathLike) -> list[str]:
     """Input hashes of the done items of a store, in the order of :func:`labelled_structures`
     (empty if the store records none)."""
-    ds = catalog.select(catalog.open_store(_store_location(name_or_path)), status="done")
+    ds = catalog.select(catalog.open_store(catalog.locate(name_or_path)), status="done")
     return [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else []
 
 
@@ -585,7 +577,7 @@ def labelled_temperatures(name_or_path: str | os.PathLike) -> np.ndarray:
     InputError
         If the store has no ``temperature`` variable.
     """
-    path = _store_location(name_or_path)
+    path = catalog.locate(name_or_path)
     ds = catalog.select(catalog.open_store(path), status="done")
     if "temperature" not in ds:
         raise InputError(

@@ -409,7 +409,7 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
 def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
     """Descriptors, reference labels and temperatures of labelled stores (validation, train)."""
     from vlab import catalog
-    from vlab.workflows.conductance import _store_location, labelled_structures
+    from vlab.workflows.conductance import labelled_structures
 
     cache = {} if cache is None else cache
     descs, ys, temps = [], [], []
@@ -417,7 +417,7 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
         ck = ("labelled", name, settings)
         if ck not in cache:
             structures, y, _, _ = labelled_structures(name)
-            ds = catalog.select(catalog.open_store(_store_location(name)), status="done")
+            ds = catalog.select(catalog.open_store(catalog.locate(name)), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
             cache[ck] = (_describe(structures, settings), y, temp)
@@ -996,9 +996,9 @@ def _training_hashes(spec, k: int) -> list[str] | None:
     round ``k`` learns from: the done items of the ``train`` stores and of the label stores of
     rounds 0 to ``k``; None if a store has no ledger of input hashes (not written by vlab)."""
     from vlab import catalog
-    from vlab.workflows.conductance import LABEL_HASH_CHARS, _store_location
+    from vlab.workflows.conductance import LABEL_HASH_CHARS
 
-    stores = [_store_location(name) for name in spec.train]
+    stores = [catalog.locate(name) for name in spec.train]
     for j in range(k + 1):
         stores += sorted((spec.out / f"round-{j:03d}").glob("*.zarr"))
     hashes: set[str] = set()
