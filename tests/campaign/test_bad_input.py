@@ -381,3 +381,54 @@ def test_polymer_commands_refuse_bad_numbers_before_any_work(argv, words, capsys
     with pytest.raises(SystemExit) as info:
         main(["polymers", *argv])
     assert info.value.code == 2 and words in capsys.readouterr().err
+
+
+MD = {
+    "name": "md",
+    "kind": "break-junction-md",
+    "store": "md.zarr",
+    "inputs": {"generator": "traces", "n": 2, "seed": 1},
+}
+CHAINS = {
+    "name": "d",
+    "kind": "polymer-design",
+    "store": "d.zarr",
+    "inputs": {"generator": "chains", "n": 2},
+}
+# (spec, inputs.params, words of the one-line error): a generator's parameters are checked
+# before any work, so that a typo does not run other physics with the defaults
+BAD_GENERATOR_PARAMS = {
+    "probe typo": (
+        GOOD,
+        {"offst": 5},
+        ["unknown 'inputs.params' 'offst' of the generator 'range' of kind 'engine-probe'",
+         "it takes: offset, repeat.", "Did you mean 'offset'?"],
+    ),
+    "probe float": (GOOD, {"offset": 2.7}, ["inputs.params.offset must be an integer. Got 2.7."]),
+    "probe text": (GOOD, {"offset": "abc"}, ["inputs.params.offset must be an integer"]),
+    "probe repeat 0": (GOOD, {"repeat": 0}, ["inputs.params.repeat must be an integer >= 1"]),
+    "md typo": (
+        MD,
+        {"temperature": [4.0]},
+        ["unknown 'inputs.params' 'temperature' of the generator 'traces'",
+         "it takes: temperatures.", "Did you mean 'temperatures'?"],
+    ),
+    "md scalar": (MD, {"temperatures": 4.0}, ["inputs.params.temperatures must be a list", "4.0"]),
+    "chains": (CHAINS, {"n_chains": 3}, ["of the generator 'chains'", "it takes: none."]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(BAD_GENERATOR_PARAMS))
+def test_generator_parameters_are_checked_before_any_work(case, tmp_path):
+    data, given, words = BAD_GENERATOR_PARAMS[case]
+    spec = parse_spec(
+        {**data, "inputs": {**data["inputs"], "params": given}}, source="s.yaml", base=tmp_path
+    )
+    kind = get_kind(spec.kind)
+    params = kind.check_params(dict(spec.params))
+    with pytest.raises(SpecError) as info:
+        make_items(spec, kind, params)
+    message = str(info.value)
+    assert message.startswith("s.yaml: ") and len(message.splitlines()) == 1, message
+    for word in words:
+        assert word in message, message

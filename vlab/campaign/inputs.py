@@ -19,7 +19,7 @@ from vlab._yaml import load_yaml_text, one_line
 from vlab.campaign.kinds import Item, Kind
 from vlab.campaign.spec import MAX_INPUT_FILE_BYTES, MAX_ITEMS, CampaignSpec, _plain
 from vlab.catalog.schema import ITEM_DIM
-from vlab.errors import SpecError
+from vlab.errors import SpecError, did_you_mean
 
 __all__ = ["make_items"]
 
@@ -119,8 +119,21 @@ def make_items(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
                 f"{spec.source}: the 'inputs.generator' {inputs.generator!r} is not a "
                 f"generator of kind {kind.name!r}; its generators: {known}."
             )
+        allowed = kind.generator_params.get(inputs.generator)
+        unknown = sorted(set(inputs.params) - set(allowed or ())) if allowed is not None else []
+        if unknown:
+            takes = ", ".join(allowed) if allowed else "none"
+            hint = did_you_mean(unknown[0], allowed) if len(unknown) == 1 else ""
+            raise SpecError(
+                f"{spec.source}: unknown 'inputs.params' {', '.join(map(repr, unknown))} of "
+                f"the generator {inputs.generator!r} of kind {kind.name!r}; it takes: "
+                f"{takes}.{hint}"
+            )
         rng = np.random.default_rng(inputs.seed)
-        items = kind.generators[inputs.generator](dict(inputs.params), inputs.n, rng)
+        try:
+            items = kind.generators[inputs.generator](dict(inputs.params), inputs.n, rng)
+        except SpecError as err:
+            raise SpecError(f"{spec.source}: {err}") from None
     elif inputs.file is not None:
         items = _from_file(inputs.file, spec.source)
     else:

@@ -5,7 +5,9 @@ A :class:`Kind` bundles plain functions (no Dask in them):
 - ``check_params(mapping) -> params``: validate and complete the kind's parameters; the
   built-in kinds return a :class:`KindParams` (a frozen, keyword-only dataclass that reads
   as a mapping of JSON-able values) made by :func:`parse_params`;
-- ``generators``: named input generators ``(gen_params, n, rng) -> list[item]``;
+- ``generators``: named input generators ``(gen_params, n, rng) -> list[item]``, and
+  ``generator_params``: the names each generator takes (``inputs.params`` with any other name
+  is refused before any work; a generator missing there takes any);
 - ``outputs(params, items) -> {name: Variable}``: what is stored per item;
 - ``evaluate_one(item, params, context) -> result`` (timed per item; raising fails only that
   item) or ``evaluate_batch(items, params, context) -> list[result | Exception]`` for kinds
@@ -85,6 +87,7 @@ class Kind:
     generators: Mapping[str, Callable[[Mapping[str, Any], int, Any], list[Item]]] = field(
         default_factory=dict
     )
+    generator_params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     setup: Callable[[Mapping[str, Any]], Any] = _no_setup
     identity: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     identity_extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None

@@ -175,13 +175,14 @@ def _build(structure: Mapping[str, Any]):
 
 
 def _bj_traces(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[Item]:
-    temperatures = list(gen.get("temperatures", [4.0, 300.0]))
+    given = gen.get("temperatures", [4.0, 300.0])
+    temperatures = list(given) if isinstance(given, list | tuple) else [None]
     numbers = all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in temperatures)
     if not temperatures or not numbers or not all(0 <= t <= 1000 for t in temperatures):
         # the MD protocol's range, checked here: a bad value fails at once, not per item
         raise SpecError(
             "break-junction-md: inputs.params.temperatures must be a list of temperatures "
-            f"between 0 and 1000 K. Got {temperatures!r}."
+            f"between 0 and 1000 K. Got {given!r}."
         )
     seeds = rng.integers(0, 2**31 - 1, size=n)
     return [
@@ -290,6 +291,7 @@ register_kind(
         outputs=_bj_outputs,
         evaluate_one=_bj_one,
         generators={"traces": _bj_traces},
+        generator_params={"traces": ("temperatures",)},
         input_attrs={
             "trace": ("1", "trace number"),
             "temperature": ("K", "bath temperature"),

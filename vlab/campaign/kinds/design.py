@@ -343,6 +343,7 @@ register_kind(
         setup=_setup,
         identity_extra=_training_identity,
         generators={"chains": _chains},
+        generator_params={"chains": ()},
         input_attrs={"chain": ("1", "chain number"), "seed": ("1", "random seed of the chain")},
         progress_units=lambda params, item: int(params["n_steps"]),
         progress_unit="step",

@@ -226,7 +226,12 @@ def _dataset(gen: Mapping[str, Any], n: int, rng: np.random.Generator) -> list[I
     from vlab.polymers import load_smiles_list
 
     source = gen.get("source", "hightcond_initial_smiles")
-    smiles = list(load_smiles_list(str(source)))
+    if not isinstance(source, str):
+        raise SpecError(
+            "polymer-predict: inputs.params.source must be the name of a SMILES list (e.g. "
+            f"hightcond_initial_smiles). Got {short_repr(source)}."
+        )
+    smiles = list(load_smiles_list(source))
     return [{"smiles": s} for s in smiles[:n]]
 
 
@@ -241,6 +246,7 @@ register_kind(
         setup=_setup,
         identity=_identity,
         generators={"dataset": _dataset},
+        generator_params={"dataset": ("source",)},
         input_attrs={"smiles": ("1", "repeat-unit SMILES with two * ends")},
     )
 )

@@ -11,6 +11,7 @@ import numpy as np
 
 from vlab.campaign.kinds.base import Item, Kind, KindParams, parse_params, register_kind
 from vlab.catalog.schema import Variable
+from vlab.errors import SpecError
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,8 +33,14 @@ def _probe_params(params: Mapping[str, Any]) -> ProbeParams:
 
 
 def _probe_range(gen_params: Mapping[str, Any], n: int, rng: Any) -> list[Item]:
-    offset = int(gen_params.get("offset", 0))
-    repeat = int(gen_params.get("repeat", 1))  # repeat > 1 makes duplicate items (dedup tests)
+    offset, repeat = gen_params.get("offset", 0), gen_params.get("repeat", 1)
+    for name, value, low in (("offset", offset, None), ("repeat", repeat, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or (low and value < low):
+            raise SpecError(
+                f"engine-probe: inputs.params.{name} must be an integer"
+                f"{f' >= {low}' if low else ''}. Got {value!r}."
+            )
+    # repeat > 1 makes duplicate items (dedup tests)
     return [{"x": offset + i // repeat} for i in range(n * repeat)][:n]
 
 
@@ -70,6 +77,7 @@ register_kind(
         outputs=_probe_outputs,
         evaluate_one=_probe_one,
         generators={"range": _probe_range},
+        generator_params={"range": ("offset", "repeat")},
         input_attrs={"x": ("1", "probe input")},
     )
 )
