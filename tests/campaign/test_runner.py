@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
+from vlab import catalog
 from vlab._utils import content_hash
 from vlab.campaign import get_kind, load_spec, run_campaign, run_campaigns
 from vlab.catalog import StoreLock, open_store, read_ledger, write_chunk
@@ -171,9 +172,23 @@ def test_a_campaign_reading_an_earlier_campaign_of_the_batch_is_planned_after_it
     reports = run_campaigns([first, second], synchronous=True, progress=False)
     assert [r.done for r in reports] == [8, 8]
     assert open_store(second.store)["x"].values.tolist() == list(range(8))
+    # its items are the first store's inputs (not its ledger, nor the outputs computed anew):
+    # the same items, copied, and the store passes its own verification
+    assert reports[1].computed == 0 and reports[1].copied == 8
+    assert catalog.verify_store(second.store).bad == {}
     misspelt = _batch_spec(tmp_path, "third", inputs={"catalog": "first"}, params={"secs": 1})
     with pytest.raises(SpecError, match=r"third.yaml: engine-probe: unknown parameter\(s\)"):
         run_campaigns([first, misspelt], synchronous=True, progress=False)
+
+
+def test_input_fields_named_like_outputs_or_the_ledger_are_refused(tmp_path):
+    (tmp_path / "in.csv").write_text("x,value,worker\n1,2,w\n")
+    data = {"name": "f", "kind": "engine-probe", "inputs": {"file": "in.csv"}, "store": "f.zarr"}
+    (tmp_path / "f.yaml").write_text(yaml.safe_dump(data))
+    said = r"f.yaml: the items have fields named like the store's own variables \(value, worker"
+    with pytest.raises(SpecError, match=said):
+        run_campaign(load_spec(tmp_path / "f.yaml"), progress=False)
+    assert not (tmp_path / "f.zarr").exists()
 
 
 @pytest.mark.parametrize("what", ["file", "folder"])

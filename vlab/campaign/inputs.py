@@ -1,7 +1,9 @@
 """Make a campaign's items from its spec: a generator, a file, or a catalog store.
 
 Files may be YAML or JSON (a list of mappings) or CSV (one item per row; numbers are
-parsed, other cells stay text).
+parsed, other cells stay text). A catalog store gives, for kinds without their own reader
+(``items_from_dataset``), one item per selected row with the store's per-item scalars, except
+its ledger and the variables the campaign's kind writes itself.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from vlab import catalog
 from vlab._yaml import load_yaml_text, one_line
 from vlab.campaign.kinds import Item, Kind
 from vlab.campaign.spec import MAX_INPUT_FILE_BYTES, MAX_ITEMS, CampaignSpec, _plain
-from vlab.catalog.schema import ITEM_DIM
+from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES
 from vlab.errors import SpecError, did_you_mean
 
 __all__ = ["make_items"]
@@ -100,8 +102,15 @@ def _from_catalog(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
     chosen = catalog.select(ds, status=status, ranges=ranges)
     if kind.items_from_dataset is not None:
         return kind.items_from_dataset(chosen, params)
+    # the source's per-item scalars, but not its ledger (status, timings, workers, errors,
+    # checksums: no input of anything) nor what this campaign computes anew (its outputs)
+    try:
+        computed = set(kind.outputs(params, []))
+    except Exception:  # outputs that depend on the items: none known before they exist
+        computed = set()
+    skip = set(LEDGER_VARIABLES) | computed
     scalars = [n for n, v in chosen.data_vars.items() if v.dims == (ITEM_DIM,)]
-    frame = {n: chosen[n].values for n in scalars if n not in ("status", "input_hash")}
+    frame = {n: chosen[n].values for n in scalars if n not in skip}
     n = chosen.sizes[ITEM_DIM]
     return [
         {k: (v[i].item() if isinstance(v[i], np.generic) else v[i]) for k, v in frame.items()}

@@ -116,6 +116,8 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
     """Validate parameters, build the items and their content hashes."""
     kind, params = _kind_and_params(spec)
     items = make_items(spec, kind, params)
+    outputs = kind.outputs(params, items)
+    _check_input_names(spec, items, outputs)
     identity = kind.identify(params)
     known = [it.pop(SOURCE_HASH, None) for it in items]
     hashes = [
@@ -129,9 +131,25 @@ def plan_campaign(spec: CampaignSpec) -> Plan:
         identity=identity,
         items=items,
         hashes=hashes,
-        outputs=kind.outputs(params, items),
+        outputs=outputs,
         inputs=encode_items(items, kind.input_attrs),
     )
+
+
+def _check_input_names(spec: CampaignSpec, items: list, outputs: Mapping[str, Any]) -> None:
+    """Refuse items whose fields share a name with an output or a ledger variable of the
+    store: one variable of the store cannot hold both (the item's value would be lost)."""
+    from vlab.catalog.schema import LEDGER_VARIABLES
+
+    names = set().union(*(it.keys() for it in items)) if items else set()
+    names.discard(SOURCE_HASH)
+    clash = sorted(names & (set(outputs) | set(LEDGER_VARIABLES)))
+    if clash:
+        raise SpecError(
+            f"{spec.source}: the items have fields named like the store's own variables "
+            f"({', '.join(clash)}: outputs of kind {spec.kind!r} or its ledger); rename "
+            "them in the inputs file."
+        )
 
 
 def _check_store_path(spec: CampaignSpec) -> None:
