@@ -28,7 +28,7 @@ from vlab.campaign.faults import (
     truncate_chunk,
     wait_for,
 )
-from vlab.catalog import StoreLock, verify_store
+from vlab.catalog import StoreLock, open_store, verify_store
 from vlab.errors import StoreLockedError
 
 
@@ -93,6 +93,44 @@ def test_a_deleted_output_chunk_is_found_and_recomputed(tmp_path, reference):
     delete_chunk(spec.store, "value", 2)  # items 16..23 now read as NaN while done
     report = _repair_and_rerun(spec)
     assert sorted(report.bad) == list(range(16, 24))
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_lost_array_metadata_file_is_found_restored_and_never_drops_the_variable(
+    tmp_path, reference
+):
+    spec = _fresh(tmp_path)
+    (spec.store / "value" / "zarr.json").unlink()
+    report = verify_store(spec.store)
+    assert report.lost_metadata == ["value"] and not report.ok and not report.bad
+    assert "the metadata file of value is missing (its chunks are kept" in report.summary()
+    # a rerun (nothing to compute) consolidates again: it restores the variable, not drop it
+    with pytest.warns(UserWarning, match="had lost the metadata file of value; it was restored"):
+        assert run_campaign(spec, progress=False).computed == 0
+    assert "value" in open_store(spec.store) and verify_store(spec.store).ok
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+    # and --verify --repair restores it too
+    (spec.store / "vector" / "zarr.json").unlink()
+    with StoreLock(spec.store):
+        repaired = verify_store(spec.store, repair=True)
+    assert repaired.restored and repaired.ok and "was restored" in repaired.summary()
+    assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
+
+
+def test_a_lost_status_chunk_is_restored_from_the_checksums_not_recomputed(tmp_path, reference):
+    spec = _fresh(tmp_path)
+    delete_chunk(spec.store, "status", 1)  # items 8..15 now read as pending
+    assert catalog.count_status(open_store(spec.store)["status"].values)["pending"] == 8
+    report = verify_store(spec.store)
+    assert sorted(report.lost_status) == list(range(8, 16)) and not report.bad
+    assert not report.ok and "8 items read as pending but match their checksums" in (
+        report.summary()
+    )
+    with StoreLock(spec.store):
+        assert verify_store(spec.store, repair=True).ok
+    assert catalog.count_status(open_store(spec.store)["status"].values)["done"] == 30
+    assert run_campaign(spec, progress=False).computed == 0  # nothing recomputed
+    assert verify_store(spec.store).ok
     assert compare_stores(spec.store, reference) == {"items": 30, "lost": 0, "wrong": 0}
 
 

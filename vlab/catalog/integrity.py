@@ -175,8 +175,44 @@ class VerifyReport:
     checksums: bool = True
     bad: dict[int, str] = field(default_factory=dict)  # item -> reason
     repaired: bool = False
+    #: variables whose own metadata file is gone (restored from the consolidated copy by a
+    #: repair: ``restored``)
+    lost_metadata: list[str] = field(default_factory=list)
+    restored: bool = False
+    #: items that read as pending but whose data match their checksum as done (or failed):
+    #: only their status byte was lost; a repair gives it back (item -> status)
+    lost_status: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing bad left: no bad item and no lost metadata, or all of it repaired."""
+        fixed = self.repaired or not (self.bad or self.lost_status)
+        return fixed and (not self.lost_metadata or self.restored)
 
     def summary(self) -> str:
+        lost = ""
+        if self.lost_metadata:
+            names = ", ".join(self.lost_metadata)
+            lost = (
+                f"; the metadata file of {names} was missing and was restored from the "
+                "consolidated metadata (its chunks are kept)"
+                if self.restored
+                else f"; the metadata file of {names} is missing (its chunks are kept: run "
+                "vlab status --verify --repair to restore it from the consolidated metadata)"
+            )
+        if self.lost_status:
+            done = sum(v == Status.DONE for v in self.lost_status.values())
+            what = f"{len(self.lost_status)} items read as pending but match their checksums as "
+            what += f"written ({done} done): their status byte was lost"
+            lost += (
+                f"; {what}, and was restored"
+                if self.repaired
+                else f"; {what} (vlab status --verify --repair restores it; a rerun would "
+                "compute them again)"
+            )
+        return self._items() + lost + "."
+
+    def _items(self) -> str:
         if not self.checksums:
             head = (
                 f"store {self.store}: no checksums recorded (written by an older vlab); "
@@ -185,17 +221,21 @@ class VerifyReport:
         else:
             head = f"store {self.store}: {self.checked} written items checked against checksums"
         if not self.bad:
-            return head + "; all good."
+            return head + ("; all good" if not self.lost_metadata else "; all items good")
         action = (
             "marked pending: run the campaign again to recompute them"
             if self.repaired
             else "run vlab status --verify --repair to mark them for recomputation"
         )
-        return f"{head}; {len(self.bad)} bad ({action})."
+        return f"{head}; {len(self.bad)} bad ({action})"
 
 
-def _check_block(group, names, start, stop) -> dict[int, str]:
-    """Bad items of ``[start, stop)`` with reasons; raises if the block cannot be read."""
+def _check_block(group, names, start, stop, lost: dict[int, int] | None = None) -> dict[int, str]:
+    """Bad items of ``[start, stop)`` with reasons; raises if the block cannot be read.
+
+    Pending items that still carry a checksum are checked as done and as failed: one whose
+    data match the checksum so lost only its status byte (e.g. a deleted status chunk) and is
+    put in ``lost`` (item -> its status), not counted bad."""
     region = slice(start, stop)
     columns = _read(group, [*(names or ["status"]), *(["checksum"] if names else [])], region)
     _read(group, [n for n in ("error", "worker", "duration") if n in group], region)  # readable?
@@ -208,6 +248,16 @@ def _check_block(group, names, start, stop) -> dict[int, str]:
         return bad
     recorded = columns.pop("checksum")
     written = valid & (status != Status.PENDING)
+    orphans = np.flatnonzero((status == Status.PENDING) & (recorded != 0))
+    for was in (Status.DONE, Status.FAILED) if orphans.size else ():
+        trial = {**columns, "status": np.full(orphans.size, was.value, status.dtype)}
+        for key in columns:
+            if key != "status":
+                trial[key] = columns[key][orphans]
+        match = item_checksums(trial) == recorded[orphans]
+        for j in orphans[match]:
+            if lost is not None:
+                lost.setdefault(start + int(j), int(was.value))
     if not written.any():
         return bad
     computed = item_checksums(columns)
@@ -230,9 +280,12 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
     StoreError
         If ``path`` is not a vlab store.
     """
-    from vlab.catalog.store import _check_store, open_group
+    from vlab.catalog.store import _check_store, lost_metadata, open_group, restore_metadata
 
     path = _check_store(path)
+    lost = lost_metadata(path)
+    if lost and repair:
+        restore_metadata(path)
     try:
         group = open_group(path, "r")
         n = int(group["input_hash"].shape[0])
@@ -241,16 +294,17 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
         raise StoreError(f"The store {str(path)!r} cannot be opened: {err}") from None
     names = checksum_names(group)
     report = VerifyReport(store=path, n_items=n, checksums=names is not None)
+    report.lost_metadata, report.restored = lost, bool(lost and repair)
     block = max(chunk, (_BLOCK_ITEMS // chunk) * chunk)
     for start in range(0, n, block):
         stop = min(start + block, n)
         try:
-            report.bad.update(_check_block(group, names, start, stop))
+            report.bad.update(_check_block(group, names, start, stop, report.lost_status))
         except Exception:  # find the unreadable chunks one by one
             for s in range(start, stop, chunk):
                 e = min(s + chunk, stop)
                 try:
-                    report.bad.update(_check_block(group, names, s, e))
+                    report.bad.update(_check_block(group, names, s, e, report.lost_status))
                 except Exception as err:
                     why = f"chunk unreadable ({type(err).__name__}: {str(err)[:120]})"
                     report.bad.update(dict.fromkeys(range(s, e), why))
@@ -258,7 +312,25 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
     if repair and report.bad:
         _mark_pending(path, report.bad, chunk)
         report.repaired = True
+    if repair and report.lost_status:
+        _restore_status(path, report.lost_status, chunk)
+        report.repaired = True
     return report
+
+
+def _restore_status(path: Path | StoreURL, lost: Mapping[int, int], chunk: int) -> None:
+    """Give items whose data match their checksum as done (or failed) that status back."""
+    from vlab.catalog.store import open_group
+
+    group = open_group(path, "r+")
+    n = int(group["status"].shape[0])
+    for start in sorted({(i // chunk) * chunk for i in lost}):
+        stop = min(start + chunk, n)
+        status = np.asarray(group["status"][start:stop]).copy()
+        for i in range(start, stop):
+            if i in lost:
+                status[i - start] = lost[i]
+        group["status"][start:stop] = status
 
 
 def _mark_pending(path: Path | StoreURL, bad: Mapping[int, str], chunk: int) -> None:

@@ -721,9 +721,57 @@ def update_attrs(path: str | os.PathLike | StoreURL, attrs: Mapping[str, Any]) -
     open_group(path, "r+").attrs.update(dict(attrs))
 
 
+def lost_metadata(path: str | os.PathLike | StoreURL) -> list[str]:
+    """Variables that the store's consolidated metadata lists but whose own ``zarr.json`` is
+    gone (their chunks may be intact). Readers of the consolidated metadata still see them;
+    consolidating again would drop them (see :func:`restore_metadata`)."""
+    location = as_location(path)
+    meta = (_root_meta(location) or {}).get("consolidated_metadata") or {}
+    names = sorted((meta.get("metadata") or {}).keys())
+    if not is_url(location):
+        return [n for n in names if not (location / n / "zarr.json").is_file()]
+    fs = location.fs()
+    with storage_errors(location):
+        return [n for n in names if not fs.exists(f"{location.url}/{n}/zarr.json")]
+
+
+def restore_metadata(path: str | os.PathLike | StoreURL) -> list[str]:
+    """Write back the ``zarr.json`` of the variables :func:`lost_metadata` finds, from the
+    store's consolidated copy (the same document); returns their names."""
+    location = as_location(path)
+    lost = lost_metadata(location)
+    if not lost:
+        return []
+    meta = _root_meta(location)["consolidated_metadata"]["metadata"]
+    for name in lost:
+        text = json.dumps(meta[name], indent=2)
+        if is_url(location):
+            with storage_errors(location):
+                location.fs().pipe_file(f"{location.url}/{name}/zarr.json", text.encode())
+        else:
+            target = location / name / "zarr.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(".zarr.json.partial")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+    return lost
+
+
 def consolidate(path: str | os.PathLike | StoreURL) -> None:
-    """Consolidate the metadata once, at the end of a campaign."""
+    """Consolidate the metadata once, at the end of a campaign.
+
+    Variables whose own metadata file was lost are first restored from the consolidated copy
+    (:func:`restore_metadata`, with a ``UserWarning``): consolidating never drops a variable.
+    """
     location = _check_store(path)
+    restored = restore_metadata(location)
+    if restored:
+        warnings.warn(
+            f"The store {str(location)!r} had lost the metadata file of {', '.join(restored)}; "
+            "it was restored from the store's consolidated metadata.",
+            UserWarning,
+            stacklevel=2,
+        )
     store = _zarr_store(location) if is_url(location) else str(location)
     with warnings.catch_warnings():  # "consolidated metadata is not in the v3 spec (yet)"
         warnings.simplefilter("ignore", category=UserWarning)

@@ -100,7 +100,7 @@ def _verify(path: Path | StoreURL, repair: bool) -> int:
         print(f"  item {i}: {why}")
     if len(report.bad) > 20:
         print(f"  ... and {len(report.bad) - 20} more")
-    return 1 if report.bad and not report.repaired else 0
+    return 0 if report.ok else 1
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
