@@ -26,12 +26,12 @@ def test_quick_demo_runs_end_to_end_and_reports_its_files(tmp_path, capsys):
     assert "rupture:                median elongation 4 K " in printed
     assert f"{summary['traces'] - summary['traces_broken']} of 4 traces do not break" in printed
     assert f"summary:                {out / 'figures' / 'sband-summary.json'}" in printed
-    assert "demo-sband" in printed and "vlab catalog list" in printed
+    assert "demo-quick-sband" in printed and "vlab catalog list" in printed
     listing = printed[printed.index("Results in") :].splitlines()[1:]
     starts = {len(line) - len(line.split(":", 1)[1].lstrip()) for line in listing if ": " in line}
     assert len(starts) == 1, f"the demo's listing of results is not aligned:\n{printed}"
 
     names = [e.name for e in catalog.list_entries()]  # the demo's stores join the shipped ones
-    assert {"demo-breakjunction", "demo-sband", "au-sband-small"} <= set(names)
-    assert catalog.get_entry("demo-sband").location == (out / "stores/sband.zarr")
-    assert int(catalog.open("demo-sband")["status"].max()) == 1
+    assert {"demo-quick-breakjunction", "demo-quick-sband", "au-sband-small"} <= set(names)
+    assert catalog.get_entry("demo-quick-sband").location == (out / "stores/sband.zarr")
+    assert int(catalog.open("demo-quick-sband")["status"].max()) == 1

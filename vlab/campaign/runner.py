@@ -279,17 +279,19 @@ def _ensure_store(plan: Plan) -> set[int]:
     status = np.where(unreadable, Status.PENDING, ledger["status"])
     damaged = _damaged_hashes(plan, stored, status, unreadable)
     if damaged is None:
-        raise StoreError(
-            f"The store {str(store)!r} holds other items than this spec makes "
+        raise SpecError(
+            f"{plan.spec.source}: the store {str(store)!r} holds other items than this spec "
+            "makes "
             f"({len(stored)} stored, {len(plan.hashes)} planned"
             f"{_what_changed(plan, store)}). "
             "It is left untouched: choose another 'store' path, or delete that store to start over."
         )
     ds = catalog.open_store(store)
     if int(ds.attrs.get("chunk_size", plan.spec.chunk_size)) != plan.spec.chunk_size:
-        raise StoreError(
-            f"The store {str(store)!r} was written with chunk_size "
-            f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}."
+        raise SpecError(
+            f"{plan.spec.source}: the store {str(store)!r} was written with chunk_size "
+            f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}. Give the spec "
+            f"chunk_size: {ds.attrs['chunk_size']} to resume it, or another 'store' path."
         )
     return damaged
 

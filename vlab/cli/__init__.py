@@ -1,11 +1,11 @@
 """The ``vlab`` command line.
 
-Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, or a store that
-another campaign is writing), reported in one line ``vlab: error: ...`` before any cluster
-starts; 1 failed calculations (``vlab run`` with failed items), a broken store, or trouble
-with the disk or memory (a full or read-only disk, a permission denied, out of memory), also
-in one line that names the file; 130 Ctrl-C, after saying what was saved. No tracebacks
-unless ``--debug`` is given.
+Exit statuses: 0 success; 2 a user mistake (a bad spec, option or path, a store written by
+another spec, or a store that another campaign is writing), reported in one line
+``vlab: error: ...`` before any cluster starts; 1 failed calculations (``vlab run`` with
+failed items), a broken store, or trouble with the disk or memory (a full or read-only disk,
+a permission denied, out of memory), also in one line that names the file; 130 Ctrl-C, after
+saying what was saved. No tracebacks unless ``--debug`` is given.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def add_cluster_options(p: argparse.ArgumentParser, *, kubernetes: bool = False)
         where.add_argument(
             "--kubernetes",
             action="store_true",
-            help="create the cluster on Kubernetes (needs vlab[k8s])",
+            help='create the cluster on Kubernetes (needs the k8s extra: pip install ".[k8s]")',
         )
     where.add_argument("--synchronous", action="store_true", help="run here, without Dask")
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlab.cli._options import ResultsPath, add_cluster_options, calculator_words
+from vlab.cli._options import add_cluster_options, calculator_words
 from vlab.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -19,10 +19,13 @@ __all__ = ["register"]
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    from vlab import config
     from vlab.workflows.demo import run_demo
 
+    base = Path(str(config.get("results_dir"))).expanduser()
+    out = args.out or base / ("demo-quick" if args.quick else "demo")
     run_demo(
-        Path(args.out),
+        Path(out),
         workers=args.workers,
         synchronous=args.synchronous,
         quick=args.quick,
@@ -167,7 +170,9 @@ def register(sub) -> None:
         "cluster and print where its results and plots are.",
     )
     p.add_argument(
-        "--out", default=ResultsPath("demo"), help="output folder (default: %(default)s)"
+        "--out",
+        default=None,
+        help="output folder (default: RESULTS_DIR/demo, with --quick RESULTS_DIR/demo-quick)",
     )
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: config)")
     p.add_argument("--synchronous", action="store_true", help="run in this process, without Dask")
@@ -183,8 +188,9 @@ def register(sub) -> None:
         "Running the same spec again resumes: only missing items are computed. "
         "The spec and the store's writer lock are checked before a cluster starts. "
         "Exit status: 0 all items done; 1 some items failed (vlab status STORE lists "
-        "them; --retry-failed evaluates them again); 2 a bad spec or option, or a store "
-        "that another campaign is writing; 130 interrupted (Ctrl-C): finished chunks "
+        "them; --retry-failed evaluates them again), or a damaged store or disk; 2 a bad "
+        "spec or option, a store written by another spec, or a store that another campaign "
+        "is writing; 130 interrupted (Ctrl-C): finished chunks "
         "are saved and the same command resumes.",
     )
     p.add_argument("spec", help="campaign spec (YAML); see examples/ and `vlab kinds`")

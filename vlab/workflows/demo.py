@@ -27,9 +27,12 @@ __all__ = ["demo_specs", "run_demo"]
 def demo_specs(*, quick: bool = False) -> dict[str, dict]:
     """The two campaign specs of the demo.
 
-    Default: 24 traces of Au [001] 2x2 nanowires (160 atoms) pulled at 0.2 Å/ps to rupture.
-    ``quick``: 4 short traces of a one-atom neck between 2x2 electrodes (for tests).
+    Default: 24 traces of Au [001] 2x2 nanowires (160 atoms) pulled at 0.2 Å/ps to rupture,
+    catalog names ``demo-breakjunction`` and ``demo-sband``. ``quick``: 4 short traces of a
+    one-atom neck between 2x2 electrodes (for tests), catalog names ``demo-quick-...``, so
+    that either demo can run after the other.
     """
+    prefix = "demo-quick" if quick else "demo"
     if quick:
         structure = {
             "builder": "contact",
@@ -57,7 +60,7 @@ def demo_specs(*, quick: bool = False) -> dict[str, dict]:
         }
         traces, what = 24, "Au [001] 2x2 nanowires (160 atoms)"
     md = {
-        "name": "demo-breakjunction",
+        "name": f"{prefix}-breakjunction",
         "kind": "break-junction-md",
         "description": f"{what} stretched to rupture at 4 K and 300 K",
         "params": {"structure": structure, "protocol": protocol},
@@ -71,11 +74,11 @@ def demo_specs(*, quick: bool = False) -> dict[str, dict]:
         "store": "stores/breakjunction.zarr",
     }
     sband = {
-        "name": "demo-sband",
+        "name": f"{prefix}-sband",
         "kind": "conductance-reference",
         "description": "s-band tight-binding conductance of every demo snapshot",
         "params": {"fidelity": "sband", "energies": [-1.0, -0.5, 0.5, 1.0]},
-        "inputs": {"catalog": "demo-breakjunction"},
+        "inputs": {"catalog": f"{prefix}-breakjunction"},
         "chunk_size": 100,
         "store": "stores/sband.zarr",
     }
