@@ -184,8 +184,10 @@ def test_a_normal_run_closes_its_local_cluster_without_warnings(tmp_path):
         assert noise not in proc.stderr, proc.stderr
 
 
-def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_path):
-    """SIGINT to the whole process group, as a terminal's Ctrl-C does, mid-campaign."""
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_path, how):
+    """SIGINT to the whole process group, as a terminal's Ctrl-C does, mid-campaign; or
+    SIGTERM to the vlab process alone, as Kubernetes or a batch scheduler stops a job."""
     spec = _spec(tmp_path, "slow", n=200, chunk=2, params={"seconds": 0.1})
     store = tmp_path / "slow.zarr"
     proc = subprocess.Popen(
@@ -197,20 +199,24 @@ def test_ctrl_c_stops_quietly_saves_finished_chunks_and_the_rerun_resumes(tmp_pa
     )
     try:
         wait_for(lambda: _written(store) >= 20, 120, "the campaign to write a few chunks")
-        os.killpg(proc.pid, signal.SIGINT)
+        if how == "ctrl-c":
+            os.killpg(proc.pid, signal.SIGINT)
+        else:
+            proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         assert "Dask dashboard" in out  # interrupted after the cluster started
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err
+    assert proc.returncode == (130 if how == "ctrl-c" else 143), err
     assert "Traceback" not in err and "WARNING" not in err and "ERROR" not in err
     lines = err.strip().splitlines()
     assert len(lines) <= 3, err
     saved = int(read_ledger(store)["status"].sum())
     assert 20 <= saved < 200
+    what = "interrupted" if how == "ctrl-c" else "terminated (SIGTERM)"
     assert lines[-1] == (
-        f"vlab: interrupted: {saved} of 200 items of campaign 'slow' are saved in "
+        f"vlab: {what}: {saved} of 200 items of campaign 'slow' are saved in "
         f"'{store}'. Resume with the same command: vlab run {spec} --workers 2 --no-progress"
     )
     rerun = subprocess.run(

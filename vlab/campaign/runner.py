@@ -1009,7 +1009,8 @@ def _one_line_client_logs():
 
 @contextlib.contextmanager
 def _interrupt_deferred():
-    """Hold a Ctrl-C back while a chunk is written, then deliver it.
+    """Hold a Ctrl-C (or a SIGTERM that vlab handles) back while a chunk is written, then
+    deliver it.
 
     A chunk's outputs, ledger and status are written together, so an interrupted run leaves
     only whole chunks behind (in the main thread; elsewhere signals cannot arrive anyway).
@@ -1018,17 +1019,19 @@ def _interrupt_deferred():
         yield
         return
     caught: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is None:  # a handler installed outside Python: leave it alone
-        yield
-        return
-    signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl-C, and a job stopped by its scheduler
+        handler = signal.getsignal(sig)
+        if callable(handler):  # Python's own handlers only (not the default action)
+            previous[sig] = handler
+            signal.signal(sig, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught and callable(previous):
-            previous(signal.SIGINT, None)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(caught):
+            previous[sig](sig, None)
 
 
 def _now() -> str:

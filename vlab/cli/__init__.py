@@ -5,7 +5,8 @@ another spec, or a store that another campaign is writing), reported in one line
 ``vlab: error: ...`` before any cluster starts; 1 failed calculations (``vlab run`` with
 failed items), a broken store, or trouble with the disk or memory (a full or read-only disk,
 a permission denied, out of memory), also in one line that names the file; 130 Ctrl-C, after
-saying what was saved. No tracebacks unless ``--debug`` is given.
+saying what was saved (143 for SIGTERM, as sent by Kubernetes or a batch scheduler, handled
+the same way). No tracebacks unless ``--debug`` is given.
 """
 
 from __future__ import annotations
@@ -57,9 +58,10 @@ def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
     words = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join(["vlab", *words])
     notes = getattr(err, "__notes__", ())
+    what = "terminated (SIGTERM)" if isinstance(err, _Terminated) else "interrupted"
     if not notes:
-        return f"vlab: interrupted. Run the same command again to resume: {command}"
-    return f"vlab: interrupted: {'; '.join(notes)}. Resume with the same command: {command}"
+        return f"vlab: {what}. Run the same command again to resume: {command}"
+    return f"vlab: {what}: {'; '.join(notes)}. Resume with the same command: {command}"
 
 
 @contextmanager
@@ -85,13 +87,42 @@ def _plain_warnings(debug: bool) -> Iterator[None]:
         warnings.formatwarning = original
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a batch scheduler or Kubernetes stopping the job): handled like Ctrl-C, so
+    that finished chunks are saved and the message says how to resume."""
+
+
+def _on_sigterm(signum, frame) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` while a command runs (main thread only, and only
+    where SIGTERM has its default action)."""
+    import signal
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+    ):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vlab`` command."""
     pin_blas_threads(1)
     parser = _parser()
     args = parser.parse_args(argv)
     try:
-        with _plain_warnings(args.debug):
+        with _plain_warnings(args.debug), _sigterm_as_interrupt():
             resolve_results_paths(args)
             return int(args.func(args) or 0)
     except (InputError, StoreLockedError) as err:
@@ -100,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(err, args.debug, 1)
     except KeyboardInterrupt as err:
         print(_interrupted(err, argv), file=sys.stderr)
-        return 130
+        return 143 if isinstance(err, _Terminated) else 130
     except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
