@@ -140,3 +140,23 @@ def test_a_top_level_setting_has_its_own_variable_and_others_are_ignored(monkeyp
     assert config.get("results_dir") == "/data/runs"
     assert "something_else" not in config.as_dict()
     assert isinstance(config.get("cluster"), dict)
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "rule"),
+    [
+        ("VLAB_CLUSTER__N_WORKERS", "0", ">= 1; got 0"),  # a cluster of no worker would hang
+        ("VLAB_CAMPAIGN__CHUNK_SIZE", "-5", ">= 1; got -5"),
+        ("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "0", ">= 1; got 0"),
+        ("VLAB_CAMPAIGN__FLUSH_SECONDS", "-1", ">= 0; got -1"),
+        ("VLAB_STORAGE__LEASE_TTL", "0", "> 0; got 0"),
+    ],
+)
+def test_counts_and_times_out_of_range_are_refused_with_their_key(monkeypatch, var, value, rule):
+    monkeypatch.setenv(var, value)
+    key = var.removeprefix("VLAB_").lower().replace("__", ".")
+    with pytest.raises(ConfigError) as caught:
+        config.get("cluster.n_workers")
+    assert str(caught.value) == (
+        f"The configuration key {key!r} in the VLAB_* environment variables must be {rule}."
+    )

@@ -78,6 +78,27 @@ def _check_type(name: str, default: Any, value: Any, source: str) -> None:
         )
 
 
+#: Lowest allowed value of the numeric keys that have one (a count of 0 workers would hang).
+_MINIMA: dict[str, tuple[float, str]] = {
+    "cluster.n_workers": (1, ">= 1"),
+    "cluster.threads_per_worker": (1, ">= 1"),
+    "campaign.chunk_size": (1, ">= 1"),
+    "campaign.zarr_chunk_items": (1, ">= 1"),
+    "campaign.futures_per_worker": (1, ">= 1"),
+    "campaign.flush_seconds": (0, ">= 0"),
+    "campaign.retries": (0, ">= 0"),
+    "storage.lease_ttl": (1e-9, "> 0"),
+}
+
+
+def _check_range(name: str, value: Any, source: str) -> None:
+    low = _MINIMA.get(name)
+    if low is not None and isinstance(value, int | float) and not value >= low[0]:
+        raise ConfigError(
+            f"The configuration key {name!r} in {source} must be {low[1]}; got {value!r}."
+        )
+
+
 def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: str = "") -> None:
     for key, value in extra.items():
         name = f"{prefix}{key}"
@@ -93,6 +114,7 @@ def _merge(base: dict[str, Any], extra: Mapping[str, Any], source: str, prefix: 
             _merge(base[key], value, source, prefix=f"{name}.")
         else:
             _check_type(name, base[key], value, source)
+            _check_range(name, value, source)
             base[key] = value
 
 

@@ -156,7 +156,8 @@ def _cmd_config(args: argparse.Namespace) -> int:
 
     from vlab import config
 
-    print(f"# user file: {config.user_config_path()}")
+    user = config.user_config_path()
+    print(f"# user file: {user}" + ("" if user.is_file() else " (none there: not used)"))
     print(yaml.safe_dump(config.as_dict(), sort_keys=False), end="")
     return 0
 
