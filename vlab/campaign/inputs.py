@@ -1,9 +1,9 @@
 """Make a campaign's items from its spec: a generator, a file, or a catalog store.
 
-Files may be YAML or JSON (a list of mappings) or CSV (one item per row; numbers are
-parsed, other cells stay text). A catalog store gives, for kinds without their own reader
-(``items_from_dataset``), one item per selected row with the store's per-item scalars, except
-its ledger and the variables the campaign's kind writes itself.
+Files may be YAML or JSON (a list of mappings) or CSV (one item per row; a column of plain
+numbers is read as numbers, any other column as text). A catalog store gives, for kinds
+without their own reader (``items_from_dataset``), one item per selected row with the store's
+per-item scalars, except its ledger and the variables the campaign's kind writes itself.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,22 @@ from vlab.errors import SpecError, did_you_mean
 __all__ = ["make_items"]
 
 
-def _cell(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            continue
-    return text
+_INT = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?|[+-]?(inf|nan)", re.I)
+
+
+def _column(cells: list[str]) -> list[Any]:
+    """A CSV column's cells: all integers, else all numbers, else all text as written.
+
+    Only plain ASCII numbers count (``001``, ``1_2``, `` 7 `` or other scripts' digits stay
+    text: sample labels keep their meaning), and one text cell keeps the whole column text,
+    so that a column has one type.
+    """
+    if cells and all(_INT.fullmatch(c) for c in cells):
+        return [int(c) for c in cells]
+    if cells and all(_FLOAT.fullmatch(c) or _INT.fullmatch(c) for c in cells):
+        return [float(c) for c in cells]
+    return list(cells)
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -59,12 +69,15 @@ def _csv_rows(text: str, shown: str) -> list[dict]:
         for i, row in enumerate(csv.DictReader(io.StringIO(text, newline="")), start=2):
             if None in row or None in row.values():
                 raise SpecError(f"{shown}: line {i} has not as many cells as the header line.")
-            rows.append({k: _cell(v) for k, v in row.items()})
+            rows.append(dict(row))
             if len(rows) > MAX_ITEMS:
                 break
     except csv.Error as err:
         raise SpecError(f"{shown} is not valid CSV: {one_line(err, 100)}.") from None
-    return rows
+    if not rows:
+        return rows
+    columns = {k: _column([row[k] for row in rows]) for k in rows[0]}
+    return [{k: columns[k][i] for k in columns} for i in range(len(rows))]
 
 
 def _parse_rows(path: Path, text: str, shown: str) -> Any:
