@@ -1,3 +1,4 @@
+import json
 import re
 import subprocess
 import sys
@@ -51,7 +52,7 @@ def test_bad_spec_key_is_named(tmp_path, capsys):
     assert "'chunk_size'" in err and "Got -3" in err
 
 
-def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
+def test_run_status_and_catalog_roundtrip(tmp_path, capsys, monkeypatch):
     spec = tmp_path / "s.yaml"
     spec.write_text(
         "name: cli-probe\nkind: engine-probe\nstore: out/p.zarr\nchunk_size: 4\n"
@@ -62,8 +63,21 @@ def test_run_status_and_catalog_roundtrip(tmp_path, capsys):
     assert "10 items" in out and "8 done, 2 failed" in out
     assert "2 items failed" in err and "--retry-failed" in err
     assert main(["status", str(tmp_path / "out/p.zarr"), "--json"]) == 0
-    out = capsys.readouterr().out
-    assert '"done": 8' in out and "fails on purpose" in out
+    record = json.loads(capsys.readouterr().out)  # JSON alone, for scripts
+    assert record["done"] == 8 and record["failed"] == 2 and record["kind"] == "engine-probe"
+    assert "fails on purpose" in record["failed_items"][0]["error"]
+    assert main(["status", str(tmp_path / "out/p.zarr"), "--errors", "1"]) == 0
+    assert "... and 1 more failed items (--errors N shows N)" in capsys.readouterr().out
+    assert main(["status", str(tmp_path / "out/p.zarr"), "--verify", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["ok"] is True
+    (tmp_path / "cli-probe").write_text("a file named like the catalog entry")
+    monkeypatch.chdir(tmp_path)
+    assert main(["status", "cli-probe", "--json"]) == 0  # the entry, not the file
+    assert json.loads(capsys.readouterr().out)["items"] == 10
+    with pytest.raises(SystemExit) as code:
+        main(["status", str(tmp_path / "out/p.zarr"), "--errors", "-1"])
+    assert code.value.code == 2
+    assert "--errors must be an integer >= 0. Got '-1'." in capsys.readouterr().err
     assert main(["catalog", "list"]) == 0
     assert "cli-probe" in capsys.readouterr().out
     assert main(["catalog", "show", "cli-probe"]) == 0

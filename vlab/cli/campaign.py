@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vlab.cli._options import add_cluster_options, calculator_words
+from vlab.cli._options import add_cluster_options, calculator_words, positive_int
 from vlab.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
         return path
     exists = path.exists()
     names = [e.name for e in catalog.list_entries()]
-    if not exists and name_or_path in names:
+    if name_or_path in names:  # a catalog name, even beside a file or folder of that name
         return catalog.get_entry(name_or_path).checked_location()
     what = "does not exist" if not exists else "is not a vlab store (no zarr.json)"
     if exists and catalog.is_url(path):
@@ -90,7 +90,7 @@ def _status_store(name_or_path: str) -> Path | StoreURL:
     )
 
 
-def _verify(path: Path | StoreURL, repair: bool) -> int:
+def _verify(path: Path | StoreURL, repair: bool, *, as_json: bool = False) -> int:
     from vlab import catalog
 
     if repair:
@@ -98,6 +98,19 @@ def _verify(path: Path | StoreURL, repair: bool) -> int:
             report = catalog.verify_store(path, repair=True)
     else:
         report = catalog.verify_store(path)
+    if as_json:
+        record = {
+            "store": str(path),
+            "ok": report.ok,
+            "checked": report.checked,
+            "bad": {str(i): why for i, why in report.bad.items()},
+            "lost_status": sorted(report.lost_status),
+            "lost_metadata": report.lost_metadata,
+            "repaired": report.repaired or report.restored,
+            "summary": report.summary(),
+        }
+        print(json.dumps(record))
+        return 0 if report.ok else 1
     print(report.summary())
     for i, why in list(report.bad.items())[:20]:
         print(f"  item {i}: {why}")
@@ -113,9 +126,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
     if args.repair and not args.verify:
         raise InputError("vlab status: --repair needs --verify (it repairs what verify finds).")
     if args.verify:
-        return _verify(path, args.repair)
+        return _verify(path, args.repair, as_json=args.json)
     ds = catalog.open_store(path)
     counts = catalog.count_status(ds["status"].values)
+    failed = (ds["status"] == catalog.Status.FAILED).values.nonzero()[0]
+    if args.json:  # JSON alone, for scripts
+        keys = ("title", "kind", "kind_version", "vlab_version", "git_commit", "created", "updated")
+        record = {
+            "store": str(path),
+            "items": int(ds.sizes["item"]),
+            **counts,
+            **{k: ds.attrs[k] for k in keys if k in ds.attrs},
+            "failed_items": [
+                {"item": int(i), "error": str(ds["error"].values[i])} for i in failed[: args.errors]
+            ],
+        }
+        print(json.dumps(record, default=str))
+        return 0
     print(
         f"store {path}: {ds.sizes['item']} items; "
         + ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -133,11 +160,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
             print(f"  {key}: {ds.attrs[key]}")
         if key == "kind_version" and calculator_words(ds.attrs):
             print(f"  calculator: {calculator_words(ds.attrs)}")
-    failed = (ds["status"] == catalog.Status.FAILED).values.nonzero()[0]
     for i in failed[: args.errors]:
         print(f"  item {i} failed: {ds['error'].values[i]}")
-    if args.json:
-        print(json.dumps({"items": int(ds.sizes["item"]), **counts}))
+    if len(failed) > args.errors:
+        print(f"  ... and {len(failed) - args.errors} more failed items (--errors N shows N)")
     return 0
 
 
@@ -211,8 +237,17 @@ def register(sub) -> None:
         "found, 2 not a store.",
     )
     p.add_argument("store", help="path of a .zarr store, or a catalog entry name")
-    p.add_argument("--errors", type=int, default=5, help="failed items to show (default 5)")
-    p.add_argument("--json", action="store_true", help="also print the counts as JSON")
+    p.add_argument(
+        "--errors",
+        type=positive_int("--errors", low=0),
+        default=5,
+        help="failed items to show (default 5)",
+    )
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print only JSON: counts, provenance and the failed items shown",
+    )
     p.add_argument(
         "--verify",
         action="store_true",
