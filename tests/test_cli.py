@@ -84,6 +84,15 @@ def test_run_status_and_catalog_roundtrip(tmp_path, capsys, monkeypatch):
     assert "engine-probe" in capsys.readouterr().out
     assert main(["catalog", "open", "nope"]) == 2
     assert "No catalog entry named 'nope'" in capsys.readouterr().err
+    # a store given by its path, registered or not
+    store = str(tmp_path / "out/p.zarr")
+    assert main(["catalog", "show", store]) == 0
+    shown = capsys.readouterr().out
+    assert f"store: {store} (catalog entry: cli-probe)" in shown and "items: 10 (0 pending" in shown
+    assert main(["catalog", "open", store]) == 0
+    assert f"vlab.catalog.open_store({store!r})" in capsys.readouterr().out
+    assert main(["catalog", "list", "cli", "extra"]) == 2
+    assert "takes at most one PATTERN; got also 'extra'" in capsys.readouterr().err
 
 
 def test_catalog_list_keeps_its_columns_for_long_names_and_shows_where_undescribed_stores_are(

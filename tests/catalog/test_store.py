@@ -207,5 +207,6 @@ def test_export_keeps_done_items_in_float32_and_refuses_to_overwrite(tmp_path):
     assert ds.sizes["item"] == 3 and ds["g"].dtype == np.float32
     assert ds["g"].values.tolist() == [1.0, 3.0, 4.0] and ds["g"].attrs["units"] == "G0"
     assert "float32=True" in ds.attrs["compaction"] and ds.attrs["title"] == "t"
+    assert (ds.attrs["n_done"], ds.attrs["n_failed"]) == (3, 0)  # the copy's counts
     with pytest.raises(StoreError, match="exists and is left untouched"):
         export_store(path, target)

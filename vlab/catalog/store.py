@@ -892,10 +892,12 @@ def export_store(
     ds = ds.chunk({ITEM_DIM: size})
     for var in ds.variables.values():
         var.encoding = {}
+    counts = count_status(ds["status"].values) if "status" in ds else {}
     ds.attrs.update(
         derived_from=str(source.resolve().name),
         compaction=f"status={status}; float32={float32}",
         exported=_now(),
+        **{f"n_{k}": v for k, v in counts.items()},  # of the copy, not of the source
     )
     encoding = {name: {"compressors": (ZstdCodec(level=9),)} for name in ds.variables}
     if is_url(target):

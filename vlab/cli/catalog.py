@@ -14,18 +14,40 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     from vlab import catalog
 
     if args.action == "list":
+        if args.dest:
+            raise InputError(
+                f"vlab catalog list takes at most one PATTERN; got also {args.dest!r}."
+            )
         return _list(args.name)
     if not args.name:
         raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
     if args.action == "export":
         return _export(args)
+    entries = catalog.list_entries()
+    if args.name not in {e.name for e in entries} and catalog.store_exists(
+        catalog.as_location(args.name)
+    ):
+        path = catalog.as_location(args.name)  # a store given by its path
+        if args.action == "show":
+            same = [e.name for e in entries if str(e.location) == str(path)]
+            named = f"catalog entry: {', '.join(same)}" if same else "no catalog entry"
+            print(f"store: {path} ({named})")
+            attrs = catalog.open_store(path).attrs
+            for key in ("title", "description", "kind", "created", "updated"):
+                if attrs.get(key) not in ("", None):
+                    print(f"{key}: {attrs[key]}")
+            _show_store(path)
+            return 0
+        print(catalog.open_store(path))
+        print(f"\nIn Python: import vlab.catalog; ds = vlab.catalog.open_store({str(path)!r})")
+        return 0
     entry = catalog.get_entry(args.name)
     if args.action == "show":
         from vlab.catalog.index import entry_dict
 
         for key, value in entry_dict(entry).items():
             print(f"{key}: {value if value not in ('', None) else '(not recorded)'}")
-        _show_store(entry)
+        _show_store(entry.location)
         return 0
     ds = entry.open()
     print(ds)
@@ -33,13 +55,13 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_store(entry) -> None:
-    """What the entry's store holds: items by status and the calculator that computed them
-    (nothing if the store cannot be read: ``list`` marks missing stores)."""
+def _show_store(location) -> None:
+    """What a store holds: items by status and the calculator that computed them (nothing if
+    the store cannot be read: ``list`` marks missing stores)."""
     from vlab import catalog
 
     try:
-        ds = catalog.open_store(entry.location)
+        ds = catalog.open_store(location)
         counts = catalog.count_status(ds["status"].values) if "status" in ds else None
     except (VlabError, OSError, KeyError, ValueError):  # moved or damaged: the entry is all
         return
@@ -121,7 +143,7 @@ def register(sub) -> None:
     p.add_argument(
         "name",
         nargs="?",
-        help="entry name (for show, open, export) or store path; list: a pattern of names",
+        help="show, open, export: a catalog entry name or a store path; list: a pattern of names",
     )
     p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
     p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
