@@ -105,6 +105,7 @@ def _cmd_conductance_predict(args: argparse.Namespace) -> int:
                 k: v
                 for k, v in entry["against_reference"].items()
                 if k in ("r2", "mae_G0", "r2_0_3G0", "mae_0_3G0", "reference")
+                or k in ("reference_plateaus", "reference_ruptures")
                 or k.startswith("peak_")
             }
         summary["sources"][source] = row
