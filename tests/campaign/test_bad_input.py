@@ -447,3 +447,16 @@ def test_csv_columns_keep_one_type_and_labels_keep_their_meaning(tmp_path):
     assert [it["label"] for it in items] == ["001", "1_2", "1e3", " 7 "]
     assert [it["f"] for it in items] == [1.5, 2.0, -0.03, 4.0]
     assert [it["mixed"] for it in items] == ["abc", "2", "x", "\u0663"]
+
+
+def test_items_without_the_fields_their_kind_needs_are_refused_before_any_work(tmp_path):
+    (tmp_path / "in.csv").write_text("SMILES\n*CC*\n")
+    data = {"name": "p", "kind": "polymer-predict", "store": "p.zarr", "inputs": {"file": "in.csv"}}
+    spec = parse_spec(data, source="s.yaml", base=tmp_path)
+    kind = get_kind(spec.kind)
+    with pytest.raises(SpecError) as info:
+        make_items(spec, kind, kind.check_params({}))
+    assert str(info.value) == (
+        "s.yaml: item 0 has no 'smiles' field, which kind 'polymer-predict' needs (its fields: "
+        "SMILES). Did you mean 'SMILES'?"
+    )

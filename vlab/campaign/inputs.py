@@ -162,4 +162,13 @@ def make_items(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
         items = _from_catalog(spec, kind, params)
     if not items:
         raise SpecError(f"{spec.source}: the inputs give no items.")
+    for i, item in enumerate(items):
+        missing = [f for f in kind.item_fields if f not in item]
+        if missing:
+            has = ", ".join(map(str, item)) or "none"
+            raise SpecError(
+                f"{spec.source}: item {i} has no {', '.join(map(repr, missing))} field, which "
+                f"kind {kind.name!r} needs (its fields: {has})."
+                + did_you_mean(missing[0], [str(k) for k in item])
+            )
     return items

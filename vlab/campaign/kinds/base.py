@@ -7,7 +7,8 @@ A :class:`Kind` bundles plain functions (no Dask in them):
   as a mapping of JSON-able values) made by :func:`parse_params`;
 - ``generators``: named input generators ``(gen_params, n, rng) -> list[item]``, and
   ``generator_params``: the names each generator takes (``inputs.params`` with any other name
-  is refused before any work; a generator missing there takes any);
+  is refused before any work; a generator missing there takes any); ``item_fields``: the
+  fields every item needs (items of a file or a store without them are refused);
 - ``outputs(params, items) -> {name: Variable}``: what is stored per item;
 - ``evaluate_one(item, params, context) -> result`` (timed per item; raising fails only that
   item) or ``evaluate_batch(items, params, context) -> list[result | Exception]`` for kinds
@@ -88,6 +89,8 @@ class Kind:
         default_factory=dict
     )
     generator_params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Fields every item must have (checked before any work for items from a file or store).
+    item_fields: tuple[str, ...] = ()
     setup: Callable[[Mapping[str, Any]], Any] = _no_setup
     identity: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None
     identity_extra: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None

@@ -292,6 +292,7 @@ register_kind(
         evaluate_one=_bj_one,
         generators={"traces": _bj_traces},
         generator_params={"traces": ("temperatures",)},
+        item_fields=("trace", "temperature", "seed"),
         input_attrs={
             "trace": ("1", "trace number"),
             "temperature": ("K", "bath temperature"),

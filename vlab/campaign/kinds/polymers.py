@@ -247,6 +247,7 @@ register_kind(
         identity=_identity,
         generators={"dataset": _dataset},
         generator_params={"dataset": ("source",)},
+        item_fields=("smiles",),
         input_attrs={"smiles": ("1", "repeat-unit SMILES with two * ends")},
     )
 )

@@ -78,6 +78,7 @@ register_kind(
         evaluate_one=_probe_one,
         generators={"range": _probe_range},
         generator_params={"range": ("offset", "repeat")},
+        item_fields=("x",),
         input_attrs={"x": ("1", "probe input")},
     )
 )
