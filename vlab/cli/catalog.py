@@ -128,7 +128,8 @@ def register(sub) -> None:
         "catalog",
         help="list, show, open or export named stores of the catalog",
         description="Catalog entries name stores: the entries shipped with vlab (the "
-        "repository's catalogs/) and yours (configuration key catalog.index_dir, by default "
+        "package's copy of the repository's catalogs/, printed by list as 'shipped') and "
+        "yours (configuration key catalog.index_dir, by default "
         "~/.local/share/vlab/catalogs), where campaigns register the stores they write; "
         "yours shadow shipped ones of the same name. "
         "list [PATTERN]: all entries, or those whose names match PATTERN (a part of the name "
