@@ -239,8 +239,18 @@ def _read_remote_folder(folder: StoreURL) -> list[CatalogEntry]:
                     local.write_bytes(fs.cat_file(key))
                 entries.append(_parse(local, origin))
             except (CatalogError, OSError, ValueError, TypeError) as err:
-                warnings.warn(f"Skipping the catalog entry {str(origin)!r}: {err}", stacklevel=3)
+                _skip_warning(f"Skipping the catalog entry {str(origin)!r}: {err}")
     return entries
+
+
+_SKIPPED: set[str] = set()  # the broken entries already said, once per process
+
+
+def _skip_warning(message: str) -> None:
+    """Say once per process that a broken entry file is skipped (the index is read often)."""
+    if message not in _SKIPPED:
+        _SKIPPED.add(message)
+        warnings.warn(message, stacklevel=4)
 
 
 def _read_folder(folder: Path | StoreURL) -> list[CatalogEntry]:
@@ -251,7 +261,7 @@ def _read_folder(folder: Path | StoreURL) -> list[CatalogEntry]:
         try:
             entries.append(_parse(path))
         except (CatalogError, OSError, ValueError, TypeError) as err:
-            warnings.warn(f"Skipping the catalog entry {str(path)!r}: {err}", stacklevel=3)
+            _skip_warning(f"Skipping the catalog entry {str(path)!r}: {err}")
     return entries
 
 
