@@ -148,7 +148,7 @@ def test_a_top_level_setting_has_its_own_variable_and_others_are_ignored(monkeyp
         ("VLAB_CLUSTER__N_WORKERS", "0", ">= 1; got 0"),  # a cluster of no worker would hang
         ("VLAB_CAMPAIGN__CHUNK_SIZE", "-5", ">= 1; got -5"),
         ("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "0", ">= 1; got 0"),
-        ("VLAB_CAMPAIGN__FLUSH_SECONDS", "-1", ">= 0; got -1"),
+        ("VLAB_CAMPAIGN__FLUSH_SECONDS", "-1", "from 0 to 3600 seconds; got -1"),
         ("VLAB_STORAGE__LEASE_TTL", "0", "> 0; got 0"),
     ],
 )

@@ -85,7 +85,7 @@ _MINIMA: dict[str, tuple[float, str]] = {
     "campaign.chunk_size": (1, ">= 1"),
     "campaign.zarr_chunk_items": (1, ">= 1"),
     "campaign.futures_per_worker": (1, ">= 1"),
-    "campaign.flush_seconds": (0, ">= 0"),
+    "campaign.flush_seconds": (0, "from 0 to 3600 seconds"),
     "campaign.retries": (0, ">= 0"),
     "storage.lease_ttl": (1e-9, "> 0"),
 }
@@ -93,7 +93,8 @@ _MINIMA: dict[str, tuple[float, str]] = {
 
 def _check_range(name: str, value: Any, source: str) -> None:
     low = _MINIMA.get(name)
-    if low is not None and isinstance(value, int | float) and not value >= low[0]:
+    high = 3600 if name == "campaign.flush_seconds" else float("inf")
+    if low is not None and isinstance(value, int | float) and not low[0] <= value <= high:
         raise ConfigError(
             f"The configuration key {name!r} in {source} must be {low[1]}; got {value!r}."
         )

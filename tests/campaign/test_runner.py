@@ -294,7 +294,11 @@ def test_assembled_chunks_are_written_when_due_without_waiting_for_the_next(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("-1", "'campaign.flush_seconds' must be from 0 to 3600 seconds; got -1"),
+        (
+            "-1",
+            "'campaign.flush_seconds' in the VLAB_\\* environment variables must be from 0 to "
+            "3600 seconds; got -1",
+        ),
         ("soon", "'campaign.flush_seconds' in the VLAB_\\* environment variables must be a number"),
     ],
 )

@@ -50,6 +50,9 @@ PREDICTIVE_DRAWS = 20
 #: Held-out snapshots a model's report needs to record residuals for predictive draws (the
 #: minimum count per bin of :class:`~vlab.conductance.ConditionalResiduals`).
 RESIDUALS_MIN = 30
+#: Below this many residuals the predictive draws get a warning: the bins then borrow the
+#: residuals of distant predictions (the draws' settings were checked with 680-1,555).
+RESIDUALS_FEW = 500
 LABEL_HASH_CHARS = 16  # of an input hash, to recognise a training label (64 bits)
 PREDICT_CHUNK = 512  # structures per surrogate call (predict), per featurisation (validate)
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
@@ -513,6 +516,19 @@ def model_residuals(model: str | os.PathLike) -> Any:
         return ConditionalResiduals.from_dict(recorded)
     except (InputError, KeyError, TypeError, ValueError):  # a damaged record
         return None
+
+
+def _few_residuals(residuals: Any, words: str) -> str | None:
+    """A warning when ``residuals`` (of the model ``words``) are too few for a smooth
+    predictive histogram (fewer than ``RESIDUALS_FEW``)."""
+    if residuals is None or residuals.reference.size >= RESIDUALS_FEW:
+        return None
+    return (
+        f"The predictive draws of {words} rest on {residuals.reference.size} held-out "
+        f"residuals; with fewer than {RESIDUALS_FEW} each bin of predictions borrows the "
+        "residuals of distant ones and the predictive histogram is rough (its peak can be off "
+        "by 0.1 G0 or more). Hold out more traces when training (--holdout)."
+    )
 
 
 def _residual_hashes(model: str | os.PathLike) -> set[str]:
@@ -1088,10 +1104,17 @@ def predict_conductance(
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))
     residuals = model_residuals(described.get("shipped") or described["path"])
     held_out = set() if shipped_name else _residual_hashes(described["path"])
+    few = _few_residuals(residuals, _model_words(described))
+    if few:
+        warnings.warn(few, UserWarning, stacklevel=2)
     learned = _model_reference(described)
-    report: dict[str, Any] = {"model": described, "sources": {}}
+    report: dict[str, Any] = {"model": dict(described), "sources": {}}
     if learned is not None:
-        report["model"] = {**described, "reference": reference_name(learned)}
+        report["model"]["reference"] = reference_name(learned)
+    if residuals is not None:
+        report["model"]["residuals"] = int(residuals.reference.size)
+        if few:
+            report["model"]["warning"] = few
     taken: set[str] = set()  # figure names written by this call
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
