@@ -38,9 +38,10 @@ Protocol
   stores of ``vlab conductance experiment examples/au-virtual-experiment.yaml --workers 2``
   (200 break-junction traces of 280-atom junctions, every snapshot labelled by the surrogate
   trained on ``au-sband-subset`` and by the s-band reference) are read back, not recomputed;
-  the histogram peaks and R² on the common snapshots are recomputed from them and merged
-  (keys ``histogram_peak_surrogate_G0``, ``histogram_peak_reference_G0``,
-  ``virtual_experiment``) without touching the other keys.
+  the histogram peaks (point predictions, predictive draws from the model's held-out
+  residuals, reference; all snapshots and per temperature) and R² on the common snapshots are
+  recomputed from them and merged (keys ``histogram_peak_{surrogate,predictive,reference}_G0``
+  with ``_4K`` / ``_300K`` variants, ``virtual_experiment``) without touching the other keys.
 * Timing of the 1x1 model: seconds per structure of the surrogate (descriptors + network,
   batches of ``N_TIMED`` structures) and of the references at 5 sizes in the same run (spd:
   extended Hückel, ``ExtendedHuckel()``, the calculator the campaigns use); kept under
@@ -307,6 +308,7 @@ def virtual_experiment() -> dict | None:
     """Histogram keys of the virtual experiment, from its stores (None if they are missing)."""
     import json
 
+    from vlab.workflows.conductance import model_residuals
     from vlab.workflows.experiment import experiment_figure, load_experiment
 
     spec = load_experiment(EXPERIMENT)
@@ -315,8 +317,9 @@ def virtual_experiment() -> dict | None:
         print(f"  virtual experiment: stores missing; run `{EXPERIMENT_COMMAND}` first")
         return None
     start = time.perf_counter()
+    residuals = model_residuals(spec.model)  # the model's held-out residuals (its report)
     result = experiment_figure(spec.surrogate.store, spec.reference.store, spec.figure,
-                               title=spec.description)  # fmt: skip
+                               title=spec.description, residuals=residuals)  # fmt: skip
     run = json.loads(spec.summary.read_text()) if spec.summary.is_file() else {}
     md = open_store(spec.md.store)
     block = {
@@ -330,11 +333,10 @@ def virtual_experiment() -> dict | None:
         "campaigns": {k: _relative(v, "store") for k, v in run.get("campaigns", {}).items()},
         "analysis_s": round(time.perf_counter() - start, 1),
     }
-    return {
-        "histogram_peak_surrogate_G0": result["histogram_peak_surrogate_G0"],
-        "histogram_peak_reference_G0": result["histogram_peak_reference_G0"],
-        "virtual_experiment": block,
+    peaks = {
+        k: result[k] for k in result if k.startswith("histogram_peak_") and "on_reference" not in k
     }
+    return {**peaks, "virtual_experiment": block}
 
 
 def _relative(block: dict, key: str) -> dict:
@@ -349,6 +351,13 @@ def histogram_rows(data: dict) -> list[tuple[str, str]]:
     return [
         ("histogram peak surrogate / reference (G0)",
          f"{data['histogram_peak_surrogate_G0']} / {data['histogram_peak_reference_G0']}"),
+        *(
+            (f"{temp} peak: point / predictive / reference (G0)",
+             f"{data.get('histogram_peak_surrogate_G0' + suffix)} / "
+             f"{data.get('histogram_peak_predictive_G0' + suffix)} / "
+             f"{data.get('histogram_peak_reference_G0' + suffix)}")
+            for temp, suffix in (("all", ""), ("4 K", "_4K"), ("300 K", "_300K"))
+        ),
         ("traces / snapshots / atoms", f"{block['traces']} / {block['snapshots_surrogate']} / "
          f"{block['atoms_per_structure']}"),
         ("R2 surrogate vs reference (all snapshots)", str(block["common_snapshots"]["r2"])),
