@@ -398,7 +398,11 @@ def test_stores_of_another_reference_are_flagged_and_predictions_are_not_scored(
         report = predict_conductance(["au-sband-large"], model="spd-bottleneck")
     assert report["sources"]["au-sband-large"]["warning"] == said
     assert [str(w.message) for w in caught] == [said]
-    assert report["model"] == {"shipped": "spd-bottleneck", "reference": "eht-spd v2 (au-tail)"}
+    assert report["model"] == {
+        "shipped": "spd-bottleneck",
+        "reference": "eht-spd v2 (au-tail)",
+        "residuals": 1555,  # its validation residuals, for predictive draws
+    }
     assert report["sources"]["au-sband-large"]["against_reference"]["reference"] == "sband-tb v1"
     with pytest.warns(UserWarning, match="come from sband-tb v1, but the spd-bottleneck"):
         checked = validate_surrogate("spd-bottleneck", ["au-sband-large"], tmp_path / "v")

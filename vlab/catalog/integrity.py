@@ -307,7 +307,7 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
                     report.bad.update(_check_block(group, names, s, e, report.lost_status))
                 except Exception as err:
                     why = f"chunk unreadable ({type(err).__name__}: {str(err)[:120]})"
-                    report.bad.update(dict.fromkeys(range(s, e), why))
+                    report.bad.update(dict.fromkeys(_not_yet_marked(group, s, e), why))
     report.checked = n
     if repair and report.bad:
         _mark_pending(path, report.bad, chunk)
@@ -316,6 +316,20 @@ def verify_store(path: str | os.PathLike, *, repair: bool = False) -> VerifyRepo
         _restore_status(path, report.lost_status, chunk)
         report.repaired = True
     return report
+
+
+def _not_yet_marked(group, start: int, stop: int) -> list[int]:
+    """Items of ``[start, stop)`` that an earlier repair has not already marked pending (their
+    unreadable data are rewritten when the campaign computes them again)."""
+    try:
+        status = _read(group, ["status"], slice(start, stop))["status"]
+        error = np.asarray(group["error"][start:stop], dtype=object)
+    except Exception:  # the ledger is unreadable too: all of them
+        return list(range(start, stop))
+    marked = (status == Status.PENDING) & np.array(
+        [str(e).startswith(VERIFY_MARK) for e in error], dtype=bool
+    )
+    return [start + int(j) for j in np.flatnonzero(~marked)]
 
 
 def _restore_status(path: Path | StoreURL, lost: Mapping[int, int], chunk: int) -> None:

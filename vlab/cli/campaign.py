@@ -147,6 +147,17 @@ def _cmd_status(args: argparse.Namespace) -> int:
         f"store {path}: {ds.sizes['item']} items; "
         + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
+    if counts["pending"]:
+        from vlab.catalog.integrity import VERIFY_MARK
+
+        status = ds["status"].values
+        errors = ds["error"].values[status == catalog.Status.PENDING]
+        marked = sum(str(e).startswith(VERIFY_MARK) for e in errors)
+        if marked:
+            print(
+                f"  {marked} of the pending items were marked by vlab status --verify --repair "
+                "(damaged): run the campaign again to recompute them"
+            )
     for key in (
         "title",
         "kind",
