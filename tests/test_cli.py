@@ -590,6 +590,10 @@ def test_bad_outputs_and_stores_are_refused_before_any_work(tmp_path, monkeypatc
         (["conductance", "predict", "au-spd-small", "--out", "afile"], "must be a .json file"),
         (["conductance", "predict", "au-spd-small", "--out", "folder"], "must be a .json file"),
         (["conductance", "plot", "folder"], "'folder' is a folder but not a vlab store"),
+        (
+            ["conductance", "validate", "spd-bottleneck", "au-spd-small", "--out", "v.json"],
+            "validate --out is a folder",
+        ),
         (["status", "au-spd-smal"], "Did you mean 'au-spd-small'?"),
     ]
     for argv, message in cases:

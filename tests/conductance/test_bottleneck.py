@@ -492,6 +492,12 @@ def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_p
         checked = validate_surrogate(model, ["au-spd-small"], tmp_path / "v", progress=False)
     store = checked["stores"]["au-spd-small"]
     assert {"peak_surrogate_G0", "peak_predictive_G0", "peak_reference_G0"} <= store.keys()
+    assert checked["predictive_warning"].startswith("The predictive draws of the model fast")
+    # predict never writes its report over a file that is not one of its reports
+    before = model.with_suffix(".report.json").read_text()
+    with pytest.raises(InputError, match="exists and is not a report of vlab conductance pre"):
+        predict_conductance(["au-spd-small"], model=model, out=model.with_suffix(".report.json"))
+    assert model.with_suffix(".report.json").read_text() == before
     # the command line prints how many residuals, not each
     args = ["conductance", "train", "au-spd-small", "--estimator", "bottleneck", "--force"]
     assert main([*args, "--model", str(model), "--set", "min_samples_leaf=5"]) == 0

@@ -135,6 +135,10 @@ def test_a_model_file_with_held_out_residuals_gives_the_predictive_histogram(exp
     expected = round(histogram_peak(draws), 3) if (draws >= 0.3).any() else None
     assert summary["histogram_peak_predictive_G0"] == expected
     assert summary["predictive_draws_per_snapshot"] == 20
+    # 40 residuals: too few for a smooth predictive histogram, and said so
+    assert summary["predictive_warning"].startswith(
+        "The predictive draws of the model tiny.npz rest on 40 held-out residuals"
+    )
 
 
 def test_peaks_are_those_of_the_stores(experiment):
@@ -231,8 +235,9 @@ def _bad(spec: dict, where: str, value) -> dict:
 @pytest.mark.parametrize(
     ("where", "value", "message"),
     [
-        ("campaigns", KeyError, r"missing key\(s\) \['campaigns'\], unknown key\(s\) \[\]"),
-        ("extra", 1, r"unknown key\(s\) \['extra'\]; an experiment has the keys"),
+        ("campaigns", KeyError, r"missing key\(s\) \['campaigns'\]; an experiment has the keys"),
+        ("extra", 1, r"yaml: unknown key\(s\) \['extra'\]; an experiment has the keys"),
+        ("summry", 1, r"unknown key\(s\) \['summry'\]; .*Did you mean 'summary'\?"),
         ("model", "m.npz", r"'model' must be \{path: FILE.npz, train: \{...\}\}"),
         ("model.train", {"stores": ["x"], "epochs": 3}, r"unknown 'model.train' key\(s\)"),
         (

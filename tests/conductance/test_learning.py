@@ -311,6 +311,7 @@ def test_train_stores_are_fitted_in_every_round(tmp_path, monkeypatch):
     ("change", "message"),
     [
         ({"batch": 0}, "'batch' must be an integer >= 1. Got 0."),
+        ({"initial": 20, "budget": 10}, "'budget' (10) must be at least 'initial' (20)"),
         ({"train": ["au-sband-small"]}, "'train' must not share stores with 'pool'"),
         ({"train": ["au-sband-large"]}, "'train' must not share stores with 'validation'"),
         ({"train": []}, "'train' must be a catalog name or a list of them"),

@@ -76,6 +76,11 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
 def _cmd_conductance_validate(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import validate_surrogate
 
+    if Path(args.out).suffix == ".json":
+        raise InputError(
+            f"vlab conductance validate --out is a folder (it writes validation.json and "
+            f"validation-parity.png there). Got {args.out!r}."
+        )
     report = validate_surrogate(args.model, args.stores, args.out, progress=not args.no_progress)
     print(report_json(report))
     return 0

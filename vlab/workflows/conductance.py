@@ -518,6 +518,16 @@ def model_residuals(model: str | os.PathLike) -> Any:
         return None
 
 
+def _is_predict_report(path: Path) -> bool:
+    """Whether ``path`` holds a report that :func:`predict_conductance` wrote (which it may
+    replace): a JSON object of exactly ``model`` and ``sources``."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and set(data) == {"model", "sources"}
+
+
 def _few_residuals(residuals: Any, words: str) -> str | None:
     """A warning when ``residuals`` (of the model ``words``) are too few for a smooth
     predictive histogram (fewer than ``RESIDUALS_FEW``)."""
@@ -527,7 +537,8 @@ def _few_residuals(residuals: Any, words: str) -> str | None:
         f"The predictive draws of {words} rest on {residuals.reference.size} held-out "
         f"residuals; with fewer than {RESIDUALS_FEW} each bin of predictions borrows the "
         "residuals of distant ones and the predictive histogram is rough (its peak can be off "
-        "by 0.1 G0 or more). Hold out more traces when training (--holdout)."
+        "by 0.1 G0 or more). Hold out more traces when training (--holdout), or give a "
+        "learning loop more validation snapshots."
     )
 
 
@@ -673,7 +684,10 @@ def train_surrogate(
             f"(bottleneck features, boosted trees). Got {estimator!r}."
         )
     if not 0 < holdout < 1:
-        raise InputError(f"The holdout fraction must be between 0 and 1. Got {holdout}.")
+        raise InputError(
+            f"The holdout fraction must be between 0 and 1, both excluded (the held-out traces "
+            f"score the model and give its residuals). Got {holdout}."
+        )
     target = Path(model_path)
     target = target if target.suffix == ".npz" else target.with_name(target.name + ".npz")
     if target.exists() and not overwrite:
@@ -773,12 +787,17 @@ def validate_surrogate(
     residuals = model_residuals(described.get("shipped") or described["path"])
     shipped = described.get("shipped") or shipped_model_name(described["path"])
     held_out = set() if shipped else _residual_hashes(described["path"])
+    few = _few_residuals(residuals, _model_words(described))
+    if few:
+        warnings.warn(few, UserWarning, stacklevel=2)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
     if learned is not None:
         report["model_reference"] = reference_name(learned)
+    if few:
+        report["predictive_warning"] = few
     for k, name in enumerate(names):
         structures, y, _, stem = labelled_structures(name)
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
@@ -1099,6 +1118,11 @@ def predict_conductance(
         raise InputError(
             f"The report file {str(out)!r} must be a .json file path (not a folder); an "
             "existing report of that name is replaced."
+        )
+    if out is not None and Path(out).is_file() and not _is_predict_report(Path(out)):
+        raise InputError(
+            f"The file {str(out)!r} exists and is not a report of vlab conductance predict "
+            "(a model's .report.json, say): it is left untouched. Give another --out."
         )
     surrogate, described = load_surrogate(model)
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))

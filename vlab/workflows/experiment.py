@@ -19,9 +19,10 @@ import numpy as np
 
 from vlab import catalog
 from vlab._utils import report_json
-from vlab.errors import InputError, SpecError
+from vlab.errors import InputError, SpecError, did_you_mean
 from vlab.workflows.conductance import (
     PREDICTIVE_DRAWS,
+    _few_residuals,
     model_residuals,
     peak_or_none,
     train_surrogate,
@@ -198,10 +199,12 @@ def load_experiment(path: str | os.PathLike) -> ExperimentSpec:
     missing = _EXPERIMENT_KEYS - {"description"} - set(data)
     unknown = set(data) - _EXPERIMENT_KEYS
     if missing or unknown:
+        said = [f"missing key(s) {sorted(missing)}"] if missing else []
+        said += [f"unknown key(s) {sorted(unknown)}"] if unknown else []
+        hint = did_you_mean(sorted(unknown)[0], _EXPERIMENT_KEYS) if len(unknown) == 1 else ""
         raise _experiment_error(
             source,
-            f"missing key(s) {sorted(missing)}, unknown key(s) {sorted(unknown)}; an "
-            f"experiment has the keys {sorted(_EXPERIMENT_KEYS)}.",
+            f"{', '.join(said)}; an experiment has the keys {sorted(_EXPERIMENT_KEYS)}.{hint}",
         )
     base = path.resolve().parent
     model, train, shipped = _experiment_model(data["model"], base, source)
@@ -528,6 +531,11 @@ def run_experiment(
     training = _train_if_missing(spec, str(path))
     if spec.shipped is None:  # a model file: the held-out residuals its report records
         residuals = model_residuals(spec.model)
+    few = _few_residuals(residuals, f"the model {spec.model.name}")
+    if few:
+        import warnings
+
+        warnings.warn(few, UserWarning, stacklevel=2)
     specs = (spec.md, spec.surrogate, spec.reference)
     reports = run_campaigns(
         list(specs),
@@ -544,6 +552,8 @@ def run_experiment(
     summary |= experiment_figure(
         spec.surrogate.store, spec.reference.store, spec.figure, title=title, residuals=residuals
     )
+    if few:
+        summary["predictive_warning"] = few
     summary["atoms_per_structure"] = int(catalog.open_store(spec.md.store).sizes["atom"])
     summary["model"] = _model_summary(spec.model, training)
     if shipped is not None:

@@ -222,6 +222,12 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
                 f"{key!r} must not share stores with {other!r} ({why}). Got {shared} in both.",
             )
     base = base or Path.cwd()
+    budget, initial = _int(data, "budget", source, 1), _int(data, "initial", source, batch)
+    if budget < initial:
+        raise SpecError(
+            f"{source}: 'budget' ({budget}) must be at least 'initial' ({initial}), the labels "
+            "of the first round."
+        )
     return LearningSpec(
         name=data["name"],
         description=data.get("description", ""),
@@ -230,8 +236,8 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
         train=train,
         out=(base / Path(data["out"]).expanduser()).resolve(),
         batch=batch,
-        budget=_int(data, "budget", source, 1),
-        initial=_int(data, "initial", source, batch),
+        budget=budget,
+        initial=initial,
         snapshot_stride=_int(data, "snapshot_stride", source, 1),
         reference=reference,
         model=model,
