@@ -148,6 +148,20 @@ def test_rerun_after_the_end_computes_nothing(loop):
     assert not any("round" in line and "labels (+" in line for line in again)
 
 
+def test_a_folder_of_rounds_continues_only_with_the_same_settings(loop):
+    out = loop[0]
+    recorded = json.loads((out / "learning-spec.json").read_text())
+    assert recorded["seed"] == 0 and recorded["pool"] == ["au-sband-small"]
+    changed = parse_learning({**BASE, "out": str(out), "seed": 3, "initial": 6})
+    with pytest.raises(SpecError) as info:
+        run_learning(changed, synchronous=True)
+    message = str(info.value)
+    assert "holds the rounds of a loop with other settings (initial: 8 -> 6; seed: 0 -> 3)" in (
+        message
+    )
+    assert "budget, max_rounds and stop may change between runs" in message
+
+
 def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, capsys):
     """With the shipped store's own calculator, every label is copied from it. The round shows
     progress bars over the labels and the members, unless told not to."""

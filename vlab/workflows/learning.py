@@ -601,6 +601,42 @@ def _write_json(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+#: Settings that decide what the rounds choose and learn: a folder of rounds continues only
+#: with the same ones (``budget``, ``max_rounds`` and ``stop`` may change: a loop can be
+#: extended or ended sooner).
+_LOOP_KEYS = (
+    "pool", "validation", "train", "reference", "model", "strategy", "initial", "batch",
+    "candidates", "strata", "spread", "scan", "explore", "seed", "snapshot_stride",
+)  # fmt: skip
+
+
+def _check_same_loop(spec: LearningSpec) -> None:
+    """Record the settings of the loop in ``out/learning-spec.json`` at its first run, and
+    refuse to continue a folder of rounds made with other settings (naming them)."""
+    settings = {k: getattr(spec, k) for k in _LOOP_KEYS}
+    now = json.loads(json.dumps(settings, sort_keys=True, default=str))
+    record = spec.out / "learning-spec.json"
+    if not record.is_file():
+        _write_json(record, now)
+        return
+    try:
+        before = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # unreadable: written again
+        _write_json(record, now)
+        return
+    changed = [
+        f"{k}: {json.dumps(before.get(k))} -> {json.dumps(now[k])}"
+        for k in _LOOP_KEYS
+        if before.get(k) != now[k]
+    ]
+    if changed:
+        raise SpecError(
+            f"{spec.name}: the folder {str(spec.out)!r} holds the rounds of a loop with other "
+            f"settings ({'; '.join(changed)}). Give the spec another 'out' (or delete that "
+            "folder to start over); budget, max_rounds and stop may change between runs."
+        )
+
+
 def _rounds_done(out: Path) -> list[dict]:
     rounds = []
     while (out / f"round-{len(rounds):03d}.json").is_file():
@@ -781,6 +817,7 @@ def run_learning(
     val = _load_labelled(spec.validation, settings, cache)
     base = _load_labelled(spec.train, settings, cache)
     spec.out.mkdir(parents=True, exist_ok=True)  # once the stores are known to be readable
+    _check_same_loop(spec)
     rounds = _rounds_done(spec.out)
     model = None
     if rounds:
