@@ -21,8 +21,9 @@ def _cmd_conductance_plot(args: argparse.Namespace) -> int:
     from vlab import catalog
     from vlab.workflows.conductance import conductance_figures
 
-    store = catalog.locate(args.store)
-    summary = conductance_figures(store, Path(args.out), max_traces=args.traces)
+    catalog.locate(args.store)  # a store path or catalog name, else a clear error now
+    # by its name as given: the files are named after a catalog entry, not its folder
+    summary = conductance_figures(args.store, Path(args.out), max_traces=args.traces)
     print(report_json(summary))
     return 0
 
