@@ -449,6 +449,16 @@ def one_reference(stores: list[str], what: str) -> dict[str, Any] | None:
     return first
 
 
+def _model_file_report(path: str | os.PathLike) -> dict[str, Any]:
+    """The ``.report.json`` beside a model file (``vlab conductance train``, the rounds of
+    ``vlab conductance learn``) as a dict; empty if there is none or it cannot be read."""
+    try:
+        report = json.loads(Path(path).with_suffix(".report.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
 def _model_reference(described: Mapping[str, Any]) -> dict[str, Any] | None:
     """The reference a surrogate learned, as :func:`load_surrogate` describes it: a shipped
     model's manifest ``reference_calculator``, or a model file's ``.report.json``
@@ -460,11 +470,7 @@ def _model_reference(described: Mapping[str, Any]) -> dict[str, Any] | None:
     if shipped is not None:
         found = shipped_model_info(shipped).get("reference_calculator")
     else:
-        path = Path(str(described.get("path", "")))
-        try:
-            found = json.loads(path.with_suffix(".report.json").read_text()).get("reference")
-        except (OSError, ValueError, AttributeError):
-            return None
+        found = _model_file_report(str(described.get("path", ""))).get("reference")
     return dict(found) if isinstance(found, Mapping) and "id" in found else None
 
 
@@ -498,11 +504,10 @@ def model_residuals(model: str | os.PathLike) -> Any:
         except InputError:  # a shipped model without recorded residuals
             return None
     path = Path(model)
-    try:
-        report = json.loads(path.with_suffix(".report.json").read_text())
-        recorded, kept = report["residuals"], report["model_sha256"]
-    except (OSError, ValueError, KeyError, TypeError):  # no readable record of residuals
+    report = _model_file_report(path)
+    if "residuals" not in report or "model_sha256" not in report:
         return None
+    recorded, kept = report["residuals"], report["model_sha256"]
     if not path.is_file() or file_sha256(path) != kept:
         warnings.warn(
             f"The report {path.with_suffix('.report.json').name!r} beside the model "
@@ -542,14 +547,21 @@ def _few_residuals(residuals: Any, words: str) -> str | None:
     )
 
 
-def _residual_hashes(model: str | os.PathLike) -> set[str]:
-    """Input hashes (first ``LABEL_HASH_CHARS`` characters) of the held-out items whose
-    residuals a model file's ``.report.json`` records; empty if unknown."""
-    try:
-        report = json.loads(Path(model).with_suffix(".report.json").read_text())
-        return {str(h) for h in report["residual_input_hashes"]}
-    except (OSError, ValueError, KeyError, TypeError):
-        return set()
+def _predictive(described: Mapping[str, Any]) -> tuple[Any, set[str], str | None]:
+    """For a surrogate as :func:`load_surrogate` describes it: its held-out residuals
+    (:func:`model_residuals`, or None), the input hashes of the held-out items they came from
+    (a model file's report; empty if unknown) and the few-residuals warning, if any (also
+    issued as a ``UserWarning``)."""
+    from vlab.conductance.shipped import shipped_model_name
+
+    residuals = model_residuals(described.get("shipped") or described["path"])
+    shipped = described.get("shipped") or shipped_model_name(described["path"])
+    listed = [] if shipped else _model_file_report(described["path"]).get("residual_input_hashes")
+    held_out = {str(h) for h in listed} if isinstance(listed, list) else set()
+    few = _few_residuals(residuals, _model_words(described))
+    if few:
+        warnings.warn(few, UserWarning, stacklevel=3)
+    return residuals, held_out, few
 
 
 def _residual_overlap(known: set[str], source: str, hashes: list[str]) -> str | None:
@@ -779,17 +791,11 @@ def validate_surrogate(
     from matplotlib.figure import Figure
 
     from vlab.conductance import histogram_peak
-    from vlab.conductance.shipped import shipped_model_name
 
     model, described = load_surrogate(model_path)
     known = _model_training_labels(described)
     learned = _model_reference(described)
-    residuals = model_residuals(described.get("shipped") or described["path"])
-    shipped = described.get("shipped") or shipped_model_name(described["path"])
-    held_out = set() if shipped else _residual_hashes(described["path"])
-    few = _few_residuals(residuals, _model_words(described))
-    if few:
-        warnings.warn(few, UserWarning, stacklevel=2)
+    residuals, held_out, few = _predictive(described)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
@@ -1017,10 +1023,10 @@ def _model_training_labels(described: Mapping[str, Any]) -> tuple[set[str], str,
         )
         return training_labels(shipped), f"the {shipped} model", scores
     path = Path(str(described.get("path", "")))
+    report = _model_file_report(path)
     try:
-        report = json.loads(path.with_suffix(".report.json").read_text())
         labels = set(report["training_input_hashes"])
-    except (OSError, ValueError, KeyError, TypeError):  # no readable record of its labels
+    except (KeyError, TypeError):  # no readable record of its labels
         return None
     held = report.get("held_out") or {}
     where = str(report.get("held_out_what") or "its held-out traces")
@@ -1126,11 +1132,7 @@ def predict_conductance(
         )
     surrogate, described = load_surrogate(model)
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))
-    residuals = model_residuals(described.get("shipped") or described["path"])
-    held_out = set() if shipped_name else _residual_hashes(described["path"])
-    few = _few_residuals(residuals, _model_words(described))
-    if few:
-        warnings.warn(few, UserWarning, stacklevel=2)
+    residuals, held_out, few = _predictive(described)
     learned = _model_reference(described)
     report: dict[str, Any] = {"model": dict(described), "sources": {}}
     if learned is not None:
