@@ -149,6 +149,7 @@ def test_a_top_level_setting_has_its_own_variable_and_others_are_ignored(monkeyp
         ("VLAB_CAMPAIGN__CHUNK_SIZE", "-5", ">= 1; got -5"),
         ("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "0", ">= 1; got 0"),
         ("VLAB_CAMPAIGN__FLUSH_SECONDS", "-1", "from 0 to 3600 seconds; got -1"),
+        ("VLAB_CAMPAIGN__FLUSH_SECONDS", "3601", "from 0 to 3600 seconds; got 3601"),
         ("VLAB_STORAGE__LEASE_TTL", "0", "> 0; got 0"),
     ],
 )
@@ -160,3 +161,12 @@ def test_counts_and_times_out_of_range_are_refused_with_their_key(monkeypatch, v
     assert str(caught.value) == (
         f"The configuration key {key!r} in the VLAB_* environment variables must be {rule}."
     )
+
+
+def test_an_override_out_of_range_is_refused_before_it_applies():
+    with pytest.raises(ConfigError) as caught, config.override({"cluster.n_workers": 0}):
+        pass
+    assert str(caught.value) == (
+        "The configuration key 'cluster.n_workers' in config.override must be >= 1; got 0."
+    )
+    assert config.get("cluster.n_workers") != 0

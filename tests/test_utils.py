@@ -18,3 +18,17 @@ def test_progress_bar_without_ipywidgets_is_the_text_bar_and_does_not_warn(monke
         with progress_bar(total=3, disable=True) as bar:
             bar.update(3)
     assert type(bar) is tqdm.std.tqdm
+
+
+def test_setting_differences_name_each_changed_leaf_with_json_values():
+    from vlab._utils import setting_differences
+
+    before = {"params": {"seconds": 0.0, "mode": "a"}, "name": "x", "gone": [1]}
+    now = {"params": {"seconds": 0.001, "mode": "a"}, "name": "x", "new": "y" * 80}
+    assert setting_differences(before, now) == [
+        "gone: [1] -> (none)",
+        f'new: (none) -> "{"y" * 56}...',
+        "params.seconds: 0.0 -> 0.001",
+    ]
+    assert setting_differences(before, before) == []
+    assert setting_differences(1, 2) == ["settings: 1 -> 2"]

@@ -20,6 +20,7 @@ __all__ = [
     "progress_bar",
     "read_model_file",
     "report_json",
+    "setting_differences",
     "write_model_file",
 ]
 
@@ -216,3 +217,30 @@ def read_model_file(
             "vlab, or load it with the vlab version that wrote it."
         )
     return meta, arrays
+
+
+def setting_differences(before: Any, now: Any, at: str = "") -> list[str]:
+    """Dotted settings whose values differ between two plain-data settings trees, as
+    ``KEY: A -> B`` with JSON values (``(none)`` for a setting one of them lacks)."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        out = []
+        for key in sorted(set(before) | set(now), key=str):
+            path = f"{at}.{key}" if at else str(key)
+            if key not in before or key not in now:
+                out.append(
+                    f"{path}: {_shown(before.get(key, _NONE))} -> {_shown(now.get(key, _NONE))}"
+                )
+            else:
+                out += setting_differences(before[key], now[key], path)
+        return out
+    return [] if before == now else [f"{at or 'settings'}: {_shown(before)} -> {_shown(now)}"]
+
+
+_NONE = object()
+
+
+def _shown(value: Any) -> str:
+    if value is _NONE:
+        return "(none)"
+    text = json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 import os
 from collections.abc import Iterator, Mapping
 from importlib import resources
@@ -78,25 +79,28 @@ def _check_type(name: str, default: Any, value: Any, source: str) -> None:
         )
 
 
-#: Lowest allowed value of the numeric keys that have one (a count of 0 workers would hang).
-_MINIMA: dict[str, tuple[float, str]] = {
-    "cluster.n_workers": (1, ">= 1"),
-    "cluster.threads_per_worker": (1, ">= 1"),
-    "campaign.chunk_size": (1, ">= 1"),
-    "campaign.zarr_chunk_items": (1, ">= 1"),
-    "campaign.futures_per_worker": (1, ">= 1"),
-    "campaign.flush_seconds": (0, "from 0 to 3600 seconds"),
-    "campaign.retries": (0, ">= 0"),
-    "storage.lease_ttl": (1e-9, "> 0"),
+#: Allowed range of the numeric keys that have one, as (lowest, highest, in words): a count
+#: of 0 workers would hang, and a flush interval of hours would hold finished work in memory.
+_RANGES: dict[str, tuple[float, float, str]] = {
+    "cluster.n_workers": (1, math.inf, ">= 1"),
+    "cluster.threads_per_worker": (1, math.inf, ">= 1"),
+    "campaign.chunk_size": (1, math.inf, ">= 1"),
+    "campaign.zarr_chunk_items": (1, math.inf, ">= 1"),
+    "campaign.futures_per_worker": (1, math.inf, ">= 1"),
+    "campaign.flush_seconds": (0, 3600, "from 0 to 3600 seconds"),
+    "campaign.retries": (0, math.inf, ">= 0"),
+    "storage.lease_ttl": (1e-9, math.inf, "> 0"),
 }
 
 
 def _check_range(name: str, value: Any, source: str) -> None:
-    low = _MINIMA.get(name)
-    high = 3600 if name == "campaign.flush_seconds" else float("inf")
-    if low is not None and isinstance(value, int | float) and not low[0] <= value <= high:
+    allowed = _RANGES.get(name)
+    if allowed is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    low, high, words = allowed
+    if not low <= value <= high:
         raise ConfigError(
-            f"The configuration key {name!r} in {source} must be {low[1]}; got {value!r}."
+            f"The configuration key {name!r} in {source} must be {words}; got {value!r}."
         )
 
 
@@ -182,8 +186,9 @@ def get(key: str, default: Any = ...) -> Any:
 @contextlib.contextmanager
 def override(values: Mapping[str, Any]) -> Iterator[None]:
     """Temporarily set dotted configuration keys (for tests and notebooks)."""
-    for dotted in values:
+    for dotted, value in values.items():
         get(dotted)  # validates the key
+        _check_range(dotted, value, "config.override")
     _overrides.append(dict(values))
     try:
         yield

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from vlab import catalog
-from vlab._utils import content_hash
+from vlab._utils import content_hash, setting_differences
 from vlab.campaign.inputs import make_items
 from vlab.campaign.kinds import Item, Kind, get_kind
 from vlab.campaign.kinds.base import SOURCE_HASH
@@ -49,7 +49,7 @@ from vlab.catalog.integrity import (
 )
 from vlab.catalog.items import encode_items, item_fingerprint
 from vlab.catalog.schema import Status, Variable
-from vlab.errors import CatalogError, ClusterError, ConfigError, InputError, SpecError, StoreError
+from vlab.errors import CatalogError, ClusterError, InputError, SpecError, StoreError
 
 __all__ = ["CampaignReport", "Plan", "plan_campaign", "run_campaign", "run_campaigns"]
 
@@ -309,7 +309,7 @@ def _what_changed(plan: Plan, store) -> str:
     if isinstance(before, dict):
         now = plan.spec.as_dict(include_store=False)
         before = {k: v for k, v in before.items() if k != "store"}
-        changes = _differences(before, now)
+        changes = setting_differences(before, now)
         version = attrs.get("kind_version")
         if version is not None and str(version) != str(plan.kind.version):
             changes.append(f"version of kind {plan.kind.name!r}: {version} -> {plan.kind.version}")
@@ -317,33 +317,6 @@ def _what_changed(plan: Plan, store) -> str:
         return ", or different inputs or parameters"
     shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
     return f"; written by a spec with {shown}"
-
-
-def _differences(before: Any, now: Any, at: str = "") -> list[str]:
-    """Dotted settings whose values differ between two plain-data specs, as ``KEY: A -> B``
-    (``(none)`` for a setting one of them lacks)."""
-    if isinstance(before, dict) and isinstance(now, dict):
-        out = []
-        for key in sorted(set(before) | set(now), key=str):
-            path = f"{at}.{key}" if at else str(key)
-            if key not in before or key not in now:
-                out.append(
-                    f"{path}: {_short(before.get(key, _NONE))} -> {_short(now.get(key, _NONE))}"
-                )
-            else:
-                out += _differences(before[key], now[key], path)
-        return out
-    return [] if before == now else [f"{at or 'spec'}: {_short(before)} -> {_short(now)}"]
-
-
-_NONE = object()
-
-
-def _short(value: Any) -> str:
-    if value is _NONE:
-        return "(none)"
-    text = json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _damaged_hashes(
@@ -688,7 +661,9 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
                 blocked.remove(b)
             pending.extend(ripe)
 
-    interval = _flush_seconds()
+    from vlab import config
+
+    interval = float(config.get("campaign.flush_seconds"))  # range-checked by config
     last = [time.monotonic()]
 
     def flush(*, due: bool = True) -> None:
@@ -776,18 +751,6 @@ def _run_chunks(plan: Plan, chunks: list[_Chunk], writer: _Writer, client, bar) 
         if writer.pending and not writer.failed:
             flush()
         raise
-
-
-def _flush_seconds() -> float:
-    from vlab import config
-
-    value = float(config.get("campaign.flush_seconds"))  # a number: checked by config
-    if not 0 <= value <= 3600:
-        raise ConfigError(
-            f"The configuration key 'campaign.flush_seconds' must be from 0 to 3600 seconds; "
-            f"got {value:g}."
-        )
-    return value
 
 
 def _first_finished(futures, deadline: float) -> bool:

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from vlab._utils import setting_differences
 from vlab.errors import InputError, SpecError
 
 __all__ = [
@@ -624,11 +625,7 @@ def _check_same_loop(spec: LearningSpec) -> None:
     except (OSError, ValueError):  # unreadable: written again
         _write_json(record, now)
         return
-    changed = [
-        f"{k}: {json.dumps(before.get(k))} -> {json.dumps(now[k])}"
-        for k in _LOOP_KEYS
-        if before.get(k) != now[k]
-    ]
+    changed = setting_differences({k: before.get(k) for k in _LOOP_KEYS}, now)
     if changed:
         raise SpecError(
             f"{spec.name}: the folder {str(spec.out)!r} holds the rounds of a loop with other "
