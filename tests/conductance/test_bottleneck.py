@@ -436,15 +436,45 @@ def test_train_does_not_replace_a_model_file_without_force(tmp_path, capsys):
     assert model.read_bytes() != before
 
 
+def test_training_snapshots_labelled_by_another_reference_are_still_recognised(tmp_path):
+    # au-sband-small holds the very snapshots of au-spd-small, labelled by the s-band model:
+    # other input hashes, the same structures
+    from vlab.workflows.conductance import (
+        predict_conductance,
+        structure_keys,
+        train_surrogate,
+        validate_surrogate,
+    )
+
+    model = tmp_path / "fast.npz"
+    params = {"min_samples_leaf": 5, "n_estimators": 2}
+    report = train_surrogate(["au-spd-small"], model, estimator="bottleneck", params=params)
+    keys = structure_keys(labelled_structures("au-sband-small")[0])
+    trained = sum(k in set(report["training_structure_keys"]) for k in keys)
+    assert trained == report["n_train"] > 0
+    with pytest.warns(UserWarning, match="were training labels of the model fast.npz"):
+        checked = validate_surrogate(model, ["au-sband-small"], tmp_path / "v", progress=False)
+    entry = checked["stores"]["au-sband-small"]
+    assert entry["training_labels"] == trained
+    assert (
+        f"{trained} of the {len(keys)} structures of 'au-sband-small' were training"
+        in (entry["warning"])
+    )
+    assert "whose residuals the predictive draws use" in entry["warning"]
+    with pytest.warns(UserWarning, match="were training labels"):
+        predicted = predict_conductance(["au-sband-small"], model=model, progress=False)
+    assert predicted["sources"]["au-sband-small"]["training_labels"] == trained
+
+
 def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_path, capsys):
     import shutil
 
     from vlab.cli import main
     from vlab.conductance import ConditionalResiduals, histogram_peak
     from vlab.workflows.conductance import (
-        _done_input_hashes,
         model_residuals,
         predict_conductance,
+        structure_keys,
         train_surrogate,
         validate_surrogate,
     )
@@ -455,15 +485,15 @@ def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_p
     held = report["held_out"]["n"]
     assert report["model_sha256"] == file_sha256(model)
     assert len(report["residuals"]["reference_G0"]) == held >= 30
-    assert len(report["residual_input_hashes"]) == held
+    assert len(report["residual_structure_keys"]) == held
     residuals = model_residuals(model)
     assert isinstance(residuals, ConditionalResiduals) and residuals.reference.size == held
     # the residuals are those of the held-out snapshots: their reference and prediction
     structures, y, _, _ = labelled_structures("au-spd-small")
     pred = load_model_file(model).predict(structures)
-    listed = set(report["residual_input_hashes"])
-    rows = [i for i, h in enumerate(_done_input_hashes("au-spd-small")) if h[:16] in listed]
-    assert len(rows) == held and len(listed & set(report["training_input_hashes"])) == 0
+    listed = set(report["residual_structure_keys"])
+    rows = [i for i, k in enumerate(structure_keys(structures)) if k in listed]
+    assert len(rows) == held and len(listed & set(report["training_structure_keys"])) == 0
     order = np.argsort(residuals.reference, kind="stable")
     np.testing.assert_allclose(np.sort(y[rows]), residuals.reference[order], atol=1e-4)
     np.testing.assert_allclose(
@@ -502,7 +532,7 @@ def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_p
     args = ["conductance", "train", "au-spd-small", "--estimator", "bottleneck", "--force"]
     assert main([*args, "--model", str(model), "--set", "min_samples_leaf=5"]) == 0
     printed = json.loads(capsys.readouterr().out)
-    assert printed["residuals"] == held and "residual_input_hashes" not in printed
+    assert printed["residuals"] == held and "residual_structure_keys" not in printed
     # a model file replaced without its report: the report's residuals are not used
     other = tmp_path / "other.npz"
     train_surrogate(["au-spd-small"], other, estimator="bottleneck", params=params, seed=1)

@@ -117,7 +117,7 @@ def test_round_models_know_their_training_labels(loop, tmp_path):
 
     out, *_ = loop
     reports = [json.loads(p.read_text()) for p in sorted(out.glob("round-???.report.json"))]
-    assert [len(r["training_input_hashes"]) for r in reports] == [8, 14, 20]
+    assert [len(r["training_structure_keys"]) for r in reports] == [8, 14, 20]
     assert reports[1]["held_out"] == records(out)[1]["validation"]
     first = out / "round-000" / "au-sband-small.zarr"
     said = "training labels of the model round-002.npz: .*\\(on the loop's validation stores "
@@ -136,7 +136,7 @@ def test_round_models_know_their_training_labels(loop, tmp_path):
     assert len(last["residuals"]["reference_G0"]) == last["held_out"]["n"] >= 30
     assert model_residuals(out / "round-002.npz").reference.size == last["held_out"]["n"]
     assert "peak_predictive_G0" in checked["stores"]["au-sband-large"]
-    assert len(last["residual_input_hashes"]) == last["held_out"]["n"]
+    assert len(last["residual_structure_keys"]) == last["held_out"]["n"]
     assert (
         "whose residuals the predictive draws use" in checked["stores"]["au-sband-large"]["warning"]
     )  # the residuals are of this store's snapshots

@@ -394,10 +394,17 @@ def test_stores_of_another_reference_are_flagged_and_predictions_are_not_scored(
         "spd-bottleneck model learned eht-spd v2 (au-tail): R² and MAE against them compare "
         "two references, not the model's accuracy."
     )
+    # and its snapshots are those of au-spd-large, a training store: recognised by structure
+    trained = (
+        "32 of the 32 structures of 'au-sband-large' were training labels of the "
+        "spd-bottleneck model: R² and MAE against their reference measure its fit, not its "
+        "accuracy (on blind snapshots, au-spd-2x2-test-c"
+    )
     with pytest.warns(UserWarning) as caught:
         report = predict_conductance(["au-sband-large"], model="spd-bottleneck")
-    assert report["sources"]["au-sband-large"]["warning"] == said
-    assert [str(w.message) for w in caught] == [said]
+    assert report["sources"]["au-sband-large"]["warning"].startswith(f"{said} {trained}")
+    assert [str(w.message)[:40] for w in caught] == [said[:40], trained[:40]]
+    assert report["sources"]["au-sband-large"]["training_labels"] == 32
     assert report["model"] == {
         "shipped": "spd-bottleneck",
         "reference": "eht-spd v2 (au-tail)",
@@ -406,7 +413,7 @@ def test_stores_of_another_reference_are_flagged_and_predictions_are_not_scored(
     assert report["sources"]["au-sband-large"]["against_reference"]["reference"] == "sband-tb v1"
     with pytest.warns(UserWarning, match="come from sband-tb v1, but the spd-bottleneck"):
         checked = validate_surrogate("spd-bottleneck", ["au-sband-large"], tmp_path / "v")
-    assert checked["stores"]["au-sband-large"]["warning"] == said
+    assert checked["stores"]["au-sband-large"]["warning"].startswith(f"{said} {trained}")
     assert checked["model_reference"] == "eht-spd v2 (au-tail)"
     assert checked["stores"]["au-sband-large"]["reference"] == "sband-tb v1"
     with warnings.catch_warnings():

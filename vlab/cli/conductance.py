@@ -64,10 +64,10 @@ def _cmd_conductance_train(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         overwrite=args.force,
     )
-    hashes = report.pop("training_input_hashes", None)  # in MODEL.report.json, not on screen
-    if hashes is not None:
-        report["training_labels"] = len(hashes)
-    report.pop("residual_input_hashes", None)
+    keys = report.pop("training_structure_keys", None)  # in MODEL.report.json, not on screen
+    if keys is not None:
+        report["training_labels"] = len(keys)
+    report.pop("residual_structure_keys", None)
     if "residuals" in report:  # the held-out residuals: how many, not each
         report["residuals"] = len(report["residuals"]["reference_G0"])
     print(report_json(report))

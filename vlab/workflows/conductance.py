@@ -549,29 +549,30 @@ def _few_residuals(residuals: Any, words: str) -> str | None:
 
 def _predictive(described: Mapping[str, Any]) -> tuple[Any, set[str], str | None]:
     """For a surrogate as :func:`load_surrogate` describes it: its held-out residuals
-    (:func:`model_residuals`, or None), the input hashes of the held-out items they came from
-    (a model file's report; empty if unknown) and the few-residuals warning, if any (also
-    issued as a ``UserWarning``)."""
+    (:func:`model_residuals`, or None), the keys of the held-out snapshots they came from
+    (a model file's report, :func:`_listed`; empty if unknown) and the few-residuals
+    warning, if any (also issued as a ``UserWarning``)."""
     from vlab.conductance.shipped import shipped_model_name
 
     residuals = model_residuals(described.get("shipped") or described["path"])
     shipped = described.get("shipped") or shipped_model_name(described["path"])
-    listed = [] if shipped else _model_file_report(described["path"]).get("residual_input_hashes")
-    held_out = {str(h) for h in listed} if isinstance(listed, list) else set()
+    listed = None if shipped else _listed(_model_file_report(described["path"]), "residual")
+    held_out = listed or set()
     few = _few_residuals(residuals, _model_words(described))
     if few:
         warnings.warn(few, UserWarning, stacklevel=3)
     return residuals, held_out, few
 
 
-def _residual_overlap(known: set[str], source: str, hashes: list[str]) -> str | None:
-    """A warning if some of ``hashes`` (a store's items) are the held-out items whose
-    residuals the predictive draws use: the predictive histogram there is not independent."""
-    seen = sum(h[:LABEL_HASH_CHARS] in known for h in hashes)
+def _residual_overlap(known: set[str], source: str, items: list[tuple[str, str]]) -> str | None:
+    """A warning if some of ``items`` (a store's, :func:`_item_keys`) are the held-out
+    snapshots whose residuals the predictive draws use: the predictive histogram there is not
+    independent."""
+    seen = sum(not known.isdisjoint(keys) for keys in items)
     if not seen:
         return None
     return (
-        f"{seen} of the {len(hashes)} structures of {source!r} are the held-out snapshots "
+        f"{seen} of the {len(items)} structures of {source!r} are the held-out snapshots "
         "whose residuals the predictive draws use: the predictive peak there is not an "
         "independent estimate."
     )
@@ -605,6 +606,45 @@ def _done_input_hashes(name_or_path: str | os.PathLike) -> list[str]:
     (empty if the store records none)."""
     ds = catalog.select(catalog.open_store(catalog.locate(name_or_path)), status="done")
     return [str(h) for h in ds["input_hash"].values] if "input_hash" in ds else []
+
+
+def structure_keys(structures: Iterable[Any]) -> list[str]:
+    """A key per structure (the first ``LABEL_HASH_CHARS`` hex characters of a hash of its
+    atomic numbers, tags, cell and positions to 1e-4 Å): the same snapshot gets the same key
+    in any store, whichever reference labelled it, so a model's reports list their training
+    and held-out snapshots by these keys."""
+    import hashlib
+
+    keys = []
+    for atoms in structures:
+        digest = hashlib.sha256()
+        for part in (
+            np.asarray(atoms.numbers, dtype=np.int64),
+            np.asarray(atoms.get_tags(), dtype=np.int64),
+            np.round(np.asarray(atoms.cell[:], dtype=np.float64), 4) + 0.0,
+            np.round(np.asarray(atoms.positions, dtype=np.float64), 4) + 0.0,
+        ):
+            digest.update(np.ascontiguousarray(part).tobytes())
+        keys.append(digest.hexdigest()[:LABEL_HASH_CHARS])
+    return keys
+
+
+def _item_keys(hashes: list[str] | None, structures: list) -> list[tuple[str, str]]:
+    """For each item of a store: its input hash (shortened; empty if the store records none)
+    and its structure key, either of which a model's report may list."""
+    short = [str(h)[:LABEL_HASH_CHARS] for h in hashes] if hashes else [""] * len(structures)
+    return list(zip(short, structure_keys(structures), strict=True))
+
+
+def _listed(report: Mapping[str, Any], what: str) -> set[str] | None:
+    """The keys a model file's report lists for its ``what`` (``training``, ``residual``)
+    snapshots: structure keys, and the input hashes earlier reports listed; None if none."""
+    found = None
+    for key in (f"{what}_structure_keys", f"{what}_input_hashes"):
+        listed = report.get(key)
+        if isinstance(listed, list):
+            found = (found or set()) | {str(h) for h in listed}
+    return found
 
 
 def labelled_temperatures(name_or_path: str | os.PathLike) -> np.ndarray:
@@ -709,7 +749,6 @@ def train_surrogate(
         )
     reference = one_reference(list(names), "training stores")
     parts = [labelled_structures(n) for n in names]
-    hashes = [h for n in names for h in _done_input_hashes(n)]
     structures = [s for p in parts for s in p[0]]
     y = np.concatenate([p[1] for p in parts])
     groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
@@ -749,17 +788,12 @@ def train_surrogate(
         "held_out": metrics,
         "parity_png": str(model_path.with_suffix(".parity.png")),
     }
-    if len(hashes) == len(y):  # the training labels, for predict and validate to recognise
-        report["training_input_hashes"] = sorted(
-            h[:LABEL_HASH_CHARS] for h, t in zip(hashes, test, strict=True) if not t
-        )
+    keys = np.array(structure_keys(structures))  # for predict and validate to recognise them
+    report["training_structure_keys"] = sorted(set(keys[~test].tolist()))
     report["model_sha256"] = file_sha256(model_path)
     if test.sum() >= RESIDUALS_MIN:  # the spread of the reference around new predictions
         report["residuals"] = ConditionalResiduals(pred, y[test]).to_dict()
-        if len(hashes) == len(y):
-            report["residual_input_hashes"] = sorted(
-                h[:LABEL_HASH_CHARS] for h, t in zip(hashes, test, strict=True) if t
-            )
+        report["residual_structure_keys"] = sorted(set(keys[test].tolist()))
     model_path.with_suffix(".report.json").write_text(report_json(report) + "\n")
     return report
 
@@ -818,12 +852,12 @@ def validate_surrogate(
         if labelled_by is not None:
             entry["reference"] = reference_name(labelled_by)
         found = [_reference_warning(learned, labelled_by, name, _model_words(described))]
-        hashes = _done_input_hashes(name) if known is not None or held_out else []
+        items = _item_keys(_done_input_hashes(name), structures) if known or held_out else []
         if known is not None:
-            entry["training_labels"], overlap = _training_overlap(known, name, hashes)
+            entry["training_labels"], overlap = _training_overlap(known, name, items)
             found.append(overlap)
         if residuals is not None and held_out:
-            found.append(_residual_overlap(held_out, name, hashes))
+            found.append(_residual_overlap(held_out, name, items))
         for warning in filter(None, found):
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):
@@ -979,11 +1013,12 @@ def _check_junctions(structures: list, source: str) -> None:
 
 
 def training_labels(name: str) -> set[str]:
-    """Input hashes (their first ``LABEL_HASH_CHARS`` characters) of the labelled structures
-    that shipped model ``name`` was trained on: its manifest's ``training_stores`` (catalog
-    names and their traces), as far as the catalog has those stores. The engine gives the same
-    calculation the same hash in any store (copies, exports, a learning loop's labels), so a
-    store's items in this set are training labels."""
+    """Structure keys (:func:`structure_keys`) of the labelled structures that shipped model
+    ``name`` was trained on: its manifest's ``training_stores`` (catalog names and their
+    traces), as far as the catalog has those stores; the input hashes (their first
+    ``LABEL_HASH_CHARS`` characters) of a store without structures. The same snapshot has the
+    same key in any store (copies, exports, a learning loop's labels) whichever reference
+    labelled it, so a store's items with their key in this set are training snapshots."""
     from vlab.conductance import shipped_model_info
 
     labels: set[str] = set()
@@ -1000,7 +1035,11 @@ def training_labels(name: str) -> set[str]:
             low, _, high = traces.partition("-")
             trace = ds["trace"].values
             keep &= (trace >= int(low)) & (trace <= int(high or low))
-        labels.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"].values[keep])
+        if "structure_positions" in ds:  # the same snapshots, whichever reference labels them
+            done = ds.isel(item=np.flatnonzero(keep)).load()
+            labels.update(structure_keys(catalog.decode_structures(done, prefix="structure_")))
+        else:
+            labels.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"].values[keep])
     return labels
 
 
@@ -1024,9 +1063,8 @@ def _model_training_labels(described: Mapping[str, Any]) -> tuple[set[str], str,
         return training_labels(shipped), f"the {shipped} model", scores
     path = Path(str(described.get("path", "")))
     report = _model_file_report(path)
-    try:
-        labels = set(report["training_input_hashes"])
-    except (KeyError, TypeError):  # no readable record of its labels
+    labels = _listed(report, "training")
+    if labels is None:  # no record of its training snapshots
         return None
     held = report.get("held_out") or {}
     where = str(report.get("held_out_what") or "its held-out traces")
@@ -1038,17 +1076,18 @@ def _model_training_labels(described: Mapping[str, Any]) -> tuple[set[str], str,
     return labels, f"the model {path.name}", scores
 
 
-def _training_overlap(known, source: str, hashes: list[str]) -> tuple[int, str | None]:
-    """How many of ``hashes`` (a store's items) are training labels of the model ``known``
-    (:func:`_model_training_labels`), and a warning if any are: R² and MAE against their
-    reference measure its fit, not its accuracy."""
+def _training_overlap(known, source: str, items: list[tuple[str, str]]) -> tuple[int, str | None]:
+    """How many of ``items`` (a store's, :func:`_item_keys`) are training snapshots of the
+    model ``known`` (:func:`_model_training_labels`), whichever reference labelled them, and a
+    warning if any are: R² and MAE against their reference measure its fit, not its
+    accuracy."""
     labels, model, scores = known
-    seen = sum(h[:LABEL_HASH_CHARS] in labels for h in hashes)
+    seen = sum(not labels.isdisjoint(keys) for keys in items)
     if not seen:
         return 0, None
     where = f" ({scores})" if scores else ""
     return seen, (
-        f"{seen} of the {len(hashes)} structures of {source!r} were training labels of "
+        f"{seen} of the {len(items)} structures of {source!r} were training labels of "
         f"{model}: R² and MAE against their reference measure its fit, not its "
         f"accuracy{where}."
     )
@@ -1156,13 +1195,14 @@ def predict_conductance(
             found.append(range_of_use_warning(structures, shipped_name, source))
         if ref is not None:
             found.append(_reference_warning(learned, calculator, source, _model_words(described)))
-        if ref is not None and hashes is not None:
+        if ref is not None:
             known = _model_training_labels(described) if known is ... else known
+            items = _item_keys(hashes, structures) if known or held_out else []
             if known is not None:
-                entry["training_labels"], overlap = _training_overlap(known, source, hashes)
+                entry["training_labels"], overlap = _training_overlap(known, source, items)
                 found.append(overlap)
             if residuals is not None and held_out:
-                found.append(_residual_overlap(held_out, source, hashes))
+                found.append(_residual_overlap(held_out, source, items))
         for warning in filter(None, found):
             warnings.warn(warning, UserWarning, stacklevel=2)
         if any(found):

@@ -347,6 +347,7 @@ class _Pool:
     temperature: np.ndarray
     descriptors: list
     fingerprints: np.ndarray
+    structure_keys: list[str]  # vlab.workflows.conductance.structure_keys
 
 
 def snapshot_fingerprint(desc) -> np.ndarray:
@@ -391,35 +392,46 @@ def describe(structures: list, model) -> list:
 def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
     from vlab import catalog
     from vlab.campaign.kinds.conductance import snapshot_items
+    from vlab.workflows.conductance import structure_keys
 
     cache = {} if cache is None else cache
-    keys, temps, descs = [], [], []
+    keys, temps, descs, skeys = [], [], [], []
     for name in spec.pool:
         ck = ("pool", name, spec.snapshot_stride, settings)
         if ck not in cache:
             ds = catalog.select(catalog.open(name), status="done")
             items = snapshot_items(ds, stride=spec.snapshot_stride)
+            structures = [it["structure"] for it in items]
             cache[ck] = (
                 [(name, it["trace"], it["snapshot"]) for it in items],
                 [it["temperature"] for it in items],
-                _describe([it["structure"] for it in items], settings),
+                _describe(structures, settings),
+                structure_keys(structures),
             )
-        k, t, d = cache[ck]
+        k, t, d, sk = cache[ck]
         keys += k
         temps += t
         descs += d
+        skeys += sk
     fp = np.stack([snapshot_fingerprint(d) for d in descs])
     fp = (fp - fp.mean(axis=0)) / np.where(fp.std(axis=0) > 0, fp.std(axis=0), 1.0)
-    return _Pool(keys=keys, temperature=np.array(temps), descriptors=descs, fingerprints=fp)
+    return _Pool(
+        keys=keys,
+        temperature=np.array(temps),
+        descriptors=descs,
+        fingerprints=fp,
+        structure_keys=skeys,
+    )
 
 
 def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
-    """Descriptors, reference labels and temperatures of labelled stores (validation, train)."""
+    """Descriptors, reference labels, temperatures and structure keys of labelled stores
+    (validation, train)."""
     from vlab import catalog
-    from vlab.workflows.conductance import labelled_structures
+    from vlab.workflows.conductance import labelled_structures, structure_keys
 
     cache = {} if cache is None else cache
-    descs, ys, temps = [], [], []
+    descs, ys, temps, skeys = [], [], [], []
     for name in names:
         ck = ("labelled", name, settings)
         if ck not in cache:
@@ -427,14 +439,20 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
             ds = catalog.select(catalog.open_store(catalog.locate(name)), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
-            cache[ck] = (_describe(structures, settings), y, temp)
-        d, y, t = cache[ck]
+            cache[ck] = (_describe(structures, settings), y, temp, structure_keys(structures))
+        d, y, t, sk = cache[ck]
         descs += d
         ys.append(y)
         temps.append(t)
+        skeys += sk
     if not names:
-        return {"descriptors": [], "y": np.zeros(0), "temperature": np.zeros(0)}
-    return {"descriptors": descs, "y": np.concatenate(ys), "temperature": np.concatenate(temps)}
+        return {"descriptors": [], "y": np.zeros(0), "temperature": np.zeros(0), "keys": []}
+    return {
+        "descriptors": descs,
+        "y": np.concatenate(ys),
+        "temperature": np.concatenate(temps),
+        "keys": skeys,
+    }
 
 
 # ------------------------------------------------------------------------ selection
@@ -971,7 +989,7 @@ def _retrain(
 ):
     from vlab.conductance import ConditionalResiduals
     from vlab.conductance.shipped import file_sha256
-    from vlab.workflows.conductance import LABEL_HASH_CHARS, RESIDUALS_MIN, _done_input_hashes
+    from vlab.workflows.conductance import RESIDUALS_MIN
 
     keys = [tuple(s) for s in selection["snapshots"]]
     missing = [key for key in keys if key not in new]
@@ -996,13 +1014,11 @@ def _retrain(
     path = model.save(spec.out / f"round-{k:03d}.npz")
     pred = predict_with_spread(model, val["descriptors"])[0]
     metrics = validation_metrics(val["y"], pred, val["temperature"])
-    hashes = _training_hashes(spec, k)
+    trained = {*base["keys"], *(pool.structure_keys[i] for i in rows)}
     residuals: dict[str, Any] = {}  # for predictive draws of this model (predict, validate)
     if len(val["y"]) >= RESIDUALS_MIN:
         residuals["residuals"] = ConditionalResiduals(pred, val["y"]).to_dict()
-        held = [h[:LABEL_HASH_CHARS] for n in spec.validation for h in _done_input_hashes(n)]
-        if len(held) == len(val["y"]):
-            residuals["residual_input_hashes"] = sorted(held)
+        residuals["residual_structure_keys"] = sorted(set(val["keys"]))
     _write_json(  # what predict and validate read to recognise the model's training labels
         path.with_suffix(".report.json"),
         {
@@ -1013,8 +1029,8 @@ def _retrain(
             "held_out": metrics,
             "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
             **residuals,
-        }
-        | ({} if hashes is None else {"training_input_hashes": hashes}),
+            "training_structure_keys": sorted(trained),
+        },
     )
     record = {
         "round": k,
@@ -1029,27 +1045,6 @@ def _retrain(
         "retrain_s": round(retrain, 3),
     }
     return model, record
-
-
-def _training_hashes(spec, k: int) -> list[str] | None:
-    """Input hashes (as ``vlab conductance train`` records them) of the labels the model of
-    round ``k`` learns from: the done items of the ``train`` stores and of the label stores of
-    rounds 0 to ``k``; None if a store has no ledger of input hashes (not written by vlab)."""
-    from vlab import catalog
-    from vlab.workflows.conductance import LABEL_HASH_CHARS
-
-    stores = [catalog.locate(name) for name in spec.train]
-    for j in range(k + 1):
-        stores += sorted((spec.out / f"round-{j:03d}").glob("*.zarr"))
-    hashes: set[str] = set()
-    for store in stores:
-        try:
-            ds = catalog.read_ledger(store, ("status", "input_hash"))
-        except KeyError:  # then the list would be incomplete: say nothing
-            return None
-        done = ds["status"] == 1
-        hashes.update(str(h)[:LABEL_HASH_CHARS] for h in ds["input_hash"][done])
-    return sorted(hashes)
 
 
 def _summary(spec: LearningSpec, rounds: list[dict], reason: str | None) -> dict[str, Any]:
