@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,7 +173,21 @@ def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, capsys):
     bars = [line.strip() for line in capsys.readouterr().err.replace("\r", "\n").splitlines()]
     assert any(b.startswith("tiny-learn-r000-au-sband-small: 100%") and " 8/8 " in b for b in bars)
     assert any(b.startswith("training members: 100%") and " 2/2 " in b for b in bars), bars
-    quiet = parse_learning(data | {"out": str(tmp_path / "q")})
+    # a loop of the same name elsewhere would take the catalog names of these rounds' stores
+    entry = catalog.get_entry("tiny-learn-r000-au-sband-small")
+    assert Path(entry.location).parent.parent == (tmp_path / "o").resolve()
+    elsewhere = parse_learning(data | {"out": str(tmp_path / "q")})
+    with pytest.raises(SpecError) as info:
+        run_learning(elsewhere, synchronous=True)
+    assert str(info.value) == (
+        "tiny-learn: the catalog entry 'tiny-learn-r000-au-sband-small' names a round store of "
+        f"another loop called 'tiny-learn' ({str(entry.location)!r}, outside 'out' "
+        f"{str((tmp_path / 'q').resolve())!r}); this loop's rounds would take its name and "
+        "that store would drop out of the catalog. Give this loop another 'name', or run it "
+        "with that loop's 'out'."
+    )
+    assert not (tmp_path / "q").exists()  # refused before any work
+    quiet = parse_learning(data | {"name": "tiny-learn-q", "out": str(tmp_path / "q")})
     run_learning(quiet, synchronous=True, echo=None, progress=False)
     assert capsys.readouterr().err == ""
     (rec,) = records(tmp_path / "o")
@@ -187,6 +202,13 @@ def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, capsys):
     for (_, t, s), g in zip(rec["snapshots"], rec["labels_G0"], strict=True):
         assert g == pytest.approx(table[(t, s)], rel=1e-6)
     assert summary["rounds"] == 1
+    # once that loop's stores are deleted, their names are free again
+    shutil.rmtree(tmp_path / "o")
+    again = parse_learning(data | {"out": str(tmp_path / "again")})
+    run_learning(again, synchronous=True, echo=None, progress=False)
+    assert Path(catalog.locate("tiny-learn-r000-au-sband-small")).parent.parent == (
+        (tmp_path / "again").resolve()
+    )
 
 
 @pytest.mark.parametrize("warm", [False, True])

@@ -652,6 +652,30 @@ def _check_same_loop(spec: LearningSpec) -> None:
         )
 
 
+def _check_round_names(spec: LearningSpec) -> None:
+    """Refuse a loop whose round stores would take the catalog names (``NAME-rNNN-POOL``) of
+    the round stores of another loop of the same ``name`` in another folder, where those
+    stores still are: the entries would then point here, and the other loop's stores would
+    drop out of the catalog."""
+    import re
+
+    from vlab import catalog
+
+    pattern = re.compile(rf"{re.escape(spec.name)}-r\d{{3}}-.+")
+    here = spec.out.expanduser().resolve()
+    for entry in catalog.list_entries():
+        if not pattern.fullmatch(entry.name) or catalog.is_url(entry.location) or entry.missing:
+            continue  # (a store deleted since: its name is free)
+        where = Path(str(entry.location))
+        if here != where and here not in where.parents:
+            raise SpecError(
+                f"{spec.name}: the catalog entry {entry.name!r} names a round store of another "
+                f"loop called {spec.name!r} ({str(where)!r}, outside 'out' {str(here)!r}); "
+                "this loop's rounds would take its name and that store would drop out of the "
+                "catalog. Give this loop another 'name', or run it with that loop's 'out'."
+            )
+
+
 def _rounds_done(out: Path) -> list[dict]:
     rounds = []
     while (out / f"round-{len(rounds):03d}.json").is_file():
@@ -827,6 +851,7 @@ def run_learning(
     spec = spec if isinstance(spec, LearningSpec) else load_learning(spec)
     echo = echo or (lambda line: None)
     reference = _check_label_references(spec)
+    _check_round_names(spec)
     settings = _settings(_estimator(spec.model, spec.seed))
     pool = _load_pool(spec, settings, cache)
     val = _load_labelled(spec.validation, settings, cache)
