@@ -112,13 +112,16 @@ def test_labels_are_the_reference_of_the_chosen_snapshots(loop):
 
 
 def test_round_models_know_their_training_labels(loop, tmp_path):
-    """A round's model lists the input hashes of the labels it learnt from, so that validate
-    (and predict) say when a store holds some of them."""
+    """A round's model lists the structure keys of the labels it learnt from, so that validate
+    (and predict) say when a store holds some of them, and the stores they are in."""
     from vlab.workflows.conductance import validate_surrogate
 
     out, *_ = loop
     reports = [json.loads(p.read_text()) for p in sorted(out.glob("round-???.report.json"))]
     assert [len(r["training_structure_keys"]) for r in reports] == [8, 14, 20]
+    assert [r["training_stores"] for r in reports] == [
+        [f"tiny-learn-r{j:03d}-au-sband-small" for j in range(k + 1)] for k in range(3)
+    ]
     assert reports[1]["held_out"] == records(out)[1]["validation"]
     first = out / "round-000" / "au-sband-small.zarr"
     said = "training labels of the model round-002.npz: .*\\(on the loop's validation stores "
@@ -169,7 +172,15 @@ def test_labels_done_elsewhere_are_copied_not_computed(tmp_path, capsys):
     data = {**BASE, "reference": {"fidelity": "sband"}, "budget": 8}
     spec = parse_learning(data | {"out": str(tmp_path / "o")})
     capsys.readouterr()
-    summary = run_learning(spec, synchronous=True, echo=None)
+    with pytest.warns(UserWarning) as caught:
+        summary = run_learning(spec, synchronous=True, echo=None)
+    other_kind = (
+        "tiny-learn: the validation stores hold junctions of a kind the pool and train stores "
+        "do not have (160 atoms (16 per electrode layer); the pool and train stores: 48 atoms "
+        "(4 per electrode layer)). The validation scores, and the stopping rule that follows "
+        "them, measure transfer to that kind"
+    )
+    assert any(str(w.message).startswith(other_kind) for w in caught)
     bars = [line.strip() for line in capsys.readouterr().err.replace("\r", "\n").splitlines()]
     assert any(b.startswith("tiny-learn-r000-au-sband-small: 100%") and " 8/8 " in b for b in bars)
     assert any(b.startswith("training members: 100%") and " 2/2 " in b for b in bars), bars

@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -348,6 +349,7 @@ class _Pool:
     descriptors: list
     fingerprints: np.ndarray
     structure_keys: list[str]  # vlab.workflows.conductance.structure_keys
+    kinds: set[tuple[int, int]]  # (atoms, electrode atoms per layer) of its junctions
 
 
 def snapshot_fingerprint(desc) -> np.ndarray:
@@ -396,6 +398,7 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
 
     cache = {} if cache is None else cache
     keys, temps, descs, skeys = [], [], [], []
+    seen: set[tuple[int, int]] = set()
     for name in spec.pool:
         ck = ("pool", name, spec.snapshot_stride, settings)
         if ck not in cache:
@@ -407,12 +410,14 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
                 [it["temperature"] for it in items],
                 _describe(structures, settings),
                 structure_keys(structures),
+                _junction_kinds(structures),
             )
-        k, t, d, sk = cache[ck]
+        k, t, d, sk, kinds = cache[ck]
         keys += k
         temps += t
         descs += d
         skeys += sk
+        seen |= kinds
     fp = np.stack([snapshot_fingerprint(d) for d in descs])
     fp = (fp - fp.mean(axis=0)) / np.where(fp.std(axis=0) > 0, fp.std(axis=0), 1.0)
     return _Pool(
@@ -421,17 +426,26 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
         descriptors=descs,
         fingerprints=fp,
         structure_keys=skeys,
+        kinds=seen,
     )
 
 
+def _junction_kinds(structures: list) -> set[tuple[int, int]]:
+    """The kinds of junction among ``structures``: (atoms, electrode atoms per layer)."""
+    from vlab.conductance.structures import electrode_atoms_per_layer
+
+    return {(len(a), electrode_atoms_per_layer(a) or 0) for a in structures}
+
+
 def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
-    """Descriptors, reference labels, temperatures and structure keys of labelled stores
-    (validation, train)."""
+    """Descriptors, reference labels, temperatures, structure keys and kinds of junction
+    (:func:`_junction_kinds`) of labelled stores (validation, train)."""
     from vlab import catalog
     from vlab.workflows.conductance import labelled_structures, structure_keys
 
     cache = {} if cache is None else cache
     descs, ys, temps, skeys = [], [], [], []
+    seen: set[tuple[int, int]] = set()
     for name in names:
         ck = ("labelled", name, settings)
         if ck not in cache:
@@ -439,19 +453,21 @@ def _load_labelled(names, settings, cache: dict | None) -> dict[str, Any]:
             ds = catalog.select(catalog.open_store(catalog.locate(name)), status="done")
             temp = ds["temperature"].values.astype(float) if "temperature" in ds else None
             temp = np.full(len(y), np.nan) if temp is None else temp
-            cache[ck] = (_describe(structures, settings), y, temp, structure_keys(structures))
-        d, y, t, sk = cache[ck]
+            described = _describe(structures, settings)
+            keys = structure_keys(structures)
+            cache[ck] = (described, y, temp, keys, _junction_kinds(structures))
+        d, y, t, sk, kinds = cache[ck]
         descs += d
         ys.append(y)
         temps.append(t)
         skeys += sk
-    if not names:
-        return {"descriptors": [], "y": np.zeros(0), "temperature": np.zeros(0), "keys": []}
+        seen |= kinds
     return {
         "descriptors": descs,
-        "y": np.concatenate(ys),
-        "temperature": np.concatenate(temps),
+        "y": np.concatenate(ys) if ys else np.zeros(0),
+        "temperature": np.concatenate(temps) if temps else np.zeros(0),
         "keys": skeys,
+        "kinds": seen,
     }
 
 
@@ -649,6 +665,29 @@ def _check_same_loop(spec: LearningSpec) -> None:
             f"{spec.name}: the folder {str(spec.out)!r} holds the rounds of a loop with other "
             f"settings ({'; '.join(changed)}). Give the spec another 'out' (or delete that "
             "folder to start over); budget, max_rounds and stop may change between runs."
+        )
+
+
+def _warn_other_kinds(spec: LearningSpec, learned: set, scored: set) -> None:
+    """A UserWarning if the validation stores hold kinds of junction (atoms, electrode
+    width) that neither the pool nor the train stores have: the loop's validation scores, and
+    the stopping rule that follows them, then measure transfer to another kind of junction."""
+
+    def words(kinds: set) -> str:
+        shown = sorted(kinds)[:4]
+        text = ", ".join(f"{n} atoms ({w or '?'} per electrode layer)" for n, w in shown)
+        return text + (f" and {len(kinds) - 4} more" if len(kinds) > 4 else "")
+
+    other = scored - learned
+    if other and learned:
+        warnings.warn(
+            f"{spec.name}: the validation stores hold junctions of a kind the pool and train "
+            f"stores do not have ({words(other)}; the pool and train stores: {words(learned)}). "
+            "The validation scores, and the stopping rule that follows them, measure transfer "
+            "to that kind; validate on held-out snapshots of the pool's kind to measure what "
+            "the loop learns.",
+            UserWarning,
+            stacklevel=3,
         )
 
 
@@ -856,6 +895,7 @@ def run_learning(
     pool = _load_pool(spec, settings, cache)
     val = _load_labelled(spec.validation, settings, cache)
     base = _load_labelled(spec.train, settings, cache)
+    _warn_other_kinds(spec, pool.kinds | base["kinds"], val["kinds"])
     spec.out.mkdir(parents=True, exist_ok=True)  # once the stores are known to be readable
     _check_same_loop(spec)
     rounds = _rounds_done(spec.out)
@@ -1049,7 +1089,14 @@ def _retrain(
         {
             "model": str(path),
             "model_sha256": file_sha256(path),
-            "training_stores": list(spec.train),
+            "training_stores": [  # the train stores and the label stores of rounds 0 to k
+                *spec.train,
+                *(
+                    f"{spec.name}-r{j:03d}-{store.stem}"
+                    for j in range(k + 1)
+                    for store in sorted((spec.out / f"round-{j:03d}").glob("*.zarr"))
+                ),
+            ],
             **({} if reference is None else {"reference": dict(reference)}),
             "held_out": metrics,
             "held_out_what": f"the loop's validation stores ({', '.join(spec.validation)})",
