@@ -436,6 +436,32 @@ def test_train_does_not_replace_a_model_file_without_force(tmp_path, capsys):
     assert model.read_bytes() != before
 
 
+def test_a_holdout_that_leaves_nothing_to_train_on_or_little_to_score_is_said(tmp_path):
+    from vlab.workflows.conductance import train_surrogate
+
+    model = tmp_path / "fast.npz"
+    params = {"min_samples_leaf": 5, "n_estimators": 2}
+    with pytest.raises(InputError) as info:
+        train_surrogate(["au-spd-small"], model, estimator="bottleneck", holdout=0.99)
+    assert str(info.value) == (
+        "The holdout fraction 0.99 holds out 24 of the 24 trace(s) of the training stores, "
+        "leaving none to train on: give a fraction below 0.979."
+    )
+    assert not model.exists()
+    with pytest.warns(UserWarning) as caught:
+        report = train_surrogate(
+            ["au-spd-small"], model, estimator="bottleneck", params=params, holdout=0.05
+        )
+    said = (
+        f"The held-out scores rest on 1 trace(s) ({report['held_out']['n']} snapshots): "
+        "snapshots of one trace are alike, so R² and MAE are rough estimates. Hold out more "
+        "traces (--holdout) or train on stores of more traces."
+    )
+    assert said in [str(w.message) for w in caught]
+    assert report["warning"] == said and report["held_out_traces"] == 1
+    assert json.loads(model.with_suffix(".report.json").read_text())["warning"] == said
+
+
 def test_training_snapshots_labelled_by_another_reference_are_still_recognised(tmp_path):
     # au-sband-small holds the very snapshots of au-spd-small, labelled by the s-band model:
     # other input hashes, the same structures
@@ -542,3 +568,23 @@ def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_p
     with pytest.warns(UserWarning, match="is of another model file"):
         entry = predict_conductance(["au-spd-small"], model=model, progress=False)
     assert "peak_predictive_G0" not in entry["sources"]["au-spd-small"]
+
+
+def test_no_histogram_peak_is_quoted_for_a_handful_of_structures(tmp_path):
+    from ase.io import write
+
+    from vlab.conductance import histogram_peak
+    from vlab.workflows.conductance import peak_or_none, predict_conductance
+
+    values = np.full(20, 0.98)
+    assert peak_or_none(values, histogram_peak) == pytest.approx(0.98, abs=0.02)
+    assert peak_or_none(values[:19], histogram_peak) is None
+    assert peak_or_none(values, histogram_peak, structures=1) is None  # 20 draws of one
+    structures = labelled_structures("au-spd-small")[0]
+    write(tmp_path / "three.xyz", structures[:3])
+    few = predict_conductance([str(tmp_path / "three.xyz")], model="spd-bottleneck")
+    entry = few["sources"][str(tmp_path / "three.xyz")]
+    assert entry["n"] == 3 and entry["peak_predictive_G0"] is None
+    write(tmp_path / "many.xyz", structures[:40])
+    many = predict_conductance([str(tmp_path / "many.xyz")], model="spd-bottleneck")
+    assert isinstance(many["sources"][str(tmp_path / "many.xyz")]["peak_predictive_G0"], float)

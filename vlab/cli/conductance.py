@@ -268,10 +268,11 @@ def register(sub) -> None:
         "with a trained surrogate: by default the shipped spd-headline model (no training "
         "needed; its sha256 is checked on load), or the faster spd-bottleneck model for "
         "junctions like its training cells. Stores with reference conductances also get "
-        "R², MAE and histogram peaks. Writes a JSON report and, for each source of 20 or "
-        "more structures, its conductance histogram (point predictions, predictive draws, "
-        "reference) as a PNG beside it, and for stores of MD snapshots the conductance-"
-        "displacement histogram of the predicted and the reference traces.",
+        "R², MAE and histogram peaks (of 20 or more structures). Writes a JSON report "
+        "and, for each source of 20 or more structures, its conductance histogram (point "
+        "predictions, predictive draws, reference) as a PNG beside it, and for stores of "
+        "MD snapshots the conductance-displacement histogram of the predicted and the "
+        "reference traces.",
     )
     p.add_argument("sources", nargs="+", help="stores (catalog names or paths) or structure files")
     p.add_argument(

@@ -55,6 +55,7 @@ RESIDUALS_MIN = 30
 RESIDUALS_FEW = 500
 LABEL_HASH_CHARS = 16  # of an input hash, to recognise a training label (64 bits)
 PREDICT_CHUNK = 512  # structures per surrogate call (predict), per featurisation (validate)
+HELD_OUT_FEW = 3  # held-out traces below which train's scores get a warning
 PLOT_MIN_STRUCTURES = 20  # fewer structures make no histogram worth drawing
 
 
@@ -293,8 +294,12 @@ def stretch_traces(traces: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def peak_or_none(values: np.ndarray, func) -> float | None:
-    """``func(values)`` rounded to 0.001 G0, or None where it has too few values (a peak)."""
+def peak_or_none(values: np.ndarray, func, structures: int | None = None) -> float | None:
+    """``func(values)`` rounded to 0.001 G0 (a peak), or None where it has too few values: the
+    ``structures`` they come from (by default one value each) are fewer than
+    ``PLOT_MIN_STRUCTURES``, or too few lie above the tunnelling tail."""
+    if (np.size(values) if structures is None else structures) < PLOT_MIN_STRUCTURES:
+        return None
     try:
         return round(float(func(values)), 3)
     except (ValueError, InputError):  # too few snapshots above the tunnelling tail
@@ -754,8 +759,27 @@ def train_surrogate(
     groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
     rng = np.random.default_rng(seed)
     unique = rng.permutation(np.unique(groups))
-    test_groups = set(unique[: max(1, round(holdout * len(unique)))])
+    n_test = max(1, round(holdout * len(unique)))
+    if n_test >= len(unique):
+        raise InputError(
+            f"The holdout fraction {holdout} holds out {n_test} of the {len(unique)} trace(s) "
+            "of the training stores, leaving none to train on: "
+            + (
+                "give more traces (one to train on and one held out at the least)."
+                if len(unique) < 2
+                else f"give a fraction below {(len(unique) - 0.5) / len(unique):.3g}."
+            )
+        )
+    test_groups = set(unique[:n_test])
     test = np.array([g in test_groups for g in groups])
+    few = None
+    if n_test < HELD_OUT_FEW:
+        few = (
+            f"The held-out scores rest on {n_test} trace(s) ({int(test.sum())} snapshots): "
+            "snapshots of one trace are alike, so R² and MAE are rough estimates. Hold out "
+            "more traces (--holdout) or train on stores of more traces."
+        )
+        warnings.warn(few, UserWarning, stacklevel=2)
     model.fit([s for s, t in zip(structures, test, strict=True) if not t], y[~test])
     pred = model.predict([s for s, t in zip(structures, test, strict=True) if t])
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
@@ -786,6 +810,7 @@ def train_surrogate(
         "n_train": int((~test).sum()),
         "held_out_traces": len(test_groups),
         "held_out": metrics,
+        **({"warning": few} if few else {}),
         "parity_png": str(model_path.with_suffix(".parity.png")),
     }
     keys = np.array(structure_keys(structures))  # for predict and validate to recognise them
@@ -846,7 +871,7 @@ def validate_surrogate(
         entry["peak_surrogate_G0"] = peak_or_none(pred, histogram_peak)
         if residuals is not None:
             draws = residuals.sample(pred, draws=PREDICTIVE_DRAWS, rng=0)
-            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
+            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak, len(pred))
         entry["peak_reference_G0"] = peak_or_none(y, histogram_peak)
         labelled_by = store_reference(name)
         if labelled_by is not None:
@@ -1210,11 +1235,13 @@ def predict_conductance(
         temps = [] if temperature is None else np.unique(temperature[np.isfinite(temperature)])
         if residuals is not None:
             draws = residuals.sample(mean, draws=PREDICTIVE_DRAWS, rng=0)
-            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak)
+            entry["peak_predictive_G0"] = peak_or_none(draws, histogram_peak, len(mean))
             per_structure = draws.reshape(len(mean), PREDICTIVE_DRAWS)
             for temp in temps if len(temps) > 1 else []:
-                at = per_structure[temperature == temp].ravel()
-                entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(at, histogram_peak)
+                at = per_structure[temperature == temp]
+                entry[f"peak_{temp:g}K_predictive_G0"] = peak_or_none(
+                    at.ravel(), histogram_peak, len(at)
+                )
         legs = {}  # the stretches of the predicted (and reference) traces
         if traces is not None:
             legs["surrogate"] = _row_traces(*traces, temperature, mean)

@@ -246,11 +246,13 @@ def _match(a: dict, b: dict) -> tuple[np.ndarray, np.ndarray]:
     return ia, ib
 
 
-def _peaks(table: dict, prefix: str, func) -> dict[str, float | None]:
-    out = {f"{prefix}_G0": peak_or_none(table["conductance"], func)}
+def _peaks(table: dict, prefix: str, func, per: int = 1) -> dict[str, float | None]:
+    """Peaks of all and of each temperature's conductances (``per`` values a snapshot)."""
+    g = table["conductance"]
+    out = {f"{prefix}_G0": peak_or_none(g, func, g.size // per)}
     for temp in np.unique(table["temperature"]):
         rows = table["temperature"] == temp
-        out[f"{prefix}_G0_{temp:g}K"] = peak_or_none(table["conductance"][rows], func)
+        out[f"{prefix}_G0_{temp:g}K"] = peak_or_none(g[rows], func, int(rows.sum()) // per)
     return out
 
 
@@ -324,9 +326,9 @@ def experiment_figure(
             "temperature": np.repeat(sur["temperature"], draws),
         }
         on_reference = residuals.sample(sur["conductance"][ia], draws=draws, rng=0)
-        summary |= _peaks(predictive, "histogram_peak_predictive", histogram_peak)
+        summary |= _peaks(predictive, "histogram_peak_predictive", histogram_peak, draws)
         summary["histogram_peak_predictive_on_reference_snapshots_G0"] = peak_or_none(
-            on_reference, histogram_peak
+            on_reference, histogram_peak, len(ia)
         )
         summary["predictive_draws_per_snapshot"] = draws
     s, r = summary["histogram_peak_surrogate_G0"], summary["histogram_peak_reference_G0"]
