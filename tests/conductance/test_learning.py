@@ -321,6 +321,7 @@ def test_sigkill_then_rerun_continues_and_computes_nothing_twice(tmp_path):
             continue
         chosen = len(r["snapshots"])
         assert r["computed"] + done_before.get(f"round-{r['round']:03d}", 0) == chosen
+        assert r["labelled_before"] == done_before.get(f"round-{r['round']:03d}", 0)
         assert r["copied"] == 0
 
 

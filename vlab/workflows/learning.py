@@ -840,7 +840,9 @@ def _round_line(spec: LearningSpec, r: dict) -> str:
     v, t = r["validation"], r["timings_s"]
     return (
         f"{spec.name} round {r['round']}: {r['n_labels']} labels (+{len(r['snapshots'])}, "
-        f"computed {r['computed']}, copied {r['copied']}); validation R² {v['r2']:.3f}, "
+        f"computed {r['computed']}, copied {r['copied']}"
+        + (f", {r['labelled_before']} from an interrupted run" if r.get("labelled_before") else "")
+        + f"); validation R² {v['r2']:.3f}, "
         f"MAE {v['mae_G0']:.3f} G0, peak {v['peak_surrogate_G0']} vs {v['peak_reference_G0']} "
         f"G0; predict {t['predict_s']:.1f} s, select {t['select_s']:.2f} s, "
         f"label {t['label_s']:.1f} s, retrain {t['retrain_s']:.1f} s"
@@ -925,6 +927,8 @@ def run_learning(
             record.update(
                 computed=sum(r.computed for r in reports),
                 copied=sum(r.copied for r in reports),
+                # labels an earlier, interrupted run of this round left in its stores
+                labelled_before=sum(r.done - r.computed - r.copied for r in reports),
                 timings_s={**timings, "retrain_s": record.pop("retrain_s")},
             )
             _write_json(spec.out / f"round-{k:03d}.json", record)
