@@ -206,3 +206,13 @@ def test_any_parameters_give_params_or_a_one_line_spec_error(kind_name, params):
         assert "\n" not in str(err) and str(err).startswith(f"{kind_name}: ")
     else:
         assert isinstance(checked, KindParams)
+
+
+def test_md_traces_of_several_cycles_have_the_revised_compression_in_their_identity():
+    """The compression legs changed (they stop before atoms flow around an electrode, and a
+    trace ends when compression does not re-form contact): traces of several cycles get new
+    hashes, single-stretch traces (above) keep theirs."""
+    kind = get_kind("break-junction-md")
+    one = kind.identify(kind.check_params({"protocol": PROTOCOL}))
+    two = kind.identify(kind.check_params({"protocol": {**PROTOCOL, "cycles": 2}}))
+    assert "compression_revision" not in one and two["compression_revision"] == 2

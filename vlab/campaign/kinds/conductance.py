@@ -282,10 +282,23 @@ def _bj_one(item: Item, params: Mapping[str, Any], context: Any) -> dict[str, An
     }
 
 
+#: Revision of the compression legs of traces of several cycles (they now stop before device
+#: atoms flow around an electrode, and a trace ends when compression does not re-form
+#: contact). Only those traces changed, so only their items get another identity (and hash):
+#: stores of single-stretch traces stay valid.
+_COMPRESSION_REVISION = 2
+
+
+def _bj_identity_extra(params: Mapping[str, Any]) -> dict[str, Any]:
+    cycles = int((params.get("protocol") or {}).get("cycles", 1))
+    return {"compression_revision": _COMPRESSION_REVISION} if cycles > 1 else {}
+
+
 register_kind(
     Kind(
         name="break-junction-md",
         version="1",
+        identity_extra=_bj_identity_extra,
         description="one EMT break-junction MD trace per item (stretch/compress, snapshots)",
         check_params=_bj_params,
         outputs=_bj_outputs,
