@@ -499,6 +499,16 @@ def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(ca
     assert rows[0].endswith("\tin its training data (W/(m K)): 0.140 (amorphous)"), rows[0]
     assert rows[1].endswith("\tin its training data (W/(m K)): 0.330 (semicrystalline)")
     assert "training data" not in rows[2]
+    # a unit less similar to the training data than nearly all calibration rows is flagged
+    germanium = "*C1CCC(CC1)[Ge](C)(C)*"
+    assert main(["polymers", "predict", "*CC(*)c1ccc(O)cc1", germanium, "*CC*"]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert "far from" not in rows[0] + rows[2]
+    assert rows[1].endswith(
+        "\tfar from its training data: the nearest training unit, *O[Si](*)(C)C, has Tanimoto "
+        "similarity 0.12, and 1 of the 46 rows its interval was calibrated on were as far from "
+        "their data: the interval may be too narrow"
+    ), rows[1]
 
 
 def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):

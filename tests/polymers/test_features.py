@@ -152,3 +152,17 @@ def test_molecule_and_design_parsers_keep_the_smiles_limits():
         molecule_mol("C" * 1500)
     with pytest.raises(InvalidSMILESError):
         nearest_neighbours(["*" + "C" * 1500 + "*"], ["*CC*"])
+
+
+def test_fixed_fill_values_replace_non_finite_descriptors_whatever_the_batch():
+    from vlab.polymers.transfer.features import descriptor_fill, featurize
+
+    germanium = "*C1CCC(CC1)[Ge](C)(C)*"
+    fill = descriptor_fill(["*CC*", "*CC(*)c1ccccc1", "*CC(*)O"])
+    alone = featurize([germanium], fill=fill)[0]
+    among = featurize(["*CC*", "*CC(*)C", germanium], fill=fill)[2]
+    assert np.isfinite(alone).all() and np.array_equal(alone, among)
+    # without them each batch fills with its own medians
+    assert not np.array_equal(featurize([germanium])[0], featurize(["*CC*", germanium])[1])
+    with pytest.raises(InputError, match="'fill_values' of RDKitDescriptors must be"):
+        featurize([germanium], fill=fill[:3])

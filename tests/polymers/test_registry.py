@@ -104,6 +104,12 @@ def test_a_registered_model_is_used_by_name(small_store, capsys):
     assert "2-fold cross-validation MAE" in out[1]
     assert out[2].startswith("*CC(*)c1ccccc1\tthermal_conductivity = ")
     assert "in its training data" not in out[2]  # not a PI1070 row
+    assert "far from its training data" not in out[2]  # like some of them (Tanimoto 0.54)
+    # a unit less similar to them than nearly all of them are to each other is flagged
+    assert main(["polymers", "predict", "--model", "lam-small", "*C1CCC(CC1)[Ge](C)(C)*"]) == 0
+    far = capsys.readouterr().out.splitlines()[2]
+    assert "\tfar from its training data: the nearest training unit, " in far
+    assert "of the 40 rows its interval was calibrated on were as far from their data" in far
     # a training row: its measured value follows the prediction, also written another way
     smiles, y = _pi1070_head()
     assert main(["polymers", "predict", "--model", "lam-small", f"[*]{smiles[0][1:]}"]) == 0

@@ -42,7 +42,7 @@ def _shown(smiles: str) -> str:
 def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind
     from vlab.polymers.smiles import normalize_repeat_unit
-    from vlab.workflows.polymers import training_values
+    from vlab.workflows.polymers import training_similarity, training_values
 
     kind = get_kind("polymer-predict")
     params = kind.check_params({"model": args.model, "morphology": args.morphology})
@@ -51,6 +51,8 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, context)
     print("\n".join(f"# {line}" for line in card.describe()))
     measured = training_values(params["model"])
+    valid = [normalize_repeat_unit(r["canonical_smiles"]) for r in results if isinstance(r, dict)]
+    closeness = iter(training_similarity(params["model"], valid))
     for smiles, result in zip(args.smiles, results, strict=True):
         if isinstance(result, Exception):
             print(f"{_shown(smiles)}\terror: {result}")
@@ -60,6 +62,15 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
             span = f" [{low:.3f}, {high:.3f}]" if wide == wide else ""  # NaN: no 95 % interval
             known = measured.get(normalize_repeat_unit(result["canonical_smiles"]))
             said = f"\tin its training data ({card.units}): {', '.join(known)}" if known else ""
+            near = next(closeness, None)
+            if near is not None and near["far"]:
+                said += (
+                    f"\tfar from its training data: the nearest training unit, "
+                    f"{_shown(near['nearest_training'])}, has Tanimoto similarity "
+                    f"{near['similarity']:.2f}, and {near['calibration_as_far']} of the "
+                    f"{near['calibration_rows']} rows its interval was calibrated on were as "
+                    "far from their data: the interval may be too narrow"
+                )
             print(
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
                 f"{result['interval']:.3f}{span} {card.units}{said}"
@@ -290,7 +301,9 @@ def register(sub) -> None:
         "predictive std calibrated on its leave-one-out errors, or, for a model without "
         "skill, the spread of the training data (said so). A repeat unit that is in the "
         "model's training data gets the measured value(s) it was trained on after the "
-        "prediction ('in its training data'). Invalid SMILES are listed with "
+        "prediction ('in its training data'); one less similar to the training data than "
+        "90 % of the rows its interval was calibrated on gets 'far from its training data' "
+        "(the interval may be too narrow). Invalid SMILES are listed with "
         "the reason ('error: ...'). Exit status: 0 if every SMILES is a valid repeat unit; 1 "
         "if some are not (the others are predicted); 2 if none is.",
     )

@@ -254,12 +254,16 @@ class RDKitDescriptors(_SmilesTransformer):
     kind : {"repeat_unit", "molecule"}, default "repeat_unit"
         Inputs are repeat units (descriptors of the hydrogen-capped unit) or ordinary
         molecules (descriptors of the molecule; see the module notes).
+    fill_values : array_like, optional
+        Values for non-finite descriptors, one per descriptor, fixed ahead (e.g. the
+        ``fill_values_`` of the training rows, so that a prediction does not depend on the
+        other rows of its batch); default: learned by :meth:`fit`.
 
     Notes
     -----
     Non-finite descriptor values (RDKit returns NaN or inf for a few molecules) are
-    replaced by the column median of the data seen in :meth:`fit` (0 if none is finite);
-    the medians are the fitted attribute ``fill_values_``.
+    replaced by the column median of the data seen in :meth:`fit` (0 if none is finite),
+    or by ``fill_values``; they are the fitted attribute ``fill_values_``.
 
     Examples
     --------
@@ -277,11 +281,13 @@ class RDKitDescriptors(_SmilesTransformer):
         normalize=True,
         on_error="raise",
         kind: str = "repeat_unit",
+        fill_values=None,
     ):
         self.names = names
         self.normalize = normalize
         self.on_error = on_error
         self.kind = kind
+        self.fill_values = fill_values
 
     def _names(self) -> list[str]:
         return list(DEFAULT_DESCRIPTORS if self.names is None else self.names)
@@ -308,6 +314,15 @@ class RDKitDescriptors(_SmilesTransformer):
         return self._matrix(X)
 
     def _learn_fill(self, raw: np.ndarray) -> None:
+        if self.fill_values is not None:
+            fill = np.asarray(self.fill_values, dtype=float)
+            if fill.shape != (len(self._names()),) or not np.isfinite(fill).all():
+                raise InputError(
+                    f"The 'fill_values' of RDKitDescriptors must be {len(self._names())} finite "
+                    f"numbers, one per descriptor. Got shape {fill.shape}."
+                )
+            self.fill_values_ = fill
+            return
         with np.errstate(all="ignore"):
             med = np.nanmedian(np.where(np.isfinite(raw), raw, np.nan), axis=0) if len(raw) else 0
         self.fill_values_ = np.where(np.isfinite(med), med, 0.0)

@@ -29,6 +29,8 @@ __all__ = [
     "parse_variants",
     "plot_sim2real_scaling",
     "train_model",
+    "training_similarity",
+    "training_values",
     "transfer_inputs",
     "transfer_report",
 ]
@@ -138,6 +140,59 @@ def training_values(model: str | os.PathLike) -> dict[str, list[str]]:
             if unit is not None and np.isfinite(value):
                 values.setdefault(unit, []).append(f"{float(value):.3f}")
     return values
+
+
+#: A prediction is flagged as far from its training data when fewer than this share of the
+#: rows its interval was calibrated on were as far from the data their predictions came from.
+FAR_SHARE = 0.1
+
+
+def training_similarity(model: str | os.PathLike, smiles: list[str]) -> list[dict[str, Any]]:
+    """How close each repeat unit of ``smiles`` is to the training data of a polymer model,
+    next to the rows its interval was calibrated on; empty if the training units are unknown
+    (:func:`training_values`).
+
+    Each entry: ``nearest_training`` (the most similar training unit), ``similarity`` (Tanimoto
+    on Morgan fingerprints, r=2, 2048 bits), ``calibration_rows`` and ``calibration_as_far``
+    (how many of them were at most as similar to the data they were predicted from:
+    held-out chemical families for ``builtin:experimental-tc``, the other training units for a
+    saved model, whose intervals are calibrated on cross-validation) and ``far`` (fewer than
+    ``FAR_SHARE`` of them: the interval, an average over the calibration rows, may then be
+    too narrow).
+    """
+    from vlab.polymers import BUILTIN_TC_MODEL
+    from vlab.polymers.uncertainty import fingerprints, nearest_similarity
+
+    units = sorted(training_values(model))
+    if len(units) < 2 or not smiles:
+        return []
+    fps = fingerprints(units)
+    if str(model) == BUILTIN_TC_MODEL:
+        from vlab.polymers import load_experimental_tc
+        from vlab.polymers.transfer.measured import calibration_similarity
+
+        covered = calibration_similarity(load_experimental_tc().smiles)
+    else:  # cross-validation: nearly the nearest other training unit
+        covered = np.array(
+            [nearest_similarity(fps[:i] + fps[i + 1 :], [fps[i]])[0] for i in range(len(fps))]
+        )
+    from rdkit import DataStructs
+
+    out = []
+    for fp in fingerprints(smiles):
+        sims = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, fps))
+        best = int(np.argmax(sims))
+        as_far = int((covered <= sims[best]).sum())
+        out.append(
+            {
+                "nearest_training": units[best],
+                "similarity": round(float(sims[best]), 3),
+                "calibration_rows": int(covered.size),
+                "calibration_as_far": as_far,
+                "far": bool(as_far < FAR_SHARE * covered.size),
+            }
+        )
+    return out
 
 
 def _normalised(ds, row: int) -> str | None:

@@ -9,7 +9,7 @@ import numpy as np
 from vlab.errors import InputError
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
 
-__all__ = ["featurize", "signed_log1p", "split_by_unit"]
+__all__ = ["descriptor_fill", "featurize", "signed_log1p", "split_by_unit"]
 
 
 def signed_log1p(X) -> np.ndarray:
@@ -30,6 +30,7 @@ def featurize(
     n_bits: int = 1024,
     normalized: bool = False,
     kind: str = "repeat_unit",
+    fill=None,
 ):
     """Count Morgan fingerprints (radius 2) and RDKit descriptors of repeat units.
 
@@ -46,6 +47,9 @@ def featurize(
         Ordinary molecules (small-molecule source data) get the same columns: Morgan
         counts over all their atoms and the descriptors of the molecule (see
         :mod:`vlab.polymers.features` for how this compares with repeat units).
+    fill : array_like, optional
+        Values of non-finite descriptors (:func:`descriptor_fill` of the training units), so
+        that a row does not depend on the others; default: the medians of these rows.
 
     Returns
     -------
@@ -62,8 +66,16 @@ def featurize(
     """
     opts = {"normalize": not normalized, "on_error": "nan", "kind": kind}
     morgan = MorganCounts(n_bits=n_bits, **opts).fit_transform(list(smiles))
-    desc = RDKitDescriptors(**opts).fit_transform(list(smiles))
+    desc = RDKitDescriptors(**opts, fill_values=fill).fit_transform(list(smiles))
     return np.hstack([morgan, desc])
+
+
+def descriptor_fill(smiles: Sequence[str], *, normalized: bool = False) -> np.ndarray:
+    """The values :func:`featurize` puts in place of non-finite descriptors of ``smiles``
+    (their column medians): give them as ``fill`` when featurising new units for a model
+    trained on ``smiles``."""
+    opts = {"normalize": not normalized, "on_error": "nan"}
+    return RDKitDescriptors(**opts).fit(list(smiles)).fill_values_
 
 
 def split_by_unit(n: int, *, source_fraction: float = 2 / 3, rng: np.random.Generator):

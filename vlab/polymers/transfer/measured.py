@@ -41,7 +41,7 @@ import numpy as np
 
 from vlab.errors import DataFileError, InputError
 from vlab.polymers import _mlp
-from vlab.polymers.transfer.features import featurize, signed_log1p
+from vlab.polymers.transfer.features import descriptor_fill, featurize, signed_log1p
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
 from vlab.polymers.transfer.sim2real import MORPHOLOGIES, Sim2RealRegressor, morphology_flags
 from vlab.polymers.transfer.sim2real_eval import (
@@ -58,6 +58,7 @@ __all__ = [
     "MeasuredFit",
     "MeasuredTCModel",
     "build_measured_tc",
+    "calibration_similarity",
     "ship_measured_tc",
 ]
 
@@ -130,20 +131,30 @@ class MeasuredTCModel:
     origin : str, optional
         Where the record and the network come from: the shipped file (with the versions it
         was measured with), the model cache, or measured by this call.
+    fill : array_like, optional
+        Values of non-finite descriptors: those of the training rows
+        (:func:`~vlab.polymers.transfer.features.descriptor_fill`), so that a unit's
+        prediction does not depend on the other units predicted with it.
     """
 
     def __init__(
-        self, fit: MeasuredFit, regressor: Sim2RealRegressor, morphology: str, origin: str = ""
+        self,
+        fit: MeasuredFit,
+        regressor: Sim2RealRegressor,
+        morphology: str,
+        origin: str = "",
+        fill=None,
     ):
         self.fit = fit
         self.regressor = regressor
         self.morphology = morphology
         self.origin = origin
+        self.fill = fill
 
     def design(self, smiles: Sequence[str]) -> np.ndarray:
         """Input rows ``[signed_log1p(descriptors) | morphology flag]`` of the repeat units,
         each normalised first (``*CC*`` is ``*C*``: one polymer, one prediction)."""
-        F = featurize(list(smiles))[:, self.fit.columns]
+        F = featurize(list(smiles), fill=self.fill)[:, self.fit.columns]
         flags = morphology_flags([self.morphology] * len(F))
         return np.hstack([signed_log1p(F), flags])
 
@@ -226,6 +237,23 @@ def _family_folds(smiles, n):
     labels = rng.permutation(np.unique(groups))
     folds = np.array_split(labels, min(_N_FAMILY_FOLDS, len(labels)))
     return [np.flatnonzero(np.isin(groups, g)) for g in folds], int(groups.max() + 1)
+
+
+def calibration_similarity(smiles) -> np.ndarray:
+    """For each repeat unit of the measured table ``smiles`` (rows in table order): its largest
+    Tanimoto similarity to the units outside its chemical-family fold, i.e. to the data its
+    out-of-fold prediction came from. These are the rows the built-in model's conformal
+    intervals were calibrated on, so this is how far from their data those rows were."""
+    from vlab.polymers.uncertainty import fingerprints, nearest_similarity
+
+    folds, _ = _family_folds(list(smiles), len(smiles))
+    fps = fingerprints(list(smiles))
+    out = np.empty(len(fps))
+    for fold in folds:
+        inside = set(fold.tolist())
+        rest = [f for j, f in enumerate(fps) if j not in inside]
+        out[fold] = nearest_similarity(rest, [fps[i] for i in fold])
+    return out
 
 
 def _measure(smiles, X, y, morph, columns, nets, progress) -> MeasuredFit:
@@ -438,10 +466,11 @@ def build_measured_tc(
             pass
     else:
         fit, net, origin = found
-    X = signed_log1p(featurize(smiles, normalized=True)[:, fit.columns])
+    fill = descriptor_fill(smiles, normalized=True)
+    X = signed_log1p(featurize(smiles, normalized=True, fill=fill)[:, fit.columns])
     key_net, learner = SIM2REAL_VARIANTS[fit.variant]
     regressor = Sim2RealRegressor(
         net if key_net else None, learner=learner, n_extra=1, n_boot=8, random_state=0
     )
     regressor.fit(np.hstack([X, morph]), y)
-    return MeasuredTCModel(fit, regressor, morphology, origin)
+    return MeasuredTCModel(fit, regressor, morphology, origin, fill=fill)
