@@ -13,7 +13,7 @@ from vlab.campaign import get_kind, load_spec, parse_spec
 from vlab.campaign import spec as spec_module
 from vlab.campaign.inputs import make_items
 from vlab.cli import main
-from vlab.errors import InvalidSMILESError, SpecError
+from vlab.errors import ConfigError, InvalidSMILESError, SpecError
 from vlab.polymers.smiles import MAX_HEAVY_ATOMS, canonical_repeat_unit, parse_smiles
 
 GOOD = {
@@ -148,9 +148,9 @@ def test_huge_shared_values_from_python_are_refused_fast(tmp_path, monkeypatch):
 def test_a_bad_configured_default_is_named(tmp_path, monkeypatch):
     from vlab import config
 
-    retries = r"'\(configuration\) campaign.retries' key must be >= 0"
-    with config.override({"campaign.retries": -3}), pytest.raises(SpecError, match=retries):
-        parse_spec(GOOD, base=tmp_path)
+    retries = r"'campaign.retries' in config.override must be >= 0; got -3"
+    with pytest.raises(ConfigError, match=retries), config.override({"campaign.retries": -3}):
+        parse_spec(GOOD, base=tmp_path)  # refused by the configuration before any spec
     chunks = r"'\(configuration\) campaign.chunk_size' key must be an integer"
     with config.override({"campaign.chunk_size": [1, 2]}), pytest.raises(SpecError, match=chunks):
         parse_spec(GOOD, base=tmp_path)
