@@ -90,6 +90,7 @@ _RANGES: dict[str, tuple[float, float, str]] = {
     "campaign.flush_seconds": (0, 3600, "from 0 to 3600 seconds"),
     "campaign.retries": (0, math.inf, ">= 0"),
     "storage.lease_ttl": (1e-9, math.inf, "> 0"),
+    "cluster.kubernetes_start_timeout": (1, 86400, "from 1 to 86400 seconds"),
 }
 
 

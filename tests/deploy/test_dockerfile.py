@@ -205,3 +205,57 @@ def test_runtime_stage_pins_blas_threads_and_has_no_compiler(dockerfile):
     assert not re.search(r"\b(gcc|g\+\+|build-essential)\b", runs)
     build_runs = " ".join(rest for word, rest in dockerfile["stages"][0] if word == "RUN")
     assert "g++" in build_runs  # asap3 is a C++ extension
+
+
+def test_constraints_satisfy_each_others_requirements():
+    """For every pinned package installed here at its pinned version, what it requires of
+    the other pinned packages holds at their pins (pip would refuse the set otherwise, as it
+    did when python-dateutil 4 was pinned beside aiobotocore, which needs < 3)."""
+    from importlib import metadata
+
+    from packaging.markers import default_environment
+
+    pins = _constraints()
+    env = default_environment()
+    checked = 0
+    for name, version in pins.items():
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        if dist.version != version:
+            continue
+        for text in dist.requires or []:
+            req = Requirement(text)
+            if req.marker is not None and not req.marker.evaluate({**env, "extra": ""}):
+                continue
+            other = canonicalize_name(req.name)
+            if other in pins:
+                checked += 1
+                assert req.specifier.contains(pins[other], prereleases=True), (
+                    f"{name}=={version} requires {text!r}, but deploy/constraints.txt pins "
+                    f"{req.name}=={pins[other]}"
+                )
+    assert checked > 20
+
+
+def test_what_the_package_links_to_is_copied_into_the_image_and_shipped(dockerfile):
+    """vlab/ links to catalogs/ (the shipped catalog) and deploy/kubernetes/ (the manifest of
+    ``vlab run --kubernetes``): the image must copy their targets to the same places beside
+    vlab/, and the package data must include what the code reads through them."""
+    from vlab.campaign.cluster import _MANIFEST
+
+    copies = {
+        rest.split()[-1]: rest.split()[0]
+        for word, rest in dockerfile["all"]
+        if word == "COPY" and not rest.startswith("--from")
+    }
+    links = [p for p in (ROOT / "vlab").rglob("*") if p.is_symlink()]
+    assert len(links) >= 2
+    for link in links:
+        target = link.resolve().relative_to(ROOT).as_posix()
+        assert copies.get(f"/src/{target}") == target, f"{link} -> {target}: not copied"
+    globs = _pyproject()["tool"]["setuptools"]["package-data"]["vlab"]
+    shipped = _MANIFEST.relative_to((ROOT / "vlab").resolve()).as_posix()
+    assert _MANIFEST.is_file() and shipped in globs
+    assert "catalog/shipped/data/**/*" in globs and "catalog/shipped/*.yaml" in globs

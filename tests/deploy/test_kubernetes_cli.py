@@ -135,3 +135,45 @@ def test_each_kubernetes_run_gets_its_own_cluster_name():
         assert resource["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "vlab-run"
     assert first["metadata"]["name"] != second["metadata"]["name"]
     assert yaml.safe_load(DASKCLUSTER.read_text()) == original  # the file is not changed
+
+
+@needs_k8s
+def test_a_cluster_whose_scheduler_never_runs_is_given_up_after_the_start_timeout(
+    tmp_path, monkeypatch
+):
+    """dask-kubernetes waits for a scheduler pod that never runs (image not pulled, Secret
+    missing) without limit; vlab gives up after cluster.kubernetes_start_timeout seconds. The
+    operator's client is replaced by one that waits like that (no Kubernetes cluster here)."""
+    import threading
+    import time
+
+    import dask_kubernetes.operator
+
+    released = threading.Event()
+
+    class NeverStarts:
+        def __init__(self, **kwargs):
+            released.wait(60)
+
+    monkeypatch.setattr(dask_kubernetes.operator, "KubeCluster", NeverStarts)
+    monkeypatch.setattr(cluster, "_check_kubernetes", lambda: None)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    monkeypatch.setenv("VLAB_CLUSTER__KUBERNETES_START_TIMEOUT", "1")
+    start = time.monotonic()
+    with pytest.raises(ClusterError) as info:
+        cluster.kubernetes_cluster()
+    released.set()
+    assert time.monotonic() - start < 25
+    message = str(info.value)
+    assert message.startswith("The Dask cluster 'vlab-") and " did not start within 1 s: " in (
+        message
+    )
+    assert "ImagePullBackOff" in message and "cluster.kubernetes_start_timeout" in message
+
+    class Fails:
+        def __init__(self, **kwargs):
+            raise RuntimeError("the operator said no")
+
+    monkeypatch.setattr(dask_kubernetes.operator, "KubeCluster", Fails)
+    with pytest.raises(ClusterError, match="RuntimeError: the operator said no"):
+        cluster.kubernetes_cluster()

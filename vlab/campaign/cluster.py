@@ -93,7 +93,8 @@ def _prepare(client, *, local: bool) -> None:
     client.register_plugin(_Setup())
 
 
-_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "kubernetes" / "daskcluster.yaml"
+#: deploy/kubernetes/daskcluster.yaml, shipped with the package (kubernetes/ links to it).
+_MANIFEST = Path(__file__).resolve().parent / "kubernetes" / "daskcluster.yaml"
 _RUN_LABEL = "vlab-run"  # app.kubernetes.io/managed-by of the clusters vlab creates
 _K8S_TIMEOUT = 20.0  # seconds to reach the Kubernetes API server before giving up
 
@@ -115,8 +116,8 @@ def kubernetes_cluster(manifest: str | os.PathLike | None = None):
     ----------
     manifest : path, optional
         A ``DaskCluster`` (``kubernetes.dask.org/v1``) YAML file. Default: the configuration
-        key ``cluster.kubernetes_manifest``, else ``deploy/kubernetes/daskcluster.yaml`` of
-        a source checkout.
+        key ``cluster.kubernetes_manifest``, else the package's copy of
+        ``deploy/kubernetes/daskcluster.yaml``.
 
     Raises
     ------
@@ -134,18 +135,71 @@ def kubernetes_cluster(manifest: str | os.PathLike | None = None):
         ) from None
     resource = _cluster_resource(_manifest_path(manifest))
     _check_kubernetes()
+    name = resource["metadata"]["name"]
     try:
         # Always through a port-forward, also from inside Kubernetes: the scheduler's plain
         # TCP port that KubeCluster speaks listens on the scheduler pod's loopback only.
-        return KubeCluster(
-            custom_cluster_spec=resource, shutdown_on_close=True, port_forward_cluster_ip=True
+        return _started_within(
+            lambda: KubeCluster(
+                custom_cluster_spec=resource, shutdown_on_close=True, port_forward_cluster_ip=True
+            ),
+            float(config.get("cluster.kubernetes_start_timeout")),
+            name,
         )
+    except ClusterError:
+        raise
     except Exception as err:  # kr8s/httpx/operator errors have no common base class
         raise ClusterError(
-            f"Could not create the Dask cluster {resource['metadata']['name']!r} on "
-            f"Kubernetes ({type(err).__name__}: {_one_line(err)}). Check the operator and "
-            "the pods: kubectl get daskclusters,pods; see deploy/README.md."
+            f"Could not create the Dask cluster {name!r} on Kubernetes ({type(err).__name__}: "
+            f"{_one_line(err)}). Check the operator and the pods: kubectl get "
+            "daskclusters,pods; see deploy/README.md."
         ) from None
+
+
+def _started_within(start, timeout: float, name: str):
+    """``start()`` (the cluster), or a ClusterError if it has not returned after ``timeout``
+    seconds: dask-kubernetes waits for the scheduler pod without limit unless it crash-loops,
+    so a pod that never runs (image not pulled, a Secret missing, no node with room) would
+    hold the run forever. The cluster resource is then deleted (best effort)."""
+    done = threading.Event()
+    result: dict = {}
+
+    def run() -> None:
+        try:
+            result["cluster"] = start()
+        except BaseException as err:  # handed to the caller's thread
+            result["error"] = err
+        done.set()
+
+    threading.Thread(target=run, name=f"start {name}", daemon=True).start()
+    if not done.wait(timeout):
+        _delete_cluster(name)
+        raise ClusterError(
+            f"The Dask cluster {name!r} did not start within {timeout:g} s: its scheduler pod "
+            "is not running. Common causes: the image cannot be pulled (ImagePullBackOff), "
+            "the Secret vlab-dask-tls is missing (ContainerCreating), or no node has the CPU "
+            f"and memory the pods request (Pending); see kubectl describe pods -l "
+            f"dask.org/cluster-name={name}. The cluster was deleted. The configuration key "
+            "cluster.kubernetes_start_timeout sets the wait."
+        )
+    if "error" in result:
+        raise result["error"]
+    return result["cluster"]
+
+
+def _delete_cluster(name: str) -> None:
+    """Delete the DaskCluster ``name`` (in the current namespace), ignoring any failure."""
+    import asyncio
+
+    async def delete() -> None:
+        from kr8s.asyncio.objects import new_class
+
+        kind = new_class("DaskCluster", "kubernetes.dask.org/v1", namespaced=True)
+        await (await kind.get(name)).delete()
+
+    # gone already, or the API unreachable: nothing more to do here
+    with contextlib.suppress(Exception):
+        asyncio.run(asyncio.wait_for(delete(), _K8S_TIMEOUT))
 
 
 def _manifest_path(manifest: str | os.PathLike | None) -> Path:
