@@ -69,6 +69,11 @@ def test_chains_then_library(tmp_path):
     for row in rows:
         inside = float(row["mean_thermal_conductivity"]) >= 0.3 and float(row["mean_Tg"]) >= 450
         assert row["predicted_in_target"] == str(inside)
+    # one row per polymer, however the chains wrote its repeat unit
+    from vlab.polymers.smiles import normalize_repeat_unit
+
+    polymers = [normalize_repeat_unit(row["smiles"]) for row in rows]
+    assert len(set(polymers)) == len(polymers)
 
 
 def test_a_two_sided_box_is_narrowed_not_emptied_by_the_default_margin(tmp_path):
@@ -392,3 +397,25 @@ def test_a_target_no_training_value_reaches_is_said_before_the_run(tmp_path, cap
     )
     report = json.loads((tmp_path / "design-library" / "design-report.json").read_text())
     assert report["training_in_target"] == {"Tg": found}
+
+
+def test_the_library_pool_keeps_one_row_per_polymer():
+    """Chains can write one polymer from different atoms (``*Nc1ccc(C(*)=O)cc1`` is
+    ``*C(=O)Nc1ccc(*)cc1``): the pool keeps its most likely row once."""
+    import xarray as xr
+
+    from vlab.workflows.polymers import _design_pool
+
+    smiles = ["*C(=O)Nc1ccc(*)cc1", "*Nc1ccc(C(*)=O)cc1", "*CC(*)c1ccccc1", "*CC*"]
+    data = {
+        "smiles": ("row", np.array(smiles, dtype=object)),
+        "log_likelihood": ("row", [-3.0, -1.0, -2.0, -4.0]),
+        "mean_Tg": ("row", [500.0, 510.0, 370.0, 200.0]),
+        "std_Tg": ("row", [10.0, 10.0, 10.0, 10.0]),
+        "sa_score": ("row", [2.0, 2.0, 2.0, 2.0]),
+        "strain_flags": ("row", np.array(["", "", "", ""], dtype=object)),
+        "plausible": ("row", [True, True, True, True]),
+    }
+    pool, hits = _design_pool(xr.Dataset(data), ["Tg"], parse_target("Tg>=450 K"))
+    assert list(pool["smiles"]) == ["*Nc1ccc(C(*)=O)cc1", "*CC(*)c1ccccc1", "*CC*"]
+    assert list(pool["mean_Tg"]) == [510.0, 370.0, 200.0] and hits.sum() == 2

@@ -333,12 +333,15 @@ def _aimed_at(ds, target) -> str:
 
 
 def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Distinct candidates of all chains, plausible first then by likelihood; the pool's hits.
+    """Distinct candidates of all chains (one per polymer: the most likely way it was written),
+    plausible first then by likelihood; the pool's hits.
 
     Plausibility comes from the store (``polymer-design`` version 2) or is computed here for
     stores written before it was stored.
     """
+    from vlab.errors import InvalidSMILESError
     from vlab.polymers.design import assess
+    from vlab.polymers.smiles import normalize_repeat_unit
 
     names = ["smiles", "log_likelihood", *(f"{k}_{p}" for p in props for k in ("mean", "std"))]
     stored = [k for k in ("sa_score", "strain_flags", "plausible") if k in ds]
@@ -346,9 +349,16 @@ def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], n
     flat["smiles"] = flat["smiles"].astype(object)
     rows = [i for i, s in enumerate(flat["smiles"]) if str(s)]
     hits = target.contains({p: (flat[f"mean_{p}"][rows], None) for p in props})
-    best: dict[str, int] = {}
+    best: dict[str, int] = {}  # by polymer: the same repeat unit written from another atom
+    polymer: dict[str, str] = {}
     for i in sorted(rows, key=lambda i: -flat["log_likelihood"][i]):
-        best.setdefault(str(flat["smiles"][i]), i)
+        text = str(flat["smiles"][i])
+        if text not in polymer:
+            try:
+                polymer[text] = normalize_repeat_unit(text)
+            except InvalidSMILESError:  # kept as written (the plausibility rules judge it)
+                polymer[text] = text
+        best.setdefault(polymer[text], i)
     pick = np.array(list(best.values()), dtype=int)
     pool = {k: v[pick] for k, v in flat.items()}
     if len(stored) < 3:
