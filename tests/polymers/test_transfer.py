@@ -216,3 +216,33 @@ def test_parse_variants():
         parse_variants(["pi1070+lambda"])
     with pytest.raises(InputError, match="Got 'cp\\+cp'"):
         parse_variants(["cp+cp"])
+
+
+def test_one_point_draws_compare_learners_by_the_ratio_of_their_loo_maes():
+    """Leave-one-out draws have one test point each: the mean of per-draw ratios of single
+    absolute errors would blow up wherever scratch is nearly exact (here 17 for a learner
+    with the lower LOO MAE); the ratio of the LOO MAEs is reported, without a spread."""
+    from vlab.polymers.transfer.results import collect
+
+    y = [1.0, 2.0, 3.0]
+    scratch, finetune = [1.001, 2.1, 3.1], [1.05, 2.05, 3.05]
+    records = [
+        {"y": np.array([t]), "pred": {"scratch": np.array([s]), "finetune": np.array([f])},
+         "split": 0}
+        for t, s, f in zip(y, scratch, finetune, strict=True)
+    ]  # fmt: skip
+    summary = collect(records, n_train=2, protocol="B", notes={}).summary()
+    assert summary["best_transfer"] == "finetune"
+    assert summary["ratio_transfer"] == pytest.approx(0.05 / (0.201 / 3))
+    assert summary["ratio_transfer"] == summary["ratio_of_means"] == summary["ratio_finetune"]
+    assert np.isnan(summary["ratio_transfer_std"]) and summary["wins_finetune"] == 2 / 3
+    # test sets of several points: the mean of the paired per-draw ratios, with its spread
+    records = [
+        {"y": np.array([1.0, 2.0]), "pred": {"scratch": np.array([1.1, 2.1]),
+         "finetune": np.array([1.05, 2.05])}, "split": 0},
+        {"y": np.array([1.0, 2.0]), "pred": {"scratch": np.array([1.2, 2.2]),
+         "finetune": np.array([1.3, 2.3])}, "split": 0},
+    ]  # fmt: skip
+    summary = collect(records, n_train=2, protocol="A", notes={}).summary()
+    assert summary["ratio_transfer"] == pytest.approx((0.5 + 1.5) / 2)
+    assert summary["ratio_transfer_std"] == pytest.approx(0.5)

@@ -59,9 +59,13 @@ class TransferResult:
         """Means and spreads of MAE, R², paired ratios to scratch, and the best transfer.
 
         For one-point test sets (leave-one-out) the MAE mean is the LOO MAE and the R² is
-        that of the pooled predictions (``r2_pooled_*``, always given).
+        that of the pooled predictions (``r2_pooled_*``, always given). Their ratios
+        (``ratio_*``) are then ratios of the LOO MAEs, without a spread (NaN): the ratio of
+        two single absolute errors says nothing, and their mean is dominated by the points
+        that scratch happens to predict almost exactly.
         """
         out: dict[str, object] = {"n_draws": self.n_draws, "n_train": self.n_train}
+        paired = len(self.y_true) > self.n_draws  # test sets of more than one point
         for k, v in self.mae.items():
             ratio = self.ratio(k)
             out.update(
@@ -72,8 +76,8 @@ class TransferResult:
                     if np.isfinite(self.r2[k]).any()
                     else float("nan"),
                     f"r2_pooled_{k}": float(r2_score(self.y_true, self.y_pred[k])),
-                    f"ratio_{k}": float(ratio.mean()),
-                    f"ratio_{k}_std": float(ratio.std()),
+                    f"ratio_{k}": float(ratio.mean() if paired else self._of_means(k)),
+                    f"ratio_{k}_std": float(ratio.std() if paired else np.nan),
                     f"wins_{k}": float((v < self.mae["scratch"]).mean()),
                 }
             )
@@ -81,11 +85,14 @@ class TransferResult:
         out.update(
             best_transfer=best,
             mae_transfer=float(self.mae[best].mean()),
-            ratio_transfer=float(self.ratio(best).mean()),
-            ratio_transfer_std=float(self.ratio(best).std()),
-            ratio_of_means=float(self.mae[best].mean() / self.mae["scratch"].mean()),
+            ratio_transfer=out[f"ratio_{best}"],
+            ratio_transfer_std=out[f"ratio_{best}_std"],
+            ratio_of_means=self._of_means(best),
         )
         return out
+
+    def _of_means(self, learner: str) -> float:
+        return float(self.mae[learner].mean() / self.mae["scratch"].mean())
 
 
 def collect(records, *, n_train, protocol, notes) -> TransferResult:
