@@ -341,7 +341,7 @@ def test_designs_learned_from_a_store_are_keyed_on_its_content(tmp_path):
     ("training", "message"),
     [
         ({"Tg": "polymers-nowhere"}, r"store 'polymers-nowhere', which is not in the catalog"),
-        ({"Tg": "polymers-radonpy_pi1070"}, r"'polymers-radonpy_pi1070' .* has no variable 'Tg'"),
+        ({"Tg": "polymers-radonpy_pi1070"}, r"'polymers-radonpy_pi1070' .* has no property 'Tg'"),
         ({"density": "polymers-polymon_tg"}, r"params.training names \['density'\]"),
     ],
 )

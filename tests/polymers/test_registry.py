@@ -164,7 +164,7 @@ def test_train_shows_a_bar_over_the_folds_and_the_fit_unless_told_not_to(small_s
     [
         (
             ["Tg=pi-small", "--name", "m"],
-            r"the catalog store 'pi-small' \(training data Tg=pi-small\) has no variable 'Tg'",
+            r"the catalog store 'pi-small' \(training data Tg=pi-small\) has no property 'Tg'",
         ),
         (
             ["Tg=nowhere", "--name", "m"],
@@ -175,6 +175,15 @@ def test_train_shows_a_bar_over_the_folds_and_the_fit_unless_told_not_to(small_s
             r"store 'pi-smal', which is not in the catalog; .* Did you mean 'pi-small'\?$",
         ),
         (["Tg", "--name", "m"], r"^vlab: error: The training data \(PROPERTY=STORE\) must be"),
+        (
+            ["status=polymers-radonpy_pi1070", "--name", "m"],
+            r"holds 'status', but not as a property \(a number per row that is not the engine's "
+            r"bookkeeping\); its properties: Cp, Cv, Rg, ",
+        ),
+        (
+            ["smiles=pi-small", "--name", "m"],
+            r"holds 'smiles', but not as a property .*; its properties: thermal_conductivity\.$",
+        ),
         (
             ["thermal_conductivity=pi-small", "--name", "../x"],
             r"A model name must be 1 to 100 letters",
@@ -203,7 +212,7 @@ def test_unknown_model_names_list_the_registered_ones(small_store):
 
 
 def test_store_errors_are_catalog_errors_by_default(small_store):
-    with pytest.raises(CatalogError, match=r"has no variable 'Tg'"):
+    with pytest.raises(CatalogError, match=r"has no property 'Tg'"):
         catalog.training_rows("pi-small", "Tg")
 
 
@@ -242,3 +251,12 @@ def test_models_registered_from_python_without_a_card_list_what_they_record(caps
     rows = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
     assert rows["with-property"].startswith("Tg [units not recorded]; trained on mine")
     assert rows["bare"].startswith("property not recorded")
+
+
+def test_rows_that_ingest_marked_invalid_are_not_learned():
+    # the shipped raw Tg store keeps 4 rows that are no valid repeat unit (with a Tg each)
+    ds = catalog.open("polymers-polymon_tg_raw")
+    bad = {str(s) for s, p in zip(ds["smiles"].values, ds["problem"].values) if str(p)}
+    assert len(bad) == 4
+    smiles, values = catalog.training_rows("polymers-polymon_tg_raw", "Tg")
+    assert not bad & set(smiles) and np.isfinite(values).all()

@@ -26,6 +26,7 @@ _WHERE = {
     "rows": (
         "TrainingSet",
         "training_digest",
+        "training_properties",
         "training_rows",
         "training_set",
         "training_store",

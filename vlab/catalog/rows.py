@@ -26,6 +26,7 @@ from vlab.errors import CatalogError
 __all__ = [
     "TrainingSet",
     "training_digest",
+    "training_properties",
     "training_rows",
     "training_set",
     "training_store",
@@ -51,19 +52,48 @@ def training_store(store: Any, variable: str, *, where: str = "", error=CatalogE
             f"catalog; known stores: {', '.join(known) or 'none'}." + did_you_mean(store, known)
         )
     ds = open(store)
-    missing = [v for v in ("smiles", variable) if v not in ds]
-    if missing:
+    numeric = sorted(training_properties(ds))
+    if "smiles" not in ds:
         raise error(
-            f"the catalog store {store!r}{said} has no variable {missing[0]!r}; it has "
-            f"{sorted(map(str, ds.data_vars))}."
+            f"the catalog store {store!r}{said} has no variable 'smiles' (the repeat units a "
+            "model learns from)."
+        )
+    if variable not in numeric:
+        what = (
+            f"has no property {variable!r}"
+            if variable not in ds
+            else f"holds {variable!r}, but not as a property (a number per row that is not "
+            "the engine's bookkeeping)"
+        )
+        raise error(
+            f"the catalog store {store!r}{said} {what}; its properties: "
+            f"{', '.join(numeric) or 'none'}." + did_you_mean(variable, numeric)
         )
     return select(ds, status="done") if "status" in ds else ds
 
 
+def training_properties(ds: Any) -> list[str]:
+    """The variables of a store a model can learn: numbers per row that are not the engine's
+    bookkeeping (status, duration, checksum, ...)."""
+    from vlab.catalog.schema import LEDGER_VARIABLES
+
+    return [
+        str(name)
+        for name, var in ds.data_vars.items()
+        if var.dtype.kind in "fiu" and var.ndim == 1 and name not in LEDGER_VARIABLES
+    ]
+
+
 def _rows(store: str, variable: str, **kw) -> tuple[list[str], np.ndarray, str]:
-    ds = training_store(store, variable, **kw)[["smiles", variable]].load()
+    """Repeat units and values of the done rows; rows that ingest marked as not valid repeat
+    units (a non-empty ``problem``) get no value (NaN), so no model learns them."""
+    ds = training_store(store, variable, **kw)
+    ds = ds[["smiles", variable, *(["problem"] if "problem" in ds else [])]].load()
     units = str(ds[variable].attrs.get("units", "") or "")
-    return [str(v) for v in ds["smiles"].values], np.asarray(ds[variable].values, float), units
+    values = np.asarray(ds[variable].values, float).copy()
+    if "problem" in ds:
+        values[np.array([str(p) != "" for p in ds["problem"].values], dtype=bool)] = np.nan
+    return [str(v) for v in ds["smiles"].values], values, units
 
 
 def training_rows(store: str, variable: str, **kw) -> tuple[list[str], np.ndarray]:
