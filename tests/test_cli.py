@@ -506,7 +506,7 @@ def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(ca
     assert "far from" not in rows[0] + rows[2]
     assert rows[1].endswith(
         "\tfar from its training data: the nearest training unit, *O[Si](*)(C)C, has Tanimoto "
-        "similarity 0.12, and 1 of the 46 rows its interval was calibrated on were as far from "
+        "similarity 0.12, and 1 of the 46 rows its interval was calibrated on was as far from "
         "their data: the interval may be too narrow"
     ), rows[1]
 
@@ -615,3 +615,16 @@ def test_bad_outputs_and_stores_are_refused_before_any_work(tmp_path, monkeypatc
         main(["conductance", "plot", "au-spd-small", "--traces", "0"])
     assert exit_info.value.code == 2
     assert "--traces must be an integer >= 1. Got '0'." in capsys.readouterr().err
+
+
+def test_an_interrupt_says_whether_the_command_resumes():
+    from vlab.cli import _interrupted, _Terminated
+
+    train = ["polymers", "train", "Tg=polymers-polymon_tg", "--name", "tg"]
+    assert _interrupted(KeyboardInterrupt(), train) == (
+        "vlab: interrupted; this command keeps nothing of an unfinished run: "
+        "vlab polymers train Tg=polymers-polymon_tg --name tg"
+    )
+    assert _interrupted(_Terminated(), ["run", "spec.yaml"]) == (
+        "vlab: terminated (SIGTERM). Run the same command again to resume: vlab run spec.yaml"
+    )

@@ -109,7 +109,7 @@ def test_a_registered_model_is_used_by_name(small_store, capsys):
     assert main(["polymers", "predict", "--model", "lam-small", "*C1CCC(CC1)[Ge](C)(C)*"]) == 0
     far = capsys.readouterr().out.splitlines()[2]
     assert "\tfar from its training data: the nearest training unit, " in far
-    assert "of the 40 rows its interval was calibrated on were as far from their data" in far
+    assert "1 of the 40 rows its interval was calibrated on was as far from their data" in far
     # a training row: its measured value follows the prediction, also written another way
     smiles, y = _pi1070_head()
     assert main(["polymers", "predict", "--model", "lam-small", f"[*]{smiles[0][1:]}"]) == 0
@@ -260,3 +260,13 @@ def test_rows_that_ingest_marked_invalid_are_not_learned():
     assert len(bad) == 4
     smiles, values = catalog.training_rows("polymers-polymon_tg_raw", "Tg")
     assert not bad & set(smiles) and np.isfinite(values).all()
+
+
+def test_one_unreadable_model_file_does_not_hide_the_others(small_store, capsys):
+    from vlab.polymers import models_dir
+
+    _fast("lam-small")
+    (models_dir() / "broken.npz").write_bytes(b"not a model")
+    assert main(["polymers", "models"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("broken\tunreadable: ") and rows[1].startswith("lam-small\t")

@@ -53,12 +53,23 @@ def _parser() -> argparse.ArgumentParser:
     return top
 
 
+#: Commands that keep nothing of an interrupted run (they train or compare in memory).
+_STARTS_OVER = {
+    ("polymers", "train"),
+    ("polymers", "transfer"),
+    ("conductance", "train"),
+    ("conductance", "validate"),
+}
+
+
 def _interrupted(err: KeyboardInterrupt, argv: Sequence[str] | None) -> str:
     """One message: what was saved (the runner's note, if any) and how to resume."""
     words = sys.argv[1:] if argv is None else list(argv)
     command = shlex.join(["vlab", *words])
     notes = getattr(err, "__notes__", ())
     what = "terminated (SIGTERM)" if isinstance(err, _Terminated) else "interrupted"
+    if not notes and tuple(w for w in words if not w.startswith("-"))[:2] in _STARTS_OVER:
+        return f"vlab: {what}; this command keeps nothing of an unfinished run: {command}"
     if not notes:
         return f"vlab: {what}. Run the same command again to resume: {command}"
     return f"vlab: {what}: {'; '.join(notes)}. Resume with the same command: {command}"

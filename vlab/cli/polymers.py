@@ -68,8 +68,9 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
                     f"\tfar from its training data: the nearest training unit, "
                     f"{_shown(near['nearest_training'])}, has Tanimoto similarity "
                     f"{near['similarity']:.2f}, and {near['calibration_as_far']} of the "
-                    f"{near['calibration_rows']} rows its interval was calibrated on were as "
-                    "far from their data: the interval may be too narrow"
+                    f"{near['calibration_rows']} rows its interval was calibrated on "
+                    f"{'was' if near['calibration_as_far'] == 1 else 'were'} as far from their "
+                    "data: the interval may be too narrow"
                 )
             print(
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
@@ -224,8 +225,15 @@ def _cmd_polymers_models(args: argparse.Namespace) -> int:
     if not models:
         print(f"no registered models in {models_dir()} (`vlab polymers train` registers one)")
         return 0
+    from vlab._yaml import one_line
+    from vlab.errors import VlabError
+
     for name, path in models.items():
-        card, training = load_model_card(path), load_model_training(path)
+        try:
+            card, training = load_model_card(path), load_model_training(path)
+        except (VlabError, OSError, ValueError) as err:  # one bad file: the others still listed
+            print(f"{name}\tunreadable: {one_line(str(err), 200)}\t{path}")
+            continue
         stores = ", ".join(
             f"{t.get('store') or t.get('source')} ({t.get('n_rows')} rows"
             + (f", sha256 {str(t['sha256'])[:12]})" if t.get("sha256") else ")")
@@ -298,7 +306,7 @@ def register(sub) -> None:
         "interval, conformal multipliers fitted on a split by chemical family; the selection "
         "and calibration ship with vlab, measured ahead (the first line says so), so a run "
         "takes seconds. For a saved model the ± is the "
-        "predictive std calibrated on its leave-one-out errors, or, for a model without "
+        "predictive std calibrated on its cross-validation errors, or, for a model without "
         "skill, the spread of the training data (said so). A repeat unit that is in the "
         "model's training data gets the measured value(s) it was trained on after the "
         "prediction ('in its training data'); one less similar to the training data than "
