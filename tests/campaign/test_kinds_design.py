@@ -74,6 +74,10 @@ def test_chains_then_library(tmp_path):
 
     polymers = [normalize_repeat_unit(row["smiles"]) for row in rows]
     assert len(set(polymers)) == len(polymers)
+    # asked for more than the chains found: said
+    with pytest.warns(UserWarning, match=r"holds \d+ candidates, fewer than the 100000 asked"):
+        more = design_library(report.store, tmp_path / "lib-all", n=100_000)
+    assert more["library_size"] == more["candidate_pool"] < 100_000
 
 
 def test_a_two_sided_box_is_narrowed_not_emptied_by_the_default_margin(tmp_path):
@@ -171,10 +175,12 @@ def test_store_and_library_report_plausibility(tmp_path, monkeypatch):
         assert (r["plausible"] == "True") == (not r["strain_flags"] and float(r["sa_score"]) <= 6)
     assert summary["plausible_fraction"] == pytest.approx(np.mean(plausible))
     title = drawn["title"]
+    # ranked by the box the chains aimed at (past the target by the default margin)
+    assert summary["aimed_at"] == "thermal_conductivity>=0.464045 W/(m K); Tg>=722.953 K"
     assert title.startswith(
-        "Top 10 of 30 candidates by likelihood P(λ ≥ 0.3 W/(m K), Tg ≥ 450 K) under the "
-        "forward models (mean ± std)\nimplausible candidates (strained rings or SA score > 6) "
-        "excluded: "
+        "Top 10 of 30 candidates by likelihood P(λ ≥ 0.464045 W/(m K), Tg ≥ 722.953 K) (the "
+        "box the chains aimed at) under the forward models (mean ± std)\nimplausible "
+        "candidates (strained rings or SA score > 6) excluded: "
     )
     assert f"excluded: {summary['top10_implausible_excluded']} of them" in title
     for legend in drawn["legends"]:
@@ -418,4 +424,5 @@ def test_the_library_pool_keeps_one_row_per_polymer():
     }
     pool, hits = _design_pool(xr.Dataset(data), ["Tg"], parse_target("Tg>=450 K"))
     assert list(pool["smiles"]) == ["*Nc1ccc(C(*)=O)cc1", "*CC(*)c1ccccc1", "*CC*"]
-    assert list(pool["mean_Tg"]) == [510.0, 370.0, 200.0] and hits.sum() == 2
+    assert list(pool["mean_Tg"]) == [510.0, 370.0, 200.0]
+    assert len(hits) == 3 and hits.sum() == 1  # the pool's polymers, each once

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -287,7 +288,16 @@ def design_library(
     out.mkdir(parents=True, exist_ok=True)
     _write_library_csv(out / "library.csv", lib, props)
     implausible_ll = pool["log_likelihood"][~pool["plausible"]]
-    top = _draw_top10(out / "top10.png", lib, props, target, implausible_ll)
+    aimed = parse_target(_aimed_at(ds, target))
+    top = _draw_top10(out / "top10.png", lib, props, aimed, implausible_ll)
+    if len(smiles) < n:
+        warnings.warn(
+            f"The design library holds {len(smiles)} candidates, fewer than the {n} asked for: "
+            f"the chains found only {len(pool_hits)} distinct polymers. Run more or longer "
+            "chains (--chains, --particles, --steps).",
+            UserWarning,
+            stacklevel=2,
+        )
     report = {
         "store": str(store),
         "target": str(target),
@@ -300,7 +310,7 @@ def design_library(
             for prop, store in (params.get("training") or {}).items()
         },
         "margin": float(params.get("margin", 0.0)),
-        "aimed_at": _aimed_at(ds, target),
+        "aimed_at": str(aimed),
         "training_in_target": training_in_target(params["target"], params.get("training")),
         "ranking": "plausible candidates first, then the log-likelihood of the aimed-at box; "
         "top10.png shows the most likely plausible candidates (implausible ones excluded)",
@@ -334,7 +344,8 @@ def _aimed_at(ds, target) -> str:
 
 def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Distinct candidates of all chains (one per polymer: the most likely way it was written),
-    plausible first then by likelihood; the pool's hits.
+    plausible first then by likelihood; which of them the forward models put in ``target``
+    (in the order of the pool before that sort).
 
     Plausibility comes from the store (``polymer-design`` version 2) or is computed here for
     stores written before it was stored.
@@ -348,7 +359,6 @@ def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], n
     flat = {k: ds[k].values.reshape(-1) for k in names + stored}
     flat["smiles"] = flat["smiles"].astype(object)
     rows = [i for i, s in enumerate(flat["smiles"]) if str(s)]
-    hits = target.contains({p: (flat[f"mean_{p}"][rows], None) for p in props})
     best: dict[str, int] = {}  # by polymer: the same repeat unit written from another atom
     polymer: dict[str, str] = {}
     for i in sorted(rows, key=lambda i: -flat["log_likelihood"][i]):
@@ -361,6 +371,7 @@ def _design_pool(ds, props: list[str], target) -> tuple[dict[str, np.ndarray], n
         best.setdefault(polymer[text], i)
     pick = np.array(list(best.values()), dtype=int)
     pool = {k: v[pick] for k, v in flat.items()}
+    hits = target.contains({p: (pool[f"mean_{p}"], None) for p in props})
     if len(stored) < 3:
         checks = [assess(str(s)) for s in pool["smiles"]]
         pool["sa_score"] = np.array([c.sa_score for c in checks], dtype=float)
@@ -417,9 +428,10 @@ def _value(mean: float, std: float, unit: str) -> str:
 
 
 def _draw_top10(
-    path: Path, lib: dict[str, Any], props: list[str], target, implausible_ll: np.ndarray
+    path: Path, lib: dict[str, Any], props: list[str], aimed, implausible_ll: np.ndarray
 ) -> dict[str, int]:
-    """Draw the ten most likely plausible candidates (all ten best if none is plausible).
+    """Draw the ten most likely plausible candidates (all ten best if none is plausible),
+    ranked by the likelihood of the ``aimed`` box.
 
     ``implausible_ll`` are the log-likelihoods of the pool's implausible candidates: those
     above the last one shown were excluded from the figure (and ranked after the plausible
@@ -446,7 +458,7 @@ def _draw_top10(
         .replace(b.name, PROPERTY_SYMBOLS.get(b.name, b.name))
         .replace(">=", " ≥ ")
         .replace("<=", " ≤ ")
-        for b in target.boxes
+        for b in aimed.boxes
     )
     rule = f"strained rings or SA score > {MAX_SA_SCORE:g}"
     if len(plausible):
@@ -458,7 +470,8 @@ def _draw_top10(
         second = f"no plausible candidate in the library: showing the most likely ({rule})"
     title = (
         f"Top {len(show)} of {len(lib['smiles'])} candidates by likelihood "
-        f"P({boxes}) under the forward models (mean ± std)\n{second}"
+        f"P({boxes}) (the box the chains aimed at) under the forward models (mean ± std)"
+        f"\n{second}"
     )
     draw_grid([str(lib["smiles"][r]) for r in show], path, legends=legends, title=title)
     return {"shown": len(show), "excluded": excluded}
