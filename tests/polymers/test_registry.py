@@ -270,3 +270,23 @@ def test_one_unreadable_model_file_does_not_hide_the_others(small_store, capsys)
     assert main(["polymers", "models"]) == 0
     rows = capsys.readouterr().out.splitlines()
     assert rows[0].startswith("broken\tunreadable: ") and rows[1].startswith("lam-small\t")
+
+
+def test_predict_says_when_a_models_training_data_is_no_longer_there(small_store, tmp_path, capsys):
+    _fast("lam-small")
+    smiles, y = _pi1070_head()
+    ds = xr.Dataset(
+        {
+            "smiles": ("item", np.array(smiles, dtype=object)),
+            "thermal_conductivity": ("item", y + 1.0),
+        }
+    )
+    ds.to_zarr(tmp_path / "other.zarr", zarr_format=3, consolidated=False)
+    catalog.register("pi-small", tmp_path / "other.zarr")  # the name now names other data
+    assert main(["polymers", "predict", "--model", "lam-small", smiles[0]]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[2] == (
+        "# its training data (pi-small) is not in the catalog as it was when the model was "
+        "trained: units of its training data and units far from it are not marked."
+    )
+    assert "in its training data" not in out[3]

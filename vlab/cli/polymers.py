@@ -41,6 +41,7 @@ def _shown(smiles: str) -> str:
 
 def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind
+    from vlab.polymers import BUILTIN_TC_MODEL, load_model_training
     from vlab.polymers.smiles import normalize_repeat_unit
     from vlab.workflows.polymers import training_similarity, training_values
 
@@ -51,6 +52,14 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
     results = kind.evaluate_batch([{"smiles": s} for s in args.smiles], params, context)
     print("\n".join(f"# {line}" for line in card.describe()))
     measured = training_values(params["model"])
+    if not measured and str(params["model"]) != BUILTIN_TC_MODEL:
+        recorded = [str(t.get("store")) for t in load_model_training(params["model"])]
+        if recorded:  # trained on catalog stores that are gone or changed since
+            print(
+                f"# its training data ({', '.join(recorded)}) is not in the catalog as it was "
+                "when the model was trained: units of its training data and units far from "
+                "it are not marked."
+            )
     valid = [normalize_repeat_unit(r["canonical_smiles"]) for r in results if isinstance(r, dict)]
     closeness = iter(training_similarity(params["model"], valid))
     for smiles, result in zip(args.smiles, results, strict=True):
