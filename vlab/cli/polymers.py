@@ -141,7 +141,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     from vlab.campaign import get_kind, parse_spec, run_campaigns
     from vlab.campaign.kinds.design import training_in_target
     from vlab.errors import InputError
-    from vlab.polymers.design import size_run
+    from vlab.polymers.design import fitted_language_model, size_run, training_smiles
     from vlab.workflows.polymers import design_library
 
     chains, particles, steps = size_run(
@@ -158,7 +158,7 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "keep": max(args.n, 100),
     }
     try:  # a bad target or training store is reported before anything is printed or made
-        get_kind("polymer-design").check_params(params)
+        checked = get_kind("polymer-design").check_params(params)
     except InputError as err:
         raise type(err)(f"vlab polymers design: {err}") from None
     for prop, found in training_in_target(args.target, params["training"]).items():
@@ -185,6 +185,18 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     }
     spec_path = out / f"{name}.yaml"  # written once the run is complete
     spec = parse_spec(data, source="vlab polymers design", base=out)
+    # the chains' SMILES language model, fitted here once and cached (the workers load it):
+    # each worker would otherwise fit its own at the same time, behind a bar standing at 0
+    fitted_language_model(
+        training_smiles(),
+        order=checked["order"],
+        n_augment=checked["n_augment"],
+        on_fit=lambda: print(
+            "fitting the SMILES language model of the chains (once, about a minute; later "
+            "runs load it from the model cache)",
+            flush=True,
+        ),
+    )
     report = run_campaigns(
         [spec],
         synchronous=args.synchronous,

@@ -175,3 +175,13 @@ def test_fitted_language_model_is_kept_in_the_cache_and_refitted_when_broken(tmp
     assert NGramModel.load(path).n_nodes_ == first.n_nodes_
     with pytest.raises(InputError, match="'order' parameter of NGramModel"):
         fitted_language_model(units, order=1, cache_dir=tmp_path)
+
+
+def test_on_fit_is_called_before_a_fit_and_not_for_a_cached_model(tmp_path):
+    from vlab.polymers.design import fitted_language_model
+
+    said = []
+    kw = {"order": 4, "n_augment": 2, "cache_dir": tmp_path, "on_fit": lambda: said.append(1)}
+    fitted_language_model(["*CC*", "*CCO*"], **kw)
+    fitted_language_model(["*CC*", "*CCO*"], **kw)
+    assert said == [1]

@@ -67,7 +67,7 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -588,8 +588,12 @@ def fitted_language_model(
     n_augment: int = 5,
     random_state: int = 0,
     cache_dir: str | os.PathLike[str] | None = None,
+    on_fit: Callable[[], None] | None = None,
 ) -> NGramModel:
     """``NGramModel(order=, n_augment=, random_state=).fit(smiles)``, kept in the model cache.
+
+    ``on_fit`` is called before a fit (not when the model is loaded from the cache), e.g. to
+    say that the next minute goes there.
 
     A fit on thousands of repeat units takes about a minute (RDKit's random SMILES and the
     counting); the fitted model is saved in ``cache_dir`` (default
@@ -625,6 +629,8 @@ def fitted_language_model(
             return NGramModel.load(path)
         except (DataFileError, IncompatibleVersionError):
             pass
+    if on_fit is not None:
+        on_fit()
     model.fit(smiles)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
