@@ -462,19 +462,30 @@ def test_a_holdout_that_leaves_nothing_to_train_on_or_little_to_score_is_said(tm
     assert json.loads(model.with_suffix(".report.json").read_text())["warning"] == said
 
 
+def _train_fast(tmp_path):
+    """A small fast model of au-spd-small (its default held-out traces), its settings and
+    training report."""
+    from vlab.workflows.conductance import train_surrogate
+
+    model = tmp_path / "fast.npz"
+    params = {"min_samples_leaf": 5, "n_estimators": 2}
+    return (
+        model,
+        params,
+        train_surrogate(["au-spd-small"], model, estimator="bottleneck", params=params),
+    )
+
+
 def test_training_snapshots_labelled_by_another_reference_are_still_recognised(tmp_path):
     # au-sband-small holds the very snapshots of au-spd-small, labelled by the s-band model:
     # other input hashes, the same structures
     from vlab.workflows.conductance import (
         predict_conductance,
         structure_keys,
-        train_surrogate,
         validate_surrogate,
     )
 
-    model = tmp_path / "fast.npz"
-    params = {"min_samples_leaf": 5, "n_estimators": 2}
-    report = train_surrogate(["au-spd-small"], model, estimator="bottleneck", params=params)
+    model, _, report = _train_fast(tmp_path)
     keys = structure_keys(labelled_structures("au-sband-small")[0])
     trained = sum(k in set(report["training_structure_keys"]) for k in keys)
     assert trained == report["n_train"] > 0
@@ -505,9 +516,7 @@ def test_a_trained_model_keeps_its_held_out_residuals_for_predictive_draws(tmp_p
         validate_surrogate,
     )
 
-    model = tmp_path / "fast.npz"
-    params = {"min_samples_leaf": 5, "n_estimators": 2}
-    report = train_surrogate(["au-spd-small"], model, estimator="bottleneck", params=params)
+    model, params, report = _train_fast(tmp_path)
     held = report["held_out"]["n"]
     assert report["model_sha256"] == file_sha256(model)
     assert len(report["residuals"]["reference_G0"]) == held >= 30

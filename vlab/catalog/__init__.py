@@ -97,6 +97,7 @@ __all__ = [
     "store_exists",
     "structure_variables",
     "training_digest",
+    "training_properties",
     "training_rows",
     "training_set",
     "training_store",
