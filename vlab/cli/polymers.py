@@ -61,7 +61,7 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
                 "it are not marked."
             )
     valid = [normalize_repeat_unit(r["canonical_smiles"]) for r in results if isinstance(r, dict)]
-    closeness = iter(training_similarity(params["model"], valid))
+    closeness = iter(training_similarity(params["model"], valid, measured))
     for smiles, result in zip(args.smiles, results, strict=True):
         if isinstance(result, Exception):
             print(f"{_shown(smiles)}\terror: {result}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,12 @@ def training_values(model: str | os.PathLike) -> dict[str, list[str]]:
 FAR_SHARE = 0.1
 
 
-def training_similarity(model: str | os.PathLike, smiles: list[str]) -> list[dict[str, Any]]:
+def training_similarity(
+    model: str | os.PathLike, smiles: list[str], known: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """How close each repeat unit of ``smiles`` is to the training data of a polymer model,
     next to the rows its interval was calibrated on; empty if the training units are unknown
-    (:func:`training_values`).
+    (``known``: the model's :func:`training_values`, read here if not given).
 
     Each entry: ``nearest_training`` (the most similar training unit), ``similarity`` (Tanimoto
     on Morgan fingerprints, r=2, 2048 bits), ``calibration_rows`` and ``calibration_as_far``
@@ -164,7 +167,7 @@ def training_similarity(model: str | os.PathLike, smiles: list[str]) -> list[dic
     from vlab.polymers import BUILTIN_TC_MODEL
     from vlab.polymers.uncertainty import fingerprints, nearest_similarity
 
-    units = sorted(training_values(model))
+    units = sorted(training_values(model) if known is None else known)
     if len(units) < 2 or not smiles:
         return []
     fps = fingerprints(units)
