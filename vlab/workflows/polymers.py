@@ -165,7 +165,7 @@ def training_similarity(
     too narrow).
     """
     from vlab.polymers import BUILTIN_TC_MODEL
-    from vlab.polymers.uncertainty import fingerprints, nearest_similarity
+    from vlab.polymers.uncertainty import fingerprints
 
     units = sorted(training_values(model) if known is None else known)
     if len(units) < 2 or not smiles:
@@ -177,9 +177,7 @@ def training_similarity(
 
         covered = calibration_similarity(load_experimental_tc().smiles)
     else:  # cross-validation: nearly the nearest other training unit
-        covered = np.array(
-            [nearest_similarity(fps[:i] + fps[i + 1 :], [fps[i]])[0] for i in range(len(fps))]
-        )
+        covered = _nearest_other(units, fps)
     from rdkit import DataStructs
 
     out = []
@@ -196,6 +194,34 @@ def training_similarity(
                 "far": bool(as_far < FAR_SHARE * covered.size),
             }
         )
+    return out
+
+
+def _nearest_other(units: list[str], fps: list) -> np.ndarray:
+    """Each unit's largest Tanimoto similarity to the other ``units`` (``fps``: theirs). For
+    thousands of units this takes seconds (all pairs), so it is kept in the model cache under
+    a key of the units and read from there afterwards."""
+    from vlab._utils import content_hash
+    from vlab.polymers.models import model_cache_dir
+    from vlab.polymers.uncertainty import nearest_similarity
+
+    path = model_cache_dir() / f"nearest-other-{content_hash('nearest-other', units)[:20]}.npy"
+    try:
+        cached = np.load(path)
+        if cached.shape == (len(units),):
+            return cached
+    except (OSError, ValueError):  # not computed yet, or unreadable: computed again
+        pass
+    out = np.array(
+        [nearest_similarity(fps[:i] + fps[i + 1 :], [fps[i]])[0] for i in range(len(fps))]
+    )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.npy")
+        np.save(tmp, out)
+        tmp.replace(path)
+    except OSError:  # a read-only cache only costs the computing
+        pass
     return out
 
 
