@@ -379,26 +379,41 @@ def test_demo_refuses_a_store_being_written_before_any_cluster(tmp_path, capsys,
 
 
 @pytest.mark.parametrize(
-    "target, message",
+    "options, message",
     [
-        ("Tg>=abc", "Cannot parse the target 'Tg>=abc'."),
-        ("density>=1 g/cm3", "the target names ['density']; the forward models predict"),
-        ("thermal_conductivty>=0.3", "bandgap. Did you mean 'thermal_conductivity'?"),
+        (["--target", "Tg>=abc"], "--target 'Tg>=abc': Cannot parse the target 'Tg>=abc'."),
+        (
+            ["--target", "density>=1 g/cm3"],
+            "--target 'density>=1 g/cm3' names density; the forward models predict "
+            "thermal_conductivity, Tg.",
+        ),
+        (["--target", "thermal_conductivty>=0.3"], "Did you mean 'thermal_conductivity'?"),
+        (["--target", " ; "], "--target ' ; ': The target is empty. Write one or more"),
+        (
+            ["--training", "Tm=polymers-polymon_tg"],
+            "--training Tm=polymers-polymon_tg: the target ('thermal_conductivity>=0.3 W/(m K); "
+            "Tg>=450 K') does not constrain 'Tm'; give training stores for Tg, "
+            "thermal_conductivity.",
+        ),
+        (
+            ["--training", "Tg=nowhere"],
+            "--training Tg=nowhere names the store 'nowhere', which is not in the catalog",
+        ),
     ],
 )
 def test_design_refuses_a_bad_target_before_any_cluster(
-    target, message, tmp_path, capsys, no_cluster
+    options, message, tmp_path, capsys, no_cluster
 ):
     pytest.importorskip("rdkit")
     out = tmp_path / "design"
-    argv = ["polymers", "design", "--target", target, "--out", str(out), "--workers", "2"]
+    argv = ["polymers", "design", *options, "--out", str(out), "--workers", "2"]
     assert main(argv) == 2  # the first call imports the design modules; the timed one does not
     assert capsys.readouterr().out == "" and not out.exists()  # nothing printed or made
     code, err, seconds = _timed_main(argv, capsys)
     assert code == 2, err
     assert message in err and no_cluster == [] and seconds < 1.0
-    assert err.startswith("vlab: error: vlab polymers design: polymer-design: "), err
-    assert ".yaml" not in err  # no spec file the user did not write
+    assert err.startswith(f"vlab: error: {options[0]} "), err
+    assert ".yaml" not in err and "params" not in err  # no spec the user did not write
 
 
 def test_experiment_refuses_a_bad_campaign_before_any_cluster(
@@ -473,6 +488,21 @@ def test_a_bad_spec_and_a_locked_store_fail_in_a_subprocess_before_any_cluster(t
     )
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["polymers", "predict", "*CC*", "--model"],
+        ["conductance", "predict", "au-sband-small", "--no-plot", "--no-progress", "--model"],
+    ],
+)
+def test_a_model_file_that_is_not_one_is_bad_input(tmp_path, capsys, argv):
+    bad = tmp_path / "notes.npz"
+    bad.write_text("not a model")
+    assert main([*argv, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vlab: error: Could not read a saved ") and "notes.npz" in err, err
+
+
 def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(capsys):
     huge = "*" + "C" * 20_000 + "*"  # used to crash RDKit (exit 139)
     assert main(["polymers", "predict", "xx", huge]) == 2
@@ -509,6 +539,10 @@ def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(ca
         "similarity 0.12, and 1 of the 46 rows its interval was calibrated on was as far from "
         "their data: the interval may be too narrow"
     ), rows[1]
+    # a thermal conductivity is not negative: the 95 % interval stops at 0
+    assert main(["polymers", "predict", "*C(F)(F)C(*)(F)C(F)(F)F"]) == 0
+    row = capsys.readouterr().out.splitlines()[2]
+    assert re.search(r"λ = 0\.\d{3} ± 0\.\d{3} \[0\.000, 0\.\d{3}\] W/\(m K\)", row), row
 
 
 def test_vlab_warnings_are_one_line_and_debug_keeps_pythons_form(tmp_path):

@@ -180,13 +180,13 @@ def read_model_file(
 
     Raises
     ------
-    DataFileError
+    UnreadableFileError
         If the file is missing, unreadable, or holds another type of model.
     IncompatibleVersionError
         If its format version is not one of ``versions``.
     """
     from vlab import __version__
-    from vlab.errors import DataFileError, IncompatibleVersionError
+    from vlab.errors import IncompatibleVersionError, UnreadableFileError
 
     path, name = Path(path), name or model_type
     try:
@@ -198,13 +198,13 @@ def read_model_file(
         why = " ".join(str(err).split())
         if "pickled" in why:  # numpy's reading of a file that is not .npz at all
             why = "not an .npz archive"
-        raise DataFileError(
+        raise UnreadableFileError(
             f"Could not read a saved {name} from {str(path)!r} ({why}). "
             f"Give the path of a .npz file written by {saver}."
         ) from None
     found = meta.get("format") if isinstance(meta, dict) else None
     if found != model_type:
-        raise DataFileError(
+        raise UnreadableFileError(
             f"The file {str(path)!r} is not a saved {name} (its metadata has format="
             f"{found!r}, not {model_type!r}). Give a file written by {saver}."
         )

@@ -37,6 +37,7 @@ __all__ = [
     "SpecError",
     "StoreError",
     "StoreLockedError",
+    "UnreadableFileError",
     "VlabError",
     "did_you_mean",
     "optional_import",
@@ -89,6 +90,11 @@ class IncompatibleVersionError(InputError):
 
 class DataFileError(VlabError, OSError):
     """A data file could not be fetched, or its checksum does not match."""
+
+
+class UnreadableFileError(DataFileError, InputError):
+    """A file the caller named (a saved model, a language model) cannot be read as one: bad
+    input, where a failed download or a damaged install is a plain :class:`DataFileError`."""
 
 
 class ClusterError(VlabError, RuntimeError):

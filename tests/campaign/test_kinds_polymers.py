@@ -87,6 +87,30 @@ def test_ingest_embedded_sources_and_predict_from_the_cli(tmp_path, capsys):
     assert main(["polymers", "ingest", "nope"]) == 2
 
 
+def test_ingest_twice_keeps_the_store_and_names_replace(tmp_path, capsys):
+    from vlab.cli.polymers import SOURCE_NAMES
+    from vlab.polymers import SOURCES
+
+    assert tuple(sorted(SOURCES)) == SOURCE_NAMES  # the names the help lists
+    argv = ["polymers", "ingest", "experimental_tc", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    store = tmp_path / "polymers-experimental_tc.zarr"
+    written = sorted((p.name, p.stat().st_mtime_ns) for p in store.rglob("*"))
+    capsys.readouterr()
+    assert main(argv) == 0  # the same source file, complete: kept, not written again
+    assert capsys.readouterr().out.endswith("(already ingested, kept; --replace writes it again)\n")
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in store.rglob("*")) == written
+    vlab.catalog.update_attrs(store, {"source_sha256": "0" * 64})  # another file's store
+    assert main(argv) == 1
+    assert "is not a complete store of the current 'experimental_tc' source" in (
+        capsys.readouterr().err
+    )
+    assert main([*argv, "--replace"]) == 0
+    assert vlab.catalog.open("polymers-experimental_tc").attrs["source_sha256"] != "0" * 64
+    assert main(["polymers", "ingest", "all", "polymon_tg"]) == 2
+    assert "'all' ingests every source and stands alone" in capsys.readouterr().err
+
+
 def test_builtin_model_card_measures_its_skill():
     from vlab.polymers import experimental_tc_model, load_experimental_tc
     from vlab.polymers.transfer import MEASURED_PROCEDURE

@@ -134,6 +134,23 @@ def test_leave_one_out_skill_against_the_mean_predictor():
         leave_one_out_skill(model, smiles[:2], y[:2])
 
 
+def test_skill_holds_out_all_rows_of_one_polymer_together():
+    from vlab.polymers.models import cross_validated_skill, leave_one_out_skill
+
+    # rows 0 and 1 are one polymer (a cyclic shift), rows 2 and 3 another (a period multiple)
+    smiles = ["*CCO*", "*OCC*", "*CC(*)C", "*CC(C)CC(*)C", "*CC(*)CC", "*CC(*)CCC"]
+    y = np.array([1.0, 1.0, 2.0, 2.0, 5.0, 6.0])
+    groups = [[0, 1], [0, 1], [2, 3], [2, 3], [4], [5]]
+    others = np.array([np.delete(y, g).mean() for g in groups])
+    model = PolymerPropertyModel(ForestRegressorStd(n_estimators=5, random_state=0), n_bits=32)
+    skill = leave_one_out_skill(model, smiles, y)
+    assert skill.n == 6
+    assert skill.baseline_mae == pytest.approx(np.mean(np.abs(y - others)))
+    with pytest.raises(InputError, match="at least 5 distinct repeat units.*6 points of 4"):
+        cross_validated_skill(model, smiles, y, folds=5)
+    assert cross_validated_skill(model, smiles, y, folds=4).n == 6
+
+
 @pytest.mark.parametrize(
     ("mae", "interval", "verdict"),
     [

@@ -199,6 +199,22 @@ def test_train_refuses_bad_input_in_one_line(small_store, capsys, argv, message)
     assert registered_models() == {}
 
 
+def test_train_counts_a_polymer_written_twice_once(tmp_path, capsys):
+    ds = xr.Dataset(
+        {
+            "smiles": ("item", np.array(["*CCO*", "*OCC*", "*CC(*)C", "*CC(*)CC"], dtype=object)),
+            "Tg": ("item", [200.0, 201.0, 250.0, 260.0], {"units": "K"}),
+        }
+    )
+    ds.to_zarr(tmp_path / "twice.zarr", zarr_format=3, consolidated=False)
+    catalog.register("twice", tmp_path / "twice.zarr", description="one polymer twice")
+    assert main(["polymers", "train", "Tg=twice", "--name", "m", "--folds", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "has 4 finished rows with a value of 'Tg' (3 distinct repeat units)" in err
+    assert "needs at least 4 distinct units (give a smaller --folds" in err
+    assert registered_models() == {}
+
+
 def test_unknown_model_names_list_the_registered_ones(small_store):
     from vlab.campaign import get_kind
 

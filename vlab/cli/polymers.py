@@ -14,21 +14,27 @@ __all__ = ["register"]
 
 
 def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
+    from vlab.errors import InputError, did_you_mean
     from vlab.polymers import SOURCES
     from vlab.workflows.ingest import ingest_source
 
-    names = sorted(SOURCES) if args.source == ["all"] else args.source
+    if "all" in args.source and len(args.source) > 1:
+        raise InputError(
+            "'all' ingests every source and stands alone; give 'all' or source names. Got "
+            f"{' '.join(args.source)}."
+        )
+    names = sorted(SOURCES) if args.source == ["all"] else list(dict.fromkeys(args.source))
     for name in names:
         if name not in SOURCES:
-            from vlab.errors import InputError, did_you_mean
-
             raise InputError(
                 f"Unknown polymer source {name!r}; sources: {', '.join(sorted(SOURCES))}"
                 " (or 'all')." + did_you_mean(name, SOURCES)
             )
     for name in names:
+        there = (Path(args.out) / f"polymers-{name}.zarr").exists() and not args.replace
         store = ingest_source(name, Path(args.out), replace=args.replace)
-        print(f"{name}: {store} (catalog entry polymers-{name})")
+        again = " (already ingested, kept; --replace writes it again)" if there else ""
+        print(f"{name}: {store} (catalog entry polymers-{name}){again}")
     return 0
 
 
@@ -66,9 +72,8 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
         if isinstance(result, Exception):
             print(f"{_shown(smiles)}\terror: {result}")
         else:
-            wide = result.get("interval_95", float("nan"))
-            low, high = result["mean"] - wide, result["mean"] + wide
-            span = f" [{low:.3f}, {high:.3f}]" if wide == wide else ""  # NaN: no 95 % interval
+            bounds = card.bounds_95(result["mean"], result["std"])
+            span = f" [{float(bounds[0]):.3f}, {float(bounds[1]):.3f}]" if bounds else ""
             known = measured.get(normalize_repeat_unit(result["canonical_smiles"]))
             said = f"\tin its training data ({card.units}): {', '.join(known)}" if known else ""
             near = next(closeness, None)
@@ -106,6 +111,17 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
 
 _MAX_SEED = 2**32 - 1
 
+# the keys of vlab.polymers.SOURCES, named here so that `vlab --help` need not import RDKit
+SOURCE_NAMES = (
+    "experimental_tc",
+    "hightcond_initial_smiles",
+    "hightcond_lc_frags",
+    "polymon_tg",
+    "polymon_tg_raw",
+    "radonpy_pi1070",
+    "xenonpy_polymer_genome",
+)
+
 
 def _margin(text: str) -> float:
     """argparse type of ``--margin``: a number from 0 to 5."""
@@ -135,6 +151,32 @@ def _training_option(values: list[str], what: str = "--training") -> dict[str, s
     return out
 
 
+def _check_design_options(target: str, training: dict[str, str]) -> None:
+    """``--target`` and ``--training`` checked, the errors naming the options."""
+    from vlab.catalog import training_store
+    from vlab.errors import InputError
+    from vlab.polymers.design import DESIGN_PROPERTIES, parse_target
+
+    try:
+        boxes = parse_target(target).boxes
+    except InputError as err:
+        raise InputError(f"--target {target!r}: {err}") from None
+    names = sorted({box.name for box in boxes})
+    unknown = [name for name in names if name not in DESIGN_PROPERTIES]
+    if unknown:
+        raise InputError(
+            f"--target {target!r} names {', '.join(unknown)}; the forward models predict "
+            f"{', '.join(DESIGN_PROPERTIES)}."
+        )
+    for prop, store in training.items():
+        if prop not in names:
+            raise InputError(
+                f"--training {prop}={store}: the target ({target!r}) does not constrain {prop!r}; "
+                f"give training stores for {', '.join(names)}."
+            )
+        training_store(store, prop, where=f"--training {prop}={store}", error=InputError)
+
+
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
@@ -157,10 +199,13 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         "training": _training_option(args.training),
         "keep": max(args.n, 100),
     }
-    try:  # a bad target or training store is reported before anything is printed or made
+    _check_design_options(args.target, params["training"])
+    try:  # what the options above do not cover, before anything is printed or made
         checked = get_kind("polymer-design").check_params(params)
     except InputError as err:
-        raise type(err)(f"vlab polymers design: {err}") from None
+        raise type(err)(
+            f"vlab polymers design: {str(err).removeprefix('polymer-design: ')}"
+        ) from None
     for prop, found in training_in_target(args.target, params["training"]).items():
         if found["in_target"] == 0 and found["n"]:
             warnings.warn(
@@ -307,11 +352,16 @@ def register(sub) -> None:
         description="Fetch (or read from the cache), validate, merge by "
         "canonical repeat unit, and write each source as a catalog store.",
     )
-    p.add_argument("source", nargs="+", help="source names (see vlab.polymers.SOURCES) or 'all'")
+    p.add_argument("source", nargs="+", help=f"source names ({', '.join(SOURCE_NAMES)}) or 'all'")
     p.add_argument(
         "--out", default=ResultsPath("polymers"), help="folder of the stores (default: %(default)s)"
     )
-    p.add_argument("--replace", action="store_true", help="replace existing stores")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="write the stores again (default: a complete store of the same source file is "
+        "kept, another one at that path is refused)",
+    )
     p.set_defaults(func=_cmd_polymers_ingest)
     p = actions.add_parser(
         "predict",

@@ -69,9 +69,9 @@ from vlab._utils import read_model_file, write_model_file
 from vlab.conductance.descriptors import soap_generator
 from vlab.conductance.structures import has_junction_tags
 from vlab.errors import (
-    DataFileError,
     InputError,
     InvalidStructureError,
+    UnreadableFileError,
     reject_unknown,
 )
 
@@ -618,7 +618,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
 
         Raises
         ------
-        DataFileError
+        UnreadableFileError
             If the file is missing or is not a saved bottleneck surrogate.
         IncompatibleVersionError
             If the file has a format version this vlab cannot read.
@@ -638,7 +638,7 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         needed = ("train_features", "train_targets") if first else _FOREST_ARRAYS
         missing = [k for k in needed if k not in arrays]
         if missing or (not first and not {"depth", "n_train"} <= set(meta)):
-            raise DataFileError(
+            raise UnreadableFileError(
                 f"The BottleneckSurrogate file {str(path)!r} is incomplete (missing "
                 f"{missing or ['depth', 'n_train']}). Save the model again."
             )

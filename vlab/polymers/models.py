@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from vlab import __version__
 from vlab._utils import read_model_file, write_model_file
-from vlab.errors import DataFileError, IncompatibleVersionError, InputError
+from vlab.errors import IncompatibleVersionError, InputError, UnreadableFileError
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
 
 __all__ = [
@@ -261,7 +261,7 @@ class ModelSkill:
     Attributes
     ----------
     n : int
-        Training points (one fold each).
+        Training points (rows of one repeat unit are held out together).
     mae : float
         Mean absolute error of the model refitted without each point, at that point (units
         of the property, e.g. W/(m K)).
@@ -300,6 +300,10 @@ class ModelSkill:
 def leave_one_out_skill(model, smiles, y) -> ModelSkill:
     """Refit ``model`` without each point, predict it, and compare with the mean predictor.
 
+    Points that are the same polymer (one repeat unit written differently or measured twice,
+    see :func:`~vlab.polymers.smiles.normalize_repeat_unit`) are left out together, so a
+    model is never scored on a polymer it was fitted on.
+
     Parameters
     ----------
     model : regressor with ``predict(X, return_std=True)``
@@ -316,7 +320,8 @@ def leave_one_out_skill(model, smiles, y) -> ModelSkill:
     Raises
     ------
     InputError
-        Fewer than 3 points, or ``smiles`` and ``y`` of different lengths.
+        Fewer than 3 points or distinct repeat units, or ``smiles`` and ``y`` of different
+        lengths.
 
     Examples
     --------
@@ -343,7 +348,8 @@ def cross_validated_skill(
     """As :func:`leave_one_out_skill` with ``folds`` shuffled folds (for larger training sets).
 
     Each point is predicted by the model refitted on the other folds, and the mean predictor
-    of a point is the mean of those other folds' values. ``progress``, if given, is called
+    of a point is the mean of those other folds' values. The folds split the distinct repeat
+    units: all rows of one polymer are in the same fold. ``progress``, if given, is called
     with 1 after each fold (e.g. a progress bar's ``update``).
 
     Examples
@@ -363,9 +369,24 @@ def cross_validated_skill(
     return _fold_skill(model, smiles, y, kfold, "cross_validated_skill", progress=progress)
 
 
+def _unit_groups(smiles) -> np.ndarray:
+    """Group index of each input, numbered in order of first appearance: inputs that are the
+    same polymer (:func:`~vlab.polymers.smiles.normalize_repeat_unit`) share one; an input
+    that is not a repeat unit is its own group."""
+    from vlab.polymers.smiles import normalize_many
+
+    keys, bad = normalize_many(smiles)
+    if bad.count:  # keep positions: the invalid inputs stand for themselves
+        good = iter(keys)
+        skip = set(bad.indices)
+        keys = [("input", i) if i in skip else next(good) for i in range(len(smiles))]
+    index: dict = {}
+    return np.array([index.setdefault(k, len(index)) for k in keys], dtype=int)
+
+
 def _fold_skill(model, smiles, y, kfold, name: str, *, progress=None) -> ModelSkill:
-    """Refit per fold, predict the held-out points; ``kfold`` None: one point per fold;
-    ``progress(1)`` after each fold."""
+    """Refit per fold, predict the held-out points; ``kfold`` None: one repeat unit per fold;
+    ``progress(1)`` after each fold. Rows of one repeat unit are always in one fold."""
     from sklearn.model_selection import KFold
 
     smiles, y = list(smiles), np.asarray(y, dtype=float)
@@ -376,10 +397,24 @@ def _fold_skill(model, smiles, y, kfold, name: str, *, progress=None) -> ModelSk
             f"{name} needs at least {least} training points and one value per input. "
             f"Got {len(smiles)} inputs and {n} values."
         )
+    group = _unit_groups(smiles)
+    n_groups = int(group.max()) + 1
+    if n_groups < least:
+        raise InputError(
+            f"{name} needs at least {least} distinct repeat units (rows of one unit share a "
+            f"fold). Got {n} points of {n_groups} distinct units."
+        )
     if kfold is None:
-        splits = [(np.flatnonzero(np.arange(n) != i), np.array([i])) for i in range(n)]
+        parts = [np.array([g]) for g in range(n_groups)]
     else:
-        splits = KFold(kfold[0], shuffle=True, random_state=kfold[1]).split(np.arange(n))
+        parts = [
+            test
+            for _, test in KFold(kfold[0], shuffle=True, random_state=kfold[1]).split(
+                np.arange(n_groups)
+            )
+        ]
+    rows = np.arange(n)
+    splits = [(rows[~np.isin(group, p)], rows[np.isin(group, p)]) for p in parts]
     residual, std, baseline = np.empty(n), np.empty(n), np.empty(n)
     for train, test in splits:
         fold = clone(model).fit([smiles[i] for i in train], y[train])
@@ -426,6 +461,9 @@ class ModelCard:
         of the std and :attr:`scale_95` the 95 % one, used whether or not the model has skill.
     scale_95 : float or None
         95 % multiplier of the std (conformal cards only).
+    lower_limit : float or None
+        The smallest value the property can take (0 for a thermal conductivity), where
+        :meth:`bounds_95` cuts the 95 % interval; None: no limit.
     """
 
     property: str
@@ -438,6 +476,7 @@ class ModelCard:
     validation: str = "leave-one-out"
     calibration: str | None = None
     scale_95: float | None = None
+    lower_limit: float | None = None
 
     def interval(self, std) -> np.ndarray:
         """Half-width of the interval to print after ``±`` (units of the property).
@@ -459,6 +498,26 @@ class ModelCard:
         if self.calibration is None or self.scale_95 is None:
             return None
         return np.asarray(std, dtype=float) * self.scale_95
+
+    def bounds_95(self, mean, std) -> tuple[np.ndarray, np.ndarray] | None:
+        """Low and high ends of the 95 % interval of a conformal card, the low end cut at
+        :attr:`lower_limit` (None for other cards).
+
+        Examples
+        --------
+        >>> card = ModelCard(property="λ", symbol="λ", units="W/(m K)", estimator="-",
+        ...                  training="-", calibration="-", scale_95=2.0, lower_limit=0.0)
+        >>> [b.tolist() for b in card.bounds_95([0.1, 0.5], [0.1, 0.1])]
+        [[0.0, 0.3], [0.3, 0.7]]
+        """
+        wide = self.interval_95(std)
+        if wide is None:
+            return None
+        mean = np.asarray(mean, dtype=float)
+        low = mean - wide
+        if self.lower_limit is not None:
+            low = np.maximum(low, self.lower_limit)
+        return low, mean + wide
 
     def describe(self) -> list[str]:
         """Two lines: what is predicted and how, and the measured error with the ± meaning."""
@@ -657,6 +716,7 @@ def experimental_tc_model(*, random_state: int = 0, morphology: str = "amorphous
         calibration=f"on a split by chemical family ({fit.n_families} Butina clusters held out "
         "in 5 folds)",
         scale_95=fit.z95,
+        lower_limit=0.0,
     )
     return model, card
 
@@ -781,7 +841,7 @@ def _read_saved(path) -> tuple[dict, dict]:
         try:
             meta = json.loads(path.read_text())
         except (OSError, ValueError) as err:
-            raise DataFileError(
+            raise UnreadableFileError(
                 f"Could not read a saved PolymerPropertyModel from {str(path)!r} "
                 f"({' '.join(str(err).split())}). Give a file written by save_model."
             ) from None
@@ -797,7 +857,7 @@ def _read_saved(path) -> tuple[dict, dict]:
             with np.load(arrays_path, allow_pickle=False) as data:
                 return meta, {key: data[key] for key in data.files}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-            raise DataFileError(
+            raise UnreadableFileError(
                 f"Could not read the arrays {str(arrays_path)!r} of the saved "
                 f"PolymerPropertyModel {str(path)!r} ({' '.join(str(err).split())}). A "
                 "format-version-1 model is a .json file with its .npz beside it."
@@ -819,7 +879,7 @@ def load_model(path) -> PolymerPropertyModel:
 
     Raises
     ------
-    DataFileError
+    UnreadableFileError
         If the file is missing, unreadable or holds another type of model.
     IncompatibleVersionError
         If the file has another format version.

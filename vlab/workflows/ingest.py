@@ -32,6 +32,7 @@ import numpy as np
 from vlab import catalog
 from vlab._utils import content_hash
 from vlab.catalog.schema import Status, Variable
+from vlab.errors import StoreError, VlabError
 
 __all__ = ["ingest_source"]
 
@@ -72,22 +73,34 @@ def _columns(rows, units) -> tuple[dict[str, Variable], dict[str, np.ndarray]]:
 def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False) -> Path:
     """Write the rows of source ``name`` (validated, with their keys) as a catalog store.
 
-    Returns the path ``FOLDER/polymers-NAME.zarr``, registered as ``polymers-NAME``.
+    Returns the path ``FOLDER/polymers-NAME.zarr``, registered as ``polymers-NAME``. A
+    complete store of the same source file that is already there is kept as it is (and
+    registered again) unless ``replace``: ingesting twice writes nothing twice.
 
     Raises
     ------
     StoreError
-        If the store exists and ``replace`` is false.
+        If another store (or an unfinished one) is at that path and ``replace`` is false.
     """
     from vlab.polymers import SOURCES
     from vlab.polymers.datasets import STORE_LAYOUT, source_rows, store_name
 
     title = store_name(name)  # an InputError names the registered sources
     src = SOURCES[name]
-    rows = source_rows(name).with_keys()
     store = Path(folder) / f"{title}.zarr"
     if store.exists() and replace:
         shutil.rmtree(store)
+    elif store.exists():
+        done = _ingested(store, name, src.sha256)
+        if done is None:
+            raise StoreError(
+                f"{store} exists but is not a complete store of the current {name!r} source "
+                "(another file, an older vlab, or an ingest that was stopped); it is left "
+                "untouched. Give --replace (replace=True) to write it again, or another --out."
+            )
+        _register(title, store, name, src, done)
+        return store
+    rows = source_rows(name).with_keys()
     n = len(rows)
     outputs, values = _columns(rows, src.units)
     _, bad = rows.validated(normalize=True)
@@ -95,7 +108,7 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
     attrs = catalog.provenance(
         title=title,
         kind="polymer-source",
-        kind_version="2",
+        kind_version=_KIND_VERSION,
         layout=STORE_LAYOUT,
         summary="one item per row of the published file, in file order; values in vlab units",
         source=name,
@@ -131,12 +144,41 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
             ledger={"worker": np.full(stop - start, "ingest", dtype=object)},
         )
     catalog.consolidate(store)
+    _register(title, store, name, src, (n, n_units))
+    return store
+
+
+_KIND_VERSION = "2"
+
+
+def _ingested(store: Path, name: str, sha256: str) -> tuple[int, int] | None:
+    """``(rows, repeat units)`` of a complete ingest of source ``name`` (file ``sha256``) at
+    ``store``, else None."""
+    if not catalog.store_exists(store):
+        return None
+    try:
+        group = catalog.open_group(store)
+        attrs = dict(group.attrs)
+        status = np.asarray(group["status"][:])
+    except (VlabError, KeyError, OSError, ValueError):
+        return None
+    same = (
+        attrs.get("source") == name
+        and attrs.get("source_sha256") == sha256
+        and str(attrs.get("kind_version")) == _KIND_VERSION
+    )
+    if not same or catalog.count_status(status)["done"] != status.size:
+        return None
+    return int(attrs.get("n_raw", status.size)), int(attrs.get("n_repeat_units", 0))
+
+
+def _register(title: str, store: Path, name: str, src, counts: tuple[int, int]) -> None:
     catalog.register(
         title,
         store,
         kind="polymer-source",
         license=src.license,
-        description=f"{name}: {n} rows of {src.filename}, {n_units} distinct repeat units",
+        description=f"{name}: {counts[0]} rows of {src.filename}, {counts[1]} distinct repeat "
+        "units",
         source=name,
     )
-    return store

@@ -77,14 +77,18 @@ def train_model(
         register_model,
     )
     from vlab.polymers.registry import check_free_name
+    from vlab.polymers.smiles import normalize_many
 
     check_free_name(name, replace=replace)  # before the training, not after it
     where = f"training data {prop}={store}"
     smiles, y, units, digest = catalog.training_set(store, prop, where=where)
-    if len(y) < max(folds, 3):
+    distinct = len(set(normalize_many(smiles)[0]))
+    if min(len(y), distinct) < max(folds, 3):
         raise InputError(
-            f"The catalog store {store!r} has {len(y)} finished rows with a value of {prop!r}; "
-            f"training needs at least {max(folds, 3)}."
+            f"The catalog store {store!r} has {len(y)} finished rows with a value of {prop!r} "
+            f"({distinct} distinct repeat units); training with {folds}-fold cross-validation "
+            f"needs at least {max(folds, 3)} distinct units (give a smaller --folds, or more "
+            "data)."
         )
     units = units or "1"
     template = PolymerPropertyModel(n_bits=n_bits, descriptors=descriptors, random_state=seed)

@@ -45,7 +45,7 @@ def test_parse_forms_and_units():
         ("0.4<=thermal_conductivity<=0.3 W/(m K)", "is empty: low = 0.4 must be below high = 0.3"),
         ("tc>=0.3 W/(m K)", r"Unknown target property 'tc'\. Allowed: thermal_conductivity, Tg"),
         ("thermal conductivity is high", "Cannot parse the target"),
-        ("", "needs at least one TargetBox"),
+        ("", r"The target is empty\. Write one or more .name>=value unit. boxes"),
     ],
 )
 def test_bad_targets(text, match):

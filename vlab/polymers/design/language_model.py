@@ -75,7 +75,7 @@ import numpy as np
 from rdkit import Chem
 
 from vlab._utils import read_model_file, write_model_file
-from vlab.errors import DataFileError, IncompatibleVersionError, InputError
+from vlab.errors import DataFileError, IncompatibleVersionError, InputError, UnreadableFileError
 from vlab.polymers.design.tokens import END_MARKER, tokenize
 from vlab.polymers.smiles import repeat_unit_mol
 
@@ -561,7 +561,7 @@ class NGramModel:
 
         Raises
         ------
-        DataFileError
+        UnreadableFileError
             If the file is missing or is not a vlab n-gram archive.
         IncompatibleVersionError
             If the file was written in another format version.
@@ -689,7 +689,7 @@ def _count_ngrams(
 
 def _read_archive(path: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     if not path.is_file():
-        raise DataFileError(
+        raise UnreadableFileError(
             f"No language-model file at {str(path)!r}. Train one with NGramModel().fit(smiles) "
             "and save it with .save(path)."
         )
@@ -701,7 +701,7 @@ def _read_archive(path: Path) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
         name="vlab n-gram language model",
     )
     if "keys" not in arrays or "counts" not in arrays:
-        raise DataFileError(
+        raise UnreadableFileError(
             f"The file {str(path)!r} is not a vlab n-gram language model (it lacks the "
             "keys and counts arrays). Give an .npz archive written by NGramModel.save."
         )

@@ -335,6 +335,10 @@ def parse_target(texts: str | Iterable[str]) -> Target:
     vlab.errors.InputError: The unit 'W/(m K)' is not possible for the property 'Tg' (a quantity
     in K). Use one of 'K', 'degC', '°C'.
     """
-    if isinstance(texts, str):
-        texts = [t for t in texts.split(";") if t.strip()]
+    texts = [t for t in texts.split(";") if t.strip()] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise InputError(
+            "The target is empty. Write one or more 'name>=value unit' boxes separated by ';', "
+            "e.g. 'thermal_conductivity>=0.3 W/(m K); Tg>=450 K'."
+        )
     return Target(boxes=tuple(_parse_one(t) for t in texts))
