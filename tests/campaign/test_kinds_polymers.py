@@ -111,6 +111,27 @@ def test_ingest_twice_keeps_the_store_and_names_replace(tmp_path, capsys):
     assert "'all' ingests every source and stands alone" in capsys.readouterr().err
 
 
+def test_ingest_goes_on_past_a_source_it_cannot_read(tmp_path, capsys):
+    from vlab import config
+
+    out = tmp_path / "stores"
+    argv = ["polymers", "ingest", "xenonpy_polymer_genome", "experimental_tc", "--out", str(out)]
+    with config.override({"data.cache_dir": str(tmp_path / "empty"), "data.offline": True}):
+        assert main(argv) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("experimental_tc: ")  # the second source was ingested
+    assert (out / "polymers-experimental_tc.zarr").is_dir()
+    assert captured.err.startswith(
+        "vlab: error: xenonpy_polymer_genome: The file xenonpy_tests_polymer_test_data.csv of "
+        "source 'xenonpy_polymer_genome' is not in the data cache "
+    )
+    assert "ingest xenonpy_polymer_genome` writes one" not in captured.err  # no circular advice
+    assert captured.err.endswith(
+        "vlab: error: 1 of the 2 sources could not be ingested (the reasons are above); the "
+        "others were.\n"
+    )
+
+
 def test_builtin_model_card_measures_its_skill():
     from vlab.polymers import experimental_tc_model, load_experimental_tc
     from vlab.polymers.transfer import MEASURED_PROCEDURE

@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 
 def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
-    from vlab.errors import InputError, did_you_mean
+    from vlab.errors import DataFileError, InputError, StoreError, did_you_mean
     from vlab.polymers import SOURCES
     from vlab.workflows.ingest import ingest_source
 
@@ -30,11 +30,26 @@ def _cmd_polymers_ingest(args: argparse.Namespace) -> int:
                 f"Unknown polymer source {name!r}; sources: {', '.join(sorted(SOURCES))}"
                 " (or 'all')." + did_you_mean(name, SOURCES)
             )
+    failed = 0
     for name in names:
         there = (Path(args.out) / f"polymers-{name}.zarr").exists() and not args.replace
-        store = ingest_source(name, Path(args.out), replace=args.replace)
+        try:
+            store = ingest_source(name, Path(args.out), replace=args.replace)
+        except (DataFileError, StoreError) as err:  # one source missing: the others still go
+            if len(names) == 1:
+                raise
+            failed += 1
+            print(f"vlab: error: {name}: {err.__cause__ or err}", file=sys.stderr, flush=True)
+            continue
         again = " (already ingested, kept; --replace writes it again)" if there else ""
-        print(f"{name}: {store} (catalog entry polymers-{name}){again}")
+        print(f"{name}: {store} (catalog entry polymers-{name}){again}", flush=True)
+    if failed:
+        print(
+            f"vlab: error: {failed} of the {len(names)} sources could not be ingested (the "
+            "reasons are above); the others were.",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -350,7 +365,10 @@ def register(sub) -> None:
         "ingest",
         help="ingest data sources into the catalog",
         description="Fetch (or read from the cache), validate, merge by "
-        "canonical repeat unit, and write each source as a catalog store.",
+        "canonical repeat unit, and write each source as a catalog store. A complete store of "
+        "the same source file is kept (--replace writes it again). A source that cannot be "
+        "read or written is reported and the others are still ingested; the exit status is "
+        "then 1.",
     )
     p.add_argument("source", nargs="+", help=f"source names ({', '.join(SOURCE_NAMES)}) or 'all'")
     p.add_argument(
