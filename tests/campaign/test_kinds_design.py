@@ -152,6 +152,17 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(
     assert yaml.safe_load(spec.read_text())["kind"] == "polymer-design"
     assert (tmp_path / "design-library" / "library.csv").is_file()
     assert (_private_catalog / "design.yaml").is_file()  # registered in the test's own catalog
+    # the same --out with other options: refused in the options' words, nothing touched
+    written = sorted((p.name, p.stat().st_mtime_ns) for p in store.rglob("*"))
+    assert main([*args, "--seed", "7", "--steps", "3"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"vlab: error: {tmp_path} holds the design 'design' of another run (--seed 0 -> 7; "
+        "--steps 2 -> 3). Give the same options to resume it, another --name "
+        f"or --out for a new design, or delete {store} to start over.\n"
+    )
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in store.rglob("*")) == written
 
 
 def test_store_and_library_report_plausibility(tmp_path, monkeypatch):

@@ -192,6 +192,55 @@ def _check_design_options(target: str, training: dict[str, str]) -> None:
         training_store(store, prop, where=f"--training {prop}={store}", error=InputError)
 
 
+#: The options of `vlab polymers design` behind the settings of its campaign spec.
+_DESIGN_OPTIONS = {
+    "inputs.n": "--chains",
+    "inputs.seed": "--seed",
+    "params.n_steps": "--steps",
+    "params.n_particles": "--particles",
+    "params.keep": "--n",
+    "params.target": "--target",
+    "params.margin": "--margin",
+    "params.forward_model": "--forward-model",
+    "params.likelihood": "--prior-only",
+    "params.training": "--training",
+}
+
+
+def _check_same_design(spec, out: Path) -> None:
+    """Refuse, in the options' words, a design whose store in ``out`` another run with other
+    options wrote (the runner would refuse it in the spec's words)."""
+    import json
+
+    from vlab import catalog
+    from vlab._utils import setting_differences
+    from vlab.errors import InputError
+
+    if not catalog.store_exists(spec.store):
+        return
+    try:
+        before = catalog.open_store(spec.store).attrs["spec"]
+        before = json.loads(before) if isinstance(before, str) else dict(before)
+    except Exception:  # no readable record: the runner's own check decides
+        return
+    before.pop("store", None)
+    changed = setting_differences(before, spec.as_dict(include_store=False))
+    if not changed:
+        return
+    said = []
+    for change in changed:
+        setting, _, values = change.partition(": ")
+        option = next((o for k, o in _DESIGN_OPTIONS.items() if setting.startswith(k)), None)
+        if setting == "params.likelihood":  # the option switches the likelihood off
+            values = "given -> not given" if values == "false -> true" else "not given -> given"
+        said.append(f"{option} {values}" if option else change)
+    raise InputError(
+        f"{out} holds the design {spec.name!r} of another run ({'; '.join(said[:4])}). Give "
+        "the same options to resume it, another --name or --out for a new design, "
+        f"or delete {spec.store} to start over."
+    )
+
+
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
     import yaml
 
@@ -221,17 +270,6 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
         raise type(err)(
             f"vlab polymers design: {str(err).removeprefix('polymer-design: ')}"
         ) from None
-    for prop, found in training_in_target(args.target, params["training"]).items():
-        if found["in_target"] == 0 and found["n"]:
-            warnings.warn(
-                f"vlab polymers design: no training polymer's {prop} lies in the target box "
-                f"({found['n']} training values, {found['min']:g}-{found['max']:g} "
-                f"{found['units']}): the forward model extrapolates there, and the library "
-                "may hold no predicted hit.",
-                UserWarning,
-                stacklevel=1,
-            )
-    print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     name = args.name or ("design-prior" if args.prior_only else "design")
@@ -245,6 +283,18 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
     }
     spec_path = out / f"{name}.yaml"  # written once the run is complete
     spec = parse_spec(data, source="vlab polymers design", base=out)
+    _check_same_design(spec, out)
+    for prop, found in training_in_target(args.target, params["training"]).items():
+        if found["in_target"] == 0 and found["n"]:
+            warnings.warn(
+                f"vlab polymers design: no training polymer's {prop} lies in the target box "
+                f"({found['n']} training values, {found['min']:g}-{found['max']:g} "
+                f"{found['units']}): the forward model extrapolates there, and the library "
+                "may hold no predicted hit.",
+                UserWarning,
+                stacklevel=1,
+            )
+    print(f"{chains} chains x {particles} particles x {steps} SMC steps for a library of {args.n}")
     # the chains' SMILES language model, fitted here once and cached (the workers load it):
     # each worker would otherwise fit its own at the same time, behind a bar standing at 0
     fitted_language_model(
