@@ -587,7 +587,8 @@ def test_catalog_without_an_action_prints_its_help(capsys):
     assert main(["catalog"]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.startswith("usage: vlab catalog ")
-    assert "{list,show,open,export}" in captured.err
+    for action in ("list", "show", "open", "export"):
+        assert re.search(rf"\n    {action}\s", captured.err), action
     assert "Catalog entries name stores" in captured.err
 
 
@@ -608,8 +609,10 @@ def test_catalog_show_counts_the_items_and_names_the_calculator(_private_catalog
     ]
     gone = tmp_path / "moved-away.zarr"
     (_private_catalog / "gone.yaml").write_text(f"name: gone\nlocation: {gone}\nkind: k\n")
-    assert main(["catalog", "show", "gone"]) == 0  # the entry, nothing about its store
-    assert capsys.readouterr().out.splitlines()[-1].startswith("index_file: ")
+    assert main(["catalog", "show", "gone"]) == 0  # the entry, and that its store is gone
+    shown = capsys.readouterr().out.splitlines()
+    assert shown[-2].startswith("index_file: ")
+    assert shown[-1] == f"store: missing ({gone} does not exist: moved or deleted)"
 
 
 def test_outputs_default_to_the_configured_results_folder(tmp_path, monkeypatch, capsys):

@@ -296,10 +296,26 @@ def check_options(
         raise InputError(f"The number of workers must be an integer >= 1. Got {workers!r}.")
     if workers is not None and workers < 1:
         raise InputError(f"The number of workers must be >= 1. Got {workers}.")
+    if workers is not None and workers > max_local_workers():
+        cpus = os.cpu_count() or 1
+        raise InputError(
+            f"The number of workers must be at most {max_local_workers()} on this machine "
+            f"({cpus} CPUs): each local worker is a process, and more than "
+            f"{_WORKERS_PER_CPU} per CPU only compete for them. Got {workers}. For more, "
+            "run on a cluster (--scheduler or --kubernetes)."
+        )
     if scheduler is not None and not _ADDRESS.match(scheduler):
         raise InputError(
             f"The scheduler address must look like tcp://HOST:PORT. Got {scheduler!r}."
         )
+
+
+_WORKERS_PER_CPU = 4
+
+
+def max_local_workers() -> int:
+    """The most worker processes of a local cluster: 4 per CPU, at least 8."""
+    return max(8, _WORKERS_PER_CPU * (os.cpu_count() or 1))
 
 
 @contextlib.contextmanager

@@ -228,7 +228,27 @@ def _check_specs(specs: Sequence[CampaignSpec]) -> list[Plan | None]:
             plans.append(plan_campaign(spec))
         if spec.register:
             made.add(spec.name)
+    if any(spec.register for spec in specs):
+        _check_catalog_writable(next(spec for spec in specs if spec.register))
     return plans
+
+
+def _check_catalog_writable(spec: CampaignSpec) -> None:
+    """The catalog folder where the campaigns register their stores can be written (checked
+    before any work, not after it)."""
+    folder = catalog.index_dir()
+    parent = folder
+    while not parent.exists():
+        parent = parent.parent
+    if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
+        return
+    why = "is a file" if not parent.is_dir() else "is not writable"
+    raise SpecError(
+        f"{spec.source}: the catalog folder {str(folder)!r} (configuration catalog.index_dir), "
+        f"where campaigns register their stores, cannot be written: {str(parent)!r} {why}. "
+        "Point VLAB_CATALOG__INDEX_DIR at a folder you can write to, or give the spec "
+        "'register: false'."
+    )
 
 
 def _kind_and_params(spec: CampaignSpec) -> tuple[Kind, dict[str, Any]]:

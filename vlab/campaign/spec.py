@@ -44,7 +44,7 @@ from typing import Any
 from vlab import config
 from vlab._utils import canonical_json, content_hash
 from vlab._yaml import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml_file, one_line
-from vlab.catalog.location import StoreURL, as_location
+from vlab.catalog.location import StoreURL, as_location, enclosing_store
 from vlab.errors import InputError, SpecError, did_you_mean
 
 __all__ = [
@@ -422,6 +422,14 @@ def _store(data: Mapping, base: Path, source: str) -> Path | StoreURL:
                     "must be a new folder (e.g. results/NAME.zarr), never one that holds "
                     "other files.",
                 )
+    inside = enclosing_store(resolved)
+    if inside is not None:
+        raise _fail(
+            source,
+            f"the 'store' {one_line(repr(str(resolved)), 200)} is inside the store "
+            f"{one_line(repr(str(inside)), 200)}, which it would change; a store must be a new "
+            "folder outside any .zarr store.",
+        )
     return store
 
 

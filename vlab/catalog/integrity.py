@@ -219,7 +219,10 @@ class VerifyReport:
                 f"{self.checked} status bytes checked"
             )
         else:
-            head = f"store {self.store}: {self.checked} written items checked against checksums"
+            head = (
+                f"store {self.store}: {self.checked} items checked (the written ones against "
+                "their checksums)"
+            )
         if not self.bad:
             return head + ("; all good" if not self.lost_metadata else "; all items good")
         action = (

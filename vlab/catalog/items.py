@@ -46,8 +46,58 @@ def item_fingerprint(item: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+_ALLOWED = "numbers, strings, numpy arrays (one shape per key) or ase.Atoms"
+
+
+def _sort_of(value: Any) -> str:
+    """What a value is, as the columns of a store see it."""
+    if isinstance(value, Atoms):
+        return "structure"
+    if isinstance(value, np.ndarray):
+        return "array"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return "number"
+    return type(value).__name__
+
+
+def _check_values(key: str, values: list) -> None:
+    """One sort of value per key, of a sort a store holds; a clear error naming the item."""
+    sorts = [_sort_of(v) for v in values]
+    known = ("structure", "array", "text", "number")
+    odd = next((i for i, s in enumerate(sorts) if s not in known or s != sorts[0]), None)
+    if odd is None:
+        if sorts[0] == "array":
+            shapes = {np.shape(v) for v in values}
+            if len(shapes) > 1:
+                odd = next(i for i, v in enumerate(values) if np.shape(v) != np.shape(values[0]))
+                raise InputError(
+                    f"Input key {key!r}: item {odd} holds an array of shape {np.shape(values[odd])}"
+                    f", item 0 one of shape {np.shape(values[0])}; the arrays of one key need "
+                    "one shape."
+                )
+        return
+    what = sorts[odd] if sorts[odd] in known else f"a {sorts[odd]}"
+    if sorts[odd] in known:  # a known sort, mixed with another
+        raise InputError(
+            f"Input key {key!r}: item {odd} holds {what} ({_cut(values[odd])}), item 0 "
+            f"{sorts[0]}; the items of one key need one sort of value: {_ALLOWED}."
+        )
+    raise InputError(
+        f"Input key {key!r}: item {odd} holds {what} ({_cut(values[odd])}); items may hold "
+        f"{_ALLOWED}."
+    )
+
+
+def _cut(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _column(key: str, values: list, attrs: Mapping[str, tuple[str, str]]):
     units, long_name = attrs.get(key, ("1", key))
+    _check_values(key, values)
     first = values[0]
     if isinstance(first, Atoms):
         arrays = encode_structures(values)
@@ -68,10 +118,11 @@ def _column(key: str, values: list, attrs: Mapping[str, tuple[str, str]]):
             )
         }
     column = np.asarray(values)
-    if column.dtype.kind not in "biuf":
+    if column.dtype.kind not in "biuf":  # numbers, but beyond what 64 bits hold
+        big = next((v for v in values if isinstance(v, int) and abs(v) >= 2**63), values[0])
         raise InputError(
-            f"Input key {key!r} holds {type(first).__name__} values; items may hold numbers, "
-            "strings, numpy arrays or ase.Atoms."
+            f"Input key {key!r} holds the number {_cut(big)}, beyond the range of 64-bit "
+            "numbers that a store holds (|x| < 2**63 for integers)."
         )
     return {key: (Variable(dtype=column.dtype.name, units=units, long_name=long_name), column)}
 

@@ -42,6 +42,7 @@ __all__ = [
     "Location",
     "StoreURL",
     "as_location",
+    "enclosing_store",
     "filesystem",
     "is_url",
     "storage_errors",
@@ -245,4 +246,13 @@ def _storage_message(location: StoreURL, err: BaseException) -> str | None:
             f"Cannot reach the store {shown}: access denied at {endpoint}. Check the credentials "
             "and the bucket's policy."
         )
+    return None
+
+
+def enclosing_store(path: str | os.PathLike) -> Path | None:
+    """The zarr store (a folder with a ``zarr.json``) that local ``path`` would be inside,
+    if any: a store written there would become a group of that store."""
+    for parent in Path(path).resolve().parents:
+        if (parent / "zarr.json").is_file():
+            return parent
     return None

@@ -31,26 +31,68 @@ def _status_code(status: str | int) -> int:
             return int(Status[status.upper()])
         except KeyError:
             pass
-    elif status in set(Status):
+    elif (
+        isinstance(status, (int, np.integer))
+        and not isinstance(status, bool)
+        and status in set(Status)
+    ):
         return int(status)
     allowed = ", ".join(s.name.lower() for s in Status)
-    raise InputError(f"The 'status' of select must be one of {allowed}. Got {status!r}.")
+    raise InputError(
+        f"The 'status' of select must be one of {allowed}, a list of them, or None. Got {status!r}."
+    )
+
+
+def _status_codes(status) -> list[int]:
+    if isinstance(status, (list, tuple, set, frozenset)):
+        return [_status_code(s) for s in status]
+    return [_status_code(status)]
+
+
+def _bounds(name: str, bounds) -> tuple[float | None, float | None]:
+    """``(low, high)`` of a range, checked: two numbers or None, low <= high."""
+    try:
+        low, high = bounds
+    except (TypeError, ValueError):
+        low = high = None
+        ok = False
+    else:
+        ok = all(b is None or (isinstance(b, (int, float, np.number)) and b == b) for b in bounds)
+    if not ok:
+        raise InputError(
+            f"select: the range of {name!r} must be (low, high), numbers or None for no bound, "
+            f"e.g. ranges={{{name!r}: (0.8, 1.2)}}. Got {bounds!r}."
+        )
+    if low is not None and high is not None and low > high:
+        raise InputError(
+            f"select: the range of {name!r} is empty: low {low!r} > high {high!r}; give "
+            "(low, high) with low <= high."
+        )
+    return low, high
 
 
 def select(
     ds: xr.Dataset,
     *,
-    status: str | int | None = "done",
+    status: str | int | list | None = "done",
     ranges: Mapping[str, tuple[float | None, float | None]] | None = None,
 ) -> xr.Dataset:
     """Items with the given status whose variables lie in closed ``[low, high]`` ranges.
 
-    ``None`` as a bound means unbounded. Variables in ``ranges`` must be per-item scalars.
+    ``status`` is a status name (``"done"``, ``"failed"``, ``"pending"``), a list of them, or
+    None for every item. ``None`` as a bound means unbounded. Variables in ``ranges`` must be
+    per-item scalars.
     """
     mask = np.ones(ds.sizes[ITEM_DIM], dtype=bool)
     if status is not None:
-        mask &= ds["status"].values == _status_code(status)
-    for name, (low, high) in (ranges or {}).items():
+        mask &= np.isin(ds["status"].values, _status_codes(status))
+    if ranges is not None and not isinstance(ranges, Mapping):
+        raise InputError(
+            "select: ranges must be a mapping of variable names to (low, high), e.g. "
+            f"{{'conductance': (0.8, 1.2)}}. Got {type(ranges).__name__}."
+        )
+    for name, bounds in (ranges or {}).items():
+        low, high = _bounds(name, bounds)
         if name not in ds:
             raise InputError(
                 f"select: no variable {name!r} in the store; variables: {sorted(ds.data_vars)}."

@@ -61,9 +61,16 @@ import zarr
 from zarr.codecs import ZstdCodec
 
 from vlab.catalog.integrity import checksum_names, item_checksums
-from vlab.catalog.location import Location, StoreURL, as_location, is_url, storage_errors
+from vlab.catalog.location import (
+    Location,
+    StoreURL,
+    as_location,
+    enclosing_store,
+    is_url,
+    storage_errors,
+)
 from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES, SCHEMA_VERSION, Status, Variable
-from vlab.errors import StoreError, StoreLockedError
+from vlab.errors import InputError, StoreError, StoreLockedError, VlabError
 
 __all__ = [
     "ChunkData",
@@ -309,20 +316,45 @@ def open_group(path: str | os.PathLike | StoreURL, mode: str = "r", **kw: Any) -
 
 
 def _root_meta(location: Location) -> dict | None:
-    """The root ``zarr.json`` of a store as a dict, or ``None`` if there is none."""
+    """The root ``zarr.json`` of a store as a dict, or ``None`` if there is none.
+
+    Raises
+    ------
+    StoreError
+        If the file is there but is not a JSON object (a damaged store).
+    """
     if not is_url(location):
         try:
-            return json.loads((location / "zarr.json").read_text(encoding="utf-8"))
+            text = (location / "zarr.json").read_bytes()
         except (FileNotFoundError, NotADirectoryError):
             return None
+        return _parsed_root(text, location)
     fs = location.fs()
     with storage_errors(location):
         try:
-            return json.loads(fs.cat_file(f"{location.url}/zarr.json"))
+            text = fs.cat_file(f"{location.url}/zarr.json")
         except FileNotFoundError:
-            pass
+            text = None
+    if text is not None:
+        return _parsed_root(text, location)
     location.check_bucket()  # a missing bucket is named, not taken for a missing store
     return None
+
+
+def _parsed_root(text: bytes, location: Location) -> dict:
+    try:
+        meta = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as err:
+        why = f"not JSON: {' '.join(str(err).split())[:120]}"
+    else:
+        if isinstance(meta, dict):
+            return meta
+        why = f"a JSON {type(meta).__name__}, not an object"
+    raise StoreError(
+        f"The store {str(location)!r} is damaged: its metadata file zarr.json is {why}. "
+        "vlab cannot rebuild it; restore the store from a copy, or move it aside and run its "
+        "campaign again."
+    )
 
 
 def _check_store(path: str | os.PathLike | StoreURL) -> Location:
@@ -876,6 +908,12 @@ def export_store(
         _clear_incomplete(target)
     if target.exists():
         raise StoreError(f"Cannot export to {str(target)!r}: it exists and is left untouched.")
+    inside = None if is_url(target) else enclosing_store(target)
+    if inside is not None:
+        raise InputError(
+            f"Cannot export to {str(target)!r}: it is inside the store {str(inside)!r}, which "
+            "it would change. Give a path outside any .zarr store."
+        )
     ds = select(open_store(source), status=status)
     ds = ds.drop_vars([v for v in ("checksum",) if v in ds.variables])
     ds.attrs.pop("checksum_variables", None)
@@ -902,10 +940,26 @@ def export_store(
     encoding = {name: {"compressors": (ZstdCodec(level=9),)} for name in ds.variables}
     if is_url(target):
         _write_remote(ds, target, encoding=encoding)
-    else:
-        ds.to_zarr(target, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
-    add_checksums(target)  # of the compacted values, just written
-    consolidate(target)
+        add_checksums(target)  # of the compacted values, just written
+        consolidate(target)
+        return target
+    # written beside the target and renamed once complete: a failed export leaves nothing
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        ds.to_zarr(partial, mode="w-", encoding=encoding, zarr_format=3, consolidated=False)
+        add_checksums(partial)
+        consolidate(partial)
+    except BaseException as err:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(err, (VlabError, OSError)) or not isinstance(err, Exception):
+            raise
+        raise StoreError(
+            f"Cannot export {str(source)!r}: reading it failed ({type(err).__name__}: "
+            f"{' '.join(str(err).split())[:160]}); {str(target)!r} was not written. A damaged "
+            f"chunk of the source is found and marked by `vlab status {source} --verify "
+            "--repair`."
+        ) from None
+    os.replace(partial, target)
     return target
 
 

@@ -127,18 +127,25 @@ def _cmd_status(args: argparse.Namespace) -> int:
         raise InputError("vlab status: --repair needs --verify (it repairs what verify finds).")
     if args.verify:
         return _verify(path, args.repair, as_json=args.json)
+    from vlab.catalog.integrity import VERIFY_MARK, read_ledger_tolerant
+
     ds = catalog.open_store(path)
-    counts = catalog.count_status(ds["status"].values)
-    failed = (ds["status"] == catalog.Status.FAILED).values.nonzero()[0]
+    # a damaged ledger chunk reads as pending here (and is named), not as a traceback
+    ledger, unreadable = read_ledger_tolerant(path, ("status", "error"))
+    status, error = ledger["status"], ledger["error"]
+    counts = catalog.count_status(status)
+    failed = (status == catalog.Status.FAILED).nonzero()[0]
+    damaged = int(unreadable.sum())
     if args.json:  # JSON alone, for scripts
         keys = ("title", "kind", "kind_version", "vlab_version", "git_commit", "created", "updated")
         record = {
             "store": str(path),
             "items": int(ds.sizes["item"]),
             **counts,
+            **({"unreadable_ledger_items": damaged} if damaged else {}),
             **{k: ds.attrs[k] for k in keys if k in ds.attrs},
             "failed_items": [
-                {"item": int(i), "error": str(ds["error"].values[i])} for i in failed[: args.errors]
+                {"item": int(i), "error": str(error[i])} for i in failed[: args.errors]
             ],
         }
         print(json.dumps(record, default=str))
@@ -147,11 +154,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         f"store {path}: {ds.sizes['item']} items; "
         + ", ".join(f"{v} {k}" for k, v in counts.items())
     )
+    if damaged:
+        print(
+            f"  {damaged} items are in ledger chunks that cannot be read (damaged; counted as "
+            f"pending): vlab status {args.store} --verify --repair marks them to be computed "
+            "again"
+        )
     if counts["pending"]:
-        from vlab.catalog.integrity import VERIFY_MARK
-
-        status = ds["status"].values
-        errors = ds["error"].values[status == catalog.Status.PENDING]
+        errors = error[status == catalog.Status.PENDING]
         marked = sum(str(e).startswith(VERIFY_MARK) for e in errors)
         if marked:
             print(
@@ -172,7 +182,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         if key == "kind_version" and calculator_words(ds.attrs):
             print(f"  calculator: {calculator_words(ds.attrs)}")
     for i in failed[: args.errors]:
-        print(f"  item {i} failed: {ds['error'].values[i]}")
+        print(f"  item {i} failed: {error[i]}")
     if len(failed) > args.errors:
         print(f"  ... and {len(failed) - args.errors} more failed items (--errors N shows N)")
     return 0

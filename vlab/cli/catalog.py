@@ -14,13 +14,11 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     from vlab import catalog
 
     if args.action == "list":
-        if args.dest:
+        if len(args.patterns) > 1:
             raise InputError(
-                f"vlab catalog list takes at most one PATTERN; got also {args.dest!r}."
+                f"vlab catalog list takes at most one PATTERN; got also {args.patterns[1]!r}."
             )
-        return _list(args.name)
-    if not args.name:
-        raise InputError(f"vlab catalog {args.action} needs a NAME (see vlab catalog list).")
+        return _list(args.patterns[0] if args.patterns else None)
     if args.action == "export":
         return _export(args)
     entries = catalog.list_entries()
@@ -56,14 +54,18 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def _show_store(location) -> None:
-    """What a store holds: items by status and the calculator that computed them (nothing if
-    the store cannot be read: ``list`` marks missing stores)."""
+    """What a store holds: items by status and the calculator that computed them, or that it
+    is missing or cannot be read."""
     from vlab import catalog
 
     try:
         ds = catalog.open_store(location)
         counts = catalog.count_status(ds["status"].values) if "status" in ds else None
-    except (VlabError, OSError, KeyError, ValueError):  # moved or damaged: the entry is all
+    except (VlabError, OSError, KeyError, ValueError, RuntimeError) as err:  # moved, damaged
+        if not catalog.is_url(location) and not catalog.as_location(location).exists():
+            print(f"store: missing ({location} does not exist: moved or deleted)")
+        else:
+            print(f"store: unreadable ({type(err).__name__}: {' '.join(str(err).split())[:160]})")
         return
     n = ds.sizes.get("item", 0)
     if counts is None:
@@ -111,8 +113,6 @@ def _list(pattern: str | None) -> int:
 def _export(args: argparse.Namespace) -> int:
     from vlab import catalog
 
-    if not args.dest:
-        raise InputError("vlab catalog export needs NAME (or store path) and DEST.")
     source = catalog.as_location(args.name)
     if not catalog.store_exists(source):
         source = catalog.get_entry(args.name).checked_location()
@@ -138,16 +138,30 @@ def register(sub) -> None:
         "the lazy Dataset; "
         "export NAME DEST: a compact copy (done items, float32, zstd) to commit or share.",
     )
-    p.add_argument(
-        "action", nargs="?", choices=["list", "show", "open", "export"], help="what to do"
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    help_when_bare(p)
+    q = actions.add_parser(
+        "list",
+        help="all entries, or those whose names match PATTERN",
+        description="All catalog entries, or those whose names match PATTERN (a part of the "
+        "name or a shell pattern such as 'au-spd-*'), one row each, cut to the terminal's "
+        "width ([missing: ...] when a store was moved or deleted).",
     )
-    p.add_argument(
-        "name",
-        nargs="?",
-        help="show, open, export: a catalog entry name or a store path; list: a pattern of names",
+    q.add_argument("patterns", nargs="*", metavar="PATTERN", help="a part of names or a pattern")
+    q.set_defaults(func=_cmd_catalog)
+    for action, what in (("show", "one entry, its store's items"), ("open", "the lazy Dataset")):
+        q = actions.add_parser(action, help=what, description=f"{action} NAME: {what}.")
+        q.add_argument("name", metavar="NAME", help="a catalog entry name or a store path")
+        q.set_defaults(func=_cmd_catalog)
+    q = actions.add_parser(
+        "export",
+        help="a compact copy (done items, float32, zstd) to commit or share",
+        description="Write a compact copy of a store: its done items (--all: every item), "
+        "float32 (--float64 keeps float64), zstd, consolidated, with checksums of its own. "
+        "DEST must not exist; a failed export leaves nothing there.",
     )
-    p.add_argument("dest", nargs="?", help="export: path of the compact copy to write")
-    p.add_argument("--all", action="store_true", help="export: all items, not only done ones")
-    p.add_argument("--float64", action="store_true", help="export: keep float64 (default float32)")
-    show_help = help_when_bare(p)
-    p.set_defaults(func=lambda args: show_help(args) if args.action is None else _cmd_catalog(args))
+    q.add_argument("name", metavar="NAME", help="a catalog entry name or a store path")
+    q.add_argument("dest", metavar="DEST", help="path of the compact copy to write")
+    q.add_argument("--all", action="store_true", help="all items, not only done ones")
+    q.add_argument("--float64", action="store_true", help="keep float64 (default float32)")
+    q.set_defaults(func=_cmd_catalog)
