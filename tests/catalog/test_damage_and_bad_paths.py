@@ -144,3 +144,27 @@ def test_select_names_bad_ranges_and_takes_lists_of_status():
 
 def select_values(ds, **kw):
     return catalog.select(ds, **kw)["G"].values.tolist()
+
+
+@pytest.mark.parametrize(
+    ("select", "message"),
+    [
+        ("{status: finished}", "'inputs.select.status' must be one of pending, done, failed"),
+        ("{value: [2, 1]}", "'inputs.select.value' is an empty range: low 2 > high 1."),
+        ("{nope: [0, 1]}", "'inputs.select' of catalog store 'pp': no variable 'nope' in the"),
+    ],
+)
+def test_a_bad_selection_of_a_catalog_store_names_the_spec_and_key(
+    done_store, tmp_path, capsys, select, message
+):
+    catalog.register("pp", done_store, description="probe", kind="engine-probe")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "name: s\nkind: engine-probe\nregister: false\nstore: s.zarr\n"
+        f"inputs: {{catalog: pp, select: {select}}}\n"
+    )
+    assert main(["run", str(spec), "--synchronous", "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no header before the error
+    assert captured.err.startswith(f"vlab: error: {spec}: ") and message in captured.err
+    assert not (tmp_path / "s.zarr").exists()

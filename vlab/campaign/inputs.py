@@ -22,7 +22,7 @@ from vlab._yaml import load_yaml_text, one_line
 from vlab.campaign.kinds import Item, Kind
 from vlab.campaign.spec import MAX_INPUT_FILE_BYTES, MAX_ITEMS, CampaignSpec, _plain
 from vlab.catalog.schema import ITEM_DIM, LEDGER_VARIABLES
-from vlab.errors import SpecError, did_you_mean
+from vlab.errors import InputError, SpecError, did_you_mean
 
 __all__ = ["make_items"]
 
@@ -112,9 +112,22 @@ def _from_catalog(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
     select = dict(spec.inputs.select)
     status = select.pop("status", "done")
     ranges = {k: tuple(v) for k, v in select.items()}
-    chosen = catalog.select(ds, status=status, ranges=ranges)
+    try:
+        chosen = catalog.select(ds, status=status, ranges=ranges)
+    except InputError as err:
+        raise SpecError(
+            f"{spec.source}: 'inputs.select' of catalog store {spec.inputs.catalog!r}: "
+            f"{str(err).removeprefix('select: ')}"
+        ) from None
     if kind.items_from_dataset is not None:
-        return kind.items_from_dataset(chosen, params)
+        try:
+            return kind.items_from_dataset(chosen, params)
+        except InputError as err:
+            if spec.source in str(err):
+                raise
+            raise type(err)(
+                f"{spec.source}: 'inputs.catalog' {spec.inputs.catalog!r}: {err}"
+            ) from None
     # the source's per-item scalars, but not its ledger (status, timings, workers, errors,
     # checksums: no input of anything) nor what this campaign computes anew (its outputs)
     try:

@@ -24,7 +24,7 @@ import threading
 import time
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import CancelledError
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1056,13 +1056,15 @@ def run_campaigns(
     kubernetes: bool = False,
     progress: bool = True,
     retry_failed: bool = False,
+    on_checked: Callable[[], None] | None = None,
 ) -> list[CampaignReport]:
     """Run ``specs`` in order on one cluster (or in this process if ``synchronous``).
 
     Before a cluster starts, everything that can fail fast is checked: the cluster options,
     each spec (kind, parameters, inputs, store path), every store's writer lock (taken here,
-    held to the end) and whether an existing store holds this spec's items. Then the cluster
-    is made by :func:`vlab.campaign.connect`; its dashboard link is printed first.
+    held to the end) and whether an existing store holds this spec's items. ``on_checked``,
+    if given, is called then (e.g. to print a header that a bad spec never gets). Then the
+    cluster is made by :func:`vlab.campaign.connect`; its dashboard link is printed first.
 
     A ``KeyboardInterrupt`` (Ctrl-C) leaves every chunk written so far in the stores; it
     carries a note saying how many items of the interrupted campaign are saved.
@@ -1088,6 +1090,8 @@ def run_campaigns(
         for plan in plans:  # an existing store must hold this spec's items; new ones are
             if plan is not None and plan.spec.store.exists():  # made once the cluster is up
                 _ensure_store(plan)
+        if on_checked is not None:
+            on_checked()
         client = None
         if not synchronous:
             client = stack.enter_context(

@@ -335,18 +335,29 @@ def _input_file(data: Mapping, base: Path, source: str) -> Path:
 def _select(data: Mapping, source: str) -> dict[str, Any]:
     """``select``: ``status`` (a text) and ``VARIABLE: [low, high]`` ranges (null = open)."""
     select = _mapping(data, "select", source, "inputs.select")
+    statuses = ("pending", "done", "failed")
     for key, value in select.items():
         if key == "status":
-            ok = isinstance(value, str) or value is None
+            ok = value is None or (isinstance(value, str) and value.lower() in statuses)
         else:
             ok = isinstance(value, list) and len(value) == 2
             ok = ok and all(v is None or _is_number(v) for v in value)
         if not ok:
             raise _fail(
                 source,
-                f"'inputs.select.{key}' must be {'a status text' if key == 'status' else ''}"
-                f"{'' if key == 'status' else '[low, high] numbers (null: unbounded)'}. "
-                f"Got {_short(value)}.",
+                f"'inputs.select.{key}' must be "
+                + (
+                    f"one of {', '.join(statuses)} (null: any)"
+                    if key == "status"
+                    else "[low, high] numbers (null: unbounded); inputs.select holds 'status' "
+                    "and VARIABLE: [low, high] ranges"
+                )
+                + f". Got {_short(value)}.",
+            )
+        if key != "status" and None not in value and value[0] > value[1]:
+            raise _fail(
+                source,
+                f"'inputs.select.{key}' is an empty range: low {value[0]} > high {value[1]}.",
             )
     return select
 

@@ -42,9 +42,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         get_kind(spec.kind).check_params(dict(spec.params))
     except InputError as err:
         raise type(err)(f"{spec.source}: {err}") from None
-    print(f"campaign {spec.name!r}: kind {spec.kind}, store {spec.store}")
     (report,) = run_campaigns(
         [spec],
+        on_checked=lambda: print(
+            f"campaign {spec.name!r}: kind {spec.kind}, store {spec.store}", flush=True
+        ),
         synchronous=args.synchronous,
         workers=args.workers,
         scheduler=args.scheduler,
