@@ -132,6 +132,24 @@ def test_ingest_goes_on_past_a_source_it_cannot_read(tmp_path, capsys):
     )
 
 
+def test_builtin_model_refuses_one_string_and_invalid_units():
+    from vlab.errors import InvalidSMILESError
+    from vlab.polymers import BUILTIN_TC_MODEL, experimental_tc_model, featurize
+    from vlab.workflows.polymers import training_similarity
+
+    model, _ = experimental_tc_model()
+    with pytest.raises(InputError, match=r"takes a list of repeat-unit SMILES; got one string"):
+        model.predict("*CC(*)c1ccccc1")  # was 14 NaN, one per character
+    with pytest.raises(InvalidSMILESError, match=r"The repeat unit '\*CC' is not a valid"):
+        model.predict(["*CC", "*CC(*)C"])  # was [nan, 0.209]
+    with pytest.raises(InputError, match=r"^featurize takes a list of SMILES; got one string"):
+        featurize("*CC*")
+    with pytest.raises(InputError, match=r"^training_similarity takes a list"):
+        training_similarity(BUILTIN_TC_MODEL, "*CC(*)C")
+    with pytest.raises(InvalidSMILESError, match=r"'\*CC' is not a valid"):
+        training_similarity(BUILTIN_TC_MODEL, ["*CC"])
+
+
 def test_builtin_model_card_measures_its_skill():
     from vlab.polymers import experimental_tc_model, load_experimental_tc
     from vlab.polymers.transfer import MEASURED_PROCEDURE

@@ -5,6 +5,7 @@ import pytest
 
 from vlab.conductance import (
     displacement_histogram,
+    plateau_length,
     plot_displacement_histogram,
     rupture_elongation,
 )
@@ -111,8 +112,11 @@ def test_a_cycled_trace_has_one_stretch_per_cycle_and_each_breaks_on_its_own():
         4.5,
     ]
     assert _rupture_summary(legs) == {"traces_broken": 2, "rupture_elongation_median_A": 4.0}
-    # without the split, the trace "breaks" once, at its last fall
-    assert rupture_elongation(x, g) == 4.5
+    # without the split, the compression would pass for part of a stretch: refused
+    with pytest.raises(InputError, match=r"goes from 4 to 3 Å at snapshot 5\. Split a trace"):
+        rupture_elongation(x, g)
+    with pytest.raises(InputError, match=r"^plateau_length measures one stretch"):
+        plateau_length(x, g)
 
 
 def test_trace_inputs_are_read_as_users_give_them_and_bad_values_are_named():

@@ -387,3 +387,11 @@ def test_a_sampled_reference_gets_no_plateau_lengths(shipped_experiment):
     _, summary = shipped_experiment  # a random sample of 8 snapshots: no traces to follow
     assert "plateau_length_mean_A" in summary["plateaus_surrogate"]
     assert "plateaus_reference" not in summary
+
+
+def test_model_residuals_of_a_name_that_is_no_model_is_an_error():
+    from vlab.workflows.conductance import model_residuals
+
+    with pytest.raises(InputError, match=r"'spd-headlin' is neither a shipped model .*"
+                       r"Did you mean 'spd-headline'\?"):  # fmt: skip
+        model_residuals("spd-headlin")

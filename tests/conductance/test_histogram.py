@@ -121,6 +121,13 @@ def test_peak_errors():
         histogram_peak([0.01, 0.1])
     with pytest.raises(InputError, match="needs 0 <= threshold < upper"):
         histogram_peak([1.0], threshold=2.0, upper=1.0)
+    g = np.r_[np.full(50, 0.95), np.full(30, 1.9)]
+    for smooth in (150, 0, -5, 2.5, True):
+        with pytest.raises(InputError, match=r"smooth is the width of the moving average in bins"):
+            histogram_peak(g, smooth=smooth)
+    with pytest.raises(InputError, match=r"makes 2,700,000,000 bins .* at most 100,000"):
+        histogram_peak(g, bin_width=1e-9)  # was an allocation of 20 GiB
+    assert 0.3 <= histogram_peak(g, smooth=67) <= 3.0  # the widest allowed: half the bins
 
 
 def test_plot_histogram_writes_png(tmp_path):

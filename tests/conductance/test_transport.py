@@ -91,8 +91,26 @@ def test_lead_layers_rejects_nan_positions():
 def test_lead_layers_rejects_swapped_electrodes():
     atoms = J.chain(2)
     atoms.set_tags([2, 2, 0, 0, 1, 1])
-    with pytest.raises(InvalidStructureError, match=r"smaller z"):
+    with pytest.raises(InvalidStructureError, match=r"right electrode \(tag 2\) above"):
         lead_layers(atoms)
+
+
+def test_lead_layers_reads_the_axis_as_z_with_room_for_thermal_motion():
+    from vlab.conductance import build_contact
+
+    contact = build_contact("Au", electrode_cross_section=(2, 2), neck_cross_section=(1, 1))
+    lead_layers(contact)
+    face = contact.positions[contact.get_tags() == 1, 2].max()
+    low = np.flatnonzero(contact.get_tags() == 0)[
+        np.argmin(contact.positions[contact.get_tags() == 0, 2])
+    ]
+    nudged = contact.copy()
+    nudged.positions[low, 2] = face - 0.1  # a device atom a little past the face: accepted
+    lead_layers(nudged)
+    turned = contact.copy()
+    turned.rotate(90, "y", rotate_cell=True)  # transport along x: electrodes beside the neck
+    with pytest.raises(InvalidStructureError, match=r"the transport axis is \+z"):
+        lead_layers(turned)
 
 
 def test_short_lead_period_is_refused():

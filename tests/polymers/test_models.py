@@ -206,3 +206,17 @@ def test_leave_one_out_cache_has_its_own_folder(tmp_path, monkeypatch):
         again = models._cached_skill(model, ["*CC*", "*CCO*"], np.array([1.0, 2.0]))
     assert calls == [2] and again == skill
     assert len(list((tmp_path / "models").glob("leave-one-out-*.json"))) == 1
+
+
+@pytest.mark.parametrize(
+    ("smiles", "y", "message"),
+    [
+        (["*CC*", "*CCO*"], [1.0, np.nan], r"1 of the 2 values are not finite .* \('\*CCO\*'\)"),
+        ([], [], r"at least 2 repeat units and one value .* Got 0 units and 0"),
+        (["*CC*", "*CCO*"], [1.0], r"Got 2 units and 1 values"),
+        ("*CC*", [1.0], r"takes a list of repeat-unit SMILES; got one string"),
+    ],
+)
+def test_fit_names_what_it_cannot_learn(smiles, y, message):
+    with pytest.raises(InputError, match=message):
+        PolymerPropertyModel(n_bits=32).fit(smiles, y)

@@ -29,7 +29,14 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from vlab.conductance.histogram import _G_LABEL, _conductances, _edges, _finite, _save
+from vlab.conductance.histogram import (
+    _G_LABEL,
+    _conductances,
+    _edges,
+    _finite,
+    _one_stretch,
+    _save,
+)
 from vlab.errors import InputError
 
 __all__ = [
@@ -111,6 +118,7 @@ def rupture_elongation(
             "rupture_elongation needs elongation and conductance arrays of equal length. Got "
             f"{x.size} elongations and {g.size} conductances."
         )
+    _one_stretch(x, "rupture_elongation")
     return _break(x, g, threshold)
 
 

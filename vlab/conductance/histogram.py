@@ -128,6 +128,10 @@ def conductance_histogram(
     return counts, edges
 
 
+MAX_PEAK_BINS = 100_000
+"""Most bins :func:`histogram_peak` makes (a bin width of 3e-5 G0 over 0.3-3 G0)."""
+
+
 def histogram_peak(
     G: np.ndarray | Sequence[np.ndarray],
     *,
@@ -175,13 +179,28 @@ def histogram_peak(
             "histogram_peak needs 0 <= threshold < upper and 0 < bin_width < upper - threshold "
             f"(G0). Got threshold={threshold!r}, upper={upper!r}, bin_width={bin_width!r}."
         )
+    nbins = max(1, int(np.ceil((upper - threshold) / bin_width)))
+    if nbins > MAX_PEAK_BINS:
+        raise InputError(
+            f"histogram_peak: bin_width={bin_width!r} G0 makes {nbins:,} bins between "
+            f"{threshold} and {upper} G0; at most {MAX_PEAK_BINS:,} (MAX_PEAK_BINS). Give a "
+            "wider bin_width."
+        )
+    if (
+        isinstance(smooth, bool)
+        or not isinstance(smooth, (int, np.integer))
+        or not (1 <= smooth <= max(1, nbins // 2))
+    ):
+        raise InputError(
+            f"histogram_peak: smooth is the width of the moving average in bins, an integer "
+            f"from 1 (none) to {max(1, nbins // 2)} (half of the {nbins} bins). Got {smooth!r}."
+        )
     window = values[(values >= threshold) & (values <= upper)]
     if window.size == 0:
         raise InputError(
             f"histogram_peak found no conductance between threshold={threshold} and "
             f"upper={upper} G0 among {values.size} values; lower the threshold or check G."
         )
-    nbins = max(1, int(np.ceil((upper - threshold) / bin_width)))
     counts, edges = np.histogram(
         window, bins=nbins, range=(threshold, threshold + nbins * bin_width)
     )
@@ -503,6 +522,19 @@ def _crossing(x0: float, g0: float, x1: float, g1: float, window) -> float:
     return x0 + (x1 - x0) * (bound - g0) / (g1 - g0)
 
 
+def _one_stretch(x: np.ndarray, caller: str) -> None:
+    """Refuse an elongation that decreases: the functions of one stretch would measure
+    lengths across a compression."""
+    back = np.flatnonzero(np.diff(x) < 0)
+    if back.size:
+        k = int(back[0])
+        raise InputError(
+            f"{caller} measures one stretch: the elongation must not decrease, but it goes from "
+            f"{x[k]:g} to {x[k + 1]:g} Å at snapshot {k + 1}. Split a trace with compressions "
+            "into its stretches first (vlab.conductance.stretches)."
+        )
+
+
 def plateau_length(
     elongation: np.ndarray | Sequence[float],
     conductance: np.ndarray | Sequence[float],
@@ -538,6 +570,7 @@ def plateau_length(
             "plateau_length needs 1-D elongation and conductance arrays of equal length. Got "
             f"shapes {x.shape} and {g.shape}."
         )
+    _one_stretch(x, "plateau_length")
     inside = (g >= low) & (g <= high)
     best, k = 0.0, 0
     while k < g.size:

@@ -110,12 +110,20 @@ def lead_layers(atoms, *, tol: float = _TOL) -> LeadLayers:
     period = _checked_period(atoms)
     left = _principal_layers(pos, np.flatnonzero(tags == 1), period, +1, "left", tol)
     right = _principal_layers(pos, np.flatnonzero(tags == 2), period, -1, "right", tol)
-    if pos[left[0], 2].max() >= pos[right[0], 2].min():
-        raise InvalidStructureError(
-            "The left electrode (tag 1) must lie at smaller z than the right electrode (tag 2); "
-            "the transport axis is +z. Reorient or re-tag the structure."
-        )
     device = np.flatnonzero(tags == 0)
+    z = pos[:, 2]
+    inner_left, inner_right = z[tags == 1].max(), z[tags == 2].min()
+    slack = 0.5 * period  # thermal motion takes device atoms a little past an electrode's face
+    if inner_left >= inner_right or (
+        device.size
+        and not (inner_left - slack < z[device].min() and z[device].max() < inner_right + slack)
+    ):
+        raise InvalidStructureError(
+            "The left electrode (tag 1) must lie below, and the right electrode (tag 2) above, "
+            "the scattering region (tag 0) along z (device atoms at most half a lead period "
+            "past an electrode's inner face): the transport axis is +z. Reorient or re-tag the "
+            "structure."
+        )
     device = device[np.argsort(pos[device, 2], kind="stable")]
     return LeadLayers(period=period, left=left, right=right, device=device)
 

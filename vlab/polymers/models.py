@@ -42,6 +42,7 @@ from vlab import __version__
 from vlab._utils import read_model_file, write_model_file
 from vlab.errors import IncompatibleVersionError, InputError, UnreadableFileError
 from vlab.polymers.features import MorganCounts, RDKitDescriptors
+from vlab.polymers.smiles import repeat_units
 
 __all__ = [
     "EnsembleRegressor",
@@ -224,7 +225,24 @@ class PolymerPropertyModel(RegressorMixin, BaseEstimator):
         return make_pipeline(make_union(*parts), VarianceThreshold())
 
     def fit(self, smiles, y):
-        """Featurise ``smiles`` and fit the regressor to ``y``."""
+        """Featurise ``smiles`` and fit the regressor to ``y`` (finite values, one per unit,
+        at least two units)."""
+        smiles = repeat_units(smiles, "PolymerPropertyModel.fit")
+        values = np.asarray(y, dtype=float)
+        rows = len(values) if values.ndim else 0
+        if rows != len(smiles) or len(smiles) < 2:
+            raise InputError(
+                "PolymerPropertyModel.fit needs at least 2 repeat units and one value (or row "
+                f"of values) per unit. Got {len(smiles)} units and {rows} values."
+            )
+        finite = np.isfinite(values).reshape(rows, -1).all(axis=1)
+        bad = np.flatnonzero(~finite)
+        if bad.size:
+            raise InputError(
+                f"PolymerPropertyModel.fit: {bad.size} of the {rows} values are not finite "
+                f"(NaN or infinite), the first at index {bad[0]} ({smiles[bad[0]]!r}); drop those "
+                "rows before fitting."
+            )
         self.featurizer_ = self._featurizer().fit(smiles)
         reg = self.regressor
         if reg is None:

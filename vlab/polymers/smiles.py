@@ -53,6 +53,7 @@ __all__ = [
     "oligomer",
     "parse_smiles",
     "repeat_unit_mol",
+    "repeat_units",
 ]
 
 RDLogger.DisableLog("rdApp.*")
@@ -227,6 +228,47 @@ def repeat_unit_mol(smiles: str) -> Chem.Mol:
     if mol is None:
         raise _fail(smiles, why)
     return mol
+
+
+def repeat_units(smiles: object, where: str) -> list[str]:
+    """``smiles``, a sequence of repeat-unit SMILES, as a list, each checked to be a valid
+    repeat unit; ``where`` names the caller in the errors.
+
+    Raises
+    ------
+    InputError
+        If ``smiles`` is one string (not a sequence of them) or not a sequence at all.
+    InvalidSMILESError
+        For the first entry that is not a valid repeat unit (the message names it and why).
+
+    Examples
+    --------
+    >>> repeat_units(("*CC*", "*CC(*)C"), "predict")
+    ['*CC*', '*CC(*)C']
+    >>> repeat_units("*CC*", "predict")
+    Traceback (most recent call last):
+    ...
+    vlab.errors.InputError: predict takes a list of repeat-unit SMILES; got one string,
+    '*CC*'. Give ['*CC*'] for one unit.
+    """
+    from vlab.errors import InputError
+
+    if isinstance(smiles, (str, bytes)):
+        text = smiles if isinstance(smiles, str) else smiles.decode(errors="replace")
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise InputError(
+            f"{where} takes a list of repeat-unit SMILES; got one string, {shown!r}. Give "
+            f"[{shown!r}] for one unit."
+        )
+    try:
+        units = list(smiles)
+    except TypeError:
+        raise InputError(
+            f"{where} takes a list of repeat-unit SMILES; got {type(smiles).__name__}."
+        ) from None
+    for unit in units:
+        repeat_unit_mol(unit)  # raises, naming the unit and the broken rule
+    return units
 
 
 def canonical_repeat_unit(smiles: str) -> str:

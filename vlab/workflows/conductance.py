@@ -480,7 +480,8 @@ def _model_reference(described: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def model_residuals(model: str | os.PathLike) -> Any:
-    """The held-out residuals of a surrogate, for predictive draws, or None if it has none.
+    """The held-out residuals of a surrogate, for predictive draws, or None if it has none
+    (an :class:`~vlab.errors.InputError` if ``model`` names no shipped model and no file).
 
     ``model`` is a shipped model's name (its manifest's residuals, on validation traces) or
     the path of a model file: then the residuals that its ``.report.json`` records (``vlab
@@ -509,6 +510,14 @@ def model_residuals(model: str | os.PathLike) -> Any:
         except InputError:  # a shipped model without recorded residuals
             return None
     path = Path(model)
+    if not path.is_file():
+        from vlab.errors import did_you_mean
+
+        names = sorted(shipped_models())
+        raise InputError(
+            f"model_residuals: {str(model)!r} is neither a shipped model ({', '.join(names)}) "
+            "nor a model file." + did_you_mean(str(model), names)
+        )
     report = _model_file_report(path)
     if "residuals" not in report or "model_sha256" not in report:
         return None

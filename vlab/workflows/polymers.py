@@ -169,8 +169,10 @@ def training_similarity(
     too narrow).
     """
     from vlab.polymers import BUILTIN_TC_MODEL
+    from vlab.polymers.smiles import repeat_units
     from vlab.polymers.uncertainty import fingerprints
 
+    smiles = repeat_units(smiles, "training_similarity")
     units = sorted(training_values(model) if known is None else known)
     if len(units) < 2 or not smiles:
         return []

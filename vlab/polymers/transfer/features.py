@@ -64,6 +64,11 @@ def featurize(
     >>> featurize(["CCC"], n_bits=64, kind="molecule").shape == featurize(["*CC*"], n_bits=64).shape
     True
     """
+    if isinstance(smiles, (str, bytes)):
+        raise InputError(
+            f"featurize takes a list of SMILES; got one string, {smiles[:60]!r}. Give "
+            f"[{smiles[:60]!r}] for one."
+        )
     opts = {"normalize": not normalized, "on_error": "nan", "kind": kind}
     morgan = MorganCounts(n_bits=n_bits, **opts).fit_transform(list(smiles))
     desc = RDKitDescriptors(**opts, fill_values=fill).fit_transform(list(smiles))

@@ -41,6 +41,7 @@ import numpy as np
 
 from vlab.errors import DataFileError, InputError
 from vlab.polymers import _mlp
+from vlab.polymers.smiles import repeat_units
 from vlab.polymers.transfer.features import descriptor_fill, featurize, signed_log1p
 from vlab.polymers.transfer.pretrain import PretrainedNet, PretrainOptions, pretrain
 from vlab.polymers.transfer.sim2real import MORPHOLOGIES, Sim2RealRegressor, morphology_flags
@@ -161,9 +162,11 @@ class MeasuredTCModel:
     def predict(self, smiles: Sequence[str], return_std: bool = False):
         """Predicted λ (W/(m K)); with ``return_std`` also the *calibrated* σ (``a σ``).
 
-        A repeat unit whose descriptors are not all finite gets NaN.
+        ``smiles`` is a list of repeat units; an invalid one raises
+        :class:`~vlab.errors.InvalidSMILESError` naming it. A repeat unit whose descriptors
+        are not all finite gets NaN.
         """
-        A = self.design(smiles)
+        A = self.design(repeat_units(smiles, "MeasuredTCModel.predict"))
         ok = np.isfinite(A).all(axis=1)
         mean, std = np.full(len(A), np.nan), np.full(len(A), np.nan)
         if ok.any():
