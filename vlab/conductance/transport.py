@@ -278,7 +278,9 @@ class SBandTightBinding:
     cross-section (2 n² atoms per (002) layer: 8 for 2 × 2 cells, 18 for 3 × 3) carry 6 and
     13 open channels at E = 0.
 
-    Measured (tests): chain 1.00; single-atom contacts between [001] pyramids 0.87-0.90 G0;
+    Measured (tests): chain 1.00; single-atom contacts between [001] pyramids on wide
+    electrodes 0.87-0.90 G0 (narrow electrodes put subband edges near E_F: see
+    :func:`~vlab.conductance.build_point_contact`);
     after rupture G ≈ 7e-3 G0 one Å beyond contact, decaying with beta = 2.29 Å⁻¹.
 
     Parameters
