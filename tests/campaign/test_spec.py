@@ -81,3 +81,22 @@ def test_load_spec_errors_name_the_file(tmp_path):
 def test_the_parser_only_ever_raises_spec_errors(data):
     with contextlib.suppress(SpecError):
         parse_spec(data)
+
+
+def test_a_spec_written_in_python_may_hold_numpy_numbers_tuples_and_paths(tmp_path):
+    import numpy as np
+
+    spec = parse_spec(
+        {
+            "name": "py",
+            "kind": "engine-probe",
+            "store": tmp_path / "py.zarr",
+            "chunk_size": np.int32(2),
+            "inputs": {"generator": "range", "n": np.int64(5), "seed": np.uint8(3)},
+            "params": {"pair": (1, np.float64(2.5))},
+        }
+    )
+    assert spec.store == tmp_path / "py.zarr" and spec.chunk_size == 2
+    assert spec.inputs.n == 5 and spec.inputs.seed == 3
+    assert spec.params == {"pair": [1, 2.5]}
+    assert type(spec.params["pair"][1]) is float  # hashed as YAML would give it

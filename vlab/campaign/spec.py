@@ -451,6 +451,22 @@ def _or_configured(data: Mapping, key: str) -> Mapping:
     return _Section({key: config.get(f"campaign.{key}")}, "(configuration) campaign.")
 
 
+def _from_python(value: Any, depth: int = 0) -> Any:
+    """A spec written in Python as YAML would give it: numpy numbers as numbers, tuples as
+    lists, paths as text (deeper than :data:`MAX_DEPTH` left as is, for :func:`_plain`)."""
+    if depth > MAX_DEPTH + 1:
+        return value
+    if isinstance(value, Mapping):
+        return {k: _from_python(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_from_python(v, depth + 1) for v in value]
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        return value.item()  # a numpy scalar (numpy itself need not be imported here)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return value
+
+
 def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> CampaignSpec:
     """Validate a spec mapping into a :class:`CampaignSpec`; errors name the bad key.
 
@@ -466,6 +482,7 @@ def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> 
         raise _fail(
             source, f"a campaign spec must be a mapping of keys. Got {type(data).__name__}."
         )
+    data = _from_python(data)
     _check_keys(data, _TOP_KEYS, source)
     base = (base or Path.cwd()).resolve()
     name = _name(data, "name", source, "a campaign name")
