@@ -140,6 +140,19 @@ def test_select_names_bad_ranges_and_takes_lists_of_status():
         catalog.select(ds, ranges={"G": (1.2, 0.8)})
     with pytest.raises(InputError, match=r"one of pending, done, failed, a list of them"):
         catalog.select(ds, status=["done", "finished"])
+    with pytest.raises(InputError, match=r"got str: select\(vlab\.catalog\.open\('au-spd"):
+        catalog.select("au-spd-small")
+    ds["worker"] = ("item", np.array(["a", "b", "c"], dtype=object))
+    with pytest.raises(InputError, match=r"'worker' holds .* values, not numbers"):
+        catalog.select(ds, ranges={"worker": (0, 1)})
+
+
+def test_open_reads_a_path_object_as_its_text_and_refuses_an_empty_name():
+    from pathlib import Path
+
+    assert catalog.open(Path("au-spd-small")).sizes["item"] == 309
+    with pytest.raises(InputError, match=r"must be a non-empty text .* Got ''\."):
+        catalog.open("")
 
 
 def select_values(ds, **kw):

@@ -287,6 +287,13 @@ def get_entry(name: str) -> CatalogEntry:
         If there is no such entry; the message lists the names there are (or, for a name that
         reads as a path, says that there is no store there either).
     """
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        raise CatalogError(
+            f"A catalog entry name must be a non-empty text (vlab catalog list shows them). Got "
+            f"{name!r}."
+        )
     entries = list_entries()
     for entry in entries:
         if entry.name == name:

@@ -83,6 +83,12 @@ def select(
     None for every item. ``None`` as a bound means unbounded. Variables in ``ranges`` must be
     per-item scalars.
     """
+    if not isinstance(ds, xr.Dataset):
+        hint = f": select(vlab.catalog.open({ds!r}), ...)" if isinstance(ds, str) else ""
+        raise InputError(
+            "select takes the Dataset of a store (vlab.catalog.open(NAME) or open_store(PATH)); "
+            f"got {type(ds).__name__}{hint}."
+        )
     mask = np.ones(ds.sizes[ITEM_DIM], dtype=bool)
     if status is not None:
         mask &= np.isin(ds["status"].values, _status_codes(status))
@@ -99,6 +105,11 @@ def select(
             )
         if ds[name].dims != (ITEM_DIM,):
             raise InputError(f"select: {name!r} has dims {ds[name].dims}; need ('item',).")
+        if ds[name].dtype.kind not in "biuf":
+            raise InputError(
+                f"select: {name!r} holds {ds[name].dtype} values, not numbers; ranges select "
+                "by numeric variables."
+            )
         values = ds[name].values
         if low is not None:
             mask &= values >= low
