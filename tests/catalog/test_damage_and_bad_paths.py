@@ -181,3 +181,15 @@ def test_a_bad_selection_of_a_catalog_store_names_the_spec_and_key(
     assert captured.out == ""  # no header before the error
     assert captured.err.startswith(f"vlab: error: {spec}: ") and message in captured.err
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_registering_a_place_without_a_store_warns(tmp_path, done_store):
+    with pytest.warns(UserWarning, match=r"there is nothing at .*ghost\.zarr'; the entry is"):
+        catalog.register("ghost", tmp_path / "ghost.zarr")
+    with pytest.warns(UserWarning, match=r"there is no vlab store \(no zarr.json\) at"):
+        catalog.register("folder", tmp_path)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        catalog.register("real", done_store)  # a store: no warning

@@ -368,11 +368,24 @@ def register(
     license: str = "",
     source: str = "",
 ) -> CatalogEntry:
-    """Add or replace the user's entry ``name`` (``index_dir()/NAME.yaml``)."""
+    """Add or replace the user's entry ``name`` (``index_dir()/NAME.yaml``).
+
+    A local ``location`` that holds no vlab store (yet) is registered with a ``UserWarning``:
+    ``open(name)`` fails until a store is written there.
+    """
     if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise CatalogError(
             f"The catalog name {name!r} must start with a letter or digit and use only "
             "letters, digits, '.', '_' and '-'."
+        )
+    where = as_location(location)
+    if not is_url(where) and not (where.expanduser() / "zarr.json").is_file():
+        what = "nothing" if not where.expanduser().exists() else "no vlab store (no zarr.json)"
+        warnings.warn(
+            f"vlab.catalog.register({name!r}): there is {what} at {str(where)!r}; the entry is "
+            f"written, but vlab.catalog.open({name!r}) fails until a store is written there.",
+            UserWarning,
+            stacklevel=2,
         )
     folder = index_dir()
     entry = {
