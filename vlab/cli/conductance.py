@@ -49,8 +49,27 @@ def _parse_settings(items: list[str]) -> dict:
     return params
 
 
+def _jobs(text: str) -> int:
+    """argparse type of ``--jobs``: -1 (one per CPU) or a positive number of processes."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(
+            f"--jobs must be -1 (one process per CPU) or an integer >= 1. Got {text[:40]!r}."
+        )
+    return value
+
+
 def _cmd_conductance_train(args: argparse.Namespace) -> int:
     from vlab.workflows.conductance import train_surrogate
+
+    if args.jobs is not None and args.estimator == "bottleneck":
+        raise InputError(
+            "--jobs sets the processes of the local estimator's members; the bottleneck "
+            "estimator trains in this process. Leave --jobs out."
+        )
 
     report = train_surrogate(
         args.stores,
@@ -217,7 +236,12 @@ def register(sub) -> None:
         "settings.neck_centres=...)",
     )
     p.add_argument("--holdout", type=float, default=0.25, help="fraction of traces held out")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and the ensemble")
+    p.add_argument(
+        "--seed",
+        type=positive_int("--seed", 2**32 - 1, 0),
+        default=0,
+        help="seed of the split and the ensemble (0 to 4294967295)",
+    )
     p.add_argument(
         "--preset",
         default="default",
@@ -234,10 +258,10 @@ def register(sub) -> None:
     )
     p.add_argument(
         "--jobs",
-        type=int,
+        type=_jobs,
         default=None,
         help="processes that train the members at once (-1: one per CPU; default 1); "
-        "the model does not depend on it",
+        "the model does not depend on it (local estimator only)",
     )
     p.add_argument(
         "--no-progress", action="store_true", help="no progress bar over the ensemble members"

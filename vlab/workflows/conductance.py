@@ -306,6 +306,17 @@ def peak_or_none(values: np.ndarray, func, structures: int | None = None) -> flo
         return None
 
 
+def _output_folder(out_dir: str | os.PathLike) -> Path:
+    """``out_dir``, made if needed; an :class:`InputError` if it is a file or under one."""
+    out = Path(out_dir)
+    blocker = next((p for p in (out, *out.parents) if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        what = "is an existing file" if blocker == out else f"is under the file {str(blocker)!r}"
+        raise InputError(f"The output folder {str(out)!r} {what}; give a folder.")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
 def labelled_structures(
     name_or_path: str | os.PathLike,
 ) -> tuple[list, np.ndarray, np.ndarray, str]:
@@ -320,11 +331,17 @@ def labelled_structures(
     path = catalog.locate(name_or_path)
     ds = catalog.open_store(path)
     _refuse_predictions(ds, str(path))
-    ds = catalog.select(ds, status="done").load()
-    if "structure_positions" not in ds or "conductance" not in ds:
+    if "structure_positions" not in ds or "conductance" not in ds or "status" not in ds:
         raise InputError(
-            f"The store {str(path)!r} is not a conductance-reference store of "
-            "structures (it needs structure_* and conductance variables)."
+            f"The store {str(name_or_path)!r} is not a conductance-reference store of "
+            "structures (it needs structure_*, conductance and status variables)."
+        )
+    n_items = ds.sizes["item"]
+    ds = catalog.select(ds, status="done").load()
+    if ds.sizes["item"] == 0:
+        raise InputError(
+            f"The store {str(name_or_path)!r} has no done snapshots ({n_items} items, none "
+            "labelled yet): run its campaign first (vlab status shows it)."
         )
     structures = catalog.decode_structures(ds, prefix="structure_")
     traces = ds["trace"].values if "trace" in ds else np.arange(len(structures))
@@ -754,6 +771,8 @@ def train_surrogate(
             f"The holdout fraction must be between 0 and 1, both excluded (the held-out traces "
             f"score the model and give its residuals). Got {holdout}."
         )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"The seed must be an integer >= 0. Got {seed!r}.")
     target = Path(model_path)
     target = target if target.suffix == ".npz" else target.with_name(target.name + ".npz")
     if target.exists() and not overwrite:
@@ -766,8 +785,7 @@ def train_surrogate(
     structures = [s for p in parts for s in p[0]]
     y = np.concatenate([p[1] for p in parts])
     groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
-    rng = np.random.default_rng(seed)
-    unique = rng.permutation(np.unique(groups))
+    unique = np.random.default_rng(seed).permutation(np.unique(groups))
     n_test = max(1, round(holdout * len(unique)))
     if n_test >= len(unique):
         raise InputError(
@@ -864,16 +882,15 @@ def validate_surrogate(
     known = _model_training_labels(described)
     learned = _model_reference(described)
     residuals, held_out, few = _predictive(described)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    loaded = [labelled_structures(name) for name in names]  # every store checked first
+    out = _output_folder(out_dir)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
     report: dict[str, Any] = {"model": str(model_path), "stores": {}}
     if learned is not None:
         report["model_reference"] = reference_name(learned)
     if few:
         report["predictive_warning"] = few
-    for k, name in enumerate(names):
-        structures, y, _, stem = labelled_structures(name)
+    for k, (name, (structures, y, _, stem)) in enumerate(zip(names, loaded, strict=True)):
         pred = _featurise_in_chunks_then_predict(model, structures, stem, progress)
         entry = _parity(fig.add_subplot(1, len(names), k + 1), y, pred, stem)
         report["stores"][name] = entry
@@ -1203,6 +1220,13 @@ def predict_conductance(
             f"The file {str(out)!r} exists and is not a report of vlab conductance predict "
             "(a model's .report.json, say): it is left untouched. Give another --out."
         )
+    if out is not None:  # its folder can be made: checked before any work
+        blocker = next((p for p in Path(out).parents if p.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            raise InputError(
+                f"The report file {str(out)!r} cannot be written: {str(blocker)!r} is a file, "
+                "not a folder. Give another --out."
+            )
     surrogate, described = load_surrogate(model)
     shipped_name = described.get("shipped") or shipped_model_name(described.get("path", ""))
     residuals, held_out, few = _predictive(described)
@@ -1218,6 +1242,11 @@ def predict_conductance(
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
         structures, ref, hashes, temperature, calculator, traces = _input_structures(source)
+        if not structures:
+            raise InputError(
+                f"{source!r} holds no structures to predict (a store: no done snapshots yet; "
+                "vlab status shows it)."
+            )
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
