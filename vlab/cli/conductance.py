@@ -198,7 +198,8 @@ def register(sub) -> None:
     p.add_argument(
         "--out",
         default=ResultsPath("figures"),
-        help="folder for the PNG files and the summary JSON (default: %(default)s)",
+        help="folder for the PNG files and the summary JSON, replaced if they exist "
+        "(default: %(default)s)",
     )
     p.add_argument(
         "--traces", type=positive_int("--traces"), default=12, help="traces to draw (default 12)"
@@ -280,7 +281,10 @@ def register(sub) -> None:
     )
     p.add_argument("stores", nargs="+", help="reference stores (catalog names or paths)")
     p.add_argument(
-        "--out", default=ResultsPath("validation"), help="output folder (default: %(default)s)"
+        "--out",
+        default=ResultsPath("validation"),
+        help="output folder; its validation.json and validation-parity.png are replaced if "
+        "they exist (default: %(default)s)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar over the structures")
     p.set_defaults(func=_cmd_conductance_validate)
