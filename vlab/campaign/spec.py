@@ -451,15 +451,24 @@ def _or_configured(data: Mapping, key: str) -> Mapping:
     return _Section({key: config.get(f"campaign.{key}")}, "(configuration) campaign.")
 
 
-def _from_python(value: Any, depth: int = 0) -> Any:
+def _from_python(value: Any, depth: int = 0, seen: dict | None = None) -> Any:
     """A spec written in Python as YAML would give it: numpy numbers as numbers, tuples as
-    lists, paths as text (deeper than :data:`MAX_DEPTH` left as is, for :func:`_plain`)."""
-    if depth > MAX_DEPTH + 1:
-        return value
-    if isinstance(value, Mapping):
-        return {k: _from_python(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_from_python(v, depth + 1) for v in value]
+    lists, paths as text. A container shared by reference is converted once (and stays
+    shared); deeper than :data:`MAX_DEPTH`, or past ``MAX_NODES`` containers, values are
+    left as they are for :func:`_plain` to refuse."""
+    seen = {} if seen is None else seen
+    if isinstance(value, (Mapping, list, tuple)):
+        if id(value) in seen:
+            return seen[id(value)]
+        if depth > MAX_DEPTH + 1 or len(seen) > MAX_NODES:
+            return value
+        seen[id(value)] = value  # a cycle meets the original, which _plain refuses
+        if isinstance(value, Mapping):
+            out: Any = {k: _from_python(v, depth + 1, seen) for k, v in value.items()}
+        else:
+            out = [_from_python(v, depth + 1, seen) for v in value]
+        seen[id(value)] = out
+        return out
     if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
         return value.item()  # a numpy scalar (numpy itself need not be imported here)
     if isinstance(value, os.PathLike):
