@@ -237,6 +237,8 @@ def _check_catalog_writable(spec: CampaignSpec) -> None:
     """The catalog folder where the campaigns register their stores can be written (checked
     before any work, not after it)."""
     folder = catalog.index_dir()
+    if catalog.is_url(folder):  # object storage: its permissions show at the first write
+        return
     parent = folder
     while not parent.exists():
         parent = parent.parent
