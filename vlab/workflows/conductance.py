@@ -118,16 +118,10 @@ def conductance_figures(
     from vlab.conductance.displacement import BREAK_THRESHOLD
     from vlab.conductance.histogram import PLATEAU_WINDOW, plot_histogram_comparison
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(
-            f"The output folder {str(out)!r} is an existing file; give a folder (it is made if "
-            "missing)."
-        )
     traces = conductance_traces(store)
-    out.mkdir(parents=True, exist_ok=True)
     if not traces:
         raise InputError(f"The store {str(store)!r} has no done snapshots to plot.")
+    out = _output_folder(out_dir)
     all_g = np.concatenate([t["conductance"] for t in traces.values()])
     name = Path(store).stem
     shown = list(traces.values())[:max_traces]
