@@ -474,3 +474,16 @@ def test_predict_gives_the_plateau_lengths_of_predicted_and_reference_traces(tmp
     assert ruptures and all(figures[key] == value for key, value in ruptures.items())
     assert {"traces_broken_4K", "rupture_elongation_median_A_300K"} <= set(entry)
     assert reference["plateau_length_mean_A_4K"] > reference["plateau_length_mean_A_300K"]
+
+
+def test_a_replaced_report_takes_its_figures_along(model_dir, tmp_path):
+    out = tmp_path / "pred.json"
+    argv = ["conductance", "predict", "au-spd-small", "--model", "tiny", "--out", str(out)]
+    assert main(argv) == 0
+    assert len(list(tmp_path.glob("pred-*.png"))) == 2
+    mine = tmp_path / "pred-notes.png"  # not named by the report: left alone
+    mine.write_bytes(b"png")
+    assert main([*argv, "--no-plot"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["pred-notes.png"]
+    assert main(argv) == 0  # and drawn again
+    assert len(list(tmp_path.glob("pred-*.png"))) == 3

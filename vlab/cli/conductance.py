@@ -312,7 +312,8 @@ def register(sub) -> None:
     p.add_argument(
         "--out",
         default=ResultsPath("predictions.json"),
-        help="report JSON to write, replaced if it exists (default: %(default)s)",
+        help="report JSON to write; an existing one is replaced, and its figures that this run "
+        "does not draw again are removed (default: %(default)s)",
     )
     p.add_argument("--no-plot", action="store_true", help="write no histogram PNGs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -1155,7 +1155,9 @@ def predict_conductance(
     model : str or path
         A shipped model name (default ``spd-headline``, its sha256 checked) or a model file.
     out : path, optional
-        JSON file to write the report to.
+        JSON file to write the report to. A report there is replaced, and the figures it
+        names that this call does not draw again (other sources, or ``plot=False``) are
+        removed.
     plot : bool
         With ``out``, also draw the conductance histogram of each source of at least
         ``PLOT_MIN_STRUCTURES`` structures beside it (``OUT-SOURCE.png``, linear and log
@@ -1315,9 +1317,30 @@ def predict_conductance(
                 entry["displacement_png"] = str(shown)
         report["sources"][source] = entry
     if out is not None:
+        earlier = _report_figures(Path(out))  # of the report about to be replaced
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         Path(out).write_text(report_json(report) + "\n")
+        for stale in earlier - _report_figures(Path(out)):
+            stale.unlink(missing_ok=True)
     return report
+
+
+def _report_figures(out: Path) -> set[Path]:
+    """The figures that the predict report ``out`` names (none if there is no such report):
+    the PNGs beside it whose names start with its stem, as :func:`predict_conductance`
+    writes them. Replacing a report removes those of its figures the new one does not
+    write again, so no figure of an earlier run sits beside a report that does not name it."""
+    if not out.is_file() or not _is_predict_report(out):
+        return set()
+    sources = json.loads(out.read_text(encoding="utf-8"))["sources"]
+    named = [  # by name: the figures are written beside the report
+        out.with_name(Path(entry[key]).name)
+        for entry in (sources.values() if isinstance(sources, dict) else [])
+        if isinstance(entry, dict)
+        for key in ("histogram_png", "displacement_png")
+        if isinstance(entry.get(key), str)
+    ]
+    return {p for p in named if p.suffix == ".png" and p.name.startswith(f"{out.stem}-")}
 
 
 def _displacement_figure(
