@@ -157,6 +157,13 @@ def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"vlab: error: {str(mixed)!r}, structure 1 (of 2): The tags of the ")
     assert "electrodes tagged 1 and 2 at the two ends along z" in err and len(err.splitlines()) == 1
+    argv = ["conductance", "predict", "au-spd-small", str(mixed), "au-spd-small"]
+    assert main([*argv, "--model", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "vlab: error: The source 'au-spd-small' is given twice; the report holds one entry "
+        "per source.\n"
+    )
 
 
 @pytest.mark.skipif(

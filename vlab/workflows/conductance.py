@@ -1206,6 +1206,11 @@ def predict_conductance(
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
     from vlab.workflows.learning import validation_metrics
 
+    twice = next((s for i, s in enumerate(sources) if s in sources[:i]), None)
+    if twice is not None:
+        raise InputError(
+            f"The source {twice!r} is given twice; the report holds one entry per source."
+        )
     if out is not None and (Path(out).suffix != ".json" or Path(out).is_dir()):
         raise InputError(
             f"The report file {str(out)!r} must be a .json file path (not a folder); an "
