@@ -662,6 +662,8 @@ def test_an_interrupt_says_whether_the_command_resumes():
         "vlab: interrupted; this command keeps nothing of an unfinished run: "
         "vlab polymers train Tg=polymers-polymon_tg --name tg"
     )
+    for argv in (["conductance", "predict", "s.xyz"], ["catalog", "export", "a", "b.zarr"]):
+        assert "keeps nothing of an unfinished run" in _interrupted(KeyboardInterrupt(), argv)
     assert _interrupted(_Terminated(), ["run", "spec.yaml"]) == (
         "vlab: terminated (SIGTERM). Run the same command again to resume: vlab run spec.yaml"
     )

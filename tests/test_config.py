@@ -146,11 +146,14 @@ def test_a_top_level_setting_has_its_own_variable_and_others_are_ignored(monkeyp
     ("var", "value", "rule"),
     [
         ("VLAB_CLUSTER__N_WORKERS", "0", ">= 1; got 0"),  # a cluster of no worker would hang
-        ("VLAB_CAMPAIGN__CHUNK_SIZE", "-5", ">= 1; got -5"),
+        ("VLAB_CAMPAIGN__CHUNK_SIZE", "-5", "from 1 to 1000000; got -5"),
         ("VLAB_CAMPAIGN__ZARR_CHUNK_ITEMS", "0", ">= 1; got 0"),
         ("VLAB_CAMPAIGN__FLUSH_SECONDS", "-1", "from 0 to 3600 seconds; got -1"),
         ("VLAB_CAMPAIGN__FLUSH_SECONDS", "3601", "from 0 to 3600 seconds; got 3601"),
         ("VLAB_STORAGE__LEASE_TTL", "0", "> 0; got 0"),
+        # the same bounds as a spec's keys (a run would refuse them only later)
+        ("VLAB_CAMPAIGN__RETRIES", "1000", "from 0 to 100; got 1000"),
+        ("VLAB_CAMPAIGN__CHUNK_SIZE", "2000000", "from 1 to 1000000; got 2000000"),
     ],
 )
 def test_counts_and_times_out_of_range_are_refused_with_their_key(monkeypatch, var, value, rule):
@@ -161,6 +164,24 @@ def test_counts_and_times_out_of_range_are_refused_with_their_key(monkeypatch, v
     assert str(caught.value) == (
         f"The configuration key {key!r} in the VLAB_* environment variables must be {rule}."
     )
+
+
+def test_configured_bounds_are_the_specs():
+    from vlab.campaign.spec import MAX_CHUNK_SIZE, MAX_RETRIES
+
+    assert config._RANGES["campaign.retries"][1] == MAX_RETRIES
+    assert config._RANGES["campaign.chunk_size"][1] == MAX_CHUNK_SIZE
+
+
+def test_a_misspelt_variable_is_named_with_the_one_meant(monkeypatch):
+    monkeypatch.setenv("VLAB_CLUSTER_N_WORKERS", "1")
+    monkeypatch.setenv("VLAB_EXTRAS", "md")  # not close to a setting (a Docker build arg)
+    with pytest.warns(UserWarning) as caught:
+        config.as_dict()
+    assert [str(w.message) for w in caught] == [
+        "The environment variable VLAB_CLUSTER_N_WORKERS is not a vlab setting and is "
+        "ignored. Did you mean 'VLAB_CLUSTER__N_WORKERS'?"
+    ]
 
 
 def test_an_override_out_of_range_is_refused_before_it_applies():

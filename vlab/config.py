@@ -84,11 +84,11 @@ def _check_type(name: str, default: Any, value: Any, source: str) -> None:
 _RANGES: dict[str, tuple[float, float, str]] = {
     "cluster.n_workers": (1, math.inf, ">= 1"),
     "cluster.threads_per_worker": (1, math.inf, ">= 1"),
-    "campaign.chunk_size": (1, math.inf, ">= 1"),
+    "campaign.chunk_size": (1, 1_000_000, "from 1 to 1000000"),  # spec.MAX_CHUNK_SIZE
     "campaign.zarr_chunk_items": (1, math.inf, ">= 1"),
     "campaign.futures_per_worker": (1, math.inf, ">= 1"),
     "campaign.flush_seconds": (0, 3600, "from 0 to 3600 seconds"),
-    "campaign.retries": (0, math.inf, ">= 0"),
+    "campaign.retries": (0, 100, "from 0 to 100"),  # spec.MAX_RETRIES
     "storage.lease_ttl": (1e-9, math.inf, "> 0"),
     "cluster.kubernetes_start_timeout": (1, 86400, "from 1 to 86400 seconds"),
 }
@@ -139,6 +139,7 @@ def _env_overrides(top: Mapping[str, Any]) -> dict[str, Any]:
             continue
         name = var[len(_ENV_PREFIX) :].lower()
         if "__" not in var and not (name in top and not isinstance(top[name], dict)):
+            _warn_if_misspelt(var, top)
             continue
         path = name.split("__")
         node = tree
@@ -146,6 +147,26 @@ def _env_overrides(top: Mapping[str, Any]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[path[-1]] = _env_value(var, text)
     return tree
+
+
+def _warn_if_misspelt(var: str, top: Mapping[str, Any]) -> None:
+    """A warning for a ``VLAB_*`` variable that is no setting but close to one's variable
+    (``VLAB_CLUSTER_N_WORKERS``, ``VLAB_RESULT_DIR``); others are left alone silently."""
+    names = ["VLAB_CONFIG"]
+    for key, value in top.items():
+        if isinstance(value, dict):
+            names += [f"{_ENV_PREFIX}{key}__{sub}".upper() for sub in value]
+        else:
+            names.append(f"{_ENV_PREFIX}{key}".upper())
+    hint = did_you_mean(var, names)
+    if hint:
+        import warnings
+
+        warnings.warn(
+            f"The environment variable {var} is not a vlab setting and is ignored.{hint}",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def as_dict() -> dict[str, Any]:

@@ -308,3 +308,49 @@ def test_a_script_without_the_main_guard_gets_one_clear_error(tmp_path):
         [sys.executable, str(guarded)], capture_output=True, text=True, timeout=120, env=env
     )
     assert run.returncode == 0 and run.stdout.strip() == "1", run.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("cluster.memory_limit", "lots", "'auto', a size such as '4GB'"),
+        ("cluster.memory_limit", -1, "'auto', a size such as '4GB'"),
+        ("cluster.dashboard_address", "notanaddress", "HOST:PORT, e.g. '127.0.0.1:8787'"),
+        ("cluster.n_workers", 10_000, "at most"),
+        ("cluster.threads_per_worker", 10_000, "at most"),
+    ],
+)
+def test_bad_local_cluster_settings_are_named_before_anything_starts(key, value, words):
+    from vlab import config
+    from vlab.errors import ConfigError
+
+    with config.override({key: value}), pytest.raises(ConfigError) as caught, connect():
+        pass
+    assert str(caught.value).startswith(f"The configuration key {key!r} must be ")
+    assert words in str(caught.value) and repr(value) in str(caught.value)
+
+
+def test_a_cluster_that_does_not_start_from_the_command_names_its_settings(tmp_path):
+    """From the vlab command the advice about a script's main guard would be beside the point:
+    the error names the settings instead."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        f"name: s\nkind: engine-probe\nstore: {tmp_path / 's.zarr'}\n"
+        "inputs: {generator: range, n: 2}\n"
+    )
+    env = os.environ | {
+        "OMP_NUM_THREADS": "1",
+        "VLAB_CLUSTER__DASHBOARD_ADDRESS": "no-such-host.invalid:0",
+        "VLAB_CATALOG__INDEX_DIR": str(tmp_path / "catalog"),
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "vlab.cli", "run", str(spec), "--workers", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert run.returncode == 1, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("vlab: error: The local Dask cluster did not start"), last
+    assert "'dashboard_address': 'no-such-host.invalid:0'" in last and "__main__" not in last

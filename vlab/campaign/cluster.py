@@ -407,18 +407,88 @@ def _local_cluster(workers: int | None):
         raise ClusterError(
             f"A worker process tried to start a cluster while it started. {_SCRIPT_GUARD}"
         )
+    settings = _local_settings(workers)  # checked before anything starts
     try:
-        return _new_local_cluster(workers)
+        return _new_local_cluster(settings)
     except Exception as err:
-        if getattr(sys.modules.get("__main__"), "__file__", None) and "failed to start" in str(err):
+        if "failed to start" not in str(err):
+            raise
+        if _user_script():
             raise ClusterError(
                 f"The local Dask workers did not start ({type(err).__name__}: {err}). "
                 f"{_SCRIPT_GUARD}"
             ) from err
-        raise
+        raise ClusterError(
+            f"The local Dask cluster did not start ({type(err).__name__}: {err}). Its "
+            f"settings: {settings}; vlab config shows where they come from."
+        ) from err
 
 
-def _new_local_cluster(workers: int | None):
+def _user_script() -> bool:
+    """Whether the main module is a script of the user's (not the vlab command)."""
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", "") or ""
+    file = getattr(main, "__file__", None)
+    return bool(file) and Path(file).stem != "vlab" and not spec_name.startswith("vlab")
+
+
+_DASHBOARD = re.compile(r"[^\s:/]*:\d{1,5}")
+
+
+def _size(text: str) -> int | None:
+    """Bytes of a size in words as Dask reads them ('4GB', '512 MiB', '1e9'), or None."""
+    from dask.utils import parse_bytes
+
+    try:
+        return parse_bytes(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _local_settings(workers: int | None) -> dict:
+    """The LocalCluster's settings from the configuration (``workers`` overrides
+    ``cluster.n_workers``), checked: a :class:`~vlab.errors.ConfigError` names the key."""
+    from vlab.errors import ConfigError
+
+    n_workers = workers or config.get("cluster.n_workers")
+    if n_workers > max_local_workers():
+        raise ConfigError(
+            f"The configuration key 'cluster.n_workers' must be at most {max_local_workers()} "
+            f"on this machine ({os.cpu_count() or 1} CPUs; each local worker is a process); "
+            f"got {n_workers}. For more, run on a cluster (--scheduler or --kubernetes)."
+        )
+    threads = config.get("cluster.threads_per_worker")
+    if threads > (os.cpu_count() or 1) * _WORKERS_PER_CPU:
+        raise ConfigError(
+            "The configuration key 'cluster.threads_per_worker' must be at most "
+            f"{(os.cpu_count() or 1) * _WORKERS_PER_CPU} on this machine "
+            f"({os.cpu_count() or 1} CPUs); got {threads}."
+        )
+    memory = config.get("cluster.memory_limit")
+    fine = memory is None or memory == "auto"
+    fine |= isinstance(memory, int | float) and not isinstance(memory, bool) and memory >= 0
+    fine |= isinstance(memory, str) and _size(memory) is not None
+    if not fine:
+        raise ConfigError(
+            "The configuration key 'cluster.memory_limit' must be 'auto', a size such as '4GB' "
+            "or '512MiB', or a number (bytes; at most 1: a fraction of the machine's memory, "
+            f"0: no limit); got {memory!r}."
+        )
+    dashboard = config.get("cluster.dashboard_address")
+    if not (isinstance(dashboard, str) and _DASHBOARD.fullmatch(dashboard.strip())):
+        raise ConfigError(
+            "The configuration key 'cluster.dashboard_address' must be HOST:PORT, e.g. "
+            f"'127.0.0.1:8787' ('127.0.0.1:0': any free port); got {dashboard!r}."
+        )
+    return {
+        "n_workers": n_workers,
+        "threads_per_worker": threads,
+        "dashboard_address": dashboard.strip(),
+        "memory_limit": memory,
+    }
+
+
+def _new_local_cluster(settings: dict):
     import dask
     from distributed import LocalCluster
 
@@ -432,14 +502,7 @@ def _new_local_cluster(workers: int | None):
         # a worker may hold queued tasks while others idle at the end of a campaign, a whole
         # extra task duration on the wall clock. The scheduler reads it as it starts, here.
         with dask.config.set(_LOCAL_SETTINGS):
-            return LocalCluster(
-                host="127.0.0.1",
-                n_workers=workers or config.get("cluster.n_workers"),
-                threads_per_worker=config.get("cluster.threads_per_worker"),
-                processes=True,
-                dashboard_address=config.get("cluster.dashboard_address"),
-                memory_limit=config.get("cluster.memory_limit"),
-            )
+            return LocalCluster(host="127.0.0.1", processes=True, **settings)
 
 
 _CLOSE_TIMEOUT = 20.0  # seconds for the client, then the cluster, to close after a normal run

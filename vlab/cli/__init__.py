@@ -12,6 +12,7 @@ the same way). No tracebacks unless ``--debug`` is given.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shlex
 import sys
@@ -59,6 +60,10 @@ _STARTS_OVER = {
     ("polymers", "transfer"),
     ("conductance", "train"),
     ("conductance", "validate"),
+    ("conductance", "predict"),
+    ("conductance", "plot"),
+    ("polymers", "predict"),
+    ("catalog", "export"),
 }
 
 
@@ -142,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(err, args.debug, 1)
     except KeyboardInterrupt as err:
         print(_interrupted(err, argv), file=sys.stderr)
+        _quiet_exit()
         return 143 if isinstance(err, _Terminated) else 130
     except BrokenPipeError:  # e.g. `vlab status STORE | head`: the reader went away
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -152,6 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(os_error_text(err), args.debug, 1)
     except MemoryError:
         return _error("out of memory; use smaller inputs or more memory", args.debug, 1)
+
+
+def _quiet_exit() -> None:
+    """After an interrupt: zarr's writes abandoned mid-way are collected on the way out, each
+    with a "Task was destroyed but it is pending!" log record, a "never awaited" warning or an
+    "Event loop is closed" traceback, hundreds of them under the one line that matters."""
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore", message="coroutine .* was never awaited")
+    sys.unraisablehook = lambda unraisable: None
 
 
 def _connection_lost(err: OSError) -> str:
