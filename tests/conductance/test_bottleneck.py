@@ -298,6 +298,10 @@ def test_train_and_validate_a_bottleneck_model_from_the_command_line(tmp_path, c
         "training labels of the model fast.npz: R² and MAE against their reference measure "
         f"its fit, not its accuracy (on its held-out traces: R² {report['held_out']['r2']:.3f}"
     )
+    twice = ["conductance", "validate", str(model), "au-sband-small", "au-sband-small"]
+    assert main([*twice, "--out", str(tmp_path / "v2")]) == 2
+    assert "The store 'au-sband-small' is given twice; give each once." in capsys.readouterr().err
+    assert not (tmp_path / "v2").exists()
     assert main([*args, "--model", str(model), "--set", "depth=3"]) == 2
     assert "Unknown BottleneckSurrogate parameter(s) ['depth']" in capsys.readouterr().err
     assert main([*args, "--model", str(model), "--preset", "spd-headline"]) == 2
@@ -597,3 +601,33 @@ def test_no_histogram_peak_is_quoted_for_a_handful_of_structures(tmp_path):
     write(tmp_path / "many.xyz", structures[:40])
     many = predict_conductance([str(tmp_path / "many.xyz")], model="spd-bottleneck")
     assert isinstance(many["sources"][str(tmp_path / "many.xyz")]["peak_predictive_G0"], float)
+
+
+def test_snapshots_in_two_training_stores_are_used_once_and_held_out_together(tmp_path):
+    """au-spd-large's snapshots are a subset of au-spd-2x2's traces: a held-out score over
+    copies of training snapshots would measure the fit."""
+    from vlab.workflows.conductance import structure_keys, train_surrogate
+
+    params = {"min_samples_leaf": 5, "n_estimators": 2}
+    kw = {"estimator": "bottleneck", "params": params, "progress": False}
+    with pytest.warns(UserWarning, match=r"^32 snapshot\(s\) are in more than one training"):
+        report = train_surrogate(["au-spd-2x2", "au-spd-large"], tmp_path / "m.npz", **kw)
+    trained = set(report["training_structure_keys"])
+    held = set(report["residual_structure_keys"])
+    assert trained.isdisjoint(held) and report["shared_snapshots"] == 32
+    from vlab.workflows.conductance import labelled_structures
+
+    everything = set(structure_keys(labelled_structures("au-spd-2x2")[0]))
+    assert trained | held == everything  # au-spd-large adds nothing new
+    assert report["n_train"] + report["held_out"]["n"] == len(everything)
+    with pytest.raises(InputError, match="The training store 'au-spd-small' is given twice"):
+        train_surrogate(["au-spd-small", "au-spd-small"], tmp_path / "n.npz", **kw)
+    with pytest.raises(InputError) as info:
+        train_surrogate(
+            ["au-spd-small"], tmp_path / "n.npz", **kw | {"params": {"random_state": 7}}
+        )
+    assert str(info.value) == (
+        "The estimator's random_state is the seed of the split and the ensemble: give seed 7 "
+        "(--seed; model.train.seed in an experiment spec) instead of a random_state parameter."
+    )
+    assert not (tmp_path / "n.npz").exists()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -735,16 +735,25 @@ def train_surrogate(
     parameters by their own names; ``descriptor_settings`` as a mapping) on top; ``n_jobs`` is
     the number of processes that train the members at once (the model does not depend on it). With
     ``estimator="bottleneck"`` it is :meth:`BottleneckSurrogate.from_params` of ``params``
-    (fast, for junctions like the training ones; no presets). ``random_state`` defaults to
-    ``seed``. ``progress``: a progress bar over the members of the local estimator as they
-    finish training (its ``verbose``). ``overwrite=False`` refuses, before any work, a
-    ``model_path`` that exists (``vlab conductance train`` without ``--force``).
+    (fast, for junctions like the training ones; no presets). ``random_state`` is ``seed``
+    (a ``random_state`` in ``params`` is refused). Stores are given once each; a snapshot in
+    several of them (the same structure) is used once, and the traces that share snapshots
+    are held out together (a warning says how many). ``progress``: a progress bar over the
+    members of the local estimator as they finish training (its ``verbose``).
+    ``overwrite=False`` refuses, before any work, a ``model_path`` that exists (``vlab
+    conductance train`` without ``--force``).
     """
     from matplotlib.figure import Figure
 
     from vlab.conductance import BottleneckSurrogate, ConditionalResiduals, ConductanceSurrogate
     from vlab.conductance.shipped import file_sha256
 
+    if "random_state" in (params or {}):
+        raise InputError(
+            "The estimator's random_state is the seed of the split and the ensemble: give "
+            f"seed {params['random_state']!r} (--seed; model.train.seed in an experiment "
+            "spec) instead of a random_state parameter."
+        )
     if estimator == "bottleneck":
         if preset != "default":
             raise InputError(
@@ -774,11 +783,24 @@ def train_surrogate(
             f"The model file {str(target)!r} exists; give another --model path, or --force "
             "to replace it (and its .report.json and .parity.png)."
         )
+    _refuse_twice(names, "training store")
     reference = one_reference(list(names), "training stores")
     parts = [labelled_structures(n) for n in names]
     structures = [s for p in parts for s in p[0]]
     y = np.concatenate([p[1] for p in parts])
     groups = np.concatenate([[f"{p[3]}:{t}" for t in p[2]] for p in parts])
+    keys = np.array(structure_keys(structures))  # for predict and validate to recognise them
+    first, groups, shared = _shared_snapshots(keys, groups)
+    if shared:
+        warnings.warn(
+            f"{shared} snapshot(s) are in more than one training store (or twice in one): each "
+            "is trained on or held out once, and the traces that share snapshots are held "
+            "out together.",
+            UserWarning,
+            stacklevel=2,
+        )
+        structures = [s for s, keep in zip(structures, first, strict=True) if keep]
+        y, groups, keys = y[first], groups[first], keys[first]
     unique = np.random.default_rng(seed).permutation(np.unique(groups))
     n_test = max(1, round(holdout * len(unique)))
     if n_test >= len(unique):
@@ -834,7 +856,8 @@ def train_surrogate(
         **({"warning": few} if few else {}),
         "parity_png": str(model_path.with_suffix(".parity.png")),
     }
-    keys = np.array(structure_keys(structures))  # for predict and validate to recognise them
+    if shared:
+        report["shared_snapshots"] = shared
     report["training_structure_keys"] = sorted(set(keys[~test].tolist()))
     report["model_sha256"] = file_sha256(model_path)
     if test.sum() >= RESIDUALS_MIN:  # the spread of the reference around new predictions
@@ -842,6 +865,37 @@ def train_surrogate(
         report["residual_structure_keys"] = sorted(set(keys[test].tolist()))
     model_path.with_suffix(".report.json").write_text(report_json(report) + "\n")
     return report
+
+
+def _refuse_twice(names: Sequence[str], what: str) -> None:
+    """An :class:`InputError` naming the first of ``names`` given twice."""
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise InputError(f"The {what} {twice!r} is given twice; give each once.")
+
+
+def _shared_snapshots(keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Snapshots labelled twice (the same structure key, e.g. one trace in two stores): the
+    mask of the first of each, the trace groups with those that share a snapshot merged into
+    one (so the copies of a trace are held out together), and how many rows are copies."""
+    _, index = np.unique(keys, return_index=True)
+    first = np.zeros(len(keys), dtype=bool)
+    first[index] = True
+    parent = {g: g for g in groups.tolist()}
+
+    def root(g: str) -> str:
+        while parent[g] != g:
+            parent[g] = parent[parent[g]]
+            g = parent[g]
+        return g
+
+    seen: dict[str, str] = {}
+    for key, group in zip(keys.tolist(), groups.tolist(), strict=True):
+        if key in seen:
+            parent[root(group)] = root(seen[key])
+        else:
+            seen[key] = group
+    return first, np.array([root(g) for g in groups.tolist()]), int((~first).sum())
 
 
 def validate_surrogate(
@@ -876,6 +930,7 @@ def validate_surrogate(
     known = _model_training_labels(described)
     learned = _model_reference(described)
     residuals, held_out, few = _predictive(described)
+    _refuse_twice(names, "store")
     loaded = [labelled_structures(name) for name in names]  # every store checked first
     out = _output_folder(out_dir)
     fig = Figure(figsize=(4.5 * len(names), 4.5), layout="constrained")
