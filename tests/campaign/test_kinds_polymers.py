@@ -132,6 +132,40 @@ def test_ingest_goes_on_past_a_source_it_cannot_read(tmp_path, capsys):
     )
 
 
+def test_replacing_a_store_its_rows_are_read_from_keeps_it_until_the_new_one_is_whole(
+    tmp_path, capsys, monkeypatch
+):
+    """With no CSV file in the cache, the rows of radonpy_pi1070 come from its catalog store:
+    the very store --replace writes again. An interrupt while writing leaves it as it was."""
+    from vlab import config
+    from vlab.workflows import ingest
+
+    out = tmp_path / "stores"
+    argv = ["polymers", "ingest", "radonpy_pi1070", "--out", str(out)]
+    store = out / "polymers-radonpy_pi1070.zarr"
+    with config.override({"data.cache_dir": str(tmp_path / "empty"), "data.offline": True}):
+        assert main(argv) == 0
+        first = vlab.catalog.open("polymers-radonpy_pi1070")["repeat_unit"].values
+        assert vlab.catalog.get_entry("polymers-radonpy_pi1070").location == store
+        written = ingest._write
+
+        def interrupted(path, *args):
+            written(path, *args)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(ingest, "_write", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            ingest.ingest_source("radonpy_pi1070", out, replace=True)
+        assert sorted(p.name for p in out.iterdir()) == [store.name]  # nothing half-done left
+        monkeypatch.setattr(ingest, "_write", written)
+        capsys.readouterr()
+        assert main([*argv, "--replace"]) == 0, capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [store.name]
+        again = vlab.catalog.open("polymers-radonpy_pi1070")["repeat_unit"].values
+    assert again.tolist() == first.tolist() and len(first) == 1077
+    assert main(["status", str(store), "--verify"]) == 0
+
+
 def test_builtin_model_refuses_one_string_and_invalid_units():
     from vlab.errors import InvalidSMILESError
     from vlab.polymers import BUILTIN_TC_MODEL, experimental_tc_model, featurize

@@ -75,7 +75,9 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
 
     Returns the path ``FOLDER/polymers-NAME.zarr``, registered as ``polymers-NAME``. A
     complete store of the same source file that is already there is kept as it is (and
-    registered again) unless ``replace``: ingesting twice writes nothing twice.
+    registered again) unless ``replace``: ingesting twice writes nothing twice. The store is
+    written beside its path and then moved there, so an error or an interrupt leaves a store
+    that was there (with ``replace``) as it was.
 
     Raises
     ------
@@ -88,9 +90,7 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
     title = store_name(name)  # an InputError names the registered sources
     src = SOURCES[name]
     store = Path(folder) / f"{title}.zarr"
-    if store.exists() and replace:
-        shutil.rmtree(store)
-    elif store.exists():
+    if store.exists() and not replace:
         done = _ingested(store, name, src.sha256)
         if done is None:
             raise StoreError(
@@ -126,12 +126,36 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
         bad_row_examples=json.dumps([list(e) for e in bad.examples]),
     )
     chunk = max(1, min(n, _MAX_CHUNK))
+    # written beside, then swapped in: an error or Ctrl-C leaves the store there (the one
+    # the rows may have been read from) as it was
+    partial = store.with_name(f".{store.name}.partial-{os.getpid()}")
+    try:
+        _write(partial, rows, outputs, values, attrs, chunk, name, src.sha256)
+        old = store.with_name(f".{store.name}.old-{os.getpid()}")
+        if store.exists():
+            store.rename(old)
+        try:
+            partial.rename(store)
+        except BaseException:
+            if old.exists() and not store.exists():
+                old.rename(store)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if partial.exists():
+            shutil.rmtree(partial, ignore_errors=True)
+    _register(title, store, name, src, (n, n_units))
+    return store
+
+
+def _write(store: Path, rows, outputs, values, attrs, chunk: int, name: str, sha256: str) -> None:
+    n = len(rows)
     catalog.create_store(
         store,
         chunk_size=chunk,
         inputs={"smiles": (_AS_WRITTEN, np.array(rows.smiles, dtype=object))},
         outputs=outputs,
-        input_hashes=[content_hash(name, src.sha256, i, s) for i, s in enumerate(rows.smiles)],
+        input_hashes=[content_hash(name, sha256, i, s) for i, s in enumerate(rows.smiles)],
         attrs=attrs,
     )
     for start, stop in catalog.chunk_bounds(n, chunk):
@@ -144,8 +168,6 @@ def ingest_source(name: str, folder: str | os.PathLike, *, replace: bool = False
             ledger={"worker": np.full(stop - start, "ingest", dtype=object)},
         )
     catalog.consolidate(store)
-    _register(title, store, name, src, (n, n_units))
-    return store
 
 
 _KIND_VERSION = "2"
