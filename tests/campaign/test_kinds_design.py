@@ -163,6 +163,10 @@ def test_failed_design_keeps_the_previous_spec_and_is_retried(
         f"or --out for a new design, or delete {store} to start over.\n"
     )
     assert sorted((p.name, p.stat().st_mtime_ns) for p in store.rglob("*")) == written
+    assert main([*args, "--margin", "2.5", "--no-progress"]) == 0  # the default, given: resumes
+    assert "computed 0" in capsys.readouterr().out
+    assert main([*args, "--margin", "2"]) == 2
+    assert "(--margin 2.5 -> 2.0)" in capsys.readouterr().err
 
 
 def test_store_and_library_report_plausibility(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
@@ -214,6 +215,7 @@ def _check_same_design(spec, out: Path) -> None:
 
     from vlab import catalog
     from vlab._utils import setting_differences
+    from vlab.campaign import get_kind
     from vlab.errors import InputError
 
     if not catalog.store_exists(spec.store):
@@ -224,7 +226,11 @@ def _check_same_design(spec, out: Path) -> None:
     except Exception:  # no readable record: the runner's own check decides
         return
     before.pop("store", None)
-    changed = setting_differences(before, spec.as_dict(include_store=False))
+    now = spec.as_dict(include_store=False)
+    for data in (before, now):  # defaults filled in: an option given at its default is equal
+        with contextlib.suppress(Exception):  # a record the kind no longer reads: as written
+            data["params"] = _plain(get_kind("polymer-design").check_params(data["params"]))
+    changed = setting_differences(before, now)
     if not changed:
         return
     said = []
@@ -239,6 +245,15 @@ def _check_same_design(spec, out: Path) -> None:
         "the same options to resume it, another --name or --out for a new design, "
         f"or delete {spec.store} to start over."
     )
+
+
+def _plain(params) -> dict:
+    """Checked parameters as plain data (a dataclass or a mapping), for comparing."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(params):
+        return dataclasses.asdict(params)
+    return dict(params)
 
 
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
