@@ -313,8 +313,16 @@ def test_transfer_with_cp_and_no_chemicals_package_fails_before_any_work(
 def test_transfer_command_writes_a_report(tmp_path, capsys):
     # PI1070 from the data cache, else from the shipped store polymers-radonpy_pi1070
     args = ["--splits", "1", "--draws", "2", "--epochs", "3", "--out", str(tmp_path)]
+    # an earlier report with another variant: its figure goes with it, other files stay
+    (tmp_path / "transfer.json").write_text(
+        json.dumps({"files": {"protocol_a-cp": str(tmp_path / "protocol_a-cp.png")}})
+    )
+    for name in ("protocol_a-cp.png", "protocol_a-mine.png"):
+        (tmp_path / name).write_bytes(b"png")
     capsys.readouterr()
     assert main(["polymers", "transfer", *args]) == 0
+    assert not (tmp_path / "protocol_a-cp.png").exists()
+    assert (tmp_path / "protocol_a-mine.png").exists()
     # the bar counts 1 x 2 draws of protocol A, then one fit per row of protocol B
     bar = capsys.readouterr().err.split("\r")[-1]
     done = re.search(r"pi1070: protocol B: 100%.* (\d+)/(\d+) ", bar)

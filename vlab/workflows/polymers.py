@@ -662,7 +662,8 @@ def transfer_report(
     Parameters
     ----------
     out_dir : path
-        Folder of ``transfer.json`` and ``protocol_{a,b}[-VARIANT].png``.
+        Folder of ``transfer.json`` and ``protocol_{a,b}[-VARIANT].png``; the figures of a
+        ``transfer.json`` there that this call does not draw again are removed.
     sources : sequence of str
         Pretraining variants (:func:`parse_variants`), e.g. ``["pi1070", "cp",
         "pi1070+tg+cp"]``; the first is the headline (``protocol_a``/``protocol_b`` keys),
@@ -722,8 +723,22 @@ def transfer_report(
         ),
         source_tasks=list(TRANSFER_SOURCE_TASKS),
     )
+    earlier = _transfer_figures(out)  # of the report about to be replaced
     (out / "transfer.json").write_text(report_json(report) + "\n")
+    for stale in earlier - _transfer_figures(out):  # variants not run again
+        stale.unlink(missing_ok=True)
     return report
+
+
+def _transfer_figures(out: Path) -> set[Path]:
+    """The ``protocol_*.png`` figures that ``out/transfer.json`` names (none without one)."""
+    try:
+        files = json.loads((out / "transfer.json").read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+    named = [out / Path(f).name for f in (files.values() if isinstance(files, dict) else [])
+             if isinstance(f, str)]  # fmt: skip
+    return {p for p in named if p.name.startswith("protocol_") and p.suffix == ".png"}
 
 
 def plot_sim2real_scaling(sizes, fits: dict[str, dict], path, *, unit: str = "W/(m K)") -> Path:
