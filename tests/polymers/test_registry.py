@@ -194,8 +194,10 @@ def test_train_refuses_bad_input_in_one_line(small_store, capsys, argv, message)
     import re
 
     assert main(["polymers", "train", *argv]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
+    captured = capsys.readouterr()
+    err = captured.err.strip().splitlines()
     assert len(err) == 1 and re.search(message, err[0]), err
+    assert captured.out == ""  # no "training ..." line before the refusal
     assert registered_models() == {}
 
 
@@ -212,6 +214,10 @@ def test_train_counts_a_polymer_written_twice_once(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "has 4 finished rows with a value of 'Tg' (3 distinct repeat units)" in err
     assert "needs at least 4 distinct units (give a smaller --folds" in err
+    ds.isel(item=[0, 1, 2]).to_zarr(tmp_path / "two.zarr", zarr_format=3, consolidated=False)
+    catalog.register("two", tmp_path / "two.zarr", description="two polymers")
+    assert main(["polymers", "train", "Tg=two", "--name", "m", "--folds", "2"]) == 2
+    assert "needs at least 3 distinct units (give more data)." in capsys.readouterr().err
     assert registered_models() == {}
 
 

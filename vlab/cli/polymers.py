@@ -343,10 +343,15 @@ def _cmd_polymers_design(args: argparse.Namespace) -> int:
 
 
 def _cmd_polymers_train(args: argparse.Namespace) -> int:
+    from vlab.catalog import training_store
+    from vlab.errors import InputError
+    from vlab.polymers.registry import check_free_name
     from vlab.workflows.polymers import train_model
 
     training = _training_option([args.training], "The training data (PROPERTY=STORE)")
     ((prop, store),) = training.items()
+    check_free_name(args.name, replace=args.replace)  # both before the line below
+    training_store(store, prop, where=f"training data {prop}={store}", error=InputError)
     print(f"training {prop} on catalog store {store} ({args.folds}-fold cross-validation first)")
     summary = train_model(
         prop,
@@ -393,7 +398,12 @@ def _cmd_polymers_models(args: argparse.Namespace) -> int:
             if named
             else "property not recorded"
         )
-        skill = f"; {card.validation} skill {card.skill.skill:.0%}" if card and card.skill else ""
+        from vlab.polymers.models import MIN_SKILL
+
+        skill = ""
+        if card and card.skill:
+            skill = f"; {card.validation} skill {card.skill.percent}"
+            skill += "" if card.skill.has_skill else f" (below {MIN_SKILL:.0%}: no skill)"
         print(f"{name}\t{what}; trained on {stores or 'data not recorded'}{skill}\t{path}")
     return 0
 

@@ -314,6 +314,18 @@ class ModelSkill:
         """True when :attr:`skill` is at least :data:`MIN_SKILL`."""
         return self.skill >= MIN_SKILL
 
+    @property
+    def percent(self) -> str:
+        """:attr:`skill` as a percentage, with a decimal where whole percents would hide on
+        which side of :data:`MIN_SKILL` it lies.
+
+        >>> ModelSkill(n=9, mae=0.9004, baseline_mae=1.0, std_scale=1.0, spread=1.0).percent
+        '9.96%'
+        """
+        if (round(self.skill, 2) >= MIN_SKILL) != self.has_skill:
+            return f"{self.skill:.2%}"
+        return f"{self.skill:.0%}"
+
 
 def leave_one_out_skill(model, smiles, y) -> ModelSkill:
     """Refit ``model`` without each point, predict it, and compare with the mean predictor.
@@ -557,7 +569,7 @@ class ModelCard:
             f"{self.validation} MAE {s.mae:.3f} vs {s.baseline_mae:.3f} {u} for predicting the mean"
         )
         if self.calibration is not None:
-            verdict = f"skill {s.skill:.0%}" if s.has_skill else f"little skill ({s.skill:.0%})"
+            verdict = f"skill {s.percent}" if s.has_skill else f"little skill ({s.percent})"
             return (
                 f"{verdict}: {versus}; ± is the 68 % and [low, high] the 95 % interval, "
                 f"conformal {self.calibration}."
@@ -568,7 +580,7 @@ class ModelCard:
                 f"(± {s.spread:.3f} {u}), not the model's uncertainty."
             )
         return (
-            f"skill {s.skill:.0%}: {versus}; the ± is the predictive std × {s.std_scale:.2f}, "
+            f"skill {s.percent}: {versus}; the ± is the predictive std × {s.std_scale:.2f}, "
             f"calibrated on the {self.validation} errors."
         )
 

@@ -68,6 +68,8 @@ def train_model(
     ``vlab polymers train Tg=polymers-polymon_tg --name tg-net`` on the command line, then
     ``vlab polymers predict --model tg-net '*CC(*)c1ccccc1'``.
     """
+    from sklearn.exceptions import ConvergenceWarning
+
     from vlab._utils import progress_bar as tqdm
     from vlab.polymers import (
         ModelCard,
@@ -87,17 +89,35 @@ def train_model(
         raise InputError(
             f"The catalog store {store!r} has {len(y)} finished rows with a value of {prop!r} "
             f"({distinct} distinct repeat units); training with {folds}-fold cross-validation "
-            f"needs at least {max(folds, 3)} distinct units (give a smaller --folds, or more "
-            "data)."
+            f"needs at least {max(folds, 3)} distinct units ("
+            + ("give a smaller --folds, or more data)." if folds > 3 else "give more data).")
         )
     units = units or "1"
     template = PolymerPropertyModel(n_bits=n_bits, descriptors=descriptors, random_state=seed)
-    with tqdm(total=folds + 1, desc=f"training {prop}", unit="fit", disable=not progress) as bar:
+    with (
+        tqdm(total=folds + 1, desc=f"training {prop}", unit="fit", disable=not progress) as bar,
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always", ConvergenceWarning)
         skill = cross_validated_skill(
             template, smiles, y, folds=folds, random_state=seed, progress=bar.update
         )
         model = template.fit(smiles, y)
         bar.update(1)
+    for warning in caught:  # the others as they were; the networks' in one line
+        if not issubclass(warning.category, ConvergenceWarning):
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    unconverged = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
+    if unconverged:
+        warnings.warn(
+            f"{unconverged} of the ensemble networks' fits stopped at their iteration limit "
+            "before converging (usual for small data; the card's cross-validated error "
+            "measures the model as fitted).",
+            UserWarning,
+            stacklevel=2,
+        )
     training = [{"store": store, "property": prop, "n_rows": len(y), "sha256": digest}]
     card = ModelCard(
         property=prop,
