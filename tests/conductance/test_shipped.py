@@ -157,6 +157,14 @@ def test_predict_command_errors_are_one_line(model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith(f"vlab: error: {str(mixed)!r}, structure 1 (of 2): The tags of the ")
     assert "electrodes tagged 1 and 2 at the two ends along z" in err and len(err.splitlines()) == 1
+    silver = tmp_path / "silver.xyz"
+    write(silver, [build_wire("Au", length=3), build_wire("Ag", length=3)])
+    assert main(["conductance", "predict", str(silver), "--model", "tiny"]) == 2
+    assert capsys.readouterr().err == (
+        f"vlab: error: {str(silver)!r}, structure 1 (of 2): it holds ['Ag'], but the tiny model "
+        "describes ['Au'] junctions only (the shipped models: gold). Give junctions of those "
+        "elements, or train a surrogate on reference labels of yours (vlab conductance train).\n"
+    )
     argv = ["conductance", "predict", "au-spd-small", str(mixed), "au-spd-small"]
     assert main([*argv, "--model", "tiny"]) == 2
     err = capsys.readouterr().err

@@ -1094,6 +1094,26 @@ def _input_structures(source: str) -> _Source:
     return _Source(structures, ref, hashes, temperature, calculator, traces)
 
 
+def _check_species(structures: list, source: str, surrogate: Any, model: str) -> None:
+    """Refuse, naming the source and the first such structure, structures with elements that
+    the ``surrogate`` (``model`` in words) has no descriptors for."""
+    species = None
+    for attr in ("descriptor_settings_", "settings_"):
+        settings = getattr(surrogate, attr, None)
+        species = species or getattr(settings, "species", None)
+    if not species:
+        return
+    for i, atoms in enumerate(structures):
+        unknown = sorted(set(atoms.get_chemical_symbols()) - set(species))
+        if unknown:
+            raise InputError(
+                f"{source!r}, structure {i} (of {len(structures)}): it holds {unknown}, but "
+                f"{model} describes {list(species)} junctions only (the shipped models: gold). "
+                "Give junctions of those elements, or train a surrogate on reference labels of "
+                "yours (vlab conductance train)."
+            )
+
+
 def _check_junctions(structures: list, source: str) -> None:
     """Refuse a structure file whose structures are not junctions the surrogate can read,
     naming the file, the first such structure and how to make one."""
@@ -1303,6 +1323,7 @@ def predict_conductance(
                 f"{source!r} holds no structures to predict (a store: no done snapshots yet; "
                 "vlab status shows it)."
             )
+        _check_species(structures, source, surrogate, _model_words(described))
         mean, std = _predict_in_chunks(surrogate, structures, source, progress)
         entry: dict[str, Any] = {
             "n": len(structures),
