@@ -502,3 +502,22 @@ def test_a_replaced_report_takes_its_figures_along(model_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["pred-notes.png"]
     assert main(argv) == 0  # and drawn again
     assert len(list(tmp_path.glob("pred-*.png"))) == 3
+
+
+def test_a_failed_predict_leaves_the_earlier_report_and_its_figures(model_dir, tmp_path):
+    from ase.io import write
+
+    from vlab.conductance import build_wire
+
+    out = tmp_path / "pred.json"
+    argv = ["--model", "tiny", "--out", str(out)]
+    assert main(["conductance", "predict", "au-spd-small", *argv]) == 0
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir()}
+    silver = tmp_path / "silver.xyz"
+    write(silver, [build_wire("Ag", length=3)])
+    # the store is predicted and drawn again, then the file refused
+    assert main(["conductance", "predict", "au-spd-small", str(silver), *argv]) == 2
+    after = {
+        p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.iterdir() if p != silver
+    }
+    assert after == before  # no figure of the failed run, no temporary file

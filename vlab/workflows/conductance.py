@@ -1277,9 +1277,7 @@ def predict_conductance(
         (``displacement_png``: ``OUT-SOURCE-displacement.png``, predicted and reference
         traces, a panel per temperature).
     """
-    from vlab.conductance import histogram_peak
-    from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
-    from vlab.workflows.learning import validation_metrics
+    from vlab.conductance.shipped import shipped_model_name
 
     twice = next((s for i, s in enumerate(sources) if s in sources[:i]), None)
     if twice is not None:
@@ -1314,6 +1312,33 @@ def predict_conductance(
         report["model"]["residuals"] = int(residuals.reference.size)
         if few:
             report["model"]["warning"] = few
+    staged: dict[Path, Path] = {}  # figures drawn under a temporary name -> their name
+    model_parts = (surrogate, described, shipped_name, residuals, held_out, learned)
+    try:
+        _predict_sources(sources, model_parts, report, staged, out, plot, progress)
+        if out is not None:  # the report and its figures replace the earlier ones together
+            earlier = _report_figures(Path(out))
+            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            _temporary(Path(out)).write_text(report_json(report) + "\n")
+            for temporary, final in staged.items():
+                os.replace(temporary, final)
+            os.replace(_temporary(Path(out)), out)
+            for stale in earlier - _report_figures(Path(out)):
+                stale.unlink(missing_ok=True)
+    finally:  # after an error or an interrupt: no temporary file left, earlier outputs kept
+        for temporary in [*staged, *([] if out is None else [_temporary(Path(out))])]:
+            temporary.unlink(missing_ok=True)
+    return report
+
+
+def _predict_sources(sources, model_parts, report, staged, out, plot, progress) -> None:
+    """The loop of :func:`predict_conductance`: each source's entry in ``report``, its
+    figures drawn under temporary names (``staged``: temporary -> final name)."""
+    from vlab.conductance import histogram_peak
+    from vlab.conductance.shipped import range_of_use_warning
+    from vlab.workflows.learning import validation_metrics
+
+    surrogate, described, shipped_name, residuals, held_out, learned = model_parts
     taken: set[str] = set()  # figure names written by this call
     known: Any = ...  # the model's training labels: read at the first store with a reference
     for source in sources:
@@ -1344,7 +1369,7 @@ def predict_conductance(
             if residuals is not None and held_out:
                 found.append(_residual_overlap(held_out, source, items))
         for warning in filter(None, found):
-            warnings.warn(warning, UserWarning, stacklevel=2)
+            warnings.warn(warning, UserWarning, stacklevel=4)
         if any(found):
             entry["warning"] = " ".join(filter(None, found))
         temps = [] if temperature is None else np.unique(temperature[np.isfinite(temperature)])
@@ -1385,25 +1410,28 @@ def predict_conductance(
                 described,
                 taken,
                 trained_on=entry.get("training_labels", 0),
+                staged=staged,
             )
             taken.add(figure.name)
             entry["histogram_png"] = str(figure)
             if traces is not None:
-                shown = _displacement_figure(
+                shown = figure.with_name(f"{figure.stem}-displacement.png")
+                temporary = _temporary(shown)
+                staged[temporary] = shown
+                _displacement_figure(
                     legs,
                     np.unique(traces[0]).size,
-                    figure.with_name(f"{figure.stem}-displacement.png"),
+                    temporary,
                     f"{source}: G against displacement from the break",
                 )
                 entry["displacement_png"] = str(shown)
         report["sources"][source] = entry
-    if out is not None:
-        earlier = _report_figures(Path(out))  # of the report about to be replaced
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(report_json(report) + "\n")
-        for stale in earlier - _report_figures(Path(out)):
-            stale.unlink(missing_ok=True)
-    return report
+
+
+def _temporary(path: Path) -> Path:
+    """A temporary name beside ``path`` (hidden, with its suffix: matplotlib reads a figure's
+    format from it)."""
+    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
 
 
 def _report_figures(out: Path) -> set[Path]:
@@ -1467,7 +1495,7 @@ def _predict_in_chunks(surrogate, structures: list, source: str, progress: bool)
 
 
 def _prediction_histogram(
-    source, mean, draws, ref, out, described, taken, trained_on: int = 0
+    source, mean, draws, ref, out, described, taken, trained_on: int = 0, staged=None
 ) -> Path:
     """Histogram figure of one source's predictions (and draws and reference), beside ``out``;
     a name in ``taken`` (another source of the same name) gets a number. The title says how
@@ -1494,4 +1522,8 @@ def _prediction_histogram(
     title = f"{source}: surrogate {model}"
     if trained_on:
         title += f" ({trained_on:,} of the {mean.size:,} structures were its training labels)"
-    return plot_histogram_comparison(samples, path, title=title)
+    if staged is None:
+        return plot_histogram_comparison(samples, path, title=title)
+    staged[_temporary(path)] = path  # drawn under a temporary name, renamed with the report
+    plot_histogram_comparison(samples, _temporary(path), title=title)
+    return path
