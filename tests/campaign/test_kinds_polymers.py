@@ -184,6 +184,16 @@ def test_builtin_model_refuses_one_string_and_invalid_units():
         training_similarity(BUILTIN_TC_MODEL, ["*CC"])
 
 
+def test_units_with_atoms_no_training_unit_has_are_far():
+    from vlab.polymers import BUILTIN_TC_MODEL
+    from vlab.workflows.polymers import training_similarity
+
+    found = training_similarity(BUILTIN_TC_MODEL, ["*[U]C*", "*CC(*)[N+](C)(C)C", "*CC(*)c1ccccc1"])
+    assert [f["unseen_atoms"] for f in found] == [["U"], ["N+"], []]
+    assert [f["far"] for f in found] == [True, True, False]
+    assert found[0]["similarity"] > 0.3  # near by the fingerprints alone
+
+
 def test_builtin_model_card_measures_its_skill():
     from vlab.polymers import experimental_tc_model, load_experimental_tc
     from vlab.polymers.transfer import MEASURED_PROCEDURE

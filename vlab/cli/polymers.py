@@ -93,7 +93,13 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
             known = measured.get(normalize_repeat_unit(result["canonical_smiles"]))
             said = f"\tin its training data ({card.units}): {', '.join(known)}" if known else ""
             near = next(closeness, None)
-            if near is not None and near["far"]:
+            if near is not None and near["unseen_atoms"]:
+                said += (
+                    f"\tfar from its training data: no training unit has "
+                    f"{', '.join(near['unseen_atoms'])} atoms (the model has not learned "
+                    "them; the interval may be too narrow)"
+                )
+            elif near is not None and near["far"]:
                 said += (
                     f"\tfar from its training data: the nearest training unit, "
                     f"{_shown(near['nearest_training'])}, has Tanimoto similarity "
@@ -474,7 +480,8 @@ def register(sub) -> None:
         "skill, the spread of the training data (said so). A repeat unit that is in the "
         "model's training data gets the measured value(s) it was trained on after the "
         "prediction ('in its training data'); one less similar to the training data than "
-        "90 % of the rows its interval was calibrated on gets 'far from its training data' "
+        "90 % of the rows its interval was calibrated on, or with atoms (elements, charged "
+        "atoms) that none of the training data has, gets 'far from its training data' "
         "(the interval may be too narrow). Invalid SMILES are listed with "
         "the reason ('error: ...'). Exit status: 0 if every SMILES is a valid repeat unit; 1 "
         "if some are not (the others are predicted); 2 if none is.",

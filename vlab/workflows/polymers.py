@@ -186,7 +186,9 @@ def training_similarity(
     held-out chemical families for ``builtin:experimental-tc``, the other training units for a
     saved model, whose intervals are calibrated on cross-validation) and ``far`` (fewer than
     ``FAR_SHARE`` of them: the interval, an average over the calibration rows, may then be
-    too narrow).
+    too narrow), and ``unseen_atoms``: the kinds of atom of the unit (element, with its formal
+    charge if any, e.g. ``U``, ``N+``) that no training unit has; a unit with any is ``far``
+    whatever its similarity (the fingerprints may find a near unit by its carbon skeleton).
     """
     from vlab.polymers import BUILTIN_TC_MODEL
     from vlab.polymers.smiles import repeat_units
@@ -206,21 +208,44 @@ def training_similarity(
         covered = _nearest_other(units, fps)
     from rdkit import DataStructs
 
+    seen = set().union(*(_atom_kinds(u) for u in units))
     out = []
-    for fp in fingerprints(smiles):
+    for unit, fp in zip(smiles, fingerprints(smiles), strict=True):
         sims = np.asarray(DataStructs.BulkTanimotoSimilarity(fp, fps))
         best = int(np.argmax(sims))
         as_far = int((covered <= sims[best]).sum())
+        unseen = sorted(_atom_kinds(unit) - seen)
         out.append(
             {
                 "nearest_training": units[best],
                 "similarity": round(float(sims[best]), 3),
                 "calibration_rows": int(covered.size),
                 "calibration_as_far": as_far,
-                "far": bool(as_far < FAR_SHARE * covered.size),
+                "unseen_atoms": unseen,
+                "far": bool(as_far < FAR_SHARE * covered.size or unseen),
             }
         )
     return out
+
+
+def _atom_kinds(unit: str) -> set[str]:
+    """The kinds of atom of a repeat unit: element symbols, with the formal charge if any
+    (``N+``, ``O-``, ``Fe+2``); the ``*`` ends are not atoms."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(unit)
+    kinds = set()
+    for atom in mol.GetAtoms() if mol is not None else []:
+        if atom.GetAtomicNum() == 0:
+            continue
+        charge = atom.GetFormalCharge()
+        sign = (
+            ""
+            if charge == 0
+            else ("+" if charge > 0 else "-") + (str(abs(charge)) if abs(charge) > 1 else "")
+        )
+        kinds.add(atom.GetSymbol() + sign)
+    return kinds
 
 
 def _nearest_other(units: list[str], fps: list) -> np.ndarray:
