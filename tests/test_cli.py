@@ -535,7 +535,8 @@ def test_polymers_predict_exits_2_when_no_smiles_is_valid_1_when_some_are_not(ca
     rows = capsys.readouterr().out.splitlines()[2:]
     assert "far from" not in rows[0] + rows[2]
     assert rows[1].endswith(
-        "\tfar from its training data: the nearest training unit, *O[Si](*)(C)C, has Tanimoto "
+        "\tfar from its training data: no training unit has Ge atoms; the nearest training "
+        "unit, *O[Si](*)(C)C, has Tanimoto "
         "similarity 0.12, and 1 of the 46 rows its interval was calibrated on was as far from "
         "their data: the interval may be too narrow"
     ), rows[1]

@@ -148,7 +148,7 @@ def test_huge_shared_values_from_python_are_refused_fast(tmp_path, monkeypatch):
 def test_a_bad_configured_default_is_named(tmp_path, monkeypatch):
     from vlab import config
 
-    retries = r"'campaign.retries' in config.override must be >= 0; got -3"
+    retries = r"'campaign.retries' in config.override must be from 0 to 100; got -3"
     with pytest.raises(ConfigError, match=retries), config.override({"campaign.retries": -3}):
         parse_spec(GOOD, base=tmp_path)  # refused by the configuration before any spec
     chunks = r"'\(configuration\) campaign.chunk_size' key must be an integer"

@@ -345,3 +345,37 @@ def test_a_name_that_moves_to_another_store_is_said(tmp_path):
     with pytest.warns(UserWarning, match=r"The catalog name 'probe' now names .*other.zarr \(it"):
         run_campaign(other, progress=False)
     assert catalog.get_entry("probe").location != first and first.exists()
+
+
+def test_a_spec_making_the_same_items_is_recorded_with_a_warning(tmp_path):
+    first = _spec(tmp_path, name="probe", n=6, store="p.zarr")
+    run_campaign(first, progress=False)
+    renamed = _spec(tmp_path, name="probe-renamed", n=6, store="p.zarr")
+    with pytest.warns(UserWarning) as caught:
+        report = run_campaign(renamed, progress=False)
+    said = [str(w.message) for w in caught if "makes the same items" in str(w.message)]
+    assert said == [
+        f"{renamed.source}: the store {str(renamed.store)!r} was written by a spec with name: "
+        '"probe" -> "probe-renamed". This spec makes the same items, so the store is resumed, '
+        "and it records this spec from now on."
+    ]
+    assert report.computed == 0
+    attrs = open_store(renamed.store).attrs
+    assert attrs["title"] == "probe-renamed" and attrs["spec_hash"] == renamed.spec_hash
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # recorded: no warning again
+        run_campaign(renamed, progress=False)
+
+
+def test_an_interrupted_campaign_is_registered_under_its_name(tmp_path, monkeypatch):
+    from vlab.campaign import runner
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "_run_chunks", interrupted)
+    spec = _spec(tmp_path, name="halted", n=6)
+    with pytest.raises(KeyboardInterrupt):
+        run_campaigns([spec], synchronous=True, progress=False)
+    assert catalog.get_entry("halted").location == spec.store
+    assert read_ledger(spec.store)["status"].tolist() == [0] * 6

@@ -113,7 +113,7 @@ def test_a_registered_model_is_used_by_name(small_store, capsys):
     # these 40 rows are hydrocarbons: a germanium (or oxygen) atom is new to the model
     assert main(["polymers", "predict", "--model", "lam-small", "*C1CCC(CC1)[Ge](C)(C)*"]) == 0
     far = capsys.readouterr().out.splitlines()[2]
-    assert "\tfar from its training data: no training unit has Ge atoms " in far
+    assert "\tfar from its training data: no training unit has Ge atoms; the nearest " in far
     # a training row: its measured value follows the prediction, also written another way
     smiles, y = _pi1070_head()
     assert main(["polymers", "predict", "--model", "lam-small", f"[*]{smiles[0][1:]}"]) == 0

@@ -315,7 +315,45 @@ def _ensure_store(plan: Plan) -> set[int]:
             f"{ds.attrs['chunk_size']}; the spec says {plan.spec.chunk_size}. Give the spec "
             f"chunk_size: {ds.attrs['chunk_size']} to resume it, or another 'store' path."
         )
+    _record_spec(plan, ds.attrs)
     return damaged
+
+
+def _record_spec(plan: Plan, attrs: Mapping[str, Any]) -> None:
+    """A spec that makes the store's very items but differs from the spec it records (another
+    name or description, a setting the items do not depend on): the store records this one
+    (title, description, spec and its hash), with a ``UserWarning`` naming the differences."""
+    spec = plan.spec
+    if attrs.get("spec_hash") == spec.spec_hash:
+        return
+    try:
+        before = json.loads(attrs["spec"]) if isinstance(attrs["spec"], str) else attrs["spec"]
+    except Exception:  # no readable record (an older vlab): nothing to compare with
+        before = None
+    changes = []
+    if isinstance(before, dict):
+        before = {k: v for k, v in before.items() if k != "store"}
+        changes = setting_differences(before, spec.as_dict(include_store=False))
+    catalog.update_attrs(
+        spec.store,
+        {
+            "title": spec.name,
+            "description": spec.description,
+            "spec": json.dumps(spec.as_dict()),
+            "spec_hash": spec.spec_hash,
+        },
+    )
+    if changes:
+        shown = "; ".join(changes[:4]) + (
+            f"; and {len(changes) - 4} more" if len(changes) > 4 else ""
+        )
+        warnings.warn(
+            f"{spec.source}: the store {str(spec.store)!r} was written by a spec with {shown}. "
+            "This spec makes the same items, so the store is resumed, and it records this spec "
+            "from now on.",
+            UserWarning,
+            stacklevel=2,
+        )
 
 
 def _what_changed(plan: Plan, store) -> str:
@@ -875,10 +913,7 @@ def run_campaign(
     """
     (plan,) = _check_specs([spec])
     with catalog.writer_lock(spec.store), _reads_here():
-        report = _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
-    if spec.register:
-        _register(spec, plan.kind.name)
-    return report
+        return _run_locked(plan, client, progress=progress, retry_failed=retry_failed)
 
 
 def _register(spec: CampaignSpec, kind: str) -> None:
@@ -917,6 +952,8 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
     store = plan.spec.store
     store.parent.mkdir(parents=True, exist_ok=True)
     damaged = _ensure_store(plan)
+    if plan.spec.register:  # from the start: an interrupted campaign is found by its name
+        _register(plan.spec, plan.kind.name)
     ledger, unreadable = read_ledger_tolerant(store, ("status", "error"))
     status = ledger["status"]
     valid = np.isin(status, [s.value for s in Status]) & ~unreadable
@@ -1108,8 +1145,6 @@ def run_campaigns(
             except KeyboardInterrupt as err:
                 err.add_note(_saved_note(spec))
                 raise
-            if spec.register:
-                _register(spec, spec.kind)
             reports.append(report)
     return reports
 

@@ -93,20 +93,9 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
             known = measured.get(normalize_repeat_unit(result["canonical_smiles"]))
             said = f"\tin its training data ({card.units}): {', '.join(known)}" if known else ""
             near = next(closeness, None)
-            if near is not None and near["unseen_atoms"]:
-                said += (
-                    f"\tfar from its training data: no training unit has "
-                    f"{', '.join(near['unseen_atoms'])} atoms (the model has not learned "
-                    "them; the interval may be too narrow)"
-                )
-            elif near is not None and near["far"]:
-                said += (
-                    f"\tfar from its training data: the nearest training unit, "
-                    f"{_shown(near['nearest_training'])}, has Tanimoto similarity "
-                    f"{near['similarity']:.2f}, and {near['calibration_as_far']} of the "
-                    f"{near['calibration_rows']} rows its interval was calibrated on "
-                    f"{'was' if near['calibration_as_far'] == 1 else 'were'} as far from their "
-                    "data: the interval may be too narrow"
+            if near is not None and near["far"]:
+                said += f"\tfar from its training data: {_why_far(near)}: the interval may be " + (
+                    "too narrow"
                 )
             print(
                 f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
@@ -260,6 +249,24 @@ def _plain(params) -> dict:
     if dataclasses.is_dataclass(params):
         return dataclasses.asdict(params)
     return dict(params)
+
+
+def _why_far(near: dict) -> str:
+    """Why a unit is far from a model's training data (a :func:`training_similarity` entry)."""
+    from vlab.workflows.polymers import FAR_SHARE
+
+    reasons = []
+    if near["unseen_atoms"]:
+        reasons.append(f"no training unit has {', '.join(near['unseen_atoms'])} atoms")
+    as_far, rows = near["calibration_as_far"], near["calibration_rows"]
+    if as_far < FAR_SHARE * rows:
+        reasons.append(
+            f"the nearest training unit, {_shown(near['nearest_training'])}, has Tanimoto "
+            f"similarity {near['similarity']:.2f}, and {as_far} of the {rows} rows its "
+            f"interval was calibrated on {'was' if as_far == 1 else 'were'} as far from their "
+            "data"
+        )
+    return "; ".join(reasons)
 
 
 def _cmd_polymers_design(args: argparse.Namespace) -> int:
