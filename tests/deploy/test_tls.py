@@ -90,7 +90,14 @@ def test_the_module_command_writes_the_files_and_prints_the_kubectl_step(tmp_pat
         text=True,
         timeout=60,
     )
-    assert again.returncode == 1 and again.stderr.startswith("vlab: error: ")
+    assert again.returncode == 2 and again.stderr.startswith("vlab: error: ")
+    assert "(--overwrite on the command line;" in again.stderr
+    before = (folder / security.CA_FILE).read_bytes()
+    assert security.main([str(folder), "--overwrite"]) == 0
+    assert (folder / security.CA_FILE).read_bytes() != before
+    with pytest.raises(SystemExit) as info:
+        security.main([str(tmp_path / "other"), "abc"])
+    assert info.value.code == 2
 
 
 def _refused(address: str, sec=None) -> bool:

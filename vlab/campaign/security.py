@@ -135,7 +135,8 @@ def write_tls_files(
     if existing and not overwrite:
         raise InputError(
             f"{', '.join(existing)} already exist in {str(folder)!r}. Choose an empty folder, "
-            "or pass overwrite=True to replace them (clients with the old files are refused)."
+            "or replace them with overwrite=True (--overwrite on the command line; clients "
+            "with the old files are then refused)."
         )
     ca_pem, cert_pem, key_pem = _make_credentials(days=days, names=names)
     folder.mkdir(parents=True, exist_ok=True)
@@ -235,19 +236,38 @@ def _general_names(names: Sequence[str]) -> list:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m vlab.campaign.security FOLDER [DAYS]``: write the files, print what next."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if len(args) not in (1, 2) or args[0].startswith("-"):
-        print("usage: python -m vlab.campaign.security FOLDER [DAYS]", file=sys.stderr)
-        return 2
+    """``python -m vlab.campaign.security FOLDER [DAYS] [--overwrite]``: write the files,
+    print what next. Exit status 0, or 2 for bad input (files there, a bad DAYS)."""
+    import argparse
+
+    def days_type(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(
+                f"DAYS (the certificates' validity) must be an integer >= 1. Got {text!r}."
+            )
+        return value
+
+    parser = argparse.ArgumentParser(
+        prog="python -m vlab.campaign.security",
+        description="Write a CA, a certificate and its key for the Dask cluster's mutual TLS.",
+    )
+    parser.add_argument("folder", help=f"folder to write {CA_FILE}, {CERT_FILE} and {KEY_FILE} to")
+    parser.add_argument("days", nargs="?", type=days_type, default=365, help="validity (365)")
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace files that are there already"
+    )
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        days = int(args[1]) if len(args) == 2 else 365
-        files = write_tls_files(args[0], days=days)
-    except (InputError, ValueError) as err:
+        files = write_tls_files(args.folder, days=args.days, overwrite=args.overwrite)
+    except InputError as err:
         print(f"vlab: error: {err}", file=sys.stderr)
-        return 1
-    print(f"Wrote {', '.join(str(p) for p in files.paths())} (valid {days} days).")
-    print(f"kubectl create secret generic vlab-dask-tls --from-file={args[0]}")
+        return 2
+    print(f"Wrote {', '.join(str(p) for p in files.paths())} (valid {args.days} days).")
+    print(f"kubectl create secret generic vlab-dask-tls --from-file={args.folder}")
     return 0
 
 
