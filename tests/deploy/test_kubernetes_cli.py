@@ -13,7 +13,7 @@ import yaml
 
 from vlab.campaign import cluster
 from vlab.cli import main
-from vlab.errors import ClusterError
+from vlab.errors import ClusterError, ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 DASKCLUSTER = ROOT / "deploy" / "kubernetes" / "daskcluster.yaml"
@@ -102,11 +102,11 @@ def test_manifest_must_be_a_daskcluster(spec, tmp_path, monkeypatch, capsys):
     other = tmp_path / "pvc.yaml"
     other.write_text((ROOT / "deploy" / "kubernetes" / "pvc.yaml").read_text())
     monkeypatch.setenv("VLAB_CLUSTER__KUBERNETES_MANIFEST", str(other))
-    assert main(["run", str(spec), "--kubernetes"]) == 1
+    assert main(["run", str(spec), "--kubernetes"]) == 2  # a bad setting, as other ones
     err = capsys.readouterr().err
     assert "must hold one DaskCluster resource" in err and "'PersistentVolumeClaim'" in err
     monkeypatch.setenv("VLAB_CLUSTER__KUBERNETES_MANIFEST", str(tmp_path / "missing.yaml"))
-    with pytest.raises(ClusterError, match=r"missing\.yaml' does not exist"):
+    with pytest.raises(ConfigError, match=r"missing\.yaml' does not exist"):
         cluster.kubernetes_cluster()
 
 

@@ -203,9 +203,11 @@ def _delete_cluster(name: str) -> None:
 
 
 def _manifest_path(manifest: str | os.PathLike | None) -> Path:
+    from vlab.errors import ConfigError
+
     path = Path(manifest or config.get("cluster.kubernetes_manifest", None) or _MANIFEST)
     if not path.is_file():
-        raise ClusterError(
+        raise ConfigError(
             f"The Kubernetes manifest {str(path)!r} does not exist. Set the configuration key "
             "cluster.kubernetes_manifest (VLAB_CLUSTER__KUBERNETES_MANIFEST) to a DaskCluster "
             "YAML file such as deploy/kubernetes/daskcluster.yaml."
@@ -216,11 +218,12 @@ def _manifest_path(manifest: str | os.PathLike | None) -> Path:
 def _cluster_resource(path: Path) -> dict:
     """The DaskCluster resource of ``path`` under a fresh name (service selector included)."""
     from vlab._yaml import load_yaml_file
+    from vlab.errors import ConfigError
 
-    resource = load_yaml_file(path, error=ClusterError, what="Kubernetes manifest")
+    resource = load_yaml_file(path, error=ConfigError, what="Kubernetes manifest")
     kind = resource.get("kind") if isinstance(resource, dict) else None
     if kind != "DaskCluster" or resource.get("apiVersion") != "kubernetes.dask.org/v1":
-        raise ClusterError(
+        raise ConfigError(
             f"The Kubernetes manifest {str(path)!r} must hold one DaskCluster resource "
             f"(apiVersion kubernetes.dask.org/v1). Got kind {kind!r}."
         )
