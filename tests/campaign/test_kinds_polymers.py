@@ -111,6 +111,25 @@ def test_ingest_twice_keeps_the_store_and_names_replace(tmp_path, capsys):
     assert "'all' ingests every source and stands alone" in capsys.readouterr().err
 
 
+def test_ingest_into_another_folder_says_the_name_moves(tmp_path):
+    from vlab.workflows.ingest import ingest_source
+
+    first = ingest_source("experimental_tc", tmp_path / "a")
+    with pytest.warns(UserWarning) as caught:
+        second = ingest_source("experimental_tc", tmp_path / "b")
+    assert [str(w.message) for w in caught] == [
+        f"The catalog name 'polymers-experimental_tc' now names {second.resolve()} (it named "
+        f"{first.resolve()}, which is unchanged but no longer found by that name)."
+    ]
+    with pytest.warns(UserWarning, match="now names"):
+        ingest_source("experimental_tc", tmp_path / "a")  # and back
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a shipped entry shadowed: no warning
+        ingest_source("radonpy_pi1070", tmp_path / "a")
+
+
 def test_ingest_goes_on_past_a_source_it_cannot_read(tmp_path, capsys):
     from vlab import config
 

@@ -195,7 +195,17 @@ def _ingested(store: Path, name: str, sha256: str) -> tuple[int, int] | None:
 
 
 def _register(title: str, store: Path, name: str, src, counts: tuple[int, int]) -> None:
-    catalog.register(
+    import warnings
+
+    from vlab.errors import CatalogError
+
+    try:
+        before = catalog.get_entry(title)
+    except CatalogError:
+        before = None
+    mine = before is not None and before.index_file is not None  # not a shipped entry
+    mine = mine and str(before.index_file.parent) == str(catalog.index_dir())
+    entry = catalog.register(
         title,
         store,
         kind="polymer-source",
@@ -204,3 +214,10 @@ def _register(title: str, store: Path, name: str, src, counts: tuple[int, int]) 
         "units",
         source=name,
     )
+    if mine and str(before.location) != str(entry.location):
+        warnings.warn(
+            f"The catalog name {title!r} now names {entry.location} (it named "
+            f"{before.location}, which is unchanged but no longer found by that name).",
+            UserWarning,
+            stacklevel=3,
+        )
