@@ -527,7 +527,9 @@ class BottleneckSurrogate(RegressorMixin, BaseEstimator):
         if len(y) < 2 * self.min_samples_leaf:
             raise InputError(
                 f"BottleneckSurrogate.fit needs at least 2 x min_samples_leaf = "
-                f"{2 * self.min_samples_leaf} structures; got {len(y)}."
+                f"{2 * self.min_samples_leaf} structures; got {len(y)}. Give more structures, "
+                "or a smaller min_samples_leaf (vlab conductance train: --set "
+                "min_samples_leaf=N)."
             )
         self.settings_ = settings
         self.train_features_, self.train_targets_ = features, y
