@@ -98,7 +98,7 @@ def _cmd_polymers_predict(args: argparse.Namespace) -> int:
                     "too narrow"
                 )
             print(
-                f"{result['canonical_smiles']}\t{card.symbol} = {result['mean']:.3f} ± "
+                f"{_shown(smiles)}\t{card.symbol} = {result['mean']:.3f} ± "
                 f"{result['interval']:.3f}{span} {card.units}{said}"
             )
     invalid = sum(isinstance(result, Exception) for result in results)
@@ -489,7 +489,8 @@ def register(sub) -> None:
         "prediction ('in its training data'); one less similar to the training data than "
         "90 % of the rows its interval was calibrated on, or with atoms (elements, charged "
         "atoms) that none of the training data has, gets 'far from its training data' "
-        "(the interval may be too narrow). Invalid SMILES are listed with "
+        "(the interval may be too narrow). Each line starts with the SMILES as given (in "
+        "order). Invalid SMILES are listed with "
         "the reason ('error: ...'). Exit status: 0 if every SMILES is a valid repeat unit; 1 "
         "if some are not (the others are predicted); 2 if none is.",
     )
