@@ -97,3 +97,33 @@ def test_bad_structure_requests_fail_at_planning_time(tmp_path, md):
     with pytest.raises(SpecError, match=r"temperatures between 0 and 1000 K. Got \[4.0, -3\]"):
         run_campaign(_write(tmp_path, hot), progress=False)
     assert not (tmp_path / "bj.zarr").exists()
+
+
+def test_labelled_inputs_honour_the_stride_and_picks_that_match_nothing_are_named(tmp_path, md):
+    run_campaign(_write(tmp_path, md), progress=False)
+    every = run_campaign(_write(tmp_path, REF), progress=False)
+    snaps = open_store(every.store)["snapshot"].values
+    relabel = {**REF, "name": "re", "store": "re.zarr", "inputs": {"catalog": "ref"}}
+    relabel["params"] = {"fidelity": "sband", "snapshot_stride": 2}
+    again = run_campaign(_write(tmp_path, relabel), progress=False)
+    assert again.n_items == int((snaps % 2 == 0).sum()) < every.n_items  # was every item
+    assert (open_store(again.store)["snapshot"].values % 2 == 0).all()
+    picked = {**REF, "name": "pick", "store": "pick.zarr"}
+    picked["params"] = {"fidelity": "sband", "snapshots": ["0:0", "0:1", "9:0"]}
+    with pytest.warns(UserWarning, match=r"1 of the 3 'snapshots' picks name no done snapshot"):
+        report = run_campaign(_write(tmp_path, picked), progress=False)
+    assert report.n_items == 2
+
+
+def test_a_file_of_items_is_refused_for_kinds_that_read_stores(tmp_path):
+    (tmp_path / "rows.csv").write_text("smiles\n*CC*\n")
+    spec = {**REF, "inputs": {"file": "rows.csv"}}
+    with pytest.raises(SpecError, match=r"takes its items from a catalog store \(inputs.catalog"):
+        run_campaign(_write(tmp_path, spec), progress=False)
+    assert not (tmp_path / "ref.zarr").exists()
+
+
+def test_max_snapshots_below_what_a_trace_can_make_is_refused(tmp_path, md):
+    bad = {**md, "params": {**md["params"], "max_snapshots": 1}}
+    with pytest.raises(SpecError, match=r"max_snapshots 1 is below the \d+ snapshots a trace"):
+        run_campaign(_write(tmp_path, bad), progress=False)

@@ -367,3 +367,18 @@ def test_transfer_command_writes_a_report(tmp_path, capsys):
         report["source_tasks"]
     )
     assert (tmp_path / "protocol_a.png").is_file() and (tmp_path / "protocol_b.png").is_file()
+
+
+def test_the_builtin_models_items_change_with_its_table(monkeypatch):
+    """Predictions of the built-in model from before a change of its embedded table are not
+    the same items as those after it (they would be copied as current)."""
+    from vlab.campaign import get_kind
+    from vlab.polymers.transfer import measured
+
+    kind = get_kind("polymer-predict")
+    params = kind.check_params({})
+    before = kind.identity(params)
+    assert before["model"].startswith("builtin:experimental-tc@")
+    smiles, y, morph = measured._table()
+    monkeypatch.setattr(measured, "_table", lambda: (smiles, y + 0.001, morph))
+    assert kind.identity(params)["model"] != before["model"]

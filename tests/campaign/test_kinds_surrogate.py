@@ -112,6 +112,14 @@ def test_missing_model_is_a_clear_error(tmp_path):
     assert "spd-bottleneck" in str(err.value) and "'x.npz'" in str(err.value)
 
 
+def test_a_file_that_is_no_model_is_refused_before_a_store_is_made(tmp_path):
+    (tmp_path / "rows.csv").write_text("smiles\n*CC*\n")
+    spec = {**REF, "kind": "conductance-surrogate", "params": {"model": str(tmp_path / "rows.csv")}}
+    with pytest.raises(SpecError, match=r"is a file, but not a model saved by"):
+        _run(tmp_path, spec)
+    assert not (tmp_path / "ref.zarr").exists()
+
+
 def test_train_options_name_what_is_wrong(tmp_path, capsys):
     args = ["conductance", "train", "au-sband-small", "--model", str(tmp_path / "m.npz")]
     assert main([*args, "--set", "estimators=2"]) == 2
@@ -120,3 +128,18 @@ def test_train_options_name_what_is_wrong(tmp_path, capsys):
     assert "--set takes NAME=VALUE" in capsys.readouterr().err
     assert main([*args, "--preset", "fast"]) == 2
     assert "Unknown ConductanceSurrogate preset 'fast'; presets: default" in capsys.readouterr().err
+
+
+def test_a_model_path_is_read_beside_the_spec(tmp_path, monkeypatch):
+    import shutil
+
+    from vlab.conductance.shipped import shipped_model_file
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    shutil.copy(shipped_model_file("spd-bottleneck"), folder / "bn.npz")
+    spec = folder / "sur.yaml"
+    spec.write_text(yaml.safe_dump({**REF, "kind": "conductance-surrogate",
+                                    "params": {"model": "bn.npz"}}))  # fmt: skip
+    monkeypatch.chdir(tmp_path)  # not the spec's folder
+    assert load_spec(spec).params["model"] == str(folder / "bn.npz")

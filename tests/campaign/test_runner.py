@@ -379,3 +379,14 @@ def test_an_interrupted_campaign_is_registered_under_its_name(tmp_path, monkeypa
         run_campaigns([spec], synchronous=True, progress=False)
     assert catalog.get_entry("halted").location == spec.store
     assert read_ledger(spec.store)["status"].tolist() == [0] * 6
+
+
+def test_a_run_that_writes_nothing_keeps_the_time_of_the_last_write(tmp_path, monkeypatch):
+    from vlab.campaign import runner
+
+    spec = _spec(tmp_path, n=6)
+    run_campaign(spec, progress=False)
+    first = open_store(spec.store).attrs["updated"]
+    monkeypatch.setattr(runner, "_now", lambda: "2099-01-01T00:00:00+00:00")
+    assert run_campaign(spec, progress=False).computed == 0
+    assert open_store(spec.store).attrs["updated"] == first

@@ -21,8 +21,7 @@ from vlab.catalog import (
 from vlab.errors import CatalogError, InputError
 
 
-def test_register_list_show_and_open_lazily(tmp_path, _private_catalog):
-    path = tmp_path / "s.zarr"
+def _four_numbers(path):
     create_store(
         path,
         chunk_size=2,
@@ -31,6 +30,24 @@ def test_register_list_show_and_open_lazily(tmp_path, _private_catalog):
         input_hashes=list("abcd"),
         attrs={},
     )
+    return path
+
+
+def test_a_bad_registration_keeps_the_entry_it_would_replace(tmp_path, _private_catalog):
+    path = _four_numbers(tmp_path / "s.zarr")
+    register("mine", path, description="my good store")
+    for bad in ({"description": "line1\x07"}, {"description": "x" * 5000}, {"kind": 5}):
+        with pytest.raises(CatalogError):
+            register("mine", path, **bad)
+        assert get_entry("mine").description == "my good store"
+    assert sorted(p.name for p in _private_catalog.iterdir()) == ["mine.yaml"]
+    for nowhere in ("", None):
+        with pytest.raises(CatalogError, match="must be the path or URL of a store"):
+            register("other", nowhere)
+
+
+def test_register_list_show_and_open_lazily(tmp_path, _private_catalog):
+    path = _four_numbers(tmp_path / "s.zarr")
     register("my-store", path, description="four numbers", kind="engine-probe")
     assert "my-store" in [e.name for e in list_entries()]
     entry = get_entry("my-store")

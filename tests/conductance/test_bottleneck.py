@@ -631,3 +631,16 @@ def test_snapshots_in_two_training_stores_are_used_once_and_held_out_together(tm
         "(--seed; model.train.seed in an experiment spec) instead of a random_state parameter."
     )
     assert not (tmp_path / "n.npz").exists()
+
+
+def test_positions_that_are_not_finite_are_refused_before_the_spectra():
+    """SOAP reads NaN positions with a segmentation fault: refused first, named."""
+    from vlab.conductance import build_wire, load_shipped_model
+    from vlab.errors import InvalidStructureError
+
+    wire = build_wire(cross_section=(2, 2), length=2)
+    wire.positions[3, 0] = np.nan
+    with pytest.raises(InvalidStructureError, match=r"^Structure 1 has NaN or infinite .*\[3\]"):
+        bottleneck_features([build_wire(cross_section=(2, 2), length=2), wire])
+    with pytest.raises(InvalidStructureError, match="NaN or infinite positions"):
+        load_shipped_model("spd-bottleneck").predict([wire])

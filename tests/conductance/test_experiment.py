@@ -261,6 +261,7 @@ def _bad(spec: dict, where: str, value) -> dict:
         ),
         ("campaigns.md.chunk_size", 0, "campaigns.md: the 'chunk_size' key must be > 0"),
         ("figure", "out.jpg", "'figure' must be a .png file path. Got 'out.jpg'."),
+        ("model.path", "x.txt", r"'model.path' must be a .npz file path. Got 'x.txt'."),
     ],
 )
 def test_bad_experiment_files_are_named(tmp_path, where, value, message, tiny_md_spec):

@@ -348,3 +348,12 @@ def test_plateau_length_and_its_plot_reject_bad_input(tmp_path):
         plot_plateau_lengths({"4 K": [1.0]}, tmp_path / "p.png", bin_width=0)
     out = plot_plateau_lengths({"4 K": [2.5, 5.0, 0.0], "300 K": [1.0]}, tmp_path / "p.png")
     assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_residual_bins_are_bounded_and_negative_predictions_share_the_first():
+    """One absurd prediction once made a million bins (minutes of work); predictions all
+    below 0 made none (an IndexError when sampling)."""
+    far = ConditionalResiduals(np.r_[np.ones(39), 1e5], np.ones(40))
+    assert far._n_bins == 1000
+    below = ConditionalResiduals(np.full(40, -1.0), np.ones(40))
+    np.testing.assert_allclose(below.sample([0.5], draws=3, rng=0), [2.5, 2.5, 2.5])

@@ -74,7 +74,7 @@ def loop(tmp_path_factory):
 def test_rounds_grow_the_labels_to_the_budget(loop):
     out, summary, lines, _, _ = loop
     assert summary["n_labels"] == [8, 14, 20]
-    assert summary["stopped"] == "label budget reached (20)"
+    assert summary["stopped"] == "label budget reached (20 labels; budget 20)"
     rec = records(out)
     chosen = [tuple(s) for r in rec for s in r["snapshots"]]
     assert len(chosen) == len(set(chosen)) == 20  # never the same snapshot twice
@@ -359,6 +359,7 @@ def test_train_stores_are_fitted_in_every_round(tmp_path, monkeypatch):
     ("change", "message"),
     [
         ({"batch": 0}, "'batch' must be an integer >= 1. Got 0."),
+        ({"name": "a/b c"}, "'name' must be letters, digits, '.', '_', '-' that start"),
         ({"initial": 20, "budget": 10}, "'budget' (10) must be at least 'initial' (20)"),
         ({"train": ["au-sband-small"]}, "'train' must not share stores with 'pool'"),
         ({"train": ["au-sband-large"]}, "'train' must not share stores with 'validation'"),
@@ -547,3 +548,25 @@ def test_a_missing_pool_store_leaves_no_output_folder(tmp_path):
     with pytest.raises(CatalogError, match="No catalog entry named 'au-sband-smal'"):
         run_learning(write_spec(tmp_path, pool=["au-sband-smal"]), synchronous=True, echo=None)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_pool_leaves_out_validation_snapshots_and_repeats():
+    """au-spd-large's snapshots are all in au-spd-2x2: as validation, none may be chosen."""
+    from types import SimpleNamespace
+
+    from vlab.conductance import BottleneckSettings
+    from vlab.workflows.conductance import labelled_structures, structure_keys
+    from vlab.workflows.learning import _load_pool
+
+    held = frozenset(structure_keys(labelled_structures("au-spd-large")[0]))
+    spec = SimpleNamespace(name="loop", pool=("au-spd-2x2", "au-spd-large"), snapshot_stride=1)
+    with pytest.warns(UserWarning) as caught:
+        pool = _load_pool(spec, BottleneckSettings(), None, held)
+    everything = len(structure_keys(labelled_structures("au-spd-2x2")[0]))
+    assert [str(w.message) for w in caught] == [
+        f"loop: of the pool's {everything + len(held)} snapshots, {len(held)} are validation "
+        f"or train snapshots too (never chosen); {len(held)} repeat a snapshot of another pool "
+        "store (chosen once at most)."
+    ]
+    assert len(pool.keys) == everything - len(held) == len(set(pool.structure_keys))
+    assert held.isdisjoint(pool.structure_keys)

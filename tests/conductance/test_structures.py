@@ -293,3 +293,17 @@ def test_validate_rejects_non_atoms():
         validate_structure([1, 2])
     with pytest.raises(InvalidStructureError, match="Got Atoms with 0 atoms"):
         validate_structure(Atoms())
+
+
+def test_a_period_far_too_short_is_refused_at_once():
+    """A period of 1e-9 Å once made a loop over billions of layers (validate_structure hung)
+    and an error listing millions of layer sizes (the reference)."""
+    from vlab.conductance import SBandTightBinding
+
+    wire = build_wire(cross_section=(1, 1), length=2)
+    wire.info["lead_period"] = 1e-9
+    with pytest.raises(InvalidStructureError, match=r"principal layers, more than its atoms"):
+        validate_structure(wire)
+    with pytest.raises(InvalidStructureError, match=r"principal layers, more than its atoms") as e:
+        SBandTightBinding().conductance(wire)
+    assert len(str(e.value)) < 300

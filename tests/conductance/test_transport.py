@@ -374,3 +374,19 @@ def test_cluster_matrices_are_those_of_the_atoms_alone():
         ExtendedHuckel().matrices(Atoms())
     with pytest.raises(InvalidStructureError, match="covers Au; got \\['Fe'\\]"):
         ExtendedHuckel().matrices(Atoms("Fe2", positions=[(0, 0, 0), (0, 0, 2.5)]))
+
+
+@pytest.mark.parametrize(
+    ("calculator", "given", "message"),
+    [
+        ("ExtendedHuckel", {"eta": "x"}, r"^The 'eta' parameter of ExtendedHuckel must be a"),
+        ("ExtendedHuckel", {"fermi_energy": "-9"}, r"a number \(eV\) or None\. Got '-9'"),
+        ("SBandTightBinding", {"t0": "-0.46"}, r"^The 't0' parameter of SBandTightBinding"),
+    ],
+)
+def test_calculator_parameters_of_the_wrong_type_are_named(calculator, given, message):
+    import vlab.conductance
+    from vlab.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        getattr(vlab.conductance, calculator)(**given)

@@ -170,6 +170,12 @@ def make_items(spec: CampaignSpec, kind: Kind, params: dict) -> list[Item]:
         except SpecError as err:
             raise SpecError(f"{spec.source}: {err}") from None
     elif inputs.file is not None:
+        if kind.items_from_dataset is not None and not kind.item_fields:
+            raise SpecError(
+                f"{spec.source}: kind {kind.name!r} takes its items from a catalog store "
+                "(inputs.catalog: a store of MD snapshots or of labelled snapshots); a file "
+                "(inputs.file) cannot hold its structures."
+            )
         items = _from_file(inputs.file, spec.source)
     else:
         items = _from_catalog(spec, kind, params)

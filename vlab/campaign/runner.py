@@ -319,6 +319,11 @@ def _ensure_store(plan: Plan) -> set[int]:
     return damaged
 
 
+def _attrs(store) -> dict:
+    """The attributes of ``store``'s root group."""
+    return dict(catalog.open_group(store).attrs)
+
+
 def _record_spec(plan: Plan, attrs: Mapping[str, Any]) -> None:
     """A spec that makes the store's very items but differs from the spec it records (another
     name or description, a setting the items do not depend on): the store records this one
@@ -988,7 +993,10 @@ def _run_locked(plan: Plan, client, *, progress: bool, retry_failed: bool) -> Ca
     ):
         _run_chunks(plan, chunks, writer, client, bar)
     counts = catalog.count_status(writer.status)
-    catalog.update_attrs(store, {"updated": _now(), **{f"n_{k}": v for k, v in counts.items()}})
+    if writer.computed or writer.copied or rewrite or "updated" not in _attrs(store):
+        # (a run that wrote nothing leaves the time of the last write)
+        attrs = {"updated": _now(), **{f"n_{k}": v for k, v in counts.items()}}
+        catalog.update_attrs(store, attrs)
     catalog.consolidate(store)
     return CampaignReport(
         store=store,

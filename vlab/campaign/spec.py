@@ -513,13 +513,28 @@ def parse_spec(data: Any, *, source: str = "spec", base: Path | None = None) -> 
         kind=kind,
         store=store,
         inputs=_parse_inputs(data["inputs"], base, source),
-        params=_mapping(data, "params", source, "params"),
+        params=_model_beside(_mapping(data, "params", source, "params"), base),
         description=_text(data, "description", source, "a text", "", limit=MAX_TEXT_LENGTH),
         chunk_size=chunk,
         retries=retries,
         register=_typed(data, "register", bool, source, "true or false", True),
         source=source,
     )
+
+
+def _model_beside(params: dict, base: Path) -> dict:
+    """``params`` with a relative ``model`` path that names a file beside the spec (under
+    ``base``) made absolute: paths in a spec are relative to the spec file. Other values (a
+    shipped model's name, a path from the current folder) are left as they are."""
+    model = params.get("model")
+    if not isinstance(model, str) or not model or os.path.isabs(os.path.expanduser(model)):
+        return params
+    try:
+        beside = (base / model).resolve()
+        found = beside.is_file()
+    except (OSError, ValueError, RuntimeError):
+        return params
+    return {**params, "model": str(beside)} if found else params
 
 
 def load_spec(path: str | os.PathLike) -> CampaignSpec:

@@ -378,6 +378,11 @@ def register(
             f"The catalog name {name!r} must start with a letter or digit and use only "
             "letters, digits, '.', '_' and '-'."
         )
+    if not isinstance(location, str | os.PathLike | StoreURL) or not str(location).strip():
+        raise CatalogError(
+            f"The location of catalog entry {name!r} must be the path or URL of a store. Got "
+            f"{location!r}."
+        )
     where = as_location(location)
     if not is_url(where) and not (where.expanduser() / "zarr.json").is_file():
         what = "nothing" if not where.expanduser().exists() else "no vlab store (no zarr.json)"
@@ -403,19 +408,25 @@ def register(
     target = folder / f"{name}.yaml"
     tmp = target.with_suffix(".yaml.tmp")
     tmp.write_text(yaml.safe_dump(entry, sort_keys=False), encoding="utf-8")
+    try:  # checked as a reader will read it, before it replaces an entry there
+        parsed = _parse(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     tmp.replace(target)
-    return _parse(target)
+    return parsed
 
 
 def _register_remote(target: StoreURL, entry: dict) -> CatalogEntry:
     """Write an entry on object storage (one PUT: readers see the old or the new file)."""
     text = yaml.safe_dump(entry, sort_keys=False)
-    with storage_errors(target):
-        target.fs().pipe_file(f"{target.bucket}/{target.key}", text.encode("utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         local = Path(tmp) / target.name
         local.write_text(text, encoding="utf-8")
-        return _parse(local, target)
+        parsed = _parse(local, target)  # checked before it replaces an entry there
+    with storage_errors(target):
+        target.fs().pipe_file(f"{target.bucket}/{target.key}", text.encode("utf-8"))
+    return parsed
 
 
 def entry_dict(entry: CatalogEntry) -> dict:

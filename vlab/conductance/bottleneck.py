@@ -355,7 +355,7 @@ def bottleneck_features(
         If ``structures`` is not a list of ase.Atoms, ``settings`` is not BottleneckSettings,
         or a structure holds an element not in ``settings.species`` (with neck spectra).
     InvalidStructureError
-        If a structure has no device atoms.
+        If a structure has no device atoms, or positions that are not finite.
     """
     caller = "bottleneck_features"
     if isinstance(structures, Atoms) or not isinstance(structures, Sequence):
@@ -376,6 +376,12 @@ def bottleneck_features(
             raise InputError(
                 f"The 'structures' parameter of {caller} must be a list of ase.Atoms; item {k} "
                 f"is a {type(atoms).__name__}."
+            )
+        bad = np.flatnonzero(~np.isfinite(np.asarray(atoms.positions, dtype=float)).all(axis=1))
+        if bad.size:  # SOAP would read them (and crash the process)
+            raise InvalidStructureError(
+                f"Structure {k} has NaN or infinite positions (atoms {bad[:10].tolist()}). "
+                "Give finite Cartesian positions in Å."
             )
         if settings.neck_centres and not np.isin(atoms.numbers, allowed).all():
             unknown = set(atoms.get_chemical_symbols()) - set(settings.species)

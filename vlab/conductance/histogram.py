@@ -553,8 +553,8 @@ def plateau_length(
     Examples
     --------
     >>> x = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
-    >>> plateau_length(x, [2.0, 1.1, 1.0, 0.9, 0.4, 0.01])  # crosses 1.2 at 0.9, 0.8 at 3.2
-    2.3
+    >>> plateau_length(x, [2.0, 1.1, 1.0, 0.9, 0.4, 0.01])  # crosses 1.2 at 0.889, 0.8 at 3.2
+    2.311
     >>> plateau_length(x, [2.0, 1.9, 1.5, 0.5, 0.1, 0.0])
     0.0
     """
@@ -637,6 +637,11 @@ def plot_plateau_lengths(
 
 
 # --------------------------------------------------------------------------- predictive samples
+#: Most bins of :class:`ConditionalResiduals`: predictions above ``bin_width`` times this
+#: share the last bin (100 G0 at the default width).
+RESIDUAL_BINS_MAX = 1000
+
+
 class ConditionalResiduals:
     """The spread of the reference around a surrogate's prediction, given the prediction.
 
@@ -697,18 +702,17 @@ class ConditionalResiduals:
             )
         self.predicted, self.reference = p, y
         self.bin_width, self.min_count = float(bin_width), min_count
-        self._n_bins = int(np.floor(p.max() / self.bin_width)) + 1
+        top = max(float(p.max()), 0.0) / self.bin_width  # predictions above the last bin's
+        self._n_bins = int(min(np.floor(top), RESIDUAL_BINS_MAX - 1)) + 1  # start share it
         bins = self._bin(p)
         residual = y - p
+        below = np.concatenate([[0], np.cumsum(np.bincount(bins, minlength=self._n_bins))])
         self._pools = []
         for k in range(self._n_bins):
             lo = hi = k
-            while True:
-                rows = (bins >= lo) & (bins <= hi)
-                if rows.sum() >= min_count or (lo == 0 and hi == self._n_bins - 1):
-                    break
+            while below[hi + 1] - below[lo] < min_count and (lo > 0 or hi < self._n_bins - 1):
                 lo, hi = max(lo - 1, 0), min(hi + 1, self._n_bins - 1)
-            self._pools.append(residual[rows])
+            self._pools.append(residual[(bins >= lo) & (bins <= hi)])
 
     def _bin(self, predicted: np.ndarray) -> np.ndarray:
         k = np.floor(np.maximum(predicted, 0.0) / self.bin_width).astype(int)

@@ -91,15 +91,22 @@ def load_model_file(path: str | Path) -> ConductanceSurrogate | BottleneckSurrog
     DataFileError
         If the file is missing, unreadable, or not a saved conductance surrogate.
     """
+    if model_file_format(path) == "vlab-bottleneck-surrogate":
+        return BottleneckSurrogate.load(path)
+    return ConductanceSurrogate.load(path)  # also the error for any other file
+
+
+def model_file_format(path: str | Path) -> str | None:
+    """The ``format`` recorded in a saved surrogate's metadata (``vlab-conductance-surrogate``,
+    ``vlab-bottleneck-surrogate``), or None for a file that is none (or cannot be read);
+    reads only the metadata."""
     try:
         with np.load(path, allow_pickle=False) as data:
             key = "metadata" if "metadata" in data.files else "meta"
-            kind = json.loads(str(data[key])).get("format") if key in data.files else None
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        kind = None
-    if kind == "vlab-bottleneck-surrogate":
-        return BottleneckSurrogate.load(path)
-    return ConductanceSurrogate.load(path)  # also the error for any other file
+            meta = json.loads(str(data[key])) if key in data.files else None
+    except (OSError, ValueError, KeyError, EOFError, AttributeError, zipfile.BadZipFile):
+        return None
+    return meta.get("format") if isinstance(meta, dict) else None
 
 
 def shipped_model_file(name: str) -> Path:

@@ -458,6 +458,13 @@ def _principal_layers(positions: np.ndarray, period: float, side: str) -> list[n
     """Split electrode positions into PLs counted from the outer end, each sorted."""
     z = positions[:, 2]
     depth = (z - z.min()) if side == "left" else (z.max() - z)
+    n_layers = int(np.floor(depth.max() / period + _TOL / period)) + 1
+    if n_layers > len(positions):  # some layers would be empty: a period far too short
+        raise InvalidStructureError(
+            f"The {side} electrode's {len(positions)} atoms span {depth.max():.3g} Å along z: "
+            f"info['lead_period'] = {period:.3g} Å would make {n_layers:,} principal layers, "
+            "more than its atoms. Give the electrode's repeat along z."
+        )
     index = np.floor(depth / period + _TOL / period).astype(int)
     layers = []
     for k in range(index.max() + 1):

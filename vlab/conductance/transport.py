@@ -167,8 +167,14 @@ def _checked_period(atoms) -> float:
 def _principal_layers(pos, idx, period, inward, side, tol) -> tuple[np.ndarray, ...]:
     z = pos[idx, 2]
     depth = (z - z.min()) if inward > 0 else (z.max() - z)
+    n_layers = int(np.floor((depth.max() + tol) / period)) + 1
+    if n_layers > len(idx):  # some layers would be empty: a period far too short
+        raise InvalidStructureError(
+            f"The {side} electrode's {len(idx)} atoms span {depth.max():.3g} Å along z: "
+            f"lead_period={period:.3g} Å would make {n_layers:,} principal layers, more than "
+            "its atoms. Check atoms.info['lead_period'] (the electrode's repeat along z)."
+        )
     layer = np.floor((depth + tol) / period).astype(int)
-    n_layers = layer.max() + 1
     sizes = np.bincount(layer, minlength=n_layers)
     if n_layers < 2 or np.any(sizes != sizes[0]):
         raise InvalidStructureError(
@@ -317,6 +323,12 @@ class SBandTightBinding:
     eta: float = 1e-6
 
     def __post_init__(self) -> None:
+        for name in ("t0", "d0", "r_on", "r_off", "tail_weight", "tail_decay", "eta"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+                raise InputError(
+                    f"The {name!r} parameter of SBandTightBinding must be a number. Got {value!r}."
+                )
         checks = {
             "t0": self.t0 < 0,
             "d0": self.d0 > 0,
@@ -441,6 +453,15 @@ class ExtendedHuckel:
     engine: str = "vlab"
 
     def __post_init__(self) -> None:
+        for name in ("eta", "fermi_energy"):
+            value = getattr(self, name)
+            number = not isinstance(value, bool) and isinstance(value, int | float | np.number)
+            if not number and (name == "eta" or value is not None):
+                raise InputError(
+                    f"The {name!r} parameter of ExtendedHuckel must be a number (eV)"
+                    + (" or None" if name == "fermi_energy" else "")
+                    + f". Got {value!r}."
+                )
         if not (np.isfinite(self.eta) and 0 < self.eta <= 1e-3):
             raise InputError(
                 f"The 'eta' parameter of ExtendedHuckel must be in (0, 1e-3] eV. Got {self.eta!r}."

@@ -161,6 +161,10 @@ def _experiment_model(data: Any, base: Path, source: str) -> tuple[Path, dict | 
             "'model' must be {path: FILE.npz, train: {...}} (train optional) or {shipped: "
             f"NAME}} (a model shipped with vlab, e.g. spd-headline). Got {data!r}.",
         )
+    if not data["path"].endswith(".npz"):
+        raise _experiment_error(
+            source, f"'model.path' must be a .npz file path. Got {data['path']!r}."
+        )
     path = (base / Path(data["path"]).expanduser()).resolve()
     return path, _experiment_train(data.get("train"), base, source), None
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -202,6 +203,12 @@ def parse_learning(data: Any, *, source: str = "learning spec", base: Path | Non
     for key in ("name", "description", "out"):
         if key in data and (not isinstance(data[key], str) or not data[key]):
             raise _err(source, f"{key!r} must be non-empty text. Got {data[key]!r}.")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", data["name"]):
+        raise _err(
+            source,
+            "'name' must be letters, digits, '.', '_', '-' that start with a letter or digit "
+            f"(it names the round stores NAME-rNNN-POOL). Got {data['name']!r}.",
+        )
     strategy = data.get("strategy", "uncertainty")
     if strategy not in _STRATEGIES:
         raise _err(source, f"'strategy' must be one of {_STRATEGIES}. Got {strategy!r}.")
@@ -391,7 +398,12 @@ def describe(structures: list, model) -> list:
     return _describe(structures, _settings(model))
 
 
-def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
+def _load_pool(
+    spec: LearningSpec, settings, cache: dict | None, labelled: frozenset = frozenset()
+) -> _Pool:
+    """The pool's snapshots, each once (the first of those with the same structure key), and
+    none that is among the ``labelled`` structure keys (the validation and train snapshots);
+    a ``UserWarning`` says how many were left out."""
     from vlab import catalog
     from vlab.campaign.kinds.conductance import snapshot_items
     from vlab.workflows.conductance import structure_keys
@@ -418,6 +430,29 @@ def _load_pool(spec: LearningSpec, settings, cache: dict | None) -> _Pool:
         descs += d
         skeys += sk
         seen |= kinds
+    first: dict[str, int] = {}
+    for i, key in enumerate(skeys):
+        first.setdefault(key, i)
+    keep = [i for i, key in enumerate(skeys) if first[key] == i and key not in labelled]
+    if len(keep) < len(skeys):
+        held = sum(key in labelled for key in first)
+        twice = len(skeys) - len(first)
+        said = []
+        if held:
+            said.append(f"{held} are validation or train snapshots too (never chosen)")
+        if twice:
+            said.append(f"{twice} repeat a snapshot of another pool store (chosen once at most)")
+        warnings.warn(
+            f"{spec.name}: of the pool's {len(skeys)} snapshots, {'; '.join(said)}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        keys, skeys = [keys[i] for i in keep], [skeys[i] for i in keep]
+        temps, descs = [temps[i] for i in keep], [descs[i] for i in keep]
+    if not keys:
+        raise InputError(
+            f"{spec.name}: the pool has no snapshot that is not a validation or train one."
+        )
     fp = np.stack([snapshot_fingerprint(d) for d in descs])
     fp = (fp - fp.mean(axis=0)) / np.where(fp.std(axis=0) > 0, fp.std(axis=0), 1.0)
     return _Pool(
@@ -820,7 +855,7 @@ def _all_labels(spec, rounds: list[dict]) -> dict:
 def _should_stop(spec: LearningSpec, rounds: list[dict], n_pool: int) -> str | None:
     n = rounds[-1]["n_labels"] if rounds else 0
     if rounds and n >= min(spec.budget, n_pool):
-        return f"label budget reached ({n})"
+        return f"label budget reached ({n} labels; budget {spec.budget})"
     if len(rounds) >= spec.max_rounds:
         return f"max_rounds reached ({len(rounds)})"
     stop = spec.stop
@@ -894,9 +929,9 @@ def run_learning(
     reference = _check_label_references(spec)
     _check_round_names(spec)
     settings = _settings(_estimator(spec.model, spec.seed))
-    pool = _load_pool(spec, settings, cache)
     val = _load_labelled(spec.validation, settings, cache)
     base = _load_labelled(spec.train, settings, cache)
+    pool = _load_pool(spec, settings, cache, frozenset(val["keys"]) | frozenset(base["keys"]))
     _warn_other_kinds(spec, pool.kinds | base["kinds"], val["kinds"])
     spec.out.mkdir(parents=True, exist_ok=True)  # once the stores are known to be readable
     _check_same_loop(spec)
@@ -1067,8 +1102,12 @@ def _retrain(
             f"{spec.name}: round {k}: the reference gave no label for {len(missing)} chosen "
             f"snapshot(s), e.g. {missing[0]} (failed items: see the round's label store)."
         )
-    labels = {**_all_labels(spec, done), **{key: new[key] for key in keys}}
     index = {key: i for i, key in enumerate(pool.keys)}
+    labels = {  # (a label of a snapshot left out of the pool since is not trained on)
+        key: g
+        for key, g in {**_all_labels(spec, done), **{key: new[key] for key in keys}}.items()
+        if key in index
+    }
     rows = [index[key] for key in labels]
     t0 = time.perf_counter()
     if model is None:

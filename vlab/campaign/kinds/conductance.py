@@ -120,7 +120,8 @@ class BreakJunctionParams(KindParams):
     #: EMT implementation: ``auto`` (asap3 if importable, else ``numpy``), ``asap3``, ``numpy``
     #: (vlab's vectorised EMT) or ``ase`` (ASE's Python EMT).
     calculator: str = field(default="auto", metadata={"choices": ("auto", "asap3", "numpy", "ase")})
-    #: Snapshots stored per trace; None: the protocol's upper bound.
+    #: Room for snapshots per trace; None: the protocol's upper bound (a smaller value is
+    #: refused: a trace may reach the bound).
     max_snapshots: int | None = field(default=None, metadata={"min": 1, "max": _MAX_SNAPSHOTS})
 
 
@@ -137,6 +138,17 @@ def _bj_params(params: Mapping[str, Any]) -> BreakJunctionParams:
         raise spec_error(kind, err) from None
     except OverflowError:
         n_snapshots = np.inf
+    try:
+        bound = protocol.max_snapshots
+    except OverflowError:
+        bound = np.inf
+    if checked.max_snapshots is not None and checked.max_snapshots < bound:
+        raise SpecError(
+            f"{kind}: max_snapshots {checked.max_snapshots} is below the {bound:,} snapshots "
+            "a trace of this protocol can make: a trace that long would fail after its MD. "
+            "Leave max_snapshots out, or shorten the protocol (snapshot_every, "
+            "max_elongation, cycles)."
+        )
     if n_snapshots > _MAX_SNAPSHOTS:
         raise SpecError(
             f"{kind}: the protocol makes up to {n_snapshots:,.0f} snapshots per trace, more than "
@@ -333,7 +345,8 @@ class ReferenceParams(KindParams):
     )
     #: Label every ``snapshot_stride``-th snapshot of each input trace.
     snapshot_stride: int = field(default=1, metadata=_STRIDE)
-    #: Label only these snapshots, as ``"TRACE:SNAPSHOT"`` texts (e.g. ``"3:12"``); none: all.
+    #: Label only these snapshots, as ``"TRACE:SNAPSHOT"`` texts (e.g. ``"3:12"``), among those
+    #: that ``snapshot_stride`` keeps (a pick that names none gets a warning); none: all.
     snapshots: tuple[str, ...] = field(default=(), metadata={"max_len": _MAX_SNAPSHOTS})
     #: Label a uniform random sample (without replacement) of this many of those snapshots;
     #: 0: all of them.
@@ -409,21 +422,22 @@ _SNAPSHOT_ATTRS = {
 }
 
 
-def snapshot_items(ds: Any, *, stride: int = 1) -> list[Item]:
+def snapshot_items(ds: Any, *, stride: int = 1, kind: str = "conductance-reference") -> list[Item]:
     """Items (trace, snapshot, temperature, elongation, structure) of a store of snapshots.
 
-    ``ds`` is a ``break-junction-md`` store (every ``stride``-th snapshot of each trace) or
-    a store of labelled snapshots (``conductance-reference`` or ``conductance-surrogate``,
-    with ``structure_*`` variables: every item). Items of a store of labelled snapshots carry
-    that store's input hash under :data:`SOURCE_HASH`.
+    ``ds`` is a ``break-junction-md`` store or a store of labelled snapshots
+    (``conductance-reference`` or ``conductance-surrogate``, with ``structure_*`` variables);
+    of either, the snapshots whose index is a multiple of ``stride`` (of an MD store, every
+    ``stride``-th snapshot of each trace). Items of a store of labelled snapshots carry that
+    store's input hash under :data:`SOURCE_HASH`. ``kind`` names the campaign kind in errors.
     """
     if "positions" in ds and "n_snapshots" in ds:
         return _md_snapshots(ds, stride)
     needed = {"structure_positions", "trace", "snapshot", "temperature", "elongation"}
     if needed <= set(ds.variables):
-        return _stored_snapshots(ds)
+        return [item for item in _stored_snapshots(ds) if item["snapshot"] % stride == 0]
     raise SpecError(
-        "conductance-reference: the input catalog store must be a break-junction-md store "
+        f"{kind}: the input catalog store must be a break-junction-md store "
         "(with positions and n_snapshots) or a store of labelled snapshots (with "
         "structure_* variables); this one has " + ", ".join(sorted(ds.data_vars)) + "."
     )
@@ -470,6 +484,18 @@ def _ref_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     picks = _picks("conductance-reference", params.get("snapshots", ()))
     if picks:
         items = [it for it in items if (it["trace"], it["snapshot"]) in picks]
+        unmatched = sorted(picks - {(it["trace"], it["snapshot"]) for it in items})
+        if unmatched:
+            shown = ", ".join(f"'{t}:{k}'" for t, k in unmatched[:5])
+            stride = params["snapshot_stride"]
+            warnings.warn(
+                f"conductance-reference: {len(unmatched)} of the {len(picks)} 'snapshots' "
+                f"picks name no done snapshot of the input store"
+                + (f" whose index is a multiple of snapshot_stride {stride}" if stride > 1 else "")
+                + f" ({shown}{', ...' if len(unmatched) > 5 else ''}); they are left out.",
+                UserWarning,
+                stacklevel=2,
+            )
     if 0 < params.get("sample", 0) < len(items):
         rng = np.random.default_rng(params.get("sample_seed", 0))
         keep = np.sort(rng.choice(len(items), size=params["sample"], replace=False))
@@ -486,7 +512,7 @@ def _sur_from_traces(ds: Any, params: Mapping[str, Any]) -> list[Item]:
     records a range of use and some snapshots lie outside it."""
     from vlab.conductance.shipped import range_of_use_warning, shipped_model_name
 
-    items = snapshot_items(ds, stride=params["snapshot_stride"])
+    items = snapshot_items(ds, stride=params["snapshot_stride"], kind="conductance-surrogate")
     for item in items:
         item.pop(SOURCE_HASH, None)
     name = shipped_model_name(params["model"])
@@ -554,7 +580,7 @@ class SurrogateParams(KindParams):
 
 
 def _sur_params(params: Mapping[str, Any]) -> SurrogateParams:
-    from vlab.conductance.shipped import shipped_model_file, shipped_models
+    from vlab.conductance.shipped import model_file_format, shipped_model_file, shipped_models
 
     checked = parse_params(SurrogateParams, params, kind="conductance-surrogate")
     model = checked.model
@@ -566,7 +592,16 @@ def _sur_params(params: Mapping[str, Any]) -> SurrogateParams:
             "ConductanceSurrogate.save (vlab conductance train) or BottleneckSurrogate.save, "
             f"or a shipped model ({', '.join(shipped_models())}). Got {short_repr(model)}."
         )
+    if model_file_format(model) not in _MODEL_FORMATS:
+        raise SpecError(
+            f"conductance-surrogate: 'model' {short_repr(model)} is a file, but not a model "
+            "saved by ConductanceSurrogate.save (vlab conductance train) or "
+            f"BottleneckSurrogate.save, nor a shipped model ({', '.join(shipped_models())})."
+        )
     return replace(checked, model=str(Path(model).expanduser().resolve()))
+
+
+_MODEL_FORMATS = ("vlab-conductance-surrogate", "vlab-bottleneck-surrogate")
 
 
 def _sur_setup(params: Mapping[str, Any]):

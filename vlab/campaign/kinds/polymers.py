@@ -136,7 +136,12 @@ def _identity(params: Mapping[str, Any]) -> dict[str, Any]:
     from vlab._utils import content_hash
 
     model = params["model"]
-    digest = model if model == _BUILTIN else content_hash(Path(model).read_bytes().hex())
+    if model == _BUILTIN:  # its table, procedure and pretraining data, by their key
+        from vlab.polymers.transfer.measured import measured_settings_key
+
+        digest = f"{model}@{measured_settings_key()}"
+    else:
+        digest = content_hash(Path(model).read_bytes().hex())
     return {
         "id": "polymer-predict",
         "version": "3",

@@ -60,6 +60,7 @@ __all__ = [
     "MeasuredTCModel",
     "build_measured_tc",
     "calibration_similarity",
+    "measured_settings_key",
     "ship_measured_tc",
 ]
 
@@ -310,6 +311,13 @@ def _settings_key(smiles, y, morph) -> str:
         _BUTINA_CUTOFF, _N_FAMILY_FOLDS, SOURCES["radonpy_pi1070"].sha256,
         list(DEFAULT_DESCRIPTORS), smiles, y.tolist(), morph.ravel().tolist(),
     )[:20]  # fmt: skip
+
+
+def measured_settings_key() -> str:
+    """A key of everything the built-in model depends on (the embedded table of measured
+    values, the procedure and its pretraining data), library versions aside: it changes when
+    any of them does."""
+    return _settings_key(*_table())
 
 
 def _versions() -> dict[str, str]:
