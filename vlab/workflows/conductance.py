@@ -867,11 +867,11 @@ def train_surrogate(
     return report
 
 
-def _refuse_twice(names: Sequence[str], what: str) -> None:
-    """An :class:`InputError` naming the first of ``names`` given twice."""
+def _refuse_twice(names: Sequence[str], what: str, why: str = "give each once") -> None:
+    """An :class:`InputError` naming the first of ``names`` given twice (and ``why``)."""
     twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
     if twice is not None:
-        raise InputError(f"The {what} {twice!r} is given twice; give each once.")
+        raise InputError(f"The {what} {twice!r} is given twice; {why}.")
 
 
 def _shared_snapshots(keys: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
@@ -1279,11 +1279,7 @@ def predict_conductance(
     """
     from vlab.conductance.shipped import shipped_model_name
 
-    twice = next((s for i, s in enumerate(sources) if s in sources[:i]), None)
-    if twice is not None:
-        raise InputError(
-            f"The source {twice!r} is given twice; the report holds one entry per source."
-        )
+    _refuse_twice(sources, "source", "the report holds one entry per source")
     if out is not None and (Path(out).suffix != ".json" or Path(out).is_dir()):
         raise InputError(
             f"The report file {str(out)!r} must be a .json file path (not a folder); an "
